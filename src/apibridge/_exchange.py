@@ -1,0 +1,203 @@
+"""One client request and its answer, from a client format to an upstream format.
+
+:class:`Exchange` is what the public ``convert_*`` functions and the server use. It holds
+what the answer's translation needs from the request: the canonical client request (stop
+sequences, tools), and the reversible tool-name mapping for upstreams whose names are
+stricter than the client's (OpenAI's 64 characters against Claude Code's long MCP names).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from apibridge._model import (
+    ContentPart,
+    Event,
+    PartStart,
+    PartStop,
+    Request,
+    Response,
+    ToolCallPart,
+    ToolChoice,
+)
+from apibridge._sse import SSEDecoder
+from apibridge.codecs import Codec, Context, get_codec
+from apibridge.errors import InvalidPayload, Loss
+
+__all__ = ["Exchange", "StreamTranslator", "ToolNames"]
+
+
+@attrs.frozen
+class ToolNames:
+    """A reversible map between client tool names and the names an upstream accepts."""
+
+    to_upstream: Mapping[str, str] = attrs.field(factory=dict)
+    to_client: Mapping[str, str] = attrs.field(factory=dict)
+
+    @classmethod
+    def for_target(cls, request: Request, target: Codec) -> ToolNames:
+        """Shorten or sanitise every name ``target`` would reject; keep the others."""
+        names = {t.name for t in request.tools if t.kind != "server"}
+        for message in request.messages:
+            names.update(p.name for p in message.content if isinstance(p, ToolCallPart))
+        forward: dict[str, str] = {}
+        for name in sorted(names):
+            if len(name) <= target.TOOL_NAME_MAX and target.TOOL_NAME_RE.fullmatch(name):
+                continue
+            forward[name] = _shorten(name, target)
+        return cls(forward, {v: k for k, v in forward.items()})
+
+    def rename_request(self, request: Request) -> Request:
+        """``request`` with every tool name as the upstream must see it."""
+        if not self.to_upstream:
+            return request
+        up = self.to_upstream
+        tools = tuple(attrs.evolve(t, name=up.get(t.name, t.name)) for t in request.tools)
+        messages = tuple(
+            attrs.evolve(m, content=tuple(self._part(p, up) for p in m.content))
+            for m in request.messages
+        )
+        choice = request.tool_choice
+        if choice is not None and (choice.name or choice.allowed):
+            choice = ToolChoice(
+                mode=choice.mode,
+                name=up.get(choice.name, choice.name) if choice.name else None,
+                allowed=tuple(up.get(n, n) for n in choice.allowed) if choice.allowed else None,
+                extras=choice.extras,
+            )
+        return attrs.evolve(request, tools=tools, messages=messages, tool_choice=choice)
+
+    def restore_response(self, response: Response) -> Response:
+        """``response`` with the client's own tool names back."""
+        if not self.to_client:
+            return response
+        content = tuple(self._part(p, self.to_client) for p in response.content)
+        return attrs.evolve(response, content=content)
+
+    def restore_event(self, event: Event) -> Event:
+        """``event`` with the client's own tool names back."""
+        if not self.to_client:
+            return event
+        if isinstance(event, PartStart):
+            return attrs.evolve(event, part=self._part(event.part, self.to_client))
+        if isinstance(event, PartStop) and event.part is not None:
+            return attrs.evolve(event, part=self._part(event.part, self.to_client))
+        return event
+
+    @staticmethod
+    def _part(part: ContentPart, table: Mapping[str, str]) -> ContentPart:
+        if isinstance(part, ToolCallPart) and part.name in table:
+            return attrs.evolve(part, name=table[part.name])
+        return part
+
+
+def _shorten(name: str, target: Codec) -> str:
+    """A deterministic, collision-resistant name that ``target`` accepts."""
+    clean = "".join(c if target.TOOL_NAME_RE.fullmatch(c) else "_" for c in name)
+    if len(clean) <= target.TOOL_NAME_MAX and clean == name:
+        return clean
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return clean[: target.TOOL_NAME_MAX - 9] + "_" + digest
+
+
+@attrs.define
+class Exchange:
+    """Translate one request from ``client`` format to ``upstream`` format, and its answer back.
+
+    Build it with :meth:`from_client`; read :attr:`losses` for what could not be carried.
+    """
+
+    client: Codec
+    upstream: Codec
+    request: Request
+    names: ToolNames
+    ctx: Context
+
+    @classmethod
+    def from_client(
+        cls,
+        body: Mapping[str, Any],
+        *,
+        client: str,
+        upstream: str,
+        strict: bool = False,
+        losses: list[Loss] | None = None,
+    ) -> Exchange:
+        """Decode the client's request ``body`` (in format ``client``)."""
+        client_codec, upstream_codec = get_codec(client), get_codec(upstream)
+        ctx = Context(strict=strict, losses=losses if losses is not None else [])
+        if not isinstance(body, Mapping):
+            raise InvalidPayload("the request body must be a JSON object")
+        request = client_codec.decode_request(body, ctx)
+        ctx.request = request
+        names = ToolNames.for_target(request, upstream_codec)
+        return cls(client_codec, upstream_codec, request, names, ctx)
+
+    @property
+    def losses(self) -> list[Loss]:
+        """Everything that could not be carried exactly, in order."""
+        return self.ctx.losses
+
+    def upstream_request(self, request: Request | None = None) -> dict[str, Any]:
+        """The request in the upstream's format (``request`` overrides the decoded one)."""
+        return self.upstream.encode_request(
+            self.names.rename_request(request or self.request), self.ctx
+        )
+
+    def decode_response(self, body: Mapping[str, Any]) -> Response:
+        """The upstream's answer, canonical, with the client's tool names restored."""
+        if not isinstance(body, Mapping):
+            raise InvalidPayload("the response body must be a JSON object")
+        return self.names.restore_response(self.upstream.decode_response(body, self.ctx))
+
+    def client_response(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """The upstream's non-streamed answer in the client's format."""
+        return self.client.encode_response(self.decode_response(body), self.ctx)
+
+    def client_error(self, body: Any, status: int) -> tuple[int, dict[str, Any]]:
+        """An upstream error body in the client's format, with its status."""
+        return self.client.encode_error(self.upstream.decode_error(body, status))
+
+    def stream(self) -> StreamTranslator:
+        """A push-style translator for the upstream's SSE bytes."""
+        return StreamTranslator(self)
+
+
+class StreamTranslator:
+    """Upstream SSE bytes in, client SSE bytes out: ``feed(bytes) -> list[bytes]``, ``close()``.
+
+    Also usable one level down: :meth:`feed_events` takes canonical events.
+    """
+
+    def __init__(self, exchange: Exchange) -> None:
+        self._frames = SSEDecoder()
+        self._decoder = exchange.upstream.StreamDecoder(exchange.ctx)
+        self._encoder = exchange.client.StreamEncoder(exchange.ctx)
+        self._names = exchange.names
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        """Translate the frames ``chunk`` completes."""
+        out: list[bytes] = []
+        for frame in self._frames.feed(chunk):
+            out.extend(self.feed_events(self._decoder.feed(frame)))
+        return out
+
+    def feed_events(self, events: list[Event]) -> list[bytes]:
+        """Encode canonical ``events`` for the client."""
+        out: list[bytes] = []
+        for event in events:
+            out.extend(self._encoder.feed(self._names.restore_event(event)))
+        return out
+
+    def close(self) -> list[bytes]:
+        """End of the upstream stream: flush, and close the client stream properly."""
+        out: list[bytes] = []
+        for frame in self._frames.close():
+            out.extend(self.feed_events(self._decoder.feed(frame)))
+        out.extend(self.feed_events(self._decoder.close()))
+        out.extend(self._encoder.close())
+        return out

@@ -1,0 +1,68 @@
+"""The reasoning envelope: opaque reasoning from one provider, carried through another's field.
+
+A Claude client can only hold reasoning in a ``thinking`` block's ``signature``; a Responses
+client only in a reasoning item's ``encrypted_content``. When the value came from the *other*
+kind of upstream (or from one that signs nothing), apibridge wraps it:
+
+``abr1.`` + base64url(JSON ``{"f": origin, "k": kind, "d": data, "i": id}``) with no padding
+
+* ``f``: the origin: ``anthropic`` (a Claude signature or redacted thinking), ``responses``
+  (OpenAI encrypted reasoning), ``none`` (reasoning from a model that signs nothing, such as a
+  Chat upstream's ``reasoning_content``);
+* ``k``: ``signature``, ``redacted`` or ``encrypted``;
+* ``d``: the original opaque value, byte for byte (absent for ``none``);
+* ``i``: the original reasoning item id (Responses), when there was one.
+
+Version 1 is this layout; a decoder that meets another ``abrN.`` prefix leaves the value
+opaque. Codecs unwrap an envelope on decode, so the canonical model always holds native
+values, and a value returns to its own kind of upstream exactly as it left it. Reasoning whose
+origin is not Anthropic is never sent to an Anthropic upstream as a signed thinking block.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+import attrs
+import orjson
+
+__all__ = ["PREFIX", "Envelope", "open_envelope", "seal"]
+
+PREFIX = "abr1."
+
+
+@attrs.frozen(kw_only=True)
+class Envelope:
+    """A decoded envelope (see the module docstring for the fields)."""
+
+    origin: str
+    kind: str
+    data: str | None = None
+    id: str | None = None
+
+
+def seal(envelope: Envelope) -> str:
+    """The envelope as a string fit for ``signature`` or ``encrypted_content``."""
+    body: dict[str, str] = {"f": envelope.origin, "k": envelope.kind}
+    if envelope.data is not None:
+        body["d"] = envelope.data
+    if envelope.id is not None:
+        body["i"] = envelope.id
+    return PREFIX + base64.urlsafe_b64encode(orjson.dumps(body)).rstrip(b"=").decode()
+
+
+def open_envelope(value: str | None) -> Envelope | None:
+    """The envelope in ``value``, or ``None`` when it is a native (or foreign) opaque value."""
+    if not value or not value.startswith(PREFIX):
+        return None
+    raw = value[len(PREFIX) :]
+    try:
+        body = orjson.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+    except (binascii.Error, ValueError):
+        return None
+    if not isinstance(body, dict) or not isinstance(body.get("f"), str):
+        return None
+    return Envelope(
+        origin=body["f"], kind=str(body.get("k", "")), data=body.get("d"), id=body.get("i")
+    )
