@@ -10,10 +10,14 @@ chunking of the same bytes gives the same frames (a property test holds this).
 from __future__ import annotations
 
 import codecs
+import re
 
 import attrs
 
 __all__ = ["SSEDecoder", "SSEFrame", "encode_frame"]
+
+# Only CR, LF and CRLF end lines here (str.splitlines would also split on \f, \v, \x1c …).
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 @attrs.frozen(kw_only=True)
@@ -51,13 +55,11 @@ class SSEDecoder:
         text = self._pending + text
         if text.endswith("\r"):
             self._cr = True
-        lines = text.splitlines(keepends=True)
+        lines = _LINE_BREAK.split(text)
+        self._pending = lines.pop()  # the text after the last line break (maybe "")
         frames: list[SSEFrame] = []
-        self._pending = ""
-        if lines and not lines[-1].endswith(("\n", "\r")):
-            self._pending = lines.pop()
         for line in lines:
-            frame = self._line(line.rstrip("\r\n"))
+            frame = self._line(line)
             if frame is not None:
                 frames.append(frame)
         return frames

@@ -1,0 +1,52 @@
+"""MkDocs hook: tables in the docs are generated from the code's own mapping tables.
+
+A page writes ``<!-- table: NAME -->`` on a line of its own; this hook replaces it with the
+Markdown table that ``TABLES[NAME]`` builds, so a mapping is never written twice.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Callable
+from typing import Any
+
+_MARK = re.compile(r"^<!-- table: ([a-z_]+) -->$", re.MULTILINE)
+
+
+def _md(header: tuple[str, ...], rows: list[tuple[Any, ...]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(f"`{c}`" if c not in (None, "") else "—" for c in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def _error_kinds() -> str:
+    from apibridge.errors import ERROR_KINDS
+
+    rows = [(k, v.status, v.anthropic, v.openai) for k, v in ERROR_KINDS.items()]
+    return _md(("kind", "status", "Anthropic type", "OpenAI type"), rows)
+
+
+def _effort_budget() -> str:
+    from apibridge.codecs._reasoning import EFFORT_BUDGET
+
+    return _md(("effort", "budget_tokens"), list(EFFORT_BUDGET.items()))
+
+
+def _codec_table(module: str, name: str, header: tuple[str, str]) -> Callable[[], str]:
+    def build() -> str:
+        table = getattr(importlib.import_module(module), name)
+        return _md(header, sorted(table.items(), key=lambda kv: str(kv[0])))
+
+    return build
+
+
+TABLES: dict[str, Callable[[], str]] = {
+    "error_kinds": _error_kinds,
+    "effort_budget": _effort_budget,
+}
+
+
+def on_page_markdown(markdown: str, **_: Any) -> str:
+    """Replace each table marker with its generated table."""
+    return _MARK.sub(lambda m: TABLES[m.group(1)](), markdown)
