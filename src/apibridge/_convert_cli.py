@@ -83,7 +83,7 @@ def detect_kind(data: bytes, source: str) -> str:
     field, value = _RESPONSE_MARKERS.get(source, ("", ""))
     if field and body.get(field) == value:
         return "response"
-    if source == "backboard" and ("messages" in body or "status" in body) and "content" in body:
+    if source == "backboard":  # backboard is upstream only: what it sends is an answer
         return "response"
     return "request"
 
