@@ -1,0 +1,1 @@
+"""Acceptance tests: real clients through apibridge on loopback (see docs/clients.md)."""
