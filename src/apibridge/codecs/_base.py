@@ -39,6 +39,8 @@ class Context:
             if fmt == target:
                 continue
             for key in fields:
+                if key.startswith("_"):
+                    continue  # a spelling hint (docs/canonical.md), not data: never a loss
                 self.lose(f"{where}.{key}", f"{fmt} field has no {target} equivalent")
 
 
