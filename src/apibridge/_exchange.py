@@ -116,6 +116,9 @@ class Exchange:
     request: Request
     names: ToolNames
     ctx: Context
+    #: the client's HTTP headers (lower-case names, credentials removed), for transports that
+    #: forward some of them (``anthropic-beta`` to an Anthropic upstream); empty off-server.
+    client_headers: Mapping[str, str] = attrs.field(factory=dict)
 
     @classmethod
     def from_client(

@@ -1,0 +1,200 @@
+"""Stored Responses: ``previous_response_id``, ``GET|DELETE /v1/responses/{id}``, input items.
+
+Theory of operation
+-------------------
+A Responses client may send only its newest input plus ``previous_response_id``; the
+conversation so far lives server-side. apibridge keeps it in the :class:`~apibridge.store.Store`
+(key ``responses:<id>``), in the Responses wire format the client itself used:
+
+``{"response": <the response object the client received>, "input": [<every input item>]}``
+
+* **Resolving** (:meth:`ResponseHistory.expand`): before the request is decoded, the stored
+  ``input`` and the stored response's ``output`` items are put in front of the new input and
+  ``previous_response_id`` is removed, so the codec decodes one complete conversation and the
+  canonical request carries the whole history to any upstream. Resolving at the wire level
+  keeps adjacency exactly as the client would have sent it (a stored ``function_call`` sits
+  right before the new ``function_call_output``). As in OpenAI's API, the earlier request's
+  ``instructions`` are not carried over. An id this gateway does not know goes on unchanged to
+  a Responses upstream (which may know it) and is a 404 for any other upstream.
+* **Saving** (:meth:`ResponseHistory.save`): after the answer, unless the client sent
+  ``store: false``, the full input and the response object are stored under the response's
+  id. For a stream the response object is taken from the ``response.completed`` (or
+  ``response.incomplete``) event the client received (:class:`TerminalTap`), so the stored id
+  is the one the client saw from first event to last.
+* **Reading**: ``GET`` returns the stored response object; ``DELETE`` forgets it;
+  ``GET …/input_items`` lists the input items (newest first unless ``order=asc``, ``limit``
+  1 to 100, ``after`` an item id), each with the ``id``/``status`` the list format requires.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import parse_qs
+
+from apibridge import _json
+from apibridge._sse import SSEDecoder
+from apibridge.errors import ApibridgeError, ApiError, InvalidPayload
+from apibridge.store import Store
+
+__all__ = ["GatewayError", "ResponseHistory", "TerminalTap", "input_items"]
+
+_PREFIX = "responses:"
+_TERMINAL = frozenset({"response.completed", "response.incomplete"})
+_ID_PREFIX: Mapping[str, str] = {"message": "msg_", "function_call": "fc_"}
+
+
+class GatewayError(ApibridgeError):
+    """An error the gateway itself answers with (not found, unauthorised …)."""
+
+    def __init__(self, error: ApiError) -> None:
+        Exception.__init__(self, error.message)
+        self.error = error
+
+
+def input_items(body: Mapping[str, Any]) -> list[Any]:
+    """The request's ``input`` as a list of items (a string is one user message)."""
+    value = body.get("input")
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [{"type": "message", "role": "user", "content": value}]
+    if isinstance(value, list):
+        return list(value)
+    raise InvalidPayload("input: expected a string or an array of items")
+
+
+class ResponseHistory:
+    """Responses conversation state in a :class:`~apibridge.store.Store`."""
+
+    def __init__(self, store: Store, *, ttl: float | None = None) -> None:
+        self.store = store
+        self.ttl = ttl
+
+    async def expand(
+        self, body: Mapping[str, Any], *, upstream_format: str
+    ) -> tuple[dict[str, Any], list[Any]]:
+        """``body`` with its stored history put in front; also the full input to store later."""
+        items = input_items(body)
+        previous = body.get("previous_response_id")
+        if previous is None:
+            return dict(body), items
+        if not isinstance(previous, str):
+            raise InvalidPayload("previous_response_id: expected a string")
+        stored = await self.store.get(_PREFIX + previous)
+        if not isinstance(stored, dict):
+            if upstream_format == "responses":
+                return dict(body), items  # the upstream itself may have stored it
+            raise GatewayError(
+                ApiError.of(
+                    "not_found",
+                    f"previous_response_id: no stored response {previous!r} "
+                    "(expired, deleted, or stored with store=false)",
+                    param="previous_response_id",
+                )
+            )
+        output = stored["response"].get("output") or []
+        full = [*stored["input"], *output, *items]
+        expanded = {k: v for k, v in body.items() if k != "previous_response_id"}
+        expanded["input"] = full
+        return expanded, full
+
+    async def save(self, response: Mapping[str, Any], full_input: list[Any]) -> None:
+        """Store ``response`` (a Responses object) with the input that led to it."""
+        response_id = response.get("id")
+        if isinstance(response_id, str) and response_id:
+            value = {"response": dict(response), "input": full_input}
+            await self.store.set(_PREFIX + response_id, value, ttl=self.ttl)
+
+    async def get(self, response_id: str) -> dict[str, Any]:
+        """The stored response object, or a 404 :class:`GatewayError`."""
+        return dict((await self._stored(response_id))["response"])
+
+    async def delete(self, response_id: str) -> dict[str, Any]:
+        """Forget a stored response; the deletion confirmation body."""
+        if not await self.store.delete(_PREFIX + response_id):
+            raise self._missing(response_id)
+        return {"id": response_id, "object": "response.deleted", "deleted": True}
+
+    async def list_input_items(self, response_id: str, query: str) -> dict[str, Any]:
+        """The ``input_items`` list page for ``query`` (``limit``, ``order``, ``after``)."""
+        stored = await self._stored(response_id)
+        params = {k: v[-1] for k, v in parse_qs(query).items()}
+        try:
+            limit = int(params.get("limit", "20"))
+        except ValueError:
+            raise InvalidPayload("limit: expected an integer") from None
+        if not 1 <= limit <= 100:
+            raise InvalidPayload("limit: must be between 1 and 100")
+        order = params.get("order", "desc")
+        if order not in ("asc", "desc"):
+            raise InvalidPayload("order: expected asc or desc")
+        items = [_listed(item, response_id, i) for i, item in enumerate(stored["input"])]
+        if order == "desc":
+            items.reverse()
+        after = params.get("after")
+        if after is not None:
+            ids = [item.get("id") for item in items]
+            if after not in ids:
+                raise InvalidPayload(f"after: no input item {after!r}")
+            items = items[ids.index(after) + 1 :]
+        page = items[:limit]
+        return {
+            "object": "list",
+            "data": page,
+            "first_id": page[0]["id"] if page else None,
+            "last_id": page[-1]["id"] if page else None,
+            "has_more": len(items) > limit,
+        }
+
+    async def _stored(self, response_id: str) -> dict[str, Any]:
+        stored = await self.store.get(_PREFIX + response_id)
+        if not isinstance(stored, dict):
+            raise self._missing(response_id)
+        return stored
+
+    @staticmethod
+    def _missing(response_id: str) -> GatewayError:
+        return GatewayError(ApiError.of("not_found", f"no stored response with id {response_id!r}"))
+
+
+def _listed(item: Any, response_id: str, index: int) -> Any:
+    """``item`` as the input-items list shows it: typed, with an ``id`` and a ``status``."""
+    if not isinstance(item, dict):
+        return item
+    out = dict(item)
+    kind = out.setdefault("type", "message")
+    if kind == "message" and isinstance(out.get("content"), str):
+        text_type = "output_text" if out.get("role") == "assistant" else "input_text"
+        part: dict[str, Any] = {"type": text_type, "text": out["content"]}
+        if text_type == "output_text":
+            part["annotations"] = []
+        out["content"] = [part]
+    if "id" not in out:
+        digest = hashlib.sha256(f"{response_id}:{index}".encode()).hexdigest()[:32]
+        out["id"] = _ID_PREFIX.get(kind, "item_") + digest
+    if kind in ("function_call", "function_call_output", "message"):
+        out.setdefault("status", "completed")
+    return out
+
+
+class TerminalTap:
+    """Watches the client-bound Responses SSE bytes for the final response object."""
+
+    def __init__(self) -> None:
+        self._frames = SSEDecoder()
+        self.response: dict[str, Any] | None = None
+
+    def feed(self, chunk: bytes) -> None:
+        """Look at ``chunk``; only the terminal event's JSON is parsed."""
+        for frame in self._frames.feed(chunk):
+            if frame.event in _TERMINAL or (
+                frame.event is None and any(t in frame.data[:64] for t in _TERMINAL)
+            ):
+                try:
+                    data = _json.loads(frame.data)
+                except InvalidPayload:
+                    continue
+                if isinstance(data, dict) and isinstance(data.get("response"), dict):
+                    self.response = data["response"]

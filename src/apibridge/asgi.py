@@ -1,0 +1,198 @@
+"""The gateway as a plain ASGI application: ``apibridge.asgi.App``.
+
+Theory of operation
+-------------------
+:class:`App` is an ``async (scope, receive, send)`` callable and imports no framework, so any
+ASGI server runs it (``uvicorn apibridge_app:app``) and any framework mounts it
+(``starlette_app.mount("/llm", App(...))``, the same call in FastAPI). It is a thin driver
+over the sans-IO :class:`apibridge._handler.Handler`:
+
+1. ``lifespan``: ``startup`` creates the upstream connection pool in the server's loop,
+   ``shutdown`` closes it. A mounted app gets no lifespan events (Starlette does not forward
+   them), so the pool is also created on first use; call :meth:`App.aclose` from the host
+   application's own shutdown.
+2. ``http``: the request head goes to :meth:`Handler.check` first (wrong path, method, key or
+   ``Content-Length``: answered without reading the body); the body is then read up to the
+   configured limit (413 beyond it) and the request handled.
+3. A streamed answer is sent chunk by chunk while a second task listens for
+   ``http.disconnect``. When the client goes away the sending task is cancelled and the
+   response generator closed (shielded from the cancellation), which closes the upstream
+   request at once instead of letting the model generate for nobody.
+
+A mounted app sees the full path with the mount point in ``root_path`` (Starlette ≥ 0.33)
+or the path below it (older servers); both work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
+from typing import Any
+
+import anyio
+import httpx
+
+from apibridge._handler import Handler, HttpRequest, HttpResponse
+from apibridge.config import GatewayConfig
+from apibridge.store import Store
+from apibridge.transports import Transport
+
+__all__ = ["App"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+
+def build_config(
+    config: GatewayConfig | None, upstream: str | None, api_key: str | Sequence[str] | None
+) -> GatewayConfig:
+    """``config``, or the one-line config for ``upstream`` (``"chat=http://…/v1"``)."""
+    if config is not None and upstream is not None:
+        raise TypeError("pass either config or upstream, not both")
+    if config is not None:
+        return config
+    if upstream is None:
+        raise TypeError("pass config=GatewayConfig(...) or upstream='format=base_url'")
+    return GatewayConfig.single(upstream, api_key=api_key)
+
+
+class App:
+    """The gateway as an ASGI application.
+
+    Args:
+        config: the gateway configuration (see :mod:`apibridge.config`).
+        upstream: instead of ``config``, the one-line setup: ``"chat=http://127.0.0.1:11434/v1"``
+            routes every model, unchanged, to that upstream.
+        api_key: the upstream key(s) for ``upstream``.
+        client: an httpx client for the upstream calls (default: an aiohttp-backed pool,
+            owned and closed by the app).
+        transports: transports by upstream name, replacing those built from the config.
+        store: state shared between requests (default: in memory).
+    """
+
+    def __init__(
+        self,
+        config: GatewayConfig | None = None,
+        *,
+        upstream: str | None = None,
+        api_key: str | Sequence[str] | None = None,
+        client: httpx.AsyncClient | None = None,
+        transports: Mapping[str, Transport] | None = None,
+        store: Store | None = None,
+    ) -> None:
+        self.config = build_config(config, upstream, api_key)
+        self.handler = Handler(self.config, client=client, transports=transports, store=store)
+
+    async def aclose(self) -> None:
+        """Close the upstream pool (for hosts that do not forward lifespan events)."""
+        await self.handler.aclose()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+        elif kind == "websocket":
+            await send({"type": "websocket.close", "code": 1003})
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.handler.startup()
+                except Exception as exc:  # report it the way the server expects
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.handler.aclose()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        method = scope["method"]
+        path = scope.get("path", "/")
+        root = scope.get("root_path", "")
+        if root and path.startswith(root):
+            path = path[len(root) :] or "/"
+        headers: dict[str, str] = {}
+        for raw_name, raw_value in scope.get("headers", ()):
+            name = raw_name.decode("latin-1").lower()
+            value = raw_value.decode("latin-1")
+            headers[name] = f"{headers[name]}, {value}" if name in headers else value
+        rejected = self.handler.check(method, path, headers)
+        if rejected is not None:
+            await _send_whole(send, rejected)
+            return
+        body = await _read_body(receive, self.handler.max_body)
+        if body is None:
+            await _send_whole(send, self.handler.too_large(method, path, headers))
+            return
+        query = scope.get("query_string", b"").decode("latin-1")
+        request = HttpRequest(method=method, path=path, query=query, headers=headers, body=body)
+        response = await self.handler.handle(request)
+        if response.stream is None:
+            await _send_whole(send, response)
+        else:
+            await _send_stream(send, receive, response)
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    """The request body, or ``None`` once it exceeds ``limit`` bytes."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return b"".join(chunks)
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _start(response: HttpResponse) -> Message:
+    return {
+        "type": "http.response.start",
+        "status": response.status,
+        "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers],
+    }
+
+
+async def _send_whole(send: Send, response: HttpResponse) -> None:
+    await send(_start(response))
+    await send({"type": "http.response.body", "body": response.body, "more_body": False})
+
+
+async def _send_stream(send: Send, receive: Receive, response: HttpResponse) -> None:
+    stream = response.stream
+    assert stream is not None
+    try:
+        async with anyio.create_task_group() as group:
+
+            async def watch() -> None:
+                # the only sign of a client that left is this message; stop everything then
+                while True:
+                    message = await receive()
+                    if message["type"] == "http.disconnect":
+                        group.cancel_scope.cancel()
+                        return
+
+            group.start_soon(watch)
+            try:
+                await send(_start(response))
+                async for chunk in stream:
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+            except OSError:
+                pass  # some servers raise when writing to a closed connection
+            group.cancel_scope.cancel()
+    finally:
+        with anyio.CancelScope(shield=True):
+            await stream.aclose()

@@ -1,0 +1,561 @@
+"""Gateway configuration: upstreams, model routes and server settings, as frozen values.
+
+Theory of operation
+-------------------
+A :class:`GatewayConfig` is built once (from a TOML file, from environment variables, from
+both, or in code) and passed explicitly to :class:`apibridge.asgi.App` /
+:class:`apibridge.wsgi.App`; nothing in the library reads the environment by itself except the
+loaders here, which take the environment as an argument (the CLI and the examples pass
+``os.environ``).
+
+* An :class:`UpstreamConfig` names one upstream: its wire ``format`` (``anthropic``, ``chat``,
+  ``responses``, ``backboard``, or ``scripted`` for offline demos), the ``base_url`` exactly as
+  that provider's official SDK takes it (``https://api.anthropic.com``,
+  ``https://api.openai.com/v1``), its keys (rotated per request), extra headers, the largest
+  ``max_tokens`` it accepts, timeouts, retries and format-specific ``options``.
+* A :class:`Route` maps a model name (exact, or a glob such as ``claude-*``) to an upstream,
+  optionally renaming the model. Exact names win over globs; globs are tried in order.
+* :class:`ServerConfig` holds the bind address, the body limit, the optional client keys and
+  the optional admin key.
+
+Secrets (upstream keys, client keys, the admin key, extra header values) never appear in a
+``repr``, so a config can be logged.
+
+Loading precedence: :func:`load_config` starts from the TOML file (``path`` or
+``APIBRIDGE_CONFIG``), then environment variables override server settings; an upstream from
+``APIBRIDGE_UPSTREAM`` is used when the file defines none, and the ``BBD_*`` variables of the
+earlier backboard proxy give a backboard upstream when nothing else does.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import tomllib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import attrs
+
+__all__ = [
+    "DEFAULT_BASE_URLS",
+    "UPSTREAM_FORMATS",
+    "ConfigError",
+    "GatewayConfig",
+    "Retries",
+    "Route",
+    "ServerConfig",
+    "Timeouts",
+    "UpstreamConfig",
+    "config_from_mapping",
+    "load_config",
+    "parse_upstream_spec",
+]
+
+#: formats an upstream may speak; ``scripted`` answers in-process (tests, offline demos).
+UPSTREAM_FORMATS: tuple[str, ...] = ("anthropic", "chat", "responses", "backboard", "scripted")
+
+#: where the official SDKs send requests when no base URL is given.
+DEFAULT_BASE_URLS: Mapping[str, str] = {
+    "anthropic": "https://api.anthropic.com",
+    "chat": "https://api.openai.com/v1",
+    "responses": "https://api.openai.com/v1",
+    "backboard": "https://app.backboard.io/api",
+    "scripted": "echo",
+}
+
+#: a provider's own key variable, used only when the base URL is that provider's own host, so
+#: a key meant for OpenAI is never sent to some other server that speaks the same format.
+_PROVIDER_KEY_ENV: Mapping[str, tuple[str, str]] = {
+    "anthropic": ("api.anthropic.com", "ANTHROPIC_API_KEY"),
+    "chat": ("api.openai.com", "OPENAI_API_KEY"),
+    "responses": ("api.openai.com", "OPENAI_API_KEY"),
+}
+
+_GLOB_CHARS = frozenset("*?[")
+
+
+class ConfigError(ValueError):
+    """The configuration is not valid; the message names the setting."""
+
+
+def _secret_repr(value: object) -> str:
+    return "<hidden>" if value else repr(value)
+
+
+def _header_names_repr(value: Mapping[str, str]) -> str:
+    return repr(sorted(value))
+
+
+@attrs.frozen(kw_only=True)
+class Timeouts:
+    """How long to wait upstream, in seconds.
+
+    Attributes:
+        connect: to open a connection (and to get one from the pool).
+        first_byte: from sending the request to the response headers (a non-streamed answer
+            usually arrives whole, so this bounds the whole generation).
+        idle: between two chunks of a response body (a stream that stalls longer fails).
+    """
+
+    connect: float = 10.0
+    first_byte: float = 600.0
+    idle: float = 300.0
+
+
+@attrs.frozen(kw_only=True)
+class Retries:
+    """When and how to retry a request that failed before anything reached the client.
+
+    Attributes:
+        attempts: extra attempts after the first (0 disables retries).
+        backoff: the first delay in seconds; it doubles each attempt (with jitter).
+        backoff_max: the largest delay.
+        max_retry_after: an upstream ``Retry-After`` longer than this is not waited for: the
+            error goes to the client with the hint instead.
+    """
+
+    attempts: int = 2
+    backoff: float = 0.5
+    backoff_max: float = 8.0
+    max_retry_after: float = 20.0
+
+
+@attrs.frozen(kw_only=True)
+class UpstreamConfig:
+    """One named upstream (see the module docstring)."""
+
+    name: str
+    format: str
+    base_url: str
+    api_keys: tuple[str, ...] = attrs.field(default=(), repr=_secret_repr)
+    headers: Mapping[str, str] = attrs.field(factory=dict, repr=_header_names_repr)
+    max_output_tokens: int | None = None
+    timeouts: Timeouts = Timeouts()
+    retries: Retries = Retries()
+    options: Mapping[str, Any] = attrs.field(factory=dict)
+
+    def __attrs_post_init__(self) -> None:
+        if self.format not in UPSTREAM_FORMATS:
+            raise ConfigError(
+                f"upstreams.{self.name}.format: {self.format!r} is not one of "
+                f"{', '.join(UPSTREAM_FORMATS)}"
+            )
+        if self.format != "scripted" and urlsplit(self.base_url).scheme not in ("http", "https"):
+            raise ConfigError(
+                f"upstreams.{self.name}.base_url: {self.base_url!r} is not an http(s) URL"
+            )
+        if self.max_output_tokens is not None and self.max_output_tokens < 1:
+            raise ConfigError(f"upstreams.{self.name}.max_output_tokens: must be at least 1")
+
+
+@attrs.frozen(kw_only=True)
+class Route:
+    """Requests for models matching ``pattern`` go to ``upstream``, as model ``rename``."""
+
+    pattern: str
+    upstream: str
+    rename: str | None = None
+
+    @property
+    def is_glob(self) -> bool:
+        """Whether ``pattern`` has glob characters (``*``, ``?``, ``[``)."""
+        return any(c in _GLOB_CHARS for c in self.pattern)
+
+    def matches(self, model: str) -> bool:
+        """Whether ``model`` is routed by this route (case-sensitive)."""
+        if self.is_glob:
+            return fnmatch.fnmatchcase(model, self.pattern)
+        return model == self.pattern
+
+
+@attrs.frozen(kw_only=True)
+class ServerConfig:
+    """How the gateway itself listens and whom it serves.
+
+    Attributes:
+        host: bind address (loopback unless told otherwise).
+        port: TCP port.
+        workers: server processes (``apibridge serve`` only).
+        max_body_bytes: larger request bodies get HTTP 413.
+        client_keys: keys clients must present (``x-api-key`` or ``Authorization: Bearer``);
+            empty means the gateway is open.
+        admin_key: enables ``GET /admin/state`` for requests carrying this key.
+        strict: refuse (HTTP 400) requests with fields the upstream cannot carry, instead of
+            dropping them with a warning.
+        store_ttl: seconds stored responses and conversation state live.
+        store_max_items: bound of the in-memory store.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 1
+    max_body_bytes: int = 32 * 1024 * 1024
+    client_keys: tuple[str, ...] = attrs.field(default=(), repr=_secret_repr)
+    admin_key: str | None = attrs.field(default=None, repr=_secret_repr)
+    strict: bool = False
+    store_ttl: float = 24 * 3600.0
+    store_max_items: int = 10_000
+
+
+@attrs.frozen(kw_only=True)
+class GatewayConfig:
+    """The whole gateway: upstreams by name, routes, server settings."""
+
+    upstreams: Mapping[str, UpstreamConfig]
+    routes: tuple[Route, ...] = ()
+    server: ServerConfig = ServerConfig()
+
+    def __attrs_post_init__(self) -> None:
+        for route in self.routes:
+            if route.upstream not in self.upstreams:
+                raise ConfigError(
+                    f"routes: {route.pattern!r} names upstream {route.upstream!r}, "
+                    f"which is not configured"
+                )
+        for name, upstream in self.upstreams.items():
+            if upstream.name != name:
+                raise ConfigError(f"upstreams.{name}: the value is named {upstream.name!r}")
+
+    def route(self, model: str) -> tuple[UpstreamConfig, str] | None:
+        """The upstream for ``model`` and the model name to send it, or ``None``."""
+        chosen: Route | None = None
+        for route in self.routes:
+            if not route.is_glob and route.matches(model):
+                chosen = route
+                break
+        if chosen is None:
+            chosen = next((r for r in self.routes if r.is_glob and r.matches(model)), None)
+        if chosen is None:
+            return None
+        return self.upstreams[chosen.upstream], chosen.rename or model
+
+    @classmethod
+    def single(
+        cls,
+        spec: str,
+        *,
+        api_key: str | Sequence[str] | None = None,
+        server: ServerConfig | None = None,
+        **upstream: Any,
+    ) -> GatewayConfig:
+        """The common case in one line: every model goes, unchanged, to one upstream.
+
+        ``spec`` is ``format=base_url`` (``"chat=http://127.0.0.1:11434/v1"``); ``api_key`` one
+        key or several; further keywords are :class:`UpstreamConfig` fields.
+        """
+        fmt, base_url = parse_upstream_spec(spec)
+        keys = (api_key,) if isinstance(api_key, str) else tuple(api_key or ())
+        config = UpstreamConfig(
+            name="default", format=fmt, base_url=base_url, api_keys=keys, **upstream
+        )
+        return cls(
+            upstreams={"default": config},
+            routes=(Route(pattern="*", upstream="default"),),
+            server=server or ServerConfig(),
+        )
+
+
+def parse_upstream_spec(spec: str) -> tuple[str, str]:
+    """Split ``format=base_url`` (``"chat=http://127.0.0.1:11434/v1"``) into its two halves.
+
+    A bare format (``"anthropic"``) means that provider's official base URL.
+    """
+    fmt, sep, base_url = spec.strip().partition("=")
+    fmt = fmt.strip()
+    if fmt not in UPSTREAM_FORMATS:
+        raise ConfigError(
+            f"upstream {spec!r}: expected FORMAT=BASE_URL with FORMAT one of "
+            f"{', '.join(UPSTREAM_FORMATS)}"
+        )
+    base_url = base_url.strip() if sep else DEFAULT_BASE_URLS[fmt]
+    if not base_url:
+        raise ConfigError(f"upstream {spec!r}: the base URL is empty")
+    return fmt, base_url
+
+
+# ------------------------------------------------------------------------------- loading
+
+_SERVER_KEYS = frozenset(
+    {
+        "host",
+        "port",
+        "workers",
+        "max_body_bytes",
+        "client_keys",
+        "client_keys_env",
+        "admin_key",
+        "admin_key_env",
+        "strict",
+        "store_ttl",
+        "store_max_items",
+    }
+)
+_UPSTREAM_KEYS = frozenset(
+    {
+        "format",
+        "base_url",
+        "api_key",
+        "api_keys",
+        "api_key_env",
+        "headers",
+        "max_output_tokens",
+        "timeouts",
+        "retries",
+        "options",
+        "models",
+    }
+)
+_ROUTE_KEYS = frozenset({"model", "upstream", "rename"})
+
+
+def _split_keys(value: str) -> tuple[str, ...]:
+    return tuple(k.strip() for k in value.split(",") if k.strip())
+
+
+def _table(value: Any, where: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{where}: expected a table")
+    return value
+
+
+def _check_keys(table: Mapping[str, Any], known: frozenset[str], where: str) -> None:
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise ConfigError(f"{where}: unknown setting {unknown[0]!r}")
+
+
+def _typed(table: Mapping[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
+    value = table[key]
+    # bool is an int in Python; a port of `true` is a mistake worth naming
+    if isinstance(value, bool) and kind in (int, float, (int, float)):
+        raise ConfigError(f"{where}.{key}: expected a number, got a boolean")
+    if not isinstance(value, kind):
+        raise ConfigError(f"{where}.{key}: expected {getattr(kind, '__name__', kind)}")
+    return value
+
+
+def _keys_from(
+    table: Mapping[str, Any],
+    env: Mapping[str, str],
+    where: str,
+    *,
+    env_key: str,
+    one: str | None = None,
+    many: str | None = None,
+) -> tuple[str, ...]:
+    """Secrets given inline (``one``: a string, ``many``: a list) or by variable name."""
+    keys: list[str] = []
+    if one is not None and one in table:
+        keys.append(_typed(table, one, str, where))
+    if many is not None and many in table:
+        values = table[many]
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise ConfigError(f"{where}.{many}: expected a list of strings")
+        keys.extend(values)
+    if env_key in table:
+        name = _typed(table, env_key, str, where)
+        if name not in env:
+            raise ConfigError(f"{where}.{env_key}: environment variable {name} is not set")
+        keys.extend(_split_keys(env[name]))
+    return tuple(keys)
+
+
+def _numbers(value: Any, cls: type[Any], where: str) -> Any:
+    table = _table(value, where)
+    known = frozenset(f.name for f in attrs.fields(cls))
+    _check_keys(table, known, where)
+    for key in table:
+        _typed(table, key, (int, float), where)
+    if cls is Retries and "attempts" in table and not isinstance(table["attempts"], int):
+        raise ConfigError(f"{where}.attempts: expected an integer")
+    return cls(**table)
+
+
+def _upstream(name: str, table: Mapping[str, Any], env: Mapping[str, str]) -> UpstreamConfig:
+    where = f"upstreams.{name}"
+    _check_keys(table, _UPSTREAM_KEYS, where)
+    if "format" not in table:
+        raise ConfigError(f"{where}.format: missing")
+    fmt = _typed(table, "format", str, where)
+    base_url = table.get("base_url", DEFAULT_BASE_URLS.get(fmt, ""))
+    if not isinstance(base_url, str):
+        raise ConfigError(f"{where}.base_url: expected a string")
+    headers = dict(_table(table.get("headers", {}), f"{where}.headers"))
+    if not all(isinstance(v, str) for v in headers.values()):
+        raise ConfigError(f"{where}.headers: values must be strings")
+    max_out = table.get("max_output_tokens")
+    if max_out is not None:
+        max_out = _typed(table, "max_output_tokens", int, where)
+    return UpstreamConfig(
+        name=name,
+        format=fmt,
+        base_url=base_url,
+        api_keys=_keys_from(
+            table, env, where, env_key="api_key_env", one="api_key", many="api_keys"
+        ),
+        headers=headers,
+        max_output_tokens=max_out,
+        timeouts=_numbers(table.get("timeouts", {}), Timeouts, f"{where}.timeouts"),
+        retries=_numbers(table.get("retries", {}), Retries, f"{where}.retries"),
+        options=dict(_table(table.get("options", {}), f"{where}.options")),
+    )
+
+
+def _server(table: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+    _check_keys(table, _SERVER_KEYS, "server")
+    out: dict[str, Any] = {}
+    for key, kind in (
+        ("host", str),
+        ("port", int),
+        ("workers", int),
+        ("max_body_bytes", int),
+        ("strict", bool),
+        ("store_ttl", (int, float)),
+        ("store_max_items", int),
+    ):
+        if key in table:
+            out[key] = _typed(table, key, kind, "server")
+    keys = _keys_from(table, env, "server", env_key="client_keys_env", many="client_keys")
+    if keys:
+        out["client_keys"] = keys
+    admin = _keys_from(table, env, "server", env_key="admin_key_env", one="admin_key")
+    if admin:
+        out["admin_key"] = admin[0]
+    return out
+
+
+def config_from_mapping(data: Mapping[str, Any], env: Mapping[str, str]) -> GatewayConfig:
+    """A config from parsed TOML (``server``, ``upstreams``, ``routes`` tables)."""
+    _check_keys(data, frozenset({"server", "upstreams", "routes"}), "config")
+    server = _server(_table(data.get("server", {}), "server"), env)
+    upstreams: dict[str, UpstreamConfig] = {}
+    routes: list[Route] = []
+    for name, table in _table(data.get("upstreams", {}), "upstreams").items():
+        table = _table(table, f"upstreams.{name}")
+        upstreams[name] = _upstream(name, table, env)
+    raw_routes = data.get("routes", [])
+    if not isinstance(raw_routes, list):
+        raise ConfigError("routes: expected an array of tables ([[routes]])")
+    for i, raw in enumerate(raw_routes):
+        where = f"routes[{i}]"
+        table = _table(raw, where)
+        _check_keys(table, _ROUTE_KEYS, where)
+        for key in ("model", "upstream"):
+            if key not in table:
+                raise ConfigError(f"{where}.{key}: missing")
+        rename = _typed(table, "rename", str, where) if "rename" in table else None
+        routes.append(
+            Route(
+                pattern=_typed(table, "model", str, where),
+                upstream=_typed(table, "upstream", str, where),
+                rename=rename,
+            )
+        )
+    for name, table in _table(data.get("upstreams", {}), "upstreams").items():
+        models = table.get("models", [])
+        if not isinstance(models, list) or not all(isinstance(m, str) for m in models):
+            raise ConfigError(f"upstreams.{name}.models: expected a list of model patterns")
+        routes.extend(Route(pattern=m, upstream=name) for m in models)
+    if not routes and len(upstreams) == 1:
+        # one upstream and no routes: it serves every model
+        routes.append(Route(pattern="*", upstream=next(iter(upstreams))))
+    return GatewayConfig(upstreams=upstreams, routes=tuple(routes), server=ServerConfig(**server))
+
+
+def _int_env(env: Mapping[str, str], name: str) -> int:
+    try:
+        return int(env[name])
+    except ValueError:
+        raise ConfigError(f"{name}: expected an integer, got {env[name]!r}") from None
+
+
+def _env_upstream(env: Mapping[str, str]) -> UpstreamConfig | None:
+    """The upstream the environment describes, if any (see :func:`load_config`)."""
+    if env.get("APIBRIDGE_UPSTREAM"):
+        fmt, base_url = parse_upstream_spec(env["APIBRIDGE_UPSTREAM"])
+        keys = _split_keys(env.get("APIBRIDGE_UPSTREAM_KEY", ""))
+        if not keys and fmt in _PROVIDER_KEY_ENV:
+            host, variable = _PROVIDER_KEY_ENV[fmt]
+            if urlsplit(base_url).hostname == host and env.get(variable):
+                keys = _split_keys(env[variable])
+        max_out = None
+        if env.get("APIBRIDGE_MAX_OUTPUT_TOKENS"):
+            max_out = _int_env(env, "APIBRIDGE_MAX_OUTPUT_TOKENS")
+        return UpstreamConfig(
+            name="default", format=fmt, base_url=base_url, api_keys=keys, max_output_tokens=max_out
+        )
+    if env.get("BBD_API_KEY"):
+        # compatibility with the earlier backboard proxy (bbd2api)
+        options: dict[str, Any] = {}
+        if env.get("THREAD_TTL"):
+            options["thread_ttl"] = _int_env(env, "THREAD_TTL")
+        return UpstreamConfig(
+            name="default",
+            format="backboard",
+            base_url=env.get("BBD_UPSTREAM") or DEFAULT_BASE_URLS["backboard"],
+            api_keys=_split_keys(env["BBD_API_KEY"]),
+            options=options,
+        )
+    return None
+
+
+def load_config(
+    path: str | Path | None = None, *, env: Mapping[str, str] | None = None
+) -> GatewayConfig:
+    """The gateway config from a TOML file and/or environment variables.
+
+    ``path`` (or ``APIBRIDGE_CONFIG``) names the TOML file. Environment variables:
+    ``APIBRIDGE_UPSTREAM`` (``format=base_url``; used when the file defines no upstream),
+    ``APIBRIDGE_UPSTREAM_KEY`` (comma-separated keys; else ``OPENAI_API_KEY`` /
+    ``ANTHROPIC_API_KEY`` when the base URL is that provider's own host),
+    ``APIBRIDGE_MAX_OUTPUT_TOKENS``, ``APIBRIDGE_HOST``, ``APIBRIDGE_PORT``,
+    ``APIBRIDGE_CLIENT_KEYS``, ``APIBRIDGE_ADMIN_KEY``, ``APIBRIDGE_MAX_BODY_BYTES``; and for
+    the earlier backboard proxy ``BBD_API_KEY``, ``BBD_UPSTREAM``, ``THREAD_TTL``, ``HOST``,
+    ``PORT``. ``env`` defaults to an empty mapping: pass ``os.environ`` to read the process's.
+    """
+    env = env if env is not None else {}
+    path = path or env.get("APIBRIDGE_CONFIG") or None
+    data: Mapping[str, Any] = {}
+    if path is not None:
+        try:
+            with open(path, "rb") as fh:
+                data = tomllib.load(fh)
+        except OSError as exc:
+            raise ConfigError(f"config file {path}: {exc.strerror or exc}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path}: {exc}") from None
+    config = config_from_mapping(data, env)
+    upstreams = dict(config.upstreams)
+    routes = config.routes
+    from_env = _env_upstream(env)
+    bbd_mode = False
+    if from_env is not None and not upstreams:
+        upstreams = {"default": from_env}
+        routes = (Route(pattern="*", upstream="default"),)
+        bbd_mode = from_env.format == "backboard" and not env.get("APIBRIDGE_UPSTREAM")
+    elif from_env is not None and env.get("APIBRIDGE_UPSTREAM"):
+        raise ConfigError(
+            "APIBRIDGE_UPSTREAM is set but the config file defines upstreams; use one or the other"
+        )
+    server = config.server
+    changes: dict[str, Any] = {}
+    if bbd_mode:
+        # the earlier proxy read HOST/PORT; only honoured in its compatibility mode, since
+        # some shells set HOST to the machine's name
+        if env.get("HOST"):
+            changes["host"] = env["HOST"]
+        if env.get("PORT"):
+            changes["port"] = _int_env(env, "PORT")
+    if env.get("APIBRIDGE_HOST"):
+        changes["host"] = env["APIBRIDGE_HOST"]
+    if env.get("APIBRIDGE_PORT"):
+        changes["port"] = _int_env(env, "APIBRIDGE_PORT")
+    if env.get("APIBRIDGE_MAX_BODY_BYTES"):
+        changes["max_body_bytes"] = _int_env(env, "APIBRIDGE_MAX_BODY_BYTES")
+    if env.get("APIBRIDGE_CLIENT_KEYS"):
+        changes["client_keys"] = _split_keys(env["APIBRIDGE_CLIENT_KEYS"])
+    if env.get("APIBRIDGE_ADMIN_KEY"):
+        changes["admin_key"] = env["APIBRIDGE_ADMIN_KEY"]
+    return GatewayConfig(upstreams=upstreams, routes=routes, server=attrs.evolve(server, **changes))

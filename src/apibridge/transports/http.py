@@ -1,0 +1,544 @@
+"""The HTTP transport: any upstream that speaks ``anthropic``, ``chat`` or ``responses``.
+
+Theory of operation
+-------------------
+:class:`HttpTransport` encodes the exchange's canonical request in the upstream's format
+(``exchange.upstream_request``), POSTs it with the httpx client it was given, and decodes the
+answer: a JSON body through ``exchange.decode_response``, or SSE bytes through
+:class:`apibridge._sse.SSEDecoder` and the upstream codec's ``StreamDecoder``, one chunk at a
+time (nothing is buffered; each event is yielded as soon as its frame is complete).
+
+Failure handling, in order:
+
+1. *Before a response*: connect errors are retried (the request never reached the upstream);
+   a first-byte timeout is not (the upstream may be generating) and becomes HTTP 504.
+2. *An error status*: the body is decoded with the upstream codec's ``decode_error`` into an
+   :class:`~apibridge.errors.ApiError` (``Retry-After`` / ``retry-after-ms`` become
+   ``retry_after``; the upstream's keys are scrubbed from the message). 429, 500, 502, 503,
+   504 and 529 are retried with exponential backoff and jitter, or after ``Retry-After`` when
+   the upstream asks for a wait no longer than ``retries.max_retry_after``; otherwise the
+   error goes to the caller as :class:`~apibridge.errors.UpstreamError`.
+3. *A stream whose first event is an error* (Anthropic's in-band ``overloaded_error``) is
+   treated like an error status: nothing has reached the client, so it may be retried, and
+   otherwise it is raised, so the client gets a real HTTP error status.
+4. *After the first event*: nothing is retried. A broken connection, a stall longer than the
+   idle timeout or an undecodable event ends the stream with a
+   :class:`~apibridge._model.StreamError` event.
+
+httpx and anyio exceptions are translated here and nowhere else. The upstream response is
+closed in every case, under a shielded cancel scope, so a client that goes away (which
+cancels the task or closes the event generator) closes the upstream request at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email.utils
+import random
+import re
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any
+
+import anyio
+import attrs
+import httpx
+
+from apibridge import _json
+from apibridge._exchange import Exchange
+from apibridge._model import Event, ReasoningConfig, Request, Response, StreamError
+from apibridge._sse import SSEDecoder
+from apibridge.config import UpstreamConfig
+from apibridge.errors import ApiError, InvalidPayload, UpstreamError
+
+__all__ = ["RETRY_STATUSES", "HttpTransport", "parse_retry_after"]
+
+#: upstream statuses worth another attempt (rate limits, overload, transient server errors).
+RETRY_STATUSES: frozenset[int] = frozenset({429, 500, 502, 503, 504, 529})
+
+#: in-band error kinds that, arriving as a stream's first event, are worth another attempt:
+#: the upstream declined the work (nothing was generated, nothing billed).
+_RETRY_KINDS: frozenset[str] = frozenset({"rate_limit", "unavailable", "overloaded"})
+
+#: path of each operation below the base URL, per format (base URLs as the SDKs take them).
+ENDPOINTS: Mapping[str, Mapping[str, str]] = {
+    "anthropic": {
+        "messages": "/v1/messages",
+        "count_tokens": "/v1/messages/count_tokens",
+        "models": "/v1/models",
+    },
+    "chat": {"messages": "/chat/completions", "models": "/models"},
+    "responses": {"messages": "/responses", "models": "/models"},
+}
+
+#: client headers an Anthropic upstream receives unchanged (the beta policy).
+_ANTHROPIC_FORWARD = ("anthropic-beta", "anthropic-version")
+_ANTHROPIC_VERSION = "2023-06-01"
+
+#: fields of a Messages request that ``count_tokens`` accepts.
+_COUNT_FIELDS = frozenset(
+    {
+        "model",
+        "messages",
+        "system",
+        "tools",
+        "tool_choice",
+        "thinking",
+        "mcp_servers",
+        "context_management",
+        "output_config",
+        "output_format",
+    }
+)
+
+_MAX_BODY = 64 * 1024 * 1024  # a non-streamed answer larger than this is refused
+_MAX_ERROR_BODY = 256 * 1024
+_MIN_BUDGET = 1024  # Anthropic's smallest thinking budget
+# OpenAI shows keys masked (``sk-proj-****abcd``); even a masked key is nobody's business
+_MASKED_KEY = re.compile(r"\b(?:sk|key)-[A-Za-z0-9_*.\-]{6,}")
+
+
+def parse_retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds to wait according to ``retry-after-ms`` or ``Retry-After`` (seconds or a date)."""
+    raw_ms = headers.get("retry-after-ms")
+    if raw_ms:
+        try:
+            return max(float(raw_ms) / 1000.0, 0.0)
+        except ValueError:
+            pass
+    raw = headers.get("retry-after")
+    if not raw:
+        return None
+    try:
+        return max(float(raw), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(raw)
+    except (TypeError, ValueError):
+        return None
+    return max(when.timestamp() - time.time(), 0.0)
+
+
+class HttpTransport:
+    """Carries exchanges to one upstream over HTTP (see the module docstring).
+
+    Args:
+        config: the upstream (format, base URL, keys, headers, limits, timeouts, retries).
+        client: the httpx client to send with; the caller owns it and closes it.
+    """
+
+    def __init__(self, config: UpstreamConfig, *, client: httpx.AsyncClient) -> None:
+        if config.format not in ENDPOINTS:
+            raise ValueError(f"HttpTransport cannot speak {config.format!r}")
+        self.config = config
+        self.client = client
+        base = config.base_url.rstrip("/")
+        # parsed once: building an httpx URL from text costs more than the rest of a request
+        self._urls = {op: httpx.URL(base + path) for op, path in ENDPOINTS[config.format].items()}
+        self._turn = 0  # key rotation
+
+    @classmethod
+    def from_config(
+        cls, config: UpstreamConfig, *, client: httpx.AsyncClient, store: Any = None
+    ) -> HttpTransport:
+        """The transport for ``config`` (``store`` is unused: HTTP upstreams are stateless)."""
+        return cls(config, client=client)
+
+    async def aclose(self) -> None:
+        """Nothing to release: the httpx client belongs to the caller."""
+
+    # ----------------------------------------------------------------------- requests
+
+    def prepare(self, exchange: Exchange, *, stream: bool) -> Request:
+        """The canonical request as this upstream gets it: ``stream`` set, limits applied."""
+        request = attrs.evolve(exchange.request, stream=stream)
+        limit = self.config.max_output_tokens
+        if limit is None:
+            return request
+        name = self.config.name
+        if request.max_tokens is None:
+            if self.config.format == "anthropic":
+                # Anthropic requires max_tokens; the upstream's own limit is the natural value
+                request = attrs.evolve(request, max_tokens=limit)
+        elif request.max_tokens > limit:
+            exchange.ctx.lose(
+                "max_tokens",
+                f"{request.max_tokens} is above the limit of upstream {name} ({limit})",
+                f"clamped to {limit}",
+            )
+            request = attrs.evolve(request, max_tokens=limit)
+        return _fit_budget(request, exchange)
+
+    def headers(self, exchange: Exchange | None, *, stream: bool = False) -> dict[str, str]:
+        """The request headers: auth with the next key, format headers, configured extras."""
+        headers = {"content-type": "application/json"}
+        if stream:
+            headers["accept"] = "text/event-stream"
+        key = self._next_key()
+        if self.config.format == "anthropic":
+            headers["anthropic-version"] = _ANTHROPIC_VERSION
+            if exchange is not None:
+                for name in _ANTHROPIC_FORWARD:
+                    if name in exchange.client_headers:
+                        headers[name] = exchange.client_headers[name]
+            if key:
+                headers["x-api-key"] = key
+        elif key:
+            headers["authorization"] = f"Bearer {key}"
+        headers.update(self.config.headers)
+        return headers
+
+    def _next_key(self) -> str | None:
+        keys = self.config.api_keys
+        if not keys:
+            return None
+        self._turn += 1
+        return keys[self._turn % len(keys)]
+
+    def _url(self, operation: str) -> httpx.URL:
+        return self._urls[operation]
+
+    # ----------------------------------------------------------------------- sending
+
+    def _timeout(self) -> httpx.Timeout:
+        # read=None: the first-byte and idle deadlines are enforced around each await here,
+        # independent of which httpx transport (native or aiohttp) is underneath
+        t = self.config.timeouts
+        return httpx.Timeout(connect=t.connect, read=None, write=t.first_byte, pool=t.connect)
+
+    def _delay(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return retry_after
+        r = self.config.retries
+        return float(min(r.backoff * 2**attempt, r.backoff_max) * random.uniform(0.5, 1.0))
+
+    async def _send(
+        self,
+        exchange: Exchange,
+        url: httpx.URL,
+        body: bytes,
+        *,
+        stream: bool,
+        attempt: int,
+    ) -> tuple[httpx.Response, int]:
+        """POST ``body`` with retries; the 2xx response (unread) and the attempts used."""
+        retries = self.config.retries
+        name = self.config.name
+        while True:
+            request = self.client.build_request(
+                "POST",
+                url,
+                content=body,
+                headers=self.headers(exchange, stream=stream),
+                timeout=self._timeout(),
+            )
+            retry_after: float | None = None
+            try:
+                with anyio.fail_after(self.config.timeouts.first_byte):
+                    response = await self.client.send(request, stream=True)
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                error = ApiError.of(
+                    "bad_gateway",
+                    f"cannot reach upstream {name}: {type(exc).__name__}",
+                    source_format=self.config.format,
+                )
+            except TimeoutError:
+                raise UpstreamError(
+                    ApiError.of(
+                        "timeout",
+                        f"upstream {name} did not answer within "
+                        f"{self.config.timeouts.first_byte:g} s",
+                    )
+                ) from None
+            except httpx.HTTPError as exc:
+                raise UpstreamError(self._broken(exc)) from None
+            else:
+                if response.status_code < 400:
+                    return response, attempt
+                try:
+                    error = await self._error(exchange, response)
+                finally:
+                    await _close(response)
+                if response.status_code not in RETRY_STATUSES:
+                    raise UpstreamError(error)
+                retry_after = error.retry_after
+                if retry_after is not None and retry_after > retries.max_retry_after:
+                    raise UpstreamError(error)
+            if attempt >= retries.attempts:
+                raise UpstreamError(error)
+            await anyio.sleep(self._delay(attempt, retry_after))
+            attempt += 1
+
+    async def _error(self, exchange: Exchange, response: httpx.Response) -> ApiError:
+        """The upstream's error response, decoded and scrubbed."""
+        raw = b""
+        with contextlib.suppress(UpstreamError):  # the status alone is still an error
+            raw = await self._read(response, _MAX_ERROR_BODY)
+        body: Any
+        try:
+            body = _json.loads(raw)
+        except InvalidPayload:
+            body = raw.decode("utf-8", "replace")
+        error = exchange.upstream.decode_error(body, response.status_code)
+        headers = response.headers
+        return attrs.evolve(
+            error,
+            message=self._redact(error.message),
+            retry_after=error.retry_after
+            if error.retry_after is not None
+            else parse_retry_after(headers),
+            request_id=error.request_id or headers.get("request-id") or headers.get("x-request-id"),
+        )
+
+    def _redact(self, text: str) -> str:
+        for key in self.config.api_keys:
+            if key:
+                text = text.replace(key, "[redacted]")
+        return _MASKED_KEY.sub("[redacted]", text)
+
+    def _fault(self, error: ApiError) -> ApiError:
+        """A stream error as the client should see it.
+
+        An error without a wire ``type`` did not come from the upstream: it is the decoder's
+        complaint about the upstream's bytes (not JSON, ended early), a bad gateway (502)
+        rather than an internal error. Errors the upstream sent keep their kind.
+        """
+        if error.type is None and error.kind == "api_error":
+            return ApiError.of(
+                "bad_gateway",
+                f"upstream {self.config.name}: {error.message}",
+                source_format=error.source_format,
+            )
+        return attrs.evolve(error, message=self._redact(error.message))
+
+    def _broken(self, exc: BaseException) -> ApiError:
+        """A transport failure after the request was sent, as an API error."""
+        name = self.config.name
+        if isinstance(exc, httpx.TimeoutException):
+            return ApiError.of("timeout", f"upstream {name} timed out ({type(exc).__name__})")
+        return ApiError.of(
+            "bad_gateway", f"the connection to upstream {name} broke ({type(exc).__name__})"
+        )
+
+    async def _read(self, response: httpx.Response, limit: int) -> bytes:
+        """The whole body, each chunk within the idle timeout, at most ``limit`` bytes."""
+        chunks: list[bytes] = []
+        size = 0
+        idle = self.config.timeouts.idle
+        stream = response.aiter_bytes()
+        try:
+            while True:
+                with anyio.fail_after(idle):
+                    chunk = await anext(stream, None)
+                if chunk is None:
+                    return b"".join(chunks)
+                size += len(chunk)
+                if size > limit:
+                    raise UpstreamError(
+                        ApiError.of(
+                            "bad_gateway",
+                            f"upstream {self.config.name} answered over {limit} bytes",
+                        )
+                    )
+                chunks.append(chunk)
+        except TimeoutError:
+            raise UpstreamError(
+                ApiError.of(
+                    "timeout", f"upstream {self.config.name} stalled for more than {idle:g} s"
+                )
+            ) from None
+        except httpx.HTTPError as exc:
+            raise UpstreamError(self._broken(exc)) from None
+
+    # ----------------------------------------------------------------------- the protocol
+
+    async def complete(self, exchange: Exchange) -> Response:
+        """See :meth:`apibridge.transports.Transport.complete`."""
+        payload = _json.dumps(exchange.upstream_request(self.prepare(exchange, stream=False)))
+        response, _ = await self._send(
+            exchange, self._url("messages"), payload, stream=False, attempt=0
+        )
+        try:
+            raw = await self._read(response, _MAX_BODY)
+        finally:
+            await _close(response)
+        fmt = self.config.format
+        try:
+            return exchange.decode_response(_json.loads(raw))
+        except InvalidPayload as exc:
+            raise UpstreamError(
+                ApiError.of(
+                    "bad_gateway",
+                    f"upstream {self.config.name} sent an invalid {fmt} response: {exc}",
+                    source_format=fmt,
+                )
+            ) from None
+
+    async def stream(self, exchange: Exchange) -> AsyncIterator[Event]:
+        """See :meth:`apibridge.transports.Transport.stream`."""
+        payload = _json.dumps(exchange.upstream_request(self.prepare(exchange, stream=True)))
+        url = self._url("messages")
+        attempt = 0
+        while True:
+            start = anyio.current_time()
+            response, attempt = await self._send(
+                exchange, url, payload, stream=True, attempt=attempt
+            )
+            remaining = self.config.timeouts.first_byte - (anyio.current_time() - start)
+            events = self._events(exchange, response, max(remaining, 0.001))
+            try:
+                first = await anext(events, None)
+                if first is None:
+                    raise UpstreamError(
+                        ApiError.of(
+                            "bad_gateway", f"upstream {self.config.name} sent an empty stream"
+                        )
+                    )
+                if isinstance(first, StreamError):
+                    error: ApiError = first.error
+                    if error.kind in _RETRY_KINDS and attempt < self.config.retries.attempts:
+                        await _close_gen(events)
+                        await anyio.sleep(self._delay(attempt, error.retry_after))
+                        attempt += 1
+                        continue
+                    raise UpstreamError(error)
+                yield first
+                async for event in events:
+                    yield event
+                return
+            finally:
+                await _close_gen(events)
+
+    async def _events(
+        self, exchange: Exchange, response: httpx.Response, first_wait: float
+    ) -> AsyncIterator[Event]:
+        """Canonical events from ``response``'s SSE body; failures end it with a StreamError."""
+        frames = SSEDecoder()
+        decoder = exchange.upstream.StreamDecoder(exchange.ctx)
+        restore = exchange.names.restore_event
+        name = self.config.name
+        idle = self.config.timeouts.idle
+        wait = first_wait
+        chunks = response.aiter_bytes()
+        try:
+            while True:
+                try:
+                    with anyio.fail_after(wait):
+                        chunk = await anext(chunks, None)
+                except TimeoutError:
+                    yield StreamError(
+                        error=ApiError.of("timeout", f"upstream {name} sent nothing for {wait:g} s")
+                    )
+                    return
+                except httpx.HTTPError as exc:
+                    yield StreamError(error=self._broken(exc))
+                    return
+                wait = idle
+                try:
+                    if chunk is None:
+                        events = [e for f in frames.close() for e in decoder.feed(f)]
+                        events.extend(decoder.close())
+                    else:
+                        events = [e for f in frames.feed(chunk) for e in decoder.feed(f)]
+                except InvalidPayload as exc:
+                    yield StreamError(
+                        error=ApiError.of(
+                            "bad_gateway",
+                            f"upstream {name} sent an invalid {self.config.format} event: {exc}",
+                        )
+                    )
+                    return
+                for event in events:
+                    if isinstance(event, StreamError):
+                        yield StreamError(error=self._fault(event.error))
+                        return
+                    yield restore(event)
+                if chunk is None:
+                    return
+        finally:
+            await _close(response)
+
+    # ----------------------------------------------------------------------- extras
+
+    async def count_tokens(self, exchange: Exchange) -> int | None:
+        """The upstream's own input-token count (Anthropic upstreams); ``None`` elsewhere."""
+        if self.config.format != "anthropic":
+            return None
+        body = exchange.upstream_request(self.prepare(exchange, stream=False))
+        payload = _json.dumps({k: v for k, v in body.items() if k in _COUNT_FIELDS})
+        response, _ = await self._send(
+            exchange, self._url("count_tokens"), payload, stream=False, attempt=0
+        )
+        try:
+            raw = await self._read(response, _MAX_ERROR_BODY)
+        finally:
+            await _close(response)
+        try:
+            count = _json.loads(raw)["input_tokens"]
+        except (InvalidPayload, KeyError, TypeError):
+            count = None
+        if not isinstance(count, int):
+            raise UpstreamError(
+                ApiError.of("bad_gateway", f"upstream {self.config.name} sent an invalid count")
+            )
+        return count
+
+    async def list_models(self) -> Sequence[Mapping[str, Any]]:
+        """The upstream's model list (each entry has at least ``id``); empty when unavailable."""
+        headers = self.headers(None)
+        headers.pop("content-type", None)
+        wait = min(self.config.timeouts.first_byte, 15.0)
+        try:
+            with anyio.fail_after(wait):
+                response = await self.client.get(
+                    self._url("models"), headers=headers, timeout=self._timeout()
+                )
+        except (TimeoutError, httpx.HTTPError):
+            return []
+        if response.status_code != 200:
+            return []
+        try:
+            data = _json.loads(response.content).get("data")
+        except (InvalidPayload, AttributeError):
+            return []
+        if not isinstance(data, list):
+            return []
+        return [m for m in data if isinstance(m, dict) and isinstance(m.get("id"), str)]
+
+
+def _fit_budget(request: Request, exchange: Exchange) -> Request:
+    """Keep a thinking budget below ``max_tokens`` (Anthropic refuses it otherwise)."""
+    reasoning = request.reasoning
+    limit = request.max_tokens
+    if reasoning is None or reasoning.budget_tokens is None or limit is None:
+        return request
+    budget = reasoning.budget_tokens
+    if budget < limit:
+        return request
+    smaller = limit - 1
+    if smaller >= _MIN_BUDGET:
+        exchange.ctx.lose(
+            "thinking.budget_tokens",
+            f"{budget} is not below max_tokens {limit}",
+            f"lowered to {smaller}",
+        )
+        return attrs.evolve(request, reasoning=attrs.evolve(reasoning, budget_tokens=smaller))
+    exchange.ctx.lose(
+        "thinking", f"max_tokens {limit} leaves no room for a thinking budget", "thinking disabled"
+    )
+    return attrs.evolve(request, reasoning=ReasoningConfig(mode="disabled"))
+
+
+async def _close(response: httpx.Response) -> None:
+    # shielded: when the client went away this task is being cancelled, and the upstream
+    # connection must still be closed rather than left to the garbage collector
+    with anyio.CancelScope(shield=True), contextlib.suppress(httpx.HTTPError):
+        await response.aclose()  # an error here means it is already broken: nothing to free
+
+
+async def _close_gen(events: AsyncIterator[Event]) -> None:
+    aclose = getattr(events, "aclose", None)
+    if aclose is not None:
+        with anyio.CancelScope(shield=True):
+            await aclose()

@@ -1,0 +1,118 @@
+"""``apibridge serve`` as a user runs it: a subprocess on loopback, one access-log line per
+request, the request id echoed, no secret in the log."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+import pytest
+from calls import anthropic_client, openai_client
+from servers import ScriptedUpstream, free_port
+
+UPSTREAM_SECRET = "sk-serve-upstream-0123456789"
+
+
+@contextmanager
+def serve(*args: str, env: dict[str, str] | None = None) -> Iterator[tuple[str, list[str]]]:
+    """Run ``apibridge serve ARGS`` until the block ends; (root URL, stderr lines)."""
+    port = free_port()
+    command = [sys.executable, "-m", "apibridge", "serve", "--port", str(port), *args]
+    process = subprocess.Popen(
+        command,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+    root = f"http://127.0.0.1:{port}"
+    lines: list[str] = []
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if httpx.get(root + "/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None, "apibridge serve exited early"
+            assert time.monotonic() < deadline, "apibridge serve did not start"
+            time.sleep(0.1)
+        yield root, lines
+    finally:
+        process.terminate()
+        try:
+            _, err = process.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            _, err = process.communicate()
+        lines.extend(err.splitlines())
+
+
+def test_one_line_setup(upstream_servers: dict[str, tuple[ScriptedUpstream, str]]) -> None:
+    _, chat_root = upstream_servers["chat"]
+    lines: list[str]
+    with serve(
+        "--upstream",
+        f"chat={chat_root}/v1",
+        "--upstream-key",
+        UPSTREAM_SECRET,
+        "--client-key",
+        "ck-1",
+    ) as (root, lines):
+        client = openai_client(root, "ck-1")
+        raw = client.chat.completions.with_raw_response.create(
+            model="any-model",
+            messages=[{"role": "user", "content": "hi"}],
+            extra_headers={"x-request-id": "trace-serve-1"},
+        )
+        assert raw.headers["x-request-id"] == "trace-serve-1"
+        assert raw.parse().choices[0].message.content == "Hello from chat! You said: hi"
+        message = anthropic_client(root, "ck-1").messages.create(
+            model="other-model", max_tokens=10, messages=[{"role": "user", "content": "yo"}]
+        )
+        assert message.content[0].type == "text"
+        refused = httpx.post(root + "/v1/messages", json={}, headers={"x-api-key": "wrong"})
+        assert refused.status_code == 401
+    log = "\n".join(lines)
+    access = [line for line in lines if "apibridge.access" in line]
+    assert len(access) == 4, log  # the health probe, two model calls, the refused one
+    first = next(line for line in access if "trace-serve-1" in line)
+    for part in ("client=chat", "upstream=default", "model=any-model", " 200 ", "in=12", "out=7"):
+        assert part in first, first
+    assert any("client=anthropic" in line and " 401 " in line for line in access), log
+    assert UPSTREAM_SECRET not in log
+    assert "ck-1" not in log
+
+
+def test_workers_and_offline_echo() -> None:
+    with serve("--upstream", "scripted=echo", "--workers", "2") as (root, _):
+        for _ in range(4):
+            answer = openai_client(root, "k").responses.create(model="m", input="hello")
+            assert answer.output_text == "echo: hello"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((), "no upstream configured"),
+        (("--upstream", "grpc=http://x"), "FORMAT=BASE_URL"),
+        (("--config", "/nonexistent/apibridge.toml"), "apibridge.toml"),
+    ],
+)
+def test_configuration_errors(args: tuple[str, ...], message: str) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("APIBRIDGE_", "BBD_"))}
+    result = subprocess.run(
+        [sys.executable, "-m", "apibridge", "serve", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert message in result.stderr
