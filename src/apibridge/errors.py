@@ -75,7 +75,7 @@ _STATUS_KIND: Mapping[int, str] = {
 
 
 def kind_for_status(status: int) -> str:
-    """The canonical kind an HTTP status suggests (unknown 4xx → invalid_request, 5xx → api_error)."""
+    """The canonical kind an HTTP status suggests (other 4xx: invalid_request, 5xx: api_error)."""
     if status in _STATUS_KIND:
         return _STATUS_KIND[status]
     return "invalid_request" if 400 <= status < 500 else "api_error"
