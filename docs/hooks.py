@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 _MARK = re.compile(r"^<!-- table: ([a-z_]+) -->$", re.MULTILINE)
@@ -41,9 +42,22 @@ def _codec_table(module: str, name: str, header: tuple[str, str]) -> Callable[[]
     return build
 
 
+def _fidelity_tests() -> str:
+    root = Path(__file__).parent.parent / "tests"
+    found: list[tuple[int, str, str]] = []
+    for path in sorted(root.rglob("test_*.py")):
+        for match in _FIDELITY_TEST.finditer(path.read_text(encoding="utf-8")):
+            found.append((int(match.group(1)), match.group(0)[4:], str(path.relative_to(root))))
+    found.sort()
+    return _md(("#", "test", "file"), found)
+
+
+_FIDELITY_TEST = re.compile(r"def test_fidelity_(\d+)_\w+")
+
 TABLES: dict[str, Callable[[], str]] = {
     "error_kinds": _error_kinds,
     "effort_budget": _effort_budget,
+    "fidelity_tests": _fidelity_tests,
 }
 
 

@@ -18,7 +18,8 @@ def test_seal_then_open_is_exact(origin: str, kind: str, data: str | None, id_: 
     env = Envelope(origin=origin, kind=kind, data=data, id=id_)
     sealed = seal(env)
     assert sealed.startswith(PREFIX)
-    assert "=" not in sealed and "\n" not in sealed
+    assert "=" not in sealed
+    assert "\n" not in sealed
     assert open_envelope(sealed) == env
 
 

@@ -28,7 +28,7 @@ def split(data: bytes, cuts: list[int]) -> list[bytes]:
 
 
 SAMPLE = (
-    b"event: message_start\r\ndata: {\"a\": 1}\r\n\r\n"
+    b'event: message_start\r\ndata: {"a": 1}\r\n\r\n'
     b": a comment\n"
     b"data: line one\ndata: line two\n\n"
     b"event: x\rdata:no-space\r\r"
@@ -72,7 +72,10 @@ _text = st.text(
 
 
 @given(
-    st.lists(st.tuples(st.one_of(st.none(), st.from_regex(r"[a-z_.]{1,20}", fullmatch=True)), _text), max_size=8),
+    st.lists(
+        st.tuples(st.one_of(st.none(), st.from_regex(r"[a-z_.]{1,20}", fullmatch=True)), _text),
+        max_size=8,
+    ),
     st.lists(st.integers(min_value=0, max_value=5_000), max_size=20),
     st.sampled_from([b"\n", b"\r\n", b"\r"]),
 )

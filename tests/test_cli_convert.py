@@ -1,0 +1,139 @@
+"""``apibridge convert`` as a user runs it: a real subprocess, real files, real exit codes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+
+from oracles import final_from_stream, validate_error, validate_request, validate_response
+
+ROOT = Path(__file__).parent.parent
+EXAMPLE = ROOT / "examples" / "payloads" / "claude_request.json"
+
+
+def run(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "apibridge.cli", "convert", *args],
+        input=stdin,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_quick_start_command_converts_the_example() -> None:
+    result = run("--from", "anthropic", "--to", "chat", "--indent", str(EXAMPLE))
+    assert result.returncode == 0, result.stderr
+    body = orjson.loads(result.stdout)
+    validate_request("chat", body)
+    calls = [c for m in body["messages"] for c in m.get("tool_calls", [])]
+    assert [c["function"]["name"] for c in calls] == ["get_weather", "get_weather"]
+    # the thinking signature cannot travel to Chat: said on stderr, not dropped silently
+    assert b"warning:" in result.stderr
+    assert b"signature" in result.stderr
+
+
+def test_stdin_and_every_target(tmp_path: Path) -> None:
+    data = EXAMPLE.read_bytes()
+    for target in ("anthropic", "chat", "responses"):
+        out = tmp_path / f"{target}.json"
+        result = run("--from", "anthropic", "--to", target, "-o", str(out), "-", stdin=data)
+        assert result.returncode == 0, result.stderr
+        validate_request(target, orjson.loads(out.read_bytes()))
+
+
+def test_invalid_json_is_a_clear_error() -> None:
+    result = run("--from", "chat", "--to", "anthropic", "-", stdin=b'{"model": ')
+    assert result.returncode == 2
+    assert result.stderr.startswith(b"apibridge convert: error:")
+    assert b"Traceback" not in result.stderr
+
+
+def test_invalid_payload_is_a_clear_error() -> None:
+    result = run("--from", "chat", "--to", "anthropic", "-", stdin=b'{"model": "m", "messages": 3}')
+    assert result.returncode == 2
+    assert b"messages" in result.stderr
+    assert b"Traceback" not in result.stderr
+
+
+def test_empty_input_and_missing_file() -> None:
+    assert run("--from", "chat", "--to", "anthropic", "-", stdin=b"").returncode == 2
+    missing = run("--from", "chat", "--to", "anthropic", "/nonexistent/file.json")
+    assert missing.returncode == 2
+    assert b"Traceback" not in missing.stderr
+
+
+def test_strict_fails_on_a_loss() -> None:
+    result = run("--from", "anthropic", "--to", "chat", "--strict", str(EXAMPLE))
+    assert result.returncode == 2
+    assert result.stderr.startswith(b"apibridge convert: error:")
+    assert b"cache_control" in result.stderr  # the first field Chat cannot hold
+    assert result.stdout == b""
+
+
+def test_stream_is_detected_and_converted() -> None:
+    sse = (
+        b'data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"m",'
+        b'"choices":[{"index":0,"delta":{"role":"assistant","content":"Hel"},"finish_reason":null}]}\n\n'
+        b'data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"m",'
+        b'"choices":[{"index":0,"delta":{"content":"lo"},"finish_reason":"stop"}]}\n\n'
+        b"data: [DONE]\n\n"
+    )
+    result = run("--from", "chat", "--to", "anthropic", "-", stdin=sse)
+    assert result.returncode == 0, result.stderr
+    final = final_from_stream("anthropic", result.stdout)
+    assert final.content[0].text == "Hello"
+    assert final.stop_reason == "end_turn"
+
+
+def test_response_is_detected_and_converted() -> None:
+    body = {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 1,
+        "model": "m",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": "Hi"},
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {"prompt_tokens": 5, "completion_tokens": 1, "total_tokens": 6},
+    }
+    result = run("--from", "chat", "--to", "responses", "-", stdin=orjson.dumps(body))
+    assert result.returncode == 0, result.stderr
+    out = validate_response("responses", orjson.loads(result.stdout))
+    assert out.output_text == "Hi"
+    assert out.usage is not None
+    assert out.usage.input_tokens == 5
+
+
+def test_error_with_status() -> None:
+    body = {
+        "error": {
+            "message": "Rate limit reached",
+            "type": "requests",
+            "code": "rate_limit_exceeded",
+        }
+    }
+    result = run(
+        "--from", "chat", "--to", "anthropic", "--status", "429", "-", stdin=orjson.dumps(body)
+    )
+    assert result.returncode == 0, result.stderr
+    out = orjson.loads(result.stdout)
+    validate_error("anthropic", 429, out)
+    assert out["error"]["type"] == "rate_limit_error"
+    assert b"status 429" in result.stderr
+
+
+def test_html_error_page() -> None:
+    page = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
+    result = run(
+        "--from", "chat", "--to", "anthropic", "--kind", "error", "--status", "502", "-", stdin=page
+    )
+    assert result.returncode == 0, result.stderr
+    validate_error("anthropic", 502, orjson.loads(result.stdout))
