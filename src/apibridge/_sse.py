@@ -14,7 +14,7 @@ import re
 
 import attrs
 
-__all__ = ["SSEDecoder", "SSEFrame", "encode_frame"]
+__all__ = ["SSEDecoder", "SSEFrame", "encode_comment", "encode_frame"]
 
 # Only CR, LF and CRLF end lines here (str.splitlines would also split on \f, \v, \x1c …).
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
@@ -114,3 +114,8 @@ def encode_frame(data: str | bytes, event: str | None = None) -> bytes:
     if event is None:
         return b"data: " + payload + b"\n\n"
     return b"event: " + event.encode() + b"\ndata: " + payload + b"\n\n"
+
+
+def encode_comment(text: str = "") -> bytes:
+    """An SSE comment line (``: text``): a keep-alive every SSE parser skips."""
+    return b": " + text.encode() + b"\n\n"

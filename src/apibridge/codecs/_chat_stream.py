@@ -60,7 +60,7 @@ from apibridge._model import (
     ToolCallPart,
     Usage,
 )
-from apibridge._sse import SSEFrame, encode_frame
+from apibridge._sse import SSEFrame, encode_comment, encode_frame
 from apibridge.codecs._base import Context, expect_list, expect_obj, new_id
 from apibridge.codecs._chat_wire import (
     FORMAT,
@@ -460,8 +460,10 @@ class StreamEncoder:
             return []
         if isinstance(event, StreamError):
             return self._error(event.error)
+        if isinstance(event, Ping):  # Chat has no ping chunk: a comment keeps the line alive
+            return [encode_comment("ping")]
         out: list[bytes] = []
-        if self._head is None and not isinstance(event, Ping):
+        if self._head is None:
             out.append(self._start(event if isinstance(event, MessageStart) else None))
             if isinstance(event, MessageStart):
                 return out
@@ -681,5 +683,4 @@ _DISPATCH: Final[Mapping[type, Callable[[StreamEncoder, Any], list[bytes]]]] = {
     PartStop: StreamEncoder._part_stop,
     MessageDelta: StreamEncoder._message_delta,
     MessageStop: StreamEncoder._message_stop,
-    Ping: StreamEncoder._ignore,
 }

@@ -44,6 +44,7 @@ from apibridge._model import (
     PartDelta,
     PartStart,
     PartStop,
+    Ping,
     RedactedThinkingPart,
     RefusalPart,
     ServerToolPart,
@@ -53,7 +54,7 @@ from apibridge._model import (
     ToolCallPart,
     Usage,
 )
-from apibridge._sse import encode_frame
+from apibridge._sse import encode_comment, encode_frame
 from apibridge.codecs._base import Context, new_id
 from apibridge.codecs._responses_common import (
     FORMAT,
@@ -148,6 +149,8 @@ class StreamEncoder:
         """Bytes for one canonical event (nothing once the stream has ended)."""
         if self._finished:
             return []
+        if isinstance(event, Ping):  # no ping event in Responses: a comment keeps it alive
+            return [encode_comment("ping")]
         out: list[bytes] = []
         if not self._started:
             if isinstance(event, MessageStart):
