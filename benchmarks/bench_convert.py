@@ -8,7 +8,11 @@ translator must pay at least: parsing the body and serialising it again with orj
 
 from __future__ import annotations
 
+import os
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -22,18 +26,21 @@ ROOT = Path(__file__).parent.parent
 CAPTURED = ROOT / "tests" / "fixtures" / "anthropic" / "claude_code_request.json"
 
 
+def captured_request() -> dict[str, Any]:
+    """The Claude Code request captured on loopback (tests/acceptance/recorder.py)."""
+    body: dict[str, Any] = orjson.loads(CAPTURED.read_bytes())["body"]
+    return body
+
+
 def claude_code_sized_request() -> dict[str, Any]:
-    """The captured Claude Code request when present, else one of the same size and shape."""
-    if CAPTURED.exists():
-        body: dict[str, Any] = orjson.loads(CAPTURED.read_bytes())["body"]
-        return body
+    """A request of the size and shape of a long Claude Code session: ~80 KB, 24 tools."""
     schema = {
         "type": "object",
         "properties": {f"p{i}": {"type": "string", "description": "x" * 120} for i in range(8)},
         "required": ["p0"],
     }
     tools = [
-        {"name": f"mcp__server__tool_number_{i}", "description": "d" * 1500, "input_schema": schema}
+        {"name": f"mcp__server__tool_number_{i}", "description": "d" * 800, "input_schema": schema}
         for i in range(24)
     ]
     messages: list[dict[str, Any]] = []
@@ -102,11 +109,36 @@ def chat_stream(chunks: int) -> bytes:
 
 
 def main() -> None:
-    body = claude_code_sized_request()
+    for name, body in (
+        ("captured", captured_request()),
+        ("synthetic", claude_code_sized_request()),
+    ):
+        bench_request(name, body)
+    bench_cli()
+    bench_stream()
+
+
+def bench_cli() -> None:
+    """The whole ``apibridge convert`` command, interpreter start-up included."""
+    with tempfile.NamedTemporaryFile(suffix=".json") as handle:
+        handle.write(orjson.dumps(claude_code_sized_request()))
+        handle.flush()
+        command = [sys.executable, "-m", "apibridge", "convert", "--from", "anthropic"]
+        command += ["--to", "chat", "-o", os.devnull, handle.name]
+        baseline = [sys.executable, "-c", "import orjson, apibridge"]
+        for label, argv in (
+            ("python -c 'import apibridge'", baseline),
+            ("apibridge convert", command),
+        ):
+            t = measure(lambda argv=argv: subprocess.run(argv, check=True, capture_output=True), 10)  # type: ignore[misc]
+            print(f"{label:<30} {t * 1e3:8.1f} ms wall")
+
+
+def bench_request(name: str, body: dict[str, Any]) -> None:
     raw = orjson.dumps(body)
-    print(f"request: {len(raw) / 1024:.1f} KB, {len(body.get('tools', []))} tools")
+    print(f"{name} request: {len(raw) / 1024:.1f} KB, {len(body.get('tools', []))} tools")
     base = measure(lambda: orjson.dumps(orjson.loads(raw)))
-    print(f"baseline orjson parse+dump:      {base * 1e3:8.3f} ms")
+    print(f"  baseline orjson parse+dump:      {base * 1e3:8.3f} ms")
     for target in ("chat", "responses"):
         t = measure(
             lambda target=target: orjson.dumps(  # type: ignore[misc]
@@ -115,7 +147,12 @@ def main() -> None:
                 )
             )
         )
-        print(f"anthropic -> {target:<10} request: {t * 1e3:8.3f} ms  ({t / base:5.1f}x baseline)")
+        print(
+            f"  anthropic -> {target:<10} request: {t * 1e3:8.3f} ms  ({t / base:5.1f}x baseline)"
+        )
+
+
+def bench_stream() -> None:
     stream = chat_stream(2000)
     pieces = [stream[i : i + 512] for i in range(0, len(stream), 512)]
     base_stream = measure(

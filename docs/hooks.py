@@ -6,7 +6,6 @@ Markdown table that ``TABLES[NAME]`` builds, so a mapping is never written twice
 
 from __future__ import annotations
 
-import importlib
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +16,9 @@ _MARK = re.compile(r"^<!-- table: ([a-z_]+) -->$", re.MULTILINE)
 
 def _md(header: tuple[str, ...], rows: list[tuple[Any, ...]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(f"`{c}`" if c not in (None, "") else "—" for c in r) + " |" for r in rows]
+    lines += [
+        "| " + " | ".join(f"`{c}`" if c not in (None, "") else "—" for c in r) + " |" for r in rows
+    ]
     return "\n".join(lines)
 
 
@@ -34,12 +35,41 @@ def _effort_budget() -> str:
     return _md(("effort", "budget_tokens"), list(EFFORT_BUDGET.items()))
 
 
-def _codec_table(module: str, name: str, header: tuple[str, str]) -> Callable[[], str]:
-    def build() -> str:
-        table = getattr(importlib.import_module(module), name)
-        return _md(header, sorted(table.items(), key=lambda kv: str(kv[0])))
+def _stop_reasons() -> str:
+    """Canonical stop reason → each client format's spelling, from the codecs' own tables."""
+    from apibridge._model import STOP_REASONS
+    from apibridge.codecs._anthropic_wire import STOP_REASON_TO_WIRE
+    from apibridge.codecs._chat_wire import STOP_TO_FINISH
+    from apibridge.codecs._responses_common import STOP_TO_STATUS
 
-    return build
+    rows = []
+    for reason in sorted(STOP_REASONS):
+        status, detail = STOP_TO_STATUS.get(reason, ("completed", None))
+        responses = f"{status} ({detail})" if detail else status
+        rows.append(
+            (
+                reason,
+                STOP_REASON_TO_WIRE.get(reason, "end_turn"),
+                STOP_TO_FINISH.get(reason),
+                responses,
+            )
+        )
+    return _md(
+        ("canonical", "Anthropic stop_reason", "Chat finish_reason", "Responses status"), rows
+    )
+
+
+def _wire_to_canonical() -> str:
+    """Each format's stop word → canonical, as the decoders read them."""
+    from apibridge.codecs._anthropic_wire import STOP_REASON_FROM_WIRE
+    from apibridge.codecs._chat_wire import FINISH_TO_STOP
+    from apibridge.codecs._responses_common import INCOMPLETE_TO_STOP, STATUS_TO_STOP
+
+    rows: list[tuple[Any, ...]] = [("Anthropic", k, v) for k, v in STOP_REASON_FROM_WIRE.items()]
+    rows += [("Chat", k, v) for k, v in FINISH_TO_STOP.items()]
+    rows += [("Responses status", k, v) for k, v in STATUS_TO_STOP.items()]
+    rows += [("Responses incomplete reason", k, v) for k, v in INCOMPLETE_TO_STOP.items()]
+    return _md(("format", "wire value", "canonical"), rows)
 
 
 def _fidelity_tests() -> str:
@@ -58,6 +88,8 @@ TABLES: dict[str, Callable[[], str]] = {
     "error_kinds": _error_kinds,
     "effort_budget": _effort_budget,
     "fidelity_tests": _fidelity_tests,
+    "stop_reasons": _stop_reasons,
+    "wire_to_canonical": _wire_to_canonical,
 }
 
 
