@@ -21,6 +21,7 @@ def test_refused_connection_is_502(gateway: str, fmt: str, stream: bool) -> None
     assert response.status_code == 502
     validate_error(fmt, 502, response.json())
     assert "dead" in response.text
+    assert "refused" in response.text  # said in words, not as a misleading "ConnectTimeout"
 
 
 @pytest.mark.parametrize("fmt", FORMATS)

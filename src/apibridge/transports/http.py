@@ -240,7 +240,7 @@ class HttpTransport:
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 error = ApiError.of(
                     "bad_gateway",
-                    f"cannot reach upstream {name}: {type(exc).__name__}",
+                    f"cannot reach upstream {name}: {_connect_failure(exc)}",
                     source_format=self.config.format,
                 )
             except TimeoutError:
@@ -542,3 +542,17 @@ async def _close_gen(events: AsyncIterator[Event]) -> None:
     if aclose is not None:
         with anyio.CancelScope(shield=True):
             await aclose()
+
+
+def _connect_failure(exc: httpx.HTTPError) -> str:
+    """Say why a connection failed, in words, without the upstream's address.
+
+    The aiohttp pool reports a refused connection as ``ConnectTimeout`` (its
+    ``ClientConnectorError`` is mapped so): tell it apart from a real time-out by the cause.
+    """
+    cause = exc.__cause__
+    if isinstance(exc, httpx.PoolTimeout):
+        return "no free connection in the pool in time"
+    if isinstance(exc, httpx.ConnectError) or type(cause).__name__ == "ClientConnectorError":
+        return "the connection was refused or failed"
+    return "timed out while connecting"
