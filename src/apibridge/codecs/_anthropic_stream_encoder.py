@@ -3,26 +3,28 @@
 Theory of operation
 -------------------
 :class:`StreamEncoder` writes the grammar described in ``codecs._anthropic_stream`` from
-canonical events, which may interleave parts (parallel tool calls in a Chat stream). The part
-opened first is *current*; deltas of the others are buffered and replayed, in order of
-opening, as each becomes current, so one block is open at a time and block indexes count
-0, 1 … in order. One writer per part kind (``_WRITERS``): text is opened lazily, at its first
-text, so a part that never got any leaves no empty block; thinking gets its signature (native
-or a reasoning envelope) at its stop; tool calls stream their argument fragments exactly as
-they came (a custom tool's input wrapped as ``{"input": "…"}``, escaped piece by piece);
-server-tool blocks are written whole at their stop. A ``PartStop`` with a final part is
-authoritative, as in ``accumulate``: what the deltas did not say yet is written from it.
+canonical events, which may interleave parts (parallel tool calls in a Chat stream). They go
+through a :class:`~apibridge.codecs._sequencer.PartSequencer` first, which holds the parts that
+are not current and releases them in order of opening (ending, at ``MessageStop``, those never
+stopped), so the encoder sees one part at a time: one block is open at a time and block
+indexes count 0, 1 … in order. One writer per part kind (``_WRITERS``): text is opened lazily,
+at its first text, so a part that never got any leaves no empty block; thinking gets its
+signature (native or a reasoning envelope) at its stop; tool calls stream their argument
+fragments exactly as they came (a custom tool's input wrapped as ``{"input": "…"}``, escaped
+piece by piece); server-tool blocks are written whole at their stop. A ``PartStop`` with a
+final part is authoritative, as in ``accumulate``: what the deltas did not say yet is written
+from it.
 
 ``MessageDelta`` values are held until ``MessageStop``; ``message_delta`` then carries the
 stop reason and the cumulative usage (numbers unknown at ``message_start`` arrive here; none
 is ever invented). The first ``StreamError``, or ``close()`` before ``MessageStop``, writes
-one ``event: error`` and ends the stream; later events write nothing. Work per event is
-proportional to the event: text is never re-serialised.
+one ``event: error`` and ends the stream (the block being written is left open, parts still
+held are dropped); later events write nothing. Work per event is proportional to the event:
+text is never re-serialised.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
@@ -53,6 +55,7 @@ from apibridge._sse import encode_frame
 from apibridge.codecs import _anthropic_blocks as blocks
 from apibridge.codecs import _anthropic_wire as wire
 from apibridge.codecs._base import Context, new_id
+from apibridge.codecs._sequencer import PartSequencer
 from apibridge.errors import ApiError
 
 __all__ = ["StreamEncoder"]
@@ -336,16 +339,6 @@ _WRITERS: Final[Mapping[type, type[_Writer]]] = {
 }
 
 
-@attrs.define
-class _Slot:
-    """A part the encoder has seen start, with the deltas it holds until the part is current."""
-
-    writer: _Writer
-    pending: list[PartDelta] = attrs.field(factory=list)
-    stopped: bool = False
-    final: ContentPart | None = None
-
-
 class StreamEncoder:
     """Canonical events in, Anthropic SSE bytes out (``feed(event)``, ``close()``)."""
 
@@ -354,9 +347,8 @@ class StreamEncoder:
         self.tool_call = False
         self._started = False
         self._finished = False
-        self._slots: dict[int, _Slot] = {}
-        self._queue: deque[_Slot] = deque()  # started, not yet written out, in order
-        self._current: _Slot | None = None
+        self._sequencer = PartSequencer()
+        self._current: _Writer | None = None  # the part being written
         self._wire = 0
         self._start_own: Mapping[str, Any] = {}
         self._start_usage: Usage | None = None
@@ -372,10 +364,14 @@ class StreamEncoder:
 
     def feed(self, event: Event) -> list[bytes]:
         """Frames for ``event``; nothing once the stream has ended."""
-        if self._finished:
-            return []
-        handler = _ENCODE.get(type(event))
-        return handler(self, event) if handler is not None else []
+        out: list[bytes] = []
+        for sequential in self._sequencer.feed(event):
+            if self._finished:
+                break
+            handler = _ENCODE.get(type(sequential))
+            if handler is not None:
+                out.extend(handler(self, sequential))
+        return out
 
     def close(self) -> list[bytes]:
         """End of input: a stream without ``MessageStop`` ends with one ``event: error``."""
@@ -423,7 +419,7 @@ class StreamEncoder:
         return []
 
     def _message_stop(self, event: MessageStop) -> list[bytes]:
-        out = [*self._implicit_start(), *self._flush()]
+        out = self._implicit_start()  # the sequencer ended every part just before
         reason = wire.encode_stop_reason(self._stop_reason, self.tool_call, self.ctx)
         delta: dict[str, Any] = {
             "stop_reason": reason,
@@ -462,56 +458,21 @@ class StreamEncoder:
 
     # ------------------------------------------------------------------------ parts
 
+    # The sequencer passes parts on one at a time: a start comes while no part is current,
+    # deltas and the stop are those of the current part.
+
     def _part_start(self, event: PartStart) -> list[bytes]:
-        if event.index in self._slots:
-            return []
         out = self._implicit_start()
         writer_type = _WRITERS.get(type(event.part), _BlockWriter)
-        slot = _Slot(writer=writer_type(self, event.index, event.part))
-        self._slots[event.index] = slot
-        self._queue.append(slot)
-        return [*out, *self._advance()]
+        self._current = writer_type(self, event.index, event.part)
+        return [*out, *self._current.start()]
 
     def _part_delta(self, event: PartDelta) -> list[bytes]:
-        slot = self._slots.get(event.index)
-        if slot is None or slot.stopped:
-            return []
-        if slot is self._current:
-            return slot.writer.feed(event)
-        slot.pending.append(event)
-        return []
+        return self._current.feed(event) if self._current is not None else []
 
     def _part_stop(self, event: PartStop) -> list[bytes]:
-        slot = self._slots.get(event.index)
-        if slot is None or slot.stopped:
-            return []
-        slot.stopped, slot.final = True, event.part
-        return self._advance()
-
-    def _advance(self) -> list[bytes]:
-        """Write the current part while it can progress; then make the next one current."""
-        out: list[bytes] = []
-        while True:
-            if self._current is None:
-                if not self._queue:
-                    return out
-                self._current = self._queue.popleft()
-                slot = self._current
-                out.extend(slot.writer.start())
-                for pending in slot.pending:
-                    out.extend(slot.writer.feed(pending))
-                slot.pending.clear()
-            slot = self._current
-            if not slot.stopped:
-                return out
-            out.extend(slot.writer.stop(slot.final))
-            self._current = None
-
-    def _flush(self) -> list[bytes]:
-        """Every part still open or buffered, written out in order (the message ended)."""
-        for slot in self._slots.values():
-            slot.stopped = True
-        return self._advance()
+        writer, self._current = self._current, None
+        return writer.stop(event.part) if writer is not None else []
 
 
 def _add_new(target: dict[str, Any], fields: Mapping[str, Any], said: Mapping[str, Any]) -> None:

@@ -4,11 +4,12 @@ Theory of operation
 -------------------
 Every frame is ``event: <type>`` + ``data: {"type": <type>, "sequence_number": n, …}`` with
 ``n`` counting from 0 by 1. :class:`MessageStart` writes ``response.created`` and
-``response.in_progress``. Items are then written one at a time, in order of opening: the part
-at the head of the queue is *current*; events of later parts (interleaved parallel tool calls)
-wait in their part's buffer until their turn. A part becomes an item the way
-:func:`~apibridge.codecs._responses_items.encode_parts` makes it for a non-streamed answer
-(consecutive text parts share one message item; a text part that never gets text emits
+``response.in_progress``. Items are then written one at a time, in order of opening: the events
+go through a :class:`~apibridge.codecs._sequencer.PartSequencer`, which holds the parts that are
+not current (interleaved parallel tool calls) until their turn and, at :class:`MessageStop`,
+ends the parts never stopped, so the encoder sees one part at a time. A part becomes an item
+the way :func:`~apibridge.codecs._responses_items.encode_parts` makes it for a non-streamed
+answer (consecutive text parts share one message item; a text part that never gets text emits
 nothing), and an item's id, decided at ``output_item.added``, is the id of its ``.done`` and of
 the terminal event's ``output``; ids that the events do not give are derived from the response
 id and the item's position, as for a non-streamed answer, so both encodings agree.
@@ -21,13 +22,13 @@ summaries come first, the text goes to ``reasoning_text.delta``), signatures are
 item's ``encrypted_content``. :class:`MessageDelta` is held until :class:`MessageStop`, which
 writes the one terminal event (``completed``, ``incomplete`` or ``failed`` by the stop
 reason). A :class:`StreamError`, or ``close()`` before :class:`MessageStop`, finishes the item
-being written and writes ``response.failed`` instead: exactly one terminal event, always.
+being written (parts still held are dropped) and writes ``response.failed`` instead: exactly
+one terminal event, always.
 """
 
 from __future__ import annotations
 
 import time
-from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
@@ -73,6 +74,7 @@ from apibridge.codecs._responses_items import (
     new_message,
 )
 from apibridge.codecs._responses_stream import FAILED_CODE_KINDS, KIND_FAILED_CODES, _codec
+from apibridge.codecs._sequencer import PartSequencer
 from apibridge.errors import ApiError
 
 __all__ = ["StreamEncoder"]
@@ -89,14 +91,10 @@ _EARLY_END = "the upstream stream ended before the answer was complete"
 
 @attrs.define
 class _Pending:
-    """A canonical part waiting for its turn, or being written."""
+    """The canonical part being written."""
 
     part: ContentPart
     where: str
-    buffered: list[PartDelta] = attrs.field(factory=list)
-    final: ContentPart | None = None
-    stopped: bool = False
-    active: bool = False
     skipped: bool = False
     opened: bool = False  # text: content part added; others: item added
     item: dict[str, Any] | None = None  # non-text: the added item
@@ -134,8 +132,8 @@ class StreamEncoder:
         self._model = ""
         self._created: int | float = 0
         self._ids = ItemIds(None)
-        self._queue: deque[int] = deque()
-        self._pending: dict[int, _Pending] = {}
+        self._sequencer = PartSequencer()
+        self._current: _Pending | None = None  # the part being written
         self._output: list[dict[str, Any]] = []
         self._msg: _Message | None = None
         self._stop: str | None = None
@@ -156,15 +154,19 @@ class StreamEncoder:
             if isinstance(event, MessageStart):
                 return self._start(event)
             out += self._start(None)
+        for sequential in self._sequencer.feed(event):
+            if not self._finished:
+                out += self._encode(sequential)
+        return out
+
+    def _encode(self, event: Event) -> list[bytes]:
+        """Bytes for one event of the sequenced stream (parts one at a time)."""
+        out: list[bytes] = []
         if isinstance(event, PartStart):
             out += self._part_start(event)
         elif isinstance(event, PartDelta):
-            pending = self._pending.get(event.index)
-            if pending is not None and not pending.stopped:
-                if pending.active:
-                    out += self._write_delta(pending, event)
-                else:
-                    pending.buffered.append(event)
+            if self._current is not None:
+                out += self._write_delta(self._current, event)
         elif isinstance(event, PartStop):
             out += self._part_stop(event)
         elif isinstance(event, MessageDelta):
@@ -226,36 +228,13 @@ class StreamEncoder:
 
     # ------------------------------------------------------------------- parts
 
+    # The sequencer passes parts on one at a time: a start comes while no part is current,
+    # deltas and the stop are those of the current part.
+
     def _part_start(self, event: PartStart) -> list[bytes]:
-        if event.index in self._pending:
-            return []
-        self._pending[event.index] = _Pending(part=event.part, where=f"content[{event.index}]")
-        self._queue.append(event.index)
-        return self._activate() if len(self._queue) == 1 else []
-
-    def _part_stop(self, event: PartStop) -> list[bytes]:
-        pending = self._pending.get(event.index)
-        if pending is None or pending.stopped:
-            return []
-        pending.stopped, pending.final = True, event.part
-        return self._advance() if self._queue and self._queue[0] == event.index else []
-
-    def _advance(self) -> list[bytes]:
-        """Finish the stopped parts at the head of the queue and start the next one."""
-        out: list[bytes] = []
-        while self._queue and self._pending[self._queue[0]].stopped:
-            out += self._finish(self._pending[self._queue.popleft()])
-            out += self._activate()
-        return out
-
-    def _activate(self) -> list[bytes]:
-        """Make the head of the queue current: write its start, then its buffered deltas."""
-        if not self._queue:
-            return []
-        pending = self._pending[self._queue[0]]
-        if pending.active:
-            return []
-        pending.active = True
+        """The part becomes current: what it starts with is written."""
+        pending = _Pending(part=event.part, where=f"content[{event.index}]")
+        self._current = pending
         part, out = pending.part, []
         if not is_textlike(part):
             out += self._close_message()
@@ -268,10 +247,11 @@ class StreamEncoder:
             if isinstance(part, TextPart):
                 for cite in part.citations:
                     out += self._write_citation(pending, cite)
-        for delta in pending.buffered:
-            out += self._write_delta(pending, delta)
-        pending.buffered.clear()
         return out
+
+    def _part_stop(self, event: PartStop) -> list[bytes]:
+        pending, self._current = self._current, None
+        return self._finish(pending, event.part) if pending is not None else []
 
     def _add_item(self, pending: _Pending, part: ContentPart) -> list[bytes]:
         """``output_item.added`` for a part that is an item of its own."""
@@ -523,11 +503,10 @@ class StreamEncoder:
             return attrs.evolve(part, text=said, summary=tuple(summary), signature=signature)
         return part
 
-    def _finish(self, pending: _Pending) -> list[bytes]:
-        """The closing events of a part, from its final value."""
+    def _finish(self, pending: _Pending, final: ContentPart | None) -> list[bytes]:
+        """The closing events of a part, from its final value (``None``: as its deltas said)."""
         if pending.skipped:
             return []
-        final = pending.final
         if final is None or type(final) is not type(pending.part):
             final = self._accumulated(pending)
         if isinstance(final, (TextPart, RefusalPart)):
@@ -653,12 +632,8 @@ class StreamEncoder:
     # ---------------------------------------------------------------- the end
 
     def _complete(self) -> list[bytes]:
-        """Write every part still held, then the one terminal event."""
-        out: list[bytes] = []
-        while self._queue:
-            out += self._activate()
-            out += self._finish(self._pending[self._queue.popleft()])
-        out += self._close_message()
+        """The one terminal event (the sequencer ended every part just before)."""
+        out = self._close_message()
         codec = _codec()
         codec.report_stop(self._stop, self._stop_sequence, self._ctx)
         lose_foreign(self._ctx, self._extras, "response")
@@ -670,9 +645,9 @@ class StreamEncoder:
     def _fail(self, error: ApiError) -> list[bytes]:
         """Finish the item being written and end with ``response.failed``."""
         out: list[bytes] = []
-        if self._queue and self._pending[self._queue[0]].active:
-            out += self._finish(self._pending[self._queue[0]])
-        self._queue.clear()
+        pending, self._current = self._current, None
+        if pending is not None:
+            out += self._finish(pending, None)
         out += self._close_message()
         code = error.code if error.code in FAILED_CODE_KINDS else None
         body = self._response(stop="error")
