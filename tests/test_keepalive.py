@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from oracles import final_from_stream
 
 from apibridge._model import (
     MessageDelta,
@@ -16,6 +15,7 @@ from apibridge._model import (
     TextPart,
 )
 from apibridge.codecs import Context, get_codec
+from oracles import final_from_stream
 
 EVENTS = [
     Ping(),

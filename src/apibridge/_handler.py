@@ -73,9 +73,9 @@ from apibridge._handler_routes import (
 from apibridge._model import Event, MessageDelta, MessageStart, StreamError, Usage
 from apibridge._tokens import estimate_request_tokens
 from apibridge.codecs import get_codec
-from apibridge.config import GatewayConfig, UpstreamConfig
+from apibridge.config import GatewayConfig, UpstreamConfig, redact_url
 from apibridge.errors import ApibridgeError, ApiError, InvalidPayload, UpstreamError
-from apibridge.store import MemoryStore, Store
+from apibridge.store import MemoryStore, RedisStore, Store, StoreUnavailable
 from apibridge.transports import Transport
 from apibridge.transports.scripted import ScriptedTransport
 
@@ -193,7 +193,9 @@ class Handler:
             created on first use inside the running event loop and closed by :meth:`aclose`.
         transports: transports by upstream name, replacing the ones built from ``config``
             (tests, custom transports).
-        store: where Responses history and backboard state live (default: in memory).
+        store: where Responses history and backboard state live (default: Redis at the
+            server's ``store_url`` when one is configured, owned and closed by the handler;
+            otherwise in memory).
     """
 
     def __init__(
@@ -206,9 +208,21 @@ class Handler:
     ) -> None:
         self.config = config
         server = config.server
-        self.store: Store = store or MemoryStore(
-            ttl=server.store_ttl, max_items=server.store_max_items
-        )
+        self._own_store: RedisStore | None = None
+        if store is not None:
+            self.store: Store = store
+        elif server.store_url:
+            self._own_store = RedisStore.from_url(
+                server.store_url, prefix=server.store_prefix, ttl=server.store_ttl
+            )
+            self.store = self._own_store
+            log.info(
+                "state store: Redis at %s (keys prefixed %r)",
+                redact_url(server.store_url),
+                server.store_prefix,
+            )
+        else:
+            self.store = MemoryStore(ttl=server.store_ttl, max_items=server.store_max_items)
         self.history = ResponseHistory(self.store, ttl=server.store_ttl)
         self._client = client
         self._own_client = client is None
@@ -227,16 +241,31 @@ class Handler:
         return self.config.server.max_body_bytes
 
     async def startup(self) -> None:
-        """Create the default httpx client now (inside the server's event loop)."""
+        """Create the default httpx client now (inside the server's event loop) and check that
+        the Redis store, when configured, answers (a warning if not: requests that need state
+        get 503 until it does)."""
         self._http()
+        if self._own_store is not None:
+            try:
+                await self._own_store.ping()
+            except StoreUnavailable as exc:
+                log.warning(
+                    "state store at %s is unreachable (%s); requests that need state are "
+                    "answered with 503 until it is back",
+                    redact_url(self.config.server.store_url or ""),
+                    exc.detail,
+                )
 
     async def aclose(self) -> None:
-        """Close the transports and, when this handler created it, the httpx client."""
+        """Close the transports and, when this handler created them, the httpx client and
+        the Redis client."""
         for transport in self._transports.values():
             await transport.aclose()
         if self._client is not None and self._own_client:
             await self._client.aclose()
             self._client = None
+        if self._own_store is not None:
+            await self._own_store.aclose()
         self._transports = {
             n: t for n, t in self._transports.items() if isinstance(t, ScriptedTransport)
         }
@@ -291,6 +320,9 @@ class Handler:
         try:
             endpoint, param = self._precheck(call, request.method, request.path, request.headers)
             response = await self._dispatch(call, endpoint, param, request)
+        except StoreUnavailable as exc:
+            log.error("%s: state store unavailable: %s", call.request_id, exc.detail)
+            response = self._error(call, exc.error)
         except ApibridgeError as exc:
             response = self._error(call, exc.error)
         except Exception:
@@ -462,9 +494,23 @@ class Handler:
         call.add_usage(response.usage)
         out = exchange.client.encode_response(response, exchange.ctx)
         if full_input is not None:
-            await self.history.save(out, full_input)
+            await self._save(call, out, full_input)
         self._report_losses(call, exchange)
         return self._json(call, 200, out)
+
+    async def _save(self, call: _Call, response: Mapping[str, Any], full_input: Any) -> None:
+        """Store a Responses answer for ``previous_response_id``; a store that is down costs
+        only that (the upstream already answered: the client gets its answer all the same)."""
+        try:
+            await self.history.save(response, full_input)
+        except StoreUnavailable as exc:
+            call.note = call.note or "error=unavailable"
+            log.error(
+                "%s: response %s not stored: state store unavailable: %s",
+                call.request_id,
+                response.get("id"),
+                exc.detail,
+            )
 
     async def _count_tokens(self, call: _Call, request: HttpRequest) -> HttpResponse:
         body = self._body(request)
@@ -535,6 +581,8 @@ class Handler:
             except Exception as exc:
                 # the stream has begun: the only way left to say so is in-band
                 error = exc.error if isinstance(exc, ApibridgeError) else None
+                if isinstance(exc, StoreUnavailable):
+                    log.error("%s: state store unavailable: %s", call.request_id, exc.detail)
                 if error is None:
                     log.exception("%s: internal error mid-stream", call.request_id)
                     error = ApiError.of(
@@ -554,7 +602,7 @@ class Handler:
             if not finished:
                 call.note = call.note or "client went away"
             elif tap is not None and tap.response is not None and full_input is not None:
-                await self.history.save(tap.response, full_input)
+                await self._save(call, tap.response, full_input)
             self._report_losses(call, exchange)
             call.log()
 

@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from apibridge.config import ConfigError, GatewayConfig, load_config
+from apibridge.store import import_redis
 
 __all__ = ["HELP", "add_arguments", "app_factory", "run"]
 
@@ -55,6 +56,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", help="bind address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="TCP port (default 8080)")
     parser.add_argument("--workers", type=int, help="server processes (default 1)")
+    parser.add_argument(
+        "--store-url",
+        metavar="URL",
+        help="keep state (stored responses, backboard threads) in Redis, shared by every "
+        "worker: redis://[:password@]host:port/db (default: $APIBRIDGE_STORE_URL, or "
+        "in each process's memory; needs pip install 'apibridge[redis]')",
+    )
     parser.add_argument(
         "--client-key",
         action="append",
@@ -89,6 +97,8 @@ def _overlay(args: argparse.Namespace) -> dict[str, str]:
         env["APIBRIDGE_CLIENT_KEYS"] = ",".join(args.client_key)
     if args.max_output_tokens is not None:
         env["APIBRIDGE_MAX_OUTPUT_TOKENS"] = str(args.max_output_tokens)
+    if args.store_url:
+        env["APIBRIDGE_STORE_URL"] = args.store_url
     return env
 
 
@@ -113,7 +123,7 @@ def log_config(level: str) -> dict[str, Any]:
     }
 
 
-def _describe(config: GatewayConfig) -> None:
+def _describe(config: GatewayConfig, workers: int) -> None:
     for upstream in config.upstreams.values():
         log.info("upstream %s: %s at %s", upstream.name, upstream.format, upstream.base_url)
     for route in config.routes:
@@ -125,6 +135,15 @@ def _describe(config: GatewayConfig) -> None:
             "listening on %s without client keys: anyone who reaches this port uses your "
             "upstream keys (set --client-key or APIBRIDGE_CLIENT_KEYS)",
             server.host,
+        )
+    if workers > 1 and not server.store_url:
+        log.warning(
+            "%d workers without a shared store: state (previous_response_id, stored "
+            "responses, backboard threads) lives in each worker's memory, so a request that "
+            "lands on another worker does not find it; share it in Redis with --store-url "
+            "redis://host:6379/0 (or APIBRIDGE_STORE_URL, or [server] store_url; "
+            "pip install 'apibridge[redis]')",
+            workers,
         )
 
 
@@ -160,8 +179,14 @@ def run(args: argparse.Namespace) -> int:
         )
         return 2
     workers = args.workers if args.workers is not None else config.server.workers
+    if config.server.store_url:
+        try:
+            import_redis()  # before any worker starts: one clear message, not one per worker
+        except ConfigError as exc:
+            print(f"apibridge serve: {exc}", file=sys.stderr)
+            return 2
     logging.config.dictConfig(log_config(args.log_level))
-    _describe(config)
+    _describe(config, workers)
     options: dict[str, Any] = {
         "host": config.server.host,
         "port": config.server.port,

@@ -7,10 +7,11 @@ ASGI server runs it (``uvicorn apibridge_app:app``) and any framework mounts it
 (``starlette_app.mount("/llm", App(...))``, the same call in FastAPI). It is a thin driver
 over the sans-IO :class:`apibridge._handler.Handler`:
 
-1. ``lifespan``: ``startup`` creates the upstream connection pool in the server's loop,
-   ``shutdown`` closes it. A mounted app gets no lifespan events (Starlette does not forward
-   them), so the pool is also created on first use; call :meth:`App.aclose` from the host
-   application's own shutdown.
+1. ``lifespan``: ``startup`` creates the upstream connection pool in the server's loop (and
+   checks that a configured Redis store answers), ``shutdown`` closes the pool and the Redis
+   client. A mounted app gets no lifespan events (Starlette does not forward them), so the
+   pool is also created on first use; call :meth:`App.aclose` from the host application's
+   own shutdown.
 2. ``http``: the request head goes to :meth:`Handler.check` first (wrong path, method, key or
    ``Content-Length``: answered without reading the body); the body is then read up to the
    configured limit (413 beyond it) and the request handled.
@@ -68,7 +69,8 @@ class App:
         client: an httpx client for the upstream calls (default: an aiohttp-backed pool,
             owned and closed by the app).
         transports: transports by upstream name, replacing those built from the config.
-        store: state shared between requests (default: in memory).
+        store: state shared between requests (default: Redis at the configured
+            ``server.store_url``, closed with the app; otherwise in this process's memory).
     """
 
     def __init__(
@@ -85,7 +87,8 @@ class App:
         self.handler = Handler(self.config, client=client, transports=transports, store=store)
 
     async def aclose(self) -> None:
-        """Close the upstream pool (for hosts that do not forward lifespan events)."""
+        """Close the upstream pool and the Redis client (for hosts that do not forward
+        lifespan events)."""
         await self.handler.aclose()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -34,7 +34,7 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import attrs
 
@@ -51,6 +51,7 @@ __all__ = [
     "config_from_mapping",
     "load_config",
     "parse_upstream_spec",
+    "redact_url",
 ]
 
 #: formats an upstream may speak; ``scripted`` answers in-process (tests, offline demos).
@@ -75,6 +76,9 @@ _PROVIDER_KEY_ENV: Mapping[str, tuple[str, str]] = {
 
 _GLOB_CHARS = frozenset("*?[")
 
+#: URL schemes a ``store_url`` may use (those ``redis.asyncio.from_url`` takes).
+_STORE_URL_SCHEMES: tuple[str, ...] = ("redis", "rediss", "unix")
+
 
 class ConfigError(ValueError):
     """The configuration is not valid; the message names the setting."""
@@ -86,6 +90,37 @@ def _secret_repr(value: object) -> str:
 
 def _header_names_repr(value: Mapping[str, str]) -> str:
     return repr(sorted(value))
+
+
+def redact_url(url: str) -> str:
+    """``url`` with its password hidden, for logs: ``redis://:secret@host`` becomes
+    ``redis://:***@host`` (a ``password`` query parameter likewise)."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return "<unparsable URL>"
+    netloc = parts.netloc
+    if password is not None:
+        userinfo, _, hostport = netloc.rpartition("@")
+        user = userinfo.partition(":")[0]
+        netloc = f"{user}:***@{hostport}"
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        if any(k.lower() == "password" for k, _ in pairs):
+            pairs = [(k, "***" if k.lower() == "password" else v) for k, v in pairs]
+            query = urlencode(pairs, safe="*", quote_via=quote)
+    if "://" in url:  # urlunsplit would turn unix:///path into unix:/path
+        out = f"{parts.scheme}://{netloc}{parts.path}"
+    else:
+        out = urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+    out += f"?{query}" if query else ""
+    return out + (f"#{parts.fragment}" if parts.fragment else "")
+
+
+def _url_repr(value: str | None) -> str:
+    return repr(value if value is None else redact_url(value))
 
 
 @attrs.frozen(kw_only=True)
@@ -186,6 +221,12 @@ class ServerConfig:
             dropping them with a warning.
         store_ttl: seconds stored responses and conversation state live.
         store_max_items: bound of the in-memory store.
+        store_url: a Redis URL (``redis://[:password@]host:port/db``, ``rediss://`` for TLS,
+            ``unix://``): state then lives there, shared by every worker and machine that uses
+            it, instead of in each process's memory. Its password never appears in a
+            ``repr`` or a log line.
+        store_prefix: the prefix of every key in Redis (several gateways can share one
+            database under different prefixes).
     """
 
     host: str = "127.0.0.1"
@@ -197,6 +238,20 @@ class ServerConfig:
     strict: bool = False
     store_ttl: float = 24 * 3600.0
     store_max_items: int = 10_000
+    store_url: str | None = attrs.field(default=None, repr=_url_repr)
+    store_prefix: str = "apibridge:"
+
+    def __attrs_post_init__(self) -> None:
+        if self.store_url is not None:
+            try:
+                scheme = urlsplit(self.store_url).scheme
+            except ValueError:
+                scheme = ""
+            if scheme not in _STORE_URL_SCHEMES:
+                raise ConfigError(
+                    f"server.store_url: {redact_url(self.store_url)!r} is not a Redis URL "
+                    f"(redis://, rediss:// or unix://)"
+                )
 
 
 @attrs.frozen(kw_only=True)
@@ -290,6 +345,8 @@ _SERVER_KEYS = frozenset(
         "strict",
         "store_ttl",
         "store_max_items",
+        "store_url",
+        "store_prefix",
     }
 )
 _UPSTREAM_KEYS = frozenset(
@@ -414,6 +471,8 @@ def _server(table: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
         ("strict", bool),
         ("store_ttl", (int, float)),
         ("store_max_items", int),
+        ("store_url", str),
+        ("store_prefix", str),
     ):
         if key in table:
             out[key] = _typed(table, key, kind, "server")
@@ -511,7 +570,8 @@ def load_config(
     ``APIBRIDGE_UPSTREAM_KEY`` (comma-separated keys; else ``OPENAI_API_KEY`` /
     ``ANTHROPIC_API_KEY`` when the base URL is that provider's own host),
     ``APIBRIDGE_MAX_OUTPUT_TOKENS``, ``APIBRIDGE_HOST``, ``APIBRIDGE_PORT``,
-    ``APIBRIDGE_CLIENT_KEYS``, ``APIBRIDGE_ADMIN_KEY``, ``APIBRIDGE_MAX_BODY_BYTES``; and for
+    ``APIBRIDGE_CLIENT_KEYS``, ``APIBRIDGE_ADMIN_KEY``, ``APIBRIDGE_MAX_BODY_BYTES``,
+    ``APIBRIDGE_STORE_URL``; and for
     the earlier backboard proxy ``BBD_API_KEY``, ``BBD_UPSTREAM``, ``THREAD_TTL``, ``HOST``,
     ``PORT``. ``env`` defaults to an empty mapping: pass ``os.environ`` to read the process's.
     """
@@ -558,4 +618,6 @@ def load_config(
         changes["client_keys"] = _split_keys(env["APIBRIDGE_CLIENT_KEYS"])
     if env.get("APIBRIDGE_ADMIN_KEY"):
         changes["admin_key"] = env["APIBRIDGE_ADMIN_KEY"]
+    if env.get("APIBRIDGE_STORE_URL"):
+        changes["store_url"] = env["APIBRIDGE_STORE_URL"]
     return GatewayConfig(upstreams=upstreams, routes=routes, server=attrs.evolve(server, **changes))

@@ -3,17 +3,46 @@
 :class:`MemoryStore` (the default) keeps values in this process with a TTL and a size bound;
 :class:`RedisStore` shares them between processes and machines. Values are JSON-able; keys are
 namespaced strings. Nothing that must survive a restart lives in a module global.
+
+A store that cannot be reached raises :class:`StoreUnavailable`, which the gateway answers
+with HTTP 503 ("state store unavailable") in the client's own error format.
 """
 
 from __future__ import annotations
 
+import importlib
+import logging
+import math
 import time
 from collections import OrderedDict
+from types import ModuleType
 from typing import Any, Protocol
 
 import orjson
 
-__all__ = ["MemoryStore", "RedisStore", "Store"]
+from apibridge.config import ConfigError
+from apibridge.errors import ApibridgeError
+
+__all__ = ["MemoryStore", "RedisStore", "Store", "StoreUnavailable"]
+
+log = logging.getLogger("apibridge.gateway")
+
+#: seconds to connect to Redis and to wait for one answer before the store counts as down.
+REDIS_TIMEOUT = 5.0
+
+
+class StoreUnavailable(ApibridgeError):
+    """The state store cannot be reached or refused the command (HTTP 503).
+
+    The client sees only "state store unavailable"; ``detail`` (for the log) says why, and
+    never holds a password.
+    """
+
+    kind = "unavailable"
+
+    def __init__(self, detail: str = "") -> None:
+        super().__init__("state store unavailable")
+        self.detail = detail
 
 
 class Store(Protocol):
@@ -67,27 +96,114 @@ class MemoryStore:
         return len(self._items)
 
 
+def import_redis() -> ModuleType:
+    """``redis.asyncio``, or a :class:`~apibridge.config.ConfigError` saying what to install."""
+    try:
+        return importlib.import_module("redis.asyncio")
+    except ImportError:
+        raise ConfigError(
+            "server.store_url: a Redis store needs the redis package: "
+            "pip install 'apibridge[redis]'"
+        ) from None
+
+
+def _failures() -> tuple[type[BaseException], ...]:
+    """What a Redis client raises when the server is down, unreachable or refusing."""
+    try:
+        exceptions = importlib.import_module("redis.exceptions")
+    except ImportError:  # a client of some other kind: only socket errors are known
+        return (OSError,)
+    return (exceptions.RedisError, OSError)
+
+
 class RedisStore:
     """A store in Redis (``pip install apibridge[redis]``), for several processes or machines.
 
-    ``client`` is a ``redis.asyncio.Redis``; keys are prefixed with ``prefix``.
+    ``client`` is a ``redis.asyncio.Redis`` (raw or ``decode_responses=True``); keys are
+    prefixed with ``prefix``; values are JSON with a Redis expiry of ``ttl`` seconds (to the
+    millisecond). A ``ttl`` that is not positive removes the key, as an entry that has already
+    expired; an infinite one keeps it without expiry. Connection and server errors become
+    :class:`StoreUnavailable`.
     """
 
     def __init__(self, client: Any, *, prefix: str = "apibridge:", ttl: float = 24 * 3600) -> None:
         self.client = client
         self.prefix = prefix
         self.ttl = ttl
+        self._failures = _failures()
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        *,
+        prefix: str = "apibridge:",
+        ttl: float = 24 * 3600,
+        timeout: float = REDIS_TIMEOUT,
+    ) -> RedisStore:
+        """A store over ``redis.asyncio.from_url(url)``, waiting at most ``timeout`` seconds
+        to connect and for each answer (the URL's own ``socket_timeout`` and
+        ``socket_connect_timeout`` parameters win). No connection is made yet."""
+        redis = import_redis()
+        try:
+            client = redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
+        except ValueError as exc:
+            raise ConfigError(f"server.store_url: {exc}") from None
+        return cls(client, prefix=prefix, ttl=ttl)
+
+    def _unavailable(self, exc: BaseException) -> StoreUnavailable:
+        return StoreUnavailable(f"redis: {type(exc).__name__}: {exc}")
 
     async def get(self, key: str) -> Any | None:
         """See :meth:`Store.get`."""
-        raw = await self.client.get(self.prefix + key)
-        return None if raw is None else orjson.loads(raw)
+        try:
+            raw = await self.client.get(self.prefix + key)
+        except self._failures as exc:
+            raise self._unavailable(exc) from exc
+        if raw is None:
+            return None
+        try:
+            return orjson.loads(raw)
+        except (orjson.JSONDecodeError, TypeError):
+            log.warning("store: the value at %r is not JSON; ignored", self.prefix + key)
+            return None
 
     async def set(self, key: str, value: Any, *, ttl: float | None = None) -> None:
         """See :meth:`Store.set`."""
-        seconds = max(1, int(self.ttl if ttl is None else ttl))
-        await self.client.set(self.prefix + key, orjson.dumps(value), ex=seconds)
+        seconds = self.ttl if ttl is None else ttl
+        data = orjson.dumps(value)
+        try:
+            if math.isinf(seconds) and seconds > 0:
+                await self.client.set(self.prefix + key, data)
+            elif not seconds > 0:  # already expired (NaN included)
+                await self.client.delete(self.prefix + key)
+            else:
+                milliseconds = max(1, math.ceil(seconds * 1000))
+                await self.client.set(self.prefix + key, data, px=milliseconds)
+        except self._failures as exc:
+            raise self._unavailable(exc) from exc
 
     async def delete(self, key: str) -> bool:
         """See :meth:`Store.delete`."""
-        return bool(await self.client.delete(self.prefix + key))
+        try:
+            removed = await self.client.delete(self.prefix + key)
+        except self._failures as exc:
+            raise self._unavailable(exc) from exc
+        return int(removed) > 0
+
+    async def ping(self) -> None:
+        """Check that Redis answers; :class:`StoreUnavailable` when it does not."""
+        try:
+            await self.client.ping()
+        except self._failures as exc:
+            raise self._unavailable(exc) from exc
+
+    async def aclose(self) -> None:
+        """Close the client's connections (it reconnects if used again)."""
+        close = getattr(self.client, "aclose", None) or getattr(self.client, "close", None)
+        if close is None:
+            return
+        try:
+            await close()
+        except self._failures as exc:
+            log.debug("store: closing the Redis client: %s", exc)

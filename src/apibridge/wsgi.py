@@ -105,7 +105,7 @@ class App:
         self._loop = _LoopThread()
 
     def close(self) -> None:
-        """Close the upstream pool and stop the private event loop."""
+        """Close the upstream pool and the Redis client, and stop the private event loop."""
         self._loop.run(self.handler.aclose())
         self._loop.stop()
 

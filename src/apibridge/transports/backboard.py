@@ -66,7 +66,7 @@ from apibridge._sse import SSEDecoder
 from apibridge._toolprompt import inline_tools
 from apibridge.codecs import backboard as codec
 from apibridge.errors import ApiError, InvalidPayload, UpstreamError
-from apibridge.store import Store
+from apibridge.store import Store, StoreUnavailable
 from apibridge.transports._backboard_api import KEY_FAULT_KINDS, BackboardAPI, close_response
 from apibridge.transports._backboard_fallback import FallbackStream, parse_response
 from apibridge.transports._backboard_settings import BackboardSettings, settings_from_config
@@ -338,7 +338,7 @@ class BackboardTransport:
             while await self.state.pooled_count(fp) < self.settings.pool_size:
                 thread_id = await self.api.create_thread(key, assistant_id)
                 await self.state.add_pooled(fp, thread_id, assistant_id)
-        except UpstreamError:
+        except (UpstreamError, StoreUnavailable):
             pass  # the pool only saves time: a request creates its own thread when it is empty
 
     # ------------------------------------------------------------------------- sending
