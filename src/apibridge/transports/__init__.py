@@ -6,6 +6,13 @@ from its caller, translates httpx/anyio errors into :class:`apibridge.errors.Ups
 here and nowhere else, retries only before the first byte reached the client, and always
 closes the upstream response (also when the consumer stops iterating early: closing the
 async generator closes the upstream stream).
+
+Two more methods are optional; the gateway uses them when a transport has them:
+
+* ``async count_tokens(exchange) -> int | None``: the upstream's own input-token count
+  (``None`` when it has none; the gateway then answers with a marked local estimate);
+* ``async list_models() -> Sequence[Mapping[str, Any]]``: the upstream's models, each with at
+  least an ``id`` (empty when unavailable).
 """
 
 from __future__ import annotations
