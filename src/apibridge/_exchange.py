@@ -119,6 +119,9 @@ class Exchange:
     #: the client's HTTP headers (lower-case names, credentials removed), for transports that
     #: forward some of them (``anthropic-beta`` to an Anthropic upstream); empty off-server.
     client_headers: Mapping[str, str] = attrs.field(factory=dict)
+    #: the key the client presented (``x-api-key`` or Bearer), for an upstream configured to
+    #: forward it (bring your own key); never part of a repr or a log line.
+    client_key: str | None = attrs.field(default=None, repr=False)
 
     @classmethod
     def from_client(

@@ -468,6 +468,10 @@ class Handler:
             body, client=call.format, upstream=target, strict=self.config.server.strict
         )
         exchange.client_headers = forwardable_headers(headers)
+        if upstream.forward_client_key:
+            exchange.client_key = (
+                headers.get("x-api-key") or _bearer(headers.get("authorization", "")) or None
+            )
         request = rename_model(exchange.request, upstream_model)
         request = apply_beta_policy(request, exchange.ctx, upstream_format=target, headers=headers)
         mode = str(upstream.options.get("late_system", LATE_SYSTEM_DEFAULT.get(target, "keep")))

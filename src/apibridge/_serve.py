@@ -53,6 +53,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="KEY",
         help="key(s) for --upstream, comma-separated (default: $APIBRIDGE_UPSTREAM_KEY)",
     )
+    parser.add_argument(
+        "--forward-client-key",
+        action="store_true",
+        help="send each client's own key (x-api-key or Bearer) to --upstream instead of "
+        "--upstream-key: bring your own key (default: $APIBRIDGE_FORWARD_CLIENT_KEY)",
+    )
     parser.add_argument("--host", help="bind address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="TCP port (default 8080)")
     parser.add_argument("--workers", type=int, help="server processes (default 1)")
@@ -89,6 +95,8 @@ def _overlay(args: argparse.Namespace) -> dict[str, str]:
         env["APIBRIDGE_UPSTREAM"] = args.upstream
     if args.upstream_key:
         env["APIBRIDGE_UPSTREAM_KEY"] = args.upstream_key
+    if args.forward_client_key:
+        env["APIBRIDGE_FORWARD_CLIENT_KEY"] = "1"
     if args.host:
         env["APIBRIDGE_HOST"] = args.host
     if args.port is not None:

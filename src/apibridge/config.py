@@ -170,6 +170,7 @@ class UpstreamConfig:
     timeouts: Timeouts = Timeouts()
     retries: Retries = Retries()
     options: Mapping[str, Any] = attrs.field(factory=dict)
+    forward_client_key: bool = False
 
     def __attrs_post_init__(self) -> None:
         if self.format not in UPSTREAM_FORMATS:
@@ -183,6 +184,11 @@ class UpstreamConfig:
             )
         if self.max_output_tokens is not None and self.max_output_tokens < 1:
             raise ConfigError(f"upstreams.{self.name}.max_output_tokens: must be at least 1")
+        if self.forward_client_key and self.format not in ("anthropic", "chat", "responses"):
+            raise ConfigError(
+                f"upstreams.{self.name}.forward_client_key: only for anthropic, chat and "
+                f"responses upstreams ({self.format} keeps its own keys)"
+            )
 
 
 @attrs.frozen(kw_only=True)
@@ -362,6 +368,7 @@ _UPSTREAM_KEYS = frozenset(
         "retries",
         "options",
         "models",
+        "forward_client_key",
     }
 )
 _ROUTE_KEYS = frozenset({"model", "upstream", "rename"})
@@ -457,6 +464,9 @@ def _upstream(name: str, table: Mapping[str, Any], env: Mapping[str, str]) -> Up
         timeouts=_numbers(table.get("timeouts", {}), Timeouts, f"{where}.timeouts"),
         retries=_numbers(table.get("retries", {}), Retries, f"{where}.retries"),
         options=dict(_table(table.get("options", {}), f"{where}.options")),
+        forward_client_key=_typed(table, "forward_client_key", bool, where)
+        if "forward_client_key" in table
+        else False,
     )
 
 
@@ -542,8 +552,14 @@ def _env_upstream(env: Mapping[str, str]) -> UpstreamConfig | None:
         max_out = None
         if env.get("APIBRIDGE_MAX_OUTPUT_TOKENS"):
             max_out = _int_env(env, "APIBRIDGE_MAX_OUTPUT_TOKENS")
+        forward = env.get("APIBRIDGE_FORWARD_CLIENT_KEY", "").lower() in ("1", "true", "yes")
         return UpstreamConfig(
-            name="default", format=fmt, base_url=base_url, api_keys=keys, max_output_tokens=max_out
+            name="default",
+            format=fmt,
+            base_url=base_url,
+            api_keys=keys,
+            max_output_tokens=max_out,
+            forward_client_key=forward,
         )
     if env.get("BBD_API_KEY"):
         # compatibility with the earlier backboard proxy (bbd2api)
@@ -569,7 +585,8 @@ def load_config(
     ``APIBRIDGE_UPSTREAM`` (``format=base_url``; used when the file defines no upstream),
     ``APIBRIDGE_UPSTREAM_KEY`` (comma-separated keys; else ``OPENAI_API_KEY`` /
     ``ANTHROPIC_API_KEY`` when the base URL is that provider's own host),
-    ``APIBRIDGE_MAX_OUTPUT_TOKENS``, ``APIBRIDGE_HOST``, ``APIBRIDGE_PORT``,
+    ``APIBRIDGE_MAX_OUTPUT_TOKENS``, ``APIBRIDGE_FORWARD_CLIENT_KEY`` (``1``: that upstream gets
+    each client's own key), ``APIBRIDGE_HOST``, ``APIBRIDGE_PORT``,
     ``APIBRIDGE_CLIENT_KEYS``, ``APIBRIDGE_ADMIN_KEY``, ``APIBRIDGE_MAX_BODY_BYTES``,
     ``APIBRIDGE_STORE_URL``; and for
     the earlier backboard proxy ``BBD_API_KEY``, ``BBD_UPSTREAM``, ``THREAD_TTL``, ``HOST``,

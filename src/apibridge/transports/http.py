@@ -175,7 +175,7 @@ class HttpTransport:
         headers = {"content-type": "application/json"}
         if stream:
             headers["accept"] = "text/event-stream"
-        key = self._next_key()
+        key = self._key_for(exchange)
         if self.config.format == "anthropic":
             headers["anthropic-version"] = _ANTHROPIC_VERSION
             if exchange is not None:
@@ -188,6 +188,12 @@ class HttpTransport:
             headers["authorization"] = f"Bearer {key}"
         headers.update(self.config.headers)
         return headers
+
+    def _key_for(self, exchange: Exchange | None) -> str | None:
+        """The client's own key where this upstream forwards it, else the next configured one."""
+        if self.config.forward_client_key and exchange is not None and exchange.client_key:
+            return exchange.client_key
+        return self._next_key()
 
     def _next_key(self) -> str | None:
         keys = self.config.api_keys
