@@ -84,6 +84,10 @@ __all__ = ["Handler", "HttpRequest", "HttpResponse", "default_client"]
 access_log = logging.getLogger("apibridge.access")
 log = logging.getLogger("apibridge.gateway")
 
+# a loss's field with its list indexes removed: messages[3].content[0] → messages[].content[]
+_INDEX = re.compile(r"\[\d+\]")
+_LOSS_KINDS_MAX = 4096  # distinct kinds remembered; past that, every loss is a warning again
+
 
 _SSE_HEADERS = (
     ("content-type", "text/event-stream; charset=utf-8"),
@@ -231,7 +235,13 @@ class Handler:
             if upstream.format == "scripted" and name not in self._transports:
                 # built now, so a script name that does not exist fails at start-up
                 self._transports[name] = ScriptedTransport.from_config(upstream)
-        self.counters: dict[str, int] = {"requests": 0, "errors": 0, "streams_open": 0}
+        self.counters: dict[str, int] = {
+            "requests": 0,
+            "errors": 0,
+            "streams_open": 0,
+            "losses": 0,
+        }
+        self._losses_seen: set[tuple[str, str, str]] = set()
 
     # --------------------------------------------------------------------- lifecycle
 
@@ -656,8 +666,18 @@ class Handler:
         return response
 
     def _report_losses(self, call: _Call, exchange: Exchange) -> None:
+        """Log what could not be carried: each kind of loss at WARNING the first time it is
+        seen for an upstream, at DEBUG after that (a client such as Claude Code repeats the same
+        losses on every request; the first report says it, the rest would drown the log)."""
         for loss in exchange.losses:
-            log.warning("%s: %s", call.request_id, loss)
+            self.counters["losses"] += 1
+            kind = (call.upstream, _INDEX.sub("[]", loss.field), loss.reason)
+            if kind in self._losses_seen:
+                log.debug("%s: %s", call.request_id, loss)
+                continue
+            if len(self._losses_seen) < _LOSS_KINDS_MAX:
+                self._losses_seen.add(kind)
+            log.warning("%s: %s (repeats are logged at debug level)", call.request_id, loss)
 
     def _admin_state(self) -> dict[str, Any]:
         upstreams = [
