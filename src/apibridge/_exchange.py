@@ -141,6 +141,7 @@ class Exchange:
         request = client_codec.decode_request(body, ctx)
         ctx.request = request
         names = ToolNames.for_target(request, upstream_codec)
+        ctx.upstream_names = names.to_upstream
         return cls(client_codec, upstream_codec, request, names, ctx)
 
     @property

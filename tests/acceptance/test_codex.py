@@ -50,10 +50,11 @@ def _exec(fmt: str, command: str, n: int = 1) -> Call:
 def _apply_patch(fmt: str, patch: str) -> Step:
     """A turn calling ``apply_patch`` the way the gateway declared it to the upstream.
 
-    Codex declares ``apply_patch`` as a Responses ``custom`` (free-form) tool. A chat upstream
-    may get it as a Chat ``custom`` tool; any upstream may get it as a function tool with one
-    string parameter that holds the free-form text. The scripted model calls it in whichever
-    form it was offered, as a real model would.
+    Codex declares ``apply_patch`` as a Responses ``custom`` (free-form) tool. The gateway
+    offers it to chat and anthropic upstreams as a function tool with one string parameter
+    that holds the free-form text (vLLM, Ollama and most Chat servers reject Chat ``custom``
+    tools). The scripted model calls it in whichever form it was offered (a Chat ``custom``
+    declaration would get a Chat ``custom`` call), as a real model would.
     """
     call_id = f"{_CALL_PREFIX[fmt]}patch01"
 
@@ -109,11 +110,15 @@ def test_apply_patch_creates_the_file(fmt: str, tmp_path: Path) -> None:
     script: list[Step] = [_apply_patch(fmt, patch), Turn(text="Created greeting.txt.")]
     with bridge(fmt, script) as gateway:
         run = _codex(gateway, "Create greeting.txt.", tmp_path, sandbox="workspace-write")
-        _, second = gateway.upstream_bodies(2)
+        first, second = gateway.upstream_bodies(2)
     assert _succeeded(run) == "Created greeting.txt."
     assert (tmp_path / "greeting.txt").read_text() == "hello from apply_patch\nsecond line\n"
+    if fmt == "chat":
+        # vLLM, Ollama and most compatible servers accept function tools only.
+        assert {tool["type"] for tool in first["tools"]} == {"function"}
     (seen,) = wire.calls(fmt, second)
     assert seen.name == "apply_patch"
+    assert json.loads(seen.arguments) == {"input": patch}  # the history as it was offered
     assert "greeting.txt" in wire.results(fmt, second)[seen.id]
 
 

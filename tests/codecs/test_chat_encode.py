@@ -378,28 +378,33 @@ def test_request_from_responses_shapes() -> None:
     ]
     assert body["messages"][2]["reasoning_content"] == "Plan the patch.\n\nThen apply."
     assert body["messages"][2]["content"] is None
+    # A free-form tool from another format is a function tool taking {"input": string}
+    # (vLLM, Ollama and most compatible servers reject Chat custom tools), and so are its calls.
     assert body["messages"][2]["tool_calls"] == [
         {
             "id": "call_1",
-            "type": "custom",
-            "custom": {"name": "apply_patch", "input": "*** Begin Patch"},
+            "type": "function",
+            "function": {"name": "apply_patch", "arguments": '{"input":"*** Begin Patch"}'},
         }
     ]
     assert body["messages"][3] == {"role": "tool", "tool_call_id": "call_1", "content": "Done"}
     assert body["messages"][4] == {"role": "developer", "content": "Be brief now."}
     assert body["messages"][5]["role"] == "user"
     assert body["tools"][0] == {
-        "type": "custom",
-        "custom": {
+        "type": "function",
+        "function": {
             "name": "apply_patch",
-            "format": {
-                "type": "grammar",
-                "grammar": {"syntax": "lark", "definition": "start: /.+/"},
+            "description": "Pass the tool's whole input as the string `input`. "
+            "It must follow this lark grammar:\nstart: /.+/",
+            "parameters": {
+                "type": "object",
+                "properties": {"input": {"type": "string"}},
+                "required": ["input"],
             },
         },
     }
     assert body["tools"][1]["function"]["strict"] is True
-    assert body["tool_choice"] == {"type": "custom", "custom": {"name": "apply_patch"}}
+    assert body["tool_choice"] == {"type": "function", "function": {"name": "apply_patch"}}
     assert body["response_format"] == {
         "type": "json_schema",
         "json_schema": {"name": "response", "schema": {"type": "object"}, "strict": True},
@@ -415,6 +420,7 @@ def test_request_from_responses_shapes() -> None:
         "messages[1].content[0].encrypted_content",
         "messages[1].content[1].item_id",
         "messages[4].role",
+        "tools[0].format",
         "tools[2]",
         "reasoning.summary",
     }
@@ -423,13 +429,16 @@ def test_request_from_responses_shapes() -> None:
 @pytest.mark.parametrize(
     ("reasoning", "effort", "lost"),
     [
-        (ReasoningConfig(effort="minimal"), "minimal", set()),
+        (ReasoningConfig(effort="minimal"), "low", {"reasoning.effort"}),
+        (ReasoningConfig(effort="medium"), "medium", set()),
         (ReasoningConfig(mode="adaptive"), None, set()),
         (ReasoningConfig(mode="adaptive", effort="low"), "low", set()),
         (ReasoningConfig(mode="disabled"), None, {"reasoning"}),
-        (ReasoningConfig(mode="disabled", effort="none"), "none", set()),
-        (ReasoningConfig(budget_tokens=1024), "minimal", {"reasoning.budget_tokens"}),
-        (ReasoningConfig(budget_tokens=64000), "xhigh", {"reasoning.budget_tokens"}),
+        # only low/medium/high reach a server (vLLM rejects anything else): "none" cannot
+        # travel, and the other words and budgets map to the nearest of the three
+        (ReasoningConfig(mode="disabled", effort="none"), None, {"reasoning"}),
+        (ReasoningConfig(budget_tokens=1024), "low", {"reasoning.budget_tokens"}),
+        (ReasoningConfig(budget_tokens=64000), "high", {"reasoning.budget_tokens"}),
         (ReasoningConfig(budget_tokens=2048, effort="high"), "high", {"reasoning.budget_tokens"}),
         (ReasoningConfig(), None, set()),
     ],
@@ -458,7 +467,8 @@ def test_reasoning_settings_become_an_effort(
                     "mode": "auto",
                     "tools": [
                         {"type": "function", "function": {"name": "f"}},
-                        {"type": "custom", "custom": {"name": "c"}},
+                        # a free-form tool from another format is a function tool here
+                        {"type": "function", "function": {"name": "c"}},
                     ],
                 },
             },
@@ -1107,7 +1117,17 @@ def test_side_fields_chat_cannot_hold_are_reported() -> None:
         ],
     }
     assert body["tools"] == [
-        {"type": "custom", "custom": {"name": "c"}},
+        {
+            "type": "function",
+            "function": {
+                "name": "c",
+                "parameters": {
+                    "type": "object",
+                    "properties": {"input": {"type": "string"}},
+                    "required": ["input"],
+                },
+            },
+        },
         {"type": "function", "function": {"name": "f"}},
     ]
     assert {loss.field for loss in ctx.losses} == {

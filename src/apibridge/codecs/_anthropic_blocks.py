@@ -16,7 +16,7 @@ Theory of operation
   Claude client: reasoning always carries a signature, native or a reasoning envelope; a
   foreign web search call becomes a ``server_tool_use`` block with its query).
 * A client's free-form (Responses ``custom``) tool travels as ``{"input": text}``; answers
-  to that client unwrap it again (:func:`unwrap_custom`).
+  to that client unwrap it again (``codecs._custom_tools``, shared with the other codecs).
 * Empty text parts from other APIs leave no block (Anthropic rejects empty text blocks, and a
   stream never opens one); an empty block an Anthropic body really had is kept.
 
@@ -68,6 +68,7 @@ from apibridge.codecs._anthropic_wire import (
     str_or_none,
 )
 from apibridge.codecs._base import Context, expect_list, expect_obj, expect_str, new_id
+from apibridge.codecs._custom_tools import custom_tool_names, unwrap_call, wrap_input
 from apibridge.codecs.envelope import Envelope, open_envelope, seal
 from apibridge.errors import InvalidPayload
 
@@ -76,7 +77,6 @@ __all__ = [
     "SERVER_BLOCK_TOOLS",
     "SERVER_TOOL_NAMES",
     "answer_signature",
-    "custom_tool_names",
     "decode_block",
     "decode_text",
     "encode_part",
@@ -87,7 +87,6 @@ __all__ = [
     "string_text",
     "thinking_part",
     "tool_id",
-    "unwrap_custom",
 ]
 
 #: Server-tool block type → the canonical tool it belongs to.
@@ -304,34 +303,7 @@ def _decode_tool_use(b: Mapping[str, Any], where: str, ctx: Context, answer: boo
         cache_control=cache_control(b, where),
         extras=own.extras(),
     )
-    return unwrap_custom(part, ctx) if answer else part
-
-
-def custom_tool_names(ctx: Context) -> frozenset[str]:
-    """Names of the client's free-form (Responses ``custom``) tools, from ``ctx.request``."""
-    if ctx.request is None:
-        return frozenset()
-    return frozenset(t.name for t in ctx.request.tools if t.kind == "custom")
-
-
-def unwrap_custom(part: ToolCallPart, ctx: Context) -> ToolCallPart:
-    """A call to a client ``custom`` tool: its ``{"input": text}`` wrapper removed again."""
-    if part.name not in custom_tool_names(ctx):
-        return part
-    try:
-        value = orjson.loads(part.arguments)
-    except orjson.JSONDecodeError:
-        return ToolCallPart(
-            id=part.id, name=part.name, arguments=part.arguments, kind="custom", extras=part.extras
-        )
-    text = value.get("input") if isinstance(value, dict) and len(value) == 1 else None
-    return ToolCallPart(
-        id=part.id,
-        name=part.name,
-        arguments=text if isinstance(text, str) else part.arguments,
-        kind="custom",
-        extras=part.extras,
-    )
+    return unwrap_call(part, custom_tool_names(ctx)) if answer else part
 
 
 def _decode_tool_result(
@@ -471,7 +443,7 @@ def tool_input(part: ToolCallPart, where: str, ctx: Context) -> dict[str, Any]:
     """The ``input`` object of a ``tool_use`` block for ``part``'s raw arguments."""
     if part.kind == "custom":
         # Free-form input travels as one string field; the answer path unwraps it again.
-        return {"input": part.arguments}
+        return wrap_input(part.arguments)
     if not part.arguments.strip():
         return {}
     try:

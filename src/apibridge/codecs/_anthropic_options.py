@@ -7,7 +7,8 @@ Theory of operation
   (``web_search_YYYYMMDD``) ↔ ``Tool(kind="server", server_type="web_search")``, built from
   another API's web search with its location and allowed domains; every other typed tool
   (bash, text editor, computer, code execution …) is a server tool kept raw. A Responses
-  ``custom`` tool becomes a client tool taking ``{"input": string}``.
+  ``custom`` tool becomes a client tool taking ``{"input": string}``, its grammar written
+  into the description (``codecs._custom_tools``).
 * **Tool choice**: the ``type`` table both ways; ``disable_parallel_tool_use`` ↔
   ``Request.parallel_tool_calls`` (negated).
 * **Reasoning**: ``thinking`` (``enabled`` + ``budget_tokens``, ``adaptive``, ``disabled``)
@@ -30,6 +31,7 @@ from apibridge._model import OutputFormat, ReasoningConfig, Request, Tool, ToolC
 from apibridge.codecs import _anthropic_wire as wire
 from apibridge.codecs._anthropic_wire import Own
 from apibridge.codecs._base import Context, expect_obj, expect_str
+from apibridge.codecs._custom_tools import describe, input_schema
 from apibridge.codecs._reasoning import budget_for_effort
 from apibridge.errors import InvalidPayload
 
@@ -94,11 +96,6 @@ _TOOL_KEYS: Final = frozenset(
 )
 _WEB_SEARCH_TYPE: Final = re.compile(r"web_search_\d+")
 _DATED_TYPE: Final = re.compile(r"(?P<name>.+?)_\d{8}")
-_CUSTOM_INPUT_SCHEMA: Final[Mapping[str, Any]] = {
-    "type": "object",
-    "properties": {"input": {"type": "string"}},
-    "required": ["input"],
-}
 
 
 def decode_tool(value: Any, where: str) -> Tool:
@@ -227,13 +224,15 @@ def encode_tool(tool: Tool, where: str, ctx: Context) -> dict[str, Any] | None:
     out: dict[str, Any] = {"name": tool.name}
     if own.get(TYPE_CUSTOM):
         out["type"] = "custom"
-    if tool.description is not None:
-        out["description"] = tool.description
+    description = tool.description
     if tool.kind == "custom":
-        # Free-form input travels as one string field; answers unwrap it again.
-        out["input_schema"] = dict(_CUSTOM_INPUT_SCHEMA)
-        if tool.format is not None:
-            ctx.lose(f"{where}.format", "Anthropic tools take JSON, not a grammar")
+        # Free-form input travels as one string field (its grammar described); answers
+        # unwrap it again.
+        description = describe(tool, ctx, where, "Anthropic")
+    if description is not None:
+        out["description"] = description
+    if tool.kind == "custom":
+        out["input_schema"] = input_schema()
     elif tool.parameters is not None:
         out["input_schema"] = dict(tool.parameters)
     elif "input_schema" not in wire.absent_keys(tool.extras):

@@ -47,6 +47,7 @@ from apibridge._sse import SSEFrame
 from apibridge.codecs import _anthropic_blocks as blocks
 from apibridge.codecs import _anthropic_wire as wire
 from apibridge.codecs._base import Context, expect_obj, expect_str, new_id
+from apibridge.codecs._custom_tools import custom_tool_names, unwrap_input
 from apibridge.errors import ApiError, InvalidPayload
 
 __all__ = ["StreamDecoder"]
@@ -87,7 +88,7 @@ class StreamDecoder:
         self._next = 0
         self._message_own: dict[str, Any] = {}
         self._usage_own: dict[str, Any] = {}
-        self._custom = blocks.custom_tool_names(ctx)
+        self._custom = custom_tool_names(ctx)
 
     def feed(self, frame: SSEFrame) -> list[Event]:
         """Events that ``frame`` completes; a malformed frame ends the stream in an error."""
@@ -310,8 +311,8 @@ class StreamDecoder:
         start_input = state.start.get("input")
         if state.custom:
             text = "".join(state.held) or wire.json_text(start_input or {})
-            call = ToolCallPart(id="-", name=str(state.start.get("name")), arguments=text)
-            arguments = blocks.unwrap_custom(call, self._ctx).arguments
+            unwrapped = unwrap_input(text)
+            arguments = text if unwrapped is None else unwrapped
             return [PartDelta(index=state.index, field="arguments", value=arguments)]
         if state.args_seen:
             return []

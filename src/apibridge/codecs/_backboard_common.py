@@ -16,16 +16,13 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any
 
-import attrs
-import orjson
-
 from apibridge._json import dumps_str
-from apibridge._model import Request, ToolCallPart, Usage
+from apibridge._model import ToolCallPart, Usage
 from apibridge.codecs._base import expect_obj, new_id
+from apibridge.codecs._custom_tools import unwrap_call
 from apibridge.errors import ERROR_KINDS, ApiError, InvalidPayload, kind_for_status
 
 __all__ = [
-    "CUSTOM_INPUT",
     "FORMAT",
     "MESSAGE_KINDS",
     "NON_RETRYABLE_MESSAGES",
@@ -34,7 +31,6 @@ __all__ = [
     "RUNNING_STATUSES",
     "STATUS_STOP",
     "add_usage",
-    "custom_tools",
     "decode_error",
     "decode_tool_call",
     "encode_error",
@@ -159,32 +155,10 @@ def add_usage(a: Usage | None, b: Usage | None) -> Usage | None:
     )
 
 
-#: The one string argument a free-form (Responses ``custom``) tool becomes on backboard,
-#: which knows only function tools.
-CUSTOM_INPUT = "input"
-
-
-def custom_tools(request: Request | None) -> frozenset[str]:
-    """Names of the request's free-form tools (their calls come back as ``custom`` calls)."""
-    if request is None:
-        return frozenset()
-    return frozenset(t.name for t in request.tools if t.kind == "custom")
-
-
-def _custom_call(call: ToolCallPart) -> ToolCallPart:
-    """A function call to a free-form tool, back as that tool's raw input."""
-    try:
-        value = orjson.loads(call.arguments)
-    except orjson.JSONDecodeError:
-        value = None
-    if isinstance(value, dict) and isinstance(value.get(CUSTOM_INPUT), str):
-        return attrs.evolve(call, kind="custom", arguments=value[CUSTOM_INPUT])
-    return call  # not what the tool was declared to take: leave it a function call
-
-
 def decode_tool_call(raw: Any, where: str, custom: Collection[str] = ()) -> ToolCallPart:
     """One backboard ``{id, type, function: {name, arguments}}`` tool call; a call to one of
-    the ``custom`` (free-form) tools comes back as that tool's raw input."""
+    the ``custom`` (free-form) tools comes back as that tool's raw input
+    (``codecs._custom_tools``)."""
     call = expect_obj(raw, where)
     function = expect_obj(call.get("function"), f"{where}.function")
     name = function.get("name")
@@ -200,7 +174,7 @@ def decode_tool_call(raw: Any, where: str, custom: Collection[str] = ()) -> Tool
     if call_id is not None and not isinstance(call_id, str):
         raise InvalidPayload(f"{where}.id: expected a string")
     part = ToolCallPart(id=call_id or new_id("call_"), name=name, arguments=arguments)
-    return _custom_call(part) if name in custom else part
+    return unwrap_call(part, custom)
 
 
 def error_message(body: Any) -> str | None:

@@ -53,13 +53,13 @@ from apibridge.codecs._backboard_common import (
     RUNNING_STATUSES,
     STATUS_STOP,
     add_usage,
-    custom_tools,
     decode_tool_call,
     error_from_message,
     error_message,
     usage_from,
 )
 from apibridge.codecs._base import Context, expect_list, new_id
+from apibridge.codecs._custom_tools import custom_tool_names
 from apibridge.errors import ApiError, InvalidPayload
 
 __all__ = ["StreamDecoder"]
@@ -121,7 +121,7 @@ class StreamDecoder:
 
     def __init__(self, ctx: Context) -> None:
         self._ctx = ctx
-        self._custom = custom_tools(ctx.request)
+        self._custom = custom_tool_names(ctx)
         self._started = False
         self._next_index = 0
         self._open: tuple[int, str] | None = None  # (index, "text" | "thinking")

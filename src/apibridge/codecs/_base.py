@@ -25,6 +25,9 @@ class Context:
     strict: bool = False
     losses: list[Loss] = attrs.field(factory=list)
     request: Request | None = None
+    #: client tool name → the name the upstream knows it by, where they differ (set by
+    #: ``apibridge.Exchange`` when it shortens names); decoders of answers match both.
+    upstream_names: Mapping[str, str] = attrs.field(factory=dict)
 
     def lose(self, field: str, reason: str, action: str = "dropped") -> None:
         """Record that ``field`` cannot be carried (or raise, in strict mode)."""

@@ -17,7 +17,9 @@ splits into one ``tool`` message per result, then a ``user`` message with the re
 turn; images and documents inside tool results move into that user message (a loss with
 action ``moved``, as Chat tool messages hold only text); thinking is replayed as
 ``reasoning_content`` (DeepSeek and Kimi require it back) while its signature or encrypted
-value cannot travel (a loss).
+value cannot travel (a loss); a free-form (``custom``) call in the history that did not come
+from a Chat client goes as a function call with ``{"input": text}`` arguments, as its tool
+does (see ``codecs.chat``).
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ from apibridge.codecs._chat_parts import (
 )
 from apibridge.codecs._chat_wire import (
     ABSENT,
+    CHAT_CUSTOM,
     FORMAT,
     apply_extras,
     content_kind,
@@ -320,7 +323,10 @@ def decode_assistant(
         parts.append(RefusalPart(text=refusal))
     calls = message.get("tool_calls")
     if isinstance(calls, list):
-        parts.extend(decode_tool_call(c, f"{where}.tool_calls[{k}]") for k, c in enumerate(calls))
+        parts.extend(
+            decode_tool_call(c, f"{where}.tool_calls[{k}]", request=request)
+            for k, c in enumerate(calls)
+        )
     elif not is_trivial(calls):
         raise InvalidPayload(f"{where}.tool_calls: expected an array")
     legacy = message.get("function_call")
@@ -512,7 +518,10 @@ def encode_assistant(
                 refusals.append(part.text)
             ctx.lose_extras(part.extras, FORMAT, at)
         elif isinstance(part, ToolCallPart):
-            call = encode_tool_call(part, ctx, at)
+            # In a request, a free-form call from another format goes as a function call,
+            # as its tool does (only a Chat client's own custom calls stay custom).
+            wrap = request and not hints(part.extras).get(CHAT_CUSTOM)
+            call = encode_tool_call(part, ctx, at, wrap=wrap)
             if hints(part.extras).get("_legacy"):
                 out["function_call"] = call["function"]
             else:

@@ -15,13 +15,15 @@ preamble) only lends its fields to it. Reasoning, text and refusal are single-st
 a new kind of part starts when its first delta arrives and the previous single-stream part
 stops. Tool calls may interleave (fragments of calls 0 and 1 alternating, several calls in
 one chunk); each stays open until ``finish_reason``. A call opens when its name is known
-(arguments that come first are held); an id that never comes is generated, one that comes
-late is given in the final ``PartStop``. An upstream that re-sends the *cumulative*
-arguments instead of a delta is detected by prefix (a fragment that repeats all the arguments
-so far and can itself start a JSON document) and only the new suffix is emitted. An
-index reused with a new id starts a new call. ``finish_reason`` stops every open part and
-gives ``MessageDelta`` (with usage when it came on or before that chunk, as DeepSeek sends
-it; Groq's ``x_groq.usage`` counts too); a later usage chunk gives another
+(arguments that come first are held); a function call to a client's free-form tool that the
+encoder sent as a function (``{"input": string}``) opens as a ``custom`` call whose fragments
+are held and given, unwrapped, when the call ends; an id that never comes is generated, one
+that comes late is given in the final ``PartStop``. An upstream that re-sends the
+*cumulative* arguments instead of a delta is detected by prefix (a fragment that repeats all
+the arguments so far and can itself start a JSON document) and only the new suffix is
+emitted. An index reused with a new id starts a new call. ``finish_reason`` stops every open
+part and gives ``MessageDelta`` (with usage when it came on or before that chunk, as DeepSeek
+sends it; Groq's ``x_groq.usage`` counts too); a later usage chunk gives another
 ``MessageDelta``. ``[DONE]`` — or the end of input after a finish chunk — is
 ``MessageStop``; an ``error`` chunk is ``StreamError``; an end without ``finish_reason`` is
 ``StreamError`` (kind ``api_error``).
@@ -77,7 +79,9 @@ from apibridge.codecs._chat_wire import (
     opt_str,
     stop_for,
     thinking_text,
+    wrapped_custom_names,
 )
+from apibridge.codecs._custom_tools import unwrap_call
 from apibridge.errors import ApiError, InvalidPayload
 
 __all__ = ["StreamDecoder", "StreamEncoder"]
@@ -119,6 +123,7 @@ class _Call:
     args: str = ""
     index: int | None = None  # canonical part index, once opened
     announced_id: str | None = None  # the id its PartStart carried
+    wrapped: bool = False  # a function call standing in for a client's free-form tool
 
 
 class StreamDecoder:
@@ -138,6 +143,7 @@ class StreamDecoder:
         self._last_key: Any = None
         self._usage: Usage | None = None
         self._reported: set[str] = set()
+        self._wrapped = wrapped_custom_names(ctx)
 
     def feed(self, frame: SSEFrame) -> list[Event]:
         """Events that ``frame`` completes; a malformed chunk ends the stream with an error."""
@@ -347,7 +353,7 @@ class StreamDecoder:
         if call.index is None:
             if call.name:
                 out.extend(self._open_call(call))
-        elif new:
+        elif new and not call.wrapped:
             out.append(PartDelta(index=call.index, field="arguments", value=new))
         return out
 
@@ -356,9 +362,11 @@ class StreamDecoder:
             call.id = new_id("call_")
         call.index = self._open_part()
         call.announced_id = call.id
-        part = ToolCallPart(id=call.id, name=call.name, arguments="", kind=call.kind)
+        call.wrapped = call.kind == "function" and call.name in self._wrapped
+        kind: Literal["function", "custom"] = "custom" if call.wrapped else call.kind
+        part = ToolCallPart(id=call.id, name=call.name, arguments="", kind=kind)
         out: list[Event] = [PartStart(index=call.index, part=part)]
-        if call.args:
+        if call.args and not call.wrapped:  # a wrapped call's input waits for its end
             out.append(PartDelta(index=call.index, field="arguments", value=call.args))
         return out
 
@@ -389,7 +397,16 @@ class StreamDecoder:
         for index in sorted(self._open):
             opened = by_index.get(index)
             final = None
-            if opened is not None and opened.id != opened.announced_id:
+            if opened is not None and opened.wrapped:
+                whole = unwrap_call(
+                    ToolCallPart(id=opened.id or "", name=opened.name, arguments=opened.args),
+                    self._wrapped,
+                )
+                if whole.arguments:
+                    out.append(PartDelta(index=index, field="arguments", value=whole.arguments))
+                if opened.id != opened.announced_id:
+                    final = whole
+            elif opened is not None and opened.id != opened.announced_id:
                 final = ToolCallPart(
                     id=opened.id or "", name=opened.name, arguments=opened.args, kind=opened.kind
                 )

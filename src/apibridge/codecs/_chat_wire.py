@@ -11,7 +11,12 @@ an unknown field is carried in ``extras["chat"]``); encoding produces what the n
   that carry nothing; the encoder writes them back with ``setdefault`` so the same-format trip
   is exact, and no other format reports them;
 * ``_content``: how a message spelled its ``content`` (``absent``, ``null``, ``empty``,
-  ``string``, ``list``) when that differs from what the encoder writes by default.
+  ``string``, ``list``) when that differs from what the encoder writes by default;
+* ``_custom`` (:data:`CHAT_CUSTOM`): a ``custom`` tool, or a ``custom`` call in a request's
+  history, that a Chat client sent as such. Only these go out as Chat ``custom`` tools and
+  calls; a free-form tool from any other format goes out as a function tool taking
+  ``{"input": string}`` (``codecs._custom_tools``), since vLLM, Ollama and most compatible
+  servers accept function tools only.
 
 See ``apibridge.codecs.chat`` for the whole codec.
 """
@@ -26,12 +31,14 @@ from typing import Any, Final
 import attrs
 
 from apibridge._json import dumps_str, loads
-from apibridge._model import Citation, ToolCallPart, Usage
+from apibridge._model import Citation, Tool, ToolCallPart, Usage
 from apibridge.codecs._base import Context, expect_obj, expect_str, new_id
+from apibridge.codecs._custom_tools import custom_tool_names, wrap_input
 from apibridge.errors import ERROR_KINDS, ApiError, InvalidPayload, kind_for_status
 
 __all__ = [
     "ABSENT",
+    "CHAT_CUSTOM",
     "ERROR_CODE_KIND",
     "ERROR_TYPE_KIND",
     "FINISH_TO_STOP",
@@ -51,6 +58,7 @@ __all__ = [
     "encode_usage",
     "finish_for",
     "hints",
+    "is_chat_custom",
     "now",
     "opt_bool",
     "opt_int",
@@ -59,9 +67,13 @@ __all__ = [
     "parse_data_url",
     "stop_for",
     "thinking_text",
+    "wrapped_custom_names",
 ]
 
 FORMAT: Final = "chat"
+
+#: hint: a ``custom`` tool (or a request's ``custom`` call) that a Chat client sent as such.
+CHAT_CUSTOM: Final = "_custom"
 
 #: Chat ``finish_reason`` → canonical stop reason. Unknown values pass through unchanged.
 FINISH_TO_STOP: Final[Mapping[str, str]] = {
@@ -359,8 +371,9 @@ def encode_usage(usage: Usage, ctx: Context, where: str = "usage") -> dict[str, 
 _CALL_KEYS: Final = frozenset({"id", "type", "function", "custom"})
 
 
-def decode_tool_call(raw: Any, where: str) -> ToolCallPart:
-    """One entry of an assistant ``tool_calls`` list (``function`` or ``custom``)."""
+def decode_tool_call(raw: Any, where: str, *, request: bool = False) -> ToolCallPart:
+    """One entry of an assistant ``tool_calls`` list (``function`` or ``custom``); in a
+    request's history a ``custom`` call is marked as the client's own (:data:`CHAT_CUSTOM`)."""
     obj = expect_obj(raw, where)
     extras = {k: v for k, v in obj.items() if k not in _CALL_KEYS}
     kind_name = obj.get("type", ABSENT)
@@ -388,6 +401,8 @@ def decode_tool_call(raw: Any, where: str) -> ToolCallPart:
     if call_id is None:
         extras["_no_id"] = True
         call_id = new_id("call_")
+    if request and key == "custom":
+        extras[CHAT_CUSTOM] = True
     return ToolCallPart(
         id=expect_str(call_id, f"{where}.id"),
         name=name,
@@ -397,16 +412,25 @@ def decode_tool_call(raw: Any, where: str) -> ToolCallPart:
     )
 
 
-def encode_tool_call(part: ToolCallPart, ctx: Context, where: str) -> dict[str, Any]:
-    """A :class:`ToolCallPart` as a Chat ``tool_calls`` entry."""
+def encode_tool_call(
+    part: ToolCallPart, ctx: Context, where: str, *, wrap: bool = False
+) -> dict[str, Any]:
+    """A :class:`ToolCallPart` as a Chat ``tool_calls`` entry; with ``wrap`` (a request's
+    history from another format), a ``custom`` call becomes a function call with
+    ``{"input": text}`` arguments, as its tool became a function tool."""
     carried = hints(part.extras)
     out: dict[str, Any] = {} if carried.get("_no_id") else {"id": part.id}
-    if part.kind == "custom":
+    if part.kind == "custom" and wrap:
+        key = "function"
+        arguments: Any = dumps_str(wrap_input(part.arguments))
+        inner: dict[str, Any] = {"name": part.name, "arguments": arguments}
+        carried = {k: v for k, v in carried.items() if k != "custom"}
+    elif part.kind == "custom":
         key = "custom"
-        inner: dict[str, Any] = {"name": part.name, "input": part.arguments}
+        inner = {"name": part.name, "input": part.arguments}
     else:
         key = "function"
-        arguments: Any = part.arguments
+        arguments = part.arguments
         if carried.get("_arguments_object"):
             try:
                 arguments = loads(part.arguments)
@@ -426,6 +450,18 @@ def encode_tool_call(part: ToolCallPart, ctx: Context, where: str) -> dict[str, 
     if part.cache_control is not None:
         ctx.lose(f"{where}.cache_control", "chat has no cache breakpoints here", "dropped")
     return out
+
+
+def is_chat_custom(tool: Tool) -> bool:
+    """Whether ``tool`` is a ``custom`` tool a Chat client declared (it stays one)."""
+    return tool.kind == "custom" and bool(hints(tool.extras).get(CHAT_CUSTOM))
+
+
+def wrapped_custom_names(ctx: Context) -> frozenset[str]:
+    """Names of the client's free-form tools the encoder sent as function tools taking
+    ``{"input": string}``: every ``custom`` tool but a Chat client's own. Calls to them in
+    an answer are unwrapped again."""
+    return custom_tool_names(ctx, keep=lambda t: not is_chat_custom(t))
 
 
 # ------------------------------------------------------------------------------- annotations

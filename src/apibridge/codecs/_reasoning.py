@@ -3,12 +3,14 @@
 Anthropic sizes reasoning with ``budget_tokens`` (at least 1,024); OpenAI with an ``effort``
 word. Going to an effort, a budget maps to the band it falls in; going to a budget, an effort
 maps to the band's representative value. The table round-trips: effort → budget → effort is
-the identity for every effort listed.
+the identity for every effort listed. A target that accepts fewer words (vLLM's Chat
+``reasoning_effort`` takes ``low``, ``medium`` and ``high`` only) gets the nearest one
+(:func:`nearest_effort`).
 """
 
 from __future__ import annotations
 
-__all__ = ["EFFORT_BUDGET", "budget_for_effort", "effort_for_budget"]
+__all__ = ["EFFORT_BUDGET", "budget_for_effort", "effort_for_budget", "nearest_effort"]
 
 #: effort word → the budget it becomes, in increasing order.
 EFFORT_BUDGET: dict[str, int] = {
@@ -35,11 +37,20 @@ def effort_for_budget(budget: int, *, allowed: tuple[str, ...] = tuple(EFFORT_BU
         if budget <= bound:
             word = name
             break
-    if word in allowed:
-        return word
-    order = list(EFFORT_BUDGET)
-    rank = order.index(word)
-    return min(allowed, key=lambda w: abs(order.index(w) - rank) if w in order else 99)
+    return nearest_effort(word, allowed)
+
+
+#: every effort word in increasing order (Anthropic's ``max`` lies above ``xhigh``).
+_ORDER: tuple[str, ...] = (*EFFORT_BUDGET, "max")
+
+
+def nearest_effort(effort: str, allowed: tuple[str, ...]) -> str:
+    """``effort`` when ``allowed`` has it, else the nearest word in ``allowed`` (a word this
+    table does not know counts as ``medium``)."""
+    if effort in allowed:
+        return effort
+    rank = _ORDER.index(effort if effort in _ORDER else "medium")
+    return min(allowed, key=lambda w: abs(_ORDER.index(w) - rank) if w in _ORDER else 99)
 
 
 def budget_for_effort(effort: str, *, default: int = 8192) -> int:

@@ -75,13 +75,11 @@ from apibridge._model import (
     ToolResultPart,
 )
 from apibridge.codecs._backboard_common import (
-    CUSTOM_INPUT,
     FORMAT,
     NON_RETRYABLE_MESSAGES,
     RETRYABLE_MESSAGES,
     RETRYABLE_STATUSES,
     STATUS_STOP,
-    custom_tools,
     decode_error,
     decode_tool_call,
     encode_error,
@@ -92,6 +90,7 @@ from apibridge.codecs._backboard_common import (
 )
 from apibridge.codecs._backboard_stream import StreamDecoder
 from apibridge.codecs._base import Context, expect_list, expect_obj, new_id
+from apibridge.codecs._custom_tools import custom_tool_names, describe, input_schema
 from apibridge.errors import ApiError, InvalidPayload, Loss, UnsupportedFeature, UpstreamError
 
 __all__ = [
@@ -421,25 +420,12 @@ def _function_tool(tool: Tool, where: str, ctx: Context) -> dict[str, Any]:
 
 def _custom_tool(tool: Tool, where: str, ctx: Context) -> dict[str, Any]:
     """A free-form tool as a function taking its input as one string (backboard has only
-    function tools); answers turn such calls back into free-form calls."""
-    description = tool.description or ""
-    fmt = tool.format or {}
-    if fmt.get("type") == "grammar" and isinstance(fmt.get("definition"), str):
-        ctx.lose(
-            f"{where}.format",
-            "backboard cannot constrain a tool's input by a grammar",
-            "described in the tool description",
-        )
-        syntax = fmt.get("syntax", "grammar")
-        description += f"\n\nThe input must follow this {syntax} grammar:\n{fmt['definition']}"
-    schema = {
-        "type": "object",
-        "properties": {CUSTOM_INPUT: {"type": "string", "description": "The tool's whole input."}},
-        "required": [CUSTOM_INPUT],
-    }
-    function: dict[str, Any] = {"name": tool.name, "parameters": schema}
+    function tools, ``codecs._custom_tools``); answers turn such calls back into free-form
+    calls."""
+    function: dict[str, Any] = {"name": tool.name, "parameters": input_schema()}
+    description = describe(tool, ctx, where, "backboard")
     if description:
-        function["description"] = description.strip()
+        function["description"] = description
     ctx.lose_extras(tool.extras, FORMAT, where)
     return {"type": "function", "function": function}
 
@@ -669,7 +655,7 @@ def decode_response(body: Mapping[str, Any], ctx: Context) -> Response:
     if content:
         parts.append(TextPart(text=content))
     calls = body.get("tool_calls") or []
-    custom = custom_tools(ctx.request)
+    custom = custom_tool_names(ctx)
     for i, raw in enumerate(expect_list(calls, f"{where}.tool_calls")):
         parts.append(decode_tool_call(raw, f"{where}.tool_calls[{i}]", custom))
     stop = "tool_use" if calls else STATUS_STOP[status]

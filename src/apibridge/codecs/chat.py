@@ -6,12 +6,19 @@ Theory of operation.
 *Requests.* ``messages`` are handled in ``_chat_messages`` (system hoisting, tool-message
 merging, assistant turns) and ``_chat_parts`` (content parts). Here: ``tools`` (``function``
 and ``custom``, whose grammar ``format`` is held in the Responses shape;
-``web_search_options`` becomes a ``Tool(kind="server", server_type="web_search")``),
+``web_search_options`` becomes a ``Tool(kind="server", server_type="web_search")``). A
+Chat client's own ``custom`` tools stay Chat ``custom`` tools; a free-form tool from another
+format (Codex's ``apply_patch``) goes as a function tool taking ``{"input": string}``, its
+grammar described in the description (``codecs._custom_tools``), since vLLM, Ollama and most
+compatible servers accept function tools only; calls to it in the answer are unwrapped back
+into free-form calls (streamed ones once the call ends).
 ``tool_choice`` (``required`` ↔ ``any``, named and ``allowed_tools`` forms), ``max_tokens``
 / ``max_completion_tokens`` (the spelling kept as a hint; other formats get ``max_tokens``,
 which every compatible server accepts), ``stop``, ``response_format`` ↔
-:class:`OutputFormat`, ``reasoning_effort`` ↔ :class:`ReasoningConfig` (a budget maps to an
-effort through ``codecs._reasoning``, a loss), ``user`` / ``safety_identifier`` ↔
+:class:`OutputFormat`, ``reasoning_effort`` ↔ :class:`ReasoningConfig` (a Chat client's own
+word goes back as it came; from another format only ``low``/``medium``/``high``, which vLLM
+insists on: a budget maps to its band through ``codecs._reasoning`` and another effort word
+to the nearest of the three, each a loss), ``user`` / ``safety_identifier`` ↔
 ``Request.user``. Every other field (``seed``, penalties, ``logit_bias``, ``service_tier``,
 ``store``, ``stream_options`` …) rides in ``extras["chat"]``. A streamed request from another
 format gets ``stream_options: {"include_usage": true}`` so that usage arrives.
@@ -59,6 +66,7 @@ from apibridge.codecs._chat_messages import (
 from apibridge.codecs._chat_stream import StreamDecoder, StreamEncoder
 from apibridge.codecs._chat_wire import (
     ABSENT,
+    CHAT_CUSTOM,
     ERROR_CODE_KIND,
     ERROR_TYPE_KIND,
     FINISH_TO_STOP,
@@ -71,14 +79,17 @@ from apibridge.codecs._chat_wire import (
     encode_usage,
     finish_for,
     hints,
+    is_chat_custom,
     now,
     opt_bool,
     opt_int,
     opt_number,
     opt_str,
     stop_for,
+    wrapped_custom_names,
 )
-from apibridge.codecs._reasoning import effort_for_budget
+from apibridge.codecs._custom_tools import describe, input_schema, unwrap_call
+from apibridge.codecs._reasoning import effort_for_budget, nearest_effort
 from apibridge.errors import InvalidPayload
 
 __all__ = [
@@ -114,8 +125,11 @@ TOOL_CHOICE_MODES: Final[Mapping[str, Literal["auto", "none", "any"]]] = {
 }
 _MODE_TO_CHOICE: Final[Mapping[str, str]] = {v: k for k, v in TOOL_CHOICE_MODES.items()}
 
-#: reasoning words the ``_reasoning`` table may pick for a budget (Chat's ``reasoning_effort``).
-_EFFORTS: Final = ("minimal", "low", "medium", "high", "xhigh")
+#: the ``reasoning_effort`` words every compatible server accepts (vLLM declares exactly these;
+#: anything else is a 400 there). A Chat client's own word is sent back as it came.
+_EFFORTS: Final = ("low", "medium", "high")
+#: hint: the client's own ``reasoning_effort`` word, when not one of :data:`_EFFORTS`.
+_EFFORT_HINT: Final = "_reasoning_effort"
 
 _REQUEST_MAPPED: Final = frozenset(
     {"model", "messages", "tools", "tool_choice", "parallel_tool_calls", "max_tokens"}
@@ -208,6 +222,9 @@ def decode_request(body: Mapping[str, Any], ctx: Context) -> Request:
         "response_format"
     ):
         fields["_response_format"] = body["response_format"]
+    effort = body.get("reasoning_effort")
+    if isinstance(effort, str) and effort not in _EFFORTS:
+        fields[_EFFORT_HINT] = effort
     tool_choice = _decode_tool_choice(body.get("tool_choice"))
     if tool_choice is not None and _encode_tool_choice(tool_choice, tools) != body.get(
         "tool_choice"
@@ -296,7 +313,7 @@ def encode_request(request: Request, ctx: Context) -> dict[str, Any]:
         else:
             out["response_format"] = _encode_output_format(request.output_format)
     if request.reasoning is not None:
-        effort = _encode_reasoning(request.reasoning, ctx)
+        effort = _encode_reasoning(request.reasoning, carried.get(_EFFORT_HINT), ctx)
         if effort is not None:
             out["reasoning_effort"] = effort
     if request.user is not None:
@@ -329,6 +346,8 @@ def _decode_tool(raw: Any, where: str) -> Tool:
         name = kind if isinstance(kind, str) else "unknown"
         return Tool(name=name, kind="server", raw=dict(obj), source_format=FORMAT)
     inner = expect_obj(obj.get(kind), f"{where}.{kind}")
+    if kind == "custom":
+        fields[CHAT_CUSTOM] = True  # the client's own custom tool: it stays one
     mapped = ("name", "description", "parameters", "strict", "format")
     nested = {k: v for k, v in inner.items() if k not in mapped or v is None}
     if nested:
@@ -366,6 +385,8 @@ def _nested_grammar(canonical: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _encode_tool(tool: Tool, ctx: Context, where: str) -> dict[str, Any]:
+    if tool.kind == "custom" and not is_chat_custom(tool):
+        return _wrapped_tool(tool, ctx, where)
     carried = hints(tool.extras)
     kind = tool.kind
     inner: dict[str, Any] = {"name": tool.name}
@@ -396,6 +417,25 @@ def _encode_tool(tool: Tool, ctx: Context, where: str) -> dict[str, Any]:
         ctx.lose(f"{where}.cache_control", "chat caches prompts automatically", "dropped")
     ctx.lose_extras(tool.extras, FORMAT, where)
     return out
+
+
+def _wrapped_tool(tool: Tool, ctx: Context, where: str) -> dict[str, Any]:
+    """A free-form tool from another format as a function tool taking ``{"input": string}``
+    (vLLM, Ollama and most compatible servers reject Chat ``custom`` tools); its grammar is
+    described, not enforced, and calls to it come back unwrapped."""
+    function: dict[str, Any] = {"name": tool.name}
+    description = describe(tool, ctx, where, "chat")
+    if description is not None:
+        function["description"] = description
+    function["parameters"] = input_schema()
+    if tool.parameters is not None:
+        ctx.lose(f"{where}.parameters", "a free-form tool takes no schema", "dropped")
+    if tool.strict is not None:
+        ctx.lose(f"{where}.strict", "a free-form tool has no strict mode", "dropped")
+    if tool.cache_control is not None:
+        ctx.lose(f"{where}.cache_control", "chat caches prompts automatically", "dropped")
+    ctx.lose_extras(tool.extras, FORMAT, where)
+    return {"type": "function", "function": function}
 
 
 def _web_search_options(tool: Tool, ctx: Context, where: str) -> dict[str, Any]:
@@ -449,11 +489,13 @@ def _decode_tool_choice(raw: Any) -> ToolChoice | None:
 def _encode_tool_choice(
     choice: ToolChoice, tools: tuple[Tool, ...], ctx: Context | None = None
 ) -> Any:
-    """``tool_choice`` for ``choice``; a named custom tool gets the ``custom`` form."""
+    """``tool_choice`` for ``choice``; a named Chat custom tool gets the ``custom`` form (a
+    free-form tool from another format is a function tool here)."""
     kinds = {t.name: t.kind for t in tools if t.kind != "server"}
+    native = {t.name for t in tools if is_chat_custom(t)}
 
     def named(name: str) -> dict[str, Any]:
-        kind = "custom" if kinds.get(name) == "custom" else "function"
+        kind = "custom" if name in native else "function"
         return {"type": kind, kind: {"name": name}}
 
     if choice.mode == "tool":
@@ -517,21 +559,23 @@ def _decode_reasoning(raw: Any) -> ReasoningConfig | None:
     return ReasoningConfig(mode="disabled" if effort == "none" else "enabled", effort=effort)
 
 
-def _encode_reasoning(reasoning: ReasoningConfig, ctx: Context) -> str | None:
-    """``reasoning_effort`` for ``reasoning``: the effort word, or a budget's band."""
+def _encode_reasoning(reasoning: ReasoningConfig, hint: Any, ctx: Context) -> str | None:
+    """``reasoning_effort`` for ``reasoning``: the Chat client's own word (``hint``) as it
+    came; otherwise ``low``, ``medium`` or ``high`` only, the nearest to the effort word or
+    to a budget's band (a loss when the word changes)."""
     if reasoning.summary is not None:
         ctx.lose("reasoning.summary", "chat has no reasoning summaries", "dropped")
+    if _exact(hint, _decode_reasoning, reasoning):
+        return str(hint)
     if reasoning.mode == "disabled":
-        if reasoning.effort == "none":
-            return "none"
         ctx.lose("reasoning", "chat cannot switch reasoning off for every model", "omitted")
         return None
-    if reasoning.mode == "adaptive":
-        return reasoning.effort  # the model decides: the default, unless an effort was given
     if reasoning.effort is not None:
-        if reasoning.budget_tokens is not None:
+        if reasoning.budget_tokens is not None and reasoning.mode == "enabled":
             ctx.lose("reasoning.budget_tokens", "chat has effort levels only", "dropped")
-        return reasoning.effort
+        return _effort(reasoning.effort, ctx)
+    if reasoning.mode == "adaptive":
+        return None  # the model decides: the server's default
     if reasoning.budget_tokens is not None:
         effort = effort_for_budget(reasoning.budget_tokens, allowed=_EFFORTS)
         ctx.lose(
@@ -541,6 +585,19 @@ def _encode_reasoning(reasoning: ReasoningConfig, ctx: Context) -> str | None:
         )
         return effort
     return None
+
+
+def _effort(word: str, ctx: Context) -> str:
+    """``word`` as one of the efforts every compatible server accepts (a loss if changed)."""
+    effort = nearest_effort(word, _EFFORTS)
+    if effort != word:
+        ctx.lose(
+            "reasoning.effort",
+            f"chat servers such as vLLM accept reasoning_effort {', '.join(_EFFORTS)} only, "
+            f"not {word!r}",
+            f"sent as reasoning_effort {effort!r}",
+        )
+    return effort
 
 
 # --------------------------------------------------------------------------------- response
@@ -572,6 +629,14 @@ def decode_response(body: Mapping[str, Any], ctx: Context) -> Response:
     stop = stop_sequence = None
     if choices:
         parts, stop, stop_sequence = _decode_choice(choices[0], fields)
+        wrapped = wrapped_custom_names(ctx)
+        if wrapped:
+            parts = tuple(
+                unwrap_call(p, wrapped)
+                if isinstance(p, ToolCallPart) and p.kind == "function"
+                else p
+                for p in parts
+            )
         if len(choices) > 1:
             fields["other_choices"] = list(choices[1:])
     elif raw_choices == []:
