@@ -25,3 +25,20 @@ def test_fidelity_page_lists_the_conversion_classes() -> None:
     text = (DOCS / "fidelity.md").read_text(encoding="utf-8")
     for number in (1, 2, 3, 4, 5, 6, 8, 9, 13, 14, 15):
         assert re.search(rf"^\| {number} \|", text, re.MULTILINE), number
+
+
+def test_the_event_api_example_in_converting_md_runs() -> None:
+    text = (DOCS / "converting.md").read_text(encoding="utf-8")
+    example = text.split("are push-style objects with `feed()` and `close()`:", 1)[1]
+    code = example.split("```python", 1)[1].split("```", 1)[0]
+    upstream_chunks = [
+        b'data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m",'
+        b'"choices":[{"index":0,"delta":{"role":"assistant","content":"Hel"}}]}\n\n',
+        b'data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m",'
+        b'"choices":[{"index":0,"delta":{"content":"lo"},"finish_reason":"stop"}]}\n\n',
+        b"data: [DONE]\n\n",
+    ]
+    scope: dict[str, object] = {"upstream_chunks": upstream_chunks}
+    exec(code, scope)
+    assert scope["text"] == "Hello"
+    assert scope["answer"].stop_reason == "end_turn"  # type: ignore[attr-defined]

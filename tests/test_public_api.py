@@ -12,7 +12,7 @@ DOCS = Path(__file__).parent.parent / "docs" / "api.md"
 
 def test_all_names_documented() -> None:
     documented = set(re.findall(r"^::: apibridge\.(\w+)$", DOCS.read_text(), re.MULTILINE))
-    documented -= {"store"}  # a module page, not a name
+    documented -= {"store", "model", "codecs"}  # module pages, not names
     public = set(apibridge.__all__) - {"__version__"}
     assert public == documented
 
@@ -24,3 +24,13 @@ def test_all_names_exist() -> None:
 
 def test_formats() -> None:
     assert apibridge.FORMATS == ("anthropic", "chat", "responses", "backboard")
+
+
+def test_public_model_matches_the_canonical_one() -> None:
+    import apibridge._model
+    import apibridge.model
+
+    for name in apibridge.model.__all__:
+        assert getattr(apibridge.model, name) is getattr(apibridge._model, name)
+    missing = set(apibridge._model.__all__) - set(apibridge.model.__all__) - {"no_extras"}
+    assert not missing

@@ -21,11 +21,20 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from apibridge._model import Event, Request, Response
-from apibridge._sse import SSEFrame
+from apibridge._sse import SSEDecoder, SSEFrame
 from apibridge.codecs._base import Context
 from apibridge.errors import ApiError
 
-__all__ = ["FORMATS", "Codec", "Context", "StreamDecoder", "StreamEncoder", "get_codec"]
+__all__ = [
+    "FORMATS",
+    "Codec",
+    "Context",
+    "SSEDecoder",
+    "SSEFrame",
+    "StreamDecoder",
+    "StreamEncoder",
+    "get_codec",
+]
 
 FORMATS: tuple[str, ...] = ("anthropic", "chat", "responses", "backboard")
 
