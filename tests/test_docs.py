@@ -42,3 +42,9 @@ def test_the_event_api_example_in_converting_md_runs() -> None:
     exec(code, scope)
     assert scope["text"] == "Hello"
     assert scope["answer"].stop_reason == "end_turn"  # type: ignore[attr-defined]
+
+
+def test_every_page_is_in_the_nav() -> None:
+    nav = (DOCS.parent / "mkdocs.yml").read_text(encoding="utf-8")
+    for page in DOCS.glob("*.md"):
+        assert f": {page.name}" in nav, page.name
