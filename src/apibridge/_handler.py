@@ -564,6 +564,10 @@ class Handler:
             raise
         body = self._stream_body(call, exchange, events, first, full_input)
         self.counters["streams_open"] += 1
+        # run the body to its priming point, inside its try: from now on its aclose() runs the
+        # finally (closes the upstream) even when the driver never asks for a chunk (the
+        # client left, or the server failed to send the status line)
+        await anext(body)
         return HttpResponse(status=200, headers=self._headers(call, _SSE_HEADERS), stream=body)
 
     async def _stream_body(
@@ -579,6 +583,7 @@ class Handler:
         call.status = 200
         finished = False
         try:
+            yield b""  # the priming point (see _stream); never sent
             try:
                 out = self._encode(call, encoder, first)
                 if out:
@@ -684,7 +689,7 @@ class Handler:
             {
                 "name": u.name,
                 "format": u.format,
-                "base_url": u.base_url,
+                "base_url": redact_url(u.base_url),
                 "keys": len(u.api_keys),
                 "max_output_tokens": u.max_output_tokens,
             }

@@ -26,7 +26,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from apibridge.config import ConfigError, GatewayConfig, load_config
+from apibridge.config import ConfigError, GatewayConfig, load_config, redact_url
 from apibridge.store import import_redis
 
 __all__ = ["HELP", "add_arguments", "app_factory", "run"]
@@ -133,7 +133,9 @@ def log_config(level: str) -> dict[str, Any]:
 
 def _describe(config: GatewayConfig, workers: int) -> None:
     for upstream in config.upstreams.values():
-        log.info("upstream %s: %s at %s", upstream.name, upstream.format, upstream.base_url)
+        log.info(
+            "upstream %s: %s at %s", upstream.name, upstream.format, redact_url(upstream.base_url)
+        )
     for route in config.routes:
         rename = f" as {route.rename}" if route.rename else ""
         log.info("route %s -> %s%s", route.pattern, route.upstream, rename)

@@ -15,7 +15,10 @@ over the sans-IO :class:`apibridge._handler.Handler`:
 2. ``http``: the request head goes to :meth:`Handler.check` first (wrong path, method, key or
    ``Content-Length``: answered without reading the body); the body is then read up to the
    configured limit (413 beyond it) and the request handled.
-3. A streamed answer is sent chunk by chunk while a second task listens for
+3. While the handler works on the request, a second task listens for ``http.disconnect``:
+   a client that leaves during a long non-streamed answer (or before a stream's first
+   event) cancels the work, which closes the upstream request.
+4. A streamed answer is sent chunk by chunk while a second task listens for
    ``http.disconnect``. When the client goes away the sending task is cancelled and the
    response generator closed (shielded from the cancellation), which closes the upstream
    request at once instead of letting the model generate for nobody.
@@ -136,7 +139,9 @@ class App:
             return
         query = scope.get("query_string", b"").decode("latin-1")
         request = HttpRequest(method=method, path=path, query=query, headers=headers, body=body)
-        response = await self.handler.handle(request)
+        response = await _handle_watching(self.handler, request, receive)
+        if response is None:
+            return  # the client left before the answer: nobody to send it to
         if response.stream is None:
             await _send_whole(send, response)
         else:
@@ -158,6 +163,28 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
+
+
+async def _handle_watching(
+    handler: Handler, request: HttpRequest, receive: Receive
+) -> HttpResponse | None:
+    """``handler.handle(request)``, cancelled when the client goes away meanwhile (a long
+    non-streamed generation, or the wait for a stream's first event, then stops upstream
+    too); ``None`` in that case."""
+    answered: list[HttpResponse] = []
+    async with anyio.create_task_group() as group:
+
+        async def watch() -> None:
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    group.cancel_scope.cancel()
+                    return
+
+        group.start_soon(watch)
+        answered.append(await handler.handle(request))
+        group.cancel_scope.cancel()
+    return answered[0] if answered else None
 
 
 def _start(response: HttpResponse) -> Message:

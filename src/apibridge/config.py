@@ -163,7 +163,7 @@ class UpstreamConfig:
 
     name: str
     format: str
-    base_url: str
+    base_url: str = attrs.field(repr=_url_repr)
     api_keys: tuple[str, ...] = attrs.field(default=(), repr=_secret_repr)
     headers: Mapping[str, str] = attrs.field(factory=dict, repr=_header_names_repr)
     max_output_tokens: int | None = None

@@ -15,11 +15,11 @@ on the first request:
   an enclosing context manager around the app's whole life, which a WSGI callable does not
   have; the loop thread is started lazily and restarted after a ``fork`` (pre-forking servers
   such as gunicorn import the app before forking, and threads do not survive a fork).
-* A streamed answer is a generator: each ``next()`` fetches the next chunk from the loop.
-  When the server closes the iterable (the response is done, or writing to a departed
-  client failed), the generator's ``finally`` closes the handler's stream on the loop, which
-  closes the upstream request. WSGI gives no other sign of a departed client, so it is
-  noticed at the next write.
+* A streamed answer is an iterable whose each ``next()`` fetches the next chunk from the
+  loop. When the server closes the iterable (the response is done, or writing to a departed
+  client failed, even before the first chunk), its ``close()`` closes the handler's stream on
+  the loop, which closes the upstream request. WSGI gives no other sign of a departed
+  client, so it is noticed at the next write.
 """
 
 from __future__ import annotations
@@ -28,7 +28,15 @@ import asyncio
 import http
 import os
 import threading
-from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    Callable,
+    Coroutine,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from typing import Any, TypeVar
 
 import httpx
@@ -137,18 +145,43 @@ class App:
     def _iterate(self, response: HttpResponse) -> Iterator[bytes]:
         stream = response.stream
         assert stream is not None
+        return _Chunks(self._loop, stream)
+
+
+class _Chunks:
+    """A streamed answer as a WSGI iterable: each ``next()`` fetches a chunk from the loop.
+
+    An object with ``close()`` rather than a generator: a server may close the iterable
+    before asking for a single chunk, and a generator that never started skips its
+    ``finally`` then, which would leave the upstream stream open.
+    """
+
+    def __init__(self, loop: _LoopThread, stream: AsyncGenerator[bytes, None]) -> None:
+        self._loop = loop
+        self._stream = stream
+        self._closed = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        if self._closed:
+            raise StopIteration
 
         async def next_chunk() -> bytes | None:
-            return await anext(stream, None)
+            return await anext(self._stream, None)
 
-        try:
-            while True:
-                chunk = self._loop.run(next_chunk())
-                if chunk is None:
-                    return
-                yield chunk
-        finally:
-            self._loop.run(stream.aclose())
+        chunk = self._loop.run(next_chunk())
+        if chunk is None:
+            self.close()
+            raise StopIteration
+        return chunk
+
+    def close(self) -> None:
+        """Close the handler's stream on the loop, which closes the upstream request."""
+        if not self._closed:
+            self._closed = True
+            self._loop.run(self._stream.aclose())
 
 
 def _headers(environ: Mapping[str, Any]) -> dict[str, str]:

@@ -462,7 +462,8 @@ class BackboardTransport:
             await self._remember(turn, response, run_id if isinstance(run_id, str) else None)
             return response
         except BaseException:
-            await self._abandon(turn)
+            with anyio.CancelScope(shield=True):  # also when the client left (cancelled)
+                await self._abandon(turn)
             raise
 
     def _decode(self, turn: _Turn, body: Any) -> Response:
@@ -535,6 +536,9 @@ class BackboardTransport:
                     await events.aclose()
                 if retry is None:
                     break
+                # a stalled or broken attempt's run may still be going: stop it first
+                await self._cancel_run(turn, decoder)
+                decoder = None
                 await anyio.sleep(self.api.delay(attempt, retry.retry_after))
                 attempt += 1
                 await self._fresh_thread(turn)
@@ -549,10 +553,15 @@ class BackboardTransport:
     async def _stopped(self, turn: _Turn, decoder: codec.StreamDecoder | None) -> None:
         """The stream ended without an answer (failure, or the client left): clean up."""
         with anyio.CancelScope(shield=True):
+            await self._cancel_run(turn, decoder)
+            await self._abandon(turn)
+
+    async def _cancel_run(self, turn: _Turn, decoder: codec.StreamDecoder | None) -> None:
+        """Cancel the run ``decoder`` was reading when it has not ended."""
+        with anyio.CancelScope(shield=True):
             run_id = decoder.run_id if decoder is not None and not decoder.done else None
             if run_id is not None and turn.ref is not None and turn.key is not None:
                 await self.api.cancel_run(turn.key, turn.ref.thread_id, run_id)
-            await self._abandon(turn)
 
     async def _pump(
         self, response: httpx.Response, decoder: codec.StreamDecoder
