@@ -655,7 +655,11 @@ class StreamEncoder:
             self._flush_citations(index)  # text parts that were never stopped
         if self._annotations:
             out.append(self._frame({"annotations": self._annotations}))
-        finish = finish_for(self._stop_reason, bool(self._tools), self._ctx) or "stop"
+        refusal = "refusal" in self._kinds.values()
+        finish = (
+            finish_for(self._stop_reason, bool(self._tools), self._ctx, has_refusal=refusal)
+            or "stop"
+        )
         extra = {"stop_reason": self._stop_sequence} if self._stop_sequence else {}
         out.append(self._frame({}, finish_reason=finish, **extra))
         if self._include_usage and self._usage is not None:

@@ -104,6 +104,16 @@ STOP_TO_FINISH: Final[Mapping[str, str]] = {
 #: canonical stop reasons whose Chat spelling loses meaning (reported when encoded).
 _INEXACT_STOPS: Final = frozenset({"pause_turn", "error"})
 
+#: Chat ``finish_reason`` values that cut the turn short: a tool call under one of them may be
+#: truncated, so the reason is kept rather than said as ``tool_use`` (docs/canonical.md).
+_CUT_SHORT_FINISHES: Final = frozenset({"length", "content_filter"})
+
+#: canonical stop reasons that cut the turn short and have a Chat word of their own: kept
+#: (``length``, ``content_filter``) even when the answer holds a tool call.
+_CUT_SHORT_STOPS: Final = frozenset(
+    {"max_tokens", "context_window_exceeded", "content_filter", "refusal"}
+)
+
 #: error ``code`` → canonical kind: codes are more specific than types, so they win.
 ERROR_CODE_KIND: Final[Mapping[str, str]] = {
     "invalid_api_key": "authentication",
@@ -263,10 +273,11 @@ def thinking_text(text: str, summary: Sequence[str]) -> str:
 def stop_for(finish: str | None, has_tool_calls: bool, stop_string: Any) -> str | None:
     """The canonical stop reason for a Chat ``finish_reason``.
 
-    A tool call in the answer always means ``tool_use`` (Ollama and vLLM say ``stop``); vLLM's
+    A tool call in the answer means ``tool_use`` (Ollama and vLLM say ``stop``) unless the
+    turn was cut short (``length``, ``content_filter``: the call may be truncated); vLLM's
     ``stop_reason`` string names the stop sequence that matched.
     """
-    if has_tool_calls:
+    if has_tool_calls and finish not in _CUT_SHORT_FINISHES:
         return "tool_use"
     if finish is None:
         return None
@@ -275,12 +286,26 @@ def stop_for(finish: str | None, has_tool_calls: bool, stop_string: Any) -> str 
     return FINISH_TO_STOP.get(finish, finish)
 
 
-def finish_for(stop: str | None, has_tool_calls: bool, ctx: Context | None = None) -> str | None:
-    """The Chat ``finish_reason`` for a canonical stop reason (``ctx`` records inexact ones)."""
-    if has_tool_calls:
+def finish_for(
+    stop: str | None,
+    has_tool_calls: bool,
+    ctx: Context | None = None,
+    *,
+    has_refusal: bool = False,
+) -> str | None:
+    """The Chat ``finish_reason`` for a canonical stop reason (``ctx`` records inexact ones).
+
+    A tool call means ``tool_calls``, unless the turn was cut short (as OpenAI says it: a
+    truncated call comes with ``length``). A ``refusal`` stop over an OpenAI refusal part
+    (``has_refusal``: the Responses codec's reading of a completed refusal) is ``stop``, as
+    OpenAI itself finishes a message whose ``refusal`` is set; Claude's classifier stop,
+    which has no refusal part, is ``content_filter``."""
+    if has_tool_calls and stop not in _CUT_SHORT_STOPS:
         return "tool_calls"
     if stop is None:
         return None
+    if stop == "refusal" and has_refusal:
+        return "stop"
     if stop in STOP_TO_FINISH:
         if ctx is not None and stop in _INEXACT_STOPS:
             ctx.lose("stop_reason", f"chat has no {stop!r} finish reason", "sent as 'stop'")

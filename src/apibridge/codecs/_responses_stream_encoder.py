@@ -64,6 +64,7 @@ from apibridge.codecs._responses_common import (
     hints,
     lose_foreign,
     part_hints,
+    status_for_stop,
 )
 from apibridge.codecs._responses_items import (
     ItemIds,
@@ -639,7 +640,10 @@ class StreamEncoder:
         lose_foreign(self._ctx, self._extras, "response")
         body = self._response(stop=self._stop)
         self._finished = True
-        kind = TERMINAL_EVENTS.get(body["status"], "response.completed")
+        status = body.get("status")  # a same-format hint may have left it out, or odd
+        if not isinstance(status, str):
+            status = status_for_stop(self._stop)[0]
+        kind = TERMINAL_EVENTS.get(status, "response.completed")
         return [*out, self._emit(kind, response=body)]
 
     def _fail(self, error: ApiError) -> list[bytes]:

@@ -319,6 +319,9 @@ def _encode_messages(
         role = "system" if message.role == "developer" else message.role
         if role == "system" and not native:
             ctx.lose(where, "Anthropic has no system turns", "moved")
+            if message.name is not None:
+                ctx.lose(f"{where}.name", "Anthropic turns have no name")
+            wire.lose_foreign(ctx, message.extras, where)
             for j, part in enumerate(message.content):
                 if isinstance(part, TextPart):
                     moved.append(part)

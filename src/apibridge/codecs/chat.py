@@ -25,7 +25,8 @@ format gets ``stream_options: {"include_usage": true}`` so that usage arrives.
 
 *Responses.* ``choices[0].message`` becomes ``[ThinkingPart] + TextPart (annotations →
 citations) + [RefusalPart] + ToolCallParts``; ``finish_reason`` maps through
-:data:`FINISH_TO_STOP` (a tool call always means ``tool_use``; vLLM's ``stop_reason`` string
+:data:`FINISH_TO_STOP` (a tool call means ``tool_use`` unless ``length`` or
+``content_filter`` cut the turn short; vLLM's ``stop_reason`` string
 is the stop sequence); ``usage`` keeps OpenAI's meaning through ``Usage.from_openai``. More
 choices ride in ``extras`` (``other_choices``) for a Chat client and are a loss elsewhere.
 
@@ -48,6 +49,7 @@ from typing import Any, Final, Literal, TypeVar
 from apibridge._model import (
     OutputFormat,
     ReasoningConfig,
+    RefusalPart,
     Request,
     Response,
     Tool,
@@ -722,7 +724,10 @@ def encode_response(response: Response, ctx: Context) -> dict[str, Any]:
     if "_finish_reason" in carried:
         choice["finish_reason"] = carried["_finish_reason"]
     elif not carried.get("_finish_absent"):
-        choice["finish_reason"] = finish_for(response.stop_reason, has_calls, ctx)
+        has_refusal = any(isinstance(p, RefusalPart) for p in response.content)
+        choice["finish_reason"] = finish_for(
+            response.stop_reason, has_calls, ctx, has_refusal=has_refusal
+        )
     if response.stop_sequence is not None:
         choice["stop_reason"] = response.stop_sequence  # vLLM's field for the matched string
     apply_extras(choice, choice_fields)

@@ -256,6 +256,8 @@ def decode_request(body: Mapping[str, Any], ctx: Context) -> Request:
         for i, t in enumerate(expect_list(body.get("tools", []), "tools"))
     )
     include = body.get("include")
+    if include is not None:
+        expect_list(include, "include")  # carried as it came; the encoder extends the list
     metadata = body.get("metadata")
     user = body.get(user_key)
     parallel = body.get("parallel_tool_calls")
