@@ -120,7 +120,14 @@ def test_redacted_reasoning_with_a_summary_round_trips() -> None:
     (part,) = request.messages[0].content
     assert isinstance(part, RedactedThinkingPart)
     assert part.data == "opaque"
-    assert codec.encode_request(request, Context()) == body
+    # an OpenAI upstream would reject Claude's reasoning: a request leaves it out, saying so
+    ctx = Context()
+    assert codec.encode_request(request, ctx) == {"model": "m", "input": []}
+    assert [loss.action for loss in ctx.losses] == ["omitted"]
+    # as an answer to a Responses client it goes back exactly, summary and envelope alike
+    answer = codec.encode_response(Response(id="resp_1", model="m", content=(part,)), Context())
+    item = answer["output"][0]
+    assert {k: item[k] for k in body["input"][0]} == body["input"][0]
 
 
 def test_reasoning_text_pieces_are_resplit_only_when_they_still_fit() -> None:

@@ -624,6 +624,11 @@ def encode_item(
     if isinstance(part, (ThinkingPart, RedactedThinkingPart)):
         own = hints(part.extras)
         given = part.id if isinstance(part, ThinkingPart) else own.get("_id")
+        if not output and not _openai_reasoning(part, own):
+            # OpenAI rejects reasoning it did not produce (an unknown id, foreign encrypted
+            # content): in a request, only its own items go back (DESIGN.md, FIDELITY 3)
+            ctx.lose(where, "reasoning from another provider cannot be sent to OpenAI", "omitted")
+            return None
         return encode_reasoning(part, given or ids.make("rs_", position), ctx, where)
     if isinstance(part, ServerToolPart):
         if part.source_format == FORMAT:
@@ -633,6 +638,17 @@ def encode_item(
         return _encode_result(part, ctx, where)
     ctx.lose(where, f"a {type(part).__name__} cannot appear in a responses answer")
     return None
+
+
+def _openai_reasoning(part: ThinkingPart | RedactedThinkingPart, own: Mapping[str, Any]) -> bool:
+    """Whether ``part`` is reasoning an OpenAI Responses upstream produced: native encrypted
+    content, or a reasoning item that came in as one (its id, received with no foreign value)."""
+    if isinstance(part, RedactedThinkingPart):
+        return False
+    if part.encrypted_content is not None:
+        return True
+    received_as_item = part.id is not None or "id" in own.get("_absent", ())
+    return part.signature is None and "_sealed" not in own and received_as_item
 
 
 def encode_parts(

@@ -19,13 +19,13 @@ other key ride in extras (``text``, ``text_format``, ``reasoning`` hold unmapped
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal, TypeAlias
+from typing import Any, Final, Literal, TypeAlias
 
 import attrs
 
 from apibridge._model import OutputFormat, ReasoningConfig, Request, Tool, ToolChoice
 from apibridge.codecs._base import Context, expect_list, expect_obj, expect_str
-from apibridge.codecs._reasoning import effort_for_budget
+from apibridge.codecs._reasoning import effort_for_budget, nearest_effort
 from apibridge.codecs._responses_common import FORMAT, finish, hints, lose_foreign, pack, split
 from apibridge.errors import InvalidPayload
 
@@ -287,6 +287,13 @@ def decode_reasoning_config(value: Any, extra: dict[str, Any]) -> ReasoningConfi
     )
 
 
+#: every effort word the Responses API defines.
+_OPENAI_EFFORTS: Final = frozenset({"none", "minimal", "low", "medium", "high", "xhigh"})
+#: the words every reasoning model accepts (o-series models refuse ``minimal``, and only the
+#: newest accept ``xhigh``): what a budget or another format's word becomes.
+_SAFE_EFFORTS: Final = ("low", "medium", "high")
+
+
 def encode_reasoning_config(request: Request, ctx: Context, own: Mapping[str, Any]) -> Any:
     """``reasoning`` for a request: a budget becomes an effort band (reported)."""
     config = request.reasoning
@@ -294,8 +301,13 @@ def encode_reasoning_config(request: Request, ctx: Context, own: Mapping[str, An
         return own.get("reasoning")
     out: dict[str, Any] = dict(own.get("reasoning") or {})
     effort = config.effort
+    if effort is not None and effort not in _OPENAI_EFFORTS:
+        # another format's word (Anthropic's "max"): the nearest one every model accepts
+        sent = nearest_effort(effort, _SAFE_EFFORTS)
+        ctx.lose("reasoning.effort", f"responses has no effort {effort!r}", f"sent as {sent!r}")
+        effort = sent
     if effort is None and config.budget_tokens is not None and config.mode == "enabled":
-        effort = effort_for_budget(config.budget_tokens)
+        effort = effort_for_budget(config.budget_tokens, allowed=_SAFE_EFFORTS)
         ctx.lose(
             "reasoning.budget_tokens",
             "responses sizes reasoning by effort only",
