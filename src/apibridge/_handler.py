@@ -330,6 +330,12 @@ class Handler:
         try:
             endpoint, param = self._precheck(call, request.method, request.path, request.headers)
             response = await self._dispatch(call, endpoint, param, request)
+        except anyio.get_cancelled_exc_class():
+            # the driver cancelled the request: its client went away before any answer
+            call.status = 499  # nginx's "client closed request": nothing was sent
+            call.note = call.note or "client went away"
+            call.log()
+            raise
         except StoreUnavailable as exc:
             log.error("%s: state store unavailable: %s", call.request_id, exc.detail)
             response = self._error(call, exc.error)

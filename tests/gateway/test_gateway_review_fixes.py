@@ -200,6 +200,16 @@ def test_asgi_non_streamed_request_cancelled_when_the_client_leaves() -> None:
     assert sent == []
 
 
+def test_a_request_cancelled_by_a_leaving_client_still_gets_its_access_log_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="apibridge.access")
+    test_asgi_non_streamed_request_cancelled_when_the_client_leaves()
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "apibridge.access"]
+    assert '"POST /v1/messages" 499' in line
+    assert "client went away" in line
+
+
 def _frame(data: dict[str, object]) -> bytes:
     return b"data: " + orjson.dumps(data) + b"\n\n"
 
