@@ -52,7 +52,6 @@ __all__ = [
     "ToolResultPart",
     "Usage",
     "accumulate",
-    "no_extras",
 ]
 
 JSON: TypeAlias = Any
@@ -64,11 +63,6 @@ Extras: TypeAlias = Mapping[str, Mapping[str, JSON]]
 Only the codec of that format reads them back; a codec of another format reports each key
 as a loss (``ConversionWarning``) instead of dropping it silently.
 """
-
-
-def no_extras() -> Extras:
-    """The empty extras mapping (a fresh dict, so that values never share one)."""
-    return {}
 
 
 StopReason: TypeAlias = str
@@ -123,7 +117,7 @@ class TextPart:
     text: str
     citations: tuple[Citation, ...] = ()
     cache_control: Mapping[str, JSON] | None = None
-    extras: Extras = attrs.field(factory=no_extras)
+    extras: Extras = attrs.field(factory=dict)
 
 
 @attrs.frozen(kw_only=True)
@@ -570,9 +564,6 @@ def _grow(part: ContentPart, delta: PartDelta) -> ContentPart:
             return attrs.evolve(part, summary=tuple(summary))
         return attrs.evolve(part, text=part.text + value)
     return part
-
-
-grow_part = _grow
 
 
 def accumulate(events: Iterable[Event]) -> Response:

@@ -54,6 +54,8 @@ def new_id(prefix: str) -> str:
 
 def expect_obj(value: Any, where: str) -> Mapping[str, Any]:
     """``value`` as a JSON object, or :class:`InvalidPayload` naming ``where``."""
+    if type(value) is dict:  # the parsed-JSON case, without the slower ABC check (hot path)
+        return value
     if not isinstance(value, Mapping):
         raise InvalidPayload(f"{where}: expected an object, got {type(value).__name__}")
     return value
