@@ -37,10 +37,10 @@ def _effort_budget() -> str:
 
 def _stop_reasons() -> str:
     """Canonical stop reason → each client format's spelling, from the codecs' own tables."""
-    from apibridge._model import STOP_REASONS
-    from apibridge.codecs._anthropic_wire import STOP_REASON_TO_WIRE
-    from apibridge.codecs._chat_wire import STOP_TO_FINISH
-    from apibridge.codecs._responses_common import STOP_TO_STATUS
+    from apibridge.codecs.anthropic._wire import STOP_REASON_TO_WIRE
+    from apibridge.codecs.chat._wire import STOP_TO_FINISH
+    from apibridge.codecs.responses._wire import STOP_TO_STATUS
+    from apibridge.model import STOP_REASONS
 
     rows = []
     for reason in sorted(STOP_REASONS):
@@ -61,9 +61,9 @@ def _stop_reasons() -> str:
 
 def _wire_to_canonical() -> str:
     """Each format's stop word → canonical, as the decoders read them."""
-    from apibridge.codecs._anthropic_wire import STOP_REASON_FROM_WIRE
-    from apibridge.codecs._chat_wire import FINISH_TO_STOP
-    from apibridge.codecs._responses_common import INCOMPLETE_TO_STOP, STATUS_TO_STOP
+    from apibridge.codecs.anthropic._wire import STOP_REASON_FROM_WIRE
+    from apibridge.codecs.chat._wire import FINISH_TO_STOP
+    from apibridge.codecs.responses._wire import INCOMPLETE_TO_STOP, STATUS_TO_STOP
 
     rows: list[tuple[Any, ...]] = [("Anthropic", k, v) for k, v in STOP_REASON_FROM_WIRE.items()]
     rows += [("Chat", k, v) for k, v in FINISH_TO_STOP.items()]

@@ -150,9 +150,9 @@ def _without_custom_calls(data: str) -> Any:
 
 def _chat_final_by_chunks(data: bytes) -> Any:
     """Each chunk checked by the SDK's ``ChatCompletionChunk``; folded by apibridge's decoder."""
-    from apibridge._model import accumulate
     from apibridge._sse import SSEDecoder
     from apibridge.codecs import Context, get_codec
+    from apibridge.model import accumulate
 
     sse = SSEDecoder()
     frames = [*sse.feed(data), *sse.close()]

@@ -16,7 +16,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import apibridge
-from apibridge._model import (
+from apibridge.codecs import Context, get_codec
+from apibridge.model import (
     Message,
     Request,
     Response,
@@ -27,7 +28,6 @@ from apibridge._model import (
     ToolResultPart,
     Usage,
 )
-from apibridge.codecs import Context, get_codec
 
 FMTS = ("anthropic", "chat", "responses")
 PAIRS = [(a, b) for a in FMTS for b in FMTS if a != b]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from apibridge._handler_routes import ENDPOINTS, PATTERNS
+from apibridge._gateway._http import ENDPOINTS, PATTERNS
 
 DOCS = Path(__file__).parent.parent / "docs"
 

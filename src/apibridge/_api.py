@@ -62,7 +62,7 @@ def _answer_exchange(
         return Exchange.from_client(
             request, client=target, upstream=source, strict=strict, losses=found
         )
-    from apibridge._model import Request
+    from apibridge.model import Request
 
     ctx = Context(strict=strict, losses=found)
     return Exchange(

@@ -14,7 +14,10 @@ from typing import Any
 
 import attrs
 
-from apibridge._model import (
+from apibridge._sse import SSEDecoder
+from apibridge.codecs import Codec, Context, get_codec
+from apibridge.errors import InvalidPayload, Loss
+from apibridge.model import (
     ContentPart,
     Event,
     PartStart,
@@ -24,9 +27,6 @@ from apibridge._model import (
     ToolCallPart,
     ToolChoice,
 )
-from apibridge._sse import SSEDecoder
-from apibridge.codecs import Codec, Context, get_codec
-from apibridge.errors import InvalidPayload, Loss
 
 __all__ = ["Exchange", "StreamTranslator", "ToolNames"]
 

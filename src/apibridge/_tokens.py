@@ -31,7 +31,7 @@ import re
 
 import orjson
 
-from apibridge._model import (
+from apibridge.model import (
     ContentPart,
     DocumentPart,
     ImagePart,

@@ -5,7 +5,7 @@ Theory of operation
 :class:`App` is an ``async (scope, receive, send)`` callable and imports no framework, so any
 ASGI server runs it (``uvicorn apibridge_app:app``) and any framework mounts it
 (``starlette_app.mount("/llm", App(...))``, the same call in FastAPI). It is a thin driver
-over the sans-IO :class:`apibridge._handler.Handler`:
+over the sans-IO :class:`apibridge._gateway._handler.Handler`:
 
 1. ``lifespan``: ``startup`` creates the upstream connection pool in the server's loop (and
    checks that a configured Redis store answers), ``shutdown`` closes the pool and the Redis
@@ -35,7 +35,7 @@ from typing import Any
 import anyio
 import httpx
 
-from apibridge._handler import Handler, HttpRequest, HttpResponse
+from apibridge._gateway._handler import Handler, HttpRequest, HttpResponse
 from apibridge.config import GatewayConfig
 from apibridge.store import Store
 from apibridge.transports import Transport

@@ -6,7 +6,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from apibridge import _convert_cli, _serve
+from apibridge import _cli_convert as _convert_cli
+from apibridge import _cli_serve as _serve
 
 __all__ = ["main"]
 

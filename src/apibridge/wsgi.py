@@ -3,7 +3,7 @@
 Theory of operation
 -------------------
 :class:`App` is a PEP 3333 callable, a second thin driver over the same sans-IO
-:class:`apibridge._handler.Handler` as :mod:`apibridge.asgi` (not an ASGI adapter). The
+:class:`apibridge._gateway._handler.Handler` as :mod:`apibridge.asgi` (not an ASGI adapter). The
 transports are async, so the app owns **one private event loop on a daemon thread**, started
 on the first request:
 
@@ -41,7 +41,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from apibridge._handler import Handler, HttpRequest, HttpResponse
+from apibridge._gateway._handler import Handler, HttpRequest, HttpResponse
 from apibridge.asgi import build_config
 from apibridge.config import GatewayConfig
 from apibridge.store import Store

@@ -8,7 +8,8 @@ from typing import Any
 import httpx
 
 from apibridge import Exchange
-from apibridge._model import (
+from apibridge.config import Retries, Timeouts, UpstreamConfig
+from apibridge.model import (
     Event,
     PartDelta,
     Ping,
@@ -18,7 +19,6 @@ from apibridge._model import (
     ToolCallPart,
     accumulate,
 )
-from apibridge.config import Retries, Timeouts, UpstreamConfig
 from apibridge.store import MemoryStore
 from apibridge.transports.backboard import BackboardTransport
 

@@ -13,7 +13,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from apibridge import Exchange, convert_response, convert_stream
-from apibridge._model import (
+from apibridge._sse import SSEDecoder
+from apibridge.codecs import backboard as bb
+from apibridge.codecs import get_codec
+from apibridge.codecs._context import Context
+from apibridge.errors import InvalidPayload, UnsupportedFeature, UpstreamError
+from apibridge.model import (
     DocumentPart,
     ImagePart,
     Message,
@@ -36,11 +41,6 @@ from apibridge._model import (
     Usage,
     accumulate,
 )
-from apibridge._sse import SSEDecoder
-from apibridge.codecs import backboard as bb
-from apibridge.codecs import get_codec
-from apibridge.codecs._base import Context
-from apibridge.errors import InvalidPayload, UnsupportedFeature, UpstreamError
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "backboard"
 CLIENTS = ("anthropic", "chat", "responses")

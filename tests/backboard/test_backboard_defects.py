@@ -25,9 +25,9 @@ from bb_helpers import (
 from fake_backboard import FakeBackboard, Plan
 
 from apibridge import convert_stream
-from apibridge._model import PartDelta, PartStart, Ping, ToolCallPart
 from apibridge.config import ServerConfig, load_config
 from apibridge.errors import UpstreamError
+from apibridge.model import PartDelta, PartStart, Ping, ToolCallPart
 from apibridge.store import MemoryStore
 
 pytestmark = pytest.mark.anyio

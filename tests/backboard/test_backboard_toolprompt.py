@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from apibridge._model import (
+from apibridge.model import (
     Message,
     MessageDelta,
     MessageStart,
@@ -26,7 +26,8 @@ from apibridge._model import (
     ToolResultPart,
     accumulate,
 )
-from apibridge._toolprompt import (
+from apibridge.transports.backboard._fallback import FallbackStream, parse_response
+from apibridge.transports.backboard._tool_prompt import (
     CALL_FENCE,
     CallScanner,
     ParsedCall,
@@ -35,7 +36,6 @@ from apibridge._toolprompt import (
     parse_tool_calls,
     render_call,
 )
-from apibridge.transports._backboard_fallback import FallbackStream, parse_response
 
 DECLARED = {"get_weather", "search"}
 

@@ -26,12 +26,12 @@ from bb_helpers import (
 )
 from fake_backboard import FakeBackboard, Plan
 
-from apibridge._model import MessageStart, PartDelta, PartStart, Ping, ThinkingPart, Usage
 from apibridge.config import ConfigError
 from apibridge.errors import UpstreamError
+from apibridge.model import MessageStart, PartDelta, PartStart, Ping, ThinkingPart, Usage
 from apibridge.store import MemoryStore
-from apibridge.transports._backboard_settings import settings_from_config
 from apibridge.transports.backboard import BackboardTransport
+from apibridge.transports.backboard._settings import settings_from_config
 
 pytestmark = pytest.mark.anyio
 

@@ -21,7 +21,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from apibridge._model import (
+from apibridge._sse import SSEDecoder
+from apibridge.codecs import anthropic as codec
+from apibridge.codecs._context import Context
+from apibridge.errors import ERROR_KINDS, Loss
+from apibridge.model import (
     Event,
     MessageDelta,
     PartStart,
@@ -31,10 +35,6 @@ from apibridge._model import (
     ToolCallPart,
     accumulate,
 )
-from apibridge._sse import SSEDecoder
-from apibridge.codecs import anthropic as codec
-from apibridge.codecs._base import Context
-from apibridge.errors import ERROR_KINDS, Loss
 from oracles import final_from_stream, validate_error, validate_request, validate_response
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "anthropic"

@@ -17,7 +17,13 @@ from hypothesis import strategies as st
 from test_anthropic import has_loss, load
 
 from apibridge._exchange import ToolNames
-from apibridge._model import (
+from apibridge.codecs import anthropic as codec
+from apibridge.codecs._context import Context
+from apibridge.codecs.anthropic import _blocks as blocks
+from apibridge.codecs.anthropic._codec import DEFAULT_MAX_TOKENS
+from apibridge.codecs.envelope import Envelope, open_envelope, seal
+from apibridge.errors import ERROR_KINDS, ApiError, InvalidPayload, UnsupportedFeature
+from apibridge.model import (
     Citation,
     DocumentPart,
     ImagePart,
@@ -37,11 +43,6 @@ from apibridge._model import (
     ToolResultPart,
     Usage,
 )
-from apibridge.codecs import _anthropic_blocks as blocks
-from apibridge.codecs import anthropic as codec
-from apibridge.codecs._base import Context
-from apibridge.codecs.envelope import Envelope, open_envelope, seal
-from apibridge.errors import ERROR_KINDS, ApiError, InvalidPayload, UnsupportedFeature
 from oracles import validate_request, validate_response
 
 
@@ -140,7 +141,7 @@ def test_native_system_turns_stay_in_place() -> None:
 def test_max_tokens_defaults_with_a_loss() -> None:
     ctx = Context()
     body = encode(attrs.evolve(request(user(text("hi"))), max_tokens=None), ctx)
-    assert body["max_tokens"] == codec.DEFAULT_MAX_TOKENS
+    assert body["max_tokens"] == DEFAULT_MAX_TOKENS
     assert has_loss(ctx, "max_tokens", "defaulted")
 
 
@@ -1055,7 +1056,7 @@ def test_lenient_decoding_of_odd_but_harmless_values() -> None:
     assert out["tool_choice"] == body["tool_choice"]
     assert out["metadata"] == body["metadata"]
     assert out["messages"][0]["content"][1:] == body["messages"][0]["content"][1:]
-    assert out["max_tokens"] == codec.DEFAULT_MAX_TOKENS
+    assert out["max_tokens"] == DEFAULT_MAX_TOKENS
 
 
 def test_response_spellings_round_trip() -> None:

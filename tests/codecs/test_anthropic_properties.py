@@ -19,7 +19,10 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 from test_anthropic import check_stream_against_sdk, decode_sse, encode_events, normalised
 
-from apibridge._model import (
+from apibridge.codecs import anthropic as codec
+from apibridge.codecs._context import Context
+from apibridge.codecs.anthropic import _wire as wire
+from apibridge.model import (
     Event,
     MessageDelta,
     MessageStart,
@@ -35,9 +38,6 @@ from apibridge._model import (
     ToolCallPart,
     accumulate,
 )
-from apibridge.codecs import _anthropic_wire as wire
-from apibridge.codecs import anthropic as codec
-from apibridge.codecs._base import Context
 from oracles import validate_response
 
 # ------------------------------------------------------------------------------ values

@@ -17,7 +17,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from test_anthropic import check_stream_against_sdk, encode_events, has_loss, wire_events
 
-from apibridge._model import (
+from apibridge._sse import SSEFrame
+from apibridge.codecs import anthropic as codec
+from apibridge.codecs._context import Context
+from apibridge.codecs.envelope import Envelope, open_envelope, seal
+from apibridge.errors import ApiError
+from apibridge.model import (
     Citation,
     Event,
     MessageDelta,
@@ -40,11 +45,6 @@ from apibridge._model import (
     Usage,
     accumulate,
 )
-from apibridge._sse import SSEFrame
-from apibridge.codecs import anthropic as codec
-from apibridge.codecs._base import Context
-from apibridge.codecs.envelope import Envelope, open_envelope, seal
-from apibridge.errors import ApiError
 from oracles import final_from_stream
 
 

@@ -14,7 +14,14 @@ from typing import Any
 import attrs
 import pytest
 
-from apibridge._model import (
+from apibridge._sse import SSEDecoder, SSEFrame
+from apibridge.codecs import Context, chat
+from apibridge.codecs.chat import _codec as _chat_codec
+from apibridge.codecs.chat import _messages as _chat_messages
+from apibridge.codecs.chat import _stream as _chat_stream
+from apibridge.codecs.chat import _wire as _chat_wire
+from apibridge.errors import ERROR_KINDS, ApiError, InvalidPayload
+from apibridge.model import (
     STOP_REASONS,
     Citation,
     Event,
@@ -33,9 +40,6 @@ from apibridge._model import (
     ToolResultPart,
     accumulate,
 )
-from apibridge._sse import SSEDecoder, SSEFrame
-from apibridge.codecs import Context, _chat_messages, _chat_stream, _chat_wire, chat
-from apibridge.errors import ERROR_KINDS, ApiError, InvalidPayload
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "chat"
 ALL = sorted(FIXTURES.glob("*.json"))
@@ -58,7 +62,7 @@ def fixed_ids(monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
     def fresh(prefix: str) -> str:
         return f"{prefix}gen{next(counter[0])}"
 
-    for module in (_chat_stream, chat, _chat_messages, _chat_wire):
+    for module in (_chat_stream, _chat_codec, _chat_messages, _chat_wire):
         monkeypatch.setattr(module, "new_id", fresh)
 
     def reset() -> None:

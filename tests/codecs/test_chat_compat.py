@@ -17,7 +17,9 @@ import orjson
 import pytest
 
 import apibridge
-from apibridge._model import (
+from apibridge._sse import SSEDecoder
+from apibridge.codecs import Context, chat, get_codec
+from apibridge.model import (
     Event,
     Message,
     PartDelta,
@@ -30,8 +32,6 @@ from apibridge._model import (
     ToolChoice,
     accumulate,
 )
-from apibridge._sse import SSEDecoder
-from apibridge.codecs import Context, chat, get_codec
 from oracles import final_from_stream, validate_request, validate_response
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"

@@ -18,7 +18,10 @@ from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from openai.types.chat import completion_create_params as params
 from pydantic import TypeAdapter
 
-from apibridge._model import (
+from apibridge._sse import SSEDecoder
+from apibridge.codecs import Context, chat
+from apibridge.errors import ApiError, UnsupportedFeature
+from apibridge.model import (
     Citation,
     DocumentPart,
     Event,
@@ -48,9 +51,6 @@ from apibridge._model import (
     Usage,
     accumulate,
 )
-from apibridge._sse import SSEDecoder
-from apibridge.codecs import Context, chat
-from apibridge.errors import ApiError, UnsupportedFeature
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "chat"
 PNG = (  # a one-pixel PNG

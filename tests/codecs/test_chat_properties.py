@@ -15,7 +15,10 @@ from openai._models import construct_type
 from openai.lib.streaming.chat import ChatCompletionStreamState
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
-from apibridge._model import (
+from apibridge._sse import SSEDecoder, SSEFrame
+from apibridge.codecs import Context, chat
+from apibridge.errors import ApiError
+from apibridge.model import (
     Citation,
     Event,
     MessageDelta,
@@ -34,9 +37,6 @@ from apibridge._model import (
     Usage,
     accumulate,
 )
-from apibridge._sse import SSEDecoder, SSEFrame
-from apibridge.codecs import Context, chat
-from apibridge.errors import ApiError
 
 SETTINGS = settings(
     max_examples=100,

@@ -9,7 +9,10 @@ from typing import Any
 import pytest
 
 import apibridge
-from apibridge._model import (
+from apibridge._sse import SSEDecoder
+from apibridge.codecs import Context, chat, responses
+from apibridge.errors import InvalidPayload, Loss
+from apibridge.model import (
     MessageDelta,
     MessageStart,
     MessageStop,
@@ -21,9 +24,6 @@ from apibridge._model import (
     ToolCallPart,
     accumulate,
 )
-from apibridge._sse import SSEDecoder
-from apibridge.codecs import Context, chat, responses
-from apibridge.errors import InvalidPayload, Loss
 from oracles import final_from_stream, validate_response
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"

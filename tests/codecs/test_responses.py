@@ -15,7 +15,18 @@ import attrs
 import orjson
 import pytest
 
-from apibridge._model import (
+from apibridge.codecs import Context, get_codec
+from apibridge.codecs import responses as codec
+from apibridge.codecs.responses._settings import CHOICE_MODES, CHOICE_WORDS
+from apibridge.codecs.responses._wire import (
+    INCOMPLETE_TO_STOP,
+    STATUS_TO_STOP,
+    STOP_TO_STATUS,
+    status_for_stop,
+    stop_for_status,
+)
+from apibridge.errors import ERROR_KINDS, ApiError, InvalidPayload
+from apibridge.model import (
     Message,
     Request,
     Response,
@@ -26,17 +37,6 @@ from apibridge._model import (
     ToolResultPart,
     Usage,
 )
-from apibridge.codecs import Context, get_codec
-from apibridge.codecs import responses as codec
-from apibridge.codecs._responses_common import (
-    INCOMPLETE_TO_STOP,
-    STATUS_TO_STOP,
-    STOP_TO_STATUS,
-    status_for_stop,
-    stop_for_status,
-)
-from apibridge.codecs._responses_settings import CHOICE_MODES, CHOICE_WORDS
-from apibridge.errors import ERROR_KINDS, ApiError, InvalidPayload
 from oracles import validate_error, validate_request, validate_response
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "responses"
@@ -393,7 +393,7 @@ def test_choice_tables_invert() -> None:
 
 
 def test_every_canonical_stop_reason_has_a_status() -> None:
-    from apibridge._model import STOP_REASONS
+    from apibridge.model import STOP_REASONS
 
     assert set(STOP_TO_STATUS) == STOP_REASONS
 

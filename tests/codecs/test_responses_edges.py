@@ -9,7 +9,12 @@ import orjson
 import pytest
 from test_responses_stream import check_grammar, decode, encode
 
-from apibridge._model import (
+from apibridge._sse import SSEFrame
+from apibridge.codecs import Context
+from apibridge.codecs import responses as codec
+from apibridge.codecs.responses._wire import decode_usage, encode_usage
+from apibridge.errors import InvalidPayload, UnsupportedFeature
+from apibridge.model import (
     Citation,
     DocumentPart,
     ImagePart,
@@ -32,11 +37,6 @@ from apibridge._model import (
     ToolResultPart,
     Usage,
 )
-from apibridge._sse import SSEFrame
-from apibridge.codecs import Context
-from apibridge.codecs import responses as codec
-from apibridge.codecs._responses_common import decode_usage, encode_usage
-from apibridge.errors import InvalidPayload, UnsupportedFeature
 from oracles import validate_response
 
 
@@ -429,7 +429,7 @@ def test_terminal_event_closes_what_no_done_event_closed() -> None:
 
 
 def accumulate_text(events: list[Any]) -> str:
-    from apibridge._model import accumulate
+    from apibridge.model import accumulate
 
     return "".join(p.text for p in accumulate(events).content if isinstance(p, TextPart))
 

@@ -13,7 +13,11 @@ from typing import Any
 import pytest
 
 from apibridge._exchange import ToolNames
-from apibridge._model import (
+from apibridge.codecs import Context
+from apibridge.codecs import responses as codec
+from apibridge.codecs.envelope import Envelope, open_envelope, seal
+from apibridge.errors import ApiError, UnsupportedFeature
+from apibridge.model import (
     Citation,
     DocumentPart,
     ImagePart,
@@ -33,10 +37,6 @@ from apibridge._model import (
     ToolResultPart,
     Usage,
 )
-from apibridge.codecs import Context
-from apibridge.codecs import responses as codec
-from apibridge.codecs.envelope import Envelope, open_envelope, seal
-from apibridge.errors import ApiError, UnsupportedFeature
 from oracles import validate_request, validate_response
 
 SIGNATURE = "EqQBCkgIARABGAIiQL2o5sQ0j7nq3Hf2Zk+Lxi4tJ9yXoa0rB1VwI3sPeQ9mTn=="

@@ -17,7 +17,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from test_responses_stream import check_grammar, decode, encode
 
-from apibridge._model import (
+from apibridge._sse import SSEFrame
+from apibridge.codecs import Context
+from apibridge.codecs import responses as codec
+from apibridge.errors import ERROR_KINDS, ApiError
+from apibridge.model import (
     STOP_REASONS,
     Citation,
     Event,
@@ -39,10 +43,6 @@ from apibridge._model import (
     Usage,
     accumulate,
 )
-from apibridge._sse import SSEFrame
-from apibridge.codecs import Context
-from apibridge.codecs import responses as codec
-from apibridge.errors import ERROR_KINDS, ApiError
 
 text = st.text(max_size=12)
 word = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=8)

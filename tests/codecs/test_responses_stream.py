@@ -20,7 +20,12 @@ import pytest
 from openai.types.responses import ResponseStreamEvent
 from pydantic import TypeAdapter
 
-from apibridge._model import (
+from apibridge._sse import SSEDecoder, SSEFrame
+from apibridge.codecs import Context
+from apibridge.codecs import responses as codec
+from apibridge.codecs.envelope import open_envelope
+from apibridge.errors import ApiError
+from apibridge.model import (
     Citation,
     Event,
     MessageDelta,
@@ -40,11 +45,6 @@ from apibridge._model import (
     Usage,
     accumulate,
 )
-from apibridge._sse import SSEDecoder, SSEFrame
-from apibridge.codecs import Context
-from apibridge.codecs import responses as codec
-from apibridge.codecs.envelope import open_envelope
-from apibridge.errors import ApiError
 from oracles import final_from_stream, validate_response
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "responses"

@@ -13,7 +13,9 @@ from typing import Literal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from apibridge._model import (
+from apibridge.codecs._sequencer import PartSequencer
+from apibridge.errors import ApiError
+from apibridge.model import (
     ContentPart,
     Event,
     MessageDelta,
@@ -30,8 +32,6 @@ from apibridge._model import (
     Usage,
     accumulate,
 )
-from apibridge.codecs._sequencer import PartSequencer
-from apibridge.errors import ApiError
 
 START = MessageStart(id="msg_1", model="m")
 

@@ -13,12 +13,12 @@ import orjson
 import pytest
 
 from apibridge import _json
+from apibridge._cli_serve import _describe
 from apibridge._exchange import Exchange
-from apibridge._handler import Handler, HttpRequest
-from apibridge._model import Event, PartDelta
-from apibridge._serve import _describe
+from apibridge._gateway._handler import Handler, HttpRequest
 from apibridge.asgi import App as AsgiApp
 from apibridge.config import GatewayConfig, Retries, ServerConfig, UpstreamConfig
+from apibridge.model import Event, PartDelta
 from apibridge.store import MemoryStore
 from apibridge.transports.backboard import BackboardTransport
 from apibridge.transports.scripted import ScriptedTransport, echo

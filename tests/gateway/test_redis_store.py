@@ -32,7 +32,7 @@ import redis.asyncio
 from calls import SCHEMA, TOOL_RESULT, openai_client
 from servers import CLIENT_KEY, ScriptedUpstream, free_port, serve_asgi
 
-from apibridge import _serve
+from apibridge import _cli_serve as _serve
 from apibridge.asgi import App as AsgiApp
 from apibridge.config import ConfigError, GatewayConfig, load_config, redact_url
 from apibridge.store import RedisStore, import_redis

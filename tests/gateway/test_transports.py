@@ -14,7 +14,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from apibridge import Exchange
-from apibridge._model import (
+from apibridge._tokens import estimate_request_tokens, estimate_text_tokens
+from apibridge.config import Retries, UpstreamConfig
+from apibridge.errors import ApiError, UpstreamError
+from apibridge.model import (
     ImagePart,
     Message,
     Request,
@@ -26,9 +29,6 @@ from apibridge._model import (
     Usage,
     accumulate,
 )
-from apibridge._tokens import estimate_request_tokens, estimate_text_tokens
-from apibridge.config import Retries, UpstreamConfig
-from apibridge.errors import ApiError, UpstreamError
 from apibridge.transports.http import HttpTransport, parse_retry_after
 from apibridge.transports.scripted import ScriptedTransport, echo, events_for
 

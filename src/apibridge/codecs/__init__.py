@@ -1,6 +1,6 @@
 """The wire-format codecs: pure functions and push-style stream state machines.
 
-One module per format (``anthropic``, ``chat``, ``responses``, ``backboard``), each with the
+One package per format (``anthropic``, ``chat``, ``responses``, ``backboard``), each with the
 same surface, described by :class:`Codec`:
 
 * ``decode_request`` / ``encode_request``, ``decode_response`` / ``encode_response``;
@@ -15,15 +15,12 @@ this), so the codecs run anywhere: in a server, a notebook, a batch job or a bro
 
 from __future__ import annotations
 
-import importlib
-import re
 from collections.abc import Mapping
-from typing import Any, Protocol
 
-from apibridge._model import Event, Request, Response
 from apibridge._sse import SSEDecoder, SSEFrame
-from apibridge.codecs._base import Context
-from apibridge.errors import ApiError
+from apibridge.codecs import anthropic, backboard, chat, responses
+from apibridge.codecs._context import Context
+from apibridge.codecs._protocols import Codec, StreamDecoder, StreamEncoder
 
 __all__ = [
     "FORMATS",
@@ -36,53 +33,20 @@ __all__ = [
     "get_codec",
 ]
 
-FORMATS: tuple[str, ...] = ("anthropic", "chat", "responses", "backboard")
+#: every codec by its format name (a static table: looking a codec up imports nothing).
+_CODECS: Mapping[str, Codec] = {
+    "anthropic": anthropic,
+    "chat": chat,
+    "responses": responses,
+    "backboard": backboard,
+}
 
-
-class StreamDecoder(Protocol):
-    """SSE frames of one format in, canonical events out."""
-
-    def feed(self, frame: SSEFrame) -> list[Event]:
-        """Events that ``frame`` completes."""
-        ...
-
-    def close(self) -> list[Event]:
-        """End of input; a stream that did not finish yields a ``StreamError``."""
-        ...
-
-
-class StreamEncoder(Protocol):
-    """Canonical events in, SSE bytes of one format out."""
-
-    def feed(self, event: Event) -> list[bytes]:
-        """Bytes for ``event`` (possibly none, possibly several frames)."""
-        ...
-
-    def close(self) -> list[bytes]:
-        """End of input; a stream that did not finish ends with the format's in-band error."""
-        ...
-
-
-class Codec(Protocol):
-    """What every codec module provides."""
-
-    FORMAT: str
-    TOOL_NAME_MAX: int
-    TOOL_NAME_RE: re.Pattern[str]
-
-    def decode_request(self, body: Mapping[str, Any], ctx: Context) -> Request: ...
-    def encode_request(self, request: Request, ctx: Context) -> dict[str, Any]: ...
-    def decode_response(self, body: Mapping[str, Any], ctx: Context) -> Response: ...
-    def encode_response(self, response: Response, ctx: Context) -> dict[str, Any]: ...
-    def StreamDecoder(self, ctx: Context) -> StreamDecoder: ...  # noqa: N802
-    def StreamEncoder(self, ctx: Context) -> StreamEncoder: ...  # noqa: N802
-    def decode_error(self, body: Any, status: int) -> ApiError: ...
-    def encode_error(self, error: ApiError) -> tuple[int, dict[str, Any]]: ...
+FORMATS: tuple[str, ...] = tuple(_CODECS)
 
 
 def get_codec(name: str) -> Codec:
-    """The codec module for format ``name`` (one of :data:`FORMATS`)."""
-    if name not in FORMATS:
+    """The codec for format ``name`` (one of :data:`FORMATS`)."""
+    codec = _CODECS.get(name)
+    if codec is None:
         raise ValueError(f"unknown format {name!r}; expected one of {', '.join(FORMATS)}")
-    module: Any = importlib.import_module(f"apibridge.codecs.{name}")
-    return module  # type: ignore[no-any-return]
+    return codec

@@ -22,8 +22,8 @@ from typing import Any, Final
 import attrs
 import orjson
 
-from apibridge._model import Tool, ToolCallPart
-from apibridge.codecs._base import Context
+from apibridge.codecs._context import Context
+from apibridge.model import Tool, ToolCallPart
 
 __all__ = [
     "INPUT",

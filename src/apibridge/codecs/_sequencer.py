@@ -24,7 +24,7 @@ push-style: :meth:`PartSequencer.feed` takes one event and returns the events to
   part it was writing and decides: Anthropic leaves its block open, Responses finishes the item
   being written), and the error passes on. Later events of those parts are ignored.
 
-Like :func:`apibridge._model.accumulate` and the encoders it feeds, the sequencer tolerates a
+Like :func:`apibridge.model.accumulate` and the encoders it feeds, the sequencer tolerates a
 sloppy stream: a ``PartStart`` for an index already seen is ignored (the first one wins), a
 ``PartDelta`` or ``PartStop`` for an index never opened or already stopped is ignored, and a
 ``PartStop`` that carries a final ``part`` is passed on with it (the final value is
@@ -38,7 +38,7 @@ from typing import TypeAlias
 
 import attrs
 
-from apibridge._model import Event, MessageStop, PartDelta, PartStart, PartStop, StreamError
+from apibridge.model import Event, MessageStop, PartDelta, PartStart, PartStop, StreamError
 
 __all__ = ["PartSequencer"]
 

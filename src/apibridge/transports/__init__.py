@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator
 from typing import Protocol
 
 from apibridge._exchange import Exchange
-from apibridge._model import Event, Response
+from apibridge.model import Event, Response
 
 __all__ = ["Transport"]
 

@@ -23,7 +23,7 @@ Failure handling, in order:
    otherwise it is raised, so the client gets a real HTTP error status.
 4. *After the first event*: nothing is retried. A broken connection, a stall longer than the
    idle timeout or an undecodable event ends the stream with a
-   :class:`~apibridge._model.StreamError` event.
+   :class:`~apibridge.model.StreamError` event.
 
 httpx and anyio exceptions are translated here and nowhere else. The upstream response is
 closed in every case, under a shielded cancel scope, so a client that goes away (which
@@ -46,10 +46,10 @@ import httpx
 
 from apibridge import _json
 from apibridge._exchange import Exchange
-from apibridge._model import Event, ReasoningConfig, Request, Response, StreamError
 from apibridge._sse import SSEDecoder
 from apibridge.config import UpstreamConfig
 from apibridge.errors import ApiError, InvalidPayload, UpstreamError
+from apibridge.model import Event, ReasoningConfig, Request, Response, StreamError
 
 __all__ = ["RETRY_STATUSES", "HttpTransport", "parse_retry_after"]
 

@@ -5,11 +5,11 @@ Theory of operation
 :class:`ScriptedTransport` never touches the network. Each call takes the next *reply* from
 its script (or asks its ``responder`` when the script is empty) and answers with it:
 
-* a :class:`~apibridge._model.Response` is returned whole by ``complete`` and turned into a
+* a :class:`~apibridge.model.Response` is returned whole by ``complete`` and turned into a
   plausible event stream by ``stream`` (see :func:`events_for`: text arrives a few words per
   event, tool-call arguments in a few fragments, every part opened, grown and stopped);
 * a sequence of events is streamed as given by ``stream`` and folded with
-  :func:`~apibridge._model.accumulate` by ``complete``;
+  :func:`~apibridge.model.accumulate` by ``complete``;
 * an :class:`~apibridge.errors.ApiError` is raised as
   :class:`~apibridge.errors.UpstreamError` before any event;
 * a callable gets the request (as the upstream would see it: tool names already mapped) and
@@ -32,7 +32,11 @@ import anyio
 import attrs
 
 from apibridge._exchange import Exchange
-from apibridge._model import (
+from apibridge._tokens import estimate_request_tokens, estimate_text_tokens
+from apibridge.codecs._context import new_id
+from apibridge.config import UpstreamConfig
+from apibridge.errors import ApiError, UpstreamError
+from apibridge.model import (
     ContentPart,
     Event,
     MessageDelta,
@@ -51,10 +55,6 @@ from apibridge._model import (
     Usage,
     accumulate,
 )
-from apibridge._tokens import estimate_request_tokens, estimate_text_tokens
-from apibridge.codecs._base import new_id
-from apibridge.config import UpstreamConfig
-from apibridge.errors import ApiError, UpstreamError
 
 __all__ = ["Reply", "ScriptedTransport", "echo", "events_for"]
 

@@ -1,0 +1,221 @@
+"""``apibridge serve``: the gateway on an embedded uvicorn server.
+
+Theory of operation
+-------------------
+The command line becomes environment-style settings laid over the process environment
+(``--upstream`` is ``APIBRIDGE_UPSTREAM``, ``--upstream-key`` is ``APIBRIDGE_UPSTREAM_KEY`` …),
+and :func:`apibridge.config.load_config` reads the result together with ``--config``; so the
+command line, a TOML file and the environment are one mechanism with one precedence, and
+worker processes (``--workers``), which uvicorn starts afresh, rebuild the same configuration
+from the same environment through :func:`app_factory`.
+
+uvicorn is an optional extra (``pip install 'apibridge[server]'``): the library itself stays
+light, and without the extra this command says what to install. The server binds
+``127.0.0.1`` unless told otherwise; uvicorn's own access log is off because the gateway
+writes a better one (one line per request, with client format, upstream, model, status,
+latency and tokens, never a key).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import logging.config
+import os
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+from apibridge.config import ConfigError, GatewayConfig, load_config, redact_url
+from apibridge.store import import_redis
+
+__all__ = ["HELP", "add_arguments", "app_factory", "run"]
+
+HELP = "Run the gateway: serve the Anthropic, Chat and Responses APIs over any upstream."
+
+log = logging.getLogger("apibridge.gateway")
+
+_LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the ``serve`` options to ``parser``."""
+    parser.add_argument("--config", metavar="FILE", help="TOML configuration file")
+    parser.add_argument(
+        "--upstream",
+        metavar="FORMAT=URL",
+        help="route every model, unchanged, to this upstream, e.g. "
+        "chat=http://127.0.0.1:11434/v1 (FORMAT: anthropic, chat, responses, backboard; "
+        "URL as that provider's official SDK takes it)",
+    )
+    parser.add_argument(
+        "--upstream-key",
+        metavar="KEY",
+        help="key(s) for --upstream, comma-separated (default: $APIBRIDGE_UPSTREAM_KEY)",
+    )
+    parser.add_argument(
+        "--forward-client-key",
+        action="store_true",
+        help="send each client's own key (x-api-key or Bearer) to --upstream instead of "
+        "--upstream-key: bring your own key (default: $APIBRIDGE_FORWARD_CLIENT_KEY)",
+    )
+    parser.add_argument("--host", help="bind address (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="TCP port (default 8080)")
+    parser.add_argument("--workers", type=int, help="server processes (default 1)")
+    parser.add_argument(
+        "--store-url",
+        metavar="URL",
+        help="keep state (stored responses, backboard threads) in Redis, shared by every "
+        "worker: redis://[:password@]host:port/db (default: $APIBRIDGE_STORE_URL, or "
+        "in each process's memory; needs pip install 'apibridge[redis]')",
+    )
+    parser.add_argument(
+        "--client-key",
+        action="append",
+        metavar="KEY",
+        help="a key clients must present (repeatable; default: $APIBRIDGE_CLIENT_KEYS or open)",
+    )
+    parser.add_argument(
+        "--max-output-tokens", type=int, metavar="N", help="largest max_tokens for --upstream"
+    )
+    parser.add_argument(
+        "--log-level",
+        default="info",
+        choices=["critical", "error", "warning", "info", "debug"],
+        help="log level (default info)",
+    )
+
+
+def _overlay(args: argparse.Namespace) -> dict[str, str]:
+    """The command line as environment settings."""
+    env: dict[str, str] = {}
+    if args.config:
+        env["APIBRIDGE_CONFIG"] = args.config
+    if args.upstream:
+        env["APIBRIDGE_UPSTREAM"] = args.upstream
+    if args.upstream_key:
+        env["APIBRIDGE_UPSTREAM_KEY"] = args.upstream_key
+    if args.forward_client_key:
+        env["APIBRIDGE_FORWARD_CLIENT_KEY"] = "1"
+    if args.host:
+        env["APIBRIDGE_HOST"] = args.host
+    if args.port is not None:
+        env["APIBRIDGE_PORT"] = str(args.port)
+    if args.client_key:
+        env["APIBRIDGE_CLIENT_KEYS"] = ",".join(args.client_key)
+    if args.max_output_tokens is not None:
+        env["APIBRIDGE_MAX_OUTPUT_TOKENS"] = str(args.max_output_tokens)
+    if args.store_url:
+        env["APIBRIDGE_STORE_URL"] = args.store_url
+    return env
+
+
+def log_config(level: str) -> dict[str, Any]:
+    """Logging for uvicorn and the gateway: one stream, plain lines, no uvicorn access log."""
+    level = level.upper()
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+        "handlers": {
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "formatter": "plain",
+                "stream": "ext://sys.stderr",
+            }
+        },
+        "loggers": {
+            "uvicorn": {"handlers": ["stderr"], "level": level, "propagate": False},
+            "apibridge": {"handlers": ["stderr"], "level": level, "propagate": False},
+        },
+    }
+
+
+def _describe(config: GatewayConfig, workers: int) -> None:
+    for upstream in config.upstreams.values():
+        log.info(
+            "upstream %s: %s at %s", upstream.name, upstream.format, redact_url(upstream.base_url)
+        )
+    for route in config.routes:
+        rename = f" as {route.rename}" if route.rename else ""
+        log.info("route %s -> %s%s", route.pattern, route.upstream, rename)
+    server = config.server
+    if server.host not in _LOOPBACK and not server.client_keys:
+        log.warning(
+            "listening on %s without client keys: anyone who reaches this port uses your "
+            "upstream keys (set --client-key or APIBRIDGE_CLIENT_KEYS)",
+            server.host,
+        )
+    if workers > 1 and not server.store_url:
+        log.warning(
+            "%d workers without a shared store: state (previous_response_id, stored "
+            "responses, backboard threads) lives in each worker's memory, so a request that "
+            "lands on another worker does not find it; share it in Redis with --store-url "
+            "redis://host:6379/0 (or APIBRIDGE_STORE_URL, or [server] store_url; "
+            "pip install 'apibridge[redis]')",
+            workers,
+        )
+
+
+def app_factory() -> Any:
+    """The ASGI app for a worker process, configured from the environment."""
+    from apibridge.asgi import App
+
+    return App(load_config(env=os.environ))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``apibridge serve``; the exit status."""
+    try:
+        import uvicorn
+    except ImportError:
+        print(
+            "apibridge serve needs the server extra: pip install 'apibridge[server]'",
+            file=sys.stderr,
+        )
+        return 2
+    overlay = _overlay(args)
+    env: Mapping[str, str] = {**os.environ, **overlay}
+    try:
+        config = load_config(env=env)
+    except ConfigError as exc:
+        print(f"apibridge serve: {exc}", file=sys.stderr)
+        return 2
+    if not config.upstreams:
+        print(
+            "apibridge serve: no upstream configured; pass --upstream FORMAT=URL or "
+            "--config FILE, or set APIBRIDGE_UPSTREAM",
+            file=sys.stderr,
+        )
+        return 2
+    workers = args.workers if args.workers is not None else config.server.workers
+    if config.server.store_url:
+        try:
+            import_redis()  # before any worker starts: one clear message, not one per worker
+        except ConfigError as exc:
+            print(f"apibridge serve: {exc}", file=sys.stderr)
+            return 2
+    logging.config.dictConfig(log_config(args.log_level))
+    _describe(config, workers)
+    options: dict[str, Any] = {
+        "host": config.server.host,
+        "port": config.server.port,
+        "log_config": log_config(args.log_level),
+        "access_log": False,
+        "server_header": False,
+        "lifespan": "on",
+    }
+    if workers > 1:
+        # worker processes start afresh: hand them the settings through the environment
+        os.environ.update(overlay)
+        uvicorn.run("apibridge._cli_serve:app_factory", factory=True, workers=workers, **options)
+        return 0
+    from apibridge.asgi import App
+
+    try:
+        app = App(config)
+    except (ConfigError, ValueError) as exc:
+        print(f"apibridge serve: {exc}", file=sys.stderr)
+        return 2
+    uvicorn.Server(uvicorn.Config(app, **options)).run()
+    return 0

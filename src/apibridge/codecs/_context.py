@@ -1,0 +1,83 @@
+"""What every codec shares: the conversion context and small helpers for reading JSON."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from apibridge.errors import InvalidPayload, Loss, UnsupportedFeature
+from apibridge.model import Request
+
+__all__ = ["Context", "expect_list", "expect_obj", "expect_str", "new_id", "split_extras"]
+
+
+@attrs.define(kw_only=True)
+class Context:
+    """State of one conversion: strictness, the losses so far, and the client's request.
+
+    ``request`` is the canonical client request when the codec translates an *answer* to it;
+    decoders use it to learn what only the request knows (stop sequences, tools).
+    """
+
+    strict: bool = False
+    losses: list[Loss] = attrs.field(factory=list)
+    request: Request | None = None
+    #: client tool name → the name the upstream knows it by, where they differ (set by
+    #: ``apibridge.Exchange`` when it shortens names); decoders of answers match both.
+    upstream_names: Mapping[str, str] = attrs.field(factory=dict)
+
+    def lose(self, field: str, reason: str, action: str = "dropped") -> None:
+        """Record that ``field`` cannot be carried (or raise, in strict mode)."""
+        loss = Loss(field=field, reason=reason, action=action)
+        if self.strict:
+            raise UnsupportedFeature(loss)
+        self.losses.append(loss)
+
+    def lose_extras(self, extras: Mapping[str, Mapping[str, Any]], target: str, where: str) -> None:
+        """Report every extra field that belongs to a format other than ``target``."""
+        for fmt, fields in extras.items():
+            if fmt == target:
+                continue
+            for key in fields:
+                if key.startswith("_"):
+                    continue  # a spelling hint (docs/canonical.md), not data: never a loss
+                self.lose(f"{where}.{key}", f"{fmt} field has no {target} equivalent")
+
+
+def new_id(prefix: str) -> str:
+    """A fresh, collision-free id such as ``msg_3f2a…`` (random, never a timestamp)."""
+    return prefix + uuid.uuid4().hex
+
+
+def expect_obj(value: Any, where: str) -> Mapping[str, Any]:
+    """``value`` as a JSON object, or :class:`InvalidPayload` naming ``where``."""
+    if type(value) is dict:  # the parsed-JSON case, without the slower ABC check (hot path)
+        return value
+    if not isinstance(value, Mapping):
+        raise InvalidPayload(f"{where}: expected an object, got {type(value).__name__}")
+    return value
+
+
+def expect_list(value: Any, where: str) -> Sequence[Any]:
+    """``value`` as a JSON array, or :class:`InvalidPayload` naming ``where``."""
+    if not isinstance(value, list):
+        raise InvalidPayload(f"{where}: expected an array, got {type(value).__name__}")
+    return value
+
+
+def expect_str(value: Any, where: str) -> str:
+    """``value`` as a string, or :class:`InvalidPayload` naming ``where``."""
+    if not isinstance(value, str):
+        raise InvalidPayload(f"{where}: expected a string, got {type(value).__name__}")
+    return value
+
+
+def split_extras(
+    body: Mapping[str, Any], known: frozenset[str] | set[str], fmt: str
+) -> dict[str, dict[str, Any]]:
+    """The fields of ``body`` outside ``known``, as ``{fmt: {...}}`` (empty when none)."""
+    rest = {k: v for k, v in body.items() if k not in known}
+    return {fmt: rest} if rest else {}

@@ -1,0 +1,446 @@
+"""The Anthropic Messages API codec (``POST /v1/messages``).
+
+Theory of operation
+-------------------
+**Requests.** ``model``, ``messages``, ``system``, ``max_tokens``, ``temperature``,
+``top_p``, ``top_k``, ``stop_sequences``, ``stream``, ``tools``, ``tool_choice``,
+``thinking``, ``metadata.user_id`` (↔ ``Request.user``) and ``output_config`` (``effort`` ↔
+``ReasoningConfig.effort``, ``format`` ↔ ``OutputFormat``) map onto the canonical
+:class:`~apibridge.Request`; everything else (``context_management``, ``service_tier``,
+``mcp_servers``, ``container`` …) stays in ``extras["anthropic"]``. A ``system`` message
+between the turns stays in place. Client tools become ``Tool(kind="function")``, web search
+``Tool(kind="server", server_type="web_search")``, any other typed tool a server tool kept
+raw (``codecs._anthropic_options``). Content blocks are translated by
+``codecs._anthropic_blocks``, shared vocabulary (hints, usage, stop reasons, errors) lives in
+``codecs._anthropic_wire``.
+
+Decoded requests carry the hint ``_native_turns``: the turns are the client's own and go
+back exactly as they came. A request from another format is normalised for Anthropic
+instead: system turns are appended to ``system`` (a loss, action ``moved``), consecutive
+turns of one role merge, ``tool_result`` blocks lead their user turn, thinking blocks lead
+their assistant turn. Either way thinking without a native signature is omitted (loss): an
+Anthropic upstream verifies every signature.
+
+**Responses.** The Message object: ``content`` blocks, ``stop_reason`` (table
+``STOP_REASON_FROM_WIRE`` in ``codecs._anthropic_wire``; any tool call in an answer means
+``tool_use``), ``stop_sequence`` and ``usage`` (``input_tokens`` excludes the cache, as the
+canonical model does). Reasoning in an answer always has a ``signature``: the native one or
+a reasoning envelope (``codecs.envelope``).
+
+**Streams** live in ``codecs._anthropic_stream`` (decoding) and
+``codecs._anthropic_stream_encoder`` (encoding); **errors** use the ``{"type": "error",
+"error": {…}, "request_id": …}`` envelope with the statuses of ``apibridge.errors``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+from apibridge.codecs._context import Context, expect_list, expect_obj, expect_str, new_id
+from apibridge.codecs.anthropic import _options as options
+from apibridge.codecs.anthropic import _wire as wire
+from apibridge.codecs.anthropic._blocks import (
+    decode_block,
+    encode_part,
+    encode_text,
+    is_plain_text,
+    string_text,
+)
+from apibridge.codecs.anthropic._options import (
+    THINKING_MODES,
+    TOOL_CHOICE_FROM_WIRE,
+    TOOL_CHOICE_TO_WIRE,
+)
+from apibridge.codecs.anthropic._stream_decoder import StreamDecoder
+from apibridge.codecs.anthropic._stream_encoder import StreamEncoder
+from apibridge.codecs.anthropic._wire import (
+    ERROR_TYPE_KINDS,
+    STOP_REASON_FROM_WIRE,
+    STOP_REASON_TO_WIRE,
+    Own,
+    decode_error,
+    encode_error,
+)
+from apibridge.errors import InvalidPayload, Loss, UnsupportedFeature
+from apibridge.model import (
+    Message,
+    Request,
+    Response,
+    TextPart,
+    ToolCallPart,
+)
+
+__all__ = [
+    "ERROR_TYPE_KINDS",
+    "FORMAT",
+    "ROLES_FROM_WIRE",
+    "STOP_REASON_FROM_WIRE",
+    "STOP_REASON_TO_WIRE",
+    "THINKING_MODES",
+    "TOOL_CHOICE_FROM_WIRE",
+    "TOOL_CHOICE_TO_WIRE",
+    "TOOL_NAME_MAX",
+    "TOOL_NAME_RE",
+    "StreamDecoder",
+    "StreamEncoder",
+    "decode_error",
+    "decode_request",
+    "decode_response",
+    "encode_error",
+    "encode_request",
+    "encode_response",
+]
+
+FORMAT: Final = wire.FORMAT
+TOOL_NAME_MAX: Final = 128
+#: One character Anthropic allows in a tool name (``ToolNames`` matches whole names too).
+TOOL_NAME_RE: Final = re.compile(r"[A-Za-z0-9_-]+")
+
+#: Anthropic message ``role`` → canonical role (``system`` only leniently, between turns).
+ROLES_FROM_WIRE: Final[Mapping[str, str]] = {
+    "user": "user",
+    "assistant": "assistant",
+    "system": "system",
+}
+
+#: hint: the request came from an Anthropic client; its turns go back exactly as they came.
+NATIVE_TURNS: Final = "_native_turns"
+#: hint: ``system`` was a plain string.
+SYSTEM_STRING: Final = "_system_string"
+#: ``max_tokens`` is required by Anthropic; this is used (with a loss) when none was given.
+DEFAULT_MAX_TOKENS: Final = 4096
+
+_REQUEST_KEYS: Final = frozenset(
+    {
+        "model",
+        "messages",
+        "system",
+        "max_tokens",
+        "temperature",
+        "top_p",
+        "top_k",
+        "stop_sequences",
+        "stream",
+        "tools",
+        "tool_choice",
+        "thinking",
+        "metadata",
+        "output_config",
+    }
+)
+_RESPONSE_KEYS: Final = frozenset(
+    {"id", "type", "role", "content", "model", "stop_reason", "stop_sequence", "usage"}
+)
+
+
+# ---------------------------------------------------------------------------- requests
+
+
+def decode_request(body: Mapping[str, Any], ctx: Context) -> Request:
+    """A Messages API request body as a canonical :class:`~apibridge.Request`."""
+    body = expect_obj(body, "request")
+    own = Own(body, _REQUEST_KEYS)
+    own.set(NATIVE_TURNS)
+    own.empties(body, _REQUEST_KEYS - {"model", "messages"})
+    messages = tuple(
+        _decode_message(m, f"messages[{i}]", ctx)
+        for i, m in enumerate(expect_list(body.get("messages"), "messages"))
+    )
+    tools = tuple(
+        options.decode_tool(t, f"tools[{i}]")
+        for i, t in enumerate(expect_list(body.get("tools") or [], "tools"))
+    )
+    choice, parallel = options.decode_tool_choice(body.get("tool_choice"))
+    reasoning, output_format = options.decode_reasoning(body, own)
+    return Request(
+        model=expect_str(body.get("model"), "model"),
+        messages=messages,
+        system=_decode_system(body.get("system"), own, ctx),
+        tools=tools,
+        tool_choice=choice,
+        parallel_tool_calls=parallel,
+        max_tokens=wire.integer(body.get("max_tokens"), "max_tokens"),
+        temperature=_number(body.get("temperature"), "temperature"),
+        top_p=_number(body.get("top_p"), "top_p"),
+        top_k=wire.integer(body.get("top_k"), "top_k"),
+        stop=tuple(
+            expect_str(s, f"stop_sequences[{i}]")
+            for i, s in enumerate(expect_list(body.get("stop_sequences") or [], "stop_sequences"))
+        ),
+        reasoning=reasoning,
+        output_format=output_format,
+        user=options.decode_metadata(body.get("metadata"), own),
+        stream=_bool(body.get("stream"), "stream"),
+        extras=own.extras(),
+    )
+
+
+def _number(value: Any, where: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidPayload(f"{where}: expected a number, got {type(value).__name__}")
+    return value
+
+
+def _bool(value: Any, where: str) -> bool:
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise InvalidPayload(f"{where}: expected a boolean, got {type(value).__name__}")
+    return value
+
+
+def _decode_system(value: Any, own: Own, ctx: Context) -> tuple[TextPart, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        own.set(SYSTEM_STRING)
+        return (string_text(value),)
+    parts = []
+    for i, block in enumerate(expect_list(value, "system")):
+        part = decode_block(block, f"system[{i}]", ctx)
+        if not isinstance(part, TextPart):
+            raise InvalidPayload(f"system[{i}]: expected a text block")
+        parts.append(part)
+    return tuple(parts)
+
+
+def _decode_message(value: Any, where: str, ctx: Context) -> Message:
+    message = expect_obj(value, where)
+    role = message.get("role")
+    if not isinstance(role, str) or role not in ROLES_FROM_WIRE:
+        raise InvalidPayload(f"{where}.role: expected user, assistant or system, got {role!r}")
+    own = Own(message, frozenset({"role", "content"}))
+    content = message.get("content")
+    if isinstance(content, str):
+        own.set(wire.CONTENT_STRING)
+        parts: tuple[Any, ...] = (string_text(content),)
+    else:
+        parts = tuple(
+            decode_block(b, f"{where}.content[{j}]", ctx)
+            for j, b in enumerate(expect_list(content, f"{where}.content"))
+        )
+    return Message(role=ROLES_FROM_WIRE[role], content=parts, extras=own.extras())
+
+
+def encode_request(request: Request, ctx: Context) -> dict[str, Any]:
+    """A canonical request as a Messages API body for an Anthropic upstream.
+
+    Raises :class:`~apibridge.errors.UnsupportedFeature` for ``n > 1`` (Anthropic answers
+    once); everything else that cannot be carried is reported through ``ctx``.
+    """
+    if request.n is not None and request.n > 1:
+        raise UnsupportedFeature(
+            Loss(field="n", reason="Anthropic returns one answer per request", action="refused")
+        )
+    own = wire.own_of(request.extras)
+    native = bool(own.get(NATIVE_TURNS))
+    messages, moved = _encode_messages(request, ctx, native=native)
+    max_tokens = request.max_tokens
+    if max_tokens is None:
+        max_tokens = DEFAULT_MAX_TOKENS
+        ctx.lose("max_tokens", "Anthropic requires max_tokens", "defaulted")
+    out: dict[str, Any] = {"model": request.model, "max_tokens": max_tokens}
+    system = _encode_system((*request.system, *moved), own, ctx)
+    if system is not None:
+        out["system"] = system
+    out["messages"] = messages
+    tools = [
+        t
+        for i, tool in enumerate(request.tools)
+        if (t := options.encode_tool(tool, f"tools[{i}]", ctx)) is not None
+    ]
+    if tools:
+        out["tools"] = tools
+    choice = options.encode_tool_choice(request, ctx, has_tools=bool(tools) or native)
+    if choice is not None:
+        out["tool_choice"] = choice
+    options.encode_reasoning(request, own, max_tokens, out, ctx)
+    metadata = options.encode_metadata(request, own, ctx)
+    if metadata is not None:
+        out["metadata"] = metadata
+    if request.stop:
+        out["stop_sequences"] = list(request.stop)
+    _encode_sampling(request, out, ctx, native=native)
+    if request.stream:
+        out["stream"] = True
+    if request.logprobs or request.top_logprobs is not None:
+        ctx.lose("logprobs", "Anthropic returns no log probabilities")
+    if request.metadata:
+        ctx.lose("metadata", "Anthropic metadata holds only user_id")
+    return wire.finish(out, request.extras, ctx, "request")
+
+
+def _encode_sampling(request: Request, out: dict[str, Any], ctx: Context, *, native: bool) -> None:
+    temperature, top_p, top_k = request.temperature, request.top_p, request.top_k
+    thinking = out.get("thinking", {}).get("type") in ("enabled", "adaptive")
+    if not native and thinking:
+        # Anthropic rejects these sampling settings while thinking, which another API's
+        # client cannot know: they are dropped (reported) rather than failing the request.
+        if temperature is not None and temperature != 1:
+            ctx.lose("temperature", "Anthropic allows only 1 with thinking")
+            temperature = None
+        if top_k is not None:
+            ctx.lose("top_k", "Anthropic does not allow top_k with thinking")
+            top_k = None
+        if top_p is not None and top_p < 0.95:
+            ctx.lose("top_p", "Anthropic allows only 0.95 to 1 with thinking")
+            top_p = None
+    if temperature is not None and temperature > 1:
+        ctx.lose("temperature", "Anthropic temperatures range from 0 to 1", "clamped to 1")
+        temperature = 1.0
+    for key, value in (("temperature", temperature), ("top_p", top_p), ("top_k", top_k)):
+        if value is not None:
+            out[key] = value
+
+
+def _encode_system(
+    parts: Sequence[TextPart], own: Mapping[str, Any], ctx: Context
+) -> str | list[dict[str, Any]] | None:
+    if not parts:
+        return None
+    if own.get(SYSTEM_STRING) and len(parts) == 1 and is_plain_text(parts[0]):
+        return parts[0].text
+    blocks = (encode_text(p, f"system[{i}]", ctx, answer=False) for i, p in enumerate(parts))
+    return [b for b in blocks if b is not None] or None
+
+
+def _encode_messages(
+    request: Request, ctx: Context, *, native: bool
+) -> tuple[list[dict[str, Any]], list[TextPart]]:
+    """The ``messages`` array, and the system text that had to move to ``system``."""
+    moved: list[TextPart] = []
+    turns: list[tuple[str, list[dict[str, Any]], Message, str]] = []
+    for i, message in enumerate(request.messages):
+        where = f"messages[{i}]"
+        role = "system" if message.role == "developer" else message.role
+        if role == "system" and not native:
+            ctx.lose(where, "Anthropic has no system turns", "moved")
+            if message.name is not None:
+                ctx.lose(f"{where}.name", "Anthropic turns have no name")
+            wire.lose_foreign(ctx, message.extras, where)
+            for j, part in enumerate(message.content):
+                if isinstance(part, TextPart):
+                    moved.append(part)
+                else:
+                    ctx.lose(f"{where}.content[{j}]", "the system prompt holds only text")
+            continue
+        if role not in ROLES_FROM_WIRE:
+            raise InvalidPayload(f"{where}.role: Anthropic has no {message.role!r} turns")
+        if message.name is not None:
+            ctx.lose(f"{where}.name", "Anthropic turns have no name")
+        blocks = [
+            b
+            for j, part in enumerate(message.content)
+            if (b := encode_part(part, f"{where}.content[{j}]", ctx, answer=False)) is not None
+        ]
+        if message.content and not blocks:
+            continue  # everything in the turn was omitted (reported): no empty turn
+        if not native and turns and turns[-1][0] == role:
+            turns[-1][1].extend(blocks)  # consecutive turns of one role: one turn
+            continue
+        turns.append((role, blocks, message, where))
+    out = []
+    for role, blocks, message, where in turns:
+        if not native:
+            blocks = _ordered(role, blocks)
+        out.append(_encode_turn(role, blocks, message, ctx, where))
+    return out, moved
+
+
+#: Blocks that must lead their turn: tool results in a user turn, thinking in an assistant's.
+_LEADING: Final[Mapping[str, frozenset[str]]] = {
+    "user": frozenset({"tool_result"}),
+    "assistant": frozenset({"thinking", "redacted_thinking"}),
+}
+
+
+def _ordered(role: str, blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    leading = _LEADING.get(role, frozenset())
+    first = [b for b in blocks if b.get("type") in leading]
+    return [*first, *(b for b in blocks if b.get("type") not in leading)]
+
+
+def _encode_turn(
+    role: str, blocks: list[dict[str, Any]], message: Message, ctx: Context, where: str
+) -> dict[str, Any]:
+    own = wire.own_of(message.extras)
+    content: str | list[dict[str, Any]] = blocks
+    if (
+        own.get(wire.CONTENT_STRING)
+        and len(blocks) == 1
+        and blocks[0].keys() == {"type", "text"}
+        and blocks[0]["type"] == "text"
+    ):
+        content = blocks[0]["text"]
+    return wire.finish({"role": role, "content": content}, message.extras, ctx, where)
+
+
+# --------------------------------------------------------------------------- responses
+
+
+def decode_response(body: Mapping[str, Any], ctx: Context) -> Response:
+    """A Message object as a canonical :class:`~apibridge.Response`."""
+    body = expect_obj(body, "response")
+    if body.get("type") == "error":
+        raise InvalidPayload("response: an error body (decode it with decode_error)")
+    own = Own(body, _RESPONSE_KEYS)
+    own.absent(body, ("type", "role", "stop_reason", "stop_sequence", "usage"))
+    own.empties(body, ("stop_reason",))
+    content = tuple(
+        decode_block(b, f"content[{i}]", ctx, answer=True)
+        for i, b in enumerate(expect_list(body.get("content"), "content"))
+    )
+    ident, model = body.get("id"), body.get("model")
+    usage = body.get("usage")
+    return Response(
+        id=ident if isinstance(ident, str) and ident else new_id("msg_"),
+        model=expect_str(model, "model") if model is not None else "",
+        content=content,
+        stop_reason=wire.decode_stop_reason(body.get("stop_reason"), "stop_reason"),
+        stop_sequence=wire.optional_str(body.get("stop_sequence"), "stop_sequence"),
+        usage=None if usage is None else wire.decode_usage(usage, "usage"),
+        extras=own.extras(),
+    )
+
+
+def encode_response(response: Response, ctx: Context) -> dict[str, Any]:
+    """A canonical response as a Message object for a Claude client."""
+    own = wire.own_of(response.extras)
+    blocks = [
+        b
+        for i, part in enumerate(response.content)
+        if (b := encode_part(part, f"content[{i}]", ctx, answer=True)) is not None
+    ]
+    has_tool_call = any(isinstance(p, ToolCallPart) for p in response.content)
+    defaults = own.get(wire.DEFAULTS) or {}
+    reason: str | None = None
+    if response.stop_reason is not None or has_tool_call or "stop_reason" not in defaults:
+        reason = wire.encode_stop_reason(response.stop_reason, has_tool_call, ctx)
+    out: dict[str, Any] = {
+        "id": response.id,
+        "type": "message",
+        "role": "assistant",
+        "model": response.model,
+        "content": blocks,
+        "stop_reason": reason,
+        "stop_sequence": wire.encode_stop_sequence(
+            response.stop_reason, response.stop_sequence, ctx
+        ),
+        "usage": wire.encode_usage(response.usage, ctx, "usage"),
+    }
+    absent = wire.absent_keys(response.extras)
+    unset = {
+        "type": True,
+        "role": True,
+        "stop_reason": reason is None or response.stop_reason is None,
+        "stop_sequence": out["stop_sequence"] is None,
+        "usage": response.usage is None,
+    }
+    for key in absent:
+        if unset.get(key):
+            del out[key]
+    return wire.finish(out, response.extras, ctx, "response")

@@ -1,0 +1,524 @@
+"""The Anthropic Messages wire vocabulary shared by the message and stream codecs.
+
+Theory of operation
+-------------------
+``codecs.anthropic`` (requests, responses), ``codecs._anthropic_blocks`` (content blocks)
+and the stream codecs (``codecs._anthropic_stream``, ``codecs._anthropic_stream_encoder``)
+speak in the same citations, usage objects, stop reasons and error bodies; this module holds
+that vocabulary once, as module-level tables and pure functions.
+
+* **Spelling hints and unknown fields**: each wire object's unmapped fields go to the
+  canonical value's ``extras["anthropic"]`` (:class:`Own` collects them); ``_``-prefixed keys
+  there are hints (:data:`DEFAULTS`: fields present with an empty value the model cannot tell
+  from absence; :data:`CONTENT_STRING` and friends) that keep a same-format round trip
+  exact. :func:`finish` writes them back, and reports other formats' extras as losses.
+* **Citations**: native ones are carried whole. A foreign citation with a URL becomes, in an
+  answer, a ``web_search_result_location`` whose ``encrypted_index`` seals the original in a
+  reasoning-style envelope (kind ``citation``), so it comes back intact; to an Anthropic
+  upstream (which verifies citations) it is dropped with a loss.
+* **Usage**: ``input_tokens`` excludes the cache, as the canonical model does; unknown
+  numbers stay ``None`` (0 only where the SDK type requires a number).
+* **Stop reasons and errors**: the tables below, both ways; any tool call in an answer means
+  ``tool_use`` unless the turn was cut short; error bodies of any shape decode without raising.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any, Final
+
+import orjson
+
+from apibridge import _json
+from apibridge.codecs._context import Context, expect_obj, expect_str
+from apibridge.codecs.envelope import Envelope, open_envelope, seal
+from apibridge.errors import ERROR_KINDS, ApiError, InvalidPayload, kind_for_status
+from apibridge.model import Citation, Extras, Usage
+
+__all__ = [
+    "ABSENT",
+    "CONTENT_LIST",
+    "CONTENT_STRING",
+    "DEFAULTS",
+    "EMPTY_TEXT",
+    "ERROR_TYPE_KINDS",
+    "FORMAT",
+    "INTERRUPTED",
+    "STOP_REASON_FROM_WIRE",
+    "STOP_REASON_TO_WIRE",
+    "Own",
+    "absent_keys",
+    "cache_control",
+    "decode_citation",
+    "decode_error",
+    "decode_stop_reason",
+    "decode_usage",
+    "encode_citation",
+    "encode_error",
+    "encode_stop_reason",
+    "encode_stop_sequence",
+    "encode_usage",
+    "finish",
+    "integer",
+    "is_empty",
+    "json_text",
+    "lose_foreign",
+    "open_envelope",
+    "optional_str",
+    "own_of",
+    "str_or_none",
+]
+
+FORMAT: Final = "anthropic"
+
+#: hint: ``{field: value}`` of fields the body held with a value the model cannot tell from
+#: absence (``null``, ``[]``, ``false``); the encoder writes them back.
+DEFAULTS: Final = "_defaults"
+#: hint: a message or tool result ``content`` was a plain string.
+CONTENT_STRING: Final = "_content_string"
+#: hint: a tool result ``content`` was a list (even of one text block, or empty).
+CONTENT_LIST: Final = "_content_list"
+#: hint: fields the encoder always writes that the body did not have.
+ABSENT: Final = "_absent"
+#: hint: an Anthropic body held this empty text block (others' empty text parts are dropped:
+#: Anthropic rejects empty text blocks in requests, and a stream never opens one).
+EMPTY_TEXT: Final = "_empty_text"
+
+# ------------------------------------------------------------------------------ tables
+
+#: Anthropic ``stop_reason`` → canonical stop reason.
+STOP_REASON_FROM_WIRE: Final[Mapping[str, str]] = {
+    "end_turn": "end_turn",
+    "max_tokens": "max_tokens",
+    "stop_sequence": "stop_sequence",
+    "tool_use": "tool_use",
+    "pause_turn": "pause_turn",
+    "refusal": "refusal",
+    "model_context_window_exceeded": "context_window_exceeded",
+}
+
+#: canonical stop reason → Anthropic ``stop_reason`` (the inverse, plus ``content_filter``,
+#: which Claude reports as a refusal). Anything else becomes ``end_turn`` with a loss.
+STOP_REASON_TO_WIRE: Final[Mapping[str, str]] = {
+    **{canonical: wire for wire, canonical in STOP_REASON_FROM_WIRE.items()},
+    "content_filter": "refusal",
+}
+
+#: Stop reasons that cut a turn short: a tool call under one of these is not ``tool_use``
+#: (it may be truncated), so the reason is kept.
+INTERRUPTED: Final = frozenset(
+    {"max_tokens", "refusal", "pause_turn", "context_window_exceeded", "content_filter"}
+)
+
+#: Anthropic error ``type`` → canonical error kind (see ``apibridge.errors.ERROR_KINDS``).
+ERROR_TYPE_KINDS: Final[Mapping[str, str]] = {
+    "invalid_request_error": "invalid_request",
+    "authentication_error": "authentication",
+    "billing_error": "billing",
+    "permission_error": "permission",
+    "not_found_error": "not_found",
+    "request_too_large": "request_too_large",
+    "rate_limit_error": "rate_limit",
+    "api_error": "api_error",
+    "overloaded_error": "overloaded",
+    "timeout_error": "timeout",
+}
+
+_USAGE_KEYS: Final = frozenset(
+    {
+        "input_tokens",
+        "output_tokens",
+        "cache_creation_input_tokens",
+        "cache_read_input_tokens",
+        "output_tokens_details",
+    }
+)
+
+
+# ------------------------------------------------------------------------ extras helpers
+
+
+class Own:
+    """The fields of one wire object that the model does not map, plus its spelling hints."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, body: Mapping[str, Any], known: frozenset[str]) -> None:
+        self.data: dict[str, Any] = {k: v for k, v in body.items() if k not in known}
+
+    def set(self, key: str, value: Any = True) -> None:
+        """Keep ``value`` under ``key``: a spelling hint (``_`` first) or a field kept whole."""
+        self.data[key] = value
+
+    def empties(self, body: Mapping[str, Any], keys: Iterable[str]) -> None:
+        """Remember which of ``keys`` the body held as ``null``, ``[]`` or ``false``."""
+        for key in keys:
+            if key in body and is_empty(body[key]):
+                self.data.setdefault(DEFAULTS, {})[key] = body[key]
+
+    def absent(self, body: Mapping[str, Any], keys: Iterable[str]) -> None:
+        """Remember which of ``keys`` (always written by the encoder) the body lacked."""
+        missing = [k for k in keys if k not in body]
+        if missing:
+            self.data[ABSENT] = missing
+
+    def extras(self) -> Extras:
+        """The ``extras`` mapping for the canonical value (empty when nothing to keep)."""
+        return {FORMAT: self.data} if self.data else {}
+
+
+def is_empty(value: Any) -> bool:
+    """Whether ``value`` is one the model stores as its default (``None``, ``[]``, ``false``)."""
+    return value is None or value is False or (isinstance(value, list) and not value)
+
+
+def own_of(extras: Extras) -> Mapping[str, Any]:
+    """This format's part of ``extras``."""
+    return extras.get(FORMAT) or {}
+
+
+def absent_keys(extras: Extras) -> frozenset[str]:
+    """The keys the :data:`ABSENT` hint lists."""
+    value = own_of(extras).get(ABSENT)
+    return frozenset(value) if isinstance(value, list) else frozenset()
+
+
+def lose_foreign(ctx: Context, extras: Extras, where: str) -> None:
+    """Report the other formats' extras (their ``_`` hints are spelling, never data)."""
+    foreign = {
+        fmt: {k: v for k, v in fields.items() if not k.startswith("_")}
+        for fmt, fields in extras.items()
+        if fmt != FORMAT
+    }
+    ctx.lose_extras(foreign, FORMAT, where)
+
+
+def finish(out: dict[str, Any], extras: Extras, ctx: Context, where: str) -> dict[str, Any]:
+    """``out`` completed with this format's unknown fields and hinted defaults.
+
+    Mapped values win over extras of the same name; other formats' extras are reported.
+    """
+    for key, value in own_of(extras).items():
+        if key == DEFAULTS and isinstance(value, Mapping):
+            for field, default in value.items():
+                out.setdefault(field, default)
+        elif not key.startswith("_"):
+            out.setdefault(key, value)
+    lose_foreign(ctx, extras, where)
+    return out
+
+
+def json_text(value: Any) -> str:
+    """Compact JSON text of a parsed value (tool input), as the raw ``arguments``."""
+    try:
+        return _json.dumps_str(value)
+    except TypeError:  # an integer beyond 64 bits: orjson refuses, the stdlib does not
+        import json
+
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def integer(value: Any, where: str) -> int | None:
+    """An optional integer field, or :class:`InvalidPayload` naming ``where``."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidPayload(f"{where}: expected an integer, got {type(value).__name__}")
+    return value
+
+
+def optional_str(value: Any, where: str) -> str | None:
+    """An optional string field, or :class:`InvalidPayload` naming ``where``."""
+    return None if value is None else expect_str(value, where)
+
+
+def str_or_none(value: Any) -> str | None:
+    """``value`` when it is a string, else ``None`` (for fields read leniently)."""
+    return value if isinstance(value, str) else None
+
+
+def cache_control(block: Mapping[str, Any], where: str) -> Mapping[str, Any] | None:
+    """A block's ``cache_control`` object (``None`` when absent or null)."""
+    value = block.get("cache_control")
+    return None if value is None else expect_obj(value, f"{where}.cache_control")
+
+
+# ------------------------------------------------------------------------------ citations
+
+
+def decode_citation(value: Any, where: str) -> Citation:
+    """One Anthropic citation; a foreign citation this codec carried is restored as it was."""
+    cite = expect_obj(value, where)
+    kind = expect_str(cite.get("type"), f"{where}.type")
+    if kind == "web_search_result_location":
+        carried = _open_citation(cite.get("encrypted_index"))
+        if carried is not None:
+            return carried
+    url = cite.get("url") if kind != "search_result_location" else cite.get("source")
+    title = cite.get("title") if "title" in cite else cite.get("document_title")
+    cited = cite.get("cited_text")
+    return Citation(
+        kind=kind,
+        url=url if isinstance(url, str) else None,
+        title=title if isinstance(title, str) else None,
+        cited_text=cited if isinstance(cited, str) else None,
+        raw=dict(cite),
+        source_format=FORMAT,
+    )
+
+
+def _open_citation(index: Any) -> Citation | None:
+    envelope = open_envelope(index if isinstance(index, str) else None)
+    if envelope is None or envelope.kind != "citation" or envelope.data is None:
+        return None
+    try:
+        fields = orjson.loads(envelope.data)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(fields, dict) or not isinstance(fields.get("kind"), str):
+        return None
+    raw = fields.get("raw")
+    return Citation(
+        kind=fields["kind"],
+        url=fields.get("url"),
+        title=fields.get("title"),
+        cited_text=fields.get("cited_text"),
+        start_index=fields.get("start_index"),
+        end_index=fields.get("end_index"),
+        raw=raw if isinstance(raw, dict) else {},
+        source_format=envelope.origin,
+    )
+
+
+def encode_citation(
+    cite: Citation, text: str, *, answer: bool, ctx: Context, where: str
+) -> dict[str, Any] | None:
+    """An Anthropic citation for ``cite`` (``text`` is the cited block's text), or ``None``."""
+    if cite.source_format == FORMAT and cite.raw:
+        return dict(cite.raw)
+    if not answer:
+        ctx.lose(where, "a citation from another API cannot be verified by Anthropic")
+        return None
+    if cite.url is None:
+        ctx.lose(where, f"a {cite.kind} citation has no Anthropic equivalent")
+        return None
+    cited = cite.cited_text
+    if cited is None:
+        start, end = cite.start_index, cite.end_index
+        cited = text[start:end] if start is not None and end is not None else ""
+    carried = {
+        "kind": cite.kind,
+        "url": cite.url,
+        "title": cite.title,
+        "cited_text": cite.cited_text,
+        "start_index": cite.start_index,
+        "end_index": cite.end_index,
+        "raw": dict(cite.raw),
+    }
+    # The original citation rides in ``encrypted_index`` so a Claude client that sends the
+    # text back returns it to its own API unchanged.
+    index = seal(
+        Envelope(origin=cite.source_format or "none", kind="citation", data=json_text(carried))
+    )
+    return {
+        "type": "web_search_result_location",
+        "cited_text": cited,
+        "url": cite.url,
+        "title": cite.title,
+        "encrypted_index": index,
+    }
+
+
+# ------------------------------------------------------------------------------------ usage
+
+
+def decode_usage(value: Any, where: str) -> Usage:
+    """An Anthropic ``usage`` object (``input_tokens`` already excludes the cache)."""
+    body = expect_obj(value, where)
+    own = Own(body, _USAGE_KEYS)
+    own.empties(body, _USAGE_KEYS)
+    reasoning = None
+    details = body.get("output_tokens_details")
+    if details is not None:
+        details = expect_obj(details, f"{where}.output_tokens_details")
+        reasoning = integer(
+            details.get("thinking_tokens"), f"{where}.output_tokens_details.thinking_tokens"
+        )
+        rest = {k: v for k, v in details.items() if k != "thinking_tokens"}
+        if rest or reasoning is None:
+            own.set("output_tokens_details", rest)
+    return Usage(
+        input_tokens=integer(body.get("input_tokens"), f"{where}.input_tokens"),
+        output_tokens=integer(body.get("output_tokens"), f"{where}.output_tokens"),
+        cache_write_tokens=integer(
+            body.get("cache_creation_input_tokens"), f"{where}.cache_creation_input_tokens"
+        ),
+        cache_read_tokens=integer(
+            body.get("cache_read_input_tokens"), f"{where}.cache_read_input_tokens"
+        ),
+        reasoning_tokens=reasoning,
+        extras=own.extras(),
+    )
+
+
+def encode_usage(
+    usage: Usage | None, ctx: Context, where: str, *, delta: bool = False
+) -> dict[str, Any]:
+    """An Anthropic ``usage`` object.
+
+    The SDK requires ``input_tokens`` and ``output_tokens``: an unknown number is written
+    as 0 there (in a ``message_delta`` only ``output_tokens`` is required), every other
+    unknown number is left out.
+    """
+    usage = usage or Usage()
+    out: dict[str, Any] = {}
+    if usage.input_tokens is not None or not delta:
+        out["input_tokens"] = usage.input_tokens or 0
+    if usage.cache_write_tokens is not None:
+        out["cache_creation_input_tokens"] = usage.cache_write_tokens
+    if usage.cache_read_tokens is not None:
+        out["cache_read_input_tokens"] = usage.cache_read_tokens
+    out["output_tokens"] = usage.output_tokens or 0
+    if usage.reasoning_tokens is not None:
+        rest = own_of(usage.extras).get("output_tokens_details")
+        out["output_tokens_details"] = {
+            **(rest if isinstance(rest, Mapping) else {}),
+            "thinking_tokens": usage.reasoning_tokens,
+        }
+    return finish(out, usage.extras, ctx, where)
+
+
+# ----------------------------------------------------------------------------- stop reason
+
+
+def decode_stop_reason(value: Any, where: str) -> str | None:
+    """A canonical stop reason (an unknown one passes through as it is)."""
+    return None if value is None else STOP_REASON_FROM_WIRE.get(expect_str(value, where), value)
+
+
+def encode_stop_reason(reason: str | None, has_tool_call: bool, ctx: Context) -> str:
+    """Anthropic's ``stop_reason``: ``tool_use`` whenever a call was made and not cut short."""
+    if has_tool_call and reason not in INTERRUPTED:
+        return "tool_use"
+    if reason is None:
+        return "end_turn"  # the answer is complete; nothing says it stopped otherwise
+    wire = STOP_REASON_TO_WIRE.get(reason)
+    if wire is None:
+        ctx.lose("stop_reason", f"Anthropic has no stop reason {reason!r}", "sent as end_turn")
+        return "end_turn"
+    return wire
+
+
+def encode_stop_sequence(reason: str | None, sequence: str | None, ctx: Context) -> str | None:
+    """The matched stop sequence; when an upstream did not say which, the request's only one."""
+    if sequence is not None or reason != "stop_sequence" or ctx.request is None:
+        return sequence
+    return ctx.request.stop[0] if len(ctx.request.stop) == 1 else None
+
+
+# ----------------------------------------------------------------------------------- errors
+
+
+def decode_error(body: Any, status: int) -> ApiError:
+    """An error body as an :class:`ApiError`; never raises, whatever ``body`` holds."""
+    if isinstance(body, bytes | bytearray):
+        body = bytes(body).decode("utf-8", "replace")
+    if isinstance(body, str) and body.lstrip().startswith("{"):
+        with contextlib.suppress(orjson.JSONDecodeError):
+            body = orjson.loads(body)
+    valid_status = (
+        isinstance(status, int) and not isinstance(status, bool) and (400 <= status <= 599)
+    )
+    wire_type: str | None = None
+    message: str | None = None
+    code = param = request_id = None
+    retry_after: float | None = None
+    if isinstance(body, Mapping):
+        inner = body.get("error")
+        if isinstance(inner, Mapping):
+            wire_type = str_or_none(inner.get("type"))
+            message = str_or_none(inner.get("message"))
+            code = _scalar_text(inner.get("code"))
+            param = str_or_none(inner.get("param"))
+            retry_after = _seconds(inner.get("retry_after"))
+        elif isinstance(inner, str):
+            message = inner
+        if message is None:
+            message = str_or_none(body.get("message")) or str_or_none(body.get("detail"))
+        request_id = str_or_none(body.get("request_id"))
+        if retry_after is None:
+            retry_after = _seconds(body.get("retry_after"))
+        if body.get("type") != "error" and wire_type not in ERROR_TYPE_KINDS:
+            wire_type = None  # another API's vocabulary: not an Anthropic type
+    elif isinstance(body, str):
+        message = _plain_text(body)
+    kind = kind_for_status(status) if valid_status else "api_error"
+    if wire_type is not None and wire_type in ERROR_TYPE_KINDS:
+        by_type = ERROR_TYPE_KINDS[wire_type]
+        # The status refines the type when they agree (503 and 529 are both overloaded).
+        if not (valid_status and ERROR_KINDS[kind].anthropic == wire_type):
+            kind = by_type
+    return ApiError(
+        kind=kind,
+        message=message or f"upstream error (HTTP {status})",
+        status=status if valid_status else ERROR_KINDS[kind].status,
+        type=wire_type,
+        code=code,
+        param=param,
+        retry_after=retry_after,
+        request_id=request_id,
+        source_format=FORMAT,
+    )
+
+
+def _scalar_text(value: Any) -> str | None:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def _seconds(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float) and value >= 0:
+        return float(value)
+    if isinstance(value, str):
+        try:
+            seconds = float(value)
+        except ValueError:
+            return None
+        return seconds if seconds >= 0 else None
+    return None
+
+
+_TITLE: Final = re.compile(r"<title[^>]*>(.*?)</title>", re.I | re.S)
+_TAG: Final = re.compile(r"<[^>]+>")
+
+
+def _plain_text(body: str) -> str:
+    """A readable message from a text or HTML body (a proxy's error page, say)."""
+    title = _TITLE.search(body)
+    text = title.group(1) if title else _TAG.sub(" ", body)
+    return " ".join(text.split())[:500]
+
+
+def encode_error(error: ApiError) -> tuple[int, dict[str, Any]]:
+    """``(status, body)`` in Anthropic's error envelope."""
+    kind = ERROR_KINDS.get(error.kind)
+    wire_type = error.type if error.source_format == FORMAT and error.type else None
+    if wire_type is None:
+        wire_type = kind.anthropic if kind else "api_error"
+    body: dict[str, Any] = {
+        "type": "error",
+        "error": {"type": wire_type, "message": error.message},
+    }
+    if error.request_id is not None:
+        body["request_id"] = error.request_id
+    status = error.status
+    if not 400 <= status <= 599:
+        status = kind.status if kind else 500
+    return status, body

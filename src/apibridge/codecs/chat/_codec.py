@@ -1,0 +1,755 @@
+"""The ``chat`` codec: OpenAI Chat Completions (``POST /v1/chat/completions``) and the many
+servers that speak it (vLLM, Ollama, DeepSeek, Groq, OpenRouter, Azure OpenAI).
+
+Theory of operation.
+
+*Requests.* ``messages`` are handled in ``_chat_messages`` (system hoisting, tool-message
+merging, assistant turns) and ``_chat_parts`` (content parts). Here: ``tools`` (``function``
+and ``custom``, whose grammar ``format`` is held in the Responses shape;
+``web_search_options`` becomes a ``Tool(kind="server", server_type="web_search")``). A
+Chat client's own ``custom`` tools stay Chat ``custom`` tools; a free-form tool from another
+format (Codex's ``apply_patch``) goes as a function tool taking ``{"input": string}``, its
+grammar described in the description (``codecs._custom_tools``), since vLLM, Ollama and most
+compatible servers accept function tools only; calls to it in the answer are unwrapped back
+into free-form calls (streamed ones once the call ends).
+``tool_choice`` (``required`` ↔ ``any``, named and ``allowed_tools`` forms), ``max_tokens``
+/ ``max_completion_tokens`` (the spelling kept as a hint; other formats get ``max_tokens``,
+which every compatible server accepts), ``stop``, ``response_format`` ↔
+:class:`OutputFormat`, ``reasoning_effort`` ↔ :class:`ReasoningConfig` (a Chat client's own
+word goes back as it came; from another format only ``low``/``medium``/``high``, which vLLM
+insists on: a budget maps to its band through ``codecs._reasoning`` and another effort word
+to the nearest of the three, each a loss), ``user`` / ``safety_identifier`` ↔
+``Request.user``. Every other field (``seed``, penalties, ``logit_bias``, ``service_tier``,
+``store``, ``stream_options`` …) rides in ``extras["chat"]``. A streamed request from another
+format gets ``stream_options: {"include_usage": true}`` so that usage arrives.
+
+*Responses.* ``choices[0].message`` becomes ``[ThinkingPart] + TextPart (annotations →
+citations) + [RefusalPart] + ToolCallParts``; ``finish_reason`` maps through
+:data:`FINISH_TO_STOP` (a tool call means ``tool_use`` unless ``length`` or
+``content_filter`` cut the turn short; vLLM's ``stop_reason`` string
+is the stop sequence); ``usage`` keeps OpenAI's meaning through ``Usage.from_openai``. More
+choices ride in ``extras`` (``other_choices``) for a Chat client and are a loss elsewhere.
+
+*Streams* are in ``_chat_stream`` (:class:`StreamDecoder`, :class:`StreamEncoder`); *error
+bodies* and the shared tables in ``_chat_wire``.
+
+*Deliberately lossy.* Chat has no thinking signatures, encrypted reasoning, redacted
+thinking, cache breakpoints in Claude's sense, server-tool blocks, document citations or tool
+error flags: each is reported through ``ctx.lose`` when encoding, never dropped silently.
+Same-format trips are exact: ``_``-prefixed hints in ``extras["chat"]`` keep spellings
+(``null`` versus absent, string versus part list, which of two synonyms was used).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any, Final, Literal, TypeVar
+
+from apibridge.codecs._context import Context, expect_list, expect_obj, expect_str, new_id
+from apibridge.codecs._custom_tools import describe, input_schema, unwrap_call
+from apibridge.codecs._reasoning import effort_for_budget, nearest_effort
+from apibridge.codecs.chat._messages import (
+    ROLE_TO_CANONICAL,
+    decode_assistant,
+    decode_messages,
+    encode_assistant,
+    encode_messages,
+    encode_system,
+)
+from apibridge.codecs.chat._stream import StreamDecoder, StreamEncoder
+from apibridge.codecs.chat._wire import (
+    ABSENT,
+    CHAT_CUSTOM,
+    ERROR_CODE_KIND,
+    ERROR_TYPE_KIND,
+    FINISH_TO_STOP,
+    FORMAT,
+    STOP_TO_FINISH,
+    apply_extras,
+    decode_error,
+    decode_usage,
+    encode_error,
+    encode_usage,
+    finish_for,
+    hints,
+    is_chat_custom,
+    now,
+    opt_bool,
+    opt_int,
+    opt_number,
+    opt_str,
+    stop_for,
+    wrapped_custom_names,
+)
+from apibridge.errors import InvalidPayload
+from apibridge.model import (
+    OutputFormat,
+    ReasoningConfig,
+    RefusalPart,
+    Request,
+    Response,
+    Tool,
+    ToolCallPart,
+    ToolChoice,
+)
+
+__all__ = [
+    "ERROR_CODE_KIND",
+    "ERROR_TYPE_KIND",
+    "FINISH_TO_STOP",
+    "FORMAT",
+    "ROLE_TO_CANONICAL",
+    "STOP_TO_FINISH",
+    "TOOL_CHOICE_MODES",
+    "TOOL_NAME_MAX",
+    "TOOL_NAME_RE",
+    "StreamDecoder",
+    "StreamEncoder",
+    "decode_error",
+    "decode_request",
+    "decode_response",
+    "encode_error",
+    "encode_request",
+    "encode_response",
+]
+
+#: OpenAI's limit on function names: 64 characters of ``[a-zA-Z0-9_-]``.
+TOOL_NAME_MAX: Final = 64
+#: One allowed tool-name character (``ToolNames`` matches whole names and single characters).
+TOOL_NAME_RE: Final = re.compile(r"[A-Za-z0-9_-]+")
+
+#: ``tool_choice`` strings ↔ canonical modes (``required`` is Claude's ``any``).
+TOOL_CHOICE_MODES: Final[Mapping[str, Literal["auto", "none", "any"]]] = {
+    "auto": "auto",
+    "none": "none",
+    "required": "any",
+}
+_MODE_TO_CHOICE: Final[Mapping[str, str]] = {v: k for k, v in TOOL_CHOICE_MODES.items()}
+
+#: the ``reasoning_effort`` words every compatible server accepts (vLLM declares exactly these;
+#: anything else is a 400 there). A Chat client's own word is sent back as it came.
+_EFFORTS: Final = ("low", "medium", "high")
+#: hint: the client's own ``reasoning_effort`` word, when not one of :data:`_EFFORTS`.
+_EFFORT_HINT: Final = "_reasoning_effort"
+
+_REQUEST_MAPPED: Final = frozenset(
+    {"model", "messages", "tools", "tool_choice", "parallel_tool_calls", "max_tokens"}
+    | {"max_completion_tokens", "temperature", "top_p", "top_k", "stop", "n", "logprobs"}
+    | {"top_logprobs", "response_format", "reasoning_effort", "user", "safety_identifier"}
+    | {"metadata", "stream", "web_search_options"}
+)
+_RESPONSE_MAPPED: Final = frozenset(
+    {"id", "object", "created", "model", "choices", "usage", "system_fingerprint"}
+    | {"service_tier"}
+)
+_CHOICE_MAPPED: Final = frozenset({"index", "message", "finish_reason", "stop_reason"})
+_WEB_LOCATION_KEYS: Final = ("city", "country", "region", "timezone")
+
+_T = TypeVar("_T")
+
+
+def _exact(hint: Any, decode: Callable[[Any], _T | None], value: _T) -> bool:
+    """Whether the raw spelling kept in ``hint`` still decodes to ``value`` (so it may be
+    written back as it was)."""
+    if hint is None:
+        return False
+    try:
+        return decode(hint) == value
+    except InvalidPayload:
+        return False
+
+
+# ---------------------------------------------------------------------------------- request
+
+
+def decode_request(body: Mapping[str, Any], ctx: Context) -> Request:
+    """A Chat Completions request body as a canonical :class:`Request`."""
+    body = expect_obj(body, "request")
+    fields: dict[str, Any] = {}
+    trivial: dict[str, Any] = {}
+    for key, value in body.items():
+        nothing = value is None or (value == [] and key != "messages")
+        if key in _REQUEST_MAPPED:
+            if nothing or (key == "stream" and value is False):
+                trivial[key] = value
+        elif value is None:
+            trivial[key] = None
+        else:
+            fields[key] = value
+    model = expect_str(body.get("model"), "model")
+    messages = decode_messages(body.get("messages"))
+    if messages.system_layout is not None:
+        fields["_system"] = messages.system_layout
+    tools = _decode_tools(body.get("tools"))
+    web = body.get("web_search_options")
+    if web is not None:
+        tools += (
+            Tool(
+                name="web_search",
+                kind="server",
+                server_type="web_search",
+                raw=dict(expect_obj(web, "web_search_options")),
+                source_format=FORMAT,
+            ),
+        )
+    max_tokens = opt_int(body.get("max_completion_tokens"), "max_completion_tokens")
+    legacy_max = opt_int(body.get("max_tokens"), "max_tokens")
+    if max_tokens is not None:
+        fields["_max_tokens_key"] = "max_completion_tokens"
+        if legacy_max is not None:
+            fields["max_tokens"] = legacy_max  # both spellings sent: keep the second as is
+    else:
+        max_tokens = legacy_max
+    stop = body.get("stop")
+    if isinstance(stop, str):
+        fields["_stop_string"] = True
+        stops: tuple[str, ...] = (stop,)
+    else:
+        stops = tuple(
+            expect_str(s, f"stop[{k}]") for k, s in enumerate(expect_list(stop or [], "stop"))
+        )
+    user = opt_str(body.get("user"), "user")
+    safety = opt_str(body.get("safety_identifier"), "safety_identifier")
+    if user is None and safety is not None:
+        user = safety
+        fields["_user_key"] = "safety_identifier"
+    elif safety is not None:
+        fields["safety_identifier"] = safety
+    stream = bool(opt_bool(body.get("stream"), "stream"))
+    if stream and body.get("stream_options") is None:
+        fields["_no_stream_options"] = True
+    output_format = _decode_output_format(body.get("response_format"))
+    if output_format is not None and _encode_output_format(output_format) != body.get(
+        "response_format"
+    ):
+        fields["_response_format"] = body["response_format"]
+    effort = body.get("reasoning_effort")
+    if isinstance(effort, str) and effort not in _EFFORTS:
+        fields[_EFFORT_HINT] = effort
+    tool_choice = _decode_tool_choice(body.get("tool_choice"))
+    if tool_choice is not None and _encode_tool_choice(tool_choice, tools) != body.get(
+        "tool_choice"
+    ):
+        fields["_tool_choice"] = body["tool_choice"]
+    metadata = body.get("metadata")
+    if trivial:
+        fields["_trivial"] = trivial
+    return Request(
+        model=model,
+        messages=messages.messages,
+        system=messages.system,
+        system_role=messages.system_role,
+        tools=tools,
+        tool_choice=tool_choice,
+        parallel_tool_calls=opt_bool(body.get("parallel_tool_calls"), "parallel_tool_calls"),
+        max_tokens=max_tokens,
+        temperature=opt_number(body.get("temperature"), "temperature"),
+        top_p=opt_number(body.get("top_p"), "top_p"),
+        top_k=opt_int(body.get("top_k"), "top_k"),
+        stop=stops,
+        reasoning=_decode_reasoning(body.get("reasoning_effort")),
+        output_format=output_format,
+        user=user,
+        metadata=None if metadata is None else expect_obj(metadata, "metadata"),
+        stream=stream,
+        n=opt_int(body.get("n"), "n"),
+        logprobs=opt_bool(body.get("logprobs"), "logprobs"),
+        top_logprobs=opt_int(body.get("top_logprobs"), "top_logprobs"),
+        extras={FORMAT: fields} if fields else {},
+    )
+
+
+def encode_request(request: Request, ctx: Context) -> dict[str, Any]:
+    """A canonical :class:`Request` as a Chat Completions request body."""
+    carried = hints(request.extras)
+    ctx.lose_extras(request.extras, FORMAT, "request")
+    messages = encode_system(request.system, request.system_role, carried.get("_system"), ctx)
+    messages += encode_messages(request.messages, ctx)
+    out: dict[str, Any] = {"model": request.model, "messages": messages}
+    tools: list[dict[str, Any]] = []
+    for k, tool in enumerate(request.tools):
+        where = f"tools[{k}]"
+        if tool.kind != "server":
+            tools.append(_encode_tool(tool, ctx, where))
+        elif tool.server_type == "web_search":
+            out["web_search_options"] = _web_search_options(tool, ctx, where)
+        elif tool.source_format == FORMAT and tool.raw is not None:
+            tools.append(dict(tool.raw))  # a vendor's own tool type, carried whole
+        else:
+            kind = tool.server_type or tool.name
+            ctx.lose(where, f"chat has no {kind!r} server tool", "dropped")
+    if tools:
+        out["tools"] = tools
+    if request.tool_choice is not None:
+        choice = request.tool_choice
+        hint = carried.get("_tool_choice")
+        if _exact(hint, _decode_tool_choice, choice):
+            out["tool_choice"] = hint
+        else:
+            encoded = _encode_tool_choice(choice, request.tools, ctx)
+            if encoded is not None:
+                out["tool_choice"] = encoded
+        ctx.lose_extras(choice.extras, FORMAT, "tool_choice")
+    if request.parallel_tool_calls is not None:
+        out["parallel_tool_calls"] = request.parallel_tool_calls
+    if request.max_tokens is not None:
+        out[carried.get("_max_tokens_key", "max_tokens")] = request.max_tokens
+    for key, number in (
+        ("temperature", request.temperature),
+        ("top_p", request.top_p),
+        ("top_k", request.top_k),
+        ("n", request.n),
+        ("logprobs", request.logprobs),
+        ("top_logprobs", request.top_logprobs),
+    ):
+        if number is not None:
+            out[key] = number
+    if request.stop:
+        one = len(request.stop) == 1 and carried.get("_stop_string")
+        out["stop"] = request.stop[0] if one else list(request.stop)
+    if request.output_format is not None:
+        hint = carried.get("_response_format")
+        if _exact(hint, _decode_output_format, request.output_format):
+            out["response_format"] = hint
+        else:
+            out["response_format"] = _encode_output_format(request.output_format)
+    if request.reasoning is not None:
+        effort = _encode_reasoning(request.reasoning, carried.get(_EFFORT_HINT), ctx)
+        if effort is not None:
+            out["reasoning_effort"] = effort
+    if request.user is not None:
+        out[carried.get("_user_key", "user")] = request.user
+    if request.metadata is not None:
+        out["metadata"] = dict(request.metadata)
+    if request.stream:
+        out["stream"] = True
+        if "stream_options" not in carried and not carried.get("_no_stream_options"):
+            out["stream_options"] = {"include_usage": True}  # so that usage arrives
+    apply_extras(out, carried)
+    return out
+
+
+def _decode_tools(raw: Any) -> tuple[Tool, ...]:
+    if raw is None:
+        return ()
+    return tuple(_decode_tool(t, f"tools[{k}]") for k, t in enumerate(expect_list(raw, "tools")))
+
+
+def _decode_tool(raw: Any, where: str) -> Tool:
+    obj = expect_obj(raw, where)
+    fields = {k: v for k, v in obj.items() if k not in ("type", "function", "custom")}
+    kind = obj.get("type", ABSENT)
+    if kind is ABSENT and "function" in obj:
+        kind = "function"
+        fields["_type_absent"] = True
+    if kind not in ("function", "custom"):
+        # A vendor's own tool type: carried whole, as a server tool Chat alone understands.
+        name = kind if isinstance(kind, str) else "unknown"
+        return Tool(name=name, kind="server", raw=dict(obj), source_format=FORMAT)
+    inner = expect_obj(obj.get(kind), f"{where}.{kind}")
+    if kind == "custom":
+        fields[CHAT_CUSTOM] = True  # the client's own custom tool: it stays one
+    mapped = ("name", "description", "parameters", "strict", "format")
+    nested = {k: v for k, v in inner.items() if k not in mapped or v is None}
+    if nested:
+        fields[kind] = nested
+    parameters = inner.get("parameters")
+    tool_format = inner.get("format")
+    return Tool(
+        name=expect_str(inner.get("name"), f"{where}.{kind}.name"),
+        kind="custom" if kind == "custom" else "function",
+        description=opt_str(inner.get("description"), f"{where}.{kind}.description"),
+        parameters=None if parameters is None else expect_obj(parameters, f"{where}.parameters"),
+        strict=opt_bool(inner.get("strict"), f"{where}.{kind}.strict"),
+        format=None if tool_format is None else _flat_grammar(expect_obj(tool_format, where)),
+        extras={FORMAT: fields} if fields else {},
+    )
+
+
+def _flat_grammar(chat_format: Mapping[str, Any]) -> dict[str, Any]:
+    """A Chat custom-tool format in the canonical (Responses) shape: Chat nests a grammar's
+    ``syntax`` and ``definition`` under ``grammar``, Responses writes them beside ``type``."""
+    grammar = chat_format.get("grammar")
+    plain = set(chat_format) == {"type", "grammar"} and chat_format["type"] == "grammar"
+    if plain and isinstance(grammar, Mapping) and "type" not in grammar:
+        return {"type": "grammar", **grammar}
+    return dict(chat_format)  # any other spelling is carried as it is
+
+
+def _nested_grammar(canonical: Mapping[str, Any]) -> dict[str, Any]:
+    """The canonical (Responses) grammar format as Chat spells it."""
+    if canonical.get("type") == "grammar" and "grammar" not in canonical:
+        inner = {k: v for k, v in canonical.items() if k not in ("type", "grammar")}
+        if inner:
+            return {"type": "grammar", "grammar": inner}
+    return dict(canonical)
+
+
+def _encode_tool(tool: Tool, ctx: Context, where: str) -> dict[str, Any]:
+    if tool.kind == "custom" and not is_chat_custom(tool):
+        return _wrapped_tool(tool, ctx, where)
+    carried = hints(tool.extras)
+    kind = tool.kind
+    inner: dict[str, Any] = {"name": tool.name}
+    if tool.description is not None:
+        inner["description"] = tool.description
+    if kind == "custom":
+        if tool.format is not None:
+            inner["format"] = _nested_grammar(tool.format)
+        if tool.parameters is not None:
+            ctx.lose(f"{where}.parameters", "chat custom tools take no schema", "dropped")
+    else:
+        if tool.parameters is not None:
+            inner["parameters"] = dict(tool.parameters)
+        if tool.format is not None:
+            ctx.lose(f"{where}.format", "chat function tools take no grammar", "dropped")
+    if tool.strict is not None:
+        if kind == "custom":
+            ctx.lose(f"{where}.strict", "chat custom tools have no strict mode", "dropped")
+        else:
+            inner["strict"] = tool.strict
+    nested = carried.get(kind)
+    if isinstance(nested, Mapping):
+        inner.update(nested)
+    out: dict[str, Any] = {} if carried.get("_type_absent") else {"type": kind}
+    out[kind] = inner
+    apply_extras(out, {k: v for k, v in carried.items() if k != kind})
+    if tool.cache_control is not None:
+        ctx.lose(f"{where}.cache_control", "chat caches prompts automatically", "dropped")
+    ctx.lose_extras(tool.extras, FORMAT, where)
+    return out
+
+
+def _wrapped_tool(tool: Tool, ctx: Context, where: str) -> dict[str, Any]:
+    """A free-form tool from another format as a function tool taking ``{"input": string}``
+    (vLLM, Ollama and most compatible servers reject Chat ``custom`` tools); its grammar is
+    described, not enforced, and calls to it come back unwrapped."""
+    function: dict[str, Any] = {"name": tool.name}
+    description = describe(tool, ctx, where, "chat")
+    if description is not None:
+        function["description"] = description
+    function["parameters"] = input_schema()
+    if tool.parameters is not None:
+        ctx.lose(f"{where}.parameters", "a free-form tool takes no schema", "dropped")
+    if tool.strict is not None:
+        ctx.lose(f"{where}.strict", "a free-form tool has no strict mode", "dropped")
+    if tool.cache_control is not None:
+        ctx.lose(f"{where}.cache_control", "chat caches prompts automatically", "dropped")
+    ctx.lose_extras(tool.extras, FORMAT, where)
+    return {"type": "function", "function": function}
+
+
+def _web_search_options(tool: Tool, ctx: Context, where: str) -> dict[str, Any]:
+    """``web_search_options`` for a web-search server tool (Chat's own, or mapped from
+    Claude's and Responses' definitions: context size and approximate location carry)."""
+    raw = dict(tool.raw or {})
+    if tool.source_format == FORMAT:
+        return raw
+    out: dict[str, Any] = {}
+    size = raw.pop("search_context_size", None)
+    if size is not None:
+        out["search_context_size"] = size
+    location = raw.pop("user_location", None)
+    if isinstance(location, Mapping):
+        place = {k: location[k] for k in _WEB_LOCATION_KEYS if isinstance(location.get(k), str)}
+        if place:
+            out["user_location"] = {"type": "approximate", "approximate": place}
+    for key in raw:
+        if key not in ("type", "name"):
+            ctx.lose(f"{where}.{key}", "chat web search has no such option", "dropped")
+    return out
+
+
+def _decode_tool_choice(raw: Any) -> ToolChoice | None:
+    if raw is None:
+        return None
+    if isinstance(raw, str):
+        if raw not in TOOL_CHOICE_MODES:
+            raise InvalidPayload(f"tool_choice: unknown mode {raw!r}")
+        return ToolChoice(mode=TOOL_CHOICE_MODES[raw])
+    obj = expect_obj(raw, "tool_choice")
+    kind = obj.get("type")
+    if kind in ("function", "custom"):
+        inner = expect_obj(obj.get(kind), f"tool_choice.{kind}")
+        return ToolChoice(mode="tool", name=expect_str(inner.get("name"), "tool_choice.name"))
+    if kind == "allowed_tools":
+        inner = expect_obj(obj.get("allowed_tools"), "tool_choice.allowed_tools")
+        mode = inner.get("mode")
+        if mode not in ("auto", "required"):
+            raise InvalidPayload(f"tool_choice.allowed_tools.mode: unknown mode {mode!r}")
+        names = []
+        for k, entry in enumerate(expect_list(inner.get("tools"), "tool_choice.allowed_tools")):
+            where = f"tool_choice.allowed_tools.tools[{k}]"
+            entry = expect_obj(entry, where)
+            spec = expect_obj(entry.get(str(entry.get("type"))), where)
+            names.append(expect_str(spec.get("name"), f"{where}.name"))
+        return ToolChoice(mode="any" if mode == "required" else "auto", allowed=tuple(names))
+    raise InvalidPayload(f"tool_choice.type: unknown type {kind!r}")
+
+
+def _encode_tool_choice(
+    choice: ToolChoice, tools: tuple[Tool, ...], ctx: Context | None = None
+) -> Any:
+    """``tool_choice`` for ``choice``; a named Chat custom tool gets the ``custom`` form (a
+    free-form tool from another format is a function tool here)."""
+    kinds = {t.name: t.kind for t in tools if t.kind != "server"}
+    native = {t.name for t in tools if is_chat_custom(t)}
+
+    def named(name: str) -> dict[str, Any]:
+        kind = "custom" if name in native else "function"
+        return {"type": kind, kind: {"name": name}}
+
+    if choice.mode == "tool":
+        if choice.name is None:
+            if ctx is not None:
+                ctx.lose("tool_choice", "a forced tool choice names no tool", "sent as required")
+            return "required"
+        server = {t.name for t in tools if t.kind == "server"}
+        if ctx is not None and choice.name in server and choice.name not in kinds:
+            ctx.lose("tool_choice", f"chat cannot force the server tool {choice.name!r}", "dropped")
+            return None
+        return named(choice.name)
+    if choice.allowed is not None and choice.mode in ("auto", "any"):
+        return {
+            "type": "allowed_tools",
+            "allowed_tools": {
+                "mode": "required" if choice.mode == "any" else "auto",
+                "tools": [named(n) for n in choice.allowed],
+            },
+        }
+    return _MODE_TO_CHOICE.get(choice.mode, "auto")
+
+
+def _decode_output_format(raw: Any) -> OutputFormat | None:
+    if raw is None:
+        return None
+    obj = expect_obj(raw, "response_format")
+    kind = obj.get("type")
+    if kind in ("text", "json_object"):
+        return OutputFormat(kind=kind)
+    if kind != "json_schema":
+        raise InvalidPayload(f"response_format.type: unknown type {kind!r}")
+    spec = expect_obj(obj.get("json_schema"), "response_format.json_schema")
+    schema = spec.get("schema")
+    return OutputFormat(
+        kind="json_schema",
+        name=opt_str(spec.get("name"), "response_format.json_schema.name"),
+        schema=None if schema is None else expect_obj(schema, "response_format.json_schema"),
+        strict=opt_bool(spec.get("strict"), "response_format.json_schema.strict"),
+        description=opt_str(spec.get("description"), "response_format.json_schema.description"),
+    )
+
+
+def _encode_output_format(fmt: OutputFormat) -> dict[str, Any]:
+    if fmt.kind != "json_schema":
+        return {"type": fmt.kind}
+    spec: dict[str, Any] = {"name": fmt.name if fmt.name is not None else "response"}
+    if fmt.description is not None:
+        spec["description"] = fmt.description
+    if fmt.schema is not None:
+        spec["schema"] = dict(fmt.schema)
+    if fmt.strict is not None:
+        spec["strict"] = fmt.strict
+    return {"type": "json_schema", "json_schema": spec}
+
+
+def _decode_reasoning(raw: Any) -> ReasoningConfig | None:
+    effort = opt_str(raw, "reasoning_effort")
+    if effort is None:
+        return None
+    return ReasoningConfig(mode="disabled" if effort == "none" else "enabled", effort=effort)
+
+
+def _encode_reasoning(reasoning: ReasoningConfig, hint: Any, ctx: Context) -> str | None:
+    """``reasoning_effort`` for ``reasoning``: the Chat client's own word (``hint``) as it
+    came; otherwise ``low``, ``medium`` or ``high`` only, the nearest to the effort word or
+    to a budget's band (a loss when the word changes)."""
+    if reasoning.summary is not None:
+        ctx.lose("reasoning.summary", "chat has no reasoning summaries", "dropped")
+    if _exact(hint, _decode_reasoning, reasoning):
+        return str(hint)
+    if reasoning.mode == "disabled":
+        ctx.lose("reasoning", "chat cannot switch reasoning off for every model", "omitted")
+        return None
+    if reasoning.effort is not None:
+        if reasoning.budget_tokens is not None and reasoning.mode == "enabled":
+            ctx.lose("reasoning.budget_tokens", "chat has effort levels only", "dropped")
+        return _effort(reasoning.effort, ctx)
+    if reasoning.mode == "adaptive":
+        return None  # the model decides: the server's default
+    if reasoning.budget_tokens is not None:
+        effort = effort_for_budget(reasoning.budget_tokens, allowed=_EFFORTS)
+        ctx.lose(
+            "reasoning.budget_tokens",
+            f"chat has effort levels only; a budget of {reasoning.budget_tokens} tokens",
+            f"sent as reasoning_effort {effort!r}",
+        )
+        return effort
+    return None
+
+
+def _effort(word: str, ctx: Context) -> str:
+    """``word`` as one of the efforts every compatible server accepts (a loss if changed)."""
+    effort = nearest_effort(word, _EFFORTS)
+    if effort != word:
+        ctx.lose(
+            "reasoning.effort",
+            f"chat servers such as vLLM accept reasoning_effort {', '.join(_EFFORTS)} only, "
+            f"not {word!r}",
+            f"sent as reasoning_effort {effort!r}",
+        )
+    return effort
+
+
+# --------------------------------------------------------------------------------- response
+
+
+def decode_response(body: Mapping[str, Any], ctx: Context) -> Response:
+    """A Chat Completions response body as a canonical :class:`Response`."""
+    obj = expect_obj(body, "response")
+    fields: dict[str, Any] = {}
+    trivial: dict[str, Any] = {}
+    for key, value in obj.items():
+        if value is None:
+            trivial[key] = None
+        elif key not in _RESPONSE_MAPPED:
+            fields[key] = value
+    # Missing or null: the encoder leaves these out (``_trivial`` restores the nulls).
+    absent = [k for k in ("id", "object", "created", "model", "choices") if obj.get(k) is None]
+    if absent:
+        fields["_absent"] = absent
+    kind = obj.get("object")
+    if kind is not None and kind != "chat.completion":
+        fields["_object"] = kind
+    for key in ("system_fingerprint", "service_tier"):
+        if obj.get(key) is not None:
+            fields[f"_{key}"] = obj[key]
+    raw_choices = obj.get("choices")
+    choices = [] if raw_choices is None else expect_list(raw_choices, "choices")
+    parts: tuple[Any, ...] = ()
+    stop = stop_sequence = None
+    if choices:
+        parts, stop, stop_sequence = _decode_choice(choices[0], fields)
+        wrapped = wrapped_custom_names(ctx)
+        if wrapped:
+            parts = tuple(
+                unwrap_call(p, wrapped)
+                if isinstance(p, ToolCallPart) and p.kind == "function"
+                else p
+                for p in parts
+            )
+        if len(choices) > 1:
+            fields["other_choices"] = list(choices[1:])
+    elif raw_choices == []:
+        fields["_no_choices"] = True
+    usage = obj.get("usage")
+    if trivial:
+        fields["_trivial"] = trivial
+    return Response(
+        id=opt_str(obj.get("id"), "id") or new_id("chatcmpl-"),
+        model=opt_str(obj.get("model"), "model") or "",
+        content=parts,
+        stop_reason=stop,
+        stop_sequence=stop_sequence,
+        usage=None if usage is None else decode_usage(usage, "usage"),
+        created=opt_int(obj.get("created"), "created"),
+        extras={FORMAT: fields} if fields else {},
+    )
+
+
+def _decode_choice(
+    raw: Any, fields: dict[str, Any]
+) -> tuple[tuple[Any, ...], str | None, str | None]:
+    choice = expect_obj(raw, "choices[0]")
+    trivial: dict[str, Any] = {}
+    for key, value in choice.items():
+        if key in _CHOICE_MAPPED:
+            continue
+        if value is None:
+            trivial[key] = None
+        elif key == "logprobs":
+            fields["logprobs"] = value
+        else:
+            fields[f"choice.{key}"] = value
+    index = choice.get("index", ABSENT)
+    if index != 0:
+        fields["_choice_index"] = "absent" if index is ABSENT else index
+    message = expect_obj(choice.get("message"), "choices[0].message")
+    parts, message_fields, _ = decode_assistant(message, "choices[0].message", request=False)
+    for key, value in message_fields.items():
+        fields[f"_message{key}" if key.startswith("_") else f"message.{key}"] = value
+    finish = opt_str(choice.get("finish_reason"), "choices[0].finish_reason")
+    stop_string = choice.get("stop_reason")
+    if stop_string is None and "stop_reason" in choice:
+        trivial["stop_reason"] = None
+    elif stop_string is not None and not isinstance(stop_string, str):
+        fields["choice.stop_reason"] = stop_string  # vLLM: the token id that stopped it
+    has_calls = any(isinstance(p, ToolCallPart) for p in parts)
+    stop = stop_for(finish, has_calls, stop_string)
+    if "finish_reason" not in choice:
+        fields["_finish_absent"] = True
+    elif finish_for(stop, has_calls) != finish or (finish and finish not in FINISH_TO_STOP):
+        fields["_finish_reason"] = finish  # a vendor's own word comes back as it was
+    if trivial:
+        fields["_choice_trivial"] = trivial
+    return parts, stop, stop_string if isinstance(stop_string, str) else None
+
+
+def encode_response(response: Response, ctx: Context) -> dict[str, Any]:
+    """A canonical :class:`Response` as a Chat Completions response body."""
+    carried = hints(response.extras)
+    ctx.lose_extras(response.extras, FORMAT, "response")
+    top: dict[str, Any] = {}
+    message_fields: dict[str, Any] = {}
+    choice_fields: dict[str, Any] = {}
+    for key, value in carried.items():
+        if key.startswith("message."):
+            message_fields[key[len("message.") :]] = value
+        elif key.startswith("_message_"):
+            message_fields[key[len("_message") :]] = value
+        elif key.startswith("choice."):
+            choice_fields[key[len("choice.") :]] = value
+        elif key == "_choice_trivial":
+            choice_fields["_trivial"] = value
+        elif key not in ("other_choices", "logprobs"):
+            top[key] = value
+    message = encode_assistant(response.content, message_fields, ctx, "response", request=False)
+    has_calls = any(isinstance(p, ToolCallPart) for p in response.content)
+    choice: dict[str, Any] = {"index": carried.get("_choice_index", 0), "message": message}
+    if choice["index"] == "absent":
+        del choice["index"]
+    if "logprobs" in carried:
+        choice["logprobs"] = carried["logprobs"]
+    if "_finish_reason" in carried:
+        choice["finish_reason"] = carried["_finish_reason"]
+    elif not carried.get("_finish_absent"):
+        has_refusal = any(isinstance(p, RefusalPart) for p in response.content)
+        choice["finish_reason"] = finish_for(
+            response.stop_reason, has_calls, ctx, has_refusal=has_refusal
+        )
+    if response.stop_sequence is not None:
+        choice["stop_reason"] = response.stop_sequence  # vLLM's field for the matched string
+    apply_extras(choice, choice_fields)
+    absent = carried.get("_absent", ())
+    out: dict[str, Any] = {}
+    if "id" not in absent:
+        out["id"] = response.id
+    if "object" not in absent:
+        out["object"] = carried.get("_object", "chat.completion")
+    if response.created is not None:
+        out["created"] = response.created
+    elif "created" not in absent:
+        out["created"] = now()
+    if "model" not in absent:
+        out["model"] = response.model
+    if "choices" not in absent:
+        first = [] if carried.get("_no_choices") else [choice]
+        out["choices"] = first + list(carried.get("other_choices", []))
+    if response.usage is not None:
+        out["usage"] = encode_usage(response.usage, ctx, "response.usage")
+    for key in ("system_fingerprint", "service_tier"):
+        if f"_{key}" in carried:
+            out[key] = carried[f"_{key}"]
+    apply_extras(out, top)
+    return out
