@@ -1,4 +1,9 @@
-"""What every codec shares: the conversion context and small helpers for reading JSON."""
+"""What every codec shares: the conversion context, the one set of JSON readers, and ids.
+
+The readers check a decoded JSON value and name the place (``where``) in the error when it is
+not what the format requires: ``expect_*`` for required values, ``opt_*`` for optional ones
+(``None`` stays ``None``). Every codec reads with these and no other copies.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,19 @@ import attrs
 from apibridge.errors import InvalidPayload, Loss, UnsupportedFeature
 from apibridge.model import Request
 
-__all__ = ["Context", "expect_list", "expect_obj", "expect_str", "new_id", "split_extras"]
+__all__ = [
+    "Context",
+    "expect_list",
+    "expect_obj",
+    "expect_str",
+    "new_id",
+    "opt_bool",
+    "opt_int",
+    "opt_number",
+    "opt_str",
+    "split_extras",
+    "str_or_none",
+]
 
 
 @attrs.define(kw_only=True)
@@ -73,6 +90,43 @@ def expect_str(value: Any, where: str) -> str:
     if not isinstance(value, str):
         raise InvalidPayload(f"{where}: expected a string, got {type(value).__name__}")
     return value
+
+
+def opt_str(value: Any, where: str) -> str | None:
+    """``value`` as a string (``None`` stays ``None``), or :class:`InvalidPayload`."""
+    if value is None or isinstance(value, str):
+        return value
+    raise InvalidPayload(f"{where}: expected a string, got {type(value).__name__}")
+
+
+def opt_int(value: Any, where: str) -> int | None:
+    """``value`` as an int (``None`` stays ``None``; a bool is no int), or :class:`InvalidPayload`."""
+    if value is None or type(value) is int:
+        return value
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidPayload(f"{where}: expected an integer, got {type(value).__name__}")
+    return value
+
+
+def opt_number(value: Any, where: str) -> float | None:
+    """``value`` as a number, kept as sent (an int stays an int), or :class:`InvalidPayload`."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidPayload(f"{where}: expected a number, got {type(value).__name__}")
+    return value
+
+
+def opt_bool(value: Any, where: str) -> bool | None:
+    """``value`` as a bool (``None`` stays ``None``), or :class:`InvalidPayload`."""
+    if value is None or isinstance(value, bool):
+        return value
+    raise InvalidPayload(f"{where}: expected a boolean, got {type(value).__name__}")
+
+
+def str_or_none(value: Any) -> str | None:
+    """``value`` when it is a string, else ``None`` (for fields read leniently)."""
+    return value if isinstance(value, str) else None
 
 
 def split_extras(
