@@ -100,7 +100,7 @@ def opt_str(value: Any, where: str) -> str | None:
 
 
 def opt_int(value: Any, where: str) -> int | None:
-    """``value`` as an int (``None`` stays ``None``; a bool is no int), or :class:`InvalidPayload`."""
+    """``value`` as an int (``None`` stays ``None``, a bool is refused), or InvalidPayload."""
     if value is None or type(value) is int:
         return value
     if isinstance(value, bool) or not isinstance(value, int):
