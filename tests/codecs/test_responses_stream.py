@@ -653,3 +653,18 @@ def test_custom_tool_call_stream() -> None:
     (item,) = sdk_output(final_from_stream("responses", data))
     assert item["input"] == "*** Begin Patch\n"
     assert item["type"] == "custom_tool_call"
+
+
+@pytest.mark.parametrize("fixture", streams())
+def test_final_response_is_the_terminal_event_the_client_received(fixture: dict[str, Any]) -> None:
+    """What a server stores for ``previous_response_id`` is the encoder's own final response
+    object, equal to the terminal event's ``response`` in the bytes (no second parse needed)."""
+    events = decode([fixture["sse"].encode()])
+    encoder = codec.StreamEncoder(Context())
+    data = b"".join([b for e in events for b in encoder.feed(e)] + encoder.close())
+    terminal = payloads(data)[-1]
+    if terminal["type"] == "response.failed":
+        assert encoder.final_response is None
+    else:
+        assert terminal["type"] in ("response.completed", "response.incomplete")
+        assert encoder.final_response == terminal["response"]

@@ -122,9 +122,16 @@ class _Message:
 
 
 class StreamEncoder:
-    """Canonical events in, Responses SSE bytes out (``feed``/``close``)."""
+    """Canonical events in, Responses SSE bytes out (``feed``/``close``).
+
+    :attr:`final_response` is the response object of the ``response.completed`` (or
+    ``response.incomplete``) event once it is written, as the client receives it: what a
+    server stores for ``previous_response_id`` without parsing its own output again.
+    """
 
     def __init__(self, ctx: Context) -> None:
+        #: the terminal event's response object (``None`` until then, and for a failure).
+        self.final_response: dict[str, Any] | None = None
         self._ctx = ctx
         self._seq = 0
         self._started = False
@@ -644,6 +651,8 @@ class StreamEncoder:
         if not isinstance(status, str):
             status = status_for_stop(self._stop)[0]
         kind = TERMINAL_EVENTS.get(status, "response.completed")
+        if kind != "response.failed":
+            self.final_response = body
         return [*out, self._emit(kind, response=body)]
 
     def _fail(self, error: ApiError) -> list[bytes]:
