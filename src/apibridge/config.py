@@ -33,10 +33,12 @@ import fnmatch
 import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import attrs
+import cattrs
+from cattrs.gen import make_dict_structure_fn, override
 
 __all__ = [
     "DEFAULT_BASE_URLS",
@@ -75,6 +77,7 @@ _PROVIDER_KEY_ENV: Mapping[str, tuple[str, str]] = {
 }
 
 _GLOB_CHARS = frozenset("*?[")
+_T = TypeVar("_T")
 
 #: URL schemes a ``store_url`` may use (those ``redis.asyncio.from_url`` takes).
 _STORE_URL_SCHEMES: tuple[str, ...] = ("redis", "rediss", "unix")
@@ -337,41 +340,94 @@ def parse_upstream_spec(spec: str) -> tuple[str, str]:
 
 
 # ------------------------------------------------------------------------------- loading
+#
+# TOML tables are structured into the frozen values above by one cattrs converter: unknown
+# keys are refused, scalars are checked strictly (TOML ``true`` is no port, ``"80"`` no
+# number), and every error names the setting (``server.port: expected an integer, got bool``).
+# What is not a plain field (secrets given by variable name, an upstream's ``models`` list,
+# a route's ``model`` key) is read first, by hand.
 
-_SERVER_KEYS = frozenset(
-    {
-        "host",
-        "port",
-        "workers",
-        "max_body_bytes",
-        "client_keys",
-        "client_keys_env",
-        "admin_key",
-        "admin_key_env",
-        "strict",
-        "store_ttl",
-        "store_max_items",
-        "store_url",
-        "store_prefix",
-    }
-)
-_UPSTREAM_KEYS = frozenset(
-    {
-        "format",
-        "base_url",
-        "api_key",
-        "api_keys",
-        "api_key_env",
-        "headers",
-        "max_output_tokens",
-        "timeouts",
-        "retries",
-        "options",
-        "models",
-        "forward_client_key",
-    }
-)
-_ROUTE_KEYS = frozenset({"model", "upstream", "rename"})
+_SECRET_KEYS = frozenset({"client_keys", "client_keys_env", "admin_key", "admin_key_env"})
+_UPSTREAM_EXTRA_KEYS = frozenset({"api_key", "api_keys", "api_key_env", "models"})
+
+
+def _scalar(kind: type, words: str) -> Any:
+    def structure(value: Any, _: Any) -> Any:
+        # bool is an int in Python; a port of `true` is a mistake worth naming
+        if isinstance(value, bool) and kind is not bool:
+            raise ValueError(f"expected {words}, got a boolean")
+        if kind is float and isinstance(value, int):
+            return value
+        if not isinstance(value, kind):
+            raise ValueError(f"expected {words}, got {type(value).__name__}")
+        return value
+
+    return structure
+
+
+def _string_map(value: Any, _: Any) -> Mapping[str, str]:
+    if not isinstance(value, Mapping):
+        raise ValueError("expected a table")
+    if not all(isinstance(v, str) for v in value.values()):
+        raise ValueError("values must be strings")
+    return dict(value)
+
+
+def _any_table(value: Any, _: Any) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ValueError("expected a table")
+    return dict(value)
+
+
+def _make_converter() -> cattrs.Converter:
+    converter = cattrs.Converter(forbid_extra_keys=True)
+    converter.register_structure_hook(int, _scalar(int, "an integer"))
+    converter.register_structure_hook(float, _scalar(float, "a number"))
+    converter.register_structure_hook(str, _scalar(str, "a string"))
+    converter.register_structure_hook(bool, _scalar(bool, "true or false"))
+    # generic aliases are matched by equality (singledispatch takes classes only)
+    converter.register_structure_hook_func(lambda t: t == Mapping[str, str], _string_map)
+    converter.register_structure_hook_func(lambda t: t == Mapping[str, Any], _any_table)
+    converter.register_structure_hook(
+        Route,
+        make_dict_structure_fn(
+            Route, converter, _cattrs_forbid_extra_keys=True, pattern=override(rename="model")
+        ),
+    )
+    return converter
+
+
+_CONVERTER = _make_converter()
+
+
+def _structure(data: Mapping[str, Any], cls: type[_T], where: str) -> _T:
+    """``data`` as a ``cls``, or a :class:`ConfigError` naming the first bad setting."""
+    try:
+        return _CONVERTER.structure(data, cls)
+    except (cattrs.BaseValidationError, cattrs.ForbiddenExtraKeysError) as exc:
+        if isinstance(exc, BaseExceptionGroup):
+            own, _ = exc.split(ConfigError)  # a value's own check already names its setting
+            if own is not None:
+                raise _first(own) from None
+        messages = cattrs.transform_error(exc, path=where, format_exception=_say)
+        message, _, place = messages[0].rpartition(" @ ")
+        if cls is Route:  # the TOML key of Route.pattern is `model`
+            place = place.replace(".pattern", ".model")
+        raise ConfigError(f"{place}: {message}") from None
+
+
+def _first(group: BaseException) -> BaseException:
+    while isinstance(group, BaseExceptionGroup):
+        group = group.exceptions[0]
+    return group
+
+
+def _say(exc: BaseException, _: Any) -> str:
+    if isinstance(exc, cattrs.ForbiddenExtraKeysError):
+        return f"unknown setting {sorted(exc.extra_fields)[0]!r}"
+    if isinstance(exc, KeyError):
+        return "missing"
+    return str(exc)
 
 
 def _split_keys(value: str) -> tuple[str, ...]:
@@ -381,22 +437,6 @@ def _split_keys(value: str) -> tuple[str, ...]:
 def _table(value: Any, where: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
         raise ConfigError(f"{where}: expected a table")
-    return value
-
-
-def _check_keys(table: Mapping[str, Any], known: frozenset[str], where: str) -> None:
-    unknown = sorted(set(table) - known)
-    if unknown:
-        raise ConfigError(f"{where}: unknown setting {unknown[0]!r}")
-
-
-def _typed(table: Mapping[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
-    value = table[key]
-    # bool is an int in Python; a port of `true` is a mistake worth naming
-    if isinstance(value, bool) and kind in (int, float, (int, float)):
-        raise ConfigError(f"{where}.{key}: expected a number, got a boolean")
-    if not isinstance(value, kind):
-        raise ConfigError(f"{where}.{key}: expected {getattr(kind, '__name__', kind)}")
     return value
 
 
@@ -412,117 +452,69 @@ def _keys_from(
     """Secrets given inline (``one``: a string, ``many``: a list) or by variable name."""
     keys: list[str] = []
     if one is not None and one in table:
-        keys.append(_typed(table, one, str, where))
+        if not isinstance(table[one], str):
+            raise ConfigError(f"{where}.{one}: expected a string")
+        keys.append(table[one])
     if many is not None and many in table:
         values = table[many]
         if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
             raise ConfigError(f"{where}.{many}: expected a list of strings")
         keys.extend(values)
     if env_key in table:
-        name = _typed(table, env_key, str, where)
+        name = table[env_key]
+        if not isinstance(name, str):
+            raise ConfigError(f"{where}.{env_key}: expected a string")
         if name not in env:
             raise ConfigError(f"{where}.{env_key}: environment variable {name} is not set")
         keys.extend(_split_keys(env[name]))
     return tuple(keys)
 
 
-def _numbers(value: Any, cls: type[Any], where: str) -> Any:
-    table = _table(value, where)
-    known = frozenset(f.name for f in attrs.fields(cls))
-    _check_keys(table, known, where)
-    for key in table:
-        _typed(table, key, (int, float), where)
-    if cls is Retries and "attempts" in table and not isinstance(table["attempts"], int):
-        raise ConfigError(f"{where}.attempts: expected an integer")
-    return cls(**table)
-
-
 def _upstream(name: str, table: Mapping[str, Any], env: Mapping[str, str]) -> UpstreamConfig:
     where = f"upstreams.{name}"
-    _check_keys(table, _UPSTREAM_KEYS, where)
     if "format" not in table:
         raise ConfigError(f"{where}.format: missing")
-    fmt = _typed(table, "format", str, where)
-    base_url = table.get("base_url", DEFAULT_BASE_URLS.get(fmt, ""))
-    if not isinstance(base_url, str):
-        raise ConfigError(f"{where}.base_url: expected a string")
-    headers = dict(_table(table.get("headers", {}), f"{where}.headers"))
-    if not all(isinstance(v, str) for v in headers.values()):
-        raise ConfigError(f"{where}.headers: values must be strings")
-    max_out = table.get("max_output_tokens")
-    if max_out is not None:
-        max_out = _typed(table, "max_output_tokens", int, where)
-    return UpstreamConfig(
-        name=name,
-        format=fmt,
-        base_url=base_url,
-        api_keys=_keys_from(
-            table, env, where, env_key="api_key_env", one="api_key", many="api_keys"
-        ),
-        headers=headers,
-        max_output_tokens=max_out,
-        timeouts=_numbers(table.get("timeouts", {}), Timeouts, f"{where}.timeouts"),
-        retries=_numbers(table.get("retries", {}), Retries, f"{where}.retries"),
-        options=dict(_table(table.get("options", {}), f"{where}.options")),
-        forward_client_key=_typed(table, "forward_client_key", bool, where)
-        if "forward_client_key" in table
-        else False,
-    )
+    fields = {k: v for k, v in table.items() if k not in _UPSTREAM_EXTRA_KEYS}
+    fields["name"] = name
+    fmt = fields["format"]
+    if isinstance(fmt, str):
+        fields.setdefault("base_url", DEFAULT_BASE_URLS.get(fmt, ""))
+    api_keys = _keys_from(table, env, where, env_key="api_key_env", one="api_key", many="api_keys")
+    fields["api_keys"] = list(api_keys)
+    upstream = _structure(fields, UpstreamConfig, where)
+    return upstream
 
 
-def _server(table: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
-    _check_keys(table, _SERVER_KEYS, "server")
-    out: dict[str, Any] = {}
-    for key, kind in (
-        ("host", str),
-        ("port", int),
-        ("workers", int),
-        ("max_body_bytes", int),
-        ("strict", bool),
-        ("store_ttl", (int, float)),
-        ("store_max_items", int),
-        ("store_url", str),
-        ("store_prefix", str),
-    ):
-        if key in table:
-            out[key] = _typed(table, key, kind, "server")
+def _server(table: Mapping[str, Any], env: Mapping[str, str]) -> ServerConfig:
+    fields = {k: v for k, v in table.items() if k not in _SECRET_KEYS}
     keys = _keys_from(table, env, "server", env_key="client_keys_env", many="client_keys")
     if keys:
-        out["client_keys"] = keys
+        fields["client_keys"] = list(keys)
     admin = _keys_from(table, env, "server", env_key="admin_key_env", one="admin_key")
     if admin:
-        out["admin_key"] = admin[0]
-    return out
+        fields["admin_key"] = admin[0]
+    return _structure(fields, ServerConfig, "server")
 
 
 def config_from_mapping(data: Mapping[str, Any], env: Mapping[str, str]) -> GatewayConfig:
     """A config from parsed TOML (``server``, ``upstreams``, ``routes`` tables)."""
-    _check_keys(data, frozenset({"server", "upstreams", "routes"}), "config")
+    unknown = sorted(set(data) - {"server", "upstreams", "routes"})
+    if unknown:
+        raise ConfigError(f"config: unknown setting {unknown[0]!r}")
     server = _server(_table(data.get("server", {}), "server"), env)
-    upstreams: dict[str, UpstreamConfig] = {}
-    routes: list[Route] = []
-    for name, table in _table(data.get("upstreams", {}), "upstreams").items():
-        table = _table(table, f"upstreams.{name}")
-        upstreams[name] = _upstream(name, table, env)
+    upstream_tables = {
+        name: _table(table, f"upstreams.{name}")
+        for name, table in _table(data.get("upstreams", {}), "upstreams").items()
+    }
+    upstreams = {name: _upstream(name, table, env) for name, table in upstream_tables.items()}
     raw_routes = data.get("routes", [])
     if not isinstance(raw_routes, list):
         raise ConfigError("routes: expected an array of tables ([[routes]])")
-    for i, raw in enumerate(raw_routes):
-        where = f"routes[{i}]"
-        table = _table(raw, where)
-        _check_keys(table, _ROUTE_KEYS, where)
-        for key in ("model", "upstream"):
-            if key not in table:
-                raise ConfigError(f"{where}.{key}: missing")
-        rename = _typed(table, "rename", str, where) if "rename" in table else None
-        routes.append(
-            Route(
-                pattern=_typed(table, "model", str, where),
-                upstream=_typed(table, "upstream", str, where),
-                rename=rename,
-            )
-        )
-    for name, table in _table(data.get("upstreams", {}), "upstreams").items():
+    routes = [
+        _structure(_table(raw, f"routes[{i}]"), Route, f"routes[{i}]")
+        for i, raw in enumerate(raw_routes)
+    ]
+    for name, table in upstream_tables.items():
         models = table.get("models", [])
         if not isinstance(models, list) or not all(isinstance(m, str) for m in models):
             raise ConfigError(f"upstreams.{name}.models: expected a list of model patterns")
@@ -530,7 +522,7 @@ def config_from_mapping(data: Mapping[str, Any], env: Mapping[str, str]) -> Gate
     if not routes and len(upstreams) == 1:
         # one upstream and no routes: it serves every model
         routes.append(Route(pattern="*", upstream=next(iter(upstreams))))
-    return GatewayConfig(upstreams=upstreams, routes=tuple(routes), server=ServerConfig(**server))
+    return GatewayConfig(upstreams=upstreams, routes=tuple(routes), server=server)
 
 
 def _int_env(env: Mapping[str, str], name: str) -> int:

@@ -10,6 +10,7 @@ from apibridge.config import (
     ConfigError,
     GatewayConfig,
     Route,
+    Timeouts,
     UpstreamConfig,
     load_config,
     parse_upstream_spec,
@@ -187,3 +188,43 @@ def test_single_and_spec() -> None:
     assert parse_upstream_spec(" responses = http://h/v1 ") == ("responses", "http://h/v1")
     with pytest.raises(ConfigError, match="FORMAT=BASE_URL"):
         parse_upstream_spec("http://h/v1")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[server]\nport = true", "server.port: expected an integer, got a boolean"),
+        ("[server]\nport = '8080'", "server.port: expected an integer, got str"),
+        ("[server]\nstore_ttl = 'a day'", "server.store_ttl: expected a number, got str"),
+        ("[server]\nstrict = 1", "server.strict: expected true or false, got int"),
+        ("[server]\ncolour = 'red'", "server: unknown setting 'colour'"),
+        (
+            "[upstreams.x]\nformat = 'chat'\nretries = { attempts = 1.5 }",
+            "upstreams.x.retries.attempts: expected an integer, got float",
+        ),
+        (
+            "[upstreams.x]\nformat = 'chat'\nheaders = { x-team = 3 }",
+            "upstreams.x.headers: values must be strings",
+        ),
+        (
+            "[upstreams.x]\nformat = 'chat'\nmax_output_tokens = 0",
+            "upstreams.x.max_output_tokens: must be at least 1",
+        ),
+        ("[[routes]]\nmodel = 3\nupstream = 'x'", "routes[0].model: expected a string, got int"),
+    ],
+)
+def test_toml_values_are_checked_strictly_and_named(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    """The TOML tables are structured into the config values (one cattrs converter): a value
+    of the wrong type is never coerced (``true`` is no port, ``'8080'`` no integer), and the
+    error says which setting and why, once."""
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, text), env={})
+    assert str(caught.value) == message
+
+
+def test_numbers_keep_their_toml_type(tmp_path: Path) -> None:
+    text = "[upstreams.x]\nformat = 'chat'\ntimeouts = { idle = 5, connect = 2.5 }"
+    config = load_config(write(tmp_path, text), env={})
+    assert config.upstreams["x"].timeouts == Timeouts(connect=2.5, idle=5)
