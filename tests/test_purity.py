@@ -35,7 +35,7 @@ def test_codecs_load_no_io() -> None:
 
 def test_codec_sources_import_no_io() -> None:
     folder = Path(apibridge.codecs.__file__).parent
-    for path in sorted(folder.glob("*.py")):
+    for path in sorted(folder.rglob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
