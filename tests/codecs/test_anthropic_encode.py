@@ -19,8 +19,9 @@ from test_anthropic import has_loss, load
 from apibridge._exchange import ToolNames
 from apibridge.codecs import anthropic as codec
 from apibridge.codecs._context import Context
-from apibridge.codecs.anthropic import _blocks as blocks
-from apibridge.codecs.anthropic._codec import DEFAULT_MAX_TOKENS
+from apibridge.codecs.anthropic._block_decoder import decode_block
+from apibridge.codecs.anthropic._block_encoder import encode_part
+from apibridge.codecs.anthropic._request import DEFAULT_MAX_TOKENS
 from apibridge.codecs.envelope import Envelope, open_envelope, seal
 from apibridge.errors import ERROR_KINDS, ApiError, InvalidPayload, UnsupportedFeature
 from apibridge.model import (
@@ -591,7 +592,7 @@ def test_fidelity_3_claude_signatures_survive_byte_for_byte() -> None:
     # As a Responses encoder would carry it, and a Responses client would send it back:
     carried = seal(Envelope(origin="anthropic", kind="signature", data=signature))
     block = {"type": "thinking", "thinking": "t", "signature": carried}
-    part = blocks.decode_block(block, "b", Context())
+    part = decode_block(block, "b", Context())
     assert isinstance(part, ThinkingPart)
     assert part.signature == signature
     out = encode(request(user(text("q")), assistant(part, text("a"))))
@@ -623,7 +624,7 @@ def test_fidelity_14_url_citations_carry_and_come_back_exactly() -> None:
     assert block["citations"][0]["type"] == "web_search_result_location"
     assert block["citations"][0]["cited_text"] == "Hello"
     assert has_loss(ctx, "content[0].citations[1]")
-    back = blocks.decode_block(block, "b", Context())
+    back = decode_block(block, "b", Context())
     assert isinstance(back, TextPart)
     assert back.citations == (cite,)
     # To an Anthropic upstream a foreign citation cannot be verified: dropped, reported.
@@ -1116,17 +1117,17 @@ def test_turn_names_and_unknown_roles() -> None:
 )
 def test_unusual_blocks_round_trip_in_requests(block: dict[str, Any]) -> None:
     ctx = Context()
-    part = blocks.decode_block(block, "b", ctx)
-    assert blocks.encode_part(part, "b", ctx, answer=False) == block
+    part = decode_block(block, "b", ctx)
+    assert encode_part(part, "b", ctx, answer=False) == block
     assert ctx.losses == []
 
 
 def test_a_document_from_a_content_source_offers_its_text_to_other_formats() -> None:
     source = {"type": "content", "content": [{"type": "text", "text": "a"}, {"type": "image"}]}
-    part = blocks.decode_block({"type": "document", "source": source}, "b", Context())
+    part = decode_block({"type": "document", "source": source}, "b", Context())
     assert isinstance(part, DocumentPart)
     assert part.text == "a"
-    odd = blocks.decode_block({"type": "document", "source": {"type": "content"}}, "b", Context())
+    odd = decode_block({"type": "document", "source": {"type": "content"}}, "b", Context())
     assert isinstance(odd, DocumentPart)
     assert odd.text is None
 
@@ -1154,7 +1155,7 @@ def test_server_call_ids_are_kept_or_derived_stably() -> None:
 
 def test_tool_input_beyond_64_bit_integers_keeps_its_text() -> None:
     block = {"type": "tool_use", "id": "toolu_1", "name": "f", "input": {"n": 2**70}}
-    part = blocks.decode_block(block, "b", Context())
+    part = decode_block(block, "b", Context())
     assert isinstance(part, ToolCallPart)
     assert part.arguments == '{"n":1180591620717411303424}'
 
@@ -1168,9 +1169,7 @@ def test_a_corrupt_carried_citation_is_read_as_a_native_one() -> None:
             "cited_text": "c",
             "encrypted_index": index,
         }
-        part = blocks.decode_block(
-            {"type": "text", "text": "t", "citations": [cite]}, "b", Context()
-        )
+        part = decode_block({"type": "text", "text": "t", "citations": [cite]}, "b", Context())
         assert isinstance(part, TextPart)
         assert part.citations[0].source_format == "anthropic"
         assert part.citations[0].raw == cite

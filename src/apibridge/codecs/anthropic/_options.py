@@ -27,11 +27,10 @@ import re
 from collections.abc import Mapping
 from typing import Any, Final, Literal
 
-from apibridge.codecs._context import Context, expect_obj, expect_str
+from apibridge.codecs._context import Context, expect_obj, expect_str, opt_bool, opt_int, opt_str
 from apibridge.codecs._custom_tools import describe, input_schema
 from apibridge.codecs._reasoning import budget_for_effort
-from apibridge.codecs.anthropic import _wire as wire
-from apibridge.codecs.anthropic._wire import Own
+from apibridge.codecs.anthropic._wire import FORMAT, Own, absent_keys, cache_control, finish, own_of
 from apibridge.errors import InvalidPayload
 from apibridge.model import OutputFormat, ReasoningConfig, Request, Tool, ToolChoice
 
@@ -52,8 +51,6 @@ __all__ = [
     "encode_tool",
     "encode_tool_choice",
 ]
-
-FORMAT: Final = wire.FORMAT
 
 #: Anthropic ``tool_choice.type`` → canonical ``ToolChoice.mode``.
 TOOL_CHOICE_FROM_WIRE: Final[Mapping[str, Literal["auto", "any", "tool", "none"]]] = {
@@ -114,7 +111,7 @@ def decode_tool(value: Any, where: str) -> Tool:
             else (dated["name"] if dated else kind),
             raw=dict(tool),
             source_format=FORMAT,
-            cache_control=wire.cache_control(tool, where),
+            cache_control=cache_control(tool, where),
         )
     own = Own(tool, _TOOL_KEYS)
     own.empties(tool, ("description", "strict", "cache_control"))
@@ -122,15 +119,13 @@ def decode_tool(value: Any, where: str) -> Tool:
     if kind == "custom":
         own.set(TYPE_CUSTOM)
     schema = tool.get("input_schema")
-    strict = tool.get("strict")
-    if strict is not None and not isinstance(strict, bool):
-        raise InvalidPayload(f"{where}.strict: expected a boolean")
+    strict = opt_bool(tool.get("strict"), f"{where}.strict")
     return Tool(
         name=expect_str(tool.get("name"), f"{where}.name"),
-        description=wire.optional_str(tool.get("description"), f"{where}.description"),
+        description=opt_str(tool.get("description"), f"{where}.description"),
         parameters=None if schema is None else expect_obj(schema, f"{where}.input_schema"),
         strict=strict,
-        cache_control=wire.cache_control(tool, where),
+        cache_control=cache_control(tool, where),
         extras=own.extras(),
     )
 
@@ -145,9 +140,9 @@ def decode_tool_choice(value: Any) -> tuple[ToolChoice | None, bool | None]:
         raise InvalidPayload(f"tool_choice.type: expected auto, any, tool or none, got {mode!r}")
     own = Own(choice, frozenset({"type", "name", "disable_parallel_tool_use"}))
     own.empties(choice, ("disable_parallel_tool_use",))
-    disable = choice.get("disable_parallel_tool_use")
-    if disable is not None and not isinstance(disable, bool):
-        raise InvalidPayload("tool_choice.disable_parallel_tool_use: expected a boolean")
+    disable = opt_bool(
+        choice.get("disable_parallel_tool_use"), "tool_choice.disable_parallel_tool_use"
+    )
     name = choice.get("name")
     if mode == "tool":
         name = expect_str(name, "tool_choice.name")
@@ -191,7 +186,7 @@ def decode_reasoning(
             rest = {k: v for k, v in thinking.items() if k not in ("type", "budget_tokens")}
             if rest:
                 own.set("thinking", rest)
-            budget = wire.integer(thinking.get("budget_tokens"), "thinking.budget_tokens")
+            budget = opt_int(thinking.get("budget_tokens"), "thinking.budget_tokens")
             reasoning = ReasoningConfig(mode=mode, budget_tokens=budget, effort=effort)
     if reasoning is None and effort is not None:
         own.set(EFFORT_ONLY)
@@ -220,7 +215,7 @@ def encode_tool(tool: Tool, where: str, ctx: Context) -> dict[str, Any] | None:
             return _web_search_tool(tool, where, ctx)
         ctx.lose(where, f"the {tool.server_type or tool.name} tool has no Anthropic equivalent")
         return None
-    own = wire.own_of(tool.extras)
+    own = own_of(tool.extras)
     out: dict[str, Any] = {"name": tool.name}
     if own.get(TYPE_CUSTOM):
         out["type"] = "custom"
@@ -235,13 +230,13 @@ def encode_tool(tool: Tool, where: str, ctx: Context) -> dict[str, Any] | None:
         out["input_schema"] = input_schema()
     elif tool.parameters is not None:
         out["input_schema"] = dict(tool.parameters)
-    elif "input_schema" not in wire.absent_keys(tool.extras):
+    elif "input_schema" not in absent_keys(tool.extras):
         out["input_schema"] = {"type": "object", "properties": {}}
     if tool.strict is not None:
         out["strict"] = tool.strict
     if tool.cache_control is not None:
         out["cache_control"] = dict(tool.cache_control)
-    return wire.finish(out, tool.extras, ctx, where)
+    return finish(out, tool.extras, ctx, where)
 
 
 _USER_LOCATION_KEYS: Final = ("type", "city", "region", "country", "timezone")
@@ -291,7 +286,7 @@ def encode_tool_choice(request: Request, ctx: Context, *, has_tools: bool) -> di
             ctx.lose("parallel_tool_calls", "no tool calls are made with tool_choice none")
         else:
             out["disable_parallel_tool_use"] = not parallel
-    return wire.finish(out, choice.extras if choice else {}, ctx, "tool_choice")
+    return finish(out, choice.extras if choice else {}, ctx, "tool_choice")
 
 
 def encode_reasoning(

@@ -18,7 +18,7 @@ envelope to open), a server tool's ``input``, the input of a client ``custom`` t
 arguments. Usage and unknown message fields are merged as they arrive, so the extras of each
 ``MessageDelta`` hold everything seen so far (``accumulate`` keeps the latest).
 
-The encoding side is ``codecs._anthropic_stream_encoder``.
+The encoding side is ``_stream_encoder``.
 """
 
 from __future__ import annotations
@@ -30,10 +30,29 @@ import attrs
 import orjson
 
 from apibridge._sse import SSEFrame
-from apibridge.codecs._context import Context, expect_obj, expect_str, new_id
+from apibridge.codecs._context import Context, expect_obj, expect_str, new_id, opt_int, opt_str
 from apibridge.codecs._custom_tools import custom_tool_names, unwrap_input
-from apibridge.codecs.anthropic import _blocks as blocks
-from apibridge.codecs.anthropic import _wire as wire
+from apibridge.codecs.anthropic._block_decoder import (
+    THINKING_KEYS,
+    TOOL_USE_KEYS,
+    decode_block,
+    decode_text,
+    server_part,
+    thinking_part,
+)
+from apibridge.codecs.anthropic._errors import decode_error
+from apibridge.codecs.anthropic._wire import (
+    FORMAT,
+    MESSAGE_KEYS,
+    Own,
+    cache_control,
+    decode_citation,
+    decode_stop_reason,
+    decode_usage,
+    json_text,
+    own_of,
+)
+from apibridge.codecs.envelope import open_envelope
 from apibridge.errors import ApiError, InvalidPayload
 from apibridge.model import (
     ContentPart,
@@ -52,11 +71,6 @@ from apibridge.model import (
 
 __all__ = ["StreamDecoder"]
 
-FORMAT: Final = wire.FORMAT
-
-_MESSAGE_KEYS: Final = frozenset(
-    {"id", "type", "role", "content", "model", "stop_reason", "stop_sequence", "usage"}
-)
 _DELTA_KEYS: Final = frozenset({"stop_reason", "stop_sequence"})
 
 
@@ -139,12 +153,12 @@ class StreamDecoder:
             return []  # a repeated start carries nothing new
         message = expect_obj(data.get("message"), "message_start.message")
         self._started = True
-        own = wire.Own(message, _MESSAGE_KEYS)
+        own = Own(message, MESSAGE_KEYS)
         self._message_own.update(own.data)
         usage = None
         if message.get("usage") is not None:
-            usage = wire.decode_usage(message["usage"], "message_start.message.usage")
-            self._usage_own.update(wire.own_of(usage.extras))
+            usage = decode_usage(message["usage"], "message_start.message.usage")
+            self._usage_own.update(own_of(usage.extras))
         ident = message.get("id")
         model = message.get("model")
         return [
@@ -159,22 +173,22 @@ class StreamDecoder:
     def _message_delta(self, data: Mapping[str, Any]) -> list[Event]:
         self._require_start("message_delta")
         delta = expect_obj(data.get("delta", {}), "message_delta.delta")
-        self._message_own.update(wire.Own(delta, _DELTA_KEYS).data)
+        self._message_own.update(Own(delta, _DELTA_KEYS).data)
         usage = None
         if data.get("usage") is not None:
-            fresh = wire.decode_usage(data["usage"], "message_delta.usage")
+            fresh = decode_usage(data["usage"], "message_delta.usage")
             # Later numbers win in ``accumulate``; the extras must hold everything seen so far.
-            self._usage_own.update(wire.own_of(fresh.extras))
+            self._usage_own.update(own_of(fresh.extras))
             usage = attrs.evolve(
                 fresh, extras={FORMAT: dict(self._usage_own)} if self._usage_own else {}
             )
         sequence = delta.get("stop_sequence")
         return [
             MessageDelta(
-                stop_reason=wire.decode_stop_reason(
+                stop_reason=decode_stop_reason(
                     delta.get("stop_reason"), "message_delta.delta.stop_reason"
                 ),
-                stop_sequence=wire.optional_str(sequence, "message_delta.delta.stop_sequence"),
+                stop_sequence=opt_str(sequence, "message_delta.delta.stop_sequence"),
                 usage=usage,
                 extras={FORMAT: dict(self._message_own)} if self._message_own else {},
             )
@@ -194,13 +208,13 @@ class StreamDecoder:
 
     def _error(self, data: Mapping[str, Any]) -> list[Event]:
         self._done = True
-        return [StreamError(error=wire.decode_error(data, 0))]
+        return [StreamError(error=decode_error(data, 0))]
 
     # -------------------------------------------------------------------- block events
 
     def _block_start(self, data: Mapping[str, Any]) -> list[Event]:
         self._require_start("content_block_start")
-        wire_index = wire.integer(data.get("index"), "content_block_start.index")
+        wire_index = opt_int(data.get("index"), "content_block_start.index")
         if wire_index is None:
             raise InvalidPayload("content_block_start.index: missing")
         if wire_index in self._blocks:
@@ -219,33 +233,33 @@ class StreamDecoder:
             name = expect_str(block.get("name"), f"{where}.name")
             ident = block.get("id")
             state.custom = name in self._custom
-            own = wire.Own(block, frozenset({"type", "id", "name", "input", "cache_control"}))
+            own = Own(block, TOOL_USE_KEYS)
             state.extras = own.extras()
             return ToolCallPart(
                 id=ident if isinstance(ident, str) and ident else new_id("toolu_"),
                 name=name,
                 arguments="",
                 kind="custom" if state.custom else "function",
-                cache_control=wire.cache_control(block, where),
+                cache_control=cache_control(block, where),
                 extras=state.extras,
             )
         if state.kind == "thinking":
             text = expect_str(block.get("thinking", ""), f"{where}.thinking")
-            signature = wire.optional_str(block.get("signature"), f"{where}.signature")
-            state.extras = wire.Own(block, frozenset({"type", "thinking", "signature"})).extras()
+            signature = opt_str(block.get("signature"), f"{where}.signature")
+            state.extras = Own(block, THINKING_KEYS).extras()
             state.text.append(text)
             if signature:
                 state.held.append(signature)
             return ThinkingPart(text=text, extras=state.extras)
         if state.kind == "server_tool_use":
-            return blocks.server_part(block)
+            return server_part(block)
         if state.kind == "text":
-            return blocks.decode_text(block, where, mark_empty=False)
-        return blocks.decode_block(block, where, self._ctx, answer=True)
+            return decode_text(block, where, mark_empty=False)
+        return decode_block(block, where, self._ctx, answer=True)
 
     def _block_delta(self, data: Mapping[str, Any]) -> list[Event]:
         self._require_start("content_block_delta")
-        wire_index = wire.integer(data.get("index"), "content_block_delta.index")
+        wire_index = opt_int(data.get("index"), "content_block_delta.index")
         state = self._blocks.get(wire_index) if wire_index is not None else None
         if state is None:
             return []  # a delta for no open block: nothing it could extend
@@ -273,13 +287,13 @@ class StreamDecoder:
             state.held.append(expect_str(delta.get("signature"), f"{where}.signature"))
             return []
         if kind == "citations_delta" and state.kind == "text":
-            citation = wire.decode_citation(delta.get("citation"), f"{where}.citation")
+            citation = decode_citation(delta.get("citation"), f"{where}.citation")
             return [PartDelta(index=index, field="citation", citation=citation)]
         return []  # a delta type this version does not know, or one foreign to the block
 
     def _block_stop(self, data: Mapping[str, Any]) -> list[Event]:
         self._require_start("content_block_stop")
-        wire_index = wire.integer(data.get("index"), "content_block_stop.index")
+        wire_index = opt_int(data.get("index"), "content_block_stop.index")
         if wire_index is None or wire_index not in self._blocks:
             return []
         return self._stop_block(wire_index)
@@ -294,11 +308,11 @@ class StreamDecoder:
             value = _parse_object("".join(state.held))
             if value is not None:
                 raw["input"] = value
-            return [PartStop(index=index, part=blocks.server_part(raw))]
+            return [PartStop(index=index, part=server_part(raw))]
         if state.kind == "thinking":
             signature = "".join(state.held)
-            if wire.open_envelope(signature) is not None:
-                part = blocks.thinking_part("".join(state.text), signature, state.extras)
+            if open_envelope(signature) is not None:
+                part = thinking_part("".join(state.text), signature, state.extras)
                 return [PartStop(index=index, part=part)]
             if signature:
                 return [
@@ -310,7 +324,7 @@ class StreamDecoder:
     def _finish_tool(self, state: _Block) -> list[Event]:
         start_input = state.start.get("input")
         if state.custom:
-            text = "".join(state.held) or wire.json_text(start_input or {})
+            text = "".join(state.held) or json_text(start_input or {})
             unwrapped = unwrap_input(text)
             arguments = text if unwrapped is None else unwrapped
             return [PartDelta(index=state.index, field="arguments", value=arguments)]
@@ -318,7 +332,7 @@ class StreamDecoder:
             return []
         # No fragment (or only empty ones): the start's input, ``{}`` at the least.
         value = start_input if isinstance(start_input, Mapping) else {}
-        return [PartDelta(index=state.index, field="arguments", value=wire.json_text(value))]
+        return [PartDelta(index=state.index, field="arguments", value=json_text(value))]
 
 
 def _parse_object(text: str) -> dict[str, Any] | None:

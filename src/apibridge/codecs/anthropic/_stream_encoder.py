@@ -2,7 +2,7 @@
 
 Theory of operation
 -------------------
-:class:`StreamEncoder` writes the grammar described in ``codecs._anthropic_stream`` from
+:class:`StreamEncoder` writes the grammar described in ``_stream_decoder`` from
 canonical events, which may interleave parts (parallel tool calls in a Chat stream). They go
 through a :class:`~apibridge.codecs._sequencer.PartSequencer` first, which holds the parts that
 are not current and releases them in order of opening (ending, at ``MessageStop``, those never
@@ -35,8 +35,25 @@ from apibridge import _json
 from apibridge._sse import encode_frame
 from apibridge.codecs._context import Context, new_id
 from apibridge.codecs._sequencer import PartSequencer
-from apibridge.codecs.anthropic import _blocks as blocks
-from apibridge.codecs.anthropic import _wire as wire
+from apibridge.codecs.anthropic._block_encoder import (
+    answer_signature,
+    encode_part,
+    encode_server_part,
+    tool_id,
+)
+from apibridge.codecs.anthropic._errors import encode_error
+from apibridge.codecs.anthropic._wire import (
+    EMPTY_TEXT,
+    FORMAT,
+    encode_citation,
+    encode_stop_reason,
+    encode_stop_sequence,
+    encode_usage,
+    finish,
+    json_text,
+    lose_foreign,
+    own_of,
+)
 from apibridge.errors import ApiError
 from apibridge.model import (
     ContentPart,
@@ -59,8 +76,6 @@ from apibridge.model import (
 )
 
 __all__ = ["StreamEncoder"]
-
-FORMAT: Final = wire.FORMAT
 
 
 # ----------------------------------------------------------------------------------- encode
@@ -140,7 +155,7 @@ class _TextWriter(_Writer):
         block: dict[str, Any] = {"type": "text", "text": ""}
         if isinstance(self.part, TextPart) and self.part.cache_control is not None:
             block["cache_control"] = dict(self.part.cache_control)
-        return self.open(wire.finish(block, _extras(self.part), self.enc.ctx, self.where))
+        return self.open(finish(block, _extras(self.part), self.enc.ctx, self.where))
 
     def _text(self, text: str) -> list[bytes]:
         if not text:
@@ -152,7 +167,7 @@ class _TextWriter(_Writer):
         if event.citation is None:
             return []
         where = f"{self.where}.citations"
-        cite = wire.encode_citation(
+        cite = encode_citation(
             event.citation, "".join(self.chunks), answer=True, ctx=self.enc.ctx, where=where
         )
         if cite is None:
@@ -169,7 +184,7 @@ class _TextWriter(_Writer):
         if isinstance(final, TextPart | RefusalPart):
             out.extend(self._text(_rest(final.text, self.chunks)))
         part = final if isinstance(final, TextPart | RefusalPart) else self.part
-        if self.wire is None and wire.own_of(_extras(part)).get(wire.EMPTY_TEXT):
+        if self.wire is None and own_of(_extras(part)).get(EMPTY_TEXT):
             out.extend(self._ensure_open())  # an empty block an Anthropic body really had
         return [*out, *self.close()]
 
@@ -187,7 +202,7 @@ class _ThinkingWriter(_Writer):
     def start(self) -> list[bytes]:
         part = self.part
         block = {"type": "thinking", "thinking": "", "signature": ""}
-        out = self.open(wire.finish(block, _extras(part), self.enc.ctx, self.where))
+        out = self.open(finish(block, _extras(part), self.enc.ctx, self.where))
         if isinstance(part, ThinkingPart):
             if part.text:
                 out.extend(self._thinking("thinking", part.text))
@@ -233,7 +248,7 @@ class _ThinkingWriter(_Writer):
                 )
         if final is None:  # a final part is authoritative (as in ``accumulate``)
             part = attrs.evolve(part, signature="".join(self.signature) or part.signature)
-        sealed = blocks.answer_signature(part)
+        sealed = answer_signature(part)
         out.append(self.delta({"type": "signature_delta", "signature": sealed}))
         return [*out, *self.close()]
 
@@ -248,7 +263,7 @@ class _ToolWriter(_Writer):
 
     def start(self) -> list[bytes]:
         assert isinstance(self.part, ToolCallPart)
-        ident = blocks.tool_id(self.part.id, f"{self.where}.id", self.enc.ctx, answer=True)
+        ident = tool_id(self.part.id, f"{self.where}.id", self.enc.ctx, answer=True)
         block: dict[str, Any] = {
             "type": "tool_use",
             "id": ident,
@@ -257,7 +272,7 @@ class _ToolWriter(_Writer):
         }
         if self.part.cache_control is not None:
             block["cache_control"] = dict(self.part.cache_control)
-        block = wire.finish(block, self.part.extras, self.enc.ctx, self.where)
+        block = finish(block, self.part.extras, self.enc.ctx, self.where)
         self.enc.tool_call = True
         return [*self.open(block), *self._args(self.part.arguments)]
 
@@ -293,9 +308,7 @@ class _BlockWriter(_Writer):
 
     def start(self) -> list[bytes]:
         if isinstance(self.part, RedactedThinkingPart):
-            return self.open(
-                blocks.encode_part(self.part, self.where, self.enc.ctx, answer=True) or {}
-            )
+            return self.open(encode_part(self.part, self.where, self.enc.ctx, answer=True) or {})
         return []
 
     def stop(self, final: ContentPart | None) -> list[bytes]:
@@ -304,7 +317,7 @@ class _BlockWriter(_Writer):
         part = final if isinstance(final, ServerToolPart) else self.part
         block = None
         if isinstance(part, ServerToolPart):
-            block = blocks.encode_server_part(part, self.where, self.enc.ctx, answer=True)
+            block = encode_server_part(part, self.where, self.enc.ctx, answer=True)
         else:
             self.enc.ctx.lose(self.where, f"an answer cannot hold a {type(part).__name__}")
         if block is None:
@@ -315,7 +328,7 @@ class _BlockWriter(_Writer):
         value = block.get("input")
         out = self.open({**block, "input": {}})
         if value:
-            text = wire.json_text(value)
+            text = json_text(value)
             out.append(self.delta({"type": "input_json_delta", "partial_json": text}))
         return [*out, *self.close()]
 
@@ -389,7 +402,7 @@ class StreamEncoder:
             return []
         self._started = True
         self._start_usage = self._usage = event.usage
-        self._start_own = wire.own_of(event.extras)
+        self._start_own = own_of(event.extras)
         message: dict[str, Any] = {
             "id": event.id,
             "type": "message",
@@ -398,9 +411,9 @@ class StreamEncoder:
             "model": event.model,
             "stop_reason": None,
             "stop_sequence": None,
-            "usage": wire.encode_usage(event.usage, self.ctx, "message_start.usage"),
+            "usage": encode_usage(event.usage, self.ctx, "message_start.usage"),
         }
-        message = wire.finish(message, event.extras, self.ctx, "message_start")
+        message = finish(message, event.extras, self.ctx, "message_start")
         return [_frame("message_start", {"type": "message_start", "message": message})]
 
     def _implicit_start(self) -> list[bytes]:
@@ -420,20 +433,18 @@ class StreamEncoder:
 
     def _message_stop(self, event: MessageStop) -> list[bytes]:
         out = self._implicit_start()  # the sequencer ended every part just before
-        reason = wire.encode_stop_reason(self._stop_reason, self.tool_call, self.ctx)
+        reason = encode_stop_reason(self._stop_reason, self.tool_call, self.ctx)
         delta: dict[str, Any] = {
             "stop_reason": reason,
-            "stop_sequence": wire.encode_stop_sequence(
-                self._stop_reason, self._stop_sequence, self.ctx
-            ),
+            "stop_sequence": encode_stop_sequence(self._stop_reason, self._stop_sequence, self.ctx),
         }
         _add_new(delta, self._delta_extras.get(FORMAT, {}), self._start_own)
-        wire.lose_foreign(self.ctx, self._delta_extras, "message_delta")
+        lose_foreign(self.ctx, self._delta_extras, "message_delta")
         usage = self._usage or Usage()
-        start_usage_own = wire.own_of(self._start_usage.extras) if self._start_usage else {}
+        start_usage_own = own_of(self._start_usage.extras) if self._start_usage else {}
         # Only what the start did not already say goes in the delta's usage extras.
-        own = {k: v for k, v in wire.own_of(usage.extras).items() if start_usage_own.get(k) != v}
-        body = wire.encode_usage(
+        own = {k: v for k, v in own_of(usage.extras).items() if start_usage_own.get(k) != v}
+        body = encode_usage(
             attrs.evolve(usage, extras={FORMAT: own} if own else {}),
             self.ctx,
             "message_delta.usage",
@@ -454,7 +465,7 @@ class StreamEncoder:
         error = event.error
         if not isinstance(error, ApiError):
             error = ApiError.of("api_error", str(error))
-        return [_frame("error", wire.encode_error(error)[1])]
+        return [_frame("error", encode_error(error)[1])]
 
     # ------------------------------------------------------------------------ parts
 

@@ -1,11 +1,13 @@
-"""The Anthropic Messages wire vocabulary shared by the message and stream codecs.
+"""The Anthropic Messages wire vocabulary that every module of the codec shares.
 
 Theory of operation
 -------------------
-``codecs.anthropic`` (requests, responses), ``codecs._anthropic_blocks`` (content blocks)
-and the stream codecs (``codecs._anthropic_stream``, ``codecs._anthropic_stream_encoder``)
-speak in the same citations, usage objects, stop reasons and error bodies; this module holds
-that vocabulary once, as module-level tables and pure functions.
+Requests (``_request``), answers (``_response``), content blocks (``_block_decoder``,
+``_block_encoder``), request options (``_options``) and the stream codecs
+(``_stream_decoder``, ``_stream_encoder``) speak in the same names, hints, citations, usage
+objects and stop reasons; this module holds that vocabulary once, as module-level tables and
+pure functions, and imports nothing else from the package (it is the bottom layer; the error
+envelope is ``_errors``).
 
 * **Spelling hints and unknown fields**: each wire object's unmapped fields go to the
   canonical value's ``extras["anthropic"]`` (:class:`Own` collects them); ``_``-prefixed keys
@@ -18,13 +20,13 @@ that vocabulary once, as module-level tables and pure functions.
   upstream (which verifies citations) it is dropped with a loss.
 * **Usage**: ``input_tokens`` excludes the cache, as the canonical model does; unknown
   numbers stay ``None`` (0 only where the SDK type requires a number).
-* **Stop reasons and errors**: the tables below, both ways; any tool call in an answer means
-  ``tool_use`` unless the turn was cut short; error bodies of any shape decode without raising.
+* **Stop reasons**: the tables below, both ways; any tool call in an answer means
+  ``tool_use`` unless the turn was cut short.
 """
 
 from __future__ import annotations
 
-import contextlib
+import json
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
@@ -32,9 +34,8 @@ from typing import Any, Final
 import orjson
 
 from apibridge import _json
-from apibridge.codecs._context import Context, expect_obj, expect_str
+from apibridge.codecs._context import Context, expect_obj, expect_str, opt_int
 from apibridge.codecs.envelope import Envelope, open_envelope, seal
-from apibridge.errors import ERROR_KINDS, ApiError, InvalidPayload, kind_for_status
 from apibridge.model import Citation, Extras, Usage
 
 __all__ = [
@@ -43,35 +44,35 @@ __all__ = [
     "CONTENT_STRING",
     "DEFAULTS",
     "EMPTY_TEXT",
-    "ERROR_TYPE_KINDS",
     "FORMAT",
     "INTERRUPTED",
+    "MESSAGE_KEYS",
+    "ROLES_FROM_WIRE",
     "STOP_REASON_FROM_WIRE",
     "STOP_REASON_TO_WIRE",
+    "TOOL_NAME_MAX",
+    "TOOL_NAME_RE",
     "Own",
     "absent_keys",
     "cache_control",
     "decode_citation",
-    "decode_error",
     "decode_stop_reason",
     "decode_usage",
     "encode_citation",
-    "encode_error",
     "encode_stop_reason",
     "encode_stop_sequence",
     "encode_usage",
     "finish",
-    "integer",
     "is_empty",
     "json_text",
     "lose_foreign",
-    "open_envelope",
-    "optional_str",
     "own_of",
-    "str_or_none",
 ]
 
 FORMAT: Final = "anthropic"
+TOOL_NAME_MAX: Final = 128
+#: One character Anthropic allows in a tool name (``ToolNames`` matches whole names too).
+TOOL_NAME_RE: Final = re.compile(r"[A-Za-z0-9_-]+")
 
 #: hint: ``{field: value}`` of fields the body held with a value the model cannot tell from
 #: absence (``null``, ``[]``, ``false``); the encoder writes them back.
@@ -87,6 +88,19 @@ ABSENT: Final = "_absent"
 EMPTY_TEXT: Final = "_empty_text"
 
 # ------------------------------------------------------------------------------ tables
+
+#: Anthropic message ``role`` → canonical role (``system`` only leniently, between turns).
+ROLES_FROM_WIRE: Final[Mapping[str, str]] = {
+    "user": "user",
+    "assistant": "assistant",
+    "system": "system",
+}
+
+#: The fields of a Message object (an answer, or a stream's ``message_start.message``) that
+#: the model maps; the others are kept in ``extras["anthropic"]``.
+MESSAGE_KEYS: Final = frozenset(
+    {"id", "type", "role", "content", "model", "stop_reason", "stop_sequence", "usage"}
+)
 
 #: Anthropic ``stop_reason`` → canonical stop reason.
 STOP_REASON_FROM_WIRE: Final[Mapping[str, str]] = {
@@ -111,20 +125,6 @@ STOP_REASON_TO_WIRE: Final[Mapping[str, str]] = {
 INTERRUPTED: Final = frozenset(
     {"max_tokens", "refusal", "pause_turn", "context_window_exceeded", "content_filter"}
 )
-
-#: Anthropic error ``type`` → canonical error kind (see ``apibridge.errors.ERROR_KINDS``).
-ERROR_TYPE_KINDS: Final[Mapping[str, str]] = {
-    "invalid_request_error": "invalid_request",
-    "authentication_error": "authentication",
-    "billing_error": "billing",
-    "permission_error": "permission",
-    "not_found_error": "not_found",
-    "request_too_large": "request_too_large",
-    "rate_limit_error": "rate_limit",
-    "api_error": "api_error",
-    "overloaded_error": "overloaded",
-    "timeout_error": "timeout",
-}
 
 _USAGE_KEYS: Final = frozenset(
     {
@@ -215,28 +215,7 @@ def json_text(value: Any) -> str:
     try:
         return _json.dumps_str(value)
     except TypeError:  # an integer beyond 64 bits: orjson refuses, the stdlib does not
-        import json
-
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-
-
-def integer(value: Any, where: str) -> int | None:
-    """An optional integer field, or :class:`InvalidPayload` naming ``where``."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidPayload(f"{where}: expected an integer, got {type(value).__name__}")
-    return value
-
-
-def optional_str(value: Any, where: str) -> str | None:
-    """An optional string field, or :class:`InvalidPayload` naming ``where``."""
-    return None if value is None else expect_str(value, where)
-
-
-def str_or_none(value: Any) -> str | None:
-    """``value`` when it is a string, else ``None`` (for fields read leniently)."""
-    return value if isinstance(value, str) else None
 
 
 def cache_control(block: Mapping[str, Any], where: str) -> Mapping[str, Any] | None:
@@ -343,19 +322,19 @@ def decode_usage(value: Any, where: str) -> Usage:
     details = body.get("output_tokens_details")
     if details is not None:
         details = expect_obj(details, f"{where}.output_tokens_details")
-        reasoning = integer(
+        reasoning = opt_int(
             details.get("thinking_tokens"), f"{where}.output_tokens_details.thinking_tokens"
         )
         rest = {k: v for k, v in details.items() if k != "thinking_tokens"}
         if rest or reasoning is None:
             own.set("output_tokens_details", rest)
     return Usage(
-        input_tokens=integer(body.get("input_tokens"), f"{where}.input_tokens"),
-        output_tokens=integer(body.get("output_tokens"), f"{where}.output_tokens"),
-        cache_write_tokens=integer(
+        input_tokens=opt_int(body.get("input_tokens"), f"{where}.input_tokens"),
+        output_tokens=opt_int(body.get("output_tokens"), f"{where}.output_tokens"),
+        cache_write_tokens=opt_int(
             body.get("cache_creation_input_tokens"), f"{where}.cache_creation_input_tokens"
         ),
-        cache_read_tokens=integer(
+        cache_read_tokens=opt_int(
             body.get("cache_read_input_tokens"), f"{where}.cache_read_input_tokens"
         ),
         reasoning_tokens=reasoning,
@@ -416,109 +395,3 @@ def encode_stop_sequence(reason: str | None, sequence: str | None, ctx: Context)
     if sequence is not None or reason != "stop_sequence" or ctx.request is None:
         return sequence
     return ctx.request.stop[0] if len(ctx.request.stop) == 1 else None
-
-
-# ----------------------------------------------------------------------------------- errors
-
-
-def decode_error(body: Any, status: int) -> ApiError:
-    """An error body as an :class:`ApiError`; never raises, whatever ``body`` holds."""
-    if isinstance(body, bytes | bytearray):
-        body = bytes(body).decode("utf-8", "replace")
-    if isinstance(body, str) and body.lstrip().startswith("{"):
-        with contextlib.suppress(orjson.JSONDecodeError):
-            body = orjson.loads(body)
-    valid_status = (
-        isinstance(status, int) and not isinstance(status, bool) and (400 <= status <= 599)
-    )
-    wire_type: str | None = None
-    message: str | None = None
-    code = param = request_id = None
-    retry_after: float | None = None
-    if isinstance(body, Mapping):
-        inner = body.get("error")
-        if isinstance(inner, Mapping):
-            wire_type = str_or_none(inner.get("type"))
-            message = str_or_none(inner.get("message"))
-            code = _scalar_text(inner.get("code"))
-            param = str_or_none(inner.get("param"))
-            retry_after = _seconds(inner.get("retry_after"))
-        elif isinstance(inner, str):
-            message = inner
-        if message is None:
-            message = str_or_none(body.get("message")) or str_or_none(body.get("detail"))
-        request_id = str_or_none(body.get("request_id"))
-        if retry_after is None:
-            retry_after = _seconds(body.get("retry_after"))
-        if body.get("type") != "error" and wire_type not in ERROR_TYPE_KINDS:
-            wire_type = None  # another API's vocabulary: not an Anthropic type
-    elif isinstance(body, str):
-        message = _plain_text(body)
-    kind = kind_for_status(status) if valid_status else "api_error"
-    if wire_type is not None and wire_type in ERROR_TYPE_KINDS:
-        by_type = ERROR_TYPE_KINDS[wire_type]
-        # The status refines the type when they agree (503 and 529 are both overloaded).
-        if not (valid_status and ERROR_KINDS[kind].anthropic == wire_type):
-            kind = by_type
-    return ApiError(
-        kind=kind,
-        message=message or f"upstream error (HTTP {status})",
-        status=status if valid_status else ERROR_KINDS[kind].status,
-        type=wire_type,
-        code=code,
-        param=param,
-        retry_after=retry_after,
-        request_id=request_id,
-        source_format=FORMAT,
-    )
-
-
-def _scalar_text(value: Any) -> str | None:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return None
-
-
-def _seconds(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float) and value >= 0:
-        return float(value)
-    if isinstance(value, str):
-        try:
-            seconds = float(value)
-        except ValueError:
-            return None
-        return seconds if seconds >= 0 else None
-    return None
-
-
-_TITLE: Final = re.compile(r"<title[^>]*>(.*?)</title>", re.I | re.S)
-_TAG: Final = re.compile(r"<[^>]+>")
-
-
-def _plain_text(body: str) -> str:
-    """A readable message from a text or HTML body (a proxy's error page, say)."""
-    title = _TITLE.search(body)
-    text = title.group(1) if title else _TAG.sub(" ", body)
-    return " ".join(text.split())[:500]
-
-
-def encode_error(error: ApiError) -> tuple[int, dict[str, Any]]:
-    """``(status, body)`` in Anthropic's error envelope."""
-    kind = ERROR_KINDS.get(error.kind)
-    wire_type = error.type if error.source_format == FORMAT and error.type else None
-    if wire_type is None:
-        wire_type = kind.anthropic if kind else "api_error"
-    body: dict[str, Any] = {
-        "type": "error",
-        "error": {"type": wire_type, "message": error.message},
-    }
-    if error.request_id is not None:
-        body["request_id"] = error.request_id
-    status = error.status
-    if not 400 <= status <= 599:
-        status = kind.status if kind else 500
-    return status, body

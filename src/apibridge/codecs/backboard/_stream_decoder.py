@@ -34,16 +34,15 @@ import attrs
 
 from apibridge._json import loads
 from apibridge._sse import SSEFrame
-from apibridge.codecs._context import Context, expect_list, new_id
+from apibridge.codecs._context import Context, expect_list, expect_str, new_id, opt_str
 from apibridge.codecs._custom_tools import custom_tool_names
+from apibridge.codecs.backboard._errors import error_from_message, error_message
 from apibridge.codecs.backboard._wire import (
     FORMAT,
     RUNNING_STATUSES,
     STATUS_STOP,
     add_usage,
     decode_tool_call,
-    error_from_message,
-    error_message,
     usage_from,
 )
 from apibridge.errors import ApiError, InvalidPayload
@@ -209,7 +208,7 @@ class StreamDecoder:
             total = add_usage(total, usage)
         return total
 
-    def _noteusage_from(self, data: Mapping[str, Any], run: str) -> None:
+    def _note_usage(self, data: Mapping[str, Any], run: str) -> None:
         usage = usage_from(data, "event")
         if usage is not None:
             # The same run reported twice: the later numbers win, field by field.
@@ -298,11 +297,7 @@ class StreamDecoder:
 
     def _on_content(self, data: Mapping[str, Any]) -> list[Event]:
         self._mark_activity()
-        content = data.get("content")
-        if content is None:
-            content = ""
-        if not isinstance(content, str):
-            raise InvalidPayload("content_streaming.content: expected a string")
+        content = opt_str(data.get("content"), "content_streaming.content") or ""
         return self._text_delta(self._text.delta(content, data.get("accumulated_content")))
 
     def _on_reasoning(self, data: Mapping[str, Any]) -> list[Event]:
@@ -310,8 +305,7 @@ class StreamDecoder:
         content = data.get("content")
         if content is None:
             content = data.get("reasoning") or ""
-        if not isinstance(content, str):
-            raise InvalidPayload("reasoning_streaming.content: expected a string")
+        content = expect_str(content, "reasoning_streaming.content")
         return self._thinking_delta(
             self._reasoning.delta(content, data.get("accumulated_reasoning"))
         )
@@ -322,7 +316,7 @@ class StreamDecoder:
 
     def _on_submit_required(self, data: Mapping[str, Any]) -> list[Event]:
         events = self._calls(data.get("tool_calls") or [], "tool_submit_required.tool_calls")
-        self._noteusage_from(data, self.run_id or "")
+        self._note_usage(data, self.run_id or "")
         if not self.tool_calls:
             raise InvalidPayload("tool_submit_required: no tool calls")
         events.extend(self._finish())
@@ -344,7 +338,7 @@ class StreamDecoder:
         if status not in STATUS_STOP:
             message = error_message(data) or f"the backboard run ended with status {raw_status}"
             return self._fail(error_from_message(message, None))
-        self._noteusage_from(data, key)
+        self._note_usage(data, key)
         if repeat:
             return []
         final = data.get("final_content")

@@ -1,109 +1,70 @@
-"""The Anthropic Messages API codec (``POST /v1/messages``).
+"""Anthropic Messages requests (``POST /v1/messages``) ⇄ canonical :class:`~apibridge.Request`.
 
 Theory of operation
 -------------------
-**Requests.** ``model``, ``messages``, ``system``, ``max_tokens``, ``temperature``,
-``top_p``, ``top_k``, ``stop_sequences``, ``stream``, ``tools``, ``tool_choice``,
-``thinking``, ``metadata.user_id`` (↔ ``Request.user``) and ``output_config`` (``effort`` ↔
-``ReasoningConfig.effort``, ``format`` ↔ ``OutputFormat``) map onto the canonical
-:class:`~apibridge.Request`; everything else (``context_management``, ``service_tier``,
-``mcp_servers``, ``container`` …) stays in ``extras["anthropic"]``. A ``system`` message
-between the turns stays in place. Client tools become ``Tool(kind="function")``, web search
-``Tool(kind="server", server_type="web_search")``, any other typed tool a server tool kept
-raw (``codecs._anthropic_options``). Content blocks are translated by
-``codecs._anthropic_blocks``, shared vocabulary (hints, usage, stop reasons, errors) lives in
-``codecs._anthropic_wire``.
+``model``, ``messages``, ``system``, ``max_tokens``, ``temperature``, ``top_p``, ``top_k``,
+``stop_sequences``, ``stream``, ``tools``, ``tool_choice``, ``thinking``, ``metadata.user_id``
+(↔ ``Request.user``) and ``output_config`` (``effort`` ↔ ``ReasoningConfig.effort``,
+``format`` ↔ ``OutputFormat``) map onto the canonical request; everything else
+(``context_management``, ``service_tier``, ``mcp_servers``, ``container`` …) stays in
+``extras["anthropic"]``. A ``system`` message between the turns stays in place. Tools, tool
+choice, reasoning and metadata are translated by ``_options``, content blocks by
+``_block_decoder`` and ``_block_encoder``.
 
 Decoded requests carry the hint ``_native_turns``: the turns are the client's own and go
 back exactly as they came. A request from another format is normalised for Anthropic
 instead: system turns are appended to ``system`` (a loss, action ``moved``), consecutive
 turns of one role merge, ``tool_result`` blocks lead their user turn, thinking blocks lead
-their assistant turn. Either way thinking without a native signature is omitted (loss): an
-Anthropic upstream verifies every signature.
-
-**Responses.** The Message object: ``content`` blocks, ``stop_reason`` (table
-``STOP_REASON_FROM_WIRE`` in ``codecs._anthropic_wire``; any tool call in an answer means
-``tool_use``), ``stop_sequence`` and ``usage`` (``input_tokens`` excludes the cache, as the
-canonical model does). Reasoning in an answer always has a ``signature``: the native one or
-a reasoning envelope (``codecs.envelope``).
-
-**Streams** live in ``codecs._anthropic_stream`` (decoding) and
-``codecs._anthropic_stream_encoder`` (encoding); **errors** use the ``{"type": "error",
-"error": {…}, "request_id": …}`` envelope with the statuses of ``apibridge.errors``.
+their assistant turn, and sampling settings Anthropic refuses while thinking are dropped
+(reported). Either way thinking without a native signature is omitted (loss): an Anthropic
+upstream verifies every signature. ``n > 1`` is refused; a missing ``max_tokens`` (required
+by Anthropic) is defaulted, with a loss.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from apibridge.codecs._context import Context, expect_list, expect_obj, expect_str, new_id
-from apibridge.codecs.anthropic import _options as options
-from apibridge.codecs.anthropic import _wire as wire
-from apibridge.codecs.anthropic._blocks import (
-    decode_block,
-    encode_part,
-    encode_text,
-    is_plain_text,
-    string_text,
+from apibridge.codecs._context import (
+    Context,
+    expect_list,
+    expect_obj,
+    expect_str,
+    opt_bool,
+    opt_int,
+    opt_number,
 )
+from apibridge.codecs.anthropic._block_decoder import decode_block, string_text
+from apibridge.codecs.anthropic._block_encoder import encode_part, encode_text, is_plain_text
 from apibridge.codecs.anthropic._options import (
-    THINKING_MODES,
-    TOOL_CHOICE_FROM_WIRE,
-    TOOL_CHOICE_TO_WIRE,
+    decode_metadata,
+    decode_reasoning,
+    decode_tool,
+    decode_tool_choice,
+    encode_metadata,
+    encode_reasoning,
+    encode_tool,
+    encode_tool_choice,
 )
-from apibridge.codecs.anthropic._stream_decoder import StreamDecoder
-from apibridge.codecs.anthropic._stream_encoder import StreamEncoder
 from apibridge.codecs.anthropic._wire import (
-    ERROR_TYPE_KINDS,
-    STOP_REASON_FROM_WIRE,
-    STOP_REASON_TO_WIRE,
+    CONTENT_STRING,
+    ROLES_FROM_WIRE,
     Own,
-    decode_error,
-    encode_error,
+    finish,
+    lose_foreign,
+    own_of,
 )
 from apibridge.errors import InvalidPayload, Loss, UnsupportedFeature
-from apibridge.model import (
-    Message,
-    Request,
-    Response,
-    TextPart,
-    ToolCallPart,
-)
+from apibridge.model import Message, Request, TextPart
 
 __all__ = [
-    "ERROR_TYPE_KINDS",
-    "FORMAT",
-    "ROLES_FROM_WIRE",
-    "STOP_REASON_FROM_WIRE",
-    "STOP_REASON_TO_WIRE",
-    "THINKING_MODES",
-    "TOOL_CHOICE_FROM_WIRE",
-    "TOOL_CHOICE_TO_WIRE",
-    "TOOL_NAME_MAX",
-    "TOOL_NAME_RE",
-    "StreamDecoder",
-    "StreamEncoder",
-    "decode_error",
+    "DEFAULT_MAX_TOKENS",
+    "NATIVE_TURNS",
+    "SYSTEM_STRING",
     "decode_request",
-    "decode_response",
-    "encode_error",
     "encode_request",
-    "encode_response",
 ]
-
-FORMAT: Final = wire.FORMAT
-TOOL_NAME_MAX: Final = 128
-#: One character Anthropic allows in a tool name (``ToolNames`` matches whole names too).
-TOOL_NAME_RE: Final = re.compile(r"[A-Za-z0-9_-]+")
-
-#: Anthropic message ``role`` → canonical role (``system`` only leniently, between turns).
-ROLES_FROM_WIRE: Final[Mapping[str, str]] = {
-    "user": "user",
-    "assistant": "assistant",
-    "system": "system",
-}
 
 #: hint: the request came from an Anthropic client; its turns go back exactly as they came.
 NATIVE_TURNS: Final = "_native_turns"
@@ -130,12 +91,6 @@ _REQUEST_KEYS: Final = frozenset(
         "output_config",
     }
 )
-_RESPONSE_KEYS: Final = frozenset(
-    {"id", "type", "role", "content", "model", "stop_reason", "stop_sequence", "usage"}
-)
-
-
-# ---------------------------------------------------------------------------- requests
 
 
 def decode_request(body: Mapping[str, Any], ctx: Context) -> Request:
@@ -149,11 +104,11 @@ def decode_request(body: Mapping[str, Any], ctx: Context) -> Request:
         for i, m in enumerate(expect_list(body.get("messages"), "messages"))
     )
     tools = tuple(
-        options.decode_tool(t, f"tools[{i}]")
+        decode_tool(t, f"tools[{i}]")
         for i, t in enumerate(expect_list(body.get("tools") or [], "tools"))
     )
-    choice, parallel = options.decode_tool_choice(body.get("tool_choice"))
-    reasoning, output_format = options.decode_reasoning(body, own)
+    choice, parallel = decode_tool_choice(body.get("tool_choice"))
+    reasoning, output_format = decode_reasoning(body, own)
     return Request(
         model=expect_str(body.get("model"), "model"),
         messages=messages,
@@ -161,36 +116,20 @@ def decode_request(body: Mapping[str, Any], ctx: Context) -> Request:
         tools=tools,
         tool_choice=choice,
         parallel_tool_calls=parallel,
-        max_tokens=wire.integer(body.get("max_tokens"), "max_tokens"),
-        temperature=_number(body.get("temperature"), "temperature"),
-        top_p=_number(body.get("top_p"), "top_p"),
-        top_k=wire.integer(body.get("top_k"), "top_k"),
+        max_tokens=opt_int(body.get("max_tokens"), "max_tokens"),
+        temperature=opt_number(body.get("temperature"), "temperature"),
+        top_p=opt_number(body.get("top_p"), "top_p"),
+        top_k=opt_int(body.get("top_k"), "top_k"),
         stop=tuple(
             expect_str(s, f"stop_sequences[{i}]")
             for i, s in enumerate(expect_list(body.get("stop_sequences") or [], "stop_sequences"))
         ),
         reasoning=reasoning,
         output_format=output_format,
-        user=options.decode_metadata(body.get("metadata"), own),
-        stream=_bool(body.get("stream"), "stream"),
+        user=decode_metadata(body.get("metadata"), own),
+        stream=opt_bool(body.get("stream"), "stream") or False,
         extras=own.extras(),
     )
-
-
-def _number(value: Any, where: str) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidPayload(f"{where}: expected a number, got {type(value).__name__}")
-    return value
-
-
-def _bool(value: Any, where: str) -> bool:
-    if value is None:
-        return False
-    if not isinstance(value, bool):
-        raise InvalidPayload(f"{where}: expected a boolean, got {type(value).__name__}")
-    return value
 
 
 def _decode_system(value: Any, own: Own, ctx: Context) -> tuple[TextPart, ...]:
@@ -216,7 +155,7 @@ def _decode_message(value: Any, where: str, ctx: Context) -> Message:
     own = Own(message, frozenset({"role", "content"}))
     content = message.get("content")
     if isinstance(content, str):
-        own.set(wire.CONTENT_STRING)
+        own.set(CONTENT_STRING)
         parts: tuple[Any, ...] = (string_text(content),)
     else:
         parts = tuple(
@@ -236,7 +175,7 @@ def encode_request(request: Request, ctx: Context) -> dict[str, Any]:
         raise UnsupportedFeature(
             Loss(field="n", reason="Anthropic returns one answer per request", action="refused")
         )
-    own = wire.own_of(request.extras)
+    own = own_of(request.extras)
     native = bool(own.get(NATIVE_TURNS))
     messages, moved = _encode_messages(request, ctx, native=native)
     max_tokens = request.max_tokens
@@ -251,15 +190,15 @@ def encode_request(request: Request, ctx: Context) -> dict[str, Any]:
     tools = [
         t
         for i, tool in enumerate(request.tools)
-        if (t := options.encode_tool(tool, f"tools[{i}]", ctx)) is not None
+        if (t := encode_tool(tool, f"tools[{i}]", ctx)) is not None
     ]
     if tools:
         out["tools"] = tools
-    choice = options.encode_tool_choice(request, ctx, has_tools=bool(tools) or native)
+    choice = encode_tool_choice(request, ctx, has_tools=bool(tools) or native)
     if choice is not None:
         out["tool_choice"] = choice
-    options.encode_reasoning(request, own, max_tokens, out, ctx)
-    metadata = options.encode_metadata(request, own, ctx)
+    encode_reasoning(request, own, max_tokens, out, ctx)
+    metadata = encode_metadata(request, own, ctx)
     if metadata is not None:
         out["metadata"] = metadata
     if request.stop:
@@ -271,7 +210,7 @@ def encode_request(request: Request, ctx: Context) -> dict[str, Any]:
         ctx.lose("logprobs", "Anthropic returns no log probabilities")
     if request.metadata:
         ctx.lose("metadata", "Anthropic metadata holds only user_id")
-    return wire.finish(out, request.extras, ctx, "request")
+    return finish(out, request.extras, ctx, "request")
 
 
 def _encode_sampling(request: Request, out: dict[str, Any], ctx: Context, *, native: bool) -> None:
@@ -321,7 +260,7 @@ def _encode_messages(
             ctx.lose(where, "Anthropic has no system turns", "moved")
             if message.name is not None:
                 ctx.lose(f"{where}.name", "Anthropic turns have no name")
-            wire.lose_foreign(ctx, message.extras, where)
+            lose_foreign(ctx, message.extras, where)
             for j, part in enumerate(message.content):
                 if isinstance(part, TextPart):
                     moved.append(part)
@@ -367,80 +306,13 @@ def _ordered(role: str, blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def _encode_turn(
     role: str, blocks: list[dict[str, Any]], message: Message, ctx: Context, where: str
 ) -> dict[str, Any]:
-    own = wire.own_of(message.extras)
+    own = own_of(message.extras)
     content: str | list[dict[str, Any]] = blocks
     if (
-        own.get(wire.CONTENT_STRING)
+        own.get(CONTENT_STRING)
         and len(blocks) == 1
         and blocks[0].keys() == {"type", "text"}
         and blocks[0]["type"] == "text"
     ):
         content = blocks[0]["text"]
-    return wire.finish({"role": role, "content": content}, message.extras, ctx, where)
-
-
-# --------------------------------------------------------------------------- responses
-
-
-def decode_response(body: Mapping[str, Any], ctx: Context) -> Response:
-    """A Message object as a canonical :class:`~apibridge.Response`."""
-    body = expect_obj(body, "response")
-    if body.get("type") == "error":
-        raise InvalidPayload("response: an error body (decode it with decode_error)")
-    own = Own(body, _RESPONSE_KEYS)
-    own.absent(body, ("type", "role", "stop_reason", "stop_sequence", "usage"))
-    own.empties(body, ("stop_reason",))
-    content = tuple(
-        decode_block(b, f"content[{i}]", ctx, answer=True)
-        for i, b in enumerate(expect_list(body.get("content"), "content"))
-    )
-    ident, model = body.get("id"), body.get("model")
-    usage = body.get("usage")
-    return Response(
-        id=ident if isinstance(ident, str) and ident else new_id("msg_"),
-        model=expect_str(model, "model") if model is not None else "",
-        content=content,
-        stop_reason=wire.decode_stop_reason(body.get("stop_reason"), "stop_reason"),
-        stop_sequence=wire.optional_str(body.get("stop_sequence"), "stop_sequence"),
-        usage=None if usage is None else wire.decode_usage(usage, "usage"),
-        extras=own.extras(),
-    )
-
-
-def encode_response(response: Response, ctx: Context) -> dict[str, Any]:
-    """A canonical response as a Message object for a Claude client."""
-    own = wire.own_of(response.extras)
-    blocks = [
-        b
-        for i, part in enumerate(response.content)
-        if (b := encode_part(part, f"content[{i}]", ctx, answer=True)) is not None
-    ]
-    has_tool_call = any(isinstance(p, ToolCallPart) for p in response.content)
-    defaults = own.get(wire.DEFAULTS) or {}
-    reason: str | None = None
-    if response.stop_reason is not None or has_tool_call or "stop_reason" not in defaults:
-        reason = wire.encode_stop_reason(response.stop_reason, has_tool_call, ctx)
-    out: dict[str, Any] = {
-        "id": response.id,
-        "type": "message",
-        "role": "assistant",
-        "model": response.model,
-        "content": blocks,
-        "stop_reason": reason,
-        "stop_sequence": wire.encode_stop_sequence(
-            response.stop_reason, response.stop_sequence, ctx
-        ),
-        "usage": wire.encode_usage(response.usage, ctx, "usage"),
-    }
-    absent = wire.absent_keys(response.extras)
-    unset = {
-        "type": True,
-        "role": True,
-        "stop_reason": reason is None or response.stop_reason is None,
-        "stop_sequence": out["stop_sequence"] is None,
-        "usage": response.usage is None,
-    }
-    for key in absent:
-        if unset.get(key):
-            del out[key]
-    return wire.finish(out, response.extras, ctx, "response")
+    return finish({"role": role, "content": content}, message.extras, ctx, where)

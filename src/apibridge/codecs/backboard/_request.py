@@ -1,14 +1,12 @@
-"""The backboard.io codec: canonical requests to one backboard message turn, and backboard
-answers (both non-stream shapes, the ``type``-tagged SSE events, ``{"detail": ...}`` errors)
-back to canonical values.
+"""Canonical requests → one backboard message turn (``POST /threads/messages``).
 
 Theory of operation
 ===================
 
 backboard is *stateful*: a thread keeps the conversation, so a message request carries only
 one new turn (``content``) plus per-turn settings. Which turn is new is the transport's
-decision (it maps conversations to threads); this codec encodes whatever canonical request it
-is given:
+decision (it maps conversations to threads); this module encodes whatever canonical request
+it is given:
 
 * one user turn → ``content`` is its text, its images and documents become ``files``;
 * a longer transcript (a new thread that must learn the prior history) → ``content`` is the
@@ -31,51 +29,24 @@ server tool ``web_search``   ``web_search: "Auto"``
 ``metadata``, ``user``       ``metadata``
 ===========================  =================================================================
 
-Answers. A non-stream answer is either the legacy ``MessageResponse`` (fields at the top) or
-``ChatMessagesResponse`` (``{"messages": [...]}``, the last message is the answer). ``status``
-is compared case-insensitively: ``COMPLETED`` → ``end_turn``, ``REQUIRES_ACTION`` →
-``tool_use``, ``FAILED``/``CANCELLED`` → :class:`~apibridge.errors.UpstreamError`. Usage
-numbers follow OpenAI's meaning (``input_tokens`` includes ``cached_input_tokens`` and
-``cache_write_input_tokens``) and are converted with :meth:`Usage.from_openai`.
-
-Streams: :class:`StreamDecoder` (in :mod:`apibridge.codecs.backboard._stream_decoder`, which
-describes the event mapping and the quirks it handles). Errors, usage and the retry lists:
-:mod:`apibridge.codecs.backboard._wire`. This module re-exports both, so that it offers
-the whole codec surface.
-
-backboard is upstream only: ``decode_request``, ``encode_response`` and ``StreamEncoder``
-raise :class:`~apibridge.errors.UnsupportedFeature`.
+Tool results go back through :func:`encode_tool_outputs` (``submit-tool-outputs``), as text.
+Deliberately lossy: earlier reasoning, server-tool blocks and file links cannot be replayed
+into a thread. backboard is upstream only: :func:`decode_request` refuses.
 """
 
 from __future__ import annotations
 
 import base64
-import re
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from typing import Any
 
 import attrs
 
 from apibridge._json import dumps_str
-from apibridge.codecs._context import Context, expect_list, expect_obj, new_id
-from apibridge.codecs._custom_tools import custom_tool_names, describe, input_schema
-from apibridge.codecs.backboard._stream_decoder import StreamDecoder
-from apibridge.codecs.backboard._wire import (
-    FORMAT,
-    NON_RETRYABLE_MESSAGES,
-    RETRYABLE_MESSAGES,
-    RETRYABLE_STATUSES,
-    STATUS_STOP,
-    decode_error,
-    decode_tool_call,
-    encode_error,
-    error_from_message,
-    error_message,
-    is_retryable,
-    usage_from,
-)
-from apibridge.errors import ApiError, InvalidPayload, Loss, UnsupportedFeature, UpstreamError
+from apibridge.codecs._context import Context
+from apibridge.codecs._custom_tools import describe, input_schema
+from apibridge.codecs.backboard._wire import FORMAT, upstream_only
+from apibridge.errors import UnsupportedFeature
 from apibridge.model import (
     DocumentPart,
     ImagePart,
@@ -84,7 +55,6 @@ from apibridge.model import (
     RedactedThinkingPart,
     RefusalPart,
     Request,
-    Response,
     ServerToolPart,
     TextPart,
     ThinkingPart,
@@ -95,30 +65,16 @@ from apibridge.model import (
 
 __all__ = [
     "CURRENT_HEADER",
-    "FORMAT",
+    "EFFORTS",
+    "EXTENSIONS",
     "HISTORY_HEADER",
-    "NON_RETRYABLE_MESSAGES",
-    "RETRYABLE_MESSAGES",
-    "RETRYABLE_STATUSES",
-    "TOOL_NAME_MAX",
-    "TOOL_NAME_RE",
-    "StreamDecoder",
-    "StreamEncoder",
-    "decode_error",
+    "PROVIDER_PREFIXES",
+    "ROLE_LABELS",
     "decode_request",
-    "decode_response",
-    "decode_tool_call",
-    "encode_error",
     "encode_request",
-    "encode_response",
     "encode_tool_outputs",
-    "is_retryable",
     "split_model",
 ]
-
-#: backboard takes tools in OpenAI's function format, with OpenAI's name rules.
-TOOL_NAME_MAX = 64
-TOOL_NAME_RE = re.compile(r"[A-Za-z0-9_-]+")
 
 HISTORY_HEADER = "[Conversation History]"
 CURRENT_HEADER = "[Current Message]"
@@ -171,38 +127,9 @@ EXTENSIONS: Mapping[str, str] = {
     "application/json": "json",
 }
 
-#: Fields of a backboard answer that this codec maps or that are bookkeeping for the
-#: transport (thread, run and message ids); the rest is kept in ``extras["backboard"]``.
-_ANSWER_FIELDS: frozenset[str] = frozenset(
-    {
-        "content",
-        "status",
-        "tool_calls",
-        "reasoning",
-        "model_provider",
-        "model_name",
-        "input_tokens",
-        "output_tokens",
-        "total_tokens",
-        "cached_input_tokens",
-        "cache_write_input_tokens",
-        "message_id",
-        "thread_id",
-        "run_id",
-        "assistant_id",
-        "role",
-        "created_at",
-        "timestamp",
-        "message",
-    }
-)
-
 _CODEC_FIELDS: frozenset[str] = frozenset(
     {"content", "files", "system_prompt", "tools", "thinking", "llm_provider", "model_name"}
 )
-
-
-# ----------------------------------------------------------------------------- requests
 
 
 def split_model(model: str) -> tuple[str | None, str]:
@@ -568,110 +495,4 @@ def encode_tool_outputs(results: Sequence[ToolResultPart], ctx: Context) -> list
 
 def decode_request(body: Mapping[str, Any], ctx: Context) -> Request:
     """Not available: backboard is an upstream format, never a client's."""
-    raise UnsupportedFeature(_upstream_only("decode_request"))
-
-
-def encode_response(response: Response, ctx: Context) -> dict[str, Any]:
-    """Not available: backboard is an upstream format, never a client's."""
-    raise UnsupportedFeature(_upstream_only("encode_response"))
-
-
-def StreamEncoder(ctx: Context) -> Any:  # noqa: N802 - the Codec protocol's name
-    """Not available: backboard is an upstream format, never a client's."""
-    raise UnsupportedFeature(_upstream_only("StreamEncoder"))
-
-
-def _upstream_only(what: str) -> Loss:
-    return Loss(
-        field=f"backboard.{what}",
-        reason="backboard is an upstream-only format; clients speak anthropic, chat or responses",
-        action="refused",
-    )
-
-
-# ----------------------------------------------------------------------------- answers
-
-
-def _created(value: Any) -> int | None:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return int(value)
-    if isinstance(value, str):
-        try:
-            return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp())
-        except ValueError:
-            return None
-    return None
-
-
-def _model(body: Mapping[str, Any], ctx: Context) -> str:
-    # The client's own model name when it is known: a stream must name its model before
-    # backboard says which one ran, and both answers should agree.
-    if ctx.request is not None and ctx.request.model:
-        return ctx.request.model
-    provider, name = body.get("model_provider"), body.get("model_name")
-    if isinstance(name, str) and name:
-        return f"{provider}/{name}" if isinstance(provider, str) and provider else name
-    return ""
-
-
-def _failure(body: Mapping[str, Any], status: str) -> ApiError:
-    # ``message`` of a MessageResponse is a status note ("Message added successfully"), so
-    # the reason is read from ``error``/``detail`` first, then from the answer's text.
-    reason = {k: body[k] for k in ("error", "detail") if k in body}
-    message = error_message(reason) or body.get("content") or error_message(body)
-    if not isinstance(message, str) or not message:
-        message = f"the backboard run ended with status {status}"
-    return error_from_message(message, None)
-
-
-def decode_response(body: Mapping[str, Any], ctx: Context) -> Response:
-    """A non-streamed backboard answer (either shape) as a canonical :class:`Response`.
-
-    Raises :class:`~apibridge.errors.UpstreamError` when the run failed or was cancelled.
-    """
-    body = expect_obj(body, "response")
-    where = "response"
-    outer_extras: dict[str, Any] = {}
-    if isinstance(body.get("messages"), list) and "content" not in body:
-        messages = expect_list(body["messages"], "messages")
-        if not messages:
-            raise InvalidPayload("messages: the answer holds no message")
-        where = f"messages[{len(messages) - 1}]"
-        outer_extras = {k: v for k, v in body.items() if k != "messages" and v is not None}
-        body = expect_obj(messages[-1], where)
-    raw_status = body.get("status") or "COMPLETED"
-    if not isinstance(raw_status, str):
-        raise InvalidPayload(f"{where}.status: expected a string")
-    status = raw_status.lower()
-    if status not in STATUS_STOP:
-        raise UpstreamError(_failure(body, raw_status))
-    parts: list[Any] = []
-    reasoning = body.get("reasoning")
-    if isinstance(reasoning, str) and reasoning:
-        parts.append(ThinkingPart(text=reasoning))
-    content = body.get("content")
-    if content is not None and not isinstance(content, str):
-        raise InvalidPayload(f"{where}.content: expected a string")
-    if content:
-        parts.append(TextPart(text=content))
-    calls = body.get("tool_calls") or []
-    custom = custom_tool_names(ctx)
-    for i, raw in enumerate(expect_list(calls, f"{where}.tool_calls")):
-        parts.append(decode_tool_call(raw, f"{where}.tool_calls[{i}]", custom))
-    stop = "tool_use" if calls else STATUS_STOP[status]
-    if stop == "tool_use" and not calls:
-        raise InvalidPayload(f"{where}.tool_calls: status REQUIRES_ACTION without tool calls")
-    extras = {
-        k: v for k, v in body.items() if k not in _ANSWER_FIELDS and v not in (None, [], {}, "")
-    }
-    extras.update(outer_extras)
-    message_id = body.get("message_id")
-    return Response(
-        id=message_id if isinstance(message_id, str) and message_id else new_id("msg_"),
-        model=_model(body, ctx),
-        content=tuple(parts),
-        stop_reason=stop,
-        usage=usage_from(body, where),
-        created=_created(body.get("created_at")),
-        extras={FORMAT: extras} if extras else {},
-    )
+    raise UnsupportedFeature(upstream_only("decode_request"))

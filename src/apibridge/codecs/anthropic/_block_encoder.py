@@ -1,24 +1,22 @@
-"""Anthropic content blocks ⇄ canonical parts, for requests, answers and streams.
+"""Canonical parts → Anthropic content blocks, for requests, answers and streams.
 
 Theory of operation
 -------------------
-* **Blocks → parts** (:func:`decode_block`): ``text`` → :class:`TextPart`, ``image`` →
-  :class:`ImagePart`, ``document`` → :class:`DocumentPart`, ``tool_use`` →
-  :class:`ToolCallPart`, ``tool_result`` → :class:`ToolResultPart`, ``thinking`` →
-  :class:`ThinkingPart` (reasoning envelopes opened), ``redacted_thinking`` →
-  :class:`RedactedThinkingPart`; every other block type (``server_tool_use``,
-  ``web_search_tool_result``, ``search_result``, ``container_upload``, types this version does
-  not know) is carried whole as a :class:`ServerToolPart`. Unmapped fields and spelling
-  hints go to ``extras["anthropic"]`` (see ``codecs._anthropic_wire``).
-* **Parts → blocks** (:func:`encode_part`) in two modes: *request* (the blocks go to an
-  Anthropic upstream, which verifies signatures and citations: thinking without a native
-  signature and foreign citations are omitted, with a loss) and *answer* (the blocks go to a
-  Claude client: reasoning always carries a signature, native or a reasoning envelope; a
-  foreign web search call becomes a ``server_tool_use`` block with its query).
-* A client's free-form (Responses ``custom``) tool travels as ``{"input": text}``; answers
-  to that client unwrap it again (``codecs._custom_tools``, shared with the other codecs).
-* Empty text parts from other APIs leave no block (Anthropic rejects empty text blocks, and a
-  stream never opens one); an empty block an Anthropic body really had is kept.
+:func:`encode_part` writes one part as one block, or as none (with a loss) when Anthropic
+has no form for it, in two modes:
+
+* *request* (``answer=False``): the blocks go to an Anthropic upstream, which verifies
+  signatures and citations: thinking without a native signature and foreign citations are
+  omitted, with a loss; tool-call ids with characters Anthropic rejects are rewritten.
+* *answer* (``answer=True``): the blocks go to a Claude client: reasoning always carries a
+  signature, native or a reasoning envelope (``codecs.envelope``); a foreign web search call
+  becomes a ``server_tool_use`` block with its query; images, documents and tool results
+  have no place in an answer.
+
+A client's free-form (Responses ``custom``) tool call travels as ``{"input": text}``
+(``codecs._custom_tools``). Empty text parts from other APIs leave no block (Anthropic
+rejects empty text blocks, and a stream never opens one); an empty block an Anthropic body
+really had is kept. Each block is completed from ``extras["anthropic"]`` by ``_wire.finish``.
 
 Deliberately not carried to Anthropic (reported with ``ctx.lose``): image ``detail``,
 documents that are neither PDF nor text, images that are not JPEG, PNG, GIF or WebP, a
@@ -37,31 +35,22 @@ from typing import Any, Final
 import orjson
 
 from apibridge import _json
-from apibridge.codecs._context import Context, expect_list, expect_obj, expect_str, new_id
-from apibridge.codecs._custom_tools import custom_tool_names, unwrap_call, wrap_input
+from apibridge.codecs._context import Context, new_id
+from apibridge.codecs._custom_tools import wrap_input
 from apibridge.codecs.anthropic._wire import (
     CONTENT_LIST,
     CONTENT_STRING,
     EMPTY_TEXT,
     FORMAT,
-    Own,
-    cache_control,
-    decode_citation,
     encode_citation,
     finish,
-    json_text,
     lose_foreign,
-    optional_str,
     own_of,
-    str_or_none,
 )
-from apibridge.codecs.envelope import Envelope, open_envelope, seal
-from apibridge.errors import InvalidPayload
+from apibridge.codecs.envelope import Envelope, seal
 from apibridge.model import (
-    Citation,
     ContentPart,
     DocumentPart,
-    Extras,
     ImagePart,
     RedactedThinkingPart,
     RefusalPart,
@@ -74,60 +63,20 @@ from apibridge.model import (
 
 __all__ = [
     "IMAGE_MAGIC",
-    "SERVER_BLOCK_TOOLS",
-    "SERVER_TOOL_NAMES",
     "answer_signature",
-    "decode_block",
-    "decode_text",
+    "encode_document",
+    "encode_image",
     "encode_part",
     "encode_server_part",
     "encode_text",
+    "encode_thinking",
+    "encode_tool_call",
+    "encode_tool_result",
     "is_plain_text",
-    "server_part",
-    "string_text",
-    "thinking_part",
+    "thinking_text",
     "tool_id",
+    "tool_input",
 ]
-
-#: Server-tool block type → the canonical tool it belongs to.
-SERVER_BLOCK_TOOLS: Final[Mapping[str, str]] = {
-    "web_search_tool_result": "web_search",
-    "web_fetch_tool_result": "web_fetch",
-    "code_execution_tool_result": "code_execution",
-    "bash_code_execution_tool_result": "code_execution",
-    "text_editor_code_execution_tool_result": "code_execution",
-    "tool_search_tool_result": "tool_search",
-}
-
-#: ``server_tool_use`` names → canonical tool.
-SERVER_TOOL_NAMES: Final[Mapping[str, str]] = {
-    "web_search": "web_search",
-    "web_fetch": "web_fetch",
-    "code_execution": "code_execution",
-    "bash_code_execution": "code_execution",
-    "text_editor_code_execution": "code_execution",
-    "tool_search_tool_regex": "tool_search",
-    "tool_search_tool_bm25": "tool_search",
-}
-
-_TEXT_KEYS: Final = frozenset({"type", "text", "citations", "cache_control"})
-_IMAGE_KEYS: Final = frozenset({"type", "source", "cache_control"})
-_DOCUMENT_KEYS: Final = frozenset(
-    {"type", "source", "title", "context", "citations", "cache_control"}
-)
-_TOOL_USE_KEYS: Final = frozenset({"type", "id", "name", "input", "cache_control"})
-_TOOL_RESULT_KEYS: Final = frozenset(
-    {"type", "tool_use_id", "content", "is_error", "cache_control"}
-)
-_THINKING_KEYS: Final = frozenset({"type", "thinking", "signature"})
-_REDACTED_KEYS: Final = frozenset({"type", "data"})
-#: Image/document ``source`` type → the keys that map onto the canonical part.
-_SOURCE_KEYS: Final[Mapping[str, frozenset[str]]] = {
-    "base64": frozenset({"type", "media_type", "data"}),
-    "url": frozenset({"type", "url"}),
-    "file": frozenset({"type", "file_id"}),
-    "text": frozenset({"type", "media_type", "data"}),
-}
 
 #: The image types Anthropic accepts, and how their base64 data begins.
 IMAGE_MAGIC: Final[Mapping[str, str]] = {
@@ -139,41 +88,6 @@ IMAGE_MAGIC: Final[Mapping[str, str]] = {
 _ID_CHAR: Final = re.compile(r"[^A-Za-z0-9_-]")
 
 
-# --------------------------------------------------------------------------- block decoding
-
-
-def decode_block(value: Any, where: str, ctx: Context, *, answer: bool = False) -> ContentPart:
-    """One content block as a canonical part (see the module docstring for the table)."""
-    block = expect_obj(value, where)
-    kind = expect_str(block.get("type"), f"{where}.type")
-    decoder = _BLOCK_DECODERS.get(kind)
-    if decoder is None:
-        return server_part(block)
-    part: ContentPart = decoder(block, where, ctx, answer)
-    return part
-
-
-def server_part(block: Mapping[str, Any]) -> ServerToolPart:
-    """A block carried whole: server tools, search results and block types not yet known."""
-    kind = str(block.get("type"))
-    tool = SERVER_BLOCK_TOOLS.get(kind)
-    if kind == "server_tool_use":
-        tool = SERVER_TOOL_NAMES.get(str(block.get("name")))
-    ident = block.get("id", block.get("tool_use_id"))
-    return ServerToolPart(
-        kind=kind,
-        raw=dict(block),
-        source_format=FORMAT,
-        tool=tool,
-        id=ident if isinstance(ident, str) else None,
-    )
-
-
-def string_text(text: str) -> TextPart:
-    """The text part a string ``content`` stands for (an empty one kept, as it came)."""
-    return TextPart(text=text, extras={} if text else {FORMAT: {EMPTY_TEXT: True}})
-
-
 def is_plain_text(part: Any) -> bool:
     """Whether ``part`` is text alone (no citations, cache control or unknown fields), so a
     plain string can stand for it."""
@@ -183,206 +97,6 @@ def is_plain_text(part: Any) -> bool:
         and part.cache_control is None
         and not any(not k.startswith("_") for fields in part.extras.values() for k in fields)
     )
-
-
-def _decode_text(b: Mapping[str, Any], where: str, ctx: Context, answer: bool) -> TextPart:
-    return decode_text(b, where, mark_empty=True)
-
-
-def decode_text(b: Mapping[str, Any], where: str, *, mark_empty: bool) -> TextPart:
-    """A ``text`` block; ``mark_empty`` keeps an empty one (a stream's start is always empty)."""
-    cites = b.get("citations")
-    citations: tuple[Citation, ...] = ()
-    if cites is not None:
-        citations = tuple(
-            decode_citation(c, f"{where}.citations[{i}]")
-            for i, c in enumerate(expect_list(cites, f"{where}.citations"))
-        )
-    own = Own(b, _TEXT_KEYS)
-    own.empties(b, ("citations", "cache_control"))
-    text = expect_str(b.get("text"), f"{where}.text")
-    if mark_empty and not text:
-        own.set(EMPTY_TEXT)
-    return TextPart(
-        text=text,
-        citations=citations,
-        cache_control=cache_control(b, where),
-        extras=own.extras(),
-    )
-
-
-def _decode_image(b: Mapping[str, Any], where: str, ctx: Context, answer: bool) -> ImagePart:
-    own = Own(b, _IMAGE_KEYS)
-    own.empties(b, ("cache_control",))
-    source = _source(b, where, own)
-    media = source.get("media_type")
-    return ImagePart(
-        url=str_or_none(source.get("url")),
-        media_type=str_or_none(media),
-        data=str_or_none(source.get("data")),
-        file_id=str_or_none(source.get("file_id")),
-        cache_control=cache_control(b, where),
-        extras=own.extras(),
-    )
-
-
-def _decode_document(b: Mapping[str, Any], where: str, ctx: Context, answer: bool) -> DocumentPart:
-    own = Own(b, _DOCUMENT_KEYS)
-    own.empties(b, ("cache_control", "title", "context"))
-    source = _source(b, where, own)
-    kind = source.get("type")
-    text: str | None = None
-    data = str_or_none(source.get("data"))
-    if kind == "text":
-        text, data = data, None
-    elif kind == "content":
-        text = _content_source_text(source.get("content"))
-    enabled: bool | None = None
-    cites = b.get("citations")
-    if (
-        isinstance(cites, Mapping)
-        and set(cites) == {"enabled"}
-        and isinstance(cites["enabled"], bool)
-    ):
-        enabled = cites["enabled"]
-    elif cites is not None:
-        own.set("citations", cites)  # an unusual shape: carried as it came
-    elif "citations" in b:
-        own.empties(b, ("citations",))
-    return DocumentPart(
-        media_type=str_or_none(source.get("media_type")),
-        data=data,
-        url=str_or_none(source.get("url")),
-        text=text,
-        file_id=str_or_none(source.get("file_id")),
-        title=optional_str(b.get("title"), f"{where}.title"),
-        context=optional_str(b.get("context"), f"{where}.context"),
-        citations_enabled=enabled,
-        cache_control=cache_control(b, where),
-        extras=own.extras(),
-    )
-
-
-def _source(b: Mapping[str, Any], where: str, own: Own) -> Mapping[str, Any]:
-    """The block's ``source``; one the model cannot hold exactly is also kept whole."""
-    source = expect_obj(b.get("source"), f"{where}.source")
-    known = _SOURCE_KEYS.get(str(source.get("type")))
-    if known is None or not set(source) <= known:
-        own.set("source", dict(source))
-    return source
-
-
-def _content_source_text(content: Any) -> str | None:
-    """The text of a ``content`` document source (what a text-only target can receive)."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        texts = [
-            c["text"]
-            for c in content
-            if isinstance(c, Mapping) and c.get("type") == "text" and isinstance(c.get("text"), str)
-        ]
-        return "\n\n".join(texts)
-    return None
-
-
-def _decode_tool_use(b: Mapping[str, Any], where: str, ctx: Context, answer: bool) -> ToolCallPart:
-    ident = b.get("id")
-    name = expect_str(b.get("name"), f"{where}.name")
-    raw_input = b.get("input", {})
-    if isinstance(raw_input, str):  # some clients send the JSON text itself
-        arguments = raw_input
-    else:
-        arguments = json_text(expect_obj(raw_input, f"{where}.input"))
-    own = Own(b, _TOOL_USE_KEYS)
-    own.empties(b, ("cache_control",))
-    part = ToolCallPart(
-        id=ident if isinstance(ident, str) and ident else new_id("toolu_"),
-        name=name,
-        arguments=arguments,
-        cache_control=cache_control(b, where),
-        extras=own.extras(),
-    )
-    return unwrap_call(part, custom_tool_names(ctx)) if answer else part
-
-
-def _decode_tool_result(
-    b: Mapping[str, Any], where: str, ctx: Context, answer: bool
-) -> ToolResultPart:
-    own = Own(b, _TOOL_RESULT_KEYS)
-    own.empties(b, ("cache_control", "is_error"))
-    content = b.get("content")
-    parts: list[TextPart | ImagePart | DocumentPart] = []
-    if isinstance(content, str):
-        parts.append(string_text(content))
-        own.set(CONTENT_STRING)
-    elif content is not None:
-        own.set(CONTENT_LIST)
-        carried_whole = False
-        for i, item in enumerate(expect_list(content, f"{where}.content")):
-            part = decode_block(item, f"{where}.content[{i}]", ctx)
-            if isinstance(part, TextPart | ImagePart | DocumentPart):
-                parts.append(part)
-            else:  # search_result, tool_reference …: the list is kept as it came
-                carried_whole = True
-        if carried_whole:
-            own.set("content", list(content))
-    elif "content" in b:
-        own.empties(b, ("content",))
-    is_error = b.get("is_error", False)
-    if not isinstance(is_error, bool):
-        raise InvalidPayload(f"{where}.is_error: expected a boolean")
-    return ToolResultPart(
-        call_id=expect_str(b.get("tool_use_id"), f"{where}.tool_use_id"),
-        content=tuple(parts),
-        is_error=is_error,
-        cache_control=cache_control(b, where),
-        extras=own.extras(),
-    )
-
-
-def _decode_thinking(b: Mapping[str, Any], where: str, ctx: Context, answer: bool) -> ThinkingPart:
-    text = expect_str(b.get("thinking", ""), f"{where}.thinking")
-    signature = optional_str(b.get("signature"), f"{where}.signature")
-    own = Own(b, _THINKING_KEYS)
-    return thinking_part(text, signature, own.extras())
-
-
-def thinking_part(text: str, signature: str | None, extras: Extras) -> ThinkingPart:
-    """A thinking part whose signature, if it is a reasoning envelope, is opened again."""
-    envelope = open_envelope(signature)
-    if envelope is None:
-        return ThinkingPart(text=text, signature=signature, extras=extras)
-    if envelope.origin == "responses":
-        return ThinkingPart(
-            text=text, encrypted_content=envelope.data, id=envelope.id, extras=extras
-        )
-    if envelope.origin == FORMAT:
-        return ThinkingPart(text=text, signature=envelope.data, id=envelope.id, extras=extras)
-    return ThinkingPart(text=text, id=envelope.id, extras=extras)  # origin "none": unsigned
-
-
-def _decode_redacted(
-    b: Mapping[str, Any], where: str, ctx: Context, answer: bool
-) -> RedactedThinkingPart:
-    own = Own(b, _REDACTED_KEYS)
-    return RedactedThinkingPart(
-        data=expect_str(b.get("data"), f"{where}.data"), extras=own.extras()
-    )
-
-
-_BLOCK_DECODERS: Final[Mapping[str, Any]] = {
-    "text": _decode_text,
-    "image": _decode_image,
-    "document": _decode_document,
-    "tool_use": _decode_tool_use,
-    "tool_result": _decode_tool_result,
-    "thinking": _decode_thinking,
-    "redacted_thinking": _decode_redacted,
-}
-
-
-# --------------------------------------------------------------------------- block encoding
 
 
 def encode_part(
