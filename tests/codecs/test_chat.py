@@ -16,9 +16,10 @@ import pytest
 
 from apibridge._sse import SSEDecoder, SSEFrame
 from apibridge.codecs import Context, chat
-from apibridge.codecs.chat import _codec as _chat_codec
 from apibridge.codecs.chat import _messages as _chat_messages
-from apibridge.codecs.chat import _stream as _chat_stream
+from apibridge.codecs.chat import _response as _chat_response
+from apibridge.codecs.chat import _stream_decoder as _chat_stream_decoder
+from apibridge.codecs.chat import _stream_encoder as _chat_stream_encoder
 from apibridge.codecs.chat import _wire as _chat_wire
 from apibridge.errors import ERROR_KINDS, ApiError, InvalidPayload
 from apibridge.model import (
@@ -62,7 +63,13 @@ def fixed_ids(monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
     def fresh(prefix: str) -> str:
         return f"{prefix}gen{next(counter[0])}"
 
-    for module in (_chat_stream, _chat_codec, _chat_messages, _chat_wire):
+    for module in (
+        _chat_stream_decoder,
+        _chat_stream_encoder,
+        _chat_response,
+        _chat_messages,
+        _chat_wire,
+    ):
         monkeypatch.setattr(module, "new_id", fresh)
 
     def reset() -> None:

@@ -1,25 +1,41 @@
-"""The OpenAI Chat Completions codec (:mod:`apibridge.codecs` lists every codec's surface)."""
+"""The ``chat`` codec: OpenAI Chat Completions (``POST /v1/chat/completions``) and the many
+servers that speak it (vLLM, Ollama, DeepSeek, Groq, OpenRouter, Azure OpenAI).
+
+:mod:`apibridge.codecs` lists the surface every codec has. This face only re-exports; each
+module below opens with its theory of operation:
+
+* ``_request``: request bodies (tools, ``tool_choice``, output format, reasoning effort);
+* ``_response``: answer bodies (the first choice, finish reasons, usage);
+* ``_messages`` and ``_parts``: the ``messages`` list and content parts, for both;
+* ``_stream_decoder`` / ``_stream_encoder``: ``data:`` chunks ↔ canonical events;
+* ``_wire``: the constants and tables shared by all of them (finish reasons, tool names),
+  spelling hints, usage, tool calls, annotations;
+* ``apibridge.codecs._openai_errors``: the error envelope, shared with ``responses``.
+
+*Deliberately lossy.* Chat has no thinking signatures, encrypted reasoning, redacted
+thinking, cache breakpoints in Claude's sense, server-tool blocks, document citations or tool
+error flags: each is reported through ``ctx.lose`` when encoding, never dropped silently.
+Same-format trips are exact: ``_``-prefixed hints in ``extras["chat"]`` keep spellings
+(``null`` versus absent, string versus part list, which of two synonyms was used).
+"""
 
 from __future__ import annotations
 
-from apibridge.codecs.chat._codec import (
-    ERROR_CODE_KIND,
-    ERROR_TYPE_KIND,
+from apibridge.codecs._openai_errors import ERROR_CODE_KINDS as ERROR_CODE_KIND
+from apibridge.codecs._openai_errors import ERROR_TYPE_KINDS as ERROR_TYPE_KIND
+from apibridge.codecs._openai_errors import encode_error
+from apibridge.codecs.chat._messages import ROLE_TO_CANONICAL
+from apibridge.codecs.chat._request import TOOL_CHOICE_MODES, decode_request, encode_request
+from apibridge.codecs.chat._response import decode_response, encode_response
+from apibridge.codecs.chat._stream_decoder import StreamDecoder
+from apibridge.codecs.chat._stream_encoder import StreamEncoder
+from apibridge.codecs.chat._wire import (
     FINISH_TO_STOP,
     FORMAT,
-    ROLE_TO_CANONICAL,
     STOP_TO_FINISH,
-    TOOL_CHOICE_MODES,
     TOOL_NAME_MAX,
     TOOL_NAME_RE,
-    StreamDecoder,
-    StreamEncoder,
     decode_error,
-    decode_request,
-    decode_response,
-    encode_error,
-    encode_request,
-    encode_response,
 )
 
 __all__ = [

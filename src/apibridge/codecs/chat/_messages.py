@@ -8,7 +8,7 @@ hint; one with a ``name`` or an image stays a message of its own);
 consecutive ``tool`` (and legacy ``function``) messages merge into one canonical ``user``
 message of :class:`ToolResultPart` values; an ``assistant`` message becomes
 ``[ThinkingPart] + content parts + [RefusalPart] + ToolCallParts`` in that order. Content
-parts are mapped in ``_chat_parts``; part types the model does not map (``input_audio``,
+parts are mapped in ``_parts``; part types the model does not map (``input_audio``,
 vendors' ``video_url``) are carried as ``unmapped_parts`` with their positions, so other
 formats report them.
 
@@ -29,7 +29,14 @@ from typing import Any, Final
 
 import attrs
 
-from apibridge.codecs._context import Context, expect_list, expect_obj, expect_str, new_id
+from apibridge.codecs._context import (
+    Context,
+    expect_list,
+    expect_obj,
+    expect_str,
+    new_id,
+    opt_str,
+)
 from apibridge.codecs.chat._parts import (
     UNMAPPED,
     content_hint,
@@ -53,7 +60,6 @@ from apibridge.codecs.chat._wire import (
     encode_citation,
     encode_tool_call,
     hints,
-    opt_str,
     thinking_text,
 )
 from apibridge.errors import InvalidPayload

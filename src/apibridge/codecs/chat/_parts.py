@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from apibridge.codecs._context import Context, expect_list, expect_obj, expect_str
+from apibridge.codecs._context import Context, expect_list, expect_obj, expect_str, opt_str
 from apibridge.codecs.chat._wire import (
     ABSENT,
     FORMAT,
@@ -25,7 +25,6 @@ from apibridge.codecs.chat._wire import (
     data_url,
     default_content_kind,
     hints,
-    opt_str,
     parse_data_url,
 )
 from apibridge.model import ContentPart, DocumentPart, ImagePart, RefusalPart, TextPart

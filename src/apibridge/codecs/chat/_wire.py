@@ -1,6 +1,7 @@
 """Pieces of the OpenAI Chat Completions wire format shared by the request, response and
-stream halves of the ``chat`` codec: the mapping tables, spelling hints, data URLs, usage,
-tool calls, annotations and error bodies.
+stream halves of the ``chat`` codec: the constants and mapping tables (finish reasons, tool
+names), spelling hints, data URLs, usage, tool calls, annotations, and the error body (read
+and written by ``codecs._openai_errors``, shared with ``responses``).
 
 Theory of operation. Everything here is a pure function over plain JSON values. Decoding is
 lenient (a field of the wrong type raises :class:`~apibridge.errors.InvalidPayload` naming it,
@@ -31,19 +32,27 @@ from typing import Any, Final
 import attrs
 
 from apibridge._json import dumps_str, loads
-from apibridge.codecs._context import Context, expect_obj, expect_str, new_id
+from apibridge.codecs._context import (
+    Context,
+    expect_obj,
+    expect_str,
+    new_id,
+    opt_int,
+    opt_str,
+)
 from apibridge.codecs._custom_tools import custom_tool_names, wrap_input
-from apibridge.errors import ERROR_KINDS, ApiError, InvalidPayload, kind_for_status
+from apibridge.codecs._openai_errors import decode_error as decode_openai_error
+from apibridge.errors import ApiError, InvalidPayload
 from apibridge.model import Citation, Tool, ToolCallPart, Usage
 
 __all__ = [
     "ABSENT",
     "CHAT_CUSTOM",
-    "ERROR_CODE_KIND",
-    "ERROR_TYPE_KIND",
     "FINISH_TO_STOP",
     "FORMAT",
     "STOP_TO_FINISH",
+    "TOOL_NAME_MAX",
+    "TOOL_NAME_RE",
     "apply_extras",
     "content_kind",
     "data_url",
@@ -53,17 +62,12 @@ __all__ = [
     "decode_usage",
     "default_content_kind",
     "encode_citation",
-    "encode_error",
     "encode_tool_call",
     "encode_usage",
     "finish_for",
     "hints",
     "is_chat_custom",
     "now",
-    "opt_bool",
-    "opt_int",
-    "opt_number",
-    "opt_str",
     "parse_data_url",
     "stop_for",
     "thinking_text",
@@ -71,6 +75,11 @@ __all__ = [
 ]
 
 FORMAT: Final = "chat"
+
+#: OpenAI's limit on function names: 64 characters of ``[a-zA-Z0-9_-]``.
+TOOL_NAME_MAX: Final = 64
+#: One allowed tool-name character (``ToolNames`` matches whole names and single characters).
+TOOL_NAME_RE: Final = re.compile(r"[A-Za-z0-9_-]+")
 
 #: hint: a ``custom`` tool (or a request's ``custom`` call) that a Chat client sent as such.
 CHAT_CUSTOM: Final = "_custom"
@@ -114,45 +123,7 @@ _CUT_SHORT_STOPS: Final = frozenset(
     {"max_tokens", "context_window_exceeded", "content_filter", "refusal"}
 )
 
-#: error ``code`` → canonical kind: codes are more specific than types, so they win.
-ERROR_CODE_KIND: Final[Mapping[str, str]] = {
-    "invalid_api_key": "authentication",
-    "insufficient_quota": "billing",
-    "rate_limit_exceeded": "rate_limit",
-    "model_not_found": "not_found",
-}
-
-#: specific error ``type`` → canonical kind. Generic types (``invalid_request_error``,
-#: ``server_error``) say less than the HTTP status, which decides for them.
-ERROR_TYPE_KIND: Final[Mapping[str, str]] = {
-    "authentication_error": "authentication",
-    "permission_error": "permission",
-    "not_found_error": "not_found",
-    "rate_limit_error": "rate_limit",
-    "requests": "rate_limit",  # OpenAI's per-minute request limit
-    "tokens": "rate_limit",  # OpenAI's per-minute token limit
-    "insufficient_quota": "billing",
-    "billing_error": "billing",
-    "overloaded_error": "overloaded",
-    "timeout": "timeout",
-    "timeout_error": "timeout",
-    "request_too_large": "request_too_large",
-}
-
-#: generic ``type`` → kind, used only when there is no HTTP status (an in-band stream error).
-_GENERIC_TYPE_KIND: Final[Mapping[str, str]] = {
-    "invalid_request_error": "invalid_request",
-    "server_error": "api_error",
-    "api_error": "api_error",
-}
-
 _DATA_URL: Final = re.compile(r"data:([^;,]+);base64,(.*)", re.DOTALL)
-_RETRY_IN: Final = re.compile(r"try again in ((?:\d+(?:\.\d+)?(?:ms|h|m|s))+)", re.IGNORECASE)
-_RETRY_PART: Final = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
-_RETRY_AFTER: Final = re.compile(r"retry after (\d+(?:\.\d+)?) seconds?", re.IGNORECASE)
-_UNIT_SECONDS: Final[Mapping[str, float]] = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-_HTML_TITLE: Final = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
-_MAX_MESSAGE: Final = 500
 
 
 class _Absent:
@@ -173,36 +144,6 @@ def hints(extras: Mapping[str, Mapping[str, Any]]) -> Mapping[str, Any]:
 def now() -> int:
     """The ``created`` timestamp for answers whose source had none (Chat requires one)."""
     return int(time.time())
-
-
-def opt_int(value: Any, where: str) -> int | None:
-    """``value`` as an int (``None`` stays ``None``), or :class:`InvalidPayload`."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidPayload(f"{where}: expected an integer, got {type(value).__name__}")
-    return value
-
-
-def opt_number(value: Any, where: str) -> float | None:
-    """``value`` as a number, kept as sent (an int stays an int), or :class:`InvalidPayload`."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidPayload(f"{where}: expected a number, got {type(value).__name__}")
-    return value
-
-
-def opt_bool(value: Any, where: str) -> bool | None:
-    """``value`` as a bool (``None`` stays ``None``), or :class:`InvalidPayload`."""
-    if value is None or isinstance(value, bool):
-        return value
-    raise InvalidPayload(f"{where}: expected a boolean, got {type(value).__name__}")
-
-
-def opt_str(value: Any, where: str) -> str | None:
-    """``value`` as a string (``None`` stays ``None``), or :class:`InvalidPayload`."""
-    return None if value is None else expect_str(value, where)
 
 
 def apply_extras(out: dict[str, Any], fields: Mapping[str, Any]) -> None:
@@ -550,157 +491,9 @@ def encode_citation(
 def decode_error(body: Any, status: int) -> ApiError:
     """Any error body with its HTTP ``status`` as an :class:`ApiError`; never raises.
 
-    Reads OpenAI's ``{"error": {message, type, param, code}}``, a bare ``{"error": "…"}``
-    (Ollama), FastAPI's ``{"detail": …}`` (vLLM and friends), ``{"message": …}``, plain text
-    and HTML. ``status`` below 400 (an in-band stream error) lets the type decide the kind.
+    Reads OpenAI's ``{"error": {message, type, param, code}}`` and the odder bodies of
+    compatible servers (Ollama, vLLM, FastAPI, plain text, HTML): see
+    ``codecs._openai_errors``, shared with ``responses``. ``status`` outside 400-599 (an
+    in-band stream error) lets the type and code decide the kind.
     """
-    try:
-        return _decode_error(body, status)
-    except Exception:
-        kind = kind_for_status(status) if status >= 400 else "api_error"
-        return ApiError.of(
-            kind,
-            f"upstream error (HTTP {status})",
-            status=status if status >= 400 else ERROR_KINDS[kind].status,
-            source_format=FORMAT,
-        )
-
-
-def _decode_error(body: Any, status: int) -> ApiError:
-    if isinstance(body, bytes | bytearray):
-        body = bytes(body).decode("utf-8", "replace")
-    if isinstance(body, str):
-        text = body.strip()
-        if text[:1] in ("{", "["):
-            try:
-                return _decode_error(loads(text), status)
-            except InvalidPayload:
-                pass
-        return _error(status, _text_message(text, status))
-    if not isinstance(body, Mapping):
-        return _error(status, f"upstream error (HTTP {status})")
-    error = body.get("error")
-    retry = body.get("retry_after")
-    if isinstance(error, Mapping):
-        return _error(
-            status,
-            _str(error.get("message")) or dumps_str(error)[:_MAX_MESSAGE],
-            type_=_str(error.get("type")),
-            code=_code(error.get("code")),
-            param=_str(error.get("param")),
-            retry=retry,
-        )
-    if isinstance(error, str):
-        return _error(status, error, type_=_str(body.get("type")), retry=retry)
-    detail = body.get("detail")
-    if detail is not None:
-        return _error(status, _detail_message(detail), retry=retry)
-    message = body.get("message")
-    if isinstance(message, str):
-        return _error(
-            status,
-            message,
-            type_=_str(body.get("type")),
-            code=_code(body.get("code")),
-            param=_str(body.get("param")),
-            retry=retry,
-        )
-    return _error(status, dumps_str(body)[:_MAX_MESSAGE], retry=retry)
-
-
-def _error(
-    status: int,
-    message: str,
-    *,
-    type_: str | None = None,
-    code: str | None = None,
-    param: str | None = None,
-    retry: Any = None,
-) -> ApiError:
-    kind = ERROR_CODE_KIND.get(code or "") or ERROR_TYPE_KIND.get(type_ or "")
-    if kind is None:
-        if status >= 400:
-            kind = kind_for_status(status)
-        else:
-            kind = _GENERIC_TYPE_KIND.get(type_ or "", "api_error")
-    retry_after = (
-        float(retry)
-        if isinstance(retry, int | float) and not isinstance(retry, bool)
-        else _retry_hint(message)
-    )
-    return ApiError(
-        kind=kind,
-        message=message or f"upstream error (HTTP {status})",
-        status=status if status >= 400 else ERROR_KINDS[kind].status,
-        type=type_,
-        code=code,
-        param=param,
-        retry_after=retry_after,
-        source_format=FORMAT,
-    )
-
-
-def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def _code(value: Any) -> str | None:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)  # vLLM sends the HTTP status as an integer code
-    return None
-
-
-def _text_message(text: str, status: int) -> str:
-    if not text:
-        return f"upstream error (HTTP {status})"
-    if text.startswith("<"):
-        title = _HTML_TITLE.search(text)
-        if title and title.group(1).strip():
-            return title.group(1).strip()[:_MAX_MESSAGE]
-        return f"upstream error (HTTP {status})"
-    return text[:_MAX_MESSAGE]
-
-
-def _detail_message(detail: Any) -> str:
-    if isinstance(detail, str):
-        return detail
-    if isinstance(detail, list):
-        parts = []
-        for item in detail:
-            if isinstance(item, Mapping):
-                loc = ".".join(str(x) for x in item.get("loc", ()) if x != "body")
-                msg = str(item.get("msg", ""))
-                parts.append(f"{loc}: {msg}" if loc else msg)
-            else:
-                parts.append(str(item))
-        return "; ".join(parts)
-    if isinstance(detail, Mapping) and isinstance(detail.get("message"), str):
-        return str(detail["message"])
-    return dumps_str(detail)[:_MAX_MESSAGE]
-
-
-def _retry_hint(message: str) -> float | None:
-    """Seconds to wait, read from OpenAI's and Azure's 429 message text."""
-    match = _RETRY_IN.search(message)
-    if match:
-        return sum(
-            float(n) * _UNIT_SECONDS[unit] for n, unit in _RETRY_PART.findall(match.group(1))
-        )
-    match = _RETRY_AFTER.search(message)
-    return float(match.group(1)) if match else None
-
-
-def encode_error(error: ApiError) -> tuple[int, dict[str, Any]]:
-    """An :class:`ApiError` as a Chat error body, with its HTTP status.
-
-    An error that came from an OpenAI API keeps its own ``type``; any other gets the OpenAI
-    type of its kind.
-    """
-    if error.type and error.source_format in (FORMAT, "responses"):
-        type_ = error.type
-    else:
-        type_ = ERROR_KINDS.get(error.kind, ERROR_KINDS["api_error"]).openai
-    body = {"message": error.message, "type": type_, "param": error.param, "code": error.code}
-    return error.status, {"error": body}
+    return decode_openai_error(body, status, FORMAT)

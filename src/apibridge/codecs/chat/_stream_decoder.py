@@ -1,4 +1,4 @@
-"""Chat Completions streams: ``data:`` chunks ↔ canonical events.
+"""Chat Completions streams in: ``data:`` chunks → canonical events (:class:`StreamDecoder`).
 
 Theory of operation.
 
@@ -9,31 +9,25 @@ after), one chunk with ``finish_reason``, a usage chunk (``choices: []``) when t
 ``stream_options.include_usage``, then ``data: [DONE]``. Every chunk carries the same ``id``,
 ``created`` and ``model``. A failed stream ends with ``data: {"error": {...}}``.
 
-*Decoding* (:class:`StreamDecoder`). The first chunk with choices (or usage) is
-``MessageStart``; an earlier chunk without either (Azure's ``prompt_filter_results``
-preamble) only lends its fields to it. Reasoning, text and refusal are single-stream parts:
-a new kind of part starts when its first delta arrives and the previous single-stream part
-stops. Tool calls may interleave (fragments of calls 0 and 1 alternating, several calls in
-one chunk); each stays open until ``finish_reason``. A call opens when its name is known
-(arguments that come first are held); a function call to a client's free-form tool that the
-encoder sent as a function (``{"input": string}``) opens as a ``custom`` call whose fragments
-are held and given, unwrapped, when the call ends; an id that never comes is generated, one
-that comes late is given in the final ``PartStop``. An upstream that re-sends the
-*cumulative* arguments instead of a delta is detected by prefix (a fragment that repeats all
-the arguments so far and can itself start a JSON document) and only the new suffix is
-emitted. An index reused with a new id starts a new call. ``finish_reason`` stops every open
-part and gives ``MessageDelta`` (with usage when it came on or before that chunk, as DeepSeek
-sends it; Groq's ``x_groq.usage`` counts too); a later usage chunk gives another
-``MessageDelta``. ``[DONE]`` — or the end of input after a finish chunk — is
-``MessageStop``; an ``error`` chunk is ``StreamError``; an end without ``finish_reason`` is
-``StreamError`` (kind ``api_error``).
-
-*Encoding* (:class:`StreamEncoder`). The reverse; Chat can interleave every part kind, so
-nothing is buffered except citations (sent as one ``annotations`` delta before the finish
-chunk, with offsets into the content once each text part is complete) and the
-``MessageDelta`` information (held until ``MessageStop``). Parts Chat cannot carry (images,
-server-tool blocks, redacted thinking) and signatures are reported once each. ``close()`` on
-an unfinished stream writes an error chunk and ``[DONE]``, exactly once.
+*Decoding.* The first chunk with choices (or usage) is ``MessageStart``; an earlier chunk
+without either (Azure's ``prompt_filter_results`` preamble) only lends its fields to it.
+Reasoning, text and refusal are single-stream parts: a new kind of part starts when its first
+delta arrives and the previous single-stream part stops. Tool calls may interleave (fragments
+of calls 0 and 1 alternating, several calls in one chunk); each stays open until
+``finish_reason``. A call opens when its name is known (arguments that come first are held);
+a function call to a client's free-form tool that the encoder sent as a function
+(``{"input": string}``) opens as a ``custom`` call whose fragments are held and given,
+unwrapped, when the call ends; an id that never comes is generated, one that comes late is
+given in the final ``PartStop``. An upstream that re-sends the *cumulative* arguments instead
+of a delta is detected by prefix (a fragment that repeats all the arguments so far and can
+itself start a JSON document) and only the new suffix is emitted. An index reused with a new
+id starts a new call. ``finish_reason`` stops every open part and gives ``MessageDelta`` (with
+usage when it came on or before that chunk, as DeepSeek sends it; Groq's ``x_groq.usage``
+counts too); a later usage chunk gives another ``MessageDelta``. ``[DONE]`` — or the end of
+input after a finish chunk — is ``MessageStop``; an ``error`` chunk is ``StreamError`` (read by
+``codecs._openai_errors``); an end without ``finish_reason`` is ``StreamError`` (kind
+``api_error``). Several choices, streamed audio and logprobs are reported once each and
+dropped (deliberately lossy).
 """
 
 from __future__ import annotations
@@ -43,30 +37,20 @@ from typing import Any, Final, Literal
 
 import attrs
 
-from apibridge._json import dumps, loads
-from apibridge._sse import SSEFrame, encode_comment, encode_frame
-from apibridge.codecs._context import Context, expect_list, expect_obj, new_id
+from apibridge._json import loads
+from apibridge._sse import SSEFrame
+from apibridge.codecs._context import Context, expect_list, expect_obj, new_id, opt_int, opt_str
 from apibridge.codecs._custom_tools import unwrap_call
 from apibridge.codecs.chat._wire import (
     FORMAT,
     decode_annotation,
     decode_error,
     decode_usage,
-    encode_citation,
-    encode_error,
-    encode_usage,
-    finish_for,
-    hints,
-    now,
-    opt_int,
-    opt_str,
     stop_for,
-    thinking_text,
     wrapped_custom_names,
 )
 from apibridge.errors import ApiError, InvalidPayload
 from apibridge.model import (
-    Citation,
     ContentPart,
     Event,
     MessageDelta,
@@ -75,7 +59,6 @@ from apibridge.model import (
     PartDelta,
     PartStart,
     PartStop,
-    Ping,
     RefusalPart,
     StreamError,
     TextPart,
@@ -84,25 +67,15 @@ from apibridge.model import (
     Usage,
 )
 
-__all__ = ["StreamDecoder", "StreamEncoder"]
+__all__ = ["StreamDecoder"]
 
 _Field = Literal["text", "thinking"]
-
-_DONE: Final = encode_frame("[DONE]")
 
 #: single-stream delta field → the canonical part it grows and the PartDelta field.
 _SINGLE: Final[Mapping[str, tuple[Callable[[], ContentPart], _Field]]] = {
     "thinking": (lambda: ThinkingPart(text=""), "thinking"),
     "text": (lambda: TextPart(text=""), "text"),
     "refusal": (lambda: RefusalPart(text=""), "text"),
-}
-
-#: encoder part kind → the PartDelta field that grows it.
-_GROWS: Final[Mapping[str, str]] = {
-    "text": "text",
-    "refusal": "text",
-    "thinking": "thinking",
-    "tool": "arguments",
 }
 
 #: chunk fields that describe the stream itself rather than the answer.
@@ -442,266 +415,3 @@ def _root_prefix(text: str) -> bool:
             if depth < 0:
                 return False
     return True
-
-
-# ---------------------------------------------------------------------------------- encoder
-
-
-class StreamEncoder:
-    """Canonical events in, Chat SSE bytes out (see the module docstring)."""
-
-    def __init__(self, ctx: Context) -> None:
-        self._ctx = ctx
-        self._head: dict[str, Any] | None = None
-        self._closed = False
-        self._kinds: dict[int, str] = {}  # part index → text, thinking, refusal, tool, other
-        self._tools: dict[int, tuple[int, str]] = {}  # part index → (chat index, kind)
-        self._sent: dict[int, int] = {}  # characters sent per part
-        self._text_start: dict[int, int] = {}
-        self._content_len = 0
-        self._citations: dict[int, list[Citation]] = {}
-        self._annotations: list[dict[str, Any]] = []
-        self._summary_at: dict[int, int] = {}
-        self._full_thinking: set[int] = set()
-        self._thought = False  # some reasoning text was sent already
-        self._separate: set[int] = set()  # thinking parts that begin with a blank line
-        self._reported: set[str] = set()
-        self._stop_reason: str | None = None
-        self._stop_sequence: str | None = None
-        self._usage: Usage | None = None
-        self._include_usage = _wants_usage(ctx)
-
-    def feed(self, event: Event) -> list[bytes]:
-        """Chunks for ``event``; nothing once the stream has ended."""
-        if self._closed:
-            return []
-        if isinstance(event, StreamError):
-            return self._error(event.error)
-        if isinstance(event, Ping):  # Chat has no ping chunk: a comment keeps the line alive
-            return [encode_comment("ping")]
-        out: list[bytes] = []
-        if self._head is None:
-            out.append(self._start(event if isinstance(event, MessageStart) else None))
-            if isinstance(event, MessageStart):
-                return out
-        out.extend(_DISPATCH[type(event)](self, event))
-        return out
-
-    def close(self) -> list[bytes]:
-        """End of input: an unfinished stream gets an error chunk and ``[DONE]``, once."""
-        if self._closed:
-            return []
-        message = "the upstream stream ended before the answer was complete"
-        return self._error(ApiError.of("api_error", message))
-
-    def _report(self, field: str, reason: str, action: str = "dropped") -> None:
-        if field not in self._reported:
-            self._reported.add(field)
-            self._ctx.lose(field, reason, action)
-
-    def _start(self, event: MessageStart | None) -> bytes:
-        carried: Mapping[str, Any] = {}
-        head: dict[str, Any] = {"id": new_id("chatcmpl-"), "object": "chat.completion.chunk"}
-        head["created"], head["model"] = now(), ""
-        if event is not None:
-            carried = hints(event.extras)
-            head["id"], head["model"] = event.id, event.model
-            if event.created is not None:
-                head["created"] = event.created
-            self._usage = event.usage
-            self._ctx.lose_extras(event.extras, FORMAT, "stream")
-            for key in carried:
-                if not key.startswith("_"):
-                    self._report(f"stream.{key}", "a chat stream carries no such field")
-        self._head = head
-        for key in ("system_fingerprint", "service_tier"):
-            if f"_{key}" in carried:
-                self._head[key] = carried[f"_{key}"]
-        return self._frame({"role": "assistant", "content": ""})
-
-    def _frame(self, delta: dict[str, Any], **choice: Any) -> bytes:
-        body = {
-            **(self._head or {}),
-            "choices": [
-                {"index": 0, "delta": delta, "logprobs": None, "finish_reason": None, **choice}
-            ],
-        }
-        return encode_frame(dumps(body))
-
-    def _error(self, error: ApiError) -> list[bytes]:
-        self._closed = True
-        return [encode_frame(dumps(encode_error(error)[1])), _DONE]
-
-    def _part_start(self, event: PartStart) -> list[bytes]:
-        index, part = event.index, event.part
-        self._sent[index] = 0
-        if isinstance(part, ToolCallPart):
-            self._kinds[index] = "tool"
-            self._tools[index] = (len(self._tools), part.kind)
-            self._sent[index] = len(part.arguments)
-            key, field = _tool_fields(part.kind)
-            first = {
-                "index": self._tools[index][0],
-                "id": part.id,
-                "type": part.kind,
-                key: {"name": part.name, field: part.arguments},
-            }
-            if part.item_id is not None:
-                self._report(f"content[{index}].item_id", "chat tool calls have no item id")
-            return [self._frame({"tool_calls": [first]})]
-        initial = ""
-        if isinstance(part, TextPart):
-            self._kinds[index] = "text"
-            self._text_start[index] = self._content_len
-            self._citations[index] = list(part.citations)
-            initial = part.text
-        elif isinstance(part, ThinkingPart):
-            self._kinds[index] = "thinking"
-            if self._thought:
-                self._separate.add(index)  # as the whole answer joins reasoning parts
-            initial = part.text
-        elif isinstance(part, RefusalPart):
-            self._kinds[index] = "refusal"
-            initial = part.text
-        else:
-            self._kinds[index] = "other"
-            kind = type(part).__name__
-            self._report(f"content[{index}]", f"a chat stream cannot carry a {kind}")
-        return self._grow(index, initial) if initial else []
-
-    def _grow(self, index: int, value: str) -> list[bytes]:
-        kind = self._kinds[index]
-        self._sent[index] += len(value)
-        if kind == "text":
-            self._content_len += len(value)
-            return [self._frame({"content": value})]
-        if kind == "thinking":
-            self._thought = True
-            if index in self._separate:
-                self._separate.discard(index)
-                value = "\n\n" + value
-            return [self._frame({"reasoning_content": value})]
-        if kind == "refusal":
-            return [self._frame({"refusal": value})]
-        position, tool_kind = self._tools[index]
-        key, field = _tool_fields(tool_kind)
-        return [self._frame({"tool_calls": [{"index": position, key: {field: value}}]})]
-
-    def _part_delta(self, event: PartDelta) -> list[bytes]:
-        index = event.index
-        kind = self._kinds.get(index)
-        if kind is None:
-            self._report(f"content[{index}]", "a delta for a part that never started")
-            return []
-        if kind == "other":
-            return []
-        if event.field == "citation":
-            if event.citation is not None and kind == "text":
-                self._citations[index].append(event.citation)
-            return []
-        if event.field == "signature":
-            self._report(f"content[{index}].signature", "chat reasoning has no signature")
-            return []
-        if event.field == "summary":
-            if kind != "thinking" or index in self._full_thinking:
-                return []
-            previous = self._summary_at.setdefault(index, event.summary_index)
-            self._summary_at[index] = event.summary_index
-            value = ("\n\n" if previous != event.summary_index else "") + event.value
-            return self._grow(index, value) if value else []
-        if event.field != _GROWS[kind]:
-            self._report(f"content[{index}].{event.field}", f"a {kind} part has no such field")
-            return []
-        if kind == "thinking":
-            self._full_thinking.add(index)
-        return self._grow(index, event.value) if event.value else []
-
-    def _part_stop(self, event: PartStop) -> list[bytes]:
-        index, final = event.index, event.part
-        kind = self._kinds.get(index)
-        out: list[bytes] = []
-        if final is not None and kind in ("text", "thinking", "refusal", "tool"):
-            # A final value may hold what no delta sent (Responses' ``output_item.done``).
-            full = _full_value(final)
-            if len(full) > self._sent[index]:
-                out.extend(self._grow(index, full[self._sent[index] :]))
-            if isinstance(final, TextPart) and final.citations and not self._citations.get(index):
-                self._citations[index] = list(final.citations)
-            if isinstance(final, ThinkingPart) and (final.signature or final.encrypted_content):
-                self._report(f"content[{index}].signature", "chat reasoning has no signature")
-        if kind == "text":
-            self._flush_citations(index)
-        return out
-
-    def _flush_citations(self, index: int) -> None:
-        base = self._text_start[index]
-        for k, citation in enumerate(self._citations.pop(index, [])):
-            where = f"content[{index}].citations[{k}]"
-            encoded = encode_citation(citation, base, self._content_len - base, self._ctx, where)
-            if encoded is not None:
-                self._annotations.append(encoded)
-
-    def _message_delta(self, event: MessageDelta) -> list[bytes]:
-        self._stop_reason = event.stop_reason or self._stop_reason
-        self._stop_sequence = event.stop_sequence or self._stop_sequence
-        if event.usage is not None:
-            self._usage = event.usage if self._usage is None else self._usage.merged(event.usage)
-        self._ctx.lose_extras(event.extras, FORMAT, "stream")
-        return []
-
-    def _message_stop(self, event: MessageStop) -> list[bytes]:
-        out: list[bytes] = []
-        for index in list(self._citations):
-            self._flush_citations(index)  # text parts that were never stopped
-        if self._annotations:
-            out.append(self._frame({"annotations": self._annotations}))
-        refusal = "refusal" in self._kinds.values()
-        finish = (
-            finish_for(self._stop_reason, bool(self._tools), self._ctx, has_refusal=refusal)
-            or "stop"
-        )
-        extra = {"stop_reason": self._stop_sequence} if self._stop_sequence else {}
-        out.append(self._frame({}, finish_reason=finish, **extra))
-        if self._include_usage and self._usage is not None:
-            usage = encode_usage(self._usage, self._ctx, "stream.usage")
-            out.append(encode_frame(dumps({**(self._head or {}), "choices": [], "usage": usage})))
-        out.append(_DONE)
-        self._closed = True
-        return out
-
-    def _ignore(self, event: Event) -> list[bytes]:
-        return []  # a keep-alive, or a second MessageStart: nothing to write
-
-
-def _tool_fields(kind: str) -> tuple[str, str]:
-    return ("custom", "input") if kind == "custom" else ("function", "arguments")
-
-
-def _full_value(part: ContentPart) -> str:
-    if isinstance(part, TextPart | RefusalPart):
-        return part.text
-    if isinstance(part, ThinkingPart):
-        return thinking_text(part.text, part.summary)
-    if isinstance(part, ToolCallPart):
-        return part.arguments
-    return ""
-
-
-def _wants_usage(ctx: Context) -> bool:
-    """Whether to write the usage chunk: a Chat client gets it only when it asked
-    (``stream_options.include_usage``); with no client request known, whenever usage is."""
-    if ctx.request is None:
-        return True
-    options = hints(ctx.request.extras).get("stream_options")
-    return isinstance(options, Mapping) and options.get("include_usage") is True
-
-
-#: canonical event type → the encoder step that handles it.
-_DISPATCH: Final[Mapping[type, Callable[[StreamEncoder, Any], list[bytes]]]] = {
-    MessageStart: StreamEncoder._ignore,
-    PartStart: StreamEncoder._part_start,
-    PartDelta: StreamEncoder._part_delta,
-    PartStop: StreamEncoder._part_stop,
-    MessageDelta: StreamEncoder._message_delta,
-    MessageStop: StreamEncoder._message_stop,
-}

@@ -1,123 +1,62 @@
-"""The ``chat`` codec: OpenAI Chat Completions (``POST /v1/chat/completions``) and the many
-servers that speak it (vLLM, Ollama, DeepSeek, Groq, OpenRouter, Azure OpenAI).
+"""Chat Completions requests (``POST /v1/chat/completions`` bodies) ↔ canonical :class:`Request`.
 
-Theory of operation.
+Theory of operation. ``messages`` are handled in ``_messages`` (system hoisting, tool-message
+merging, assistant turns) and ``_parts`` (content parts). Here: ``tools`` (``function`` and
+``custom``, whose grammar ``format`` is held in the Responses shape; ``web_search_options``
+becomes a ``Tool(kind="server", server_type="web_search")``). A Chat client's own ``custom``
+tools stay Chat ``custom`` tools; a free-form tool from another format (Codex's
+``apply_patch``) goes as a function tool taking ``{"input": string}``, its grammar described
+in the description (``codecs._custom_tools``), since vLLM, Ollama and most compatible servers
+accept function tools only; calls to it in the answer are unwrapped back into free-form calls
+(``_response``, ``_stream_decoder``).
 
-*Requests.* ``messages`` are handled in ``_chat_messages`` (system hoisting, tool-message
-merging, assistant turns) and ``_chat_parts`` (content parts). Here: ``tools`` (``function``
-and ``custom``, whose grammar ``format`` is held in the Responses shape;
-``web_search_options`` becomes a ``Tool(kind="server", server_type="web_search")``). A
-Chat client's own ``custom`` tools stay Chat ``custom`` tools; a free-form tool from another
-format (Codex's ``apply_patch``) goes as a function tool taking ``{"input": string}``, its
-grammar described in the description (``codecs._custom_tools``), since vLLM, Ollama and most
-compatible servers accept function tools only; calls to it in the answer are unwrapped back
-into free-form calls (streamed ones once the call ends).
-``tool_choice`` (``required`` ↔ ``any``, named and ``allowed_tools`` forms), ``max_tokens``
-/ ``max_completion_tokens`` (the spelling kept as a hint; other formats get ``max_tokens``,
-which every compatible server accepts), ``stop``, ``response_format`` ↔
-:class:`OutputFormat`, ``reasoning_effort`` ↔ :class:`ReasoningConfig` (a Chat client's own
-word goes back as it came; from another format only ``low``/``medium``/``high``, which vLLM
-insists on: a budget maps to its band through ``codecs._reasoning`` and another effort word
-to the nearest of the three, each a loss), ``user`` / ``safety_identifier`` ↔
-``Request.user``. Every other field (``seed``, penalties, ``logit_bias``, ``service_tier``,
-``store``, ``stream_options`` …) rides in ``extras["chat"]``. A streamed request from another
-format gets ``stream_options: {"include_usage": true}`` so that usage arrives.
+``tool_choice`` (``required`` ↔ ``any``, named and ``allowed_tools`` forms), ``max_tokens`` /
+``max_completion_tokens`` (the spelling kept as a hint; other formats get ``max_tokens``, which
+every compatible server accepts), ``stop``, ``response_format`` ↔ :class:`OutputFormat`,
+``reasoning_effort`` ↔ :class:`ReasoningConfig` (a Chat client's own word goes back as it
+came; from another format only ``low``/``medium``/``high``, which vLLM insists on: a budget
+maps to its band through ``codecs._reasoning`` and another effort word to the nearest of the
+three, each a loss), ``user`` / ``safety_identifier`` ↔ ``Request.user``. Every other field
+(``seed``, penalties, ``logit_bias``, ``service_tier``, ``store``, ``stream_options`` …) rides
+in ``extras["chat"]``. A streamed request from another format gets ``stream_options:
+{"include_usage": true}`` so that usage arrives.
 
-*Responses.* ``choices[0].message`` becomes ``[ThinkingPart] + TextPart (annotations →
-citations) + [RefusalPart] + ToolCallParts``; ``finish_reason`` maps through
-:data:`FINISH_TO_STOP` (a tool call means ``tool_use`` unless ``length`` or
-``content_filter`` cut the turn short; vLLM's ``stop_reason`` string
-is the stop sequence); ``usage`` keeps OpenAI's meaning through ``Usage.from_openai``. More
-choices ride in ``extras`` (``other_choices``) for a Chat client and are a loss elsewhere.
-
-*Streams* are in ``_chat_stream`` (:class:`StreamDecoder`, :class:`StreamEncoder`); *error
-bodies* and the shared tables in ``_chat_wire``.
-
-*Deliberately lossy.* Chat has no thinking signatures, encrypted reasoning, redacted
-thinking, cache breakpoints in Claude's sense, server-tool blocks, document citations or tool
-error flags: each is reported through ``ctx.lose`` when encoding, never dropped silently.
-Same-format trips are exact: ``_``-prefixed hints in ``extras["chat"]`` keep spellings
-(``null`` versus absent, string versus part list, which of two synonyms was used).
+*Deliberately lossy* (each a ``ctx.lose``): cache breakpoints, server tools other than web
+search, reasoning summaries, switching reasoning off, a thinking budget (an effort band here).
+Where a hint kept the client's raw spelling (``tool_choice``, ``response_format``,
+``reasoning_effort``), it is written back only while it still decodes to the same value.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from typing import Any, Final, Literal, TypeVar
 
-from apibridge.codecs._context import Context, expect_list, expect_obj, expect_str, new_id
-from apibridge.codecs._custom_tools import describe, input_schema, unwrap_call
-from apibridge.codecs._reasoning import effort_for_budget, nearest_effort
-from apibridge.codecs.chat._messages import (
-    ROLE_TO_CANONICAL,
-    decode_assistant,
-    decode_messages,
-    encode_assistant,
-    encode_messages,
-    encode_system,
-)
-from apibridge.codecs.chat._stream import StreamDecoder, StreamEncoder
-from apibridge.codecs.chat._wire import (
-    ABSENT,
-    CHAT_CUSTOM,
-    ERROR_CODE_KIND,
-    ERROR_TYPE_KIND,
-    FINISH_TO_STOP,
-    FORMAT,
-    STOP_TO_FINISH,
-    apply_extras,
-    decode_error,
-    decode_usage,
-    encode_error,
-    encode_usage,
-    finish_for,
-    hints,
-    is_chat_custom,
-    now,
+from apibridge.codecs._context import (
+    Context,
+    expect_list,
+    expect_obj,
+    expect_str,
     opt_bool,
     opt_int,
     opt_number,
     opt_str,
-    stop_for,
-    wrapped_custom_names,
+)
+from apibridge.codecs._custom_tools import describe, input_schema
+from apibridge.codecs._reasoning import effort_for_budget, nearest_effort
+from apibridge.codecs.chat._messages import decode_messages, encode_messages, encode_system
+from apibridge.codecs.chat._wire import (
+    ABSENT,
+    CHAT_CUSTOM,
+    FORMAT,
+    apply_extras,
+    hints,
+    is_chat_custom,
 )
 from apibridge.errors import InvalidPayload
-from apibridge.model import (
-    OutputFormat,
-    ReasoningConfig,
-    RefusalPart,
-    Request,
-    Response,
-    Tool,
-    ToolCallPart,
-    ToolChoice,
-)
+from apibridge.model import OutputFormat, ReasoningConfig, Request, Tool, ToolChoice
 
-__all__ = [
-    "ERROR_CODE_KIND",
-    "ERROR_TYPE_KIND",
-    "FINISH_TO_STOP",
-    "FORMAT",
-    "ROLE_TO_CANONICAL",
-    "STOP_TO_FINISH",
-    "TOOL_CHOICE_MODES",
-    "TOOL_NAME_MAX",
-    "TOOL_NAME_RE",
-    "StreamDecoder",
-    "StreamEncoder",
-    "decode_error",
-    "decode_request",
-    "decode_response",
-    "encode_error",
-    "encode_request",
-    "encode_response",
-]
-
-#: OpenAI's limit on function names: 64 characters of ``[a-zA-Z0-9_-]``.
-TOOL_NAME_MAX: Final = 64
-#: One allowed tool-name character (``ToolNames`` matches whole names and single characters).
-TOOL_NAME_RE: Final = re.compile(r"[A-Za-z0-9_-]+")
+__all__ = ["TOOL_CHOICE_MODES", "decode_request", "encode_request"]
 
 #: ``tool_choice`` strings ↔ canonical modes (``required`` is Claude's ``any``).
 TOOL_CHOICE_MODES: Final[Mapping[str, Literal["auto", "none", "any"]]] = {
@@ -139,11 +78,6 @@ _REQUEST_MAPPED: Final = frozenset(
     | {"top_logprobs", "response_format", "reasoning_effort", "user", "safety_identifier"}
     | {"metadata", "stream", "web_search_options"}
 )
-_RESPONSE_MAPPED: Final = frozenset(
-    {"id", "object", "created", "model", "choices", "usage", "system_fingerprint"}
-    | {"service_tier"}
-)
-_CHOICE_MAPPED: Final = frozenset({"index", "message", "finish_reason", "stop_reason"})
 _WEB_LOCATION_KEYS: Final = ("city", "country", "region", "timezone")
 
 _T = TypeVar("_T")
@@ -158,9 +92,6 @@ def _exact(hint: Any, decode: Callable[[Any], _T | None], value: _T) -> bool:
         return decode(hint) == value
     except InvalidPayload:
         return False
-
-
-# ---------------------------------------------------------------------------------- request
 
 
 def decode_request(body: Mapping[str, Any], ctx: Context) -> Request:
@@ -600,156 +531,3 @@ def _effort(word: str, ctx: Context) -> str:
             f"sent as reasoning_effort {effort!r}",
         )
     return effort
-
-
-# --------------------------------------------------------------------------------- response
-
-
-def decode_response(body: Mapping[str, Any], ctx: Context) -> Response:
-    """A Chat Completions response body as a canonical :class:`Response`."""
-    obj = expect_obj(body, "response")
-    fields: dict[str, Any] = {}
-    trivial: dict[str, Any] = {}
-    for key, value in obj.items():
-        if value is None:
-            trivial[key] = None
-        elif key not in _RESPONSE_MAPPED:
-            fields[key] = value
-    # Missing or null: the encoder leaves these out (``_trivial`` restores the nulls).
-    absent = [k for k in ("id", "object", "created", "model", "choices") if obj.get(k) is None]
-    if absent:
-        fields["_absent"] = absent
-    kind = obj.get("object")
-    if kind is not None and kind != "chat.completion":
-        fields["_object"] = kind
-    for key in ("system_fingerprint", "service_tier"):
-        if obj.get(key) is not None:
-            fields[f"_{key}"] = obj[key]
-    raw_choices = obj.get("choices")
-    choices = [] if raw_choices is None else expect_list(raw_choices, "choices")
-    parts: tuple[Any, ...] = ()
-    stop = stop_sequence = None
-    if choices:
-        parts, stop, stop_sequence = _decode_choice(choices[0], fields)
-        wrapped = wrapped_custom_names(ctx)
-        if wrapped:
-            parts = tuple(
-                unwrap_call(p, wrapped)
-                if isinstance(p, ToolCallPart) and p.kind == "function"
-                else p
-                for p in parts
-            )
-        if len(choices) > 1:
-            fields["other_choices"] = list(choices[1:])
-    elif raw_choices == []:
-        fields["_no_choices"] = True
-    usage = obj.get("usage")
-    if trivial:
-        fields["_trivial"] = trivial
-    return Response(
-        id=opt_str(obj.get("id"), "id") or new_id("chatcmpl-"),
-        model=opt_str(obj.get("model"), "model") or "",
-        content=parts,
-        stop_reason=stop,
-        stop_sequence=stop_sequence,
-        usage=None if usage is None else decode_usage(usage, "usage"),
-        created=opt_int(obj.get("created"), "created"),
-        extras={FORMAT: fields} if fields else {},
-    )
-
-
-def _decode_choice(
-    raw: Any, fields: dict[str, Any]
-) -> tuple[tuple[Any, ...], str | None, str | None]:
-    choice = expect_obj(raw, "choices[0]")
-    trivial: dict[str, Any] = {}
-    for key, value in choice.items():
-        if key in _CHOICE_MAPPED:
-            continue
-        if value is None:
-            trivial[key] = None
-        elif key == "logprobs":
-            fields["logprobs"] = value
-        else:
-            fields[f"choice.{key}"] = value
-    index = choice.get("index", ABSENT)
-    if index != 0:
-        fields["_choice_index"] = "absent" if index is ABSENT else index
-    message = expect_obj(choice.get("message"), "choices[0].message")
-    parts, message_fields, _ = decode_assistant(message, "choices[0].message", request=False)
-    for key, value in message_fields.items():
-        fields[f"_message{key}" if key.startswith("_") else f"message.{key}"] = value
-    finish = opt_str(choice.get("finish_reason"), "choices[0].finish_reason")
-    stop_string = choice.get("stop_reason")
-    if stop_string is None and "stop_reason" in choice:
-        trivial["stop_reason"] = None
-    elif stop_string is not None and not isinstance(stop_string, str):
-        fields["choice.stop_reason"] = stop_string  # vLLM: the token id that stopped it
-    has_calls = any(isinstance(p, ToolCallPart) for p in parts)
-    stop = stop_for(finish, has_calls, stop_string)
-    if "finish_reason" not in choice:
-        fields["_finish_absent"] = True
-    elif finish_for(stop, has_calls) != finish or (finish and finish not in FINISH_TO_STOP):
-        fields["_finish_reason"] = finish  # a vendor's own word comes back as it was
-    if trivial:
-        fields["_choice_trivial"] = trivial
-    return parts, stop, stop_string if isinstance(stop_string, str) else None
-
-
-def encode_response(response: Response, ctx: Context) -> dict[str, Any]:
-    """A canonical :class:`Response` as a Chat Completions response body."""
-    carried = hints(response.extras)
-    ctx.lose_extras(response.extras, FORMAT, "response")
-    top: dict[str, Any] = {}
-    message_fields: dict[str, Any] = {}
-    choice_fields: dict[str, Any] = {}
-    for key, value in carried.items():
-        if key.startswith("message."):
-            message_fields[key[len("message.") :]] = value
-        elif key.startswith("_message_"):
-            message_fields[key[len("_message") :]] = value
-        elif key.startswith("choice."):
-            choice_fields[key[len("choice.") :]] = value
-        elif key == "_choice_trivial":
-            choice_fields["_trivial"] = value
-        elif key not in ("other_choices", "logprobs"):
-            top[key] = value
-    message = encode_assistant(response.content, message_fields, ctx, "response", request=False)
-    has_calls = any(isinstance(p, ToolCallPart) for p in response.content)
-    choice: dict[str, Any] = {"index": carried.get("_choice_index", 0), "message": message}
-    if choice["index"] == "absent":
-        del choice["index"]
-    if "logprobs" in carried:
-        choice["logprobs"] = carried["logprobs"]
-    if "_finish_reason" in carried:
-        choice["finish_reason"] = carried["_finish_reason"]
-    elif not carried.get("_finish_absent"):
-        has_refusal = any(isinstance(p, RefusalPart) for p in response.content)
-        choice["finish_reason"] = finish_for(
-            response.stop_reason, has_calls, ctx, has_refusal=has_refusal
-        )
-    if response.stop_sequence is not None:
-        choice["stop_reason"] = response.stop_sequence  # vLLM's field for the matched string
-    apply_extras(choice, choice_fields)
-    absent = carried.get("_absent", ())
-    out: dict[str, Any] = {}
-    if "id" not in absent:
-        out["id"] = response.id
-    if "object" not in absent:
-        out["object"] = carried.get("_object", "chat.completion")
-    if response.created is not None:
-        out["created"] = response.created
-    elif "created" not in absent:
-        out["created"] = now()
-    if "model" not in absent:
-        out["model"] = response.model
-    if "choices" not in absent:
-        first = [] if carried.get("_no_choices") else [choice]
-        out["choices"] = first + list(carried.get("other_choices", []))
-    if response.usage is not None:
-        out["usage"] = encode_usage(response.usage, ctx, "response.usage")
-    for key in ("system_fingerprint", "service_tier"):
-        if f"_{key}" in carried:
-            out[key] = carried[f"_{key}"]
-    apply_extras(out, top)
-    return out

@@ -1,0 +1,328 @@
+"""Chat Completions streams out: canonical events → ``data:`` chunks (:class:`StreamEncoder`).
+
+Theory of operation. The reverse of ``_stream_decoder`` (whose docstring gives the chunk
+grammar): a role chunk on ``MessageStart`` (or before the first event, if that is not one),
+then one delta chunk per ``PartDelta`` (text as ``content``, thinking as
+``reasoning_content``, refusals as ``refusal``, tool calls as ``tool_calls`` entries numbered
+in the order they start). Chat can interleave every part kind, so nothing is buffered except
+citations (sent as one ``annotations`` delta before the finish chunk, with offsets into the
+content once each text part is complete) and the ``MessageDelta`` information (held until
+``MessageStop``, which writes the finish chunk, the usage chunk when the client asked for it,
+then ``[DONE]``). A final part in ``PartStop`` may hold what no delta sent (Responses'
+``output_item.done``): the rest is written then. ``Ping`` is an SSE comment.
+
+*Deliberately lossy.* Parts Chat cannot carry (images, server-tool blocks, redacted thinking)
+and signatures are reported once each. *Errors.* A ``StreamError`` is an error chunk in the
+OpenAI envelope (``codecs._openai_errors``) and ``[DONE]``; ``close()`` on an unfinished
+stream writes the same, exactly once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, Final
+
+from apibridge._json import dumps
+from apibridge._sse import encode_comment, encode_frame
+from apibridge.codecs._context import Context, new_id
+from apibridge.codecs._openai_errors import encode_error
+from apibridge.codecs.chat._wire import (
+    FORMAT,
+    encode_citation,
+    encode_usage,
+    finish_for,
+    hints,
+    now,
+    thinking_text,
+)
+from apibridge.errors import ApiError
+from apibridge.model import (
+    Citation,
+    ContentPart,
+    Event,
+    MessageDelta,
+    MessageStart,
+    MessageStop,
+    PartDelta,
+    PartStart,
+    PartStop,
+    Ping,
+    RefusalPart,
+    StreamError,
+    TextPart,
+    ThinkingPart,
+    ToolCallPart,
+    Usage,
+)
+
+__all__ = ["StreamEncoder"]
+
+_DONE: Final = encode_frame("[DONE]")
+
+#: encoder part kind → the PartDelta field that grows it.
+_GROWS: Final[Mapping[str, str]] = {
+    "text": "text",
+    "refusal": "text",
+    "thinking": "thinking",
+    "tool": "arguments",
+}
+
+
+class StreamEncoder:
+    """Canonical events in, Chat SSE bytes out (see the module docstring)."""
+
+    def __init__(self, ctx: Context) -> None:
+        self._ctx = ctx
+        self._head: dict[str, Any] | None = None
+        self._closed = False
+        self._kinds: dict[int, str] = {}  # part index → text, thinking, refusal, tool, other
+        self._tools: dict[int, tuple[int, str]] = {}  # part index → (chat index, kind)
+        self._sent: dict[int, int] = {}  # characters sent per part
+        self._text_start: dict[int, int] = {}
+        self._content_len = 0
+        self._citations: dict[int, list[Citation]] = {}
+        self._annotations: list[dict[str, Any]] = []
+        self._summary_at: dict[int, int] = {}
+        self._full_thinking: set[int] = set()
+        self._thought = False  # some reasoning text was sent already
+        self._separate: set[int] = set()  # thinking parts that begin with a blank line
+        self._reported: set[str] = set()
+        self._stop_reason: str | None = None
+        self._stop_sequence: str | None = None
+        self._usage: Usage | None = None
+        self._include_usage = _wants_usage(ctx)
+
+    def feed(self, event: Event) -> list[bytes]:
+        """Chunks for ``event``; nothing once the stream has ended."""
+        if self._closed:
+            return []
+        if isinstance(event, StreamError):
+            return self._error(event.error)
+        if isinstance(event, Ping):  # Chat has no ping chunk: a comment keeps the line alive
+            return [encode_comment("ping")]
+        out: list[bytes] = []
+        if self._head is None:
+            out.append(self._start(event if isinstance(event, MessageStart) else None))
+            if isinstance(event, MessageStart):
+                return out
+        out.extend(_DISPATCH[type(event)](self, event))
+        return out
+
+    def close(self) -> list[bytes]:
+        """End of input: an unfinished stream gets an error chunk and ``[DONE]``, once."""
+        if self._closed:
+            return []
+        message = "the upstream stream ended before the answer was complete"
+        return self._error(ApiError.of("api_error", message))
+
+    def _report(self, field: str, reason: str, action: str = "dropped") -> None:
+        if field not in self._reported:
+            self._reported.add(field)
+            self._ctx.lose(field, reason, action)
+
+    def _start(self, event: MessageStart | None) -> bytes:
+        carried: Mapping[str, Any] = {}
+        head: dict[str, Any] = {"id": new_id("chatcmpl-"), "object": "chat.completion.chunk"}
+        head["created"], head["model"] = now(), ""
+        if event is not None:
+            carried = hints(event.extras)
+            head["id"], head["model"] = event.id, event.model
+            if event.created is not None:
+                head["created"] = event.created
+            self._usage = event.usage
+            self._ctx.lose_extras(event.extras, FORMAT, "stream")
+            for key in carried:
+                if not key.startswith("_"):
+                    self._report(f"stream.{key}", "a chat stream carries no such field")
+        self._head = head
+        for key in ("system_fingerprint", "service_tier"):
+            if f"_{key}" in carried:
+                self._head[key] = carried[f"_{key}"]
+        return self._frame({"role": "assistant", "content": ""})
+
+    def _frame(self, delta: dict[str, Any], **choice: Any) -> bytes:
+        body = {
+            **(self._head or {}),
+            "choices": [
+                {"index": 0, "delta": delta, "logprobs": None, "finish_reason": None, **choice}
+            ],
+        }
+        return encode_frame(dumps(body))
+
+    def _error(self, error: ApiError) -> list[bytes]:
+        self._closed = True
+        return [encode_frame(dumps(encode_error(error)[1])), _DONE]
+
+    def _part_start(self, event: PartStart) -> list[bytes]:
+        index, part = event.index, event.part
+        self._sent[index] = 0
+        if isinstance(part, ToolCallPart):
+            self._kinds[index] = "tool"
+            self._tools[index] = (len(self._tools), part.kind)
+            self._sent[index] = len(part.arguments)
+            key, field = _tool_fields(part.kind)
+            first = {
+                "index": self._tools[index][0],
+                "id": part.id,
+                "type": part.kind,
+                key: {"name": part.name, field: part.arguments},
+            }
+            if part.item_id is not None:
+                self._report(f"content[{index}].item_id", "chat tool calls have no item id")
+            return [self._frame({"tool_calls": [first]})]
+        initial = ""
+        if isinstance(part, TextPart):
+            self._kinds[index] = "text"
+            self._text_start[index] = self._content_len
+            self._citations[index] = list(part.citations)
+            initial = part.text
+        elif isinstance(part, ThinkingPart):
+            self._kinds[index] = "thinking"
+            if self._thought:
+                self._separate.add(index)  # as the whole answer joins reasoning parts
+            initial = part.text
+        elif isinstance(part, RefusalPart):
+            self._kinds[index] = "refusal"
+            initial = part.text
+        else:
+            self._kinds[index] = "other"
+            kind = type(part).__name__
+            self._report(f"content[{index}]", f"a chat stream cannot carry a {kind}")
+        return self._grow(index, initial) if initial else []
+
+    def _grow(self, index: int, value: str) -> list[bytes]:
+        kind = self._kinds[index]
+        self._sent[index] += len(value)
+        if kind == "text":
+            self._content_len += len(value)
+            return [self._frame({"content": value})]
+        if kind == "thinking":
+            self._thought = True
+            if index in self._separate:
+                self._separate.discard(index)
+                value = "\n\n" + value
+            return [self._frame({"reasoning_content": value})]
+        if kind == "refusal":
+            return [self._frame({"refusal": value})]
+        position, tool_kind = self._tools[index]
+        key, field = _tool_fields(tool_kind)
+        return [self._frame({"tool_calls": [{"index": position, key: {field: value}}]})]
+
+    def _part_delta(self, event: PartDelta) -> list[bytes]:
+        index = event.index
+        kind = self._kinds.get(index)
+        if kind is None:
+            self._report(f"content[{index}]", "a delta for a part that never started")
+            return []
+        if kind == "other":
+            return []
+        if event.field == "citation":
+            if event.citation is not None and kind == "text":
+                self._citations[index].append(event.citation)
+            return []
+        if event.field == "signature":
+            self._report(f"content[{index}].signature", "chat reasoning has no signature")
+            return []
+        if event.field == "summary":
+            if kind != "thinking" or index in self._full_thinking:
+                return []
+            previous = self._summary_at.setdefault(index, event.summary_index)
+            self._summary_at[index] = event.summary_index
+            value = ("\n\n" if previous != event.summary_index else "") + event.value
+            return self._grow(index, value) if value else []
+        if event.field != _GROWS[kind]:
+            self._report(f"content[{index}].{event.field}", f"a {kind} part has no such field")
+            return []
+        if kind == "thinking":
+            self._full_thinking.add(index)
+        return self._grow(index, event.value) if event.value else []
+
+    def _part_stop(self, event: PartStop) -> list[bytes]:
+        index, final = event.index, event.part
+        kind = self._kinds.get(index)
+        out: list[bytes] = []
+        if final is not None and kind in ("text", "thinking", "refusal", "tool"):
+            # A final value may hold what no delta sent (Responses' ``output_item.done``).
+            full = _full_value(final)
+            if len(full) > self._sent[index]:
+                out.extend(self._grow(index, full[self._sent[index] :]))
+            if isinstance(final, TextPart) and final.citations and not self._citations.get(index):
+                self._citations[index] = list(final.citations)
+            if isinstance(final, ThinkingPart) and (final.signature or final.encrypted_content):
+                self._report(f"content[{index}].signature", "chat reasoning has no signature")
+        if kind == "text":
+            self._flush_citations(index)
+        return out
+
+    def _flush_citations(self, index: int) -> None:
+        base = self._text_start[index]
+        for k, citation in enumerate(self._citations.pop(index, [])):
+            where = f"content[{index}].citations[{k}]"
+            encoded = encode_citation(citation, base, self._content_len - base, self._ctx, where)
+            if encoded is not None:
+                self._annotations.append(encoded)
+
+    def _message_delta(self, event: MessageDelta) -> list[bytes]:
+        self._stop_reason = event.stop_reason or self._stop_reason
+        self._stop_sequence = event.stop_sequence or self._stop_sequence
+        if event.usage is not None:
+            self._usage = event.usage if self._usage is None else self._usage.merged(event.usage)
+        self._ctx.lose_extras(event.extras, FORMAT, "stream")
+        return []
+
+    def _message_stop(self, event: MessageStop) -> list[bytes]:
+        out: list[bytes] = []
+        for index in list(self._citations):
+            self._flush_citations(index)  # text parts that were never stopped
+        if self._annotations:
+            out.append(self._frame({"annotations": self._annotations}))
+        refusal = "refusal" in self._kinds.values()
+        finish = (
+            finish_for(self._stop_reason, bool(self._tools), self._ctx, has_refusal=refusal)
+            or "stop"
+        )
+        extra = {"stop_reason": self._stop_sequence} if self._stop_sequence else {}
+        out.append(self._frame({}, finish_reason=finish, **extra))
+        if self._include_usage and self._usage is not None:
+            usage = encode_usage(self._usage, self._ctx, "stream.usage")
+            out.append(encode_frame(dumps({**(self._head or {}), "choices": [], "usage": usage})))
+        out.append(_DONE)
+        self._closed = True
+        return out
+
+    def _ignore(self, event: Event) -> list[bytes]:
+        return []  # a keep-alive, or a second MessageStart: nothing to write
+
+
+def _tool_fields(kind: str) -> tuple[str, str]:
+    return ("custom", "input") if kind == "custom" else ("function", "arguments")
+
+
+def _full_value(part: ContentPart) -> str:
+    if isinstance(part, TextPart | RefusalPart):
+        return part.text
+    if isinstance(part, ThinkingPart):
+        return thinking_text(part.text, part.summary)
+    if isinstance(part, ToolCallPart):
+        return part.arguments
+    return ""
+
+
+def _wants_usage(ctx: Context) -> bool:
+    """Whether to write the usage chunk: a Chat client gets it only when it asked
+    (``stream_options.include_usage``); with no client request known, whenever usage is."""
+    if ctx.request is None:
+        return True
+    options = hints(ctx.request.extras).get("stream_options")
+    return isinstance(options, Mapping) and options.get("include_usage") is True
+
+
+#: canonical event type → the encoder step that handles it.
+_DISPATCH: Final[Mapping[type, Callable[[StreamEncoder, Any], list[bytes]]]] = {
+    MessageStart: StreamEncoder._ignore,
+    PartStart: StreamEncoder._part_start,
+    PartDelta: StreamEncoder._part_delta,
+    PartStop: StreamEncoder._part_stop,
+    MessageDelta: StreamEncoder._message_delta,
+    MessageStop: StreamEncoder._message_stop,
+}
