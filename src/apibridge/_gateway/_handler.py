@@ -69,14 +69,21 @@ from apibridge._gateway._policy import (
     place_late_system,
     rename_model,
 )
-from apibridge._gateway._previous_response import GatewayError, ResponseHistory, TerminalTap
+from apibridge._gateway._previous_response import ResponseHistory
 from apibridge._tokens import estimate_request_tokens
 from apibridge.codecs import get_codec
 from apibridge.config import GatewayConfig, UpstreamConfig, redact_url
-from apibridge.errors import ApibridgeError, ApiError, InvalidPayload, UpstreamError
+from apibridge.errors import (
+    ApibridgeError,
+    ApiError,
+    GatewayError,
+    InvalidPayload,
+    UpstreamError,
+)
 from apibridge.model import Event, MessageDelta, MessageStart, StreamError, Usage
 from apibridge.store import MemoryStore, RedisStore, Store, StoreUnavailable
 from apibridge.transports import Transport
+from apibridge.transports._closing import aclose_shielded
 from apibridge.transports.scripted import ScriptedTransport
 
 __all__ = ["Handler", "HttpRequest", "HttpResponse", "default_client"]
@@ -566,7 +573,7 @@ class Handler:
                 ApiError.of("bad_gateway", f"upstream {call.upstream} sent an empty stream")
             ) from None
         except BaseException:
-            await _aclose(events)
+            await aclose_shielded(events)
             raise
         body = self._stream_body(call, exchange, events, first, full_input)
         self.counters["streams_open"] += 1
@@ -585,7 +592,6 @@ class Handler:
         full_input: list[Any] | None,
     ) -> AsyncGenerator[bytes, None]:
         encoder = exchange.client.StreamEncoder(exchange.ctx)
-        tap = TerminalTap() if full_input is not None else None
         call.status = 200
         finished = False
         try:
@@ -593,14 +599,10 @@ class Handler:
             try:
                 out = self._encode(call, encoder, first)
                 if out:
-                    if tap is not None:
-                        tap.feed(out)
                     yield out
                 async for event in events:
                     out = self._encode(call, encoder, event)
                     if out:
-                        if tap is not None:
-                            tap.feed(out)
                         yield out
                 tail = b"".join(encoder.close())
             except Exception as exc:
@@ -617,17 +619,18 @@ class Handler:
                 tail = b"".join(encoder.feed(StreamError(error=error)))
                 tail += b"".join(encoder.close())
             if tail:
-                if tap is not None:
-                    tap.feed(tail)
                 yield tail
             finished = True
         finally:
-            await _aclose(events)
+            await aclose_shielded(events)
             self.counters["streams_open"] -= 1
             if not finished:
                 call.note = call.note or "client went away"
-            elif tap is not None and tap.response is not None and full_input is not None:
-                await self._save(call, tap.response, full_input)
+            elif full_input is not None:
+                # the Responses encoder keeps the response object it wrote last
+                final = getattr(encoder, "final_response", None)
+                if final is not None:
+                    await self._save(call, final, full_input)
             self._report_losses(call, exchange)
             call.log()
 
@@ -729,11 +732,3 @@ def _inflate(raw: bytes, limit: int) -> bytes:
 
 def _new_hex() -> str:
     return uuid.uuid4().hex
-
-
-async def _aclose(events: AsyncIterator[Event]) -> None:
-    aclose = getattr(events, "aclose", None)
-    if aclose is not None:
-        # shielded: a cancelled task (the client left) must still close the upstream
-        with anyio.CancelScope(shield=True):
-            await aclose()

@@ -19,8 +19,7 @@ from collections.abc import AsyncGenerator, Mapping
 
 import attrs
 
-from apibridge._gateway._previous_response import GatewayError
-from apibridge.errors import ApiError
+from apibridge.errors import ApiError, GatewayError
 
 __all__ = [
     "ENDPOINTS",

@@ -50,6 +50,7 @@ from apibridge._sse import SSEDecoder
 from apibridge.config import UpstreamConfig
 from apibridge.errors import ApiError, InvalidPayload, UpstreamError
 from apibridge.model import Event, ReasoningConfig, Request, Response, StreamError
+from apibridge.transports._closing import aclose_shielded
 
 __all__ = ["RETRY_STATUSES", "HttpTransport", "parse_retry_after"]
 
@@ -404,7 +405,7 @@ class HttpTransport:
                 if isinstance(first, StreamError):
                     error: ApiError = first.error
                     if error.kind in _RETRY_KINDS and attempt < self.config.retries.attempts:
-                        await _close_gen(events)
+                        await aclose_shielded(events)
                         await anyio.sleep(self._delay(attempt, error.retry_after))
                         attempt += 1
                         continue
@@ -414,7 +415,7 @@ class HttpTransport:
                     yield event
                 return
             finally:
-                await _close_gen(events)
+                await aclose_shielded(events)
 
     async def _events(
         self, exchange: Exchange, response: httpx.Response, first_wait: float
@@ -537,17 +538,7 @@ def _fit_budget(request: Request, exchange: Exchange) -> Request:
 
 
 async def _close(response: httpx.Response) -> None:
-    # shielded: when the client went away this task is being cancelled, and the upstream
-    # connection must still be closed rather than left to the garbage collector
-    with anyio.CancelScope(shield=True), contextlib.suppress(httpx.HTTPError):
-        await response.aclose()  # an error here means it is already broken: nothing to free
-
-
-async def _close_gen(events: AsyncIterator[Event]) -> None:
-    aclose = getattr(events, "aclose", None)
-    if aclose is not None:
-        with anyio.CancelScope(shield=True):
-            await aclose()
+    await aclose_shielded(response, broken=(httpx.HTTPError,))
 
 
 def _connect_failure(exc: httpx.HTTPError) -> str:

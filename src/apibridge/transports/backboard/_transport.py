@@ -66,7 +66,8 @@ from apibridge.model import (
     accumulate,
 )
 from apibridge.store import Store, StoreUnavailable
-from apibridge.transports.backboard._api import KEY_FAULT_KINDS, BackboardAPI, close_response
+from apibridge.transports._closing import aclose_shielded
+from apibridge.transports.backboard._api import KEY_FAULT_KINDS, BackboardAPI
 from apibridge.transports.backboard._fallback import FallbackStream, parse_response
 from apibridge.transports.backboard._settings import BackboardSettings, settings_from_config
 from apibridge.transports.backboard._state import (
@@ -640,7 +641,7 @@ class BackboardTransport:
                 pending.cancel()
                 with contextlib.suppress(BaseException):
                     await pending
-            await close_response(response)
+            await aclose_shielded(response, broken=(httpx.HTTPError,))
 
     # ------------------------------------------------------------------------- extras
 
