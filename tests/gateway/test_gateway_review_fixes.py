@@ -20,6 +20,7 @@ from apibridge.asgi import App as AsgiApp
 from apibridge.config import GatewayConfig, Retries, ServerConfig, UpstreamConfig
 from apibridge.model import Event, PartDelta
 from apibridge.store import MemoryStore
+from apibridge.transports import NO_FORWARDING, Forwarding
 from apibridge.transports.backboard import BackboardTransport
 from apibridge.transports.scripted import ScriptedTransport, echo
 from apibridge.wsgi import App as WsgiApp
@@ -42,10 +43,12 @@ class _Watched(ScriptedTransport):
         self.opened = 0
         self.closed = 0
 
-    async def stream(self, exchange: Exchange) -> AsyncIterator[Event]:
+    async def stream(
+        self, exchange: Exchange, forwarding: Forwarding = NO_FORWARDING
+    ) -> AsyncIterator[Event]:
         self.opened += 1
         try:
-            async for event in super().stream(exchange):
+            async for event in super().stream(exchange, forwarding):
                 yield event
         finally:
             self.closed += 1
@@ -151,14 +154,14 @@ class _Slow(ScriptedTransport):
         self.started = False
         self.cancelled = False
 
-    async def complete(self, exchange: Exchange) -> Any:
+    async def complete(self, exchange: Exchange, forwarding: Forwarding = NO_FORWARDING) -> Any:
         self.started = True
         try:
             await asyncio.sleep(30)
         except asyncio.CancelledError:
             self.cancelled = True
             raise
-        return await super().complete(exchange)
+        return await super().complete(exchange, forwarding)
 
 
 def test_asgi_non_streamed_request_cancelled_when_the_client_leaves() -> None:

@@ -4,6 +4,7 @@ transport's streams, and the local token estimate."""
 from __future__ import annotations
 
 import email.utils
+import functools
 import time
 from typing import Any
 
@@ -14,6 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from apibridge import Exchange
+from apibridge._gateway._policy import limit_output
 from apibridge._tokens import estimate_request_tokens, estimate_text_tokens
 from apibridge.config import Retries, UpstreamConfig
 from apibridge.errors import ApiError, UpstreamError
@@ -29,6 +31,7 @@ from apibridge.model import (
     Usage,
     accumulate,
 )
+from apibridge.transports import Forwarding
 from apibridge.transports.http import HttpTransport, parse_retry_after
 from apibridge.transports.scripted import ScriptedTransport, echo, events_for
 
@@ -44,6 +47,13 @@ def exchange(upstream: str = "chat", **extra: Any) -> Exchange:
         **extra,
     }
     return Exchange.from_client(body, client="anthropic", upstream=upstream)
+
+
+def limited(t: HttpTransport, **extra: Any) -> Exchange:
+    """An exchange built with the gateway's output limits for ``t``'s upstream."""
+    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}], **extra}
+    policy = functools.partial(limit_output, upstream=t.config)
+    return Exchange.from_client(body, client="anthropic", upstream="chat", policy=policy)
 
 
 CHAT_OK = {
@@ -109,10 +119,10 @@ def test_anthropic_headers_forwarded_only_to_anthropic() -> None:
         return httpx.Response(200, json=CHAT_OK)
 
     ex = exchange()
-    ex.client_headers = {"anthropic-beta": "x-2025", "anthropic-version": "2023-06-01"}
-    anyio.run(transport(handler).complete, ex)
+    fwd = Forwarding(headers={"anthropic-beta": "x-2025", "anthropic-version": "2023-06-01"})
+    anyio.run(transport(handler).complete, ex, fwd)
     assert "anthropic-beta" not in seen[0].headers
-    headers = transport(lambda r: httpx.Response(200), fmt="anthropic").headers(ex)
+    headers = transport(lambda r: httpx.Response(200), fmt="anthropic").headers(fwd)
     assert headers["anthropic-beta"] == "x-2025"
     assert headers["x-api-key"] in (SECRET_A, SECRET_B)
     assert "authorization" not in headers
@@ -161,7 +171,7 @@ def test_connect_errors_are_retried_then_502() -> None:
 
 def test_limits_clamp_with_a_warning() -> None:
     t = transport(lambda r: httpx.Response(200), max_output_tokens=50)
-    ex = exchange(thinking={"type": "enabled", "budget_tokens": 2048}, max_tokens=4000)
+    ex = limited(t, thinking={"type": "enabled", "budget_tokens": 2048}, max_tokens=4000)
     prepared = t.prepare(ex, stream=True)
     assert prepared.max_tokens == 50
     assert prepared.stream
@@ -171,7 +181,7 @@ def test_limits_clamp_with_a_warning() -> None:
     assert "max_tokens" in fields
     assert "thinking" in fields
     big = transport(lambda r: httpx.Response(200), max_output_tokens=3000)
-    ex = exchange(thinking={"type": "enabled", "budget_tokens": 4000}, max_tokens=8000)
+    ex = limited(big, thinking={"type": "enabled", "budget_tokens": 4000}, max_tokens=8000)
     prepared = big.prepare(ex, stream=False)
     assert prepared.reasoning is not None
     assert prepared.reasoning.budget_tokens == 2999

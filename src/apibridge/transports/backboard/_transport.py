@@ -48,7 +48,7 @@ import anyio
 import attrs
 import httpx
 
-from apibridge._exchange import Exchange
+from apibridge._exchange import EventDecoder, Exchange
 from apibridge._sse import SSEDecoder
 from apibridge.codecs import backboard as codec
 from apibridge.errors import ApiError, InvalidPayload, UpstreamError
@@ -66,6 +66,7 @@ from apibridge.model import (
     accumulate,
 )
 from apibridge.store import Store, StoreUnavailable
+from apibridge.transports import NO_FORWARDING, Forwarding
 from apibridge.transports._closing import aclose_shielded
 from apibridge.transports.backboard._api import KEY_FAULT_KINDS, BackboardAPI
 from apibridge.transports.backboard._fallback import FallbackStream, parse_response
@@ -164,9 +165,9 @@ class BackboardTransport:
 
     # ------------------------------------------------------------------------- planning
 
-    def _conversation_id(self, exchange: Exchange) -> str | None:
+    def _conversation_id(self, exchange: Exchange, forwarding: Forwarding) -> str | None:
         for name in CONVERSATION_HEADERS:
-            value = exchange.client_headers.get(name)
+            value = forwarding.headers.get(name)
             if value:
                 return value
         metadata = exchange.request.metadata or {}
@@ -174,7 +175,12 @@ class BackboardTransport:
         return value if isinstance(value, str) and value else None
 
     async def _plan(
-        self, exchange: Exchange, *, stream: bool, conversation_id: str | None
+        self,
+        exchange: Exchange,
+        forwarding: Forwarding,
+        *,
+        stream: bool,
+        conversation_id: str | None,
     ) -> _Turn:
         original = exchange.request.model
         routed = self.settings.route_model(original)
@@ -185,7 +191,7 @@ class BackboardTransport:
         turn = _Turn(
             exchange=exchange,
             request=request,
-            conversation_id=conversation_id or self._conversation_id(exchange),
+            conversation_id=conversation_id or self._conversation_id(exchange, forwarding),
             fallback=fallback,
             declared=frozenset(t.name for t in request.tools if t.kind == "function"),
             new_turn_start=_turn_start(request.messages),
@@ -436,13 +442,19 @@ class BackboardTransport:
 
     # ------------------------------------------------------------------------- complete
 
-    async def complete(self, exchange: Exchange, *, conversation_id: str | None = None) -> Response:
+    async def complete(
+        self,
+        exchange: Exchange,
+        forwarding: Forwarding = NO_FORWARDING,
+        *,
+        conversation_id: str | None = None,
+    ) -> Response:
         """See :meth:`apibridge.transports.Transport.complete`.
 
         ``conversation_id`` names the conversation explicitly (else the headers, metadata or
         transcript digest do).
         """
-        turn = await self._plan(exchange, stream=False, conversation_id=conversation_id)
+        turn = await self._plan(exchange, forwarding, stream=False, conversation_id=conversation_id)
         attempt = 0
         try:
             while True:
@@ -485,12 +497,15 @@ class BackboardTransport:
     # ------------------------------------------------------------------------- stream
 
     async def stream(
-        self, exchange: Exchange, *, conversation_id: str | None = None
+        self,
+        exchange: Exchange,
+        forwarding: Forwarding = NO_FORWARDING,
+        *,
+        conversation_id: str | None = None,
     ) -> AsyncIterator[Event]:
         """See :meth:`apibridge.transports.Transport.stream` (and :meth:`complete` for
-        ``conversation_id``). Tool names are restored in the events."""
-        turn = await self._plan(exchange, stream=True, conversation_id=conversation_id)
-        restore = exchange.names.restore_event
+        ``conversation_id``). Tool names are restored by the exchange's stream decoder."""
+        turn = await self._plan(exchange, forwarding, stream=True, conversation_id=conversation_id)
         attempt = 0
         shown: list[Event] = []  # what reached the consumer
         decoder: codec.StreamDecoder | None = None
@@ -505,15 +520,16 @@ class BackboardTransport:
                     attempt += 1  # replay the history into a new thread
                     await self._fresh_thread(turn)
                     continue
-                decoder = codec.StreamDecoder(exchange.ctx)
+                events_in = exchange.stream_decoder()
+                assert isinstance(events_in.wire, codec.StreamDecoder)
+                decoder = events_in.wire
                 adapter = FallbackStream(turn.declared) if turn.fallback else None
                 held: list[Event] = []
                 retry: ApiError | None = None
-                events = self._pump(response, decoder)
+                events = self._pump(response, events_in)
                 try:
                     async for raw in events:
                         for event in adapter.feed(raw) if adapter is not None else [raw]:
-                            event = restore(event)
                             if shown:
                                 shown.append(event)
                                 yield event
@@ -565,7 +581,7 @@ class BackboardTransport:
                 await self.api.cancel_run(turn.key, turn.ref.thread_id, run_id)
 
     async def _pump(
-        self, response: httpx.Response, decoder: codec.StreamDecoder
+        self, response: httpx.Response, events_in: EventDecoder
     ) -> AsyncGenerator[Event, None]:
         """Canonical events of one SSE response, with keep-alives and the end-grace timer.
 
@@ -575,6 +591,8 @@ class BackboardTransport:
         message ends once ``end_grace`` seconds pass without a frame.
         """
         settings = self.settings
+        decoder = events_in.wire
+        assert isinstance(decoder, codec.StreamDecoder)
         loop = asyncio.get_running_loop()
         frames = SSEDecoder()
         chunks = response.aiter_bytes()
@@ -593,7 +611,7 @@ class BackboardTransport:
                 now = loop.time()
                 if not done:
                     if grace and now >= last_frame + settings.end_grace:
-                        for event in decoder.close():  # the run ended and nothing followed
+                        for event in events_in.close():  # the run ended and nothing followed
                             yield event
                         return
                     if now >= deadline:
@@ -624,14 +642,14 @@ class BackboardTransport:
                     pending = None
                 if chunk is None:
                     for frame in frames.close():
-                        for event in decoder.feed(frame):
+                        for event in events_in.feed(frame):
                             yield event
-                    for event in decoder.close():
+                    for event in events_in.close():
                         yield event
                     return
                 for frame in frames.feed(chunk):
                     last_frame, deadline = now, now + settings.idle_timeout
-                    for event in decoder.feed(frame):
+                    for event in events_in.feed(frame):
                         last_event = loop.time()
                         yield event
                 if decoder.done:
@@ -645,7 +663,9 @@ class BackboardTransport:
 
     # ------------------------------------------------------------------------- extras
 
-    async def count_tokens(self, exchange: Exchange) -> int | None:
+    async def count_tokens(
+        self, exchange: Exchange, forwarding: Forwarding = NO_FORWARDING
+    ) -> int | None:
         """backboard has no token-counting endpoint: ``None`` (the caller estimates)."""
         return None
 
