@@ -4,7 +4,6 @@ transport's streams, and the local token estimate."""
 from __future__ import annotations
 
 import email.utils
-import functools
 import time
 from typing import Any
 
@@ -15,7 +14,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from apibridge import Exchange
-from apibridge._gateway._policy import limit_output
 from apibridge._tokens import estimate_request_tokens, estimate_text_tokens
 from apibridge.config import Retries, UpstreamConfig
 from apibridge.errors import ApiError, UpstreamError
@@ -47,13 +45,6 @@ def exchange(upstream: str = "chat", **extra: Any) -> Exchange:
         **extra,
     }
     return Exchange.from_client(body, client="anthropic", upstream=upstream)
-
-
-def limited(t: HttpTransport, **extra: Any) -> Exchange:
-    """An exchange built with the gateway's output limits for ``t``'s upstream."""
-    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}], **extra}
-    policy = functools.partial(limit_output, upstream=t.config)
-    return Exchange.from_client(body, client="anthropic", upstream="chat", policy=policy)
 
 
 CHAT_OK = {
@@ -167,24 +158,6 @@ def test_connect_errors_are_retried_then_502() -> None:
         anyio.run(transport(refused).complete, exchange())
     assert len(calls) == 3
     assert caught.value.error.status == 502
-
-
-def test_limits_clamp_with_a_warning() -> None:
-    t = transport(lambda r: httpx.Response(200), max_output_tokens=50)
-    ex = limited(t, thinking={"type": "enabled", "budget_tokens": 2048}, max_tokens=4000)
-    prepared = t.prepare(ex, stream=True)
-    assert prepared.max_tokens == 50
-    assert prepared.stream
-    assert prepared.reasoning is not None
-    assert prepared.reasoning.mode == "disabled"  # no room left for a thinking budget
-    fields = [loss.field for loss in ex.losses]
-    assert "max_tokens" in fields
-    assert "thinking" in fields
-    big = transport(lambda r: httpx.Response(200), max_output_tokens=3000)
-    ex = limited(big, thinking={"type": "enabled", "budget_tokens": 4000}, max_tokens=8000)
-    prepared = big.prepare(ex, stream=False)
-    assert prepared.reasoning is not None
-    assert prepared.reasoning.budget_tokens == 2999
 
 
 # ------------------------------------------------------------------------- scripted
