@@ -51,6 +51,7 @@ __all__ = [
     "KINDS",
     "NO_FORWARDING",
     "Forwarding",
+    "Resources",
     "Transport",
     "TransportKind",
     "Transports",
@@ -201,7 +202,9 @@ class Transports:
 
     def get(self, upstream: UpstreamConfig) -> Transport:
         """The transport for ``upstream`` (built on first use)."""
-        transport = self._given.get(upstream.name) or self._built.get(upstream.name)
+        transport = self._given.get(upstream.name)
+        if transport is None:
+            transport = self._built.get(upstream.name)
         if transport is not None:
             return transport
         if self._store is None:
