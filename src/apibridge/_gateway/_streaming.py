@@ -23,7 +23,6 @@ left is noted as such.
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
-from typing import Any
 
 from apibridge._exchange import Exchange
 from apibridge._gateway._access_log import CallRecord, LossReport, log
@@ -118,7 +117,9 @@ async def _body(
         call.log()
 
 
-def _encode(call: CallRecord, counters: dict[str, int], encoder: Any, event: Event) -> bytes:
+def _encode(
+    call: CallRecord, counters: dict[str, int], encoder: StreamEncoder, event: Event
+) -> bytes:
     if isinstance(event, MessageStart | MessageDelta):
         call.add_usage(event.usage)
     elif isinstance(event, StreamError):

@@ -1,7 +1,7 @@
 """Reading one backboard SSE response: canonical events, keep-alives and the end grace.
 
 Theory of operation
--------------------
+===================
 :func:`read_events` turns the bytes of one streamed backboard response into canonical events
 through the exchange's :class:`~apibridge._exchange.EventDecoder` (client tool names), and
 keeps three clocks, all counted from real events (SSE comments keep nothing alive here): a

@@ -1,7 +1,7 @@
 """One planned request to backboard (a *turn*), and its encoding.
 
 Theory of operation
--------------------
+===================
 :class:`Turn` is what the transport's planning decided for one client request:
 send a new conversation (``new``: the whole transcript to a fresh thread), the new user turn
 to a known thread (``message``), or the newest tool results to the run that waits for them
