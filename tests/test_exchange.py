@@ -3,9 +3,14 @@ the way back (FIDELITY 15), in answers and streams, for function and free-form t
 
 from __future__ import annotations
 
+import attrs
 import orjson
+import pytest
 
 import apibridge
+from apibridge._sse import SSEDecoder
+from apibridge.codecs import Context
+from apibridge.model import PartStart, Request, Tool, ToolCallPart
 
 LONG = "mcp__a_very_long_server_name_for_testing__and_an_even_longer_tool_name_here"
 
@@ -93,3 +98,53 @@ def test_a_renamed_free_form_tool_is_still_unwrapped() -> None:
     )
     assert b'"type":"custom_tool_call"' in streamed
     assert b'"input":"*** Begin Patch\\n"' in streamed
+
+
+def test_exchange_is_built_once_and_frozen() -> None:
+    body = {"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}
+    exchange = apibridge.Exchange.from_client(body, client="anthropic", upstream="chat")
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        exchange.request = exchange.request  # type: ignore[misc]
+    # forwarding data travels beside the exchange, and there is no unused error helper
+    for gone in ("client_headers", "client_key", "client_error"):
+        assert not hasattr(exchange, gone)
+
+
+def test_a_policy_shapes_the_request_before_the_tool_names_are_mapped() -> None:
+    schema = {"type": "object"}
+    body = {"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}
+
+    def add_tool(request: Request, ctx: Context) -> Request:
+        ctx.lose("tools", "added by the policy")
+        return attrs.evolve(request, model="renamed", tools=(Tool(name=LONG, parameters=schema),))
+
+    exchange = apibridge.Exchange.from_client(
+        body, client="anthropic", upstream="chat", policy=add_tool
+    )
+    assert exchange.request.model == "renamed"
+    assert LONG in exchange.names.to_upstream  # mapped from the final request
+    assert exchange.ctx.request is not None
+    assert exchange.ctx.request.model == "m"  # the client's own request, for its answer
+    assert [loss.field for loss in exchange.losses] == ["tools"]
+
+
+def test_stream_decoder_gives_events_with_the_clients_tool_names() -> None:
+    body = {
+        "model": "m",
+        "max_tokens": 5,
+        "messages": [{"role": "user", "content": "hi"}],
+        "tools": [{"name": LONG, "input_schema": {"type": "object"}}],
+    }
+    exchange = apibridge.Exchange.from_client(body, client="anthropic", upstream="chat")
+    short = exchange.names.to_upstream[LONG]
+    decoder = exchange.stream_decoder()
+    frames = SSEDecoder().feed(chat_stream(short, ['{"a"', ": 1}"]))
+    events = [e for f in frames for e in decoder.feed(f)] + decoder.close()
+    started = [e.part for e in events if isinstance(e, PartStart)]
+    assert [p.name for p in started if isinstance(p, ToolCallPart)] == [LONG]
+    # canonical events made by a transport itself go through the same restoration
+    call = ToolCallPart(id="c", name=short, arguments="")
+    (restored,) = decoder.restore([PartStart(index=0, part=call)])
+    assert isinstance(restored, PartStart)
+    assert isinstance(restored.part, ToolCallPart)
+    assert restored.part.name == LONG

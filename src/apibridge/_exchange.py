@@ -1,21 +1,33 @@
 """One client request and its answer, from a client format to an upstream format.
 
-:class:`Exchange` is what the public ``convert_*`` functions and the server use. It holds
-what the answer's translation needs from the request: the canonical client request (stop
-sequences, tools), and the reversible tool-name mapping for upstreams whose names are
-stricter than the client's (OpenAI's 64 characters against Claude Code's long MCP names).
+Theory of operation
+-------------------
+:class:`Exchange` is what the public ``convert_*`` functions and the server use. It is built
+once, whole, by :meth:`Exchange.from_client`: the client's body is decoded into the canonical
+request, an optional *policy* (the gateway's rename, beta fields, limits …) turns it into the
+request the upstream gets, and only then is the reversible tool-name mapping
+(:class:`ToolNames`) computed from that final request, for upstreams whose names are stricter
+than the client's (OpenAI's 64 characters against Claude Code's long MCP names). The exchange
+is frozen: nothing patches it afterwards. The codec context keeps the client's own decoded
+request (``ctx.request``), which the answer's translation reads (stop sequences, tools, the
+model name the client asked for).
+
+Tool names are restored in exactly one place per kind of answer: :meth:`Exchange.decode_response`
+and :meth:`Exchange.restore_response` for whole responses, and the :class:`EventDecoder` of
+:meth:`Exchange.stream_decoder` for streams (wire frames in, client-named events out; or
+canonical events from a transport that makes its own, through :meth:`EventDecoder.restore`).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import attrs
 
-from apibridge._sse import SSEDecoder
-from apibridge.codecs import Codec, Context, get_codec
+from apibridge._sse import SSEDecoder, SSEFrame
+from apibridge.codecs import Codec, Context, StreamDecoder, get_codec
 from apibridge.errors import InvalidPayload, Loss
 from apibridge.model import (
     ContentPart,
@@ -28,7 +40,11 @@ from apibridge.model import (
     ToolChoice,
 )
 
-__all__ = ["Exchange", "StreamTranslator", "ToolNames"]
+__all__ = ["EventDecoder", "Exchange", "RequestPolicy", "StreamTranslator", "ToolNames"]
+
+#: turns the decoded client request into the one the upstream gets, recording each change
+#: in the context (the gateway's request policies).
+RequestPolicy = Callable[[Request, Context], Request]
 
 
 @attrs.frozen
@@ -104,7 +120,7 @@ def _shorten(name: str, target: Codec) -> str:
     return clean[: target.TOOL_NAME_MAX - 9] + "_" + digest
 
 
-@attrs.define
+@attrs.frozen
 class Exchange:
     """Translate one request from ``client`` format to ``upstream`` format, and its answer back.
 
@@ -113,15 +129,10 @@ class Exchange:
 
     client: Codec
     upstream: Codec
+    #: the canonical request as the upstream gets it (policies applied), client tool names.
     request: Request
     names: ToolNames
     ctx: Context
-    #: the client's HTTP headers (lower-case names, credentials removed), for transports that
-    #: forward some of them (``anthropic-beta`` to an Anthropic upstream); empty off-server.
-    client_headers: Mapping[str, str] = attrs.field(factory=dict)
-    #: the key the client presented (``x-api-key`` or Bearer), for an upstream configured to
-    #: forward it (bring your own key); never part of a repr or a log line.
-    client_key: str | None = attrs.field(default=None, repr=False)
 
     @classmethod
     def from_client(
@@ -132,14 +143,20 @@ class Exchange:
         upstream: str,
         strict: bool = False,
         losses: list[Loss] | None = None,
+        policy: RequestPolicy | None = None,
     ) -> Exchange:
-        """Decode the client's request ``body`` (in format ``client``)."""
+        """Decode the client's request ``body`` (in format ``client``).
+
+        ``policy``, when given, turns the decoded request into the one the upstream gets
+        (recording its changes in the context) before the exchange is built.
+        """
         client_codec, upstream_codec = get_codec(client), get_codec(upstream)
         ctx = Context(strict=strict, losses=losses if losses is not None else [])
         if not isinstance(body, Mapping):
             raise InvalidPayload("the request body must be a JSON object")
-        request = client_codec.decode_request(body, ctx)
-        ctx.request = request
+        decoded = client_codec.decode_request(body, ctx)
+        ctx.request = decoded
+        request = decoded if policy is None else policy(decoded, ctx)
         names = ToolNames.for_target(request, upstream_codec)
         ctx.upstream_names = names.to_upstream
         return cls(client_codec, upstream_codec, request, names, ctx)
@@ -161,17 +178,50 @@ class Exchange:
             raise InvalidPayload("the response body must be a JSON object")
         return self.names.restore_response(self.upstream.decode_response(body, self.ctx))
 
+    def restore_response(self, response: Response) -> Response:
+        """A canonical answer made with the upstream's tool names, with the client's back."""
+        return self.names.restore_response(response)
+
     def client_response(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """The upstream's non-streamed answer in the client's format."""
         return self.client.encode_response(self.decode_response(body), self.ctx)
 
-    def client_error(self, body: Any, status: int) -> tuple[int, dict[str, Any]]:
-        """An upstream error body in the client's format, with its status."""
-        return self.client.encode_error(self.upstream.decode_error(body, status))
+    def stream_decoder(self) -> EventDecoder:
+        """A push-style decoder of the upstream's stream: client-named canonical events."""
+        return EventDecoder(self)
 
     def stream(self) -> StreamTranslator:
         """A push-style translator for the upstream's SSE bytes."""
         return StreamTranslator(self)
+
+
+class EventDecoder:
+    """Upstream SSE frames in, canonical events with the client's tool names out.
+
+    ``feed(frame) -> list[Event]`` and ``close() -> list[Event]`` decode the upstream's wire
+    format (:attr:`wire` is the format's own decoder, for transports that read its state);
+    :meth:`restore` takes events a transport produced itself (canonical upstreams).
+    """
+
+    def __init__(self, exchange: Exchange) -> None:
+        #: the upstream format's own stream decoder.
+        self.wire: StreamDecoder = exchange.upstream.StreamDecoder(exchange.ctx)
+        self._names = exchange.names
+
+    def feed(self, frame: SSEFrame) -> list[Event]:
+        """The events ``frame`` completes."""
+        return self.restore(self.wire.feed(frame))
+
+    def close(self) -> list[Event]:
+        """The end of the upstream stream: what the decoder still holds."""
+        return self.restore(self.wire.close())
+
+    def restore(self, events: Iterable[Event]) -> list[Event]:
+        """``events`` with the client's tool names back."""
+        names = self._names
+        if not names.to_client:
+            return events if isinstance(events, list) else list(events)
+        return [names.restore_event(e) for e in events]
 
 
 class StreamTranslator:
@@ -182,29 +232,31 @@ class StreamTranslator:
 
     def __init__(self, exchange: Exchange) -> None:
         self._frames = SSEDecoder()
-        self._decoder = exchange.upstream.StreamDecoder(exchange.ctx)
+        self._decoder = exchange.stream_decoder()
         self._encoder = exchange.client.StreamEncoder(exchange.ctx)
-        self._names = exchange.names
 
     def feed(self, chunk: bytes) -> list[bytes]:
         """Translate the frames ``chunk`` completes."""
         out: list[bytes] = []
         for frame in self._frames.feed(chunk):
-            out.extend(self.feed_events(self._decoder.feed(frame)))
+            out.extend(self._encode(self._decoder.feed(frame)))
         return out
 
     def feed_events(self, events: list[Event]) -> list[bytes]:
-        """Encode canonical ``events`` for the client."""
+        """Encode canonical ``events`` (upstream tool names) for the client."""
+        return self._encode(self._decoder.restore(events))
+
+    def _encode(self, events: list[Event]) -> list[bytes]:
         out: list[bytes] = []
         for event in events:
-            out.extend(self._encoder.feed(self._names.restore_event(event)))
+            out.extend(self._encoder.feed(event))
         return out
 
     def close(self) -> list[bytes]:
         """End of the upstream stream: flush, and close the client stream properly."""
         out: list[bytes] = []
         for frame in self._frames.close():
-            out.extend(self.feed_events(self._decoder.feed(frame)))
-        out.extend(self.feed_events(self._decoder.close()))
+            out.extend(self._encode(self._decoder.feed(frame)))
+        out.extend(self._encode(self._decoder.close()))
         out.extend(self._encoder.close())
         return out

@@ -38,7 +38,7 @@ import httpx
 from apibridge._gateway._handler import Handler, HttpRequest, HttpResponse
 from apibridge.config import GatewayConfig
 from apibridge.store import Store
-from apibridge.transports import Transport
+from apibridge.transports import Transport, Transports
 
 __all__ = ["App"]
 
@@ -87,7 +87,9 @@ class App:
         store: Store | None = None,
     ) -> None:
         self.config = build_config(config, upstream, api_key)
-        self.handler = Handler(self.config, client=client, transports=transports, store=store)
+        self.handler = Handler(
+            self.config, transports=Transports(transports, client=client), store=store
+        )
 
     async def aclose(self) -> None:
         """Close the upstream pool and the Redis client (for hosts that do not forward

@@ -20,6 +20,7 @@ __all__ = [
     "ApiError",
     "ApibridgeError",
     "ConversionWarning",
+    "GatewayError",
     "InvalidPayload",
     "Loss",
     "UnsupportedFeature",
@@ -150,6 +151,14 @@ class UnsupportedFeature(ApibridgeError):
 
 class UpstreamError(ApibridgeError):
     """The upstream answered with an error; ``error`` holds it, decoded."""
+
+    def __init__(self, error: ApiError) -> None:
+        Exception.__init__(self, error.message)
+        self.error = error
+
+
+class GatewayError(ApibridgeError):
+    """An error the gateway itself answers with (not found, unauthorised, too large …)."""
 
     def __init__(self, error: ApiError) -> None:
         Exception.__init__(self, error.message)

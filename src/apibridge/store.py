@@ -6,6 +6,11 @@ namespaced strings. Nothing that must survive a restart lives in a module global
 
 A store that cannot be reached raises :class:`StoreUnavailable`, which the gateway answers
 with HTTP 503 ("state store unavailable") in the client's own error format.
+
+A gateway's store has a lifecycle: :func:`open_store` chooses it (the caller's own, else
+Redis at ``server.store_url``, else memory) and says whether the gateway owns it;
+:func:`start_store` checks that an owned Redis store answers (a warning, not a failure: it
+may come up later) and :func:`close_store` closes it.
 """
 
 from __future__ import annotations
@@ -20,10 +25,18 @@ from typing import Any, Protocol
 
 import orjson
 
-from apibridge.config import ConfigError
+from apibridge.config import ConfigError, ServerConfig, redact_url
 from apibridge.errors import ApibridgeError
 
-__all__ = ["MemoryStore", "RedisStore", "Store", "StoreUnavailable"]
+__all__ = [
+    "MemoryStore",
+    "RedisStore",
+    "Store",
+    "StoreUnavailable",
+    "close_store",
+    "open_store",
+    "start_store",
+]
 
 log = logging.getLogger("apibridge.gateway")
 
@@ -207,3 +220,43 @@ class RedisStore:
             await close()
         except self._failures as exc:
             log.debug("store: closing the Redis client: %s", exc)
+
+
+def open_store(server: ServerConfig, given: Store | None = None) -> tuple[Store, bool]:
+    """The store a gateway uses, and whether the gateway owns it (starts and closes it):
+    ``given`` (the caller's), else Redis at ``server.store_url``, else one in memory."""
+    if given is not None:
+        return given, False
+    if server.store_url:
+        store = RedisStore.from_url(
+            server.store_url, prefix=server.store_prefix, ttl=server.store_ttl
+        )
+        log.info(
+            "state store: Redis at %s (keys prefixed %r)",
+            redact_url(server.store_url),
+            server.store_prefix,
+        )
+        return store, True
+    return MemoryStore(ttl=server.store_ttl, max_items=server.store_max_items), True
+
+
+async def start_store(store: Store, server: ServerConfig) -> None:
+    """Check that a Redis ``store`` (at ``server.store_url``) answers; a warning when it does
+    not (requests that need state get 503 until it does)."""
+    if not isinstance(store, RedisStore):
+        return
+    try:
+        await store.ping()
+    except StoreUnavailable as exc:
+        log.warning(
+            "state store at %s is unreachable (%s); requests that need state are answered "
+            "with 503 until it is back",
+            redact_url(server.store_url or ""),
+            exc.detail,
+        )
+
+
+async def close_store(store: Store) -> None:
+    """Close ``store``'s connections (a Redis store's; memory holds none)."""
+    if isinstance(store, RedisStore):
+        await store.aclose()

@@ -45,7 +45,7 @@ from apibridge._gateway._handler import Handler, HttpRequest, HttpResponse
 from apibridge.asgi import build_config
 from apibridge.config import GatewayConfig
 from apibridge.store import Store
-from apibridge.transports import Transport
+from apibridge.transports import Transport, Transports
 
 __all__ = ["App"]
 
@@ -109,7 +109,9 @@ class App:
         store: Store | None = None,
     ) -> None:
         self.config = build_config(config, upstream, api_key)
-        self.handler = Handler(self.config, client=client, transports=transports, store=store)
+        self.handler = Handler(
+            self.config, transports=Transports(transports, client=client), store=store
+        )
         self._loop = _LoopThread()
 
     def close(self) -> None:

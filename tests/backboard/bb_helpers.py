@@ -20,6 +20,7 @@ from apibridge.model import (
     accumulate,
 )
 from apibridge.store import MemoryStore
+from apibridge.transports import Forwarding
 from apibridge.transports.backboard import BackboardTransport
 
 KEYS = ("bb-key-1", "bb-key-2")
@@ -90,20 +91,34 @@ def msg(role: str, content: Any, **kw: Any) -> dict[str, Any]:
     return {"role": role, "content": content, **kw}
 
 
-def exchange(
-    body: Mapping[str, Any], *, client: str = "chat", headers: Mapping[str, str] | None = None
-) -> Exchange:
-    ex = Exchange.from_client(body, client=client, upstream="backboard")
-    ex.client_headers = dict(headers or {})
-    return ex
+def exchange(body: Mapping[str, Any], *, client: str = "chat") -> Exchange:
+    return Exchange.from_client(body, client=client, upstream="backboard")
 
 
-async def complete(transport: BackboardTransport, body: Mapping[str, Any], **kw: Any) -> Response:
-    return await transport.complete(exchange(body, **kw))
+def forwarded(headers: Mapping[str, str] | None) -> Forwarding:
+    """The client headers the gateway passes on beside the exchange."""
+    return Forwarding(headers=dict(headers or {}))
 
 
-async def stream(transport: BackboardTransport, body: Mapping[str, Any], **kw: Any) -> list[Event]:
-    return [e async for e in transport.stream(exchange({**body, "stream": True}, **kw))]
+async def complete(
+    transport: BackboardTransport,
+    body: Mapping[str, Any],
+    *,
+    headers: Mapping[str, str] | None = None,
+    **kw: Any,
+) -> Response:
+    return await transport.complete(exchange(body, **kw), forwarded(headers))
+
+
+async def stream(
+    transport: BackboardTransport,
+    body: Mapping[str, Any],
+    *,
+    headers: Mapping[str, str] | None = None,
+    **kw: Any,
+) -> list[Event]:
+    ex = exchange({**body, "stream": True}, **kw)
+    return [e async for e in transport.stream(ex, forwarded(headers))]
 
 
 def text_of(response: Response) -> str:

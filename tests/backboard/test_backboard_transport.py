@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
+import orjson
 import pytest
 from bb_helpers import (
     WEATHER_TOOL,
@@ -26,9 +29,10 @@ from bb_helpers import (
 )
 from fake_backboard import FakeBackboard, Plan
 
-from apibridge.config import ConfigError
+from apibridge._exchange import Exchange
+from apibridge.config import ConfigError, Retries, UpstreamConfig
 from apibridge.errors import UpstreamError
-from apibridge.model import MessageStart, PartDelta, PartStart, Ping, ThinkingPart, Usage
+from apibridge.model import Event, MessageStart, PartDelta, PartStart, Ping, ThinkingPart, Usage
 from apibridge.store import MemoryStore
 from apibridge.transports.backboard import BackboardTransport
 from apibridge.transports.backboard._settings import settings_from_config
@@ -663,3 +667,71 @@ async def test_a_busy_named_conversation_is_not_shared(
     threads = [r["fields"]["thread_id"] for r in fake.recorded("message")]
     assert threads[1] != threads[2]  # never two runs at once on one thread
     assert threads[0] in threads[1:]
+
+
+def _frame(data: dict[str, object]) -> bytes:
+    return b"data: " + orjson.dumps(data) + b"\n\n"
+
+
+class _BrokenStream(httpx.AsyncByteStream):
+    """A backboard run that started (its id is known), then the connection broke before
+    any text."""
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        yield _frame({"type": "run_started", "thread_id": "T1", "run_id": "R1"})
+        raise httpx.ReadError("connection reset by peer")
+
+
+def test_backboard_broken_attempt_run_cancelled_before_the_retry() -> None:
+    """A backboard stream that breaks before its first content is retried on a fresh thread;
+    the run of the broken attempt, which may still be generating upstream, is cancelled
+    first instead of being left to run in the abandoned thread."""
+    seen: list[str] = []
+    threads = iter(("T1", "T2"))
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        path = request.url.path.removeprefix("/api")
+        seen.append(f"{request.method} {path}")
+        if path == "/assistants" and request.method == "GET":
+            return httpx.Response(200, json=[{"name": "apibridge", "assistant_id": "A1"}])
+        if path == "/assistants/A1/threads":
+            return httpx.Response(200, json={"thread_id": next(threads)})
+        if path == "/threads/messages":
+            if orjson.loads(request.content)["thread_id"] == "T1":
+                return httpx.Response(200, stream=_BrokenStream())
+            ids = {"thread_id": "T2", "run_id": "R2"}
+            body = _frame({"type": "content_streaming", "content": "hello", **ids})
+            body += _frame(
+                {"type": "run_ended", "status": "completed", "final_content": "hello", **ids}
+            )
+            return httpx.Response(200, content=body)
+        if path.endswith("/cancel"):
+            return httpx.Response(200, json={"cancelled": True})
+        return httpx.Response(404, json={"detail": "not found"})
+
+    config = UpstreamConfig(
+        name="bb",
+        format="backboard",
+        base_url="http://backboard.test/api",
+        api_keys=("bb-key-1",),
+        retries=Retries(attempts=2),
+        options={"backoff": 0.01, "backoff_max": 0.02, "pool_size": 0},
+    )
+    body = {"model": "gpt-4o", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+
+    async def scenario() -> list[Event]:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as client:
+            transport = BackboardTransport.from_config(config, client=client, store=MemoryStore())
+            exchange = Exchange.from_client(body, client="chat", upstream="backboard")
+            events = [e async for e in transport.stream(exchange)]
+            await transport.aclose()
+            return events
+
+    events = asyncio.run(scenario())
+    text = "".join(e.value for e in events if isinstance(e, PartDelta) and e.field == "text")
+    assert text == "hello"
+    cancel = "POST /threads/T1/runs/R1/cancel"
+    assert cancel in seen
+    sends = [i for i, line in enumerate(seen) if line == "POST /threads/messages"]
+    assert len(sends) == 2
+    assert sends[0] < seen.index(cancel) < sends[1]

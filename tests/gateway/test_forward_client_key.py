@@ -6,10 +6,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import anthropic
+import attrs
 import openai
 import pytest
 from servers import ScriptedUpstream, base_url, serve_asgi, upstream_key
 
+from apibridge._gateway._http import forwarding
 from apibridge.asgi import App
 from apibridge.config import ConfigError, GatewayConfig, Route, UpstreamConfig, load_config
 
@@ -90,3 +92,17 @@ def test_setting_from_the_environment() -> None:
         UpstreamConfig(
             name="bb", format="backboard", base_url="http://127.0.0.1:9", forward_client_key=True
         )
+
+
+def test_forwarded_client_key_travels_beside_the_exchange_and_never_in_a_repr() -> None:
+    upstream = UpstreamConfig(
+        name="u", format="chat", base_url="http://up.test/v1", forward_client_key=True
+    )
+    secret = "sk-client-own-key-123456"
+    headers = {"authorization": f"Bearer {secret}", "x-team": "blue", "cookie": "c=1"}
+    forwarded = forwarding(upstream, headers)
+    assert forwarded.key == secret
+    assert forwarded.headers == {"x-team": "blue"}  # credentials never reach a transport
+    assert secret not in repr(forwarded)
+    closed = attrs.evolve(upstream, forward_client_key=False)
+    assert forwarding(closed, headers).key is None

@@ -3,6 +3,7 @@ GET / DELETE / input_items."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -12,7 +13,10 @@ import pytest
 from calls import SCHEMA, TOOL_RESULT, openai_client
 from servers import CLIENT_KEY, ScriptedUpstream
 
+from apibridge import _json
+from apibridge._gateway._handler import Handler, HttpRequest
 from apibridge._sse import SSEDecoder
+from apibridge.config import GatewayConfig
 
 TOOLS: Any = [
     {
@@ -106,3 +110,27 @@ def test_input_items_pages(gateway: str) -> None:
     assert page.has_more
     everything = list(client.responses.input_items.list(response.id, limit=2))
     assert len(everything) == 5
+
+
+def test_a_streamed_answer_is_stored_as_the_encoder_wrote_it() -> None:
+    """The stored response is the Responses encoder's own ``final_response``: the object of
+    the terminal event the client received, without reading the stream back."""
+    handler = Handler(GatewayConfig.single("scripted=echo"))
+    body = {"model": "m", "input": "hello", "stream": True}
+    request = HttpRequest(method="POST", path="/v1/responses", body=_json.dumps(body))
+
+    async def scenario() -> tuple[bytes, Any]:
+        response = await handler.handle(request)
+        assert response.stream is not None
+        sent = b"".join([chunk async for chunk in response.stream])
+        decoder = SSEDecoder()
+        frames = decoder.feed(sent) + decoder.close()
+        (done,) = [f for f in frames if f.event == "response.completed"]
+        final = _json.loads(done.data)["response"]
+        stored = await handler.handle(
+            HttpRequest(method="GET", path=f"/v1/responses/{final['id']}")
+        )
+        return stored.body, final
+
+    stored, final = asyncio.run(scenario())
+    assert _json.loads(stored) == final

@@ -29,6 +29,7 @@ from apibridge.model import (
     Usage,
     accumulate,
 )
+from apibridge.transports import Forwarding
 from apibridge.transports.http import HttpTransport, parse_retry_after
 from apibridge.transports.scripted import ScriptedTransport, echo, events_for
 
@@ -109,10 +110,10 @@ def test_anthropic_headers_forwarded_only_to_anthropic() -> None:
         return httpx.Response(200, json=CHAT_OK)
 
     ex = exchange()
-    ex.client_headers = {"anthropic-beta": "x-2025", "anthropic-version": "2023-06-01"}
-    anyio.run(transport(handler).complete, ex)
+    fwd = Forwarding(headers={"anthropic-beta": "x-2025", "anthropic-version": "2023-06-01"})
+    anyio.run(transport(handler).complete, ex, fwd)
     assert "anthropic-beta" not in seen[0].headers
-    headers = transport(lambda r: httpx.Response(200), fmt="anthropic").headers(ex)
+    headers = transport(lambda r: httpx.Response(200), fmt="anthropic").headers(fwd)
     assert headers["anthropic-beta"] == "x-2025"
     assert headers["x-api-key"] in (SECRET_A, SECRET_B)
     assert "authorization" not in headers
@@ -157,24 +158,6 @@ def test_connect_errors_are_retried_then_502() -> None:
         anyio.run(transport(refused).complete, exchange())
     assert len(calls) == 3
     assert caught.value.error.status == 502
-
-
-def test_limits_clamp_with_a_warning() -> None:
-    t = transport(lambda r: httpx.Response(200), max_output_tokens=50)
-    ex = exchange(thinking={"type": "enabled", "budget_tokens": 2048}, max_tokens=4000)
-    prepared = t.prepare(ex, stream=True)
-    assert prepared.max_tokens == 50
-    assert prepared.stream
-    assert prepared.reasoning is not None
-    assert prepared.reasoning.mode == "disabled"  # no room left for a thinking budget
-    fields = [loss.field for loss in ex.losses]
-    assert "max_tokens" in fields
-    assert "thinking" in fields
-    big = transport(lambda r: httpx.Response(200), max_output_tokens=3000)
-    ex = exchange(thinking={"type": "enabled", "budget_tokens": 4000}, max_tokens=8000)
-    prepared = big.prepare(ex, stream=False)
-    assert prepared.reasoning is not None
-    assert prepared.reasoning.budget_tokens == 2999
 
 
 # ------------------------------------------------------------------------- scripted

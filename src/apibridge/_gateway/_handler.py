@@ -5,187 +5,70 @@ Theory of operation
 The drivers turn their server's request into an :class:`HttpRequest` (method, path, query,
 lower-cased headers, the body) and send back the :class:`HttpResponse` they get: a status,
 headers, and either a body or an async generator of body chunks (a stream). Everything
-between is here, as plain functions and one :class:`Handler` object, with no server or
-framework in sight:
+between is here and in the modules beside this one, with no server, framework, network
+client or concrete transport in sight:
 
-1. **Route** the path with :data:`apibridge._gateway._http.ENDPOINTS` (unknown path 404, wrong
-   method 405 with ``Allow``). The endpoint fixes the client's format, so every error is
-   answered in that client's own envelope; ``/v1/models`` and unknown paths answer in
-   Anthropic's shape when the request carries ``anthropic-version``, in OpenAI's otherwise.
-2. **Check** the client key (when keys are configured; constant-time compare of ``x-api-key``
-   or ``Authorization: Bearer``) and the body size (``Content-Length`` before reading, the
-   bytes read after: 413). Drivers call :meth:`Handler.check` before reading a body, so a bad
+1. **Route and check** the head (:func:`apibridge._gateway._http.check_head`: 404, 405, 401,
+   413). The endpoint fixes the client's format, so every error is answered in that
+   client's own envelope. Drivers call :meth:`Handler.check` before reading a body, so a bad
    request is refused without reading it.
-3. **Decode** the JSON (400 naming the problem), route the model to an upstream (404 for a
-   model no route matches), resolve ``previous_response_id`` (Responses clients), decode
-   the request into the canonical model, and apply the policies of
-   :mod:`apibridge._gateway._policy` (rename, beta fields, late system messages).
-4. **Call** the upstream's transport. A non-streamed answer is encoded in the client's
-   format. A stream is opened and its *first* event awaited before the status line is
-   chosen, so an upstream that fails before producing anything (and was not retried into
-   success by the transport) gives the client a real HTTP error status. After that the
-   status is 200 and a failure becomes the format's in-band error (``event: error``, an
-   error chunk, ``response.failed``) followed by a clean end.
-5. **Finish**: one access-log line per request on the ``apibridge.access`` logger (request
-   id, client format, upstream, model, status, latency, tokens; never a key), one warning
-   per conversion loss on ``apibridge.gateway``, and the request id in ``x-request-id`` /
-   ``request-id`` response headers.
+2. **Decode** the JSON (400 naming the problem), route the model to an upstream (404 for a
+   model no route matches), resolve ``previous_response_id`` (Responses clients,
+   :mod:`~apibridge._gateway._previous_response`), and build the :class:`Exchange` once:
+   the client request decoded, every policy of :mod:`~apibridge._gateway._policy` applied,
+   tool names mapped. The exchange's upstream side is the upstream's wire format, or the
+   client's own for a transport that speaks canonical events (the registry says which).
+3. **Call** the upstream's transport (from :class:`apibridge.transports.Transports`, with a
+   :class:`~apibridge.transports.Forwarding` beside the exchange). A non-streamed answer is
+   encoded in the client's format; a stream goes through
+   :mod:`~apibridge._gateway._streaming`.
+4. **Finish**: one access-log line per request, one warning per new kind of conversion loss
+   (:mod:`~apibridge._gateway._access_log`), and the request id in ``x-request-id`` /
+   ``request-id`` response headers. Errors become responses in the client's format, with
+   ``Retry-After`` and ``Allow`` where they apply.
 
-Upstream keys exist only inside transports and never reach an error body or a log line.
+The handler owns the lifecycle of what it was given or opened: the transports (their shared
+httpx client) and the state store (:func:`apibridge.store.open_store`). Upstream keys exist
+only inside transports and never reach an error body or a log line.
 """
 
 from __future__ import annotations
 
-import hmac
-import http.cookiejar
-import logging
+import functools
 import math
-import re
-import time
-import uuid
-import zlib
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sized
+from collections.abc import Mapping, Sized
 from typing import Any
 
 import anyio
-import attrs
-import httpx
 
 from apibridge import _json
-from apibridge._exchange import Exchange, ToolNames
+from apibridge._exchange import Exchange
+from apibridge._gateway._access_log import CallRecord, LossReport, log
 from apibridge._gateway._http import (
     AllowError,
     Endpoint,
     HttpRequest,
     HttpResponse,
-    MethodNotAllowed,
-    route,
+    check_head,
+    client_format,
+    forwarding,
+    read_json_body,
+    request_id,
+    too_large,
 )
 from apibridge._gateway._model_list import model_entry, model_list
-from apibridge._gateway._policy import (
-    LATE_SYSTEM_DEFAULT,
-    apply_beta_policy,
-    forwardable_headers,
-    place_late_system,
-    rename_model,
-)
-from apibridge._gateway._previous_response import GatewayError, ResponseHistory, TerminalTap
+from apibridge._gateway._policy import apply_request_policies
+from apibridge._gateway._previous_response import ResponseHistory
+from apibridge._gateway._streaming import SSE_HEADERS, open_stream
 from apibridge._tokens import estimate_request_tokens
-from apibridge.codecs import get_codec
+from apibridge.codecs import StreamEncoder, get_codec
 from apibridge.config import GatewayConfig, UpstreamConfig, redact_url
-from apibridge.errors import ApibridgeError, ApiError, InvalidPayload, UpstreamError
-from apibridge.model import Event, MessageDelta, MessageStart, StreamError, Usage
-from apibridge.store import MemoryStore, RedisStore, Store, StoreUnavailable
-from apibridge.transports import Transport
-from apibridge.transports.scripted import ScriptedTransport
+from apibridge.errors import ApibridgeError, ApiError, GatewayError, InvalidPayload
+from apibridge.model import Usage
+from apibridge.store import Store, StoreUnavailable, close_store, open_store, start_store
+from apibridge.transports import Forwarding, Transport, Transports
 
-__all__ = ["Handler", "HttpRequest", "HttpResponse", "default_client"]
-
-access_log = logging.getLogger("apibridge.access")
-log = logging.getLogger("apibridge.gateway")
-
-# a loss's field with its list indexes removed: messages[3].content[0] → messages[].content[]
-_INDEX = re.compile(r"\[\d+\]")
-_LOSS_KINDS_MAX = 4096  # distinct kinds remembered; past that, every loss is a warning again
-
-
-_SSE_HEADERS = (
-    ("content-type", "text/event-stream; charset=utf-8"),
-    ("cache-control", "no-cache"),
-    ("x-accel-buffering", "no"),  # ask nginx-style proxies not to buffer the stream
-)
-_REQUEST_ID = re.compile(r"[A-Za-z0-9_.:\-]{1,128}")
-
-
-class _NoCookies(http.cookiejar.CookiePolicy):
-    """Keep no upstream cookies: one gateway client serves many users."""
-
-    netscape = True
-    rfc2965 = False
-    hide_cookie2 = True
-
-    def set_ok(self, cookie: http.cookiejar.Cookie, request: Any) -> bool:
-        return False
-
-    def return_ok(self, cookie: http.cookiejar.Cookie, request: Any) -> bool:
-        return False
-
-    def domain_return_ok(self, domain: str, request: Any) -> bool:
-        return False
-
-    def path_return_ok(self, path: str, request: Any) -> bool:
-        return False
-
-
-def default_client() -> httpx.AsyncClient:
-    """The gateway's httpx client: an aiohttp connection pool behind the httpx interface.
-
-    httpx's own pool loses throughput as concurrency rises (encode/httpx#3215, and
-    ``benchmarks/bench_gateway.py`` here); the ``httpx-aiohttp`` transport keeps it. Without
-    that package installed, plain httpx. Cookies are never kept: the client is shared by
-    every user of the gateway.
-    """
-    limits = httpx.Limits(max_connections=1000, max_keepalive_connections=200)
-    cookies = http.cookiejar.CookieJar(policy=_NoCookies())
-    try:
-        from httpx_aiohttp import AiohttpTransport
-    except ImportError:  # pragma: no cover - the `http` extra installs it
-        return httpx.AsyncClient(timeout=None, limits=limits, cookies=cookies)
-    transport = AiohttpTransport(limits=limits)
-    return httpx.AsyncClient(transport=transport, timeout=None, cookies=cookies)
-
-
-@attrs.define
-class _Call:
-    """What the access-log line of one request reports."""
-
-    request_id: str
-    method: str
-    path: str
-    format: str
-    started: float = attrs.field(factory=time.perf_counter)
-    upstream: str = "-"
-    model: str = "-"
-    status: int = 0
-    stream: bool = False
-    usage: Usage | None = None
-    note: str = ""
-
-    def add_usage(self, usage: Usage | None) -> None:
-        self.usage = usage if self.usage is None else self.usage.merged(usage)
-
-    def log(self) -> None:
-        usage = self.usage or Usage()
-        tokens_in = usage.total_input
-        tokens_out = usage.output_tokens
-        access_log.info(
-            '%s "%s %s" %s %.1fms client=%s upstream=%s model=%s stream=%s in=%s out=%s%s',
-            self.request_id,
-            self.method,
-            self.path,
-            self.status,
-            (time.perf_counter() - self.started) * 1000,
-            self.format,
-            self.upstream,
-            self.model,
-            "yes" if self.stream else "no",
-            "-" if tokens_in is None else tokens_in,
-            "-" if tokens_out is None else tokens_out,
-            f" {self.note}" if self.note else "",
-        )
-
-
-def _bearer(value: str) -> str:
-    scheme, _, token = value.partition(" ")
-    return token.strip() if scheme.lower() == "bearer" else ""
-
-
-def _matches_any(presented: str, keys: tuple[str, ...]) -> bool:
-    found = False
-    for key in keys:
-        # compare against every key, so the time taken does not tell which one is close
-        found |= hmac.compare_digest(presented.encode(), key.encode())
-    return found
+__all__ = ["Handler", "HttpRequest", "HttpResponse"]
 
 
 class Handler:
@@ -193,10 +76,9 @@ class Handler:
 
     Args:
         config: upstreams, routes and server settings.
-        client: the httpx client for HTTP upstreams; by default :func:`default_client`,
-            created on first use inside the running event loop and closed by :meth:`aclose`.
-        transports: transports by upstream name, replacing the ones built from ``config``
-            (tests, custom transports).
+        transports: the gateway's transports (:class:`apibridge.transports.Transports`, which
+            holds the httpx client), or transports by upstream name replacing the ones built
+            from ``config`` (tests, custom transports); closed by :meth:`aclose`.
         store: where Responses history and backboard state live (default: Redis at the
             server's ``store_url`` when one is configured, owned and closed by the handler;
             otherwise in memory).
@@ -206,42 +88,25 @@ class Handler:
         self,
         config: GatewayConfig,
         *,
-        client: httpx.AsyncClient | None = None,
-        transports: Mapping[str, Transport] | None = None,
+        transports: Transports | Mapping[str, Transport] | None = None,
         store: Store | None = None,
     ) -> None:
         self.config = config
-        server = config.server
-        self._own_store: RedisStore | None = None
-        if store is not None:
-            self.store: Store = store
-        elif server.store_url:
-            self._own_store = RedisStore.from_url(
-                server.store_url, prefix=server.store_prefix, ttl=server.store_ttl
-            )
-            self.store = self._own_store
-            log.info(
-                "state store: Redis at %s (keys prefixed %r)",
-                redact_url(server.store_url),
-                server.store_prefix,
-            )
-        else:
-            self.store = MemoryStore(ttl=server.store_ttl, max_items=server.store_max_items)
-        self.history = ResponseHistory(self.store, ttl=server.store_ttl)
-        self._client = client
-        self._own_client = client is None
-        self._transports: dict[str, Transport] = dict(transports or {})
-        for name, upstream in config.upstreams.items():
-            if upstream.format == "scripted" and name not in self._transports:
-                # built now, so a script name that does not exist fails at start-up
-                self._transports[name] = ScriptedTransport.from_config(upstream)
+        self.store, self._owns_store = open_store(config.server, store)
+        self.history = ResponseHistory(self.store, ttl=config.server.store_ttl)
+        if not isinstance(transports, Transports):
+            transports = Transports(transports)
+        self.transports = transports
+        # eager transports are built now, so a bad setting (a script that does not exist)
+        # fails at start-up
+        transports.configure(config.upstreams.values(), self.store)
         self.counters: dict[str, int] = {
             "requests": 0,
             "errors": 0,
             "streams_open": 0,
             "losses": 0,
         }
-        self._losses_seen: set[tuple[str, str, str]] = set()
+        self.losses = LossReport(self.counters)
 
     # --------------------------------------------------------------------- lifecycle
 
@@ -252,57 +117,22 @@ class Handler:
 
     async def startup(self) -> None:
         """Create the default httpx client now (inside the server's event loop) and check that
-        the Redis store, when configured, answers (a warning if not: requests that need state
-        get 503 until it does)."""
-        self._http()
-        if self._own_store is not None:
-            try:
-                await self._own_store.ping()
-            except StoreUnavailable as exc:
-                log.warning(
-                    "state store at %s is unreachable (%s); requests that need state are "
-                    "answered with 503 until it is back",
-                    redact_url(self.config.server.store_url or ""),
-                    exc.detail,
-                )
+        the Redis store, when the handler opened one, answers (a warning if not: requests that
+        need state get 503 until it does)."""
+        await self.transports.startup()
+        if self._owns_store:
+            await start_store(self.store, self.config.server)
 
     async def aclose(self) -> None:
-        """Close the transports and, when this handler created them, the httpx client and
-        the Redis client."""
-        for transport in self._transports.values():
-            await transport.aclose()
-        if self._client is not None and self._own_client:
-            await self._client.aclose()
-            self._client = None
-        if self._own_store is not None:
-            await self._own_store.aclose()
-        self._transports = {
-            n: t for n, t in self._transports.items() if isinstance(t, ScriptedTransport)
-        }
-
-    def _http(self) -> httpx.AsyncClient:
-        if self._client is None:
-            self._client = default_client()
-        return self._client
+        """Close the transports (and their default httpx client) and, when this handler
+        opened it, the store."""
+        await self.transports.aclose()
+        if self._owns_store:
+            await close_store(self.store)
 
     def transport(self, upstream: UpstreamConfig) -> Transport:
         """The transport for ``upstream`` (built on first use)."""
-        transport = self._transports.get(upstream.name)
-        if transport is not None:
-            return transport
-        if upstream.format == "backboard":
-            # written separately; imported only when a backboard upstream is used
-            from apibridge.transports.backboard import BackboardTransport
-
-            transport = BackboardTransport.from_config(
-                upstream, client=self._http(), store=self.store
-            )
-        else:
-            from apibridge.transports.http import HttpTransport
-
-            transport = HttpTransport.from_config(upstream, client=self._http())
-        self._transports[upstream.name] = transport
-        return transport
+        return self.transports.get(upstream)
 
     # --------------------------------------------------------------------- entry points
 
@@ -310,7 +140,7 @@ class Handler:
         """Refuse a request from its head alone (404, 405, 401, 413), or ``None`` to go on."""
         call = self._call(method, path, headers)
         try:
-            self._precheck(call, method, path, headers)
+            check_head(self.config, method, path, headers)
         except ApibridgeError as exc:
             return self._finish(call, self._error(call, exc.error))
         return None
@@ -318,17 +148,14 @@ class Handler:
     def too_large(self, method: str, path: str, headers: Mapping[str, str]) -> HttpResponse:
         """The 413 answer for a body that turned out larger than :attr:`max_body`."""
         call = self._call(method, path, headers)
-        error = ApiError.of(
-            "request_too_large", f"the request body is larger than {self.max_body} bytes"
-        )
-        return self._finish(call, self._error(call, error))
+        return self._finish(call, self._error(call, too_large(self.max_body)))
 
     async def handle(self, request: HttpRequest) -> HttpResponse:
         """Answer ``request``. Never raises for a bad request: errors become responses."""
         call = self._call(request.method, request.path, request.headers)
         self.counters["requests"] += 1
         try:
-            endpoint, param = self._precheck(call, request.method, request.path, request.headers)
+            endpoint, param = check_head(self.config, request.method, request.path, request.headers)
             response = await self._dispatch(call, endpoint, param, request)
         except anyio.get_cancelled_exc_class():
             # the driver cancelled the request: its client went away before any answer
@@ -349,59 +176,19 @@ class Handler:
             return response  # the stream logs its own line when it ends
         return self._finish(call, response)
 
-    # --------------------------------------------------------------------- routing
+    # --------------------------------------------------------------------- dispatch
 
-    def _call(self, method: str, path: str, headers: Mapping[str, str]) -> _Call:
-        given = headers.get("x-request-id", "")
-        request_id = given if _REQUEST_ID.fullmatch(given) else "req_" + _new_hex()
-        endpoint, _ = route(path)
-        fmt = endpoint.format if endpoint is not None and endpoint.format else None
-        if fmt is None:
-            fmt = "anthropic" if "anthropic-version" in headers else "chat"
-        return _Call(request_id=request_id, method=method, path=path, format=fmt)
-
-    def _precheck(
-        self, call: _Call, method: str, path: str, headers: Mapping[str, str]
-    ) -> tuple[Endpoint, str | None]:
-        endpoint, param = route(path)
-        if endpoint is None:
-            raise GatewayError(ApiError.of("not_found", f"no such endpoint: {method} {path}"))
-        if method not in endpoint.methods:
-            raise MethodNotAllowed(method, path, endpoint.methods)
-        if endpoint.operation == "admin":
-            admin = self.config.server.admin_key
-            presented = headers.get("x-admin-key") or _bearer(headers.get("authorization", ""))
-            if not admin:
-                raise GatewayError(ApiError.of("not_found", f"no such endpoint: {path}"))
-            if not presented or not _matches_any(presented, (admin,)):
-                raise GatewayError(ApiError.of("authentication", "a valid admin key is required"))
-        elif endpoint.needs_key and not self._authorised(headers):
-            raise GatewayError(
-                ApiError.of(
-                    "authentication",
-                    "a valid API key is required (x-api-key or Authorization: Bearer)",
-                )
-            )
-        length = headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_body:
-            raise GatewayError(
-                ApiError.of(
-                    "request_too_large", f"the request body is larger than {self.max_body} bytes"
-                )
-            )
-        return endpoint, param
-
-    def _authorised(self, headers: Mapping[str, str]) -> bool:
-        keys = self.config.server.client_keys
-        if not keys:
-            return True
-        for presented in (headers.get("x-api-key", ""), _bearer(headers.get("authorization", ""))):
-            if presented and _matches_any(presented, keys):
-                return True
-        return False
+    @staticmethod
+    def _call(method: str, path: str, headers: Mapping[str, str]) -> CallRecord:
+        return CallRecord(
+            request_id=request_id(headers),
+            method=method,
+            path=path,
+            format=client_format(path, headers),
+        )
 
     async def _dispatch(
-        self, call: _Call, endpoint: Endpoint, param: str | None, request: HttpRequest
+        self, call: CallRecord, endpoint: Endpoint, param: str | None, request: HttpRequest
     ) -> HttpResponse:
         op = endpoint.operation
         if op == "create":
@@ -435,25 +222,7 @@ class Handler:
 
     # --------------------------------------------------------------------- create
 
-    def _body(self, request: HttpRequest) -> dict[str, Any]:
-        raw = request.body
-        encoding = request.headers.get("content-encoding", "identity").lower()
-        if encoding in ("gzip", "deflate"):
-            raw = _inflate(raw, self.max_body)
-        elif encoding != "identity":
-            raise GatewayError(
-                ApiError.of(
-                    "invalid_request", f"content-encoding {encoding!r} is not supported", status=415
-                )
-            )
-        if not raw:
-            raise InvalidPayload("the request body is empty; expected a JSON object")
-        body = _json.loads(raw)
-        if not isinstance(body, dict):
-            raise InvalidPayload("the request body must be a JSON object")
-        return body
-
-    def _route_model(self, call: _Call, body: Mapping[str, Any]) -> tuple[UpstreamConfig, str]:
+    def _route_model(self, call: CallRecord, body: Mapping[str, Any]) -> tuple[UpstreamConfig, str]:
         model = body.get("model")
         if not isinstance(model, str) or not model:
             raise InvalidPayload("model: expected a non-empty string")
@@ -471,54 +240,83 @@ class Handler:
 
     def _exchange(
         self,
-        call: _Call,
+        call: CallRecord,
         body: Mapping[str, Any],
         upstream: UpstreamConfig,
         upstream_model: str,
         headers: Mapping[str, str],
     ) -> Exchange:
-        """Decode ``body`` and apply the request policies."""
-        # a scripted upstream answers in canonical form: no second wire format is involved
-        target = call.format if upstream.format == "scripted" else upstream.format
-        exchange = Exchange.from_client(
-            body, client=call.format, upstream=target, strict=self.config.server.strict
+        """Decode ``body``, apply every request policy, and build the exchange, once."""
+        target = self.transports.upstream_format(upstream, call.format)
+        policy = functools.partial(
+            apply_request_policies,
+            upstream=upstream,
+            upstream_format=target,
+            model=upstream_model,
+            headers=headers,
         )
-        exchange.client_headers = forwardable_headers(headers)
-        if upstream.forward_client_key:
-            exchange.client_key = (
-                headers.get("x-api-key") or _bearer(headers.get("authorization", "")) or None
-            )
-        request = rename_model(exchange.request, upstream_model)
-        request = apply_beta_policy(request, exchange.ctx, upstream_format=target, headers=headers)
-        mode = str(upstream.options.get("late_system", LATE_SYSTEM_DEFAULT.get(target, "keep")))
-        request = place_late_system(request, exchange.ctx, mode=mode)
-        exchange.request = request
-        exchange.names = ToolNames.for_target(request, exchange.upstream)
-        call.stream = request.stream
+        exchange = Exchange.from_client(
+            body,
+            client=call.format,
+            upstream=target,
+            strict=self.config.server.strict,
+            policy=policy,
+        )
+        call.stream = exchange.request.stream
         return exchange
 
-    async def _create(self, call: _Call, request: HttpRequest) -> HttpResponse:
-        body = self._body(request)
+    async def _create(self, call: CallRecord, request: HttpRequest) -> HttpResponse:
+        body = read_json_body(request, self.max_body)
         upstream, upstream_model = self._route_model(call, body)
         full_input: list[Any] | None = None
         if call.format == "responses":
-            target = call.format if upstream.format == "scripted" else upstream.format
+            target = self.transports.upstream_format(upstream, call.format)
             body, full_input = await self.history.expand(body, upstream_format=target)
             if body.get("store") is False:
                 full_input = None
         exchange = self._exchange(call, body, upstream, upstream_model, request.headers)
         transport = self.transport(upstream)
+        forwarded = forwarding(upstream, request.headers)
         if exchange.request.stream:
-            return await self._stream(call, exchange, transport, full_input)
-        response = await transport.complete(exchange)
+            return await self._stream(call, exchange, transport, forwarded, full_input)
+        response = await transport.complete(exchange, forwarded)
         call.add_usage(response.usage)
         out = exchange.client.encode_response(response, exchange.ctx)
         if full_input is not None:
             await self._save(call, out, full_input)
-        self._report_losses(call, exchange)
+        self.losses.report(call, exchange)
         return self._json(call, 200, out)
 
-    async def _save(self, call: _Call, response: Mapping[str, Any], full_input: Any) -> None:
+    async def _stream(
+        self,
+        call: CallRecord,
+        exchange: Exchange,
+        transport: Transport,
+        forwarded: Forwarding,
+        full_input: list[Any] | None,
+    ) -> HttpResponse:
+        on_end = None
+        if full_input is not None:
+
+            async def on_end(encoder: StreamEncoder) -> None:
+                # the Responses encoder keeps the response object it wrote last
+                final = getattr(encoder, "final_response", None)
+                if final is not None:
+                    await self._save(call, final, full_input)
+
+        body = await open_stream(
+            call,
+            exchange,
+            transport.stream(exchange, forwarded),
+            counters=self.counters,
+            losses=self.losses,
+            on_end=on_end,
+        )
+        return HttpResponse(status=200, headers=self._headers(call, SSE_HEADERS), stream=body)
+
+    async def _save(
+        self, call: CallRecord, response: Mapping[str, Any], full_input: list[Any]
+    ) -> None:
         """Store a Responses answer for ``previous_response_id``; a store that is down costs
         only that (the upstream already answered: the client gets its answer all the same)."""
         try:
@@ -532,15 +330,17 @@ class Handler:
                 exc.detail,
             )
 
-    async def _count_tokens(self, call: _Call, request: HttpRequest) -> HttpResponse:
-        body = self._body(request)
+    async def _count_tokens(self, call: CallRecord, request: HttpRequest) -> HttpResponse:
+        body = read_json_body(request, self.max_body)
         upstream, upstream_model = self._route_model(call, body)
         # count_tokens bodies carry no max_tokens, which a Messages request requires
         body = {"max_tokens": 1, **body, "stream": False}
         exchange = self._exchange(call, body, upstream, upstream_model, request.headers)
         transport = self.transport(upstream)
         counter = getattr(transport, "count_tokens", None)
-        count = await counter(exchange) if counter is not None else None
+        count = None
+        if counter is not None:
+            count = await counter(exchange, forwarding(upstream, request.headers))
         headers: tuple[tuple[str, str], ...] = ()
         if count is None:
             count = estimate_request_tokens(exchange.request)
@@ -549,107 +349,17 @@ class Handler:
         call.usage = Usage(input_tokens=count)
         return self._json(call, 200, {"input_tokens": count}, extra=headers)
 
-    # --------------------------------------------------------------------- streaming
-
-    async def _stream(
-        self,
-        call: _Call,
-        exchange: Exchange,
-        transport: Transport,
-        full_input: list[Any] | None,
-    ) -> HttpResponse:
-        events = transport.stream(exchange)
-        try:
-            first = await anext(events)
-        except StopAsyncIteration:
-            raise UpstreamError(
-                ApiError.of("bad_gateway", f"upstream {call.upstream} sent an empty stream")
-            ) from None
-        except BaseException:
-            await _aclose(events)
-            raise
-        body = self._stream_body(call, exchange, events, first, full_input)
-        self.counters["streams_open"] += 1
-        # run the body to its priming point, inside its try: from now on its aclose() runs the
-        # finally (closes the upstream) even when the driver never asks for a chunk (the
-        # client left, or the server failed to send the status line)
-        await anext(body)
-        return HttpResponse(status=200, headers=self._headers(call, _SSE_HEADERS), stream=body)
-
-    async def _stream_body(
-        self,
-        call: _Call,
-        exchange: Exchange,
-        events: AsyncIterator[Event],
-        first: Event,
-        full_input: list[Any] | None,
-    ) -> AsyncGenerator[bytes, None]:
-        encoder = exchange.client.StreamEncoder(exchange.ctx)
-        tap = TerminalTap() if full_input is not None else None
-        call.status = 200
-        finished = False
-        try:
-            yield b""  # the priming point (see _stream); never sent
-            try:
-                out = self._encode(call, encoder, first)
-                if out:
-                    if tap is not None:
-                        tap.feed(out)
-                    yield out
-                async for event in events:
-                    out = self._encode(call, encoder, event)
-                    if out:
-                        if tap is not None:
-                            tap.feed(out)
-                        yield out
-                tail = b"".join(encoder.close())
-            except Exception as exc:
-                # the stream has begun: the only way left to say so is in-band
-                error = exc.error if isinstance(exc, ApibridgeError) else None
-                if isinstance(exc, StoreUnavailable):
-                    log.error("%s: state store unavailable: %s", call.request_id, exc.detail)
-                if error is None:
-                    log.exception("%s: internal error mid-stream", call.request_id)
-                    error = ApiError.of(
-                        "api_error", f"internal error (request id {call.request_id})"
-                    )
-                call.note = f"error={error.kind}"
-                tail = b"".join(encoder.feed(StreamError(error=error)))
-                tail += b"".join(encoder.close())
-            if tail:
-                if tap is not None:
-                    tap.feed(tail)
-                yield tail
-            finished = True
-        finally:
-            await _aclose(events)
-            self.counters["streams_open"] -= 1
-            if not finished:
-                call.note = call.note or "client went away"
-            elif tap is not None and tap.response is not None and full_input is not None:
-                await self._save(call, tap.response, full_input)
-            self._report_losses(call, exchange)
-            call.log()
-
-    def _encode(self, call: _Call, encoder: Any, event: Event) -> bytes:
-        if isinstance(event, MessageStart | MessageDelta):
-            call.add_usage(event.usage)
-        elif isinstance(event, StreamError):
-            error: ApiError = event.error
-            call.note = f"error={error.kind}"
-            self.counters["errors"] += 1
-        return b"".join(encoder.feed(event))
-
     # --------------------------------------------------------------------- answers
 
+    @staticmethod
     def _headers(
-        self, call: _Call, base: tuple[tuple[str, str], ...]
+        call: CallRecord, base: tuple[tuple[str, str], ...]
     ) -> tuple[tuple[str, str], ...]:
         return (*base, ("x-request-id", call.request_id), ("request-id", call.request_id))
 
     def _json(
         self,
-        call: _Call,
+        call: CallRecord,
         status: int,
         body: Any,
         *,
@@ -659,7 +369,7 @@ class Handler:
         headers = self._headers(call, (("content-type", "application/json"), *extra))
         return HttpResponse(status=status, headers=headers, body=b"" if head else _json.dumps(body))
 
-    def _error(self, call: _Call, error: ApiError) -> HttpResponse:
+    def _error(self, call: CallRecord, error: ApiError) -> HttpResponse:
         status, body = get_codec(call.format).encode_error(error)
         extra: list[tuple[str, str]] = []
         if error.retry_after is not None:
@@ -669,26 +379,12 @@ class Handler:
         call.note = call.note or f"error={error.kind}"
         return self._json(call, status, body, head=call.method == "HEAD", extra=tuple(extra))
 
-    def _finish(self, call: _Call, response: HttpResponse) -> HttpResponse:
+    def _finish(self, call: CallRecord, response: HttpResponse) -> HttpResponse:
         call.status = response.status
         if response.status >= 400:
             self.counters["errors"] += 1
         call.log()
         return response
-
-    def _report_losses(self, call: _Call, exchange: Exchange) -> None:
-        """Log what could not be carried: each kind of loss at WARNING the first time it is
-        seen for an upstream, at DEBUG after that (a client such as Claude Code repeats the same
-        losses on every request; the first report says it, the rest would drown the log)."""
-        for loss in exchange.losses:
-            self.counters["losses"] += 1
-            kind = (call.upstream, _INDEX.sub("[]", loss.field), loss.reason)
-            if kind in self._losses_seen:
-                log.debug("%s: %s", call.request_id, loss)
-                continue
-            if len(self._losses_seen) < _LOSS_KINDS_MAX:
-                self._losses_seen.add(kind)
-            log.warning("%s: %s (repeats are logged at debug level)", call.request_id, loss)
 
     def _admin_state(self) -> dict[str, Any]:
         upstreams = [
@@ -712,28 +408,3 @@ class Handler:
             "store_items": store_items,
             "counters": dict(self.counters),
         }
-
-
-def _inflate(raw: bytes, limit: int) -> bytes:
-    decompressor = zlib.decompressobj(wbits=47)  # gzip or zlib header, detected
-    try:
-        out = decompressor.decompress(raw, limit + 1)
-    except zlib.error:
-        raise InvalidPayload("the request body is not valid gzip/deflate data") from None
-    if len(out) > limit:
-        raise GatewayError(
-            ApiError.of("request_too_large", f"the request body is larger than {limit} bytes")
-        )
-    return out
-
-
-def _new_hex() -> str:
-    return uuid.uuid4().hex
-
-
-async def _aclose(events: AsyncIterator[Event]) -> None:
-    aclose = getattr(events, "aclose", None)
-    if aclose is not None:
-        # shielded: a cancelled task (the client left) must still close the upstream
-        with anyio.CancelScope(shield=True):
-            await aclose()

@@ -1,4 +1,4 @@
-"""The gateway's HTTP vocabulary: request and response values, and the route table.
+"""The gateway's HTTP vocabulary: request and response values, routes, keys and bodies.
 
 Theory of operation
 -------------------
@@ -10,17 +10,32 @@ its errors are written in (``None``: Anthropic's shape when the request carries
 model id) are in :data:`PATTERNS`, tried in order after the exact table. :func:`route` does
 the lookup; a wrong method is :class:`MethodNotAllowed`, whose error also knows the ``Allow``
 header.
+
+:func:`check_head` refuses a request from its head alone, in this order: unknown path (404),
+wrong method (405), the admin key for the admin view (a 404 when no admin key is configured,
+so the endpoint's existence is not revealed), the client key (401, when keys are configured;
+``x-api-key`` or ``Authorization: Bearer``, compared in constant time against every key), a
+``Content-Length`` over the limit (413). :func:`read_json_body` inflates a gzip/deflate body
+within the same limit and parses the JSON object. :func:`forwarding` is what a transport may
+pass on from the request (:class:`~apibridge.transports.Forwarding`).
 """
 
 from __future__ import annotations
 
+import hmac
 import re
+import uuid
+import zlib
 from collections.abc import AsyncGenerator, Mapping
+from typing import Any
 
 import attrs
 
-from apibridge._gateway._previous_response import GatewayError
-from apibridge.errors import ApiError
+from apibridge import _json
+from apibridge._gateway._policy import forwardable_headers
+from apibridge.config import GatewayConfig, UpstreamConfig
+from apibridge.errors import ApiError, GatewayError, InvalidPayload
+from apibridge.transports import Forwarding
 
 __all__ = [
     "ENDPOINTS",
@@ -30,8 +45,16 @@ __all__ = [
     "HttpRequest",
     "HttpResponse",
     "MethodNotAllowed",
+    "bearer",
+    "check_head",
+    "client_format",
+    "forwarding",
+    "read_json_body",
+    "request_id",
     "route",
 ]
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9_.:\-]{1,128}")
 
 
 @attrs.frozen(kw_only=True)
@@ -126,3 +149,116 @@ class MethodNotAllowed(GatewayError):
             allow=allow,
         )
         super().__init__(error)
+
+
+def request_id(headers: Mapping[str, str]) -> str:
+    """The client's ``x-request-id`` when it is a sane token, else a new id."""
+    given = headers.get("x-request-id", "")
+    return given if _REQUEST_ID.fullmatch(given) else "req_" + uuid.uuid4().hex
+
+
+def client_format(path: str, headers: Mapping[str, str]) -> str:
+    """The format the answer (and any error) is written in: the endpoint's, or by headers."""
+    endpoint, _ = route(path)
+    if endpoint is not None and endpoint.format:
+        return endpoint.format
+    return "anthropic" if "anthropic-version" in headers else "chat"
+
+
+def bearer(value: str) -> str:
+    """The token of an ``Authorization: Bearer`` header value (empty otherwise)."""
+    scheme, _, token = value.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def _matches_any(presented: str, keys: tuple[str, ...]) -> bool:
+    found = False
+    for key in keys:
+        # compare against every key, so the time taken does not tell which one is close
+        found |= hmac.compare_digest(presented.encode(), key.encode())
+    return found
+
+
+def _authorised(config: GatewayConfig, headers: Mapping[str, str]) -> bool:
+    keys = config.server.client_keys
+    if not keys:
+        return True
+    for presented in (headers.get("x-api-key", ""), bearer(headers.get("authorization", ""))):
+        if presented and _matches_any(presented, keys):
+            return True
+    return False
+
+
+def check_head(
+    config: GatewayConfig, method: str, path: str, headers: Mapping[str, str]
+) -> tuple[Endpoint, str | None]:
+    """The endpoint and its parameter, or a :class:`GatewayError` (see the module docstring)."""
+    endpoint, param = route(path)
+    if endpoint is None:
+        raise GatewayError(ApiError.of("not_found", f"no such endpoint: {method} {path}"))
+    if method not in endpoint.methods:
+        raise MethodNotAllowed(method, path, endpoint.methods)
+    if endpoint.operation == "admin":
+        admin = config.server.admin_key
+        presented = headers.get("x-admin-key") or bearer(headers.get("authorization", ""))
+        if not admin:
+            raise GatewayError(ApiError.of("not_found", f"no such endpoint: {path}"))
+        if not presented or not _matches_any(presented, (admin,)):
+            raise GatewayError(ApiError.of("authentication", "a valid admin key is required"))
+    elif endpoint.needs_key and not _authorised(config, headers):
+        raise GatewayError(
+            ApiError.of(
+                "authentication",
+                "a valid API key is required (x-api-key or Authorization: Bearer)",
+            )
+        )
+    length = headers.get("content-length")
+    limit = config.server.max_body_bytes
+    if length is not None and length.isdigit() and int(length) > limit:
+        raise GatewayError(too_large(limit))
+    return endpoint, param
+
+
+def too_large(limit: int) -> ApiError:
+    """The 413 error for a body over ``limit`` bytes."""
+    return ApiError.of("request_too_large", f"the request body is larger than {limit} bytes")
+
+
+def read_json_body(request: HttpRequest, limit: int) -> dict[str, Any]:
+    """The request's JSON object, inflated first when it is gzip/deflate encoded."""
+    raw = request.body
+    encoding = request.headers.get("content-encoding", "identity").lower()
+    if encoding in ("gzip", "deflate"):
+        raw = _inflate(raw, limit)
+    elif encoding != "identity":
+        raise GatewayError(
+            ApiError.of(
+                "invalid_request", f"content-encoding {encoding!r} is not supported", status=415
+            )
+        )
+    if not raw:
+        raise InvalidPayload("the request body is empty; expected a JSON object")
+    body = _json.loads(raw)
+    if not isinstance(body, dict):
+        raise InvalidPayload("the request body must be a JSON object")
+    return body
+
+
+def _inflate(raw: bytes, limit: int) -> bytes:
+    decompressor = zlib.decompressobj(wbits=47)  # gzip or zlib header, detected
+    try:
+        out = decompressor.decompress(raw, limit + 1)
+    except zlib.error:
+        raise InvalidPayload("the request body is not valid gzip/deflate data") from None
+    if len(out) > limit:
+        raise GatewayError(too_large(limit))
+    return out
+
+
+def forwarding(upstream: UpstreamConfig, headers: Mapping[str, str]) -> Forwarding:
+    """What ``upstream``'s transport may pass on: the client's headers without credentials,
+    and the client's own key when the upstream forwards it."""
+    key = None
+    if upstream.forward_client_key:
+        key = headers.get("x-api-key") or bearer(headers.get("authorization", "")) or None
+    return Forwarding(headers=forwardable_headers(headers), key=key)

@@ -16,6 +16,12 @@ it makes with ``ctx.lose(...)``, so nothing is altered silently:
   Ollama templates for Qwen and Llama), it is merged into the leading system prompt; the
   Responses API takes system/developer items anywhere, so there it stays in place. An
   upstream's ``options["late_system"]`` (``"merge"`` or ``"keep"``) overrides the default.
+* :func:`limit_output`: ``max_tokens`` above the upstream's ``max_output_tokens`` is clamped
+  to it (an Anthropic upstream, which requires ``max_tokens``, gets the limit when the client
+  sent none), and a thinking budget that no longer fits below ``max_tokens`` is lowered, or
+  thinking disabled when no budget fits. For every kind of upstream, backboard included.
+* :func:`apply_request_policies`: all of the above, in that order, as the one
+  :data:`apibridge._exchange.RequestPolicy` the exchange is built with.
 * :func:`forwardable_headers`: the client headers a transport may see (credentials removed).
 """
 
@@ -27,13 +33,16 @@ from typing import Any
 import attrs
 
 from apibridge.codecs._context import Context
+from apibridge.config import UpstreamConfig
 from apibridge.model import Message, ReasoningConfig, Request, TextPart
 
 __all__ = [
     "BETA_FIELDS",
     "LATE_SYSTEM_DEFAULT",
     "apply_beta_policy",
+    "apply_request_policies",
     "forwardable_headers",
+    "limit_output",
     "place_late_system",
     "rename_model",
 ]
@@ -53,8 +62,9 @@ LATE_SYSTEM_DEFAULT: Mapping[str, str] = {
     "chat": "merge",
     "responses": "keep",
     "backboard": "keep",  # backboard takes a per-turn system prompt; its codec decides
-    "scripted": "keep",
 }
+
+_MIN_BUDGET = 1024  # Anthropic's smallest thinking budget
 
 _EFFORTS = frozenset({"minimal", "low", "medium", "high", "xhigh"})
 _EFFORT_ALIASES: Mapping[str, str] = {"max": "xhigh"}
@@ -172,3 +182,66 @@ def place_late_system(request: Request, ctx: Context, *, mode: str) -> Request:
             "moved to the system prompt",
         )
     return attrs.evolve(request, system=tuple(system), messages=tuple(messages))
+
+
+def limit_output(request: Request, ctx: Context, *, upstream: UpstreamConfig) -> Request:
+    """Keep ``max_tokens`` within ``upstream.max_output_tokens``, and the thinking budget
+    below ``max_tokens`` (see the module docstring)."""
+    limit = upstream.max_output_tokens
+    if limit is None:
+        return request
+    if request.max_tokens is None:
+        if upstream.format == "anthropic":
+            # Anthropic requires max_tokens; the upstream's own limit is the natural value
+            request = attrs.evolve(request, max_tokens=limit)
+    elif request.max_tokens > limit:
+        ctx.lose(
+            "max_tokens",
+            f"{request.max_tokens} is above the limit of upstream {upstream.name} ({limit})",
+            f"clamped to {limit}",
+        )
+        request = attrs.evolve(request, max_tokens=limit)
+    return _fit_budget(request, ctx)
+
+
+def _fit_budget(request: Request, ctx: Context) -> Request:
+    """Keep a thinking budget below ``max_tokens`` (Anthropic refuses it otherwise)."""
+    reasoning = request.reasoning
+    limit = request.max_tokens
+    if reasoning is None or reasoning.budget_tokens is None or limit is None:
+        return request
+    budget = reasoning.budget_tokens
+    if budget < limit:
+        return request
+    smaller = limit - 1
+    if smaller >= _MIN_BUDGET:
+        ctx.lose(
+            "thinking.budget_tokens",
+            f"{budget} is not below max_tokens {limit}",
+            f"lowered to {smaller}",
+        )
+        return attrs.evolve(request, reasoning=attrs.evolve(reasoning, budget_tokens=smaller))
+    ctx.lose(
+        "thinking", f"max_tokens {limit} leaves no room for a thinking budget", "thinking disabled"
+    )
+    return attrs.evolve(request, reasoning=ReasoningConfig(mode="disabled"))
+
+
+def apply_request_policies(
+    request: Request,
+    ctx: Context,
+    *,
+    upstream: UpstreamConfig,
+    upstream_format: str,
+    model: str,
+    headers: Mapping[str, str],
+) -> Request:
+    """Every request policy, in order: the route's rename, beta fields, late system
+    messages, output limits. ``upstream_format`` is the exchange's upstream side."""
+    request = rename_model(request, model)
+    request = apply_beta_policy(request, ctx, upstream_format=upstream_format, headers=headers)
+    default = LATE_SYSTEM_DEFAULT.get(upstream_format, "keep")
+    request = place_late_system(
+        request, ctx, mode=str(upstream.options.get("late_system", default))
+    )
+    return limit_output(request, ctx, upstream=upstream)

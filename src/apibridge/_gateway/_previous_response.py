@@ -18,9 +18,10 @@ conversation so far lives server-side. apibridge keeps it in the :class:`~apibri
   a Responses upstream (which may know it) and is a 404 for any other upstream.
 * **Saving** (:meth:`ResponseHistory.save`): after the answer, unless the client sent
   ``store: false``, the full input and the response object are stored under the response's
-  id. For a stream the response object is taken from the ``response.completed`` (or
-  ``response.incomplete``) event the client received (:class:`TerminalTap`), so the stored id
-  is the one the client saw from first event to last.
+  id. For a stream the response object is the Responses stream encoder's ``final_response``
+  (the object of the ``response.completed`` or ``response.incomplete`` event it wrote for the
+  client), so the stored id is the one the client saw from first event to last, and nothing
+  re-reads the bytes the encoder just produced.
 * **Reading**: ``GET`` returns the stored response object; ``DELETE`` forgets it;
   ``GET …/input_items`` lists the input items (newest first unless ``order=asc``, ``limit``
   1 to 100, ``after`` an item id), each with the ``id``/``status`` the list format requires.
@@ -33,24 +34,13 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs
 
-from apibridge import _json
-from apibridge._sse import SSEDecoder
-from apibridge.errors import ApibridgeError, ApiError, InvalidPayload
+from apibridge.errors import ApiError, GatewayError, InvalidPayload
 from apibridge.store import Store
 
-__all__ = ["GatewayError", "ResponseHistory", "TerminalTap", "input_items"]
+__all__ = ["ResponseHistory", "input_items"]
 
 _PREFIX = "responses:"
-_TERMINAL = frozenset({"response.completed", "response.incomplete"})
 _ID_PREFIX: Mapping[str, str] = {"message": "msg_", "function_call": "fc_"}
-
-
-class GatewayError(ApibridgeError):
-    """An error the gateway itself answers with (not found, unauthorised …)."""
-
-    def __init__(self, error: ApiError) -> None:
-        Exception.__init__(self, error.message)
-        self.error = error
 
 
 def input_items(body: Mapping[str, Any]) -> list[Any]:
@@ -177,24 +167,3 @@ def _listed(item: Any, response_id: str, index: int) -> Any:
     if kind in ("function_call", "function_call_output", "message"):
         out.setdefault("status", "completed")
     return out
-
-
-class TerminalTap:
-    """Watches the client-bound Responses SSE bytes for the final response object."""
-
-    def __init__(self) -> None:
-        self._frames = SSEDecoder()
-        self.response: dict[str, Any] | None = None
-
-    def feed(self, chunk: bytes) -> None:
-        """Look at ``chunk``; only the terminal event's JSON is parsed."""
-        for frame in self._frames.feed(chunk):
-            if frame.event in _TERMINAL or (
-                frame.event is None and any(t in frame.data[:64] for t in _TERMINAL)
-            ):
-                try:
-                    data = _json.loads(frame.data)
-                except InvalidPayload:
-                    continue
-                if isinstance(data, dict) and isinstance(data.get("response"), dict):
-                    self.response = data["response"]

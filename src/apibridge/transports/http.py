@@ -5,8 +5,11 @@ Theory of operation
 :class:`HttpTransport` encodes the exchange's canonical request in the upstream's format
 (``exchange.upstream_request``), POSTs it with the httpx client it was given, and decodes the
 answer: a JSON body through ``exchange.decode_response``, or SSE bytes through
-:class:`apibridge._sse.SSEDecoder` and the upstream codec's ``StreamDecoder``, one chunk at a
-time (nothing is buffered; each event is yielded as soon as its frame is complete).
+:class:`apibridge._sse.SSEDecoder` and ``exchange.stream_decoder()``, one chunk at a time
+(nothing is buffered; each event is yielded as soon as its frame is complete). Both give the
+client's tool names back. Client headers and a forwarded client key come in the
+:class:`~apibridge.transports.Forwarding` beside the exchange. :func:`default_client` builds
+the gateway's shared httpx client.
 
 Failure handling, in order:
 
@@ -34,6 +37,7 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
+import http.cookiejar
 import random
 import re
 import time
@@ -49,9 +53,11 @@ from apibridge._exchange import Exchange
 from apibridge._sse import SSEDecoder
 from apibridge.config import UpstreamConfig
 from apibridge.errors import ApiError, InvalidPayload, UpstreamError
-from apibridge.model import Event, ReasoningConfig, Request, Response, StreamError
+from apibridge.model import Event, Request, Response, StreamError
+from apibridge.transports import NO_FORWARDING, Forwarding
+from apibridge.transports._closing import aclose_shielded
 
-__all__ = ["RETRY_STATUSES", "HttpTransport", "parse_retry_after"]
+__all__ = ["RETRY_STATUSES", "HttpTransport", "default_client", "parse_retry_after"]
 
 #: upstream statuses worth another attempt (rate limits, overload, transient server errors).
 RETRY_STATUSES: frozenset[int] = frozenset({429, 500, 502, 503, 504, 529})
@@ -93,9 +99,46 @@ _COUNT_FIELDS = frozenset(
 
 _MAX_BODY = 64 * 1024 * 1024  # a non-streamed answer larger than this is refused
 _MAX_ERROR_BODY = 256 * 1024
-_MIN_BUDGET = 1024  # Anthropic's smallest thinking budget
 # OpenAI shows keys masked (``sk-proj-****abcd``); even a masked key is nobody's business
 _MASKED_KEY = re.compile(r"\b(?:sk|key)-[A-Za-z0-9_*.\-]{6,}")
+
+
+class _NoCookies(http.cookiejar.CookiePolicy):
+    """Keep no upstream cookies: one gateway client serves many users."""
+
+    netscape = True
+    rfc2965 = False
+    hide_cookie2 = True
+
+    def set_ok(self, cookie: http.cookiejar.Cookie, request: Any) -> bool:
+        return False
+
+    def return_ok(self, cookie: http.cookiejar.Cookie, request: Any) -> bool:
+        return False
+
+    def domain_return_ok(self, domain: str, request: Any) -> bool:
+        return False
+
+    def path_return_ok(self, path: str, request: Any) -> bool:
+        return False
+
+
+def default_client() -> httpx.AsyncClient:
+    """The gateway's httpx client: an aiohttp connection pool behind the httpx interface.
+
+    httpx's own pool loses throughput as concurrency rises (encode/httpx#3215, and
+    ``benchmarks/bench_gateway.py`` here); the ``httpx-aiohttp`` transport keeps it. Without
+    that package installed, plain httpx. Cookies are never kept: the client is shared by
+    every user of the gateway.
+    """
+    limits = httpx.Limits(max_connections=1000, max_keepalive_connections=200)
+    cookies = http.cookiejar.CookieJar(policy=_NoCookies())
+    try:
+        from httpx_aiohttp import AiohttpTransport
+    except ImportError:  # pragma: no cover - the `http` extra installs it
+        return httpx.AsyncClient(timeout=None, limits=limits, cookies=cookies)
+    transport = AiohttpTransport(limits=limits)
+    return httpx.AsyncClient(transport=transport, timeout=None, cookies=cookies)
 
 
 def parse_retry_after(headers: Mapping[str, str]) -> float | None:
@@ -151,37 +194,23 @@ class HttpTransport:
     # ----------------------------------------------------------------------- requests
 
     def prepare(self, exchange: Exchange, *, stream: bool) -> Request:
-        """The canonical request as this upstream gets it: ``stream`` set, limits applied."""
-        request = attrs.evolve(exchange.request, stream=stream)
-        limit = self.config.max_output_tokens
-        if limit is None:
-            return request
-        name = self.config.name
-        if request.max_tokens is None:
-            if self.config.format == "anthropic":
-                # Anthropic requires max_tokens; the upstream's own limit is the natural value
-                request = attrs.evolve(request, max_tokens=limit)
-        elif request.max_tokens > limit:
-            exchange.ctx.lose(
-                "max_tokens",
-                f"{request.max_tokens} is above the limit of upstream {name} ({limit})",
-                f"clamped to {limit}",
-            )
-            request = attrs.evolve(request, max_tokens=limit)
-        return _fit_budget(request, exchange)
+        """The canonical request as this upstream gets it: ``stream`` set (the gateway's
+        request policies, limits included, were applied when the exchange was built)."""
+        return attrs.evolve(exchange.request, stream=stream)
 
-    def headers(self, exchange: Exchange | None, *, stream: bool = False) -> dict[str, str]:
+    def headers(
+        self, forwarding: Forwarding = NO_FORWARDING, *, stream: bool = False
+    ) -> dict[str, str]:
         """The request headers: auth with the next key, format headers, configured extras."""
         headers = {"content-type": "application/json"}
         if stream:
             headers["accept"] = "text/event-stream"
-        key = self._key_for(exchange)
+        key = self._key_for(forwarding)
         if self.config.format == "anthropic":
             headers["anthropic-version"] = _ANTHROPIC_VERSION
-            if exchange is not None:
-                for name in _ANTHROPIC_FORWARD:
-                    if name in exchange.client_headers:
-                        headers[name] = exchange.client_headers[name]
+            for name in _ANTHROPIC_FORWARD:
+                if name in forwarding.headers:
+                    headers[name] = forwarding.headers[name]
             if key:
                 headers["x-api-key"] = key
         elif key:
@@ -189,10 +218,10 @@ class HttpTransport:
         headers.update(self.config.headers)
         return headers
 
-    def _key_for(self, exchange: Exchange | None) -> str | None:
+    def _key_for(self, forwarding: Forwarding) -> str | None:
         """The client's own key where this upstream forwards it, else the next configured one."""
-        if self.config.forward_client_key and exchange is not None and exchange.client_key:
-            return exchange.client_key
+        if self.config.forward_client_key and forwarding.key:
+            return forwarding.key
         return self._next_key()
 
     def _next_key(self) -> str | None:
@@ -222,6 +251,7 @@ class HttpTransport:
     async def _send(
         self,
         exchange: Exchange,
+        forwarding: Forwarding,
         url: httpx.URL,
         body: bytes,
         *,
@@ -236,7 +266,7 @@ class HttpTransport:
                 "POST",
                 url,
                 content=body,
-                headers=self.headers(exchange, stream=stream),
+                headers=self.headers(forwarding, stream=stream),
                 timeout=self._timeout(),
             )
             retry_after: float | None = None
@@ -359,11 +389,13 @@ class HttpTransport:
 
     # ----------------------------------------------------------------------- the protocol
 
-    async def complete(self, exchange: Exchange) -> Response:
+    async def complete(
+        self, exchange: Exchange, forwarding: Forwarding = NO_FORWARDING
+    ) -> Response:
         """See :meth:`apibridge.transports.Transport.complete`."""
         payload = _json.dumps(exchange.upstream_request(self.prepare(exchange, stream=False)))
         response, _ = await self._send(
-            exchange, self._url("messages"), payload, stream=False, attempt=0
+            exchange, forwarding, self._url("messages"), payload, stream=False, attempt=0
         )
         try:
             raw = await self._read(response, _MAX_BODY)
@@ -381,7 +413,9 @@ class HttpTransport:
                 )
             ) from None
 
-    async def stream(self, exchange: Exchange) -> AsyncIterator[Event]:
+    async def stream(
+        self, exchange: Exchange, forwarding: Forwarding = NO_FORWARDING
+    ) -> AsyncIterator[Event]:
         """See :meth:`apibridge.transports.Transport.stream`."""
         payload = _json.dumps(exchange.upstream_request(self.prepare(exchange, stream=True)))
         url = self._url("messages")
@@ -389,7 +423,7 @@ class HttpTransport:
         while True:
             start = anyio.current_time()
             response, attempt = await self._send(
-                exchange, url, payload, stream=True, attempt=attempt
+                exchange, forwarding, url, payload, stream=True, attempt=attempt
             )
             remaining = self.config.timeouts.first_byte - (anyio.current_time() - start)
             events = self._events(exchange, response, max(remaining, 0.001))
@@ -404,7 +438,7 @@ class HttpTransport:
                 if isinstance(first, StreamError):
                     error: ApiError = first.error
                     if error.kind in _RETRY_KINDS and attempt < self.config.retries.attempts:
-                        await _close_gen(events)
+                        await aclose_shielded(events)
                         await anyio.sleep(self._delay(attempt, error.retry_after))
                         attempt += 1
                         continue
@@ -414,15 +448,14 @@ class HttpTransport:
                     yield event
                 return
             finally:
-                await _close_gen(events)
+                await aclose_shielded(events)
 
     async def _events(
         self, exchange: Exchange, response: httpx.Response, first_wait: float
     ) -> AsyncIterator[Event]:
         """Canonical events from ``response``'s SSE body; failures end it with a StreamError."""
         frames = SSEDecoder()
-        decoder = exchange.upstream.StreamDecoder(exchange.ctx)
-        restore = exchange.names.restore_event
+        decoder = exchange.stream_decoder()  # client tool names in its events
         name = self.config.name
         idle = self.config.timeouts.idle
         wait = first_wait
@@ -459,7 +492,7 @@ class HttpTransport:
                     if isinstance(event, StreamError):
                         yield StreamError(error=self._fault(event.error))
                         return
-                    yield restore(event)
+                    yield event
                 if chunk is None:
                     return
         finally:
@@ -467,14 +500,16 @@ class HttpTransport:
 
     # ----------------------------------------------------------------------- extras
 
-    async def count_tokens(self, exchange: Exchange) -> int | None:
+    async def count_tokens(
+        self, exchange: Exchange, forwarding: Forwarding = NO_FORWARDING
+    ) -> int | None:
         """The upstream's own input-token count (Anthropic upstreams); ``None`` elsewhere."""
         if self.config.format != "anthropic":
             return None
         body = exchange.upstream_request(self.prepare(exchange, stream=False))
         payload = _json.dumps({k: v for k, v in body.items() if k in _COUNT_FIELDS})
         response, _ = await self._send(
-            exchange, self._url("count_tokens"), payload, stream=False, attempt=0
+            exchange, forwarding, self._url("count_tokens"), payload, stream=False, attempt=0
         )
         try:
             raw = await self._read(response, _MAX_ERROR_BODY)
@@ -492,7 +527,7 @@ class HttpTransport:
 
     async def list_models(self) -> Sequence[Mapping[str, Any]]:
         """The upstream's model list (each entry has at least ``id``); empty when unavailable."""
-        headers = self.headers(None)
+        headers = self.headers()
         headers.pop("content-type", None)
         wait = min(self.config.timeouts.first_byte, 15.0)
         try:
@@ -513,41 +548,8 @@ class HttpTransport:
         return [m for m in data if isinstance(m, dict) and isinstance(m.get("id"), str)]
 
 
-def _fit_budget(request: Request, exchange: Exchange) -> Request:
-    """Keep a thinking budget below ``max_tokens`` (Anthropic refuses it otherwise)."""
-    reasoning = request.reasoning
-    limit = request.max_tokens
-    if reasoning is None or reasoning.budget_tokens is None or limit is None:
-        return request
-    budget = reasoning.budget_tokens
-    if budget < limit:
-        return request
-    smaller = limit - 1
-    if smaller >= _MIN_BUDGET:
-        exchange.ctx.lose(
-            "thinking.budget_tokens",
-            f"{budget} is not below max_tokens {limit}",
-            f"lowered to {smaller}",
-        )
-        return attrs.evolve(request, reasoning=attrs.evolve(reasoning, budget_tokens=smaller))
-    exchange.ctx.lose(
-        "thinking", f"max_tokens {limit} leaves no room for a thinking budget", "thinking disabled"
-    )
-    return attrs.evolve(request, reasoning=ReasoningConfig(mode="disabled"))
-
-
 async def _close(response: httpx.Response) -> None:
-    # shielded: when the client went away this task is being cancelled, and the upstream
-    # connection must still be closed rather than left to the garbage collector
-    with anyio.CancelScope(shield=True), contextlib.suppress(httpx.HTTPError):
-        await response.aclose()  # an error here means it is already broken: nothing to free
-
-
-async def _close_gen(events: AsyncIterator[Event]) -> None:
-    aclose = getattr(events, "aclose", None)
-    if aclose is not None:
-        with anyio.CancelScope(shield=True):
-            await aclose()
+    await aclose_shielded(response, broken=(httpx.HTTPError,))
 
 
 def _connect_failure(exc: httpx.HTTPError) -> str:

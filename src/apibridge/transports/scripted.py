@@ -18,7 +18,9 @@ its script (or asks its ``responder`` when the script is empty) and answers with
 ``delay`` seconds pass between streamed events, so tests can watch a stream arrive piece by
 piece and demos look alive. Every request seen is kept in :attr:`ScriptedTransport.requests`.
 The built-in ``echo`` script (``apibridge serve --upstream scripted=echo``) answers each
-request by repeating its last user text.
+request by repeating its last user text. It speaks canonical events (``KINDS["scripted"]``), so
+the exchange's upstream side is the client's own format; tool names come back to the client's
+through the exchange, as for every transport.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ from apibridge.model import (
     Usage,
     accumulate,
 )
+from apibridge.transports import NO_FORWARDING, Forwarding
 
 __all__ = ["Reply", "ScriptedTransport", "echo", "events_for"]
 
@@ -217,22 +220,26 @@ class ScriptedTransport:
             raise UpstreamError(reply)
         return reply
 
-    async def complete(self, exchange: Exchange) -> Response:
+    async def complete(
+        self, exchange: Exchange, forwarding: Forwarding = NO_FORWARDING
+    ) -> Response:
         """See :meth:`apibridge.transports.Transport.complete`."""
         reply = self._reply(exchange, stream=False)
         response = reply if isinstance(reply, Response) else accumulate(_events(reply))
-        return exchange.names.restore_response(response)
+        return exchange.restore_response(response)
 
-    async def stream(self, exchange: Exchange) -> AsyncIterator[Event]:
+    async def stream(
+        self, exchange: Exchange, forwarding: Forwarding = NO_FORWARDING
+    ) -> AsyncIterator[Event]:
         """See :meth:`apibridge.transports.Transport.stream`."""
         reply = self._reply(exchange, stream=True)
-        events = _events(reply)
+        events = exchange.stream_decoder().restore(_events(reply))
         if events and isinstance(events[0], StreamError):
             raise UpstreamError(events[0].error)
         for i, event in enumerate(events):
             if i and self.delay:
                 await anyio.sleep(self.delay)
-            yield exchange.names.restore_event(event)
+            yield event
 
     async def aclose(self) -> None:
         """Nothing to release."""

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -31,6 +30,7 @@ import httpx
 from apibridge import _json
 from apibridge.codecs import backboard as codec
 from apibridge.errors import ApiError, InvalidPayload, UpstreamError
+from apibridge.transports._closing import aclose_shielded
 from apibridge.transports.backboard._settings import BackboardSettings
 
 __all__ = ["KEY_FAULT_KINDS", "BackboardAPI", "form_fields", "parse_retry_after"]
@@ -210,7 +210,7 @@ class BackboardAPI:
                 try:
                     error = await self._error(response)
                 finally:
-                    await close_response(response)
+                    await aclose_shielded(response, broken=(httpx.HTTPError,))
                 if not self.retryable(error):
                     raise UpstreamError(error)
             if attempt >= self.settings.retries:
@@ -226,7 +226,7 @@ class BackboardAPI:
         except httpx.HTTPError as exc:
             raise UpstreamError(self._unreachable(exc)) from None
         finally:
-            await close_response(response)
+            await aclose_shielded(response, broken=(httpx.HTTPError,))
         try:
             return _json.loads(raw) if raw.strip() else {}
         except InvalidPayload:
@@ -388,10 +388,3 @@ def _id(body: Any, field: str, where: str) -> str:
             )
         )
     return value
-
-
-async def close_response(response: httpx.Response) -> None:
-    """Close ``response`` even while the task is being cancelled (a client that left)."""
-    # A response that is already broken has nothing more to release.
-    with anyio.CancelScope(shield=True), contextlib.suppress(httpx.HTTPError):
-        await response.aclose()

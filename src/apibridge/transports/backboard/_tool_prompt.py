@@ -33,7 +33,9 @@ from typing import Any
 
 import attrs
 
+from apibridge import _json
 from apibridge._json import dumps_str
+from apibridge.errors import InvalidPayload
 from apibridge.model import (
     Message,
     Request,
@@ -67,6 +69,8 @@ WRAPPER_KEYS: tuple[str, ...] = ("tool_calls", "tool_call", "calls")
 
 _UNDECIDED_TAIL = re.compile(r"(`{1,2}|\[\s*)$")
 _FENCE_RE = re.compile(r"```[ \t]*([\w-]*)[ \t]*\n(.*?)```", re.DOTALL)
+# the standard library only for raw_decode (a JSON value and where it ends, inside text):
+# orjson parses whole documents only
 _JSON = json.JSONDecoder()
 
 _CHOICE_RULES: Mapping[str, str] = {
@@ -81,8 +85,8 @@ _CHOICE_RULES: Mapping[str, str] = {
 def render_call(name: str, arguments: str) -> str:
     """One call in the syntax the prompt teaches (a fenced ``tool_call`` block)."""
     try:
-        parsed = json.loads(arguments) if arguments.strip() else {}
-    except ValueError:
+        parsed = _json.loads(arguments) if arguments.strip() else {}
+    except InvalidPayload:
         parsed = arguments
     body = dumps_str({"name": name, "arguments": parsed})
     return f"```{CALL_FENCE}\n{body}\n```"
@@ -200,8 +204,8 @@ def _as_call(value: Any, declared: Collection[str]) -> ParsedCall | None:
     arguments = value[key]
     if isinstance(arguments, str):
         try:
-            decoded = json.loads(arguments) if arguments.strip() else {}
-        except ValueError:
+            decoded = _json.loads(arguments) if arguments.strip() else {}
+        except InvalidPayload:
             return None
         if not isinstance(decoded, dict):
             return None

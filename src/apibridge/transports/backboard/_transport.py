@@ -4,7 +4,8 @@ Theory of operation
 ===================
 
 Each client request carries a whole transcript; a backboard thread keeps one server-side.
-For every request the transport *plans a turn* (:meth:`BackboardTransport._plan`):
+For every request the transport *plans a turn* (:meth:`BackboardTransport._plan`; the turn
+and its encoding are in :mod:`apibridge.transports.backboard._turn`):
 
 1. **Tool results** in the newest user turn whose call ids backboard itself issued (and that
    the store maps to a waiting run) go to that run, all in one ``submit-tool-outputs`` call,
@@ -24,9 +25,10 @@ the answer are mapped (backboard's own ids) to their run. Every setting of a tur
 (``system_prompt``, ``tools``, ``thinking`` …) is sent again on every turn, because backboard
 keeps them per turn only.
 
-Streams are read with a keep-alive timer: silence longer than ``keepalive`` yields a ``Ping``
-(starting the message first if needed); a ``run_ended`` is followed by at most ``end_grace``
-seconds of waiting for a resumed run before the message is closed. Events are held back until
+Streams are read with a keep-alive timer (:mod:`apibridge.transports.backboard._stream_reader`):
+silence longer than ``keepalive`` yields a ``Ping`` (starting the message first if needed); a
+``run_ended`` is followed by at most ``end_grace`` seconds of waiting for a resumed run before
+the message is closed. Events are held back until
 the first content part, so a failure before it (including in-stream ``error``/``run_failed``
 with a retryable message) is retried on a fresh thread with the history replayed (the old
 thread may hold a half-finished turn), or raised as an :class:`UpstreamError` so that the
@@ -41,7 +43,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 import anyio
@@ -49,7 +51,6 @@ import attrs
 import httpx
 
 from apibridge._exchange import Exchange
-from apibridge._sse import SSEDecoder
 from apibridge.codecs import backboard as codec
 from apibridge.errors import ApiError, InvalidPayload, UpstreamError
 from apibridge.model import (
@@ -57,16 +58,15 @@ from apibridge.model import (
     Message,
     MessageStop,
     Ping,
-    Request,
     Response,
     StreamError,
-    TextPart,
     ToolCallPart,
     ToolResultPart,
     accumulate,
 )
 from apibridge.store import Store, StoreUnavailable
-from apibridge.transports.backboard._api import KEY_FAULT_KINDS, BackboardAPI, close_response
+from apibridge.transports import NO_FORWARDING, Forwarding
+from apibridge.transports.backboard._api import KEY_FAULT_KINDS, BackboardAPI
 from apibridge.transports.backboard._fallback import FallbackStream, parse_response
 from apibridge.transports.backboard._settings import BackboardSettings, settings_from_config
 from apibridge.transports.backboard._state import (
@@ -77,48 +77,19 @@ from apibridge.transports.backboard._state import (
     fingerprint,
     transcript_digest,
 )
-from apibridge.transports.backboard._tool_prompt import inline_tools
+from apibridge.transports.backboard._stream_reader import read_events
+from apibridge.transports.backboard._turn import (
+    Turn,
+    answer_fields,
+    encode_turn,
+    tool_payload,
+    turn_start,
+)
 
 __all__ = ["CONVERSATION_HEADERS", "BackboardTransport"]
 
 #: Client headers that name a conversation explicitly, in order of preference.
 CONVERSATION_HEADERS: tuple[str, ...] = ("x-backboard-conversation-id", "x-conversation-id")
-
-#: What an unanswered tool call gets as output, so that the run can go on.
-MISSING_OUTPUT = "Error: the client sent no result for this tool call."
-
-
-@attrs.define
-class _Turn:
-    """One planned request to backboard (see the module docstring)."""
-
-    exchange: Exchange
-    request: Request  # the client's whole request, model routed, ``stream`` set
-    conversation_id: str | None
-    fallback: bool
-    declared: frozenset[str]
-    mode: str = "new"  # "new" | "message" | "tool_outputs"
-    new_turn_start: int = 0
-    ref: ThreadRef | None = None
-    old_tip: str | None = None
-    route: ToolRoute | None = None
-    key: str | None = None
-    accepted: bool = False
-
-
-def _turn_start(messages: Sequence[Message]) -> int:
-    start = len(messages)
-    while start > 0 and messages[start - 1].role == "user":
-        start -= 1
-    return start
-
-
-def _answer_fields(body: Any) -> Mapping[str, Any]:
-    """The answer message of either non-stream shape."""
-    if isinstance(body, Mapping) and isinstance(body.get("messages"), list) and body["messages"]:
-        last = body["messages"][-1]
-        return last if isinstance(last, Mapping) else {}
-    return body if isinstance(body, Mapping) else {}
 
 
 class BackboardTransport:
@@ -163,9 +134,9 @@ class BackboardTransport:
 
     # ------------------------------------------------------------------------- planning
 
-    def _conversation_id(self, exchange: Exchange) -> str | None:
+    def _conversation_id(self, exchange: Exchange, forwarding: Forwarding) -> str | None:
         for name in CONVERSATION_HEADERS:
-            value = exchange.client_headers.get(name)
+            value = forwarding.headers.get(name)
             if value:
                 return value
         metadata = exchange.request.metadata or {}
@@ -173,21 +144,26 @@ class BackboardTransport:
         return value if isinstance(value, str) and value else None
 
     async def _plan(
-        self, exchange: Exchange, *, stream: bool, conversation_id: str | None
-    ) -> _Turn:
+        self,
+        exchange: Exchange,
+        forwarding: Forwarding,
+        *,
+        stream: bool,
+        conversation_id: str | None,
+    ) -> Turn:
         original = exchange.request.model
         routed = self.settings.route_model(original)
         request = attrs.evolve(exchange.request, model=routed, stream=stream)
         fallback = self.settings.uses_fallback_tools(original) or (
             self.settings.uses_fallback_tools(routed)
         )
-        turn = _Turn(
+        turn = Turn(
             exchange=exchange,
             request=request,
-            conversation_id=conversation_id or self._conversation_id(exchange),
+            conversation_id=conversation_id or self._conversation_id(exchange, forwarding),
             fallback=fallback,
             declared=frozenset(t.name for t in request.tools if t.kind == "function"),
-            new_turn_start=_turn_start(request.messages),
+            new_turn_start=turn_start(request.messages),
         )
         new = request.messages[turn.new_turn_start :]
         results = [p for m in new for p in m.content if isinstance(p, ToolResultPart)]
@@ -213,68 +189,6 @@ class BackboardTransport:
             if claimed is not None:
                 turn.mode, turn.ref, turn.old_tip, turn.key = "message", claimed, found.tip, key
         return turn
-
-    # ------------------------------------------------------------------------- encoding
-
-    def _encoded(self, turn: _Turn, *, whole: bool) -> dict[str, Any]:
-        """The message fields of ``turn`` (the whole transcript, or only the new turn)."""
-        exchange = turn.exchange
-        request = turn.request
-        # Fallback mode: tools go into the prompt; history calls and results become text.
-        request = inline_tools(request) if turn.fallback else exchange.names.rename_request(request)
-        if not whole:
-            request = attrs.evolve(request, messages=request.messages[turn.new_turn_start :])
-        fields = codec.encode_request(request, exchange.ctx)
-        fields["memory"] = self.settings.memory
-        if self.settings.web_search and "web_search" not in fields:
-            fields["web_search"] = self.settings.web_search
-        return fields
-
-    def _tool_payload(self, turn: _Turn) -> dict[str, Any]:
-        """``submit-tool-outputs`` body: every output of the run, plus this turn's settings."""
-        assert turn.route is not None
-        ctx = turn.exchange.ctx
-        new = turn.request.messages[turn.new_turn_start :]
-        results = [p for m in new for p in m.content if isinstance(p, ToolResultPart)]
-        outputs = codec.encode_tool_outputs(results, ctx)
-        texts = [
-            p.text for m in new for p in m.content if isinstance(p, TextPart) and p.text.strip()
-        ]
-        if texts and outputs:
-            ctx.lose(
-                "messages",
-                "backboard takes no user text with tool outputs",
-                "appended to the last tool output",
-            )
-            outputs[-1] = {
-                **outputs[-1],
-                "output": outputs[-1]["output"] + "\n\n" + "\n\n".join(texts),
-            }
-        for m in new:
-            for part in m.content:
-                if not isinstance(part, TextPart | ToolResultPart):
-                    ctx.lose(
-                        "messages",
-                        f"a {type(part).__name__} next to tool results "
-                        "cannot go with backboard tool outputs",
-                    )
-        answered = {o["tool_call_id"] for o in outputs}
-        for call_id in turn.route.call_ids:
-            if call_id not in answered:
-                ctx.lose(
-                    f"tool_result[{call_id}]",
-                    "the client answered only some tool calls",
-                    "sent an error output for the missing one",
-                )
-                outputs.append({"tool_call_id": call_id, "output": MISSING_OUTPUT})
-        settings = self._encoded(
-            attrs.evolve(turn, request=attrs.evolve(turn.request, messages=())), whole=True
-        )
-        payload: dict[str, Any] = {"tool_outputs": outputs}
-        for field in ("tools", "thinking"):
-            if field in settings:
-                payload[field] = settings[field]
-        return payload
 
     # ------------------------------------------------------------------------- threads
 
@@ -343,7 +257,7 @@ class BackboardTransport:
 
     # ------------------------------------------------------------------------- sending
 
-    async def _send(self, turn: _Turn, *, stream: bool) -> Any:
+    async def _send(self, turn: Turn, *, stream: bool) -> Any:
         """Send ``turn``: the answer body, or the open SSE response when ``stream``."""
         if turn.mode == "new":
             return await self._send_new(turn, stream=stream)
@@ -352,11 +266,14 @@ class BackboardTransport:
         try:
             if turn.mode == "tool_outputs":
                 assert turn.route is not None
-                payload = self._tool_payload(turn)
+                payload = tool_payload(turn, self.settings)
                 call = self.api.stream_tool_outputs if stream else self.api.submit_tool_outputs
                 result = await call(turn.key, turn.ref.thread_id, turn.route.run_id, payload)
             else:
-                fields = {**self._encoded(turn, whole=False), "thread_id": turn.ref.thread_id}
+                fields = {
+                    **encode_turn(turn, self.settings, whole=False),
+                    "thread_id": turn.ref.thread_id,
+                }
                 send = self.api.stream_message if stream else self.api.send_message
                 result = await send(turn.key, fields)
         except UpstreamError as exc:
@@ -368,9 +285,9 @@ class BackboardTransport:
         turn.accepted = True
         return result
 
-    async def _send_new(self, turn: _Turn, *, stream: bool) -> Any:
+    async def _send_new(self, turn: Turn, *, stream: bool) -> Any:
         """Send a new conversation's first turn, trying the keys in rotation order."""
-        fields = self._encoded(turn, whole=True)
+        fields = encode_turn(turn, self.settings, whole=True)
         failure: UpstreamError | None = None
         for key in await self.keys.order():
             try:
@@ -390,7 +307,7 @@ class BackboardTransport:
         assert failure is not None
         raise failure
 
-    async def _fresh_thread(self, turn: _Turn) -> None:
+    async def _fresh_thread(self, turn: Turn) -> None:
         """Switch ``turn`` to a new thread with the whole history (after a failed attempt)."""
         if turn.ref is not None:
             await self.state.release(turn.ref, None)
@@ -401,7 +318,7 @@ class BackboardTransport:
         return attempt < self.settings.retries and self.api.retryable(error)
 
     @staticmethod
-    def _thread_lost(turn: _Turn, error: ApiError, attempt: int) -> bool:
+    def _thread_lost(turn: Turn, error: ApiError, attempt: int) -> bool:
         """Whether the thread or run this turn relied on is gone upstream (deleted, expired,
         or the run no longer waits for outputs): then the history is replayed, once."""
         if attempt > 0 or turn.mode == "new" or turn.accepted:
@@ -410,12 +327,12 @@ class BackboardTransport:
             return True
         return turn.mode == "tool_outputs" and "tool outputs" in error.message.lower()
 
-    async def _abandon(self, turn: _Turn) -> None:
+    async def _abandon(self, turn: Turn) -> None:
         """The turn failed: give its thread back (reusable only if nothing reached it)."""
         if turn.ref is not None and turn.mode != "new":
             await self.state.release(turn.ref, None if turn.accepted else turn.old_tip)
 
-    async def _remember(self, turn: _Turn, response: Response, run_id: str | None) -> None:
+    async def _remember(self, turn: Turn, response: Response, run_id: str | None) -> None:
         """After an answer: the thread's new tip, and where the answer's tool calls go."""
         assert turn.ref is not None
         assert turn.key is not None
@@ -435,13 +352,19 @@ class BackboardTransport:
 
     # ------------------------------------------------------------------------- complete
 
-    async def complete(self, exchange: Exchange, *, conversation_id: str | None = None) -> Response:
+    async def complete(
+        self,
+        exchange: Exchange,
+        forwarding: Forwarding = NO_FORWARDING,
+        *,
+        conversation_id: str | None = None,
+    ) -> Response:
         """See :meth:`apibridge.transports.Transport.complete`.
 
         ``conversation_id`` names the conversation explicitly (else the headers, metadata or
         transcript digest do).
         """
-        turn = await self._plan(exchange, stream=False, conversation_id=conversation_id)
+        turn = await self._plan(exchange, forwarding, stream=False, conversation_id=conversation_id)
         attempt = 0
         try:
             while True:
@@ -458,7 +381,7 @@ class BackboardTransport:
                         await anyio.sleep(self.api.delay(attempt))
                         attempt += 1
                     await self._fresh_thread(turn)
-            run_id = _answer_fields(body).get("run_id")
+            run_id = answer_fields(body).get("run_id")
             await self._remember(turn, response, run_id if isinstance(run_id, str) else None)
             return response
         except BaseException:
@@ -466,7 +389,7 @@ class BackboardTransport:
                 await self._abandon(turn)
             raise
 
-    def _decode(self, turn: _Turn, body: Any) -> Response:
+    def _decode(self, turn: Turn, body: Any) -> Response:
         try:
             response = turn.exchange.decode_response(body)
         except InvalidPayload as exc:
@@ -484,12 +407,15 @@ class BackboardTransport:
     # ------------------------------------------------------------------------- stream
 
     async def stream(
-        self, exchange: Exchange, *, conversation_id: str | None = None
+        self,
+        exchange: Exchange,
+        forwarding: Forwarding = NO_FORWARDING,
+        *,
+        conversation_id: str | None = None,
     ) -> AsyncIterator[Event]:
         """See :meth:`apibridge.transports.Transport.stream` (and :meth:`complete` for
-        ``conversation_id``). Tool names are restored in the events."""
-        turn = await self._plan(exchange, stream=True, conversation_id=conversation_id)
-        restore = exchange.names.restore_event
+        ``conversation_id``). Tool names are restored by the exchange's stream decoder."""
+        turn = await self._plan(exchange, forwarding, stream=True, conversation_id=conversation_id)
         attempt = 0
         shown: list[Event] = []  # what reached the consumer
         decoder: codec.StreamDecoder | None = None
@@ -504,15 +430,16 @@ class BackboardTransport:
                     attempt += 1  # replay the history into a new thread
                     await self._fresh_thread(turn)
                     continue
-                decoder = codec.StreamDecoder(exchange.ctx)
+                events_in = exchange.stream_decoder()
+                assert isinstance(events_in.wire, codec.StreamDecoder)
+                decoder = events_in.wire
                 adapter = FallbackStream(turn.declared) if turn.fallback else None
                 held: list[Event] = []
                 retry: ApiError | None = None
-                events = self._pump(response, decoder)
+                events = read_events(response, events_in, self.settings)
                 try:
                     async for raw in events:
                         for event in adapter.feed(raw) if adapter is not None else [raw]:
-                            event = restore(event)
                             if shown:
                                 shown.append(event)
                                 yield event
@@ -550,101 +477,24 @@ class BackboardTransport:
             if not finished:
                 await self._stopped(turn, decoder)
 
-    async def _stopped(self, turn: _Turn, decoder: codec.StreamDecoder | None) -> None:
+    async def _stopped(self, turn: Turn, decoder: codec.StreamDecoder | None) -> None:
         """The stream ended without an answer (failure, or the client left): clean up."""
         with anyio.CancelScope(shield=True):
             await self._cancel_run(turn, decoder)
             await self._abandon(turn)
 
-    async def _cancel_run(self, turn: _Turn, decoder: codec.StreamDecoder | None) -> None:
+    async def _cancel_run(self, turn: Turn, decoder: codec.StreamDecoder | None) -> None:
         """Cancel the run ``decoder`` was reading when it has not ended."""
         with anyio.CancelScope(shield=True):
             run_id = decoder.run_id if decoder is not None and not decoder.done else None
             if run_id is not None and turn.ref is not None and turn.key is not None:
                 await self.api.cancel_run(turn.key, turn.ref.thread_id, run_id)
 
-    async def _pump(
-        self, response: httpx.Response, decoder: codec.StreamDecoder
-    ) -> AsyncGenerator[Event, None]:
-        """Canonical events of one SSE response, with keep-alives and the end-grace timer.
-
-        Three clocks, all counted from real events (SSE comments keep nothing alive here):
-        a frame must come within ``first_byte_timeout`` (then ``idle_timeout``); a ``Ping``
-        goes out after ``keepalive`` seconds without an event; after ``run_ended``, the
-        message ends once ``end_grace`` seconds pass without a frame.
-        """
-        settings = self.settings
-        loop = asyncio.get_running_loop()
-        frames = SSEDecoder()
-        chunks = response.aiter_bytes()
-        pending: asyncio.Future[bytes | None] | None = None
-        last_frame = last_event = loop.time()
-        deadline = last_frame + settings.first_byte_timeout
-        try:
-            while True:
-                if pending is None:
-                    pending = asyncio.ensure_future(anext(chunks, None))
-                grace = decoder.ended and not decoder.done
-                timers = [deadline, last_event + settings.keepalive]
-                if grace:
-                    timers.append(last_frame + settings.end_grace)
-                done, _ = await asyncio.wait({pending}, timeout=max(0.0, min(timers) - loop.time()))
-                now = loop.time()
-                if not done:
-                    if grace and now >= last_frame + settings.end_grace:
-                        for event in decoder.close():  # the run ended and nothing followed
-                            yield event
-                        return
-                    if now >= deadline:
-                        yield StreamError(
-                            error=ApiError.of(
-                                "timeout",
-                                "backboard sent nothing for too long",
-                                source_format="backboard",
-                            )
-                        )
-                        return
-                    if now >= last_event + settings.keepalive:
-                        last_event = now
-                        yield Ping()
-                    continue
-                try:
-                    chunk = pending.result()
-                except httpx.HTTPError as exc:
-                    yield StreamError(
-                        error=ApiError.of(
-                            "bad_gateway",
-                            f"stream closed unexpectedly ({type(exc).__name__})",
-                            source_format="backboard",
-                        )
-                    )
-                    return
-                finally:
-                    pending = None
-                if chunk is None:
-                    for frame in frames.close():
-                        for event in decoder.feed(frame):
-                            yield event
-                    for event in decoder.close():
-                        yield event
-                    return
-                for frame in frames.feed(chunk):
-                    last_frame, deadline = now, now + settings.idle_timeout
-                    for event in decoder.feed(frame):
-                        last_event = loop.time()
-                        yield event
-                if decoder.done:
-                    return
-        finally:
-            if pending is not None and not pending.done():
-                pending.cancel()
-                with contextlib.suppress(BaseException):
-                    await pending
-            await close_response(response)
-
     # ------------------------------------------------------------------------- extras
 
-    async def count_tokens(self, exchange: Exchange) -> int | None:
+    async def count_tokens(
+        self, exchange: Exchange, forwarding: Forwarding = NO_FORWARDING
+    ) -> int | None:
         """backboard has no token-counting endpoint: ``None`` (the caller estimates)."""
         return None
 

@@ -1,0 +1,98 @@
+"""What one request did, said once: the access-log line and the report of conversion losses.
+
+Theory of operation
+-------------------
+The handler opens a :class:`CallRecord` when a request arrives and fills it in as it learns
+(the client format from the route, the upstream and model from routing, usage from the
+answer or the stream's events, a short note such as ``error=rate_limit``). When the answer
+is complete (for a stream: when its last chunk was sent, or the client left)
+:meth:`CallRecord.log` writes one line on the ``apibridge.access`` logger: request id,
+method and path, status, latency, client format, upstream, model, whether streamed, tokens
+in and out. Never a key.
+
+:class:`LossReport` logs what an exchange could not carry, on ``apibridge.gateway``: each kind
+of loss (upstream, field with list indexes removed, reason) at WARNING the first time it is
+seen, at DEBUG after that (a client such as Claude Code repeats the same losses on every
+request; the first report says it, the rest would drown the log). It remembers at most
+``4096`` kinds; past that every loss is a warning again.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+
+import attrs
+
+from apibridge._exchange import Exchange
+from apibridge.model import Usage
+
+__all__ = ["CallRecord", "LossReport", "access_log", "log"]
+
+access_log = logging.getLogger("apibridge.access")
+log = logging.getLogger("apibridge.gateway")
+
+# a loss's field with its list indexes removed: messages[3].content[0] → messages[].content[]
+_INDEX = re.compile(r"\[\d+\]")
+_LOSS_KINDS_MAX = 4096  # distinct kinds remembered; past that, every loss is a warning again
+
+
+@attrs.define
+class CallRecord:
+    """What the access-log line of one request reports."""
+
+    request_id: str
+    method: str
+    path: str
+    format: str
+    started: float = attrs.field(factory=time.perf_counter)
+    upstream: str = "-"
+    model: str = "-"
+    status: int = 0
+    stream: bool = False
+    usage: Usage | None = None
+    note: str = ""
+
+    def add_usage(self, usage: Usage | None) -> None:
+        self.usage = usage if self.usage is None else self.usage.merged(usage)
+
+    def log(self) -> None:
+        usage = self.usage or Usage()
+        tokens_in = usage.total_input
+        tokens_out = usage.output_tokens
+        access_log.info(
+            '%s "%s %s" %s %.1fms client=%s upstream=%s model=%s stream=%s in=%s out=%s%s',
+            self.request_id,
+            self.method,
+            self.path,
+            self.status,
+            (time.perf_counter() - self.started) * 1000,
+            self.format,
+            self.upstream,
+            self.model,
+            "yes" if self.stream else "no",
+            "-" if tokens_in is None else tokens_in,
+            "-" if tokens_out is None else tokens_out,
+            f" {self.note}" if self.note else "",
+        )
+
+
+class LossReport:
+    """Logs each exchange's losses, repeats quietly (see the module docstring)."""
+
+    def __init__(self, counters: dict[str, int]) -> None:
+        self._seen: set[tuple[str, str, str]] = set()
+        self._counters = counters  # the gateway's; "losses" counts every loss reported
+
+    def report(self, call: CallRecord, exchange: Exchange) -> None:
+        """Log what ``exchange`` could not carry."""
+        for loss in exchange.losses:
+            self._counters["losses"] += 1
+            kind = (call.upstream, _INDEX.sub("[]", loss.field), loss.reason)
+            if kind in self._seen:
+                log.debug("%s: %s", call.request_id, loss)
+                continue
+            if len(self._seen) < _LOSS_KINDS_MAX:
+                self._seen.add(kind)
+            log.warning("%s: %s (repeats are logged at debug level)", call.request_id, loss)

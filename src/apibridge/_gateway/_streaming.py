@@ -1,0 +1,129 @@
+"""A streamed answer: upstream events in, the client's SSE bytes out, one chunk at a time.
+
+Theory of operation
+-------------------
+:func:`open_stream` awaits the transport's *first* event before anything is sent, so an
+upstream that fails before producing anything (and was not retried into success by the
+transport) becomes a real HTTP error status: its :class:`~apibridge.errors.UpstreamError`
+propagates to the handler, and an empty stream is a 502. Then the body generator is run to
+its priming point, inside its ``try``: from then on closing it runs its ``finally`` (closing
+the upstream) even when the driver never asks for a chunk (the client left, or the server
+failed to send the status line).
+
+The body encodes each event with the client codec's ``StreamEncoder``, adding the usage of
+``MessageStart``/``MessageDelta`` to the access-log record. After the first event the status
+is 200, so a failure (the transport's ``StreamError`` event, or an exception here) becomes
+the format's in-band error (``event: error``, an error chunk, ``response.failed``) followed
+by a clean end. When the body ends it closes the upstream (shielded), calls ``on_end`` with
+the encoder when the stream was written to its end (the handler stores a Responses answer
+from the encoder's ``final_response`` then), and writes the access-log line; a client that
+left is noted as such.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+
+from apibridge._exchange import Exchange
+from apibridge._gateway._access_log import CallRecord, LossReport, log
+from apibridge.codecs import StreamEncoder
+from apibridge.errors import ApibridgeError, ApiError, UpstreamError
+from apibridge.model import Event, MessageDelta, MessageStart, StreamError
+from apibridge.store import StoreUnavailable
+from apibridge.transports._closing import aclose_shielded
+
+__all__ = ["SSE_HEADERS", "open_stream"]
+
+SSE_HEADERS = (
+    ("content-type", "text/event-stream; charset=utf-8"),
+    ("cache-control", "no-cache"),
+    ("x-accel-buffering", "no"),  # ask nginx-style proxies not to buffer the stream
+)
+
+#: called when a stream was written to its end, with the encoder that wrote it.
+OnEnd = Callable[[StreamEncoder], Awaitable[None]]
+
+
+async def open_stream(
+    call: CallRecord,
+    exchange: Exchange,
+    events: AsyncIterator[Event],
+    *,
+    counters: dict[str, int],
+    losses: LossReport,
+    on_end: OnEnd | None = None,
+) -> AsyncGenerator[bytes, None]:
+    """The primed body of a streamed answer (see the module docstring)."""
+    try:
+        first = await anext(events)
+    except StopAsyncIteration:
+        raise UpstreamError(
+            ApiError.of("bad_gateway", f"upstream {call.upstream} sent an empty stream")
+        ) from None
+    except BaseException:
+        await aclose_shielded(events)
+        raise
+    body = _body(call, exchange, events, first, counters, losses, on_end)
+    counters["streams_open"] += 1
+    await anext(body)  # the priming point
+    return body
+
+
+async def _body(
+    call: CallRecord,
+    exchange: Exchange,
+    events: AsyncIterator[Event],
+    first: Event,
+    counters: dict[str, int],
+    losses: LossReport,
+    on_end: OnEnd | None,
+) -> AsyncGenerator[bytes, None]:
+    encoder = exchange.client.StreamEncoder(exchange.ctx)
+    call.status = 200
+    finished = False
+    try:
+        yield b""  # the priming point (see open_stream); never sent
+        try:
+            out = _encode(call, counters, encoder, first)
+            if out:
+                yield out
+            async for event in events:
+                out = _encode(call, counters, encoder, event)
+                if out:
+                    yield out
+            tail = b"".join(encoder.close())
+        except Exception as exc:
+            # the stream has begun: the only way left to say so is in-band
+            error = exc.error if isinstance(exc, ApibridgeError) else None
+            if isinstance(exc, StoreUnavailable):
+                log.error("%s: state store unavailable: %s", call.request_id, exc.detail)
+            if error is None:
+                log.exception("%s: internal error mid-stream", call.request_id)
+                error = ApiError.of("api_error", f"internal error (request id {call.request_id})")
+            call.note = f"error={error.kind}"
+            tail = b"".join(encoder.feed(StreamError(error=error)))
+            tail += b"".join(encoder.close())
+        if tail:
+            yield tail
+        finished = True
+    finally:
+        await aclose_shielded(events)
+        counters["streams_open"] -= 1
+        if not finished:
+            call.note = call.note or "client went away"
+        elif on_end is not None:
+            await on_end(encoder)
+        losses.report(call, exchange)
+        call.log()
+
+
+def _encode(
+    call: CallRecord, counters: dict[str, int], encoder: StreamEncoder, event: Event
+) -> bytes:
+    if isinstance(event, MessageStart | MessageDelta):
+        call.add_usage(event.usage)
+    elif isinstance(event, StreamError):
+        error: ApiError = event.error
+        call.note = f"error={error.kind}"
+        counters["errors"] += 1
+    return b"".join(encoder.feed(event))
