@@ -12,11 +12,10 @@ import argparse
 import sys
 from typing import Any, BinaryIO
 
-import orjson
-
+from apibridge import _json
 from apibridge._api import convert_error, convert_request, convert_response, convert_stream
 from apibridge.codecs import FORMATS
-from apibridge.errors import ApibridgeError, Loss
+from apibridge.errors import ApibridgeError, InvalidPayload, Loss
 
 __all__ = ["HELP", "add_arguments", "detect_kind", "run"]
 
@@ -71,8 +70,8 @@ def detect_kind(data: bytes, source: str) -> str:
     if head.startswith((b"event:", b"data:", b":", b"id:", b"retry:")):
         return "stream"
     try:
-        body = orjson.loads(data)
-    except orjson.JSONDecodeError:
+        body = _json.loads(data)
+    except InvalidPayload:
         return "request"
     if not isinstance(body, dict):
         return "request"
@@ -97,14 +96,14 @@ def _read(path: str) -> bytes:
 
 def _load_json(data: bytes, what: str) -> Any:
     try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise ApibridgeError(f"{what} is not valid JSON: {exc}") from None
+        return _json.loads(data)
+    except InvalidPayload as exc:
+        reason = str(exc).removeprefix("invalid JSON: ")
+        raise ApibridgeError(f"{what} is not valid JSON: {reason}") from None
 
 
 def _write_json(out: BinaryIO, value: Any, indent: bool) -> None:
-    option = orjson.OPT_INDENT_2 if indent else 0
-    out.write(orjson.dumps(value, option=option) + b"\n")
+    out.write(_json.dumps(value, indent=indent) + b"\n")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -149,8 +148,8 @@ def _convert(
         return
     if kind == "error":
         try:
-            error_body: Any = orjson.loads(data)
-        except orjson.JSONDecodeError:
+            error_body: Any = _json.loads(data)
+        except InvalidPayload:
             error_body = data.decode("utf-8", "replace")  # an HTML or text error page
         status = args.status or _status_of(error_body)
         status, result = convert_error(error_body, status, source=source, target=target)

@@ -20,9 +20,10 @@ from collections.abc import Callable, Collection, Mapping
 from typing import Any, Final
 
 import attrs
-import orjson
 
+from apibridge import _json
 from apibridge.codecs._context import Context
+from apibridge.errors import InvalidPayload
 from apibridge.model import Tool, ToolCallPart
 
 __all__ = [
@@ -72,8 +73,8 @@ def wrap_input(text: str) -> dict[str, str]:
 def unwrap_input(arguments: str) -> str | None:
     """The text of ``{"input": text}`` arguments, or ``None`` when they are not that shape."""
     try:
-        value = orjson.loads(arguments)
-    except orjson.JSONDecodeError:
+        value = _json.loads(arguments)
+    except InvalidPayload:
         return None
     text = value.get(INPUT) if isinstance(value, dict) else None
     return text if isinstance(text, str) else None

@@ -25,7 +25,8 @@ import base64
 import binascii
 
 import attrs
-import orjson
+
+from apibridge import _json
 
 __all__ = ["PREFIX", "Envelope", "open_envelope", "seal"]
 
@@ -49,7 +50,7 @@ def seal(envelope: Envelope) -> str:
         body["d"] = envelope.data
     if envelope.id is not None:
         body["i"] = envelope.id
-    return PREFIX + base64.urlsafe_b64encode(orjson.dumps(body)).rstrip(b"=").decode()
+    return PREFIX + base64.urlsafe_b64encode(_json.dumps(body)).rstrip(b"=").decode()
 
 
 def open_envelope(value: str | None) -> Envelope | None:
@@ -58,7 +59,7 @@ def open_envelope(value: str | None) -> Envelope | None:
         return None
     raw = value[len(PREFIX) :]
     try:
-        body = orjson.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+        body = _json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
     except (binascii.Error, ValueError):
         return None
     if not isinstance(body, dict) or not isinstance(body.get("f"), str):

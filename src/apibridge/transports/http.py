@@ -54,8 +54,8 @@ from apibridge._sse import SSEDecoder
 from apibridge.config import UpstreamConfig
 from apibridge.errors import ApiError, InvalidPayload, UpstreamError
 from apibridge.model import Event, Request, Response, StreamError
-from apibridge.transports import NO_FORWARDING, Forwarding
 from apibridge.transports._closing import aclose_shielded
+from apibridge.transports._protocol import NO_FORWARDING, Forwarding
 
 __all__ = ["RETRY_STATUSES", "HttpTransport", "default_client", "parse_retry_after"]
 

@@ -57,7 +57,7 @@ from apibridge.model import (
     Usage,
     accumulate,
 )
-from apibridge.transports import NO_FORWARDING, Forwarding
+from apibridge.transports._protocol import NO_FORWARDING, Forwarding
 
 __all__ = ["Reply", "ScriptedTransport", "echo", "events_for"]
 

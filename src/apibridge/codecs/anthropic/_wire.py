@@ -26,16 +26,14 @@ envelope is ``_errors``).
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
-import orjson
-
 from apibridge import _json
 from apibridge.codecs._context import Context, expect_obj, expect_str, opt_int
 from apibridge.codecs.envelope import Envelope, open_envelope, seal
+from apibridge.errors import InvalidPayload
 from apibridge.model import Citation, Extras, Usage
 
 __all__ = [
@@ -212,10 +210,7 @@ def finish(out: dict[str, Any], extras: Extras, ctx: Context, where: str) -> dic
 
 def json_text(value: Any) -> str:
     """Compact JSON text of a parsed value (tool input), as the raw ``arguments``."""
-    try:
-        return _json.dumps_str(value)
-    except TypeError:  # an integer beyond 64 bits: orjson refuses, the stdlib does not
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return _json.dumps_str(value)
 
 
 def cache_control(block: Mapping[str, Any], where: str) -> Mapping[str, Any] | None:
@@ -253,8 +248,8 @@ def _open_citation(index: Any) -> Citation | None:
     if envelope is None or envelope.kind != "citation" or envelope.data is None:
         return None
     try:
-        fields = orjson.loads(envelope.data)
-    except orjson.JSONDecodeError:
+        fields = _json.loads(envelope.data)
+    except InvalidPayload:
         return None
     if not isinstance(fields, dict) or not isinstance(fields.get("kind"), str):
         return None

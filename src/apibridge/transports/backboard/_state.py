@@ -37,8 +37,9 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import attrs
-import orjson
 
+from apibridge import _json
+from apibridge.errors import InvalidPayload
 from apibridge.model import (
     DocumentPart,
     ImagePart,
@@ -69,8 +70,8 @@ def fingerprint(key: str) -> str:
 
 def _canonical_arguments(arguments: str) -> Any:
     try:
-        return orjson.loads(arguments)
-    except orjson.JSONDecodeError:
+        return _json.loads(arguments)
+    except InvalidPayload:
         return arguments
 
 
@@ -112,7 +113,7 @@ def transcript_digest(request: Request, messages: Sequence[Message]) -> str:
         "system": "\n\n".join(p.text for p in request.system),
         "user": user,
     }
-    payload = orjson.dumps([scope, _atoms(messages)], option=orjson.OPT_SORT_KEYS)
+    payload = _json.dumps([scope, _atoms(messages)], sort_keys=True)
     return hashlib.sha256(payload).hexdigest()
 
 

@@ -26,7 +26,6 @@ as the model wrote it. Nothing here performs I/O.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
@@ -69,10 +68,6 @@ WRAPPER_KEYS: tuple[str, ...] = ("tool_calls", "tool_call", "calls")
 
 _UNDECIDED_TAIL = re.compile(r"(`{1,2}|\[\s*)$")
 _FENCE_RE = re.compile(r"```[ \t]*([\w-]*)[ \t]*\n(.*?)```", re.DOTALL)
-# the standard library only for raw_decode (a JSON value and where it ends, inside text):
-# orjson parses whole documents only
-_JSON = json.JSONDecoder()
-
 _CHOICE_RULES: Mapping[str, str] = {
     "auto": "Call a tool only when it helps; otherwise answer in plain text.",
     "any": "You must call at least one of the tools in this answer.",
@@ -240,8 +235,8 @@ def _json_values(text: str) -> list[Any] | None:
         if i >= n:
             return values or None
         try:
-            value, i = _JSON.raw_decode(text, i)
-        except ValueError:
+            value, i = _json.raw_decode(text, i)
+        except InvalidPayload:
             return None
         values.append(value)
 
@@ -285,8 +280,8 @@ def _spans(text: str, declared: Collection[str]) -> list[tuple[int, int, list[Pa
             j -= 1
         if j >= 0 and text[j] == "[":
             try:
-                value, end = _JSON.raw_decode(text, j)
-            except ValueError:
+                value, end = _json.raw_decode(text, j)
+            except InvalidPayload:
                 value, end = None, -1
             if end > 0:
                 # A whole JSON list: all calls, or text as a whole (one bad item spoils it).
@@ -296,8 +291,8 @@ def _spans(text: str, declared: Collection[str]) -> list[tuple[int, int, list[Pa
                 i = end
                 continue
         try:
-            value, end = _JSON.raw_decode(text, start)
-        except ValueError:
+            value, end = _json.raw_decode(text, start)
+        except InvalidPayload:
             i = start + 1
             continue
         calls = _as_calls(value, declared)

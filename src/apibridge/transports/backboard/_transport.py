@@ -65,7 +65,7 @@ from apibridge.model import (
     accumulate,
 )
 from apibridge.store import Store, StoreUnavailable
-from apibridge.transports import NO_FORWARDING, Forwarding
+from apibridge.transports._protocol import NO_FORWARDING, Forwarding
 from apibridge.transports.backboard._api import KEY_FAULT_KINDS, BackboardAPI
 from apibridge.transports.backboard._fallback import FallbackStream, parse_response
 from apibridge.transports.backboard._settings import BackboardSettings, settings_from_config
