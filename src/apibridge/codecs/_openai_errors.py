@@ -6,18 +6,19 @@ Theory of operation.
 ``{"error": {"message", "type", "param", "code"}}``; servers that speak its APIs send odder
 bodies, all read here: a bare ``{"error": "…"}`` (Ollama), vLLM's top-level
 ``{"object": "error", "message", "type", "code": 400}``, FastAPI's ``{"detail": …}`` (a
-string, or a list of ``{loc, msg}`` entries), plain text, HTML (its ``<title>``, else its
-text), a JSON text not yet parsed, and anything else (its JSON, cut to 500 characters). The
-kind is decided by, in order: the ``code`` (:data:`ERROR_CODE_KINDS`: codes are more specific
-than types), the ``type`` (:data:`ERROR_TYPE_KINDS`), then the HTTP status, which says more
-than a generic type or code (``invalid_request_error``, ``server_error``). Without an HTTP
-error status (an error inside a stream, status 0 or 200) the generic words decide instead
+string, or a list of ``{loc, msg}`` entries), plain text, HTML, a JSON text not yet parsed,
+and anything else (its JSON, cut to 500 characters); the readers of those shapes are
+:mod:`apibridge.codecs._error_bodies`, shared with the other envelopes. The kind is decided
+by, in order: the ``code`` (:data:`ERROR_CODE_KINDS`: codes are more specific than types),
+the ``type`` (:data:`ERROR_TYPE_KINDS`), then the HTTP status, which says more than a
+generic type or code (``invalid_request_error``, ``server_error``). Without an HTTP error
+status (an error inside a stream, status 0 or 200) the generic words decide instead
 (:data:`FAILED_CODE_KINDS`, :data:`GENERIC_TYPE_KINDS`), and ``api_error`` when nothing
-does. A retry hint comes from a numeric ``retry_after`` field or from the message text
-(OpenAI's "try again in 1m30s", Azure's "retry after 6 seconds"). Encoding writes the
-envelope with the error's own ``type`` when it came from an OpenAI API, else the type of its
-kind (:data:`KIND_TYPES`, from :data:`apibridge.errors.ERROR_KINDS`), and a status in
-400-599 (the kind's own otherwise).
+does. A retry hint comes from a ``retry_after`` field (the error's, else the body's) or
+from the message text (OpenAI's "try again in 1m30s", Azure's "retry after 6 seconds").
+Encoding writes the envelope with the error's own ``type`` when it came from an OpenAI API,
+else the type of its kind (:data:`KIND_TYPES`, from :data:`apibridge.errors.ERROR_KINDS`),
+and a status in 400-599 (the kind's own otherwise).
 
 *Responses stream failures* (:func:`decode_failed`, :func:`encode_failed`): the ``error`` of
 a ``response.failed`` event, or an ``error`` event itself, whose ``type`` is the event's and
@@ -33,12 +34,23 @@ never raises: whatever the body holds, the client gets an error.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any, Final
 
-from apibridge._json import dumps_str, loads
-from apibridge.errors import ERROR_KINDS, ApiError, InvalidPayload, kind_for_status
+from apibridge._json import dumps_str
+from apibridge.codecs._context import str_or_none
+from apibridge.codecs._error_bodies import (
+    MAX_MESSAGE,
+    answer_status,
+    body_error,
+    code_text,
+    detail_text,
+    is_error_status,
+    read_body,
+    retry_hint,
+    text_message,
+)
+from apibridge.errors import ERROR_KINDS, ApiError, kind_for_status
 
 __all__ = [
     "ERROR_CODE_KINDS",
@@ -134,14 +146,6 @@ _NEAREST_FAILED_CODES: Final[Mapping[str, str]] = {
     "request_too_large": "invalid_prompt",
 }
 
-_RETRY_IN: Final = re.compile(r"try again in ((?:\d+(?:\.\d+)?(?:ms|h|m|s))+)", re.IGNORECASE)
-_RETRY_PART: Final = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
-_RETRY_AFTER: Final = re.compile(r"retry after (\d+(?:\.\d+)?) seconds?", re.IGNORECASE)
-_UNIT_SECONDS: Final[Mapping[str, float]] = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-_HTML_TITLE: Final = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
-_HTML_TAG: Final = re.compile(r"<[^>]+>")
-_MAX_MESSAGE: Final = 500
-
 
 # ------------------------------------------------------------------------------ HTTP bodies
 
@@ -158,27 +162,19 @@ def decode_error(body: Any, status: int, fmt: str) -> ApiError:
     try:
         return _decode(body, status, fmt)
     except Exception:  # a last guard: the client must get an error, whatever the body held
-        http = _is_http_error(status)
-        kind = kind_for_status(status) if http else "api_error"
+        kind = kind_for_status(status) if is_error_status(status) else "api_error"
         return ApiError.of(
             kind,
             _fallback_message(status),
-            status=status if http else ERROR_KINDS[kind].status,
+            status=answer_status(status, kind),
             source_format=fmt,
         )
 
 
 def _decode(body: Any, status: int, fmt: str) -> ApiError:
-    if isinstance(body, bytes | bytearray):
-        body = bytes(body).decode("utf-8", "replace")
+    body = read_body(body)
     if isinstance(body, str):
-        text = body.strip()
-        if text[:1] in ("{", "["):
-            try:
-                return _decode(loads(text), status, fmt)
-            except InvalidPayload:
-                pass
-        return _error(status, fmt, _text_message(text))
+        return _error(status, fmt, text_message(body))
     if not isinstance(body, Mapping):
         return _error(status, fmt, None if body is None else _json_text(body))
     error = body.get("error")
@@ -188,17 +184,18 @@ def _decode(body: Any, status: int, fmt: str) -> ApiError:
         return _error(
             status,
             None if foreign else fmt,
-            _str(error.get("message")) or _json_text(error),
-            type_=_str(error.get("type")),
-            code=_code(error.get("code")),
-            param=_str(error.get("param")),
-            retry=retry,
+            str_or_none(error.get("message")) or _json_text(error),
+            type_=str_or_none(error.get("type")),
+            code=code_text(error.get("code")),
+            param=str_or_none(error.get("param")),
+            retry=(error.get("retry_after"), retry),
         )
     if isinstance(error, str):
-        return _error(status, fmt, error, type_=_top_type(body), retry=retry)
+        return _error(status, fmt, error, type_=_top_type(body), retry=(retry,))
     detail = body.get("detail")
     if detail is not None:
-        return _error(status, fmt, _detail_message(detail), retry=retry)
+        text = detail_text(detail)
+        return _error(status, fmt, _json_text(detail) if text is None else text, retry=(retry,))
     message = body.get("message")
     if isinstance(message, str):
         return _error(
@@ -206,11 +203,11 @@ def _decode(body: Any, status: int, fmt: str) -> ApiError:
             fmt,
             message,
             type_=_top_type(body),
-            code=_code(body.get("code")),
-            param=_str(body.get("param")),
-            retry=retry,
+            code=code_text(body.get("code")),
+            param=str_or_none(body.get("param")),
+            retry=(retry,),
         )
-    return _error(status, fmt, _json_text(body), retry=retry)
+    return _error(status, fmt, _json_text(body), retry=(retry,))
 
 
 def _error(
@@ -221,9 +218,9 @@ def _error(
     type_: str | None = None,
     code: str | None = None,
     param: str | None = None,
-    retry: Any = None,
+    retry: tuple[Any, ...] = (),
 ) -> ApiError:
-    http = _is_http_error(status)
+    http = is_error_status(status)
     kind = ERROR_CODE_KINDS.get(code or "") or ERROR_TYPE_KINDS.get(type_ or "")
     if kind is None:
         if http:
@@ -234,20 +231,14 @@ def _error(
                 or GENERIC_TYPE_KINDS.get(type_ or "")
                 or "api_error"
             )
-    message = message or _fallback_message(status)
-    retry_after = (
-        float(retry)
-        if isinstance(retry, int | float) and not isinstance(retry, bool) and retry >= 0
-        else _retry_hint(message)
-    )
-    return ApiError(
-        kind=kind,
-        message=message,
-        status=status if http else ERROR_KINDS[kind].status,
+    return body_error(
+        kind,
+        message or _fallback_message(status),
+        status,
+        retry_fields=retry,
         type=type_,
         code=code,
         param=param,
-        retry_after=retry_after,
         source_format=fmt,
     )
 
@@ -261,9 +252,7 @@ def encode_error(error: ApiError) -> tuple[int, dict[str, Any]]:
     type_ = KIND_TYPES.get(error.kind) or KIND_TYPES["api_error"]
     if error.type and error.source_format in OPENAI_FORMATS:
         type_ = error.type
-    status = error.status
-    if not _is_http_error(status):
-        status = ERROR_KINDS[error.kind].status if error.kind in ERROR_KINDS else 500
+    status = answer_status(error.status, error.kind)
     body = {"message": error.message, "type": type_, "param": error.param, "code": error.code}
     return status, {"error": body}
 
@@ -278,15 +267,15 @@ def decode_failed(error: Any) -> ApiError:
     the status is the kind's own and ``type`` stays ``None``.
     """
     fields: Mapping[str, Any] = error if isinstance(error, Mapping) else {}
-    code = _code(fields.get("code"))
-    message = _str(fields.get("message")) or "the response failed"
+    code = code_text(fields.get("code"))
+    message = str_or_none(fields.get("message")) or "the response failed"
     kind = ERROR_CODE_KINDS.get(code or "") or FAILED_CODE_KINDS.get(code or "") or "api_error"
     return ApiError.of(
         kind,
         message,
         code=code,
-        param=_str(fields.get("param")),
-        retry_after=_retry_hint(message),
+        param=str_or_none(fields.get("param")),
+        retry_after=retry_hint(message),
         source_format="responses",
     )
 
@@ -307,78 +296,21 @@ def encode_failed(error: ApiError) -> dict[str, str]:
 # ----------------------------------------------------------------------------- reading helpers
 
 
-def _is_http_error(status: Any) -> bool:
-    return type(status) is int and 400 <= status < 600
-
-
 def _fallback_message(status: int) -> str:
-    if _is_http_error(status):
+    if is_error_status(status):
         return f"upstream answered HTTP {status}"
     return "the upstream reported an error"
 
 
-def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
-
-
 def _top_type(body: Mapping[str, Any]) -> str | None:
     """A top-level ``type`` (vLLM, Ollama); ``"error"`` there tags the body, it is no type."""
-    type_ = _str(body.get("type"))
+    type_ = str_or_none(body.get("type"))
     return None if type_ == "error" else type_
 
 
-def _code(value: Any) -> str | None:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)  # vLLM sends the HTTP status as an integer code
-    return None
-
-
 def _json_text(value: Any) -> str:
+    """Any other value: its JSON (its ``repr`` if it has none), capped."""
     try:
-        return dumps_str(value)[:_MAX_MESSAGE]
+        return dumps_str(value)[:MAX_MESSAGE]
     except TypeError:
-        return repr(value)[:_MAX_MESSAGE]
-
-
-def _text_message(text: str) -> str | None:
-    """The message of a text body: an HTML page's title, else its text without tags."""
-    if text.startswith("<"):
-        title = _HTML_TITLE.search(text)
-        if title and title.group(1).strip():
-            return title.group(1).strip()[:_MAX_MESSAGE]
-        text = " ".join(_HTML_TAG.sub(" ", text).split())
-    return text[:_MAX_MESSAGE] or None
-
-
-def _detail_message(detail: Any) -> str:
-    """FastAPI's ``detail``: a string, or validation entries as ``field: message``."""
-    if isinstance(detail, str):
-        return detail
-    if isinstance(detail, list):
-        parts = []
-        for item in detail:
-            if isinstance(item, Mapping):
-                loc = item.get("loc")
-                path = loc if isinstance(loc, list) else ()
-                where = ".".join(str(x) for x in path if x != "body")
-                msg = str(item.get("msg", ""))
-                parts.append(f"{where}: {msg}" if where else msg)
-            else:
-                parts.append(str(item))
-        return "; ".join(parts)
-    if isinstance(detail, Mapping) and isinstance(detail.get("message"), str):
-        return str(detail["message"])
-    return _json_text(detail)
-
-
-def _retry_hint(message: str) -> float | None:
-    """Seconds to wait, read from OpenAI's and Azure's 429 message text."""
-    match = _RETRY_IN.search(message)
-    if match:
-        return sum(
-            float(n) * _UNIT_SECONDS[unit] for n, unit in _RETRY_PART.findall(match.group(1))
-        )
-    match = _RETRY_AFTER.search(message)
-    return float(match.group(1)) if match else None
+        return repr(value)[:MAX_MESSAGE]

@@ -7,9 +7,11 @@ backboard (a FastAPI server) answers errors as ``{"detail": ...}`` with an HTTP 
 ``detail`` is a string, FastAPI's list of validation errors, or an object; in a stream a
 failure is an ``error``/``run_failed`` event with ``error``/``message``, or a ``run_ended``
 whose status is not a success. :func:`error_message` finds the human text in any of these
-shapes; :func:`error_from_message` picks the canonical kind from the status, refined by the
-text (:data:`MESSAGE_KINDS`, first match wins) where the status is generic (400, 500 or none
-at all), so that kind and status always agree. :func:`encode_error` writes the
+shapes (bytes, JSON text, HTML pages and FastAPI's validation list are read by
+:mod:`apibridge.codecs._error_bodies`, shared with the other envelopes);
+:func:`error_from_message` picks the canonical kind from the status, refined by the text
+(:data:`MESSAGE_KINDS`, first match wins) where the status is generic (400, 500 or none at
+all), so that kind and status always agree. :func:`encode_error` writes the
 ``{"detail": message}`` shape back (kind and code are deliberately lost: backboard has only
 the text).
 
@@ -23,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from apibridge.codecs._error_bodies import detail_text, read_body, text_message
 from apibridge.codecs.backboard._wire import FORMAT
 from apibridge.errors import ERROR_KINDS, ApiError, kind_for_status
 
@@ -101,30 +104,17 @@ MESSAGE_KINDS: tuple[tuple[str, str, str | None], ...] = (
 
 
 def error_message(body: Any) -> str | None:
-    """The human text of a backboard error body (``detail`` string, list or object)."""
+    """The human text of a backboard error body (``detail`` string, list or object; a text
+    or HTML body)."""
     if isinstance(body, str):
-        return body.strip() or None
+        return text_message(body)
     if not isinstance(body, Mapping):
         return None
     for key in ("detail", "error", "message"):
         value = body.get(key)
-        if isinstance(value, str) and value:
-            return value
-        if isinstance(value, list) and value:
-            # FastAPI validation errors: [{"loc": [...], "msg": "...", "type": "..."}].
-            texts = []
-            for item in value:
-                if isinstance(item, Mapping):
-                    loc = ".".join(str(x) for x in item.get("loc") or ())
-                    msg = str(item.get("msg", ""))
-                    texts.append(f"{loc}: {msg}" if loc else msg)
-                else:
-                    texts.append(str(item))
-            return "; ".join(texts)
-        if isinstance(value, Mapping):
-            inner = error_message(value)
-            if inner:
-                return inner
+        text = error_message(value) if isinstance(value, Mapping) else detail_text(value)
+        if text:
+            return text
     return None
 
 
@@ -154,7 +144,7 @@ def error_from_message(message: str, status: int | None) -> ApiError:
 
 def decode_error(body: Any, status: int) -> ApiError:
     """A backboard error (``{"detail": ...}`` FastAPI style, or anything else) as canonical."""
-    message = error_message(body) or f"backboard answered HTTP {status}"
+    message = error_message(read_body(body)) or f"backboard answered HTTP {status}"
     return error_from_message(message, status)
 
 
