@@ -159,3 +159,17 @@ def test_no_module_is_too_long() -> None:
     """The style rule: no module over ~600 lines (a few lines of slack for docstrings)."""
     long = {m: n for m, p in MODULES.items() if (n := len(p.read_text().splitlines())) > 640}
     assert long == {}
+
+
+def test_json_is_read_and_written_in_one_place() -> None:
+    """``apibridge._json`` is the one module that imports a JSON library: one rule for errors
+    (``InvalidPayload``), big integers and options, and one place to change the library."""
+    users = sorted(
+        module
+        for module, path in MODULES.items()
+        if module != "apibridge._json"
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if (isinstance(node, ast.Import) and any(a.name in ("json", "orjson") for a in node.names))
+        or (isinstance(node, ast.ImportFrom) and node.module in ("json", "orjson"))
+    )
+    assert users == []

@@ -29,8 +29,7 @@ import binascii
 import math
 import re
 
-import orjson
-
+from apibridge import _json
 from apibridge.model import (
     ContentPart,
     DocumentPart,
@@ -116,5 +115,5 @@ def estimate_request_tokens(request: Request) -> int:
         total += estimate_text_tokens(tool.description or "")
         for schema in (tool.parameters, tool.format, tool.raw if tool.kind == "server" else None):
             if schema:
-                total += estimate_text_tokens(orjson.dumps(schema).decode())
+                total += estimate_text_tokens(_json.dumps_str(schema))
     return max(total, 1)

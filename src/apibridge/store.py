@@ -23,10 +23,9 @@ from collections import OrderedDict
 from types import ModuleType
 from typing import Any, Protocol
 
-import orjson
-
+from apibridge import _json
 from apibridge.config import ConfigError, ServerConfig, redact_url
-from apibridge.errors import ApibridgeError
+from apibridge.errors import ApibridgeError, InvalidPayload
 
 __all__ = [
     "MemoryStore",
@@ -176,15 +175,15 @@ class RedisStore:
         if raw is None:
             return None
         try:
-            return orjson.loads(raw)
-        except (orjson.JSONDecodeError, TypeError):
+            return _json.loads(raw)
+        except (InvalidPayload, TypeError):
             log.warning("store: the value at %r is not JSON; ignored", self.prefix + key)
             return None
 
     async def set(self, key: str, value: Any, *, ttl: float | None = None) -> None:
         """See :meth:`Store.set`."""
         seconds = self.ttl if ttl is None else ttl
-        data = orjson.dumps(value)
+        data = _json.dumps(value)
         try:
             if math.isinf(seconds) and seconds > 0:
                 await self.client.set(self.prefix + key, data)

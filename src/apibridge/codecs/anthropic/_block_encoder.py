@@ -32,8 +32,6 @@ import re
 from collections.abc import Mapping
 from typing import Any, Final
 
-import orjson
-
 from apibridge import _json
 from apibridge.codecs._context import Context, new_id
 from apibridge.codecs._custom_tools import wrap_input
@@ -48,6 +46,7 @@ from apibridge.codecs.anthropic._wire import (
     own_of,
 )
 from apibridge.codecs.envelope import Envelope, seal
+from apibridge.errors import InvalidPayload
 from apibridge.model import (
     ContentPart,
     DocumentPart,
@@ -161,8 +160,8 @@ def tool_input(part: ToolCallPart, where: str, ctx: Context) -> dict[str, Any]:
     if not part.arguments.strip():
         return {}
     try:
-        value = orjson.loads(part.arguments)
-    except orjson.JSONDecodeError:
+        value = _json.loads(part.arguments)
+    except InvalidPayload:
         ctx.lose(f"{where}.input", "the arguments are not valid JSON", "replaced with {}")
         return {}
     if not isinstance(value, dict):

@@ -27,8 +27,8 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 import attrs
-import orjson
 
+from apibridge import _json
 from apibridge._sse import SSEFrame
 from apibridge.codecs._context import Context, expect_obj, expect_str, new_id, opt_int, opt_str
 from apibridge.codecs._custom_tools import custom_tool_names, unwrap_input
@@ -109,8 +109,8 @@ class StreamDecoder:
         if self._done:
             return []
         try:
-            data = orjson.loads(frame.data)
-        except orjson.JSONDecodeError:
+            data = _json.loads(frame.data)
+        except InvalidPayload:
             if not frame.data.strip():
                 return []
             return self._fail(f"a {frame.event or 'data'} frame is not JSON")
@@ -339,8 +339,8 @@ def _parse_object(text: str) -> dict[str, Any] | None:
     if not text:
         return None
     try:
-        value = orjson.loads(text)
-    except orjson.JSONDecodeError:
+        value = _json.loads(text)
+    except InvalidPayload:
         return None
     return value if isinstance(value, dict) else None
 

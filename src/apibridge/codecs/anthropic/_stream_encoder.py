@@ -29,7 +29,6 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 import attrs
-import orjson
 
 from apibridge import _json
 from apibridge._sse import encode_frame
@@ -281,7 +280,7 @@ class _ToolWriter(_Writer):
             return []
         fragment = text
         if self.custom:  # free-form input, wrapped as {"input": "…"} one escaped piece at a time
-            fragment = orjson.dumps(text).decode()[1:-1]
+            fragment = _json.dumps_str(text)[1:-1]
             if not self.chunks:
                 fragment = '{"input":"' + fragment
         self.chunks.append(text)
