@@ -25,7 +25,15 @@ import attrs
 
 from apibridge.codecs._context import Context, expect_list, expect_obj, expect_str
 from apibridge.codecs._reasoning import effort_for_budget, nearest_effort
-from apibridge.codecs.responses._wire import FORMAT, finish, hints, lose_foreign, pack, split
+from apibridge.codecs.responses._wire import (
+    FORMAT,
+    finish,
+    hints,
+    lose_cache,
+    lose_foreign,
+    pack,
+    split,
+)
 from apibridge.errors import InvalidPayload
 from apibridge.model import OutputFormat, ReasoningConfig, Request, Tool, ToolChoice
 
@@ -41,8 +49,6 @@ __all__ = [
     "encode_text",
     "encode_tool",
     "encode_tool_choice",
-    "integer",
-    "number",
 ]
 
 #: Hosted tool types a ``tool_choice`` object can force by type alone (the SDK's list).
@@ -128,8 +134,7 @@ def decode_tool(raw: Any, where: str) -> Tool:
 
 def encode_tool(tool: Tool, ctx: Context, where: str) -> dict[str, Any] | None:
     """A canonical tool for ``tools`` (``None``: it cannot be carried; reported)."""
-    if tool.cache_control is not None:
-        ctx.lose(f"{where}.cache_control", "responses caches prompts on its own")
+    lose_cache(tool, ctx, where)
     lose_foreign(ctx, tool.extras, where)
     if tool.kind == "server":
         if tool.source_format == FORMAT and tool.raw is not None:
@@ -381,23 +386,3 @@ def encode_text(request: Request, own: Mapping[str, Any]) -> Any:
     spec.update(own.get("text_format") or {})
     out["format"] = spec
     return out
-
-
-def number(body: Mapping[str, Any], key: str) -> float | None:
-    """A numeric field, or :class:`InvalidPayload` naming it."""
-    value = body.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InvalidPayload(f"{key}: expected a number, got {type(value).__name__}")
-    return value
-
-
-def integer(body: Mapping[str, Any], key: str) -> int | None:
-    """An integer field, or :class:`InvalidPayload` naming it."""
-    value = body.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidPayload(f"{key}: expected an integer, got {type(value).__name__}")
-    return value

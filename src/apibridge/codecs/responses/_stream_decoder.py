@@ -1,4 +1,4 @@
-"""Responses SSE streams ↔ canonical events: the push-style decoder and encoder.
+"""Responses SSE streams → canonical events: the push-style stream decoder.
 
 Theory of operation
 -------------------
@@ -24,20 +24,11 @@ events give :class:`StreamError`. Unknown events are ignored, frames without ``e
 are read by their ``type``, ``[DONE]`` is ignored, and a stream that ends without a terminal
 event yields a ``StreamError``. Bad input inside well-formed JSON yields a ``StreamError``,
 never an exception.
-
-**Encoding.** Items are written one at a time: a part whose turn has not come (parallel tool
-calls interleaved upstream) is buffered and flushed in order. Consecutive text parts share a
-message item; a text part that never gets text emits nothing. Ids are decided when an item is
-added (:class:`~apibridge.codecs.responses._items.ItemIds`) and repeated in ``.done`` and in the
-terminal event. The stop reason and usage are held until :class:`MessageStop`; a
-:class:`StreamError`, or ``close()`` before the end, writes ``response.failed`` (preceded by
-``response.created`` if nothing was written yet): exactly one terminal event, always.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from types import ModuleType
 from typing import Any
 
 import attrs
@@ -45,12 +36,14 @@ import attrs
 from apibridge._json import loads
 from apibridge._sse import SSEFrame
 from apibridge.codecs._context import Context, expect_obj, new_id
+from apibridge.codecs.responses._errors import failed_error
 from apibridge.codecs.responses._items import (
     decode_item,
     decode_message,
     is_message,
     with_hints,
 )
+from apibridge.codecs.responses._response import response_hints
 from apibridge.codecs.responses._wire import (
     FORMAT,
     decode_annotation,
@@ -76,46 +69,9 @@ from apibridge.model import (
     ToolCallPart,
 )
 
-__all__ = ["FAILED_CODE_KINDS", "KIND_FAILED_CODES", "StreamDecoder", "failed_error"]
-
-#: ``response.failed`` error codes → canonical kinds (every other code: ``api_error``).
-FAILED_CODE_KINDS: Mapping[str, str] = {
-    "server_error": "api_error",
-    "rate_limit_exceeded": "rate_limit",
-    "invalid_prompt": "invalid_request",
-    "vector_store_timeout": "timeout",
-    "invalid_image": "invalid_request",
-    "invalid_image_format": "invalid_request",
-    "invalid_base64_image": "invalid_request",
-    "invalid_image_url": "invalid_request",
-    "image_too_large": "invalid_request",
-    "image_too_small": "invalid_request",
-    "image_parse_error": "invalid_request",
-    "image_content_policy_violation": "invalid_request",
-    "invalid_image_mode": "invalid_request",
-    "image_file_too_large": "invalid_request",
-    "unsupported_image_media_type": "invalid_request",
-    "empty_image_file": "invalid_request",
-    "failed_to_download_image": "invalid_request",
-    "image_file_not_found": "invalid_request",
-}
-
-#: canonical kind → the ``response.failed`` code that says it (the SDK allows only a few).
-KIND_FAILED_CODES: Mapping[str, str] = {
-    "rate_limit": "rate_limit_exceeded",
-    "invalid_request": "invalid_prompt",
-    "unprocessable": "invalid_prompt",
-    "request_too_large": "invalid_prompt",
-}
+__all__ = ["StreamDecoder"]
 
 _EARLY_END = "the stream ended before its terminal event (response.completed) arrived"
-
-
-def _codec() -> ModuleType:
-    """The codec module (imported late: it imports this module)."""
-    from apibridge.codecs.responses import _codec as responses
-
-    return responses
 
 
 def _int(event: Mapping[str, Any], key: str) -> int | None:
@@ -126,22 +82,6 @@ def _int(event: Mapping[str, Any], key: str) -> int | None:
 def _str(event: Mapping[str, Any], key: str) -> str:
     value = event.get(key)
     return value if isinstance(value, str) else ""
-
-
-def failed_error(error: Any) -> ApiError:
-    """The ``error`` of a failed response (or an ``error`` event) as an ApiError."""
-    fields = error if isinstance(error, Mapping) else {}
-    code = fields.get("code") if isinstance(fields.get("code"), str) else None
-    kind = _codec().ERROR_CODE_KINDS.get(code or "", "api_error")
-    message = fields.get("message")
-    param = fields.get("param")
-    return ApiError.of(
-        kind,
-        message if isinstance(message, str) else "the response failed",
-        code=code,
-        param=param if isinstance(param, str) else None,
-        source_format=FORMAT,
-    )
 
 
 # --------------------------------------------------------------------------- decoding
@@ -431,7 +371,7 @@ class StreamDecoder:
             return [*out, StreamError(error=failed_error(response.get("error")))]
         parts = [s.part for s in sorted(self._slots.values(), key=lambda s: s.index)]
         stop = stop_for_status(response.get("status"), response.get("incomplete_details"), parts)
-        extra = _codec().response_hints(response, stop)
+        extra = response_hints(response, stop)
         return [
             *out,
             MessageDelta(

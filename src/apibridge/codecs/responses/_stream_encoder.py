@@ -38,15 +38,16 @@ from apibridge._json import dumps
 from apibridge._sse import encode_comment, encode_frame
 from apibridge.codecs._context import Context, new_id
 from apibridge.codecs._sequencer import PartSequencer
+from apibridge.codecs.responses._content import encode_content
+from apibridge.codecs.responses._errors import FAILED_CODE_KINDS, KIND_FAILED_CODES
 from apibridge.codecs.responses._items import (
     ItemIds,
-    encode_content,
     encode_item,
     is_blank,
     is_textlike,
     new_message,
 )
-from apibridge.codecs.responses._stream_decoder import FAILED_CODE_KINDS, KIND_FAILED_CODES, _codec
+from apibridge.codecs.responses._response import report_stop, response_object
 from apibridge.codecs.responses._wire import (
     FORMAT,
     encode_annotation,
@@ -204,7 +205,7 @@ class StreamEncoder:
 
     def _response(self, *, stop: str | None, in_progress: bool = False) -> dict[str, Any]:
         usage = None if in_progress else encode_usage(self._usage, self._ctx, "usage")
-        body: dict[str, Any] = _codec().response_object(
+        body: dict[str, Any] = response_object(
             response_id=self._id,
             model=self._model,
             created=self._created,
@@ -642,8 +643,7 @@ class StreamEncoder:
     def _complete(self) -> list[bytes]:
         """The one terminal event (the sequencer ended every part just before)."""
         out = self._close_message()
-        codec = _codec()
-        codec.report_stop(self._stop, self._stop_sequence, self._ctx)
+        report_stop(self._stop, self._stop_sequence, self._ctx)
         lose_foreign(self._ctx, self._extras, "response")
         body = self._response(stop=self._stop)
         self._finished = True

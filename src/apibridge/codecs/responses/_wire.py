@@ -20,6 +20,7 @@ Annotations are kept whole (``Citation.raw``); another format's citation with a 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -41,6 +42,8 @@ __all__ = [
     "SERVER_TOOL_NAMES",
     "STATUS_TO_STOP",
     "STOP_TO_STATUS",
+    "TOOL_NAME_MAX",
+    "TOOL_NAME_RE",
     "USER_SIDE_ITEMS",
     "absent_keys",
     "decode_annotation",
@@ -49,8 +52,9 @@ __all__ = [
     "encode_usage",
     "finish",
     "hints",
+    "item_hint",
+    "lose_cache",
     "lose_foreign",
-    "opt_str",
     "pack",
     "part_hints",
     "split",
@@ -59,6 +63,10 @@ __all__ = [
 ]
 
 FORMAT = "responses"
+
+TOOL_NAME_MAX = 64
+#: One allowed character of a tool name (``ToolNames`` matches names and single characters).
+TOOL_NAME_RE: re.Pattern[str] = re.compile(r"[A-Za-z0-9_-]+")
 
 #: Output item types that are client tool calls (a turn holding one stops with ``tool_use``).
 CALL_ITEMS: frozenset[str] = frozenset({"function_call", "custom_tool_call"})
@@ -177,9 +185,16 @@ def absent_keys(obj: Mapping[str, Any], defaults: Iterable[str]) -> list[str]:
     return [k for k in defaults if k not in obj]
 
 
-def opt_str(value: Any, where: str) -> str | None:
-    """``value`` as a string, ``None`` when absent; anything else is an error naming ``where``."""
-    return None if value is None else expect_str(value, where)
+def item_hint(obj: Mapping[str, Any], mapped: Iterable[str]) -> dict[str, Any]:
+    """The ``_item`` hint of a part decoded from item ``obj``: the item's own fields that no
+    part field holds (``mapped`` names those that one does)."""
+    return {"_item": split(obj, mapped)}
+
+
+def lose_cache(part: Any, ctx: Context, where: str) -> None:
+    """Report a ``cache_control`` (Responses caches prompts on its own, with no marker)."""
+    if getattr(part, "cache_control", None) is not None:
+        ctx.lose(f"{where}.cache_control", "responses caches prompts on its own")
 
 
 # ------------------------------------------------------------------------------ stops
