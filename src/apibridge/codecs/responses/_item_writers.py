@@ -38,7 +38,7 @@ import attrs
 
 from apibridge._json import dumps
 from apibridge._sse import encode_frame
-from apibridge.codecs._context import Context
+from apibridge.codecs._context import Context, str_or_none
 from apibridge.codecs.responses._content import encode_content
 from apibridge.codecs.responses._items import (
     ItemIds,
@@ -105,7 +105,7 @@ class ItemStream:
         """A new message item (``fields``: the ``_item`` hint of its first part)."""
         position = len(self.output)
         base = new_message("assistant", fields, self.ids, position)
-        item_id = base.get("id") if isinstance(base.get("id"), str) else None
+        item_id = str_or_none(base.get("id"))
         item_id = item_id or self.ids.make("msg_", position)
         self.msg = _Message(
             item_id=item_id,

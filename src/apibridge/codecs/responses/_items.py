@@ -36,7 +36,14 @@ from typing import Any, cast
 
 import attrs
 
-from apibridge.codecs._context import Context, expect_list, expect_str, new_id, opt_str
+from apibridge.codecs._context import (
+    Context,
+    expect_list,
+    expect_str,
+    new_id,
+    opt_str,
+    str_or_none,
+)
 from apibridge.codecs.responses._content import decode_content, encode_content
 from apibridge.codecs.responses._reasoning_items import (
     decode_reasoning,
@@ -153,7 +160,7 @@ def decode_item(item: Mapping[str, Any], where: str) -> ContentPart:
         raw=dict(item),
         source_format=FORMAT,
         tool=SERVER_TOOL_NAMES.get(kind),
-        id=item.get("id") if isinstance(item.get("id"), str) else None,
+        id=str_or_none(item.get("id")),
     )
 
 

@@ -36,6 +36,7 @@ from apibridge.codecs._context import (
     expect_str,
     opt_int,
     opt_number,
+    str_or_none,
 )
 from apibridge.codecs.responses._items import (
     ItemIds,
@@ -111,7 +112,7 @@ def _decode_input(
                 continue
         elif item.get("type", "item_reference") == "item_reference":
             # A reference to a stored item: kept in place, in whatever turn is open.
-            ref_id = item.get("id") if isinstance(item.get("id"), str) else None
+            ref_id = str_or_none(item.get("id"))
             parts = [
                 ServerToolPart(
                     kind="item_reference", raw=dict(item), source_format=FORMAT, id=ref_id

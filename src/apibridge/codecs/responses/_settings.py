@@ -23,7 +23,13 @@ from typing import Any, Final, Literal, TypeAlias
 
 import attrs
 
-from apibridge.codecs._context import Context, expect_list, expect_obj, expect_str
+from apibridge.codecs._context import (
+    Context,
+    expect_list,
+    expect_obj,
+    expect_str,
+    str_or_none,
+)
 from apibridge.codecs._reasoning import effort_for_budget, nearest_effort
 from apibridge.codecs.responses._wire import (
     FORMAT,
@@ -99,7 +105,7 @@ def decode_tool(raw: Any, where: str) -> Tool:
     """One entry of ``tools``: function, custom, or a hosted (server) tool kept whole."""
     obj = expect_obj(raw, where)
     kind = expect_str(obj.get("type"), f"{where}.type")
-    description = obj.get("description") if isinstance(obj.get("description"), str) else None
+    description = str_or_none(obj.get("description"))
     if kind == "function":
         extra = split(obj, ("type", "name", "description", "parameters", "strict"))
         absent = [k for k in ("parameters", "strict") if k not in obj]
@@ -355,10 +361,10 @@ def decode_text(value: Any, extra: dict[str, Any]) -> OutputFormat | None:
         schema = fmt.get("schema")
         result = OutputFormat(
             kind="json_schema",
-            name=fmt.get("name") if isinstance(fmt.get("name"), str) else None,
+            name=str_or_none(fmt.get("name")),
             schema=expect_obj(schema, "text.format.schema") if schema is not None else None,
             strict=fmt.get("strict") if isinstance(fmt.get("strict"), bool) else None,
-            description=fmt.get("description") if isinstance(fmt.get("description"), str) else None,
+            description=str_or_none(fmt.get("description")),
         )
     else:
         raise InvalidPayload(f"text.format.type: unknown format {kind!r}")

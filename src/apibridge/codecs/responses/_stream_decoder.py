@@ -13,7 +13,7 @@ function call arguments and custom tool input (``….delta``* → ``….done``),
 parts (``reasoning_summary_part.added`` → ``reasoning_summary_text.delta``* → ``….done`` →
 ``reasoning_summary_part.done``) and raw reasoning text (``reasoning_text.delta``/``.done``).
 
-**Decoding.** Each message content part and each other item is one canonical part, numbered
+Each message content part and each other item is one canonical part, numbered
 in order of opening. Deltas become :class:`PartDelta`; a ``….done`` whose text extends what
 the deltas said (a server that sends few or no deltas) yields the rest as one more delta;
 ``output_item.done`` gives :class:`PartStop` with the finished part, decoded exactly as
@@ -35,7 +35,7 @@ import attrs
 
 from apibridge._json import loads
 from apibridge._sse import SSEFrame
-from apibridge.codecs._context import Context, expect_obj, new_id
+from apibridge.codecs._context import Context, expect_obj, new_id, str_or_none
 from apibridge.codecs.responses._errors import failed_error
 from apibridge.codecs.responses._items import (
     decode_item,
@@ -154,7 +154,7 @@ class StreamDecoder:
         obj = response if isinstance(response, Mapping) else {}
         request = self._ctx.request
         created = obj.get("created_at")
-        model = obj.get("model") if isinstance(obj.get("model"), str) else None
+        model = str_or_none(obj.get("model"))
         return [
             MessageStart(
                 id=_str(obj, "id") or new_id("resp_"),
@@ -234,7 +234,7 @@ class StreamDecoder:
                 name=_str(item, "name"),
                 arguments="",
                 kind="custom" if custom else "function",
-                item_id=item["id"] if isinstance(item.get("id"), str) else None,
+                item_id=str_or_none(item.get("id")),
             )
             out = self._open((index, -1), part)
             return out + self._delta(
@@ -243,7 +243,7 @@ class StreamDecoder:
                 _str(item, "input" if custom else "arguments"),
             )
         if kind == "reasoning":
-            part = ThinkingPart(id=item["id"] if isinstance(item.get("id"), str) else None)
+            part = ThinkingPart(id=str_or_none(item.get("id")))
         else:
             part = decode_item(item, "response.output_item.added.item")
         return self._open((index, -1), part)

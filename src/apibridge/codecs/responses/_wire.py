@@ -7,7 +7,10 @@ Theory of operation
 back as they came) and ``_``-prefixed *spelling hints* that make a same-format trip exact
 (they are never data, so :func:`lose_foreign` does not report another format's hints either).
 :func:`split` collects the unmapped fields of a JSON object, :func:`finish` writes them back
-and drops the ``_absent`` defaults (keys this codec writes unasked but the original lacked).
+and drops the ``_absent`` defaults (keys this codec writes unasked but the original lacked);
+:func:`item_hint` is the ``_item`` hint of a part decoded from an item. Every module reports
+another format's extras (:func:`lose_foreign`) and a ``cache_control`` (:func:`lose_cache`:
+Responses caches prompts on its own) the same way, through these.
 
 Stop reasons: ``status`` + ``incomplete_details.reason`` ↔ the canonical reason through the
 tables below; a client tool call in a completed answer means ``tool_use``, a refusal part
@@ -24,7 +27,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from apibridge.codecs._context import Context, expect_obj, expect_str
+from apibridge.codecs._context import Context, expect_obj, expect_str, str_or_none
 from apibridge.model import (
     Citation,
     ContentPart,
@@ -233,7 +236,7 @@ def decode_annotation(ann: Any, where: str) -> Citation:
     kind = expect_str(obj.get("type"), f"{where}.type")
     return Citation(
         kind=kind,
-        url=obj.get("url") if isinstance(obj.get("url"), str) else None,
+        url=str_or_none(obj.get("url")),
         title=next((obj[k] for k in ("title", "filename") if isinstance(obj.get(k), str)), None),
         start_index=obj.get("start_index") if isinstance(obj.get("start_index"), int) else None,
         end_index=obj.get("end_index") if isinstance(obj.get("end_index"), int) else None,
