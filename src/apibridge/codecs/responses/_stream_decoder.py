@@ -48,6 +48,7 @@ from apibridge.codecs.responses._wire import (
     FORMAT,
     decode_annotation,
     decode_usage,
+    int_or_none,
     pack,
     part_hints,
     stop_for_status,
@@ -72,11 +73,6 @@ from apibridge.model import (
 __all__ = ["StreamDecoder"]
 
 _EARLY_END = "the stream ended before its terminal event (response.completed) arrived"
-
-
-def _int(event: Mapping[str, Any], key: str) -> int | None:
-    value = event.get(key)
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _str(event: Mapping[str, Any], key: str) -> str:
@@ -165,7 +161,7 @@ class StreamDecoder:
         ]
 
     def _output_index(self, event: Mapping[str, Any]) -> int | None:
-        index = _int(event, "output_index")
+        index = int_or_none(event.get("output_index"))
         if index is None:
             index = self._by_id.get(_str(event, "item_id"))
         return index
@@ -183,7 +179,7 @@ class StreamDecoder:
         index = self._output_index(event)
         if index is None:
             return None, []
-        key = (index, _int(event, "content_index") or 0)
+        key = (index, int_or_none(event.get("content_index")) or 0)
         if key in self._slots:
             return self._slots[key], []
         part: ContentPart = RefusalPart(text="") if refusal else TextPart(text="")
@@ -218,7 +214,7 @@ class StreamDecoder:
 
     def _on_item_added(self, event: Mapping[str, Any]) -> list[Event]:
         item = expect_obj(event.get("item"), "response.output_item.added.item")
-        index = _int(event, "output_index")
+        index = int_or_none(event.get("output_index"))
         index = len(self._items) if index is None else index
         self._items[index] = item
         if isinstance(item.get("id"), str):
@@ -257,7 +253,7 @@ class StreamDecoder:
             return []
         refusal = part.get("type") == "refusal"
         slot, out = self._text_slot(event, refusal)
-        if slot is not None and out and _int(event, "content_index") in (0, None):
+        if slot is not None and out and int_or_none(event.get("content_index")) in (0, None):
             item_id = self._items.get(index, {}).get("id")
             if isinstance(item_id, str):  # lets an encoder of this format keep the id
                 start = with_hints(slot.part, _item={"id": item_id})
@@ -302,12 +298,12 @@ class StreamDecoder:
 
     def _on_summary_delta(self, event: Mapping[str, Any]) -> list[Event]:
         slot = self._item_slot(event)
-        which = _int(event, "summary_index") or 0
+        which = int_or_none(event.get("summary_index")) or 0
         return [] if slot is None else self._delta(slot, "summary", _str(event, "delta"), which)
 
     def _on_summary_done(self, event: Mapping[str, Any]) -> list[Event]:
         slot = self._item_slot(event)
-        which = _int(event, "summary_index") or 0
+        which = int_or_none(event.get("summary_index")) or 0
         return [] if slot is None else self._rest(slot, "summary", event.get("text"), which)
 
     def _on_reasoning_delta(self, event: Mapping[str, Any]) -> list[Event]:
@@ -320,7 +316,7 @@ class StreamDecoder:
 
     def _on_item_done(self, event: Mapping[str, Any]) -> list[Event]:
         item = expect_obj(event.get("item"), "response.output_item.done.item")
-        index = _int(event, "output_index")
+        index = int_or_none(event.get("output_index"))
         if index is None:
             found = self._by_id.get(_str(item, "id"))
             index = found if found is not None else len(self._items)

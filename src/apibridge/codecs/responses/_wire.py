@@ -55,6 +55,7 @@ __all__ = [
     "encode_usage",
     "finish",
     "hints",
+    "int_or_none",
     "item_hint",
     "lose_cache",
     "lose_foreign",
@@ -200,6 +201,11 @@ def lose_cache(part: Any, ctx: Context, where: str) -> None:
         ctx.lose(f"{where}.cache_control", "responses caches prompts on its own")
 
 
+def int_or_none(value: Any) -> int | None:
+    """``value`` when it is an int (not a bool), else ``None`` (for fields read leniently)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 # ------------------------------------------------------------------------------ stops
 
 
@@ -279,11 +285,6 @@ _USAGE_DEFAULTS = (
 )
 
 
-def _int(obj: Mapping[str, Any], key: str) -> int | None:
-    value = obj.get(key)
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
 def decode_usage(value: Any, where: str) -> Usage | None:
     """Responses usage (``input_tokens`` includes cached tokens) with Anthropic semantics."""
     if value is None:
@@ -312,13 +313,14 @@ def decode_usage(value: Any, where: str) -> Usage | None:
     absent = [p for p in _USAGE_DEFAULTS if not _has_path(obj, p)]
     if absent:
         extra["_absent"] = absent
-    input_tokens, output_tokens = _int(obj, "input_tokens"), _int(obj, "output_tokens")
+    input_tokens = int_or_none(obj.get("input_tokens"))
+    output_tokens = int_or_none(obj.get("output_tokens"))
     usage = Usage.from_openai(
         input_tokens,
         output_tokens,
-        cached_tokens=_int(details["input_tokens_details"], "cached_tokens"),
-        reasoning_tokens=_int(details["output_tokens_details"], "reasoning_tokens"),
-        cache_write_tokens=_int(details["input_tokens_details"], "cache_write_tokens"),
+        cached_tokens=int_or_none(details["input_tokens_details"].get("cached_tokens")),
+        reasoning_tokens=int_or_none(details["output_tokens_details"].get("reasoning_tokens")),
+        cache_write_tokens=int_or_none(details["input_tokens_details"].get("cache_write_tokens")),
     )
     if usage.total_input != input_tokens:
         extra["_input_tokens"] = input_tokens
