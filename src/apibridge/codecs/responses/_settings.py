@@ -23,9 +23,23 @@ from typing import Any, Final, Literal, TypeAlias
 
 import attrs
 
-from apibridge.codecs._context import Context, expect_list, expect_obj, expect_str
+from apibridge.codecs._context import (
+    Context,
+    expect_list,
+    expect_obj,
+    expect_str,
+    str_or_none,
+)
 from apibridge.codecs._reasoning import effort_for_budget, nearest_effort
-from apibridge.codecs.responses._wire import FORMAT, finish, hints, lose_foreign, pack, split
+from apibridge.codecs.responses._wire import (
+    FORMAT,
+    finish,
+    hints,
+    lose_cache,
+    lose_foreign,
+    pack,
+    split,
+)
 from apibridge.errors import InvalidPayload
 from apibridge.model import OutputFormat, ReasoningConfig, Request, Tool, ToolChoice
 
@@ -41,8 +55,6 @@ __all__ = [
     "encode_text",
     "encode_tool",
     "encode_tool_choice",
-    "integer",
-    "number",
 ]
 
 #: Hosted tool types a ``tool_choice`` object can force by type alone (the SDK's list).
@@ -93,7 +105,7 @@ def decode_tool(raw: Any, where: str) -> Tool:
     """One entry of ``tools``: function, custom, or a hosted (server) tool kept whole."""
     obj = expect_obj(raw, where)
     kind = expect_str(obj.get("type"), f"{where}.type")
-    description = obj.get("description") if isinstance(obj.get("description"), str) else None
+    description = str_or_none(obj.get("description"))
     if kind == "function":
         extra = split(obj, ("type", "name", "description", "parameters", "strict"))
         absent = [k for k in ("parameters", "strict") if k not in obj]
@@ -128,8 +140,7 @@ def decode_tool(raw: Any, where: str) -> Tool:
 
 def encode_tool(tool: Tool, ctx: Context, where: str) -> dict[str, Any] | None:
     """A canonical tool for ``tools`` (``None``: it cannot be carried; reported)."""
-    if tool.cache_control is not None:
-        ctx.lose(f"{where}.cache_control", "responses caches prompts on its own")
+    lose_cache(tool, ctx, where)
     lose_foreign(ctx, tool.extras, where)
     if tool.kind == "server":
         if tool.source_format == FORMAT and tool.raw is not None:
@@ -350,10 +361,10 @@ def decode_text(value: Any, extra: dict[str, Any]) -> OutputFormat | None:
         schema = fmt.get("schema")
         result = OutputFormat(
             kind="json_schema",
-            name=fmt.get("name") if isinstance(fmt.get("name"), str) else None,
+            name=str_or_none(fmt.get("name")),
             schema=expect_obj(schema, "text.format.schema") if schema is not None else None,
             strict=fmt.get("strict") if isinstance(fmt.get("strict"), bool) else None,
-            description=fmt.get("description") if isinstance(fmt.get("description"), str) else None,
+            description=str_or_none(fmt.get("description")),
         )
     else:
         raise InvalidPayload(f"text.format.type: unknown format {kind!r}")
@@ -381,23 +392,3 @@ def encode_text(request: Request, own: Mapping[str, Any]) -> Any:
     spec.update(own.get("text_format") or {})
     out["format"] = spec
     return out
-
-
-def number(body: Mapping[str, Any], key: str) -> float | None:
-    """A numeric field, or :class:`InvalidPayload` naming it."""
-    value = body.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InvalidPayload(f"{key}: expected a number, got {type(value).__name__}")
-    return value
-
-
-def integer(body: Mapping[str, Any], key: str) -> int | None:
-    """An integer field, or :class:`InvalidPayload` naming it."""
-    value = body.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidPayload(f"{key}: expected an integer, got {type(value).__name__}")
-    return value

@@ -1,4 +1,4 @@
-"""Responses SSE streams ↔ canonical events: the push-style decoder and encoder.
+"""Responses SSE streams → canonical events: the push-style stream decoder.
 
 Theory of operation
 -------------------
@@ -13,7 +13,7 @@ function call arguments and custom tool input (``….delta``* → ``….done``),
 parts (``reasoning_summary_part.added`` → ``reasoning_summary_text.delta``* → ``….done`` →
 ``reasoning_summary_part.done``) and raw reasoning text (``reasoning_text.delta``/``.done``).
 
-**Decoding.** Each message content part and each other item is one canonical part, numbered
+Each message content part and each other item is one canonical part, numbered
 in order of opening. Deltas become :class:`PartDelta`; a ``….done`` whose text extends what
 the deltas said (a server that sends few or no deltas) yields the rest as one more delta;
 ``output_item.done`` gives :class:`PartStop` with the finished part, decoded exactly as
@@ -24,37 +24,31 @@ events give :class:`StreamError`. Unknown events are ignored, frames without ``e
 are read by their ``type``, ``[DONE]`` is ignored, and a stream that ends without a terminal
 event yields a ``StreamError``. Bad input inside well-formed JSON yields a ``StreamError``,
 never an exception.
-
-**Encoding.** Items are written one at a time: a part whose turn has not come (parallel tool
-calls interleaved upstream) is buffered and flushed in order. Consecutive text parts share a
-message item; a text part that never gets text emits nothing. Ids are decided when an item is
-added (:class:`~apibridge.codecs.responses._items.ItemIds`) and repeated in ``.done`` and in the
-terminal event. The stop reason and usage are held until :class:`MessageStop`; a
-:class:`StreamError`, or ``close()`` before the end, writes ``response.failed`` (preceded by
-``response.created`` if nothing was written yet): exactly one terminal event, always.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from types import ModuleType
 from typing import Any
 
 import attrs
 
 from apibridge._json import loads
 from apibridge._sse import SSEFrame
-from apibridge.codecs._context import Context, expect_obj, new_id
+from apibridge.codecs._context import Context, expect_obj, new_id, str_or_none
+from apibridge.codecs.responses._errors import failed_error
 from apibridge.codecs.responses._items import (
     decode_item,
     decode_message,
     is_message,
     with_hints,
 )
+from apibridge.codecs.responses._response import response_hints
 from apibridge.codecs.responses._wire import (
     FORMAT,
     decode_annotation,
     decode_usage,
+    int_or_none,
     pack,
     part_hints,
     stop_for_status,
@@ -76,72 +70,14 @@ from apibridge.model import (
     ToolCallPart,
 )
 
-__all__ = ["FAILED_CODE_KINDS", "KIND_FAILED_CODES", "StreamDecoder", "failed_error"]
-
-#: ``response.failed`` error codes → canonical kinds (every other code: ``api_error``).
-FAILED_CODE_KINDS: Mapping[str, str] = {
-    "server_error": "api_error",
-    "rate_limit_exceeded": "rate_limit",
-    "invalid_prompt": "invalid_request",
-    "vector_store_timeout": "timeout",
-    "invalid_image": "invalid_request",
-    "invalid_image_format": "invalid_request",
-    "invalid_base64_image": "invalid_request",
-    "invalid_image_url": "invalid_request",
-    "image_too_large": "invalid_request",
-    "image_too_small": "invalid_request",
-    "image_parse_error": "invalid_request",
-    "image_content_policy_violation": "invalid_request",
-    "invalid_image_mode": "invalid_request",
-    "image_file_too_large": "invalid_request",
-    "unsupported_image_media_type": "invalid_request",
-    "empty_image_file": "invalid_request",
-    "failed_to_download_image": "invalid_request",
-    "image_file_not_found": "invalid_request",
-}
-
-#: canonical kind → the ``response.failed`` code that says it (the SDK allows only a few).
-KIND_FAILED_CODES: Mapping[str, str] = {
-    "rate_limit": "rate_limit_exceeded",
-    "invalid_request": "invalid_prompt",
-    "unprocessable": "invalid_prompt",
-    "request_too_large": "invalid_prompt",
-}
+__all__ = ["StreamDecoder"]
 
 _EARLY_END = "the stream ended before its terminal event (response.completed) arrived"
-
-
-def _codec() -> ModuleType:
-    """The codec module (imported late: it imports this module)."""
-    from apibridge.codecs.responses import _codec as responses
-
-    return responses
-
-
-def _int(event: Mapping[str, Any], key: str) -> int | None:
-    value = event.get(key)
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _str(event: Mapping[str, Any], key: str) -> str:
     value = event.get(key)
     return value if isinstance(value, str) else ""
-
-
-def failed_error(error: Any) -> ApiError:
-    """The ``error`` of a failed response (or an ``error`` event) as an ApiError."""
-    fields = error if isinstance(error, Mapping) else {}
-    code = fields.get("code") if isinstance(fields.get("code"), str) else None
-    kind = _codec().ERROR_CODE_KINDS.get(code or "", "api_error")
-    message = fields.get("message")
-    param = fields.get("param")
-    return ApiError.of(
-        kind,
-        message if isinstance(message, str) else "the response failed",
-        code=code,
-        param=param if isinstance(param, str) else None,
-        source_format=FORMAT,
-    )
 
 
 # --------------------------------------------------------------------------- decoding
@@ -214,7 +150,7 @@ class StreamDecoder:
         obj = response if isinstance(response, Mapping) else {}
         request = self._ctx.request
         created = obj.get("created_at")
-        model = obj.get("model") if isinstance(obj.get("model"), str) else None
+        model = str_or_none(obj.get("model"))
         return [
             MessageStart(
                 id=_str(obj, "id") or new_id("resp_"),
@@ -225,7 +161,7 @@ class StreamDecoder:
         ]
 
     def _output_index(self, event: Mapping[str, Any]) -> int | None:
-        index = _int(event, "output_index")
+        index = int_or_none(event.get("output_index"))
         if index is None:
             index = self._by_id.get(_str(event, "item_id"))
         return index
@@ -243,7 +179,7 @@ class StreamDecoder:
         index = self._output_index(event)
         if index is None:
             return None, []
-        key = (index, _int(event, "content_index") or 0)
+        key = (index, int_or_none(event.get("content_index")) or 0)
         if key in self._slots:
             return self._slots[key], []
         part: ContentPart = RefusalPart(text="") if refusal else TextPart(text="")
@@ -278,7 +214,7 @@ class StreamDecoder:
 
     def _on_item_added(self, event: Mapping[str, Any]) -> list[Event]:
         item = expect_obj(event.get("item"), "response.output_item.added.item")
-        index = _int(event, "output_index")
+        index = int_or_none(event.get("output_index"))
         index = len(self._items) if index is None else index
         self._items[index] = item
         if isinstance(item.get("id"), str):
@@ -294,7 +230,7 @@ class StreamDecoder:
                 name=_str(item, "name"),
                 arguments="",
                 kind="custom" if custom else "function",
-                item_id=item["id"] if isinstance(item.get("id"), str) else None,
+                item_id=str_or_none(item.get("id")),
             )
             out = self._open((index, -1), part)
             return out + self._delta(
@@ -303,7 +239,7 @@ class StreamDecoder:
                 _str(item, "input" if custom else "arguments"),
             )
         if kind == "reasoning":
-            part = ThinkingPart(id=item["id"] if isinstance(item.get("id"), str) else None)
+            part = ThinkingPart(id=str_or_none(item.get("id")))
         else:
             part = decode_item(item, "response.output_item.added.item")
         return self._open((index, -1), part)
@@ -317,7 +253,7 @@ class StreamDecoder:
             return []
         refusal = part.get("type") == "refusal"
         slot, out = self._text_slot(event, refusal)
-        if slot is not None and out and _int(event, "content_index") in (0, None):
+        if slot is not None and out and int_or_none(event.get("content_index")) in (0, None):
             item_id = self._items.get(index, {}).get("id")
             if isinstance(item_id, str):  # lets an encoder of this format keep the id
                 start = with_hints(slot.part, _item={"id": item_id})
@@ -362,12 +298,12 @@ class StreamDecoder:
 
     def _on_summary_delta(self, event: Mapping[str, Any]) -> list[Event]:
         slot = self._item_slot(event)
-        which = _int(event, "summary_index") or 0
+        which = int_or_none(event.get("summary_index")) or 0
         return [] if slot is None else self._delta(slot, "summary", _str(event, "delta"), which)
 
     def _on_summary_done(self, event: Mapping[str, Any]) -> list[Event]:
         slot = self._item_slot(event)
-        which = _int(event, "summary_index") or 0
+        which = int_or_none(event.get("summary_index")) or 0
         return [] if slot is None else self._rest(slot, "summary", event.get("text"), which)
 
     def _on_reasoning_delta(self, event: Mapping[str, Any]) -> list[Event]:
@@ -380,7 +316,7 @@ class StreamDecoder:
 
     def _on_item_done(self, event: Mapping[str, Any]) -> list[Event]:
         item = expect_obj(event.get("item"), "response.output_item.done.item")
-        index = _int(event, "output_index")
+        index = int_or_none(event.get("output_index"))
         if index is None:
             found = self._by_id.get(_str(item, "id"))
             index = found if found is not None else len(self._items)
@@ -431,7 +367,7 @@ class StreamDecoder:
             return [*out, StreamError(error=failed_error(response.get("error")))]
         parts = [s.part for s in sorted(self._slots.values(), key=lambda s: s.index)]
         stop = stop_for_status(response.get("status"), response.get("incomplete_details"), parts)
-        extra = _codec().response_hints(response, stop)
+        extra = response_hints(response, stop)
         return [
             *out,
             MessageDelta(

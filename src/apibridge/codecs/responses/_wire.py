@@ -7,7 +7,10 @@ Theory of operation
 back as they came) and ``_``-prefixed *spelling hints* that make a same-format trip exact
 (they are never data, so :func:`lose_foreign` does not report another format's hints either).
 :func:`split` collects the unmapped fields of a JSON object, :func:`finish` writes them back
-and drops the ``_absent`` defaults (keys this codec writes unasked but the original lacked).
+and drops the ``_absent`` defaults (keys this codec writes unasked but the original lacked);
+:func:`item_hint` is the ``_item`` hint of a part decoded from an item. Every module reports
+another format's extras (:func:`lose_foreign`) and a ``cache_control`` (:func:`lose_cache`:
+Responses caches prompts on its own) the same way, through these.
 
 Stop reasons: ``status`` + ``incomplete_details.reason`` ↔ the canonical reason through the
 tables below; a client tool call in a completed answer means ``tool_use``, a refusal part
@@ -20,10 +23,11 @@ Annotations are kept whole (``Citation.raw``); another format's citation with a 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from apibridge.codecs._context import Context, expect_obj, expect_str
+from apibridge.codecs._context import Context, expect_obj, expect_str, str_or_none
 from apibridge.model import (
     Citation,
     ContentPart,
@@ -41,6 +45,8 @@ __all__ = [
     "SERVER_TOOL_NAMES",
     "STATUS_TO_STOP",
     "STOP_TO_STATUS",
+    "TOOL_NAME_MAX",
+    "TOOL_NAME_RE",
     "USER_SIDE_ITEMS",
     "absent_keys",
     "decode_annotation",
@@ -49,8 +55,10 @@ __all__ = [
     "encode_usage",
     "finish",
     "hints",
+    "int_or_none",
+    "item_hint",
+    "lose_cache",
     "lose_foreign",
-    "opt_str",
     "pack",
     "part_hints",
     "split",
@@ -59,6 +67,10 @@ __all__ = [
 ]
 
 FORMAT = "responses"
+
+TOOL_NAME_MAX = 64
+#: One allowed character of a tool name (``ToolNames`` matches names and single characters).
+TOOL_NAME_RE: re.Pattern[str] = re.compile(r"[A-Za-z0-9_-]+")
 
 #: Output item types that are client tool calls (a turn holding one stops with ``tool_use``).
 CALL_ITEMS: frozenset[str] = frozenset({"function_call", "custom_tool_call"})
@@ -177,9 +189,21 @@ def absent_keys(obj: Mapping[str, Any], defaults: Iterable[str]) -> list[str]:
     return [k for k in defaults if k not in obj]
 
 
-def opt_str(value: Any, where: str) -> str | None:
-    """``value`` as a string, ``None`` when absent; anything else is an error naming ``where``."""
-    return None if value is None else expect_str(value, where)
+def item_hint(obj: Mapping[str, Any], mapped: Iterable[str]) -> dict[str, Any]:
+    """The ``_item`` hint of a part decoded from item ``obj``: the item's own fields that no
+    part field holds (``mapped`` names those that one does)."""
+    return {"_item": split(obj, mapped)}
+
+
+def lose_cache(part: Any, ctx: Context, where: str) -> None:
+    """Report a ``cache_control`` (Responses caches prompts on its own, with no marker)."""
+    if getattr(part, "cache_control", None) is not None:
+        ctx.lose(f"{where}.cache_control", "responses caches prompts on its own")
+
+
+def int_or_none(value: Any) -> int | None:
+    """``value`` when it is an int (not a bool), else ``None`` (for fields read leniently)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 # ------------------------------------------------------------------------------ stops
@@ -218,7 +242,7 @@ def decode_annotation(ann: Any, where: str) -> Citation:
     kind = expect_str(obj.get("type"), f"{where}.type")
     return Citation(
         kind=kind,
-        url=obj.get("url") if isinstance(obj.get("url"), str) else None,
+        url=str_or_none(obj.get("url")),
         title=next((obj[k] for k in ("title", "filename") if isinstance(obj.get(k), str)), None),
         start_index=obj.get("start_index") if isinstance(obj.get("start_index"), int) else None,
         end_index=obj.get("end_index") if isinstance(obj.get("end_index"), int) else None,
@@ -261,11 +285,6 @@ _USAGE_DEFAULTS = (
 )
 
 
-def _int(obj: Mapping[str, Any], key: str) -> int | None:
-    value = obj.get(key)
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
 def decode_usage(value: Any, where: str) -> Usage | None:
     """Responses usage (``input_tokens`` includes cached tokens) with Anthropic semantics."""
     if value is None:
@@ -294,13 +313,14 @@ def decode_usage(value: Any, where: str) -> Usage | None:
     absent = [p for p in _USAGE_DEFAULTS if not _has_path(obj, p)]
     if absent:
         extra["_absent"] = absent
-    input_tokens, output_tokens = _int(obj, "input_tokens"), _int(obj, "output_tokens")
+    input_tokens = int_or_none(obj.get("input_tokens"))
+    output_tokens = int_or_none(obj.get("output_tokens"))
     usage = Usage.from_openai(
         input_tokens,
         output_tokens,
-        cached_tokens=_int(details["input_tokens_details"], "cached_tokens"),
-        reasoning_tokens=_int(details["output_tokens_details"], "reasoning_tokens"),
-        cache_write_tokens=_int(details["input_tokens_details"], "cache_write_tokens"),
+        cached_tokens=int_or_none(details["input_tokens_details"].get("cached_tokens")),
+        reasoning_tokens=int_or_none(details["output_tokens_details"].get("reasoning_tokens")),
+        cache_write_tokens=int_or_none(details["input_tokens_details"].get("cache_write_tokens")),
     )
     if usage.total_input != input_tokens:
         extra["_input_tokens"] = input_tokens
