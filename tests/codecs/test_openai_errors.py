@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from apibridge.codecs import chat
+from apibridge._sse import SSEDecoder
+from apibridge.codecs import Context, chat, responses
 from apibridge.codecs._openai_errors import (
     ERROR_CODE_KINDS,
     ERROR_TYPE_KINDS,
@@ -25,6 +26,7 @@ from apibridge.codecs._openai_errors import (
     encode_failed,
 )
 from apibridge.errors import ERROR_KINDS, ApiError, kind_for_status
+from apibridge.model import StreamError
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
@@ -228,3 +230,45 @@ def test_failed_event_type_is_not_read() -> None:
         "responses",
     )
     assert decode_failed(None).message == "the response failed"
+
+
+# ----------------------------------------------------- the Responses codec uses the same rule
+
+
+def test_responses_codec_error_keeps_the_retry_hint_end_to_end() -> None:
+    """Through the Responses codec's own face (not only the shared module): the hint a Chat
+    client always got now reaches a Responses client too."""
+    body = {
+        "error": {
+            "message": "Rate limit reached. Please try again in 20s.",
+            "type": "requests",
+            "code": "rate_limit_exceeded",
+        }
+    }
+    error = responses.decode_error(body, 429)
+    assert (error.kind, error.retry_after) == ("rate_limit", 20.0)
+    assert chat.decode_error(body, 429).retry_after == error.retry_after
+
+
+def test_responses_stream_failure_keeps_the_retry_hint_end_to_end() -> None:
+    sse = (
+        b'event: response.failed\ndata: {"type":"response.failed","sequence_number":0,'
+        b'"response":{"id":"resp_1","object":"response","created_at":1,"status":"failed",'
+        b'"model":"m","output":[],"error":{"code":"rate_limit_exceeded",'
+        b'"message":"Slow down: try again in 1.5s"}}}\n\n'
+    )
+    frames = SSEDecoder().feed(sse) + SSEDecoder().close()
+    decoder = responses.StreamDecoder(Context())
+    events = [e for f in frames for e in decoder.feed(f)] + decoder.close()
+    failure = events[-1]
+    assert isinstance(failure, StreamError)
+    assert (failure.error.kind, failure.error.retry_after) == ("rate_limit", 1.5)
+
+
+def test_responses_stream_encoder_writes_the_shared_failed_code() -> None:
+    encoder = responses.StreamEncoder(Context())
+    error = ApiError.of("request_too_large", "too big")
+    data = b"".join(encoder.feed(StreamError(error=error)) + encoder.close())
+    failed = [f for f in SSEDecoder().feed(data) if f.event == "response.failed"]
+    assert json.loads(failed[0].data)["response"]["error"] == encode_failed(error)
+    assert encode_failed(error)["code"] == "invalid_prompt"

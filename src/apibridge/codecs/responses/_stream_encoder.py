@@ -20,7 +20,7 @@ agree.
 (``completed``, ``incomplete`` or ``failed`` by the stop reason). A :class:`StreamError`, or
 ``close()`` before :class:`MessageStop`, finishes the item being written (parts still held are
 dropped) and writes ``response.failed`` instead: exactly one terminal event, always. A failure
-is said with the few codes the SDK allows (``_errors.KIND_FAILED_CODES``). Responses has no
+is said with the few codes the SDK allows (``_openai_errors.encode_failed``). Responses has no
 ping event: a :class:`Ping` is an SSE comment.
 """
 
@@ -33,7 +33,7 @@ from typing import Any, Final
 from apibridge._sse import encode_comment
 from apibridge.codecs._context import Context, new_id
 from apibridge.codecs._sequencer import PartSequencer
-from apibridge.codecs.responses._errors import FAILED_CODE_KINDS, KIND_FAILED_CODES
+from apibridge.codecs.responses._errors import encode_failed
 from apibridge.codecs.responses._item_writers import ItemStream, Writer, writer_for
 from apibridge.codecs.responses._items import ItemIds
 from apibridge.codecs.responses._response import report_stop, response_object
@@ -179,14 +179,10 @@ class StreamEncoder:
         if writer is not None:
             out += writer.stop(None)
         out += self._stream.close_message()
-        code = error.code if error.code in FAILED_CODE_KINDS else None
         body = self._response(stop="error")
         body["status"] = "failed"
         body["incomplete_details"] = None
-        body["error"] = {
-            "code": code or KIND_FAILED_CODES.get(error.kind, "server_error"),
-            "message": error.message,
-        }
+        body["error"] = encode_failed(error)
         self._finished = True
         return [*out, self._stream.emit("response.failed", response=body)]
 
