@@ -10,7 +10,8 @@ module below opens with its theory of operation:
 * ``_stream_decoder`` / ``_stream_encoder``: ``data:`` chunks ↔ canonical events;
 * ``_wire``: the constants and tables shared by all of them (finish reasons, tool names),
   spelling hints, usage, tool calls, annotations;
-* ``apibridge.codecs._openai_errors``: the error envelope, shared with ``responses``.
+* ``_errors``: the error envelope (the rule itself is ``apibridge.codecs._openai_errors``,
+  shared with ``responses``).
 
 *Deliberately lossy.* Chat has no thinking signatures, encrypted reasoning, redacted
 thinking, cache breakpoints in Claude's sense, server-tool blocks, document citations or tool
@@ -21,9 +22,12 @@ Same-format trips are exact: ``_``-prefixed hints in ``extras["chat"]`` keep spe
 
 from __future__ import annotations
 
-from apibridge.codecs._openai_errors import ERROR_CODE_KINDS as ERROR_CODE_KIND
-from apibridge.codecs._openai_errors import ERROR_TYPE_KINDS as ERROR_TYPE_KIND
-from apibridge.codecs._openai_errors import encode_error
+from apibridge.codecs.chat._errors import (
+    ERROR_CODE_KIND,
+    ERROR_TYPE_KIND,
+    decode_error,
+    encode_error,
+)
 from apibridge.codecs.chat._messages import ROLE_TO_CANONICAL
 from apibridge.codecs.chat._request import TOOL_CHOICE_MODES, decode_request, encode_request
 from apibridge.codecs.chat._response import decode_response, encode_response
@@ -35,7 +39,6 @@ from apibridge.codecs.chat._wire import (
     STOP_TO_FINISH,
     TOOL_NAME_MAX,
     TOOL_NAME_RE,
-    decode_error,
 )
 
 __all__ = [

@@ -41,10 +41,10 @@ from apibridge._json import loads
 from apibridge._sse import SSEFrame
 from apibridge.codecs._context import Context, expect_list, expect_obj, new_id, opt_int, opt_str
 from apibridge.codecs._custom_tools import unwrap_call
+from apibridge.codecs.chat._errors import decode_error
 from apibridge.codecs.chat._wire import (
     FORMAT,
     decode_annotation,
-    decode_error,
     decode_usage,
     stop_for,
     wrapped_custom_names,

@@ -41,8 +41,7 @@ from apibridge.codecs._context import (
     opt_str,
 )
 from apibridge.codecs._custom_tools import custom_tool_names, wrap_input
-from apibridge.codecs._openai_errors import decode_error as decode_openai_error
-from apibridge.errors import ApiError, InvalidPayload
+from apibridge.errors import InvalidPayload
 from apibridge.model import Citation, Tool, ToolCallPart, Usage
 
 __all__ = [
@@ -57,7 +56,6 @@ __all__ = [
     "content_kind",
     "data_url",
     "decode_annotation",
-    "decode_error",
     "decode_tool_call",
     "decode_usage",
     "default_content_kind",
@@ -483,17 +481,3 @@ def encode_citation(
             "end_index": base + (end if end is not None else length),
         },
     }
-
-
-# ------------------------------------------------------------------------------------ errors
-
-
-def decode_error(body: Any, status: int) -> ApiError:
-    """Any error body with its HTTP ``status`` as an :class:`ApiError`; never raises.
-
-    Reads OpenAI's ``{"error": {message, type, param, code}}`` and the odder bodies of
-    compatible servers (Ollama, vLLM, FastAPI, plain text, HTML): see
-    ``codecs._openai_errors``, shared with ``responses``. ``status`` outside 400-599 (an
-    in-band stream error) lets the type and code decide the kind.
-    """
-    return decode_openai_error(body, status, FORMAT)
