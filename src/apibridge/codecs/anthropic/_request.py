@@ -35,7 +35,7 @@ from apibridge.codecs._context import (
     opt_int,
     opt_number,
 )
-from apibridge.codecs.anthropic._block_decoder import decode_block, string_text
+from apibridge.codecs.anthropic._block_decoder import decode_block, decode_blocks, string_text
 from apibridge.codecs.anthropic._block_encoder import encode_part, encode_text, is_plain_text
 from apibridge.codecs.anthropic._options import (
     decode_metadata,
@@ -49,6 +49,7 @@ from apibridge.codecs.anthropic._options import (
 )
 from apibridge.codecs.anthropic._wire import (
     CONTENT_STRING,
+    FORMAT,
     ROLES_FROM_WIRE,
     Own,
     finish,
@@ -56,7 +57,7 @@ from apibridge.codecs.anthropic._wire import (
     own_of,
 )
 from apibridge.errors import InvalidPayload, Loss, UnsupportedFeature
-from apibridge.model import Message, Request, TextPart
+from apibridge.model import Message, Request, TextPart, Tool
 
 __all__ = [
     "DEFAULT_MAX_TOKENS",
@@ -93,22 +94,23 @@ _REQUEST_KEYS: Final = frozenset(
 )
 
 
+#: Request fields whose ``null``, ``[]`` or ``false`` is remembered (hint ``_defaults``).
+_EMPTYABLE: Final = _REQUEST_KEYS - {"model", "messages"}
+#: The fields of a message that the model maps.
+_MESSAGE_KEYS: Final = frozenset({"role", "content"})
+
+
 def decode_request(body: Mapping[str, Any], ctx: Context) -> Request:
     """A Messages API request body as a canonical :class:`~apibridge.Request`."""
     body = expect_obj(body, "request")
     own = Own(body, _REQUEST_KEYS)
     own.set(NATIVE_TURNS)
-    own.empties(body, _REQUEST_KEYS - {"model", "messages"})
-    messages = tuple(
-        _decode_message(m, f"messages[{i}]", ctx)
-        for i, m in enumerate(expect_list(body.get("messages"), "messages"))
-    )
-    tools = tuple(
-        decode_tool(t, f"tools[{i}]")
-        for i, t in enumerate(expect_list(body.get("tools") or [], "tools"))
-    )
+    own.empties(body, [k for k in body if k in _EMPTYABLE])
+    messages = _decode_messages(expect_list(body.get("messages"), "messages"), ctx)
+    tools = _decode_tools(expect_list(body.get("tools") or [], "tools"))
     choice, parallel = decode_tool_choice(body.get("tool_choice"))
     reasoning, output_format = decode_reasoning(body, own)
+    stop = body.get("stop_sequences")
     return Request(
         model=expect_str(body.get("model"), "model"),
         messages=messages,
@@ -120,9 +122,11 @@ def decode_request(body: Mapping[str, Any], ctx: Context) -> Request:
         temperature=opt_number(body.get("temperature"), "temperature"),
         top_p=opt_number(body.get("top_p"), "top_p"),
         top_k=opt_int(body.get("top_k"), "top_k"),
-        stop=tuple(
+        stop=()
+        if not stop
+        else tuple(
             expect_str(s, f"stop_sequences[{i}]")
-            for i, s in enumerate(expect_list(body.get("stop_sequences") or [], "stop_sequences"))
+            for i, s in enumerate(expect_list(stop, "stop_sequences"))
         ),
         reasoning=reasoning,
         output_format=output_format,
@@ -130,6 +134,51 @@ def decode_request(body: Mapping[str, Any], ctx: Context) -> Request:
         stream=opt_bool(body.get("stream"), "stream") or False,
         extras=own.extras(),
     )
+
+
+def _decode_messages(values: Sequence[Any], ctx: Context) -> tuple[Message, ...]:
+    # Hot path: one loop, no helper call per message, locations built only for errors.
+    messages = []
+    for i, message in enumerate(values):
+        if type(message) is not dict:
+            message = expect_obj(message, f"messages[{i}]")
+        role = message.get("role")
+        mapped = ROLES_FROM_WIRE.get(role) if isinstance(role, str) else None
+        if mapped is None:
+            raise InvalidPayload(
+                f"messages[{i}].role: expected user, assistant or system, got {role!r}"
+            )
+        if message.keys() <= _MESSAGE_KEYS:
+            data: dict[str, Any] = {}
+        else:
+            data = {k: v for k, v in message.items() if k not in _MESSAGE_KEYS}
+        content = message.get("content")
+        if isinstance(content, str):
+            data[CONTENT_STRING] = True
+            parts: tuple[Any, ...] = (TextPart(text=content) if content else string_text(content),)
+        else:
+            if type(content) is not list:
+                content = expect_list(content, f"messages[{i}].content")
+            parts = decode_blocks(content, ctx, "messages[{0}].content[{1}]", i)
+        messages.append(Message(role=mapped, content=parts, extras={FORMAT: data} if data else {}))
+    return tuple(messages)
+
+
+#: A client tool of the common shape: these fields and no others.
+_PLAIN_TOOL_KEYS: Final = frozenset({"name", "description", "input_schema"})
+
+
+def _decode_tools(values: Sequence[Any]) -> tuple[Tool, ...]:
+    tools = []
+    for i, tool in enumerate(values):
+        if type(tool) is dict and tool.keys() <= _PLAIN_TOOL_KEYS:
+            name, description = tool.get("name"), tool.get("description")
+            schema = tool.get("input_schema")
+            if type(name) is str and type(description) is str and type(schema) is dict:
+                tools.append(Tool(name=name, description=description, parameters=schema))
+                continue
+        tools.append(decode_tool(tool, f"tools[{i}]"))
+    return tuple(tools)
 
 
 def _decode_system(value: Any, own: Own, ctx: Context) -> tuple[TextPart, ...]:
@@ -145,24 +194,6 @@ def _decode_system(value: Any, own: Own, ctx: Context) -> tuple[TextPart, ...]:
             raise InvalidPayload(f"system[{i}]: expected a text block")
         parts.append(part)
     return tuple(parts)
-
-
-def _decode_message(value: Any, where: str, ctx: Context) -> Message:
-    message = expect_obj(value, where)
-    role = message.get("role")
-    if not isinstance(role, str) or role not in ROLES_FROM_WIRE:
-        raise InvalidPayload(f"{where}.role: expected user, assistant or system, got {role!r}")
-    own = Own(message, frozenset({"role", "content"}))
-    content = message.get("content")
-    if isinstance(content, str):
-        own.set(CONTENT_STRING)
-        parts: tuple[Any, ...] = (string_text(content),)
-    else:
-        parts = tuple(
-            decode_block(b, f"{where}.content[{j}]", ctx)
-            for j, b in enumerate(expect_list(content, f"{where}.content"))
-        )
-    return Message(role=ROLES_FROM_WIRE[role], content=parts, extras=own.extras())
 
 
 def encode_request(request: Request, ctx: Context) -> dict[str, Any]:
