@@ -22,7 +22,7 @@ from typing import Any
 
 from apibridge.codecs._context import Context, expect_list, expect_obj, expect_str, new_id, opt_str
 from apibridge.codecs.anthropic._block_decoder import decode_blocks
-from apibridge.codecs.anthropic._block_encoder import encode_part
+from apibridge.codecs.anthropic._block_encoder import encode_blocks
 from apibridge.codecs.anthropic._wire import (
     DEFAULTS,
     MESSAGE_KEYS,
@@ -69,11 +69,7 @@ def decode_response(body: Mapping[str, Any], ctx: Context) -> Response:
 def encode_response(response: Response, ctx: Context) -> dict[str, Any]:
     """A canonical response as a Message object for a Claude client."""
     own = own_of(response.extras)
-    blocks = [
-        b
-        for i, part in enumerate(response.content)
-        if (b := encode_part(part, f"content[{i}]", ctx, answer=True)) is not None
-    ]
+    blocks = encode_blocks(response.content, ctx, "content[{1}]", answer=True)
     has_tool_call = any(isinstance(p, ToolCallPart) for p in response.content)
     defaults = own.get(DEFAULTS) or {}
     reason: str | None = None

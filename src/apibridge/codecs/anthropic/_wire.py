@@ -188,6 +188,8 @@ def absent_keys(extras: Extras) -> frozenset[str]:
 
 def lose_foreign(ctx: Context, extras: Extras, where: str) -> None:
     """Report the other formats' extras (their ``_`` hints are spelling, never data)."""
+    if not extras or (len(extras) == 1 and FORMAT in extras):
+        return  # the common case: nothing foreign to report
     foreign = {
         fmt: {k: v for k, v in fields.items() if not k.startswith("_")}
         for fmt, fields in extras.items()
@@ -201,6 +203,8 @@ def finish(out: dict[str, Any], extras: Extras, ctx: Context, where: str) -> dic
 
     Mapped values win over extras of the same name; other formats' extras are reported.
     """
+    if not extras:
+        return out  # the common case: nothing to write back or report
     for key, value in own_of(extras).items():
         if key == DEFAULTS and isinstance(value, Mapping):
             for field, default in value.items():
