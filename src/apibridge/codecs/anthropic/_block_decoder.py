@@ -21,9 +21,10 @@ hold exactly is also kept whole.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
+from apibridge._json import dumps_str
 from apibridge.codecs._context import (
     Context,
     expect_list,
@@ -66,6 +67,7 @@ __all__ = [
     "THINKING_KEYS",
     "TOOL_USE_KEYS",
     "decode_block",
+    "decode_blocks",
     "decode_text",
     "server_part",
     "string_text",
@@ -124,6 +126,102 @@ def decode_block(value: Any, where: str, ctx: Context, *, answer: bool = False) 
         return server_part(block)
     part: ContentPart = decoder(block, where, ctx, answer)
     return part
+
+
+def decode_blocks(
+    values: Sequence[Any], ctx: Context, where: str, index: int = 0, *, answer: bool = False
+) -> tuple[ContentPart, ...]:
+    """A ``content`` array as canonical parts; block ``j`` is named ``where.format(index, j)``.
+
+    Hot path: the common shapes (text, tool_use, tool_result with string or text content,
+    thinking, each without unknown fields) are built inline; anything else, including every
+    malformed block, goes through :func:`decode_block`, which builds the same part or raises
+    the error. The location string is only built for that slower path.
+    """
+    parts: list[ContentPart] = []
+    append = parts.append
+    names: frozenset[str] | None = None  # the client's free-form tools, looked up once
+    for j, b in enumerate(values):
+        if type(b) is dict:
+            kind = b.get("type")
+            if kind == "text":
+                text = b.get("text")
+                if type(text) is str and text:
+                    size = len(b)
+                    if size == 2:
+                        append(TextPart(text=text))
+                        continue
+                    control = b.get("cache_control")
+                    if size == 3 and type(control) is dict:
+                        append(TextPart(text=text, cache_control=control))
+                        continue
+            elif kind == "tool_use":
+                ident, name, raw_input = b.get("id"), b.get("name"), b.get("input")
+                size = len(b)
+                control = b.get("cache_control") if size == 5 else None
+                if (
+                    type(ident) is str
+                    and ident
+                    and type(name) is str
+                    and type(raw_input) is dict
+                    and (size == 4 or (size == 5 and type(control) is dict))
+                ):
+                    arguments = dumps_str(raw_input)
+                    call = ToolCallPart(
+                        id=ident, name=name, arguments=arguments, cache_control=control
+                    )
+                    if answer:
+                        if names is None:
+                            names = custom_tool_names(ctx)
+                        if name in names:
+                            call = unwrap_call(call, names)
+                    append(call)
+                    continue
+            elif kind == "tool_result":
+                result = _plain_tool_result(b)
+                if result is not None:
+                    append(result)
+                    continue
+            elif kind == "thinking":
+                text, signature = b.get("thinking"), b.get("signature")
+                if len(b) == 3 and type(text) is str and type(signature) is str:
+                    append(thinking_part(text, signature, {}))
+                    continue
+        append(decode_block(b, where.format(index, j), ctx, answer=answer))
+    return tuple(parts)
+
+
+def _plain_tool_result(b: dict[str, Any]) -> ToolResultPart | None:
+    """A ``tool_result`` block of the common shape (no unknown, empty or cached fields; string
+    content or text blocks), or ``None`` for :func:`decode_block` to decode."""
+    call_id, content, is_error = b.get("tool_use_id"), b.get("content"), b.get("is_error")
+    if type(call_id) is not str or len(b) != (4 if is_error is True else 3):
+        return None
+    if type(content) is str:
+        if not content:
+            return None
+        return ToolResultPart(
+            call_id=call_id,
+            content=(TextPart(text=content),),
+            is_error=is_error is True,
+            extras={FORMAT: {CONTENT_STRING: True}},
+        )
+    if type(content) is not list:
+        return None
+    texts = []
+    for item in content:
+        if type(item) is not dict or len(item) != 2 or item.get("type") != "text":
+            return None
+        text = item.get("text")
+        if type(text) is not str or not text:
+            return None
+        texts.append(TextPart(text=text))
+    return ToolResultPart(
+        call_id=call_id,
+        content=tuple(texts),
+        is_error=is_error is True,
+        extras={FORMAT: {CONTENT_LIST: True}},
+    )
 
 
 def server_part(block: Mapping[str, Any]) -> ServerToolPart:

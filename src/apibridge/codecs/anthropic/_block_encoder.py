@@ -29,7 +29,7 @@ import base64
 import binascii
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from apibridge import _json
@@ -65,6 +65,7 @@ __all__ = [
     "answer_signature",
     "encode_document",
     "encode_image",
+    "encode_blocks",
     "encode_part",
     "encode_server_part",
     "encode_text",
@@ -127,6 +128,91 @@ def encode_part(
     if isinstance(part, DocumentPart):
         return encode_document(part, where, ctx)
     return encode_tool_result(part, where, ctx)
+
+
+def encode_blocks(
+    parts: Sequence[ContentPart], ctx: Context, where: str, index: int = 0, *, answer: bool
+) -> list[dict[str, Any]]:
+    """The blocks for ``parts`` (those with none left out, reported); part ``j`` is named
+    ``where.format(index, j)``.
+
+    Hot path: text, tool calls, tool results and signed thinking with no extras, citations or
+    cache control are written inline; every other part goes through :func:`encode_part`,
+    which writes the same block (and reports what is lost). The location string is only
+    built for that path.
+    """
+    out: list[dict[str, Any]] = []
+    append = out.append
+    for j, part in enumerate(parts):
+        if isinstance(part, TextPart):
+            if part.text and not part.extras and not part.citations and part.cache_control is None:
+                append({"type": "text", "text": part.text})
+                continue
+        elif isinstance(part, ToolCallPart):
+            ident = part.id
+            if (
+                ident
+                and not part.extras
+                and part.kind == "function"
+                and part.cache_control is None
+                and (answer or not _ID_CHAR.search(ident))
+            ):
+                try:
+                    value = _json.loads(part.arguments)
+                except InvalidPayload:
+                    value = None
+                if type(value) is dict:
+                    append({"type": "tool_use", "id": ident, "name": part.name, "input": value})
+                    continue
+        elif isinstance(part, ToolResultPart):
+            if not answer:
+                block = _plain_tool_result(part)
+                if block is not None:
+                    append(block)
+                    continue
+        elif isinstance(part, ThinkingPart):
+            signature = part.signature
+            if signature is not None and part.text and not part.summary and not part.extras:
+                append({"type": "thinking", "thinking": part.text, "signature": signature})
+                continue
+        encoded = encode_part(part, where.format(index, j), ctx, answer=answer)
+        if encoded is not None:
+            append(encoded)
+    return out
+
+
+#: The hints a plain tool result may carry.
+_RESULT_HINTS: Final = frozenset({CONTENT_STRING, CONTENT_LIST})
+
+
+def _plain_tool_result(part: ToolResultPart) -> dict[str, Any] | None:
+    """The block for a tool result of the common shape (text alone, at most the content
+    hints, an id Anthropic accepts), or ``None`` for :func:`encode_tool_result` to write."""
+    ident = part.call_id
+    if part.cache_control is not None or not ident or _ID_CHAR.search(ident):
+        return None
+    extras = part.extras
+    string = listed = False
+    if extras:
+        own = extras.get(FORMAT)
+        if len(extras) != 1 or own is None or not own.keys() <= _RESULT_HINTS:
+            return None
+        string, listed = bool(own.get(CONTENT_STRING)), bool(own.get(CONTENT_LIST))
+    texts = []
+    for p in part.content:
+        if type(p) is not TextPart or p.extras or p.citations or p.cache_control is not None:
+            return None
+        if not p.text:
+            return None
+        texts.append(p.text)
+    out: dict[str, Any] = {"type": "tool_result", "tool_use_id": ident}
+    if string or (len(texts) == 1 and not listed):
+        out["content"] = "".join(texts)
+    elif texts or listed:
+        out["content"] = [{"type": "text", "text": text} for text in texts]
+    if part.is_error:
+        out["is_error"] = True
+    return out
 
 
 def encode_text(part: TextPart, where: str, ctx: Context, *, answer: bool) -> dict[str, Any] | None:

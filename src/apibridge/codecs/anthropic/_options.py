@@ -229,7 +229,8 @@ def encode_tool(tool: Tool, where: str, ctx: Context) -> dict[str, Any] | None:
     if tool.kind == "custom":
         out["input_schema"] = input_schema()
     elif tool.parameters is not None:
-        out["input_schema"] = dict(tool.parameters)
+        schema = tool.parameters  # carried as it is: a schema is never walked or copied
+        out["input_schema"] = schema if type(schema) is dict else dict(schema)
     elif "input_schema" not in absent_keys(tool.extras):
         out["input_schema"] = {"type": "object", "properties": {}}
     if tool.strict is not None:

@@ -35,8 +35,8 @@ from apibridge.codecs._context import (
     opt_int,
     opt_number,
 )
-from apibridge.codecs.anthropic._block_decoder import decode_block, string_text
-from apibridge.codecs.anthropic._block_encoder import encode_part, encode_text, is_plain_text
+from apibridge.codecs.anthropic._block_decoder import decode_block, decode_blocks, string_text
+from apibridge.codecs.anthropic._block_encoder import encode_blocks, is_plain_text
 from apibridge.codecs.anthropic._options import (
     decode_metadata,
     decode_reasoning,
@@ -49,14 +49,16 @@ from apibridge.codecs.anthropic._options import (
 )
 from apibridge.codecs.anthropic._wire import (
     CONTENT_STRING,
+    FORMAT,
     ROLES_FROM_WIRE,
     Own,
     finish,
+    is_empty,
     lose_foreign,
     own_of,
 )
 from apibridge.errors import InvalidPayload, Loss, UnsupportedFeature
-from apibridge.model import Message, Request, TextPart
+from apibridge.model import Message, Request, TextPart, Tool
 
 __all__ = [
     "DEFAULT_MAX_TOKENS",
@@ -93,43 +95,115 @@ _REQUEST_KEYS: Final = frozenset(
 )
 
 
+#: Request fields whose ``null``, ``[]`` or ``false`` is remembered (hint ``_defaults``).
+_EMPTYABLE: Final = _REQUEST_KEYS - {"model", "messages"}
+#: The fields of a message that the model maps.
+_MESSAGE_KEYS: Final = frozenset({"role", "content"})
+
+
 def decode_request(body: Mapping[str, Any], ctx: Context) -> Request:
     """A Messages API request body as a canonical :class:`~apibridge.Request`."""
     body = expect_obj(body, "request")
     own = Own(body, _REQUEST_KEYS)
     own.set(NATIVE_TURNS)
-    own.empties(body, _REQUEST_KEYS - {"model", "messages"})
-    messages = tuple(
-        _decode_message(m, f"messages[{i}]", ctx)
-        for i, m in enumerate(expect_list(body.get("messages"), "messages"))
-    )
-    tools = tuple(
-        decode_tool(t, f"tools[{i}]")
-        for i, t in enumerate(expect_list(body.get("tools") or [], "tools"))
-    )
-    choice, parallel = decode_tool_choice(body.get("tool_choice"))
+    empties = [k for k, v in body.items() if k in _EMPTYABLE and is_empty(v)]
+    if empties:
+        own.empties(body, empties)
+    get = body.get
+    messages = _decode_messages(expect_list(get("messages"), "messages"), ctx)
+    tools = _decode_tools(expect_list(get("tools") or [], "tools"))
+    choice, parallel = decode_tool_choice(get("tool_choice"))
     reasoning, output_format = decode_reasoning(body, own)
+    # The common value types are taken as they are; the readers check (and name) the rest.
+    model = get("model")
+    if type(model) is not str:
+        model = expect_str(model, "model")
+    system = _decode_system(get("system"), own, ctx)
+    max_tokens = get("max_tokens")
+    if max_tokens is not None and type(max_tokens) is not int:
+        max_tokens = opt_int(max_tokens, "max_tokens")
+    temperature = get("temperature")
+    if temperature is not None and type(temperature) is not float:
+        temperature = opt_number(temperature, "temperature")
+    top_p = get("top_p")
+    if top_p is not None and type(top_p) is not float:
+        top_p = opt_number(top_p, "top_p")
+    top_k = get("top_k")
+    if top_k is not None and type(top_k) is not int:
+        top_k = opt_int(top_k, "top_k")
+    stop = get("stop_sequences")
+    if stop:
+        stop = tuple(
+            expect_str(s, f"stop_sequences[{i}]")
+            for i, s in enumerate(expect_list(stop, "stop_sequences"))
+        )
+    user = decode_metadata(get("metadata"), own)
+    stream = get("stream")
+    if stream is not None and type(stream) is not bool:
+        stream = opt_bool(stream, "stream")
     return Request(
-        model=expect_str(body.get("model"), "model"),
+        model=model,
         messages=messages,
-        system=_decode_system(body.get("system"), own, ctx),
+        system=system,
         tools=tools,
         tool_choice=choice,
         parallel_tool_calls=parallel,
-        max_tokens=opt_int(body.get("max_tokens"), "max_tokens"),
-        temperature=opt_number(body.get("temperature"), "temperature"),
-        top_p=opt_number(body.get("top_p"), "top_p"),
-        top_k=opt_int(body.get("top_k"), "top_k"),
-        stop=tuple(
-            expect_str(s, f"stop_sequences[{i}]")
-            for i, s in enumerate(expect_list(body.get("stop_sequences") or [], "stop_sequences"))
-        ),
+        max_tokens=max_tokens,
+        temperature=temperature,
+        top_p=top_p,
+        top_k=top_k,
+        stop=stop or (),
         reasoning=reasoning,
         output_format=output_format,
-        user=decode_metadata(body.get("metadata"), own),
-        stream=opt_bool(body.get("stream"), "stream") or False,
+        user=user,
+        stream=stream or False,
         extras=own.extras(),
     )
+
+
+def _decode_messages(values: Sequence[Any], ctx: Context) -> tuple[Message, ...]:
+    # Hot path: one loop, no helper call per message, locations built only for errors.
+    messages = []
+    for i, message in enumerate(values):
+        if type(message) is not dict:
+            message = expect_obj(message, f"messages[{i}]")
+        role = message.get("role")
+        mapped = ROLES_FROM_WIRE.get(role) if isinstance(role, str) else None
+        if mapped is None:
+            raise InvalidPayload(
+                f"messages[{i}].role: expected user, assistant or system, got {role!r}"
+            )
+        if message.keys() <= _MESSAGE_KEYS:
+            data: dict[str, Any] = {}
+        else:
+            data = {k: v for k, v in message.items() if k not in _MESSAGE_KEYS}
+        content = message.get("content")
+        if isinstance(content, str):
+            data[CONTENT_STRING] = True
+            parts: tuple[Any, ...] = (TextPart(text=content) if content else string_text(content),)
+        else:
+            if type(content) is not list:
+                content = expect_list(content, f"messages[{i}].content")
+            parts = decode_blocks(content, ctx, "messages[{0}].content[{1}]", i)
+        messages.append(Message(role=mapped, content=parts, extras={FORMAT: data} if data else {}))
+    return tuple(messages)
+
+
+#: A client tool of the common shape: these fields and no others.
+_PLAIN_TOOL_KEYS: Final = frozenset({"name", "description", "input_schema"})
+
+
+def _decode_tools(values: Sequence[Any]) -> tuple[Tool, ...]:
+    tools = []
+    for i, tool in enumerate(values):
+        if type(tool) is dict and tool.keys() <= _PLAIN_TOOL_KEYS:
+            name, description = tool.get("name"), tool.get("description")
+            schema = tool.get("input_schema")
+            if type(name) is str and type(description) is str and type(schema) is dict:
+                tools.append(Tool(name=name, description=description, parameters=schema))
+                continue
+        tools.append(decode_tool(tool, f"tools[{i}]"))
+    return tuple(tools)
 
 
 def _decode_system(value: Any, own: Own, ctx: Context) -> tuple[TextPart, ...]:
@@ -145,24 +219,6 @@ def _decode_system(value: Any, own: Own, ctx: Context) -> tuple[TextPart, ...]:
             raise InvalidPayload(f"system[{i}]: expected a text block")
         parts.append(part)
     return tuple(parts)
-
-
-def _decode_message(value: Any, where: str, ctx: Context) -> Message:
-    message = expect_obj(value, where)
-    role = message.get("role")
-    if not isinstance(role, str) or role not in ROLES_FROM_WIRE:
-        raise InvalidPayload(f"{where}.role: expected user, assistant or system, got {role!r}")
-    own = Own(message, frozenset({"role", "content"}))
-    content = message.get("content")
-    if isinstance(content, str):
-        own.set(CONTENT_STRING)
-        parts: tuple[Any, ...] = (string_text(content),)
-    else:
-        parts = tuple(
-            decode_block(b, f"{where}.content[{j}]", ctx)
-            for j, b in enumerate(expect_list(content, f"{where}.content"))
-        )
-    return Message(role=ROLES_FROM_WIRE[role], content=parts, extras=own.extras())
 
 
 def encode_request(request: Request, ctx: Context) -> dict[str, Any]:
@@ -243,8 +299,7 @@ def _encode_system(
         return None
     if own.get(SYSTEM_STRING) and len(parts) == 1 and is_plain_text(parts[0]):
         return parts[0].text
-    blocks = (encode_text(p, f"system[{i}]", ctx, answer=False) for i, p in enumerate(parts))
-    return [b for b in blocks if b is not None] or None
+    return encode_blocks(parts, ctx, "system[{1}]", answer=False) or None
 
 
 def _encode_messages(
@@ -252,11 +307,13 @@ def _encode_messages(
 ) -> tuple[list[dict[str, Any]], list[TextPart]]:
     """The ``messages`` array, and the system text that had to move to ``system``."""
     moved: list[TextPart] = []
-    turns: list[tuple[str, list[dict[str, Any]], Message, str]] = []
+    turns: list[tuple[str, list[dict[str, Any]], Message, int]] = []
     for i, message in enumerate(request.messages):
-        where = f"messages[{i}]"
-        role = "system" if message.role == "developer" else message.role
+        role = message.role
+        if role == "developer":
+            role = "system"
         if role == "system" and not native:
+            where = f"messages[{i}]"
             ctx.lose(where, "Anthropic has no system turns", "moved")
             if message.name is not None:
                 ctx.lose(f"{where}.name", "Anthropic turns have no name")
@@ -268,25 +325,24 @@ def _encode_messages(
                     ctx.lose(f"{where}.content[{j}]", "the system prompt holds only text")
             continue
         if role not in ROLES_FROM_WIRE:
-            raise InvalidPayload(f"{where}.role: Anthropic has no {message.role!r} turns")
+            raise InvalidPayload(f"messages[{i}].role: Anthropic has no {message.role!r} turns")
         if message.name is not None:
-            ctx.lose(f"{where}.name", "Anthropic turns have no name")
-        blocks = [
-            b
-            for j, part in enumerate(message.content)
-            if (b := encode_part(part, f"{where}.content[{j}]", ctx, answer=False)) is not None
-        ]
+            ctx.lose(f"messages[{i}].name", "Anthropic turns have no name")
+        blocks = encode_blocks(message.content, ctx, "messages[{0}].content[{1}]", i, answer=False)
         if message.content and not blocks:
             continue  # everything in the turn was omitted (reported): no empty turn
         if not native and turns and turns[-1][0] == role:
             turns[-1][1].extend(blocks)  # consecutive turns of one role: one turn
             continue
-        turns.append((role, blocks, message, where))
+        turns.append((role, blocks, message, i))
     out = []
-    for role, blocks, message, where in turns:
+    for role, blocks, message, i in turns:
         if not native:
             blocks = _ordered(role, blocks)
-        out.append(_encode_turn(role, blocks, message, ctx, where))
+        if message.extras:
+            out.append(_encode_turn(role, blocks, message, ctx, f"messages[{i}]"))
+        else:  # nothing to write back or report
+            out.append({"role": role, "content": blocks})
     return out, moved
 
 
@@ -298,7 +354,19 @@ _LEADING: Final[Mapping[str, frozenset[str]]] = {
 
 
 def _ordered(role: str, blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    leading = _LEADING.get(role, frozenset())
+    leading = _LEADING.get(role)
+    if leading is None:
+        return blocks
+    # Most turns are in order already: one pass finds whether a leading block follows another.
+    other = False
+    for block in blocks:
+        if block.get("type") in leading:
+            if other:
+                break
+        else:
+            other = True
+    else:
+        return blocks
     first = [b for b in blocks if b.get("type") in leading]
     return [*first, *(b for b in blocks if b.get("type") not in leading)]
 

@@ -21,8 +21,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from apibridge.codecs._context import Context, expect_list, expect_obj, expect_str, new_id, opt_str
-from apibridge.codecs.anthropic._block_decoder import decode_block
-from apibridge.codecs.anthropic._block_encoder import encode_part
+from apibridge.codecs.anthropic._block_decoder import decode_blocks
+from apibridge.codecs.anthropic._block_encoder import encode_blocks
 from apibridge.codecs.anthropic._wire import (
     DEFAULTS,
     MESSAGE_KEYS,
@@ -50,9 +50,8 @@ def decode_response(body: Mapping[str, Any], ctx: Context) -> Response:
     own = Own(body, MESSAGE_KEYS)
     own.absent(body, ("type", "role", "stop_reason", "stop_sequence", "usage"))
     own.empties(body, ("stop_reason",))
-    content = tuple(
-        decode_block(b, f"content[{i}]", ctx, answer=True)
-        for i, b in enumerate(expect_list(body.get("content"), "content"))
+    content = decode_blocks(
+        expect_list(body.get("content"), "content"), ctx, "content[{1}]", answer=True
     )
     ident, model = body.get("id"), body.get("model")
     usage = body.get("usage")
@@ -70,11 +69,7 @@ def decode_response(body: Mapping[str, Any], ctx: Context) -> Response:
 def encode_response(response: Response, ctx: Context) -> dict[str, Any]:
     """A canonical response as a Message object for a Claude client."""
     own = own_of(response.extras)
-    blocks = [
-        b
-        for i, part in enumerate(response.content)
-        if (b := encode_part(part, f"content[{i}]", ctx, answer=True)) is not None
-    ]
+    blocks = encode_blocks(response.content, ctx, "content[{1}]", answer=True)
     has_tool_call = any(isinstance(p, ToolCallPart) for p in response.content)
     defaults = own.get(DEFAULTS) or {}
     reason: str | None = None

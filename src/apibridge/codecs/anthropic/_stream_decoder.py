@@ -117,6 +117,10 @@ class StreamDecoder:
         if not isinstance(data, dict):
             return []
         kind = data.get("type")
+        if kind == "content_block_delta" and self._started:
+            events = self._plain_delta(data)
+            if events is not None:
+                return events
         handler = _DECODE.get(kind if isinstance(kind, str) else frame.event or "")
         if handler is None:
             return []  # a type this version does not know: nothing to translate
@@ -290,6 +294,38 @@ class StreamDecoder:
             citation = decode_citation(delta.get("citation"), f"{where}.citation")
             return [PartDelta(index=index, field="citation", citation=citation)]
         return []  # a delta type this version does not know, or one foreign to the block
+
+    def _plain_delta(self, data: dict[str, Any]) -> list[Event] | None:
+        """The hot path: a well-formed text, arguments or thinking delta of an open block,
+        decoded with no helper calls; ``None`` leaves anything else to ``_block_delta``."""
+        wire_index = data.get("index")
+        delta = data.get("delta")
+        if type(wire_index) is not int or type(delta) is not dict:
+            return None
+        state = self._blocks.get(wire_index)
+        if state is None:
+            return None
+        kind = delta.get("type")
+        if kind == "text_delta":
+            value = delta.get("text")
+            if state.kind != "text" or type(value) is not str:
+                return None
+            return [PartDelta(index=state.index, field="text", value=value)] if value else []
+        if kind == "input_json_delta":
+            value = delta.get("partial_json")
+            if state.kind != "tool_use" or state.custom or type(value) is not str:
+                return None
+            if not value:
+                return []
+            state.args_seen = True
+            return [PartDelta(index=state.index, field="arguments", value=value)]
+        if kind == "thinking_delta":
+            value = delta.get("thinking")
+            if state.kind != "thinking" or type(value) is not str:
+                return None
+            state.text.append(value)
+            return [PartDelta(index=state.index, field="thinking", value=value)] if value else []
+        return None
 
     def _block_stop(self, data: Mapping[str, Any]) -> list[Event]:
         self._require_start("content_block_stop")

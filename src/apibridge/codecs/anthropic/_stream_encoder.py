@@ -93,6 +93,8 @@ class _Writer:
         self.part = part
         self.where = f"content[{index}]"
         self.wire: int | None = None
+        self._delta_kind = ""
+        self._delta_head = b""  # the bytes of a delta frame up to its value (hot path)
 
     def open(self, block: Mapping[str, Any]) -> list[bytes]:
         """The ``content_block_start`` frame; the block takes the next wire index."""
@@ -110,6 +112,26 @@ class _Writer:
             "content_block_delta",
             {"type": "content_block_delta", "index": self.wire, "delta": payload},
         )
+
+    def delta_string(self, kind: str, key: str, value: str) -> bytes:
+        """``delta({"type": kind, key: value})`` for a string ``value`` of an open block: the
+        same bytes, put together from a head made once per block and kind (the hot path)."""
+        try:
+            encoded = _json.dumps(value)
+        except ValueError:  # a lone surrogate: left to the general path, which fails as ever
+            return self.delta({"type": kind, key: value})
+        if kind != self._delta_kind:
+            self._delta_kind = kind
+            self._delta_head = (
+                b'event: content_block_delta\ndata: {"type":"content_block_delta","index":'
+                + _json.dumps(self.wire)
+                + b',"delta":{"type":'
+                + _json.dumps(kind)
+                + b","
+                + _json.dumps(key)
+                + b":"
+            )
+        return self._delta_head + encoded + b"}}\n\n"
 
     def close(self) -> list[bytes]:
         """The ``content_block_stop`` frame, if the block was opened."""
@@ -160,7 +182,9 @@ class _TextWriter(_Writer):
         if not text:
             return []
         self.chunks.append(text)
-        return [*self._ensure_open(), self.delta({"type": "text_delta", "text": text})]
+        if self.wire is not None:
+            return [self.delta_string("text_delta", "text", text)]
+        return [*self._ensure_open(), self.delta_string("text_delta", "text", text)]
 
     def _cite(self, event: PartDelta) -> list[bytes]:
         if event.citation is None:
@@ -217,7 +241,7 @@ class _ThinkingWriter(_Writer):
         if not text:
             return []
         self.chunks.append(text)
-        return [self.delta({"type": "thinking_delta", "thinking": text})]
+        return [self.delta_string("thinking_delta", "thinking", text)]
 
     def _summary(self, index: int, text: str) -> list[bytes]:
         if index != self.summary_index and self.chunks and self.source == "summary":
@@ -284,7 +308,7 @@ class _ToolWriter(_Writer):
             if not self.chunks:
                 fragment = '{"input":"' + fragment
         self.chunks.append(text)
-        return [self.delta({"type": "input_json_delta", "partial_json": fragment})]
+        return [self.delta_string("input_json_delta", "partial_json", fragment)]
 
     def feed(self, event: PartDelta) -> list[bytes]:
         return self._args(event.value) if event.field == "arguments" else []
@@ -380,6 +404,10 @@ class StreamEncoder:
         for sequential in self._sequencer.feed(event):
             if self._finished:
                 break
+            if type(sequential) is PartDelta:  # the hot path: straight to the current part
+                if self._current is not None:
+                    out.extend(self._current.feed(sequential))
+                continue
             handler = _ENCODE.get(type(sequential))
             if handler is not None:
                 out.extend(handler(self, sequential))

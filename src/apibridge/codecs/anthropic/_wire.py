@@ -144,7 +144,10 @@ class Own:
     __slots__ = ("data",)
 
     def __init__(self, body: Mapping[str, Any], known: frozenset[str]) -> None:
-        self.data: dict[str, Any] = {k: v for k, v in body.items() if k not in known}
+        # One set comparison for the common case (every field known) instead of a loop.
+        self.data: dict[str, Any] = (
+            {} if body.keys() <= known else {k: v for k, v in body.items() if k not in known}
+        )
 
     def set(self, key: str, value: Any = True) -> None:
         """Keep ``value`` under ``key``: a spelling hint (``_`` first) or a field kept whole."""
@@ -185,6 +188,8 @@ def absent_keys(extras: Extras) -> frozenset[str]:
 
 def lose_foreign(ctx: Context, extras: Extras, where: str) -> None:
     """Report the other formats' extras (their ``_`` hints are spelling, never data)."""
+    if not extras or (len(extras) == 1 and FORMAT in extras):
+        return  # the common case: nothing foreign to report
     foreign = {
         fmt: {k: v for k, v in fields.items() if not k.startswith("_")}
         for fmt, fields in extras.items()
@@ -198,6 +203,8 @@ def finish(out: dict[str, Any], extras: Extras, ctx: Context, where: str) -> dic
 
     Mapped values win over extras of the same name; other formats' extras are reported.
     """
+    if not extras:
+        return out  # the common case: nothing to write back or report
     for key, value in own_of(extras).items():
         if key == DEFAULTS and isinstance(value, Mapping):
             for field, default in value.items():
