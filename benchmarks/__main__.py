@@ -105,6 +105,7 @@ def run_codec(
     rounds, batch = (2, 0.0005) if args.quick else (15, 0.01)
     try:
         codec.run(cases, workers, rounds=rounds, batch_seconds=batch)
+        raw["profiles"] = profiles(cases, workers["apibridge"], quick=args.quick)
     finally:
         for worker in workers.values():
             worker.close()
@@ -140,6 +141,29 @@ def run_codec(
     return report.CodecView(cases, labels)
 
 
+# What the profile section looks at: the issue's headline direction, and the costliest stream.
+PROFILED = (
+    ("request", "anthropic", "chat"),
+    ("stream", "chat", "responses"),
+)
+
+
+def profiles(cases: list[codec.Case], worker: codec.Worker, *, quick: bool) -> dict[str, Any]:
+    """cProfile of apibridge on the profiled directions, one entry per payload."""
+    found: dict[str, Any] = {}
+    for case in cases:
+        if case.impl != "apibridge" or case.error or case.median is None:
+            continue
+        if (case.section, case.source, case.target) not in PROFILED:
+            continue
+        progress(f"codec: profiling {case.section} {case.label}")
+        n = max(1, case.n * (1 if quick else 3))
+        key = f"{case.section}, {case.source} → {case.target}, {case.label}"
+        found[key] = worker.ask(op="profile", id=case.id, n=n, top=12)["rows"]
+        found[key]["events"] = case.events
+    return found
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     sections = set(args.only or SECTIONS)
@@ -167,6 +191,10 @@ def main(argv: list[str] | None = None) -> int:
             out["Errors, µs per call"] = view.rows("error")
         if "stream" in sections:
             out["Streams, µs per upstream event"] = view.rows("stream", per_event=True)
+        if raw.get("profiles"):
+            out["Profile of apibridge (cProfile; its overhead inflates the times)"] = (
+                report.profile_tables(raw["profiles"])
+            )
     if sections & {"gateway", "process"}:
         from benchmarks import gateway
 

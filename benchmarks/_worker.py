@@ -170,6 +170,28 @@ def litellm_case(kind: str, source: str, target: str, data: bytes) -> Fn:
 # ------------------------------------------------------------------------ the loop
 
 
+def profile(fn: Fn, n: int, top: int) -> dict[str, Any]:
+    """cProfile over ``n`` calls: Python calls per call, and the ``top`` functions by own time."""
+    import cProfile
+    import pstats
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(n):
+        fn()
+    profiler.disable()
+    stats = pstats.Stats(profiler)
+    rows = []
+    for (path, line, name), (_, calls, own, cumulative, _) in stats.stats.items():  # type: ignore[attr-defined]
+        if path == __file__:
+            continue  # the harness's own closure
+        where = path.rsplit("/src/", 1)[-1].rsplit("site-packages/", 1)[-1]
+        rows.append((own / n, calls / n, cumulative / n, f"{where}:{line}({name})"))
+    rows.sort(reverse=True)
+    total_calls = sum(row[1] for row in rows)
+    return {"calls": total_calls, "top": rows[:top]}
+
+
 def versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -215,6 +237,8 @@ def main() -> None:
             for _ in range(n):
                 fn()
             answer = {"seconds": time.perf_counter() - start}
+        elif op == "profile":
+            answer = {"rows": profile(cases[command["id"]], command["n"], command["top"])}
         elif op == "versions":
             answer = versions()
         else:

@@ -128,6 +128,25 @@ class CodecView:
         return max(found) if found else None
 
 
+def profile_tables(profiles: dict[str, Any]) -> str:
+    """Per profiled case: Python calls per conversion and the functions with most own time."""
+    parts = []
+    for key, found in profiles.items():
+        per = "event" if key.startswith("stream") else "conversion"
+        events = found.get("events", 1)
+        parts.append(
+            f"**{key}**: {found['calls'] / events:,.0f} Python function calls per {per}; "
+            "the 12 with the most own time:"
+        )
+        rows = [
+            [f"`{where}`", f"{calls / events:,.1f}", us(own / events), us(cumulative / events)]
+            for own, calls, cumulative, where in found["top"]
+        ]
+        head = ["function", f"calls per {per}", f"own µs per {per}", "cumulative µs"]
+        parts.append(table(head, rows))
+    return "\n\n".join(parts)
+
+
 # ---------------------------------------------------------------------- gateway tables
 
 
