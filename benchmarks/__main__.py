@@ -102,7 +102,7 @@ def run_codec(
         if name == "apibridge":
             versions.update({k: v for k, v in found.items() if k != "litellm"})
     cases = codec.plan(index, wanted, list(labels))
-    rounds, batch = (2, 0.0005) if args.quick else (15, 0.01)
+    rounds, batch = (2, 0.0005) if args.quick else (11, 0.006)
     try:
         codec.run(cases, workers, rounds=rounds, batch_seconds=batch)
         raw["profiles"] = profiles(cases, workers["apibridge"], quick=args.quick)
