@@ -516,6 +516,13 @@ METHOD = """\
 - **Process**: import time in fresh interpreters; RSS from `/proc/<pid>/status` (VmRSS); RSS
   per open stream = (RSS with N streams open, each past its first event, minus RSS before) ÷ N; the
   soak runs mixed load in two halves and compares the RSS after each.
+- **Not measured**: responses and streams *from* a backboard upstream (only requests to it);
+  LiteLLM outside its Anthropic adapter's three directions ("—" in the tables). LiteLLM's
+  proxy runs with `use_chat_completions_url_for_anthropic_messages: true` (1.83 otherwise
+  sends `/v1/messages` for an `openai/` model through the Responses API) and with its own
+  uvicorn access log on, as shipped. LiteLLM's stream wrapper fails on the usage-only Chat
+  chunk (`"choices": []`), so its input has the usage folded into the finishing chunk, as
+  LiteLLM's own client does.
 """
 
 
