@@ -268,7 +268,8 @@ class HttpTransport:
     def prepare(self, exchange: Exchange, *, stream: bool) -> Request:
         """The canonical request as this upstream gets it: ``stream`` set (the gateway's
         request policies, limits included, were applied when the exchange was built)."""
-        return attrs.evolve(exchange.request, stream=stream)
+        request = exchange.request
+        return request if request.stream is stream else attrs.evolve(request, stream=stream)
 
     def headers(
         self, forwarding: Forwarding = NO_FORWARDING, *, stream: bool = False
@@ -445,7 +446,13 @@ class HttpTransport:
         chunks: list[bytes] = []
         size = 0
         idle = self.config.timeouts.idle
-        stream = response.aiter_bytes()
+        stream: AsyncIterator[bytes]
+        if isinstance(self.client, _PooledClient) and "content-encoding" not in response.headers:
+            # nothing to decode: the pool's chunks as they come (what aiter_bytes would give,
+            # without its decoder and re-chunking layers); closing the response still closes it
+            stream = aiter(response.stream)  # type: ignore[arg-type]
+        else:
+            stream = response.aiter_bytes()
         now = anyio.current_time
         try:
             # one cancel scope for the whole body, its deadline moved before each chunk:
