@@ -29,7 +29,8 @@ or the path below it (older servers); both work.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
+import asyncio
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, MutableMapping, Sequence
 from typing import Any
 
 import anyio
@@ -172,7 +173,44 @@ async def _handle_watching(
 ) -> HttpResponse | None:
     """``handler.handle(request)``, cancelled when the client goes away meanwhile (a long
     non-streamed generation, or the wait for a stream's first event, then stops upstream
-    too); ``None`` in that case."""
+    too); ``None`` in that case.
+
+    On asyncio the watcher is a plain task that cancels an anyio cancel scope around the
+    handler when the client leaves, and is itself cancelled natively when the answer is
+    ready: the same anyio cancellation of the handler (shields respected), without a task
+    group per request, whose cancellation formats the task's repr every time. Elsewhere
+    (trio) a task group does the same.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return await _handle_watching_group(handler, request, receive)
+    with anyio.CancelScope() as scope:
+        watcher = asyncio.ensure_future(_watch(receive, scope))
+        try:
+            return await handler.handle(request)
+        finally:
+            if watcher.done():
+                if not watcher.cancelled() and watcher.exception() is not None:
+                    raise watcher.exception()  # type: ignore[misc]
+            else:
+                watcher.cancel()
+    return None  # the scope was cancelled: the client left
+
+
+async def _watch(receive: Receive, scope: anyio.CancelScope) -> None:
+    """Wait for ``http.disconnect``, then cancel ``scope``."""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            scope.cancel()
+            return
+
+
+async def _handle_watching_group(
+    handler: Handler, request: HttpRequest, receive: Receive
+) -> HttpResponse | None:
+    """:func:`_handle_watching` with an anyio task group (any anyio backend)."""
     answered: list[HttpResponse] = []
     async with anyio.create_task_group() as group:
 
@@ -205,6 +243,37 @@ async def _send_whole(send: Send, response: HttpResponse) -> None:
 async def _send_stream(send: Send, receive: Receive, response: HttpResponse) -> None:
     stream = response.stream
     assert stream is not None
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        await _send_stream_group(send, receive, response, stream)
+        return
+    try:
+        # as in _handle_watching: a plain watcher task cancels the anyio scope of the sender
+        with anyio.CancelScope() as scope:
+            watcher = asyncio.ensure_future(_watch(receive, scope))
+            try:
+                await send(_start(response))
+                async for chunk in stream:
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+            except OSError:
+                pass  # some servers raise when writing to a closed connection
+            finally:
+                if watcher.done():
+                    if not watcher.cancelled() and watcher.exception() is not None:
+                        raise watcher.exception()  # type: ignore[misc]
+                else:
+                    watcher.cancel()
+    finally:
+        with anyio.CancelScope(shield=True):
+            await stream.aclose()
+
+
+async def _send_stream_group(
+    send: Send, receive: Receive, response: HttpResponse, stream: AsyncGenerator[bytes, None]
+) -> None:
+    """:func:`_send_stream` with an anyio task group (any anyio backend)."""
     try:
         async with anyio.create_task_group() as group:
 

@@ -19,6 +19,7 @@ request; the first report says it, the rest would drown the log). It remembers a
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import time
@@ -78,6 +79,12 @@ class CallRecord:
         )
 
 
+@functools.lru_cache(maxsize=_LOSS_KINDS_MAX)
+def _kind_field(field: str) -> str:
+    """``field`` with its list indexes removed (the same fields recur on every request)."""
+    return _INDEX.sub("[]", field)
+
+
 class LossReport:
     """Logs each exchange's losses, repeats quietly (see the module docstring)."""
 
@@ -89,7 +96,7 @@ class LossReport:
         """Log what ``exchange`` could not carry."""
         for loss in exchange.losses:
             self._counters["losses"] += 1
-            kind = (call.upstream, _INDEX.sub("[]", loss.field), loss.reason)
+            kind = (call.upstream, _kind_field(loss.field), loss.reason)
             if kind in self._seen:
                 log.debug("%s: %s", call.request_id, loss)
                 continue

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import functools
 import math
+import time
 from collections.abc import Mapping, Sized
 from typing import Any
 
@@ -138,10 +139,13 @@ class Handler:
 
     def check(self, method: str, path: str, headers: Mapping[str, str]) -> HttpResponse | None:
         """Refuse a request from its head alone (404, 405, 401, 413), or ``None`` to go on."""
-        call = self._call(method, path, headers)
+        started = time.perf_counter()
         try:
             check_head(self.config, method, path, headers)
         except ApibridgeError as exc:
+            # the record only for a refusal: an accepted request gets its own in handle()
+            call = self._call(method, path, headers)
+            call.started = started
             return self._finish(call, self._error(call, exc.error))
         return None
 

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
-import http.cookiejar
 import random
 import re
 import time
@@ -55,6 +54,7 @@ from apibridge.config import UpstreamConfig
 from apibridge.errors import ApiError, InvalidPayload, UpstreamError
 from apibridge.model import Event, Request, Response, StreamError
 from apibridge.transports._closing import aclose_shielded
+from apibridge.transports._pool import PooledClient, default_client
 from apibridge.transports._protocol import NO_FORWARDING, Forwarding
 
 __all__ = ["RETRY_STATUSES", "HttpTransport", "default_client", "parse_retry_after"]
@@ -103,44 +103,6 @@ _MAX_ERROR_BODY = 256 * 1024
 _MASKED_KEY = re.compile(r"\b(?:sk|key)-[A-Za-z0-9_*.\-]{6,}")
 
 
-class _NoCookies(http.cookiejar.CookiePolicy):
-    """Keep no upstream cookies: one gateway client serves many users."""
-
-    netscape = True
-    rfc2965 = False
-    hide_cookie2 = True
-
-    def set_ok(self, cookie: http.cookiejar.Cookie, request: Any) -> bool:
-        return False
-
-    def return_ok(self, cookie: http.cookiejar.Cookie, request: Any) -> bool:
-        return False
-
-    def domain_return_ok(self, domain: str, request: Any) -> bool:
-        return False
-
-    def path_return_ok(self, path: str, request: Any) -> bool:
-        return False
-
-
-def default_client() -> httpx.AsyncClient:
-    """The gateway's httpx client: an aiohttp connection pool behind the httpx interface.
-
-    httpx's own pool loses throughput as concurrency rises (encode/httpx#3215, and
-    ``benchmarks/bench_gateway.py`` here); the ``httpx-aiohttp`` transport keeps it. Without
-    that package installed, plain httpx. Cookies are never kept: the client is shared by
-    every user of the gateway.
-    """
-    limits = httpx.Limits(max_connections=1000, max_keepalive_connections=200)
-    cookies = http.cookiejar.CookieJar(policy=_NoCookies())
-    try:
-        from httpx_aiohttp import AiohttpTransport
-    except ImportError:  # pragma: no cover - the `http` extra installs it
-        return httpx.AsyncClient(timeout=None, limits=limits, cookies=cookies)
-    transport = AiohttpTransport(limits=limits)
-    return httpx.AsyncClient(transport=transport, timeout=None, cookies=cookies)
-
-
 def parse_retry_after(headers: Mapping[str, str]) -> float | None:
     """Seconds to wait according to ``retry-after-ms`` or ``Retry-After`` (seconds or a date)."""
     raw_ms = headers.get("retry-after-ms")
@@ -180,6 +142,17 @@ class HttpTransport:
         # parsed once: building an httpx URL from text costs more than the rest of a request
         self._urls = {op: httpx.URL(base + path) for op, path in ENDPOINTS[config.format].items()}
         self._turn = 0  # key rotation
+        self._direct: dict[str, Any] = {}  # the default client's URLs and timeout (aiohttp's)
+        if isinstance(client, PooledClient):
+            import aiohttp
+            import yarl
+
+            t = config.timeouts
+            self._direct = {op: yarl.URL(str(url)) for op, url in self._urls.items()}
+            # what httpx-aiohttp makes of _timeout() below, made once
+            self._direct_timeout = aiohttp.ClientTimeout(
+                sock_connect=t.connect, sock_read=None, connect=t.connect
+            )
 
     @classmethod
     def from_config(
@@ -196,7 +169,8 @@ class HttpTransport:
     def prepare(self, exchange: Exchange, *, stream: bool) -> Request:
         """The canonical request as this upstream gets it: ``stream`` set (the gateway's
         request policies, limits included, were applied when the exchange was built)."""
-        return attrs.evolve(exchange.request, stream=stream)
+        request = exchange.request
+        return request if request.stream is stream else attrs.evolve(request, stream=stream)
 
     def headers(
         self, forwarding: Forwarding = NO_FORWARDING, *, stream: bool = False
@@ -252,27 +226,38 @@ class HttpTransport:
         self,
         exchange: Exchange,
         forwarding: Forwarding,
-        url: httpx.URL,
+        operation: str,
         body: bytes,
         *,
         stream: bool,
         attempt: int,
     ) -> tuple[httpx.Response, int]:
-        """POST ``body`` with retries; the 2xx response (unread) and the attempts used."""
+        """POST ``body`` to ``operation``'s URL with retries; the 2xx response (unread) and
+        the attempts used."""
+        url = self._url(operation)
         retries = self.config.retries
         name = self.config.name
+        client = self.client
+        first_byte = self.config.timeouts.first_byte
+        direct = self._direct.get(operation) if isinstance(client, PooledClient) else None
         while True:
-            request = self.client.build_request(
-                "POST",
-                url,
-                content=body,
-                headers=self.headers(forwarding, stream=stream),
-                timeout=self._timeout(),
-            )
+            headers = self.headers(forwarding, stream=stream)
             retry_after: float | None = None
             try:
-                with anyio.fail_after(self.config.timeouts.first_byte):
-                    response = await self.client.send(request, stream=True)
+                # fail_after(first_byte), as in _events
+                with anyio.CancelScope(deadline=anyio.current_time() + first_byte) as scope:
+                    if direct is not None:
+                        assert isinstance(client, PooledClient)
+                        response = await client.post_direct(
+                            direct, client.merged_headers(headers), body, self._direct_timeout
+                        )
+                    else:
+                        request = client.build_request(
+                            "POST", url, content=body, headers=headers, timeout=self._timeout()
+                        )
+                        response = await client.send(request, stream=True)
+                if scope.cancelled_caught:
+                    raise TimeoutError
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 error = ApiError.of(
                     "bad_gateway",
@@ -362,22 +347,33 @@ class HttpTransport:
         chunks: list[bytes] = []
         size = 0
         idle = self.config.timeouts.idle
-        stream = response.aiter_bytes()
+        stream: AsyncIterator[bytes]
+        if isinstance(self.client, PooledClient) and "content-encoding" not in response.headers:
+            # nothing to decode: the pool's chunks as they come (what aiter_bytes would give,
+            # without its decoder and re-chunking layers); closing the response still closes it
+            stream = aiter(response.stream)  # type: ignore[arg-type]
+        else:
+            stream = response.aiter_bytes()
+        now = anyio.current_time
         try:
-            while True:
-                with anyio.fail_after(idle):
+            # one cancel scope for the whole body, its deadline moved before each chunk:
+            # the same idle limit as a fail_after per chunk, at a third of the cost
+            with anyio.CancelScope() as scope:
+                while True:
+                    scope.deadline = now() + idle
                     chunk = await anext(stream, None)
-                if chunk is None:
-                    return b"".join(chunks)
-                size += len(chunk)
-                if size > limit:
-                    raise UpstreamError(
-                        ApiError.of(
-                            "bad_gateway",
-                            f"upstream {self.config.name} answered over {limit} bytes",
+                    if chunk is None:
+                        return b"".join(chunks)
+                    size += len(chunk)
+                    if size > limit:
+                        raise UpstreamError(
+                            ApiError.of(
+                                "bad_gateway",
+                                f"upstream {self.config.name} answered over {limit} bytes",
+                            )
                         )
-                    )
-                chunks.append(chunk)
+                    chunks.append(chunk)
+            raise TimeoutError  # the scope's deadline passed: it caught its own cancellation
         except TimeoutError:
             raise UpstreamError(
                 ApiError.of(
@@ -395,7 +391,7 @@ class HttpTransport:
         """See :meth:`apibridge.transports.Transport.complete`."""
         payload = _json.dumps(exchange.upstream_request(self.prepare(exchange, stream=False)))
         response, _ = await self._send(
-            exchange, forwarding, self._url("messages"), payload, stream=False, attempt=0
+            exchange, forwarding, "messages", payload, stream=False, attempt=0
         )
         try:
             raw = await self._read(response, _MAX_BODY)
@@ -418,12 +414,11 @@ class HttpTransport:
     ) -> AsyncIterator[Event]:
         """See :meth:`apibridge.transports.Transport.stream`."""
         payload = _json.dumps(exchange.upstream_request(self.prepare(exchange, stream=True)))
-        url = self._url("messages")
         attempt = 0
         while True:
             start = anyio.current_time()
             response, attempt = await self._send(
-                exchange, forwarding, url, payload, stream=True, attempt=attempt
+                exchange, forwarding, "messages", payload, stream=True, attempt=attempt
             )
             remaining = self.config.timeouts.first_byte - (anyio.current_time() - start)
             events = self._events(exchange, response, max(remaining, 0.001))
@@ -460,11 +455,15 @@ class HttpTransport:
         idle = self.config.timeouts.idle
         wait = first_wait
         chunks = response.aiter_bytes()
+        now = anyio.current_time
         try:
             while True:
                 try:
-                    with anyio.fail_after(wait):
+                    # fail_after(wait), without its two generator frames and backend look-ups
+                    with anyio.CancelScope(deadline=now() + wait) as scope:
                         chunk = await anext(chunks, None)
+                    if scope.cancelled_caught:
+                        raise TimeoutError
                 except TimeoutError:
                     yield StreamError(
                         error=ApiError.of("timeout", f"upstream {name} sent nothing for {wait:g} s")
@@ -509,7 +508,7 @@ class HttpTransport:
         body = exchange.upstream_request(self.prepare(exchange, stream=False))
         payload = _json.dumps({k: v for k, v in body.items() if k in _COUNT_FIELDS})
         response, _ = await self._send(
-            exchange, forwarding, self._url("count_tokens"), payload, stream=False, attempt=0
+            exchange, forwarding, "count_tokens", payload, stream=False, attempt=0
         )
         try:
             raw = await self._read(response, _MAX_ERROR_BODY)
