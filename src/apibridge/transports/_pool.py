@@ -41,7 +41,7 @@ def default_client() -> httpx.AsyncClient:
     """The gateway's httpx client: an aiohttp connection pool behind the httpx interface.
 
     httpx's own pool loses throughput as concurrency rises (encode/httpx#3215, and
-    ``benchmarks/bench_gateway.py`` here); the ``httpx-aiohttp`` transport keeps it. Without
+    ``python -m benchmarks --only gateway`` here); the ``httpx-aiohttp`` transport keeps it. Without
     that package installed, plain httpx. Cookies are never kept: the client is shared by
     every user of the gateway. With the aiohttp pool the client is a :class:`PooledClient`,
     through which :class:`HttpTransport` posts without httpx's per-request machinery.
