@@ -25,7 +25,7 @@ does (see ``codecs.chat``).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Final, TypeGuard, cast
+from typing import Any, Final
 
 import attrs
 
@@ -47,6 +47,15 @@ from apibridge.codecs.chat._parts import (
     spell,
     text_item,
     wrap,
+)
+from apibridge.codecs.chat._plain import (
+    NO_HINTS,
+    has_foreign_fields,
+    plain_content,
+    plain_texts,
+    read_message,
+    spell_plain,
+    write_message,
 )
 from apibridge.codecs.chat._wire import (
     ABSENT,
@@ -78,14 +87,12 @@ from apibridge.model import (
 )
 
 __all__ = [
-    "NO_HINTS",
     "DecodedMessages",
     "decode_assistant",
     "decode_messages",
     "encode_assistant",
     "encode_messages",
     "encode_system",
-    "has_foreign_fields",
 ]
 
 #: Chat role → canonical role (tool and function results live in a user turn, as in Claude).
@@ -136,9 +143,9 @@ def encode_system(
     system: Sequence[TextPart], role: str, layout: Any, ctx: Context
 ) -> list[dict[str, Any]]:
     """``Request.system`` as leading messages, in the ``_system`` hint's layout if it fits."""
-    if layout is None and _plain_texts(system):
+    if layout is None and plain_texts(system):
         # No hint and nothing but text: one message, as the default layout writes it.
-        return [{"role": role, "content": _plain_content(system)}] if system else []
+        return [{"role": role, "content": plain_content(system)}] if system else []
     if not (
         isinstance(layout, list)
         and all(isinstance(e, Mapping) and isinstance(e.get("count"), int) for e in layout)
@@ -198,24 +205,16 @@ def decode_messages(raw: Any) -> DecodedMessages:
     legacy_ids: dict[str, str] = {}  # function name → id given to its legacy function_call
     for j in range(start, len(items)):
         message = items[j]
-        if type(message) is dict:
-            # The common shapes, each with nothing to keep but its values: read here.
-            role = message.get("role")
-            if role == "tool":
-                result = _plain_tool_message_in(message)
-                if result is not None:
-                    results.append(result)
-                    continue
-            elif role == "assistant" or role == "user":
-                said = _plain_assistant_in(message) if role == "assistant" else None
-                if said is None and role == "user":
-                    said = _plain_user_in(message)
-                if said is not None:
-                    if results:
-                        messages.append(Message(role="user", content=tuple(results)))
-                        results = []
-                    messages.append(Message(role=role, content=said))
-                    continue
+        plain = read_message(message) if type(message) is dict else None
+        if type(plain) is ToolResultPart:
+            results.append(plain)
+            continue
+        if type(plain) is Message:
+            if results:
+                messages.append(Message(role="user", content=tuple(results)))
+                results = []
+            messages.append(plain)
+            continue
         where = f"messages[{j}]"
         message = expect_obj(message, where)
         role = message.get("role")
@@ -240,62 +239,6 @@ def decode_messages(raw: Any) -> DecodedMessages:
         system_layout=layout if layout != _default_layout(system, system_role) else None,
         messages=tuple(messages),
     )
-
-
-_TOOL_MESSAGE_KEYS: Final = frozenset({"role", "tool_call_id", "content"})
-_PLAIN_ASSISTANT_KEYS: Final = frozenset({"role", "content", "tool_calls"})
-_PLAIN_CALL_KEYS: Final = frozenset({"id", "type", "function"})
-_PLAIN_FUNCTION_KEYS: Final = frozenset({"name", "arguments"})
-
-
-def _plain_tool_message_in(message: dict[str, Any]) -> ToolResultPart | None:
-    """A ``tool`` message of plain text and nothing else, as the general reader would read
-    it (no hint, no extras); ``None`` for any other shape."""
-    content = message.get("content")
-    call_id = message.get("tool_call_id")
-    if type(content) is not str or type(call_id) is not str or message.keys() != _TOOL_MESSAGE_KEYS:
-        return None
-    return ToolResultPart(call_id=call_id, content=(TextPart(text=content),) if content else ())
-
-
-def _plain_user_in(message: dict[str, Any]) -> tuple[ContentPart, ...] | None:
-    """The parts of a user message of one non-empty string and nothing else, else ``None``."""
-    content = message.get("content")
-    if type(content) is str and content and len(message) == 2:
-        return (TextPart(text=content),)
-    return None
-
-
-def _plain_assistant_in(message: dict[str, Any]) -> tuple[ContentPart, ...] | None:
-    """The parts of an assistant message of text and plain function calls and nothing else
-    (the spelling the encoder writes by default, so no hint is kept), else ``None``."""
-    if not message.keys() <= _PLAIN_ASSISTANT_KEYS:
-        return None
-    content = message.get("content", ABSENT)
-    calls = message.get("tool_calls")
-    parts: list[ContentPart] = []
-    if type(content) is str and content:
-        parts.append(TextPart(text=content))
-    elif content is not None or not calls:
-        return None  # absent, "" or a list (a hint to keep), or null without calls
-    if calls is not None:
-        if type(calls) is not list or not calls:
-            return None
-        for call in calls:
-            if type(call) is not dict or call.keys() != _PLAIN_CALL_KEYS:
-                return None
-            function = call["function"]
-            if (
-                call["type"] != "function"
-                or type(function) is not dict
-                or function.keys() != _PLAIN_FUNCTION_KEYS
-            ):
-                return None
-            call_id, name, arguments = call["id"], function["name"], function["arguments"]
-            if type(call_id) is not str or type(name) is not str or type(arguments) is not str:
-                return None
-            parts.append(ToolCallPart(id=call_id, name=name, arguments=arguments))
-    return tuple(parts)
 
 
 def _decode_plain(message: Mapping[str, Any], role: str, where: str) -> Message:
@@ -467,104 +410,30 @@ def encode_messages(messages: Sequence[Message], ctx: Context) -> list[dict[str,
     """Canonical messages as Chat messages (tool results split into ``tool`` messages)."""
     out: list[dict[str, Any]] = []
     for i, message in enumerate(messages):
-        # Per message: the common shapes (plain text, tool results of text, assistant turns)
-        # go without per-part helper calls, and no place name is built unless one is needed.
+        # The common shapes go without helper calls per part, or a place name (``_plain``).
         extras = message.extras
         carried = extras.get(FORMAT, NO_HINTS) if extras else NO_HINTS
         if extras and has_foreign_fields(extras):
             ctx.lose_extras(extras, FORMAT, f"messages[{i}]")
-        role = message.role
-        content = message.content
-        if role == "assistant":
-            body = encode_assistant(content, carried, ctx, f"messages[{i}]", request=True)
+        written = write_message(message, carried)  # None for an assistant turn
+        if written is not None:
+            out.extend(written)
+            continue
+        where = f"messages[{i}]"
+        if message.role == "assistant":
+            body = encode_assistant(message.content, carried, ctx, where, request=True)
             if message.name is not None:
                 body["name"] = message.name
             out.append(body)
-            continue
-        if role == "user":
-            if content and type(content[0]) is ToolResultPart:
-                if _plain_results(content):
-                    for part in content:
-                        out.append(_plain_tool_message(part))
-                    continue
-                out.extend(_encode_tool_turn(message, ctx, f"messages[{i}]"))
-                continue
-            if ToolResultPart in map(type, content):
-                out.extend(_encode_tool_turn(message, ctx, f"messages[{i}]"))
-                continue
-        elif role not in ("system", "developer"):
-            where = f"messages[{i}]"
-            ctx.lose(f"{where}.role", f"chat has no {role!r} role", "sent as user")
-            role = "user"
-        if not carried and message.name is None and _plain_texts(content):
-            out.append({"role": role, "content": _plain_content(content)})
-            continue
-        out.append(_encode_plain(role, content, message.name, carried, ctx, f"messages[{i}]"))
+        elif message.role == "user" and ToolResultPart in map(type, message.content):
+            out.extend(_encode_tool_turn(message, ctx, where))
+        else:
+            role = message.role
+            if role not in ("user", "system", "developer"):
+                ctx.lose(f"{where}.role", f"chat has no {role!r} role", "sent as user")
+                role = "user"
+            out.append(_encode_plain(role, message.content, message.name, carried, ctx, where))
     return out
-
-
-#: the hints of a value that carries none.
-NO_HINTS: Final[Mapping[str, Any]] = {}
-
-
-def has_foreign_fields(extras: Mapping[str, Mapping[str, Any]]) -> bool:
-    """Whether ``extras`` hold a field of another format (which ``ctx.lose_extras`` would
-    report): spelling hints (``_`` keys) are not."""
-    for fmt, fields in extras.items():
-        if fmt != FORMAT:
-            for key in fields:
-                if not key.startswith("_"):
-                    return True
-    return False
-
-
-def _plain_texts(parts: Sequence[ContentPart]) -> TypeGuard[Sequence[TextPart]]:
-    """Whether ``parts`` are all text parts with nothing but their text (the common case)."""
-    for part in parts:
-        if (
-            type(part) is not TextPart
-            or part.extras
-            or part.cache_control is not None
-            or part.citations
-        ):
-            return False
-    return True
-
-
-def _plain_content(parts: Sequence[TextPart]) -> Any:
-    """Plain text parts as ``spell`` writes them with no hint: one non-empty text as a
-    string, nothing as ``""``, anything else as a list of text parts."""
-    if len(parts) == 1 and parts[0].text:
-        return parts[0].text
-    if not parts:
-        return ""
-    return [{"type": "text", "text": p.text} for p in parts]
-
-
-def _plain_results(parts: Sequence[ContentPart]) -> TypeGuard[Sequence[ToolResultPart]]:
-    """Whether a user turn is only tool results of plain text that carry nothing else (each
-    becomes a bare ``tool`` message, with no loss to report)."""
-    for part in parts:
-        if (
-            type(part) is not ToolResultPart
-            or part.is_error
-            or part.cache_control is not None
-            or not _plain_texts(part.content)
-        ):
-            return False
-        extras = part.extras
-        if extras and (FORMAT in extras or has_foreign_fields(extras)):
-            return False
-    return True
-
-
-def _plain_tool_message(part: ToolResultPart) -> dict[str, Any]:
-    """A tool result that :func:`_plain_results` accepted, as a ``tool`` message."""
-    return {
-        "role": "tool",
-        "tool_call_id": part.call_id,
-        "content": _plain_content(cast("Sequence[TextPart]", part.content)),
-    }
 
 
 def _encode_plain(
@@ -665,8 +534,7 @@ def encode_assistant(
     offset = 0
     plain = True  # every item is a bare ``{"type": "text", "text": …}``
     for k, part in enumerate(parts):
-        # The common parts (text, a function call) with nothing but their values: written
-        # here, without helper calls or a place name.
+        # The common parts with nothing but their values: no helper call, no place name.
         if type(part) is TextPart:
             if not part.extras and part.cache_control is None and not part.citations:
                 items.append({"type": "text", "text": part.text})
@@ -722,14 +590,8 @@ def encode_assistant(
         if carried.get("_reasoning_both"):
             out["reasoning"] = out[key]
     has_calls = bool(calls) or "function_call" in out
-    if plain and request and not carried:
-        # Bare text items and no hint: what ``spell`` writes by default, without the checks.
-        if not items:
-            out["content"] = None if has_calls else ""
-        elif len(items) == 1 and items[0]["text"]:
-            out["content"] = items[0]["text"]
-        else:
-            out["content"] = items
+    if plain and request and not carried:  # bare text items, no hint: as ``spell`` writes
+        out["content"] = spell_plain(items, has_calls)
     else:
         reinsert(items, carried.get(UNMAPPED))
         if not request and "_content" not in carried and len(items) > 1:

@@ -44,13 +44,8 @@ from apibridge.codecs._context import (
 )
 from apibridge.codecs._custom_tools import describe, input_schema
 from apibridge.codecs._reasoning import effort_for_budget, nearest_effort
-from apibridge.codecs.chat._messages import (
-    NO_HINTS,
-    decode_messages,
-    encode_messages,
-    encode_system,
-    has_foreign_fields,
-)
+from apibridge.codecs.chat._messages import decode_messages, encode_messages, encode_system
+from apibridge.codecs.chat._plain import NO_HINTS, has_foreign_fields
 from apibridge.codecs.chat._wire import (
     ABSENT,
     CHAT_CUSTOM,
