@@ -48,6 +48,15 @@ from apibridge.codecs.chat._parts import (
     text_item,
     wrap,
 )
+from apibridge.codecs.chat._plain import (
+    NO_HINTS,
+    has_foreign_fields,
+    plain_content,
+    plain_texts,
+    read_message,
+    spell_plain,
+    write_message,
+)
 from apibridge.codecs.chat._wire import (
     ABSENT,
     CHAT_CUSTOM,
@@ -134,6 +143,9 @@ def encode_system(
     system: Sequence[TextPart], role: str, layout: Any, ctx: Context
 ) -> list[dict[str, Any]]:
     """``Request.system`` as leading messages, in the ``_system`` hint's layout if it fits."""
+    if layout is None and plain_texts(system):
+        # No hint and nothing but text: one message, as the default layout writes it.
+        return [{"role": role, "content": plain_content(system)}] if system else []
     if not (
         isinstance(layout, list)
         and all(isinstance(e, Mapping) and isinstance(e.get("count"), int) for e in layout)
@@ -192,8 +204,19 @@ def decode_messages(raw: Any) -> DecodedMessages:
     results: list[ToolResultPart] = []
     legacy_ids: dict[str, str] = {}  # function name → id given to its legacy function_call
     for j in range(start, len(items)):
+        message = items[j]
+        plain = read_message(message) if type(message) is dict else None
+        if type(plain) is ToolResultPart:
+            results.append(plain)
+            continue
+        if type(plain) is Message:
+            if results:
+                messages.append(Message(role="user", content=tuple(results)))
+                results = []
+            messages.append(plain)
+            continue
         where = f"messages[{j}]"
-        message = expect_obj(items[j], where)
+        message = expect_obj(message, where)
         role = message.get("role")
         if role in ("tool", "function"):
             results.append(_decode_tool_message(message, role, where, legacy_ids))
@@ -387,15 +410,22 @@ def encode_messages(messages: Sequence[Message], ctx: Context) -> list[dict[str,
     """Canonical messages as Chat messages (tool results split into ``tool`` messages)."""
     out: list[dict[str, Any]] = []
     for i, message in enumerate(messages):
+        # The common shapes go without helper calls per part, or a place name (``_plain``).
+        extras = message.extras
+        carried = extras.get(FORMAT, NO_HINTS) if extras else NO_HINTS
+        if extras and has_foreign_fields(extras):
+            ctx.lose_extras(extras, FORMAT, f"messages[{i}]")
+        written = write_message(message, carried)  # None for an assistant turn
+        if written is not None:
+            out.extend(written)
+            continue
         where = f"messages[{i}]"
-        carried = hints(message.extras)
-        ctx.lose_extras(message.extras, FORMAT, where)
         if message.role == "assistant":
             body = encode_assistant(message.content, carried, ctx, where, request=True)
             if message.name is not None:
                 body["name"] = message.name
             out.append(body)
-        elif message.role == "user" and any(isinstance(p, ToolResultPart) for p in message.content):
+        elif message.role == "user" and ToolResultPart in map(type, message.content):
             out.extend(_encode_tool_turn(message, ctx, where))
         else:
             role = message.role
@@ -502,7 +532,25 @@ def encode_assistant(
     calls: list[dict[str, Any]] = []
     annotations: list[dict[str, Any]] = []
     offset = 0
+    plain = True  # every item is a bare ``{"type": "text", "text": …}``
     for k, part in enumerate(parts):
+        # The common parts with nothing but their values: no helper call, no place name.
+        if type(part) is TextPart:
+            if not part.extras and part.cache_control is None and not part.citations:
+                items.append({"type": "text", "text": part.text})
+                offset += len(part.text)
+                continue
+        elif (
+            type(part) is ToolCallPart
+            and not part.extras
+            and part.kind == "function"
+            and part.item_id is None
+            and part.cache_control is None
+        ):
+            function = {"name": part.name, "arguments": part.arguments}
+            calls.append({"id": part.id, "type": "function", "function": function})
+            continue
+        plain = False  # an item (if any) that may carry more than its text
         at = f"{where}.content[{k}]"
         if isinstance(part, TextPart):
             items.append(text_item(part, ctx, at))
@@ -541,21 +589,25 @@ def encode_assistant(
         out[key] = "\n\n".join(thinking)
         if carried.get("_reasoning_both"):
             out["reasoning"] = out[key]
-    reinsert(items, carried.get(UNMAPPED))
     has_calls = bool(calls) or "function_call" in out
-    if not request and "_content" not in carried and len(items) > 1:
-        # An answer's content is one string: the text parts are contiguous pieces of it.
-        items = [{"type": "text", "text": "".join(i.get("text", "") for i in items)}]
-    content = spell(items, carried.get("_content"), null_when_empty=has_calls)
-    if content is not ABSENT:
-        out["content"] = content
+    if plain and request and not carried:  # bare text items, no hint: as ``spell`` writes
+        out["content"] = spell_plain(items, has_calls)
+    else:
+        reinsert(items, carried.get(UNMAPPED))
+        if not request and "_content" not in carried and len(items) > 1:
+            # An answer's content is one string: the text parts are contiguous pieces of it.
+            items = [{"type": "text", "text": "".join(i.get("text", "") for i in items)}]
+        content = spell(items, carried.get("_content"), null_when_empty=has_calls)
+        if content is not ABSENT:
+            out["content"] = content
     if refusals:
         out["refusal"] = "".join(refusals)
     if calls:
         out["tool_calls"] = calls
     if annotations:
         out["annotations"] = annotations
-    apply_extras(out, {k: v for k, v in carried.items() if k != UNMAPPED})
+    if carried:
+        apply_extras(out, {k: v for k, v in carried.items() if k != UNMAPPED})
     return out
 
 

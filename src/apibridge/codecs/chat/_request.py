@@ -45,6 +45,7 @@ from apibridge.codecs._context import (
 from apibridge.codecs._custom_tools import describe, input_schema
 from apibridge.codecs._reasoning import effort_for_budget, nearest_effort
 from apibridge.codecs.chat._messages import decode_messages, encode_messages, encode_system
+from apibridge.codecs.chat._plain import NO_HINTS, has_foreign_fields
 from apibridge.codecs.chat._wire import (
     ABSENT,
     CHAT_CUSTOM,
@@ -193,13 +194,31 @@ def decode_request(body: Mapping[str, Any], ctx: Context) -> Request:
 
 def encode_request(request: Request, ctx: Context) -> dict[str, Any]:
     """A canonical :class:`Request` as a Chat Completions request body."""
-    carried = hints(request.extras)
-    ctx.lose_extras(request.extras, FORMAT, "request")
+    extras = request.extras
+    carried = extras.get(FORMAT, NO_HINTS) if extras else NO_HINTS
+    if extras and has_foreign_fields(extras):
+        ctx.lose_extras(extras, FORMAT, "request")
     messages = encode_system(request.system, request.system_role, carried.get("_system"), ctx)
     messages += encode_messages(request.messages, ctx)
     out: dict[str, Any] = {"model": request.model, "messages": messages}
     tools: list[dict[str, Any]] = []
     for k, tool in enumerate(request.tools):
+        if (
+            tool.kind == "function"
+            and not tool.extras
+            and tool.format is None
+            and tool.cache_control is None
+        ):
+            # A plain function tool (the common case): no hints to read, nothing to lose.
+            function: dict[str, Any] = {"name": tool.name}
+            if tool.description is not None:
+                function["description"] = tool.description
+            if tool.parameters is not None:
+                function["parameters"] = dict(tool.parameters)
+            if tool.strict is not None:
+                function["strict"] = tool.strict
+            tools.append({"type": "function", "function": function})
+            continue
         where = f"tools[{k}]"
         if tool.kind != "server":
             tools.append(_encode_tool(tool, ctx, where))
@@ -267,7 +286,42 @@ def _decode_tools(raw: Any) -> tuple[Tool, ...]:
     return tuple(_decode_tool(t, f"tools[{k}]") for k, t in enumerate(expect_list(raw, "tools")))
 
 
+_PLAIN_FUNCTION_KEYS: Final = frozenset({"name", "description", "parameters", "strict"})
+
+
+def _plain_tool(obj: dict[str, Any]) -> Tool | None:
+    """A function tool with nothing to keep but its values (no ``null``, no other field), as
+    :func:`_decode_tool` reads it; ``None`` for any other shape."""
+    inner = obj.get("function")
+    if (
+        len(obj) != 2
+        or obj.get("type") != "function"
+        or type(inner) is not dict
+        or not inner.keys() <= _PLAIN_FUNCTION_KEYS
+    ):
+        return None
+    name = inner.get("name")
+    description = inner.get("description")
+    parameters = inner.get("parameters")
+    strict = inner.get("strict")
+    if (
+        type(name) is not str
+        or (description is None and "description" in inner)
+        or (description is not None and type(description) is not str)
+        or (parameters is None and "parameters" in inner)
+        or (parameters is not None and type(parameters) is not dict)
+        or (strict is None and "strict" in inner)
+        or (strict is not None and type(strict) is not bool)
+    ):
+        return None
+    return Tool(name=name, description=description, parameters=parameters, strict=strict)
+
+
 def _decode_tool(raw: Any, where: str) -> Tool:
+    if type(raw) is dict:
+        plain = _plain_tool(raw)
+        if plain is not None:
+            return plain
     obj = expect_obj(raw, where)
     fields = {k: v for k, v in obj.items() if k not in ("type", "function", "custom")}
     kind = obj.get("type", ABSENT)

@@ -35,8 +35,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final, Literal
 
-import attrs
-
 from apibridge._json import loads
 from apibridge._sse import SSEFrame
 from apibridge.codecs._context import Context, expect_list, expect_obj, new_id, opt_int, opt_str
@@ -85,18 +83,44 @@ _CHUNK_KEYS: Final = frozenset(
 )
 
 
-@attrs.define
 class _Call:
-    """One streamed tool call, as far as it has arrived."""
+    """One streamed tool call, as far as it has arrived.
 
-    kind: Literal["function", "custom"]
-    id: str | None = None
-    real_id: bool = False  # the id came from upstream (not generated)
-    name: str = ""
-    args: str = ""
-    index: int | None = None  # canonical part index, once opened
-    announced_id: str | None = None  # the id its PartStart carried
-    wrapped: bool = False  # a function call standing in for a client's free-form tool
+    The arguments are kept as fragments and joined when read: appending to one growing
+    string copies it on every fragment (quadratic in a long streamed argument)."""
+
+    __slots__ = (
+        "announced_id",
+        "id",
+        "index",
+        "kind",
+        "name",
+        "parts",
+        "real_id",
+        "size",
+        "wrapped",
+    )
+
+    def __init__(self, kind: Literal["function", "custom"]) -> None:
+        self.kind = kind
+        self.id: str | None = None
+        self.real_id = False  # the id came from upstream (not generated)
+        self.name = ""
+        self.parts: list[str] = []  # the arguments (or custom input) as they arrived
+        self.size = 0  # their length so far
+        self.index: int | None = None  # canonical part index, once opened
+        self.announced_id: str | None = None  # the id its PartStart carried
+        self.wrapped = False  # a function call standing in for a client's free-form tool
+
+    @property
+    def args(self) -> str:
+        """The arguments so far."""
+        parts = self.parts
+        if len(parts) > 1:
+            joined = "".join(parts)
+            self.parts = [joined]
+            return joined
+        return parts[0] if parts else ""
 
 
 class StreamDecoder:
@@ -134,10 +158,11 @@ class StreamDecoder:
             chunk = loads(data)
         except InvalidPayload:
             return self._fail("a chunk is not valid JSON")
-        if frame.event == "error" or (isinstance(chunk, Mapping) and chunk.get("error")):
+        is_obj = type(chunk) is dict  # what loads gives for an object (no ABC check per chunk)
+        if frame.event == "error" or (is_obj and chunk.get("error")):
             self._done = True
             return [StreamError(error=decode_error(chunk, 0))]
-        if not isinstance(chunk, Mapping):
+        if not is_obj:
             return self._fail("a chunk is not a JSON object")
         try:
             return self._chunk(chunk)
@@ -166,8 +191,23 @@ class StreamDecoder:
 
     def _chunk(self, chunk: Mapping[str, Any]) -> list[Event]:
         raw_choices = chunk.get("choices")
-        choices = [] if raw_choices is None else expect_list(raw_choices, "choices")
         raw_usage = chunk.get("usage")
+        if (
+            raw_usage is None
+            and self._started
+            and type(raw_choices) is list
+            and len(raw_choices) == 1
+            and "x_groq" not in chunk
+        ):
+            # The chunk of nearly every token: one choice, no usage, the stream under way.
+            choice = raw_choices[0]
+            if type(choice) is not dict:
+                choice = expect_obj(choice, "choices[0]")
+            if choice.get("index", 0) != 0:
+                self._report("choices", "a chat stream with several choices", "kept the first")
+                return []
+            return self._choice(choice)
+        choices = [] if raw_choices is None else expect_list(raw_choices, "choices")
         groq = chunk.get("x_groq")
         if raw_usage is None and isinstance(groq, Mapping):
             raw_usage = groq.get("usage")  # Groq sends streamed usage inside ``x_groq``
@@ -208,8 +248,11 @@ class StreamDecoder:
         )
 
     def _choice(self, choice: Mapping[str, Any]) -> list[Event]:
-        raw_delta = choice.get("delta")
-        delta = {} if raw_delta is None else expect_obj(raw_delta, "choices[0].delta")
+        # Per token: plain lookups and exact type checks; a place name is built only for
+        # an error (through the ``opt_*`` readers, which word it).
+        delta = choice.get("delta")
+        if type(delta) is not dict:
+            delta = {} if delta is None else expect_obj(delta, "choices[0].delta")
         if self._finished:
             if any(
                 delta.get(k) for k in ("content", "reasoning_content", "reasoning", "tool_calls")
@@ -217,23 +260,47 @@ class StreamDecoder:
                 self._report("delta", "content arrived after finish_reason")
             return []
         out: list[Event] = []
-        for key in ("reasoning_content", "reasoning"):
-            value = opt_str(delta.get(key), f"choices[0].delta.{key}")
-            if value:
+        slots = self._slots
+        value = delta.get("reasoning_content")
+        if value is not None and type(value) is not str:
+            opt_str(value, "choices[0].delta.reasoning_content")
+        if not value:
+            # vLLM in transition sends both spellings of the same text: the second is read
+            # only when the first says nothing.
+            value = delta.get("reasoning")
+            if value is not None and type(value) is not str:
+                opt_str(value, "choices[0].delta.reasoning")
+        if value:
+            index = slots["thinking"]
+            if index is None:
                 out.extend(self._grow("thinking", value))
-                break  # vLLM in transition sends both spellings of the same text
-        for key, kind in (("content", "text"), ("refusal", "refusal")):
-            value = opt_str(delta.get(key), f"choices[0].delta.{key}")
+            else:
+                out.append(PartDelta(index=index, field="thinking", value=value))
+        value = delta.get("content")
+        if value is not None and type(value) is not str:
+            opt_str(value, "choices[0].delta.content")
+        if value:
+            index = slots["text"]
+            if index is None:
+                out.extend(self._grow("text", value))
+            else:
+                out.append(PartDelta(index=index, field="text", value=value))
+        value = delta.get("refusal")
+        if value is not None:
+            if type(value) is not str:
+                opt_str(value, "choices[0].delta.refusal")
             if value:
-                out.extend(self._grow(kind, value))
+                out.extend(self._grow("refusal", value))
         calls = delta.get("tool_calls")
         if calls is not None:
-            for k, call in enumerate(expect_list(calls, "choices[0].delta.tool_calls")):
-                out.extend(self._tool(call, f"choices[0].delta.tool_calls[{k}]"))
+            if type(calls) is not list:
+                expect_list(calls, "choices[0].delta.tool_calls")
+            for k, call in enumerate(calls):
+                out.extend(self._tool(call, k))
         legacy = delta.get("function_call")
-        if isinstance(legacy, Mapping):
+        if legacy is not None and isinstance(legacy, Mapping):
             raw = {"index": "function_call", "type": "function", "function": legacy}
-            out.extend(self._tool(raw, "choices[0].delta.function_call"))
+            out.extend(self._tool(raw, None))
         annotations = delta.get("annotations")
         if annotations is not None:
             out.extend(self._cite(expect_list(annotations, "choices[0].delta.annotations")))
@@ -241,9 +308,13 @@ class StreamDecoder:
             self._report("audio", "streamed audio is not carried")
         if choice.get("logprobs") is not None:
             self._report("logprobs", "streamed logprobs are not carried")
-        finish = opt_str(choice.get("finish_reason"), "choices[0].finish_reason")
+        finish = choice.get("finish_reason")
         if finish is not None:
-            out.extend(self._finish(finish, choice.get("stop_reason")))
+            out.extend(
+                self._finish(
+                    opt_str(finish, "choices[0].finish_reason") or "", choice.get("stop_reason")
+                )
+            )
         return out
 
     def _grow(self, kind: str, value: str) -> list[Event]:
@@ -285,26 +356,35 @@ class StreamDecoder:
             return self._last_key
         return f"call{len(self._order)}"
 
-    def _tool(self, raw: Any, where: str) -> list[Event]:
-        fragment = expect_obj(raw, where)
+    def _tool(self, raw: Any, k: int | None) -> list[Event]:
+        """One ``tool_calls`` fragment (``k``: its position; ``None``: the legacy
+        ``function_call``)."""
+        fragment = raw if type(raw) is dict else expect_obj(raw, _call_where(k))
         key = self._key(fragment)
         custom = fragment.get("type") == "custom" or (
             "custom" in fragment and "function" not in fragment
         )
         kind: Literal["function", "custom"] = "custom" if custom else "function"
-        raw_spec = fragment.get(kind)
-        spec = {} if raw_spec is None else expect_obj(raw_spec, f"{where}.{kind}")
-        name = opt_str(spec.get("name"), f"{where}.{kind}.name")
+        spec = fragment.get(kind)
+        if type(spec) is not dict:
+            spec = {} if spec is None else expect_obj(spec, f"{_call_where(k)}.{kind}")
+        name = spec.get("name")
+        if name is not None and type(name) is not str:
+            opt_str(name, f"{_call_where(k)}.{kind}.name")
         text_key = "input" if custom else "arguments"
-        text = opt_str(spec.get(text_key), f"{where}.{kind}.{text_key}")
-        call_id = opt_str(fragment.get("id"), f"{where}.id")
-        out: list[Event] = []
+        text = spec.get(text_key)
+        if text is not None and type(text) is not str:
+            opt_str(text, f"{_call_where(k)}.{kind}.{text_key}")
+        call_id = fragment.get("id")
+        if call_id is not None and type(call_id) is not str:
+            opt_str(call_id, f"{_call_where(k)}.id")
         call = self._calls.get(key)
         if call is not None and call_id and call.real_id and call_id != call.id:
             call = None  # the index was reused for the next call (seen from some servers)
+        out: list[Event] = []
         if call is None:
             out.extend(self._close_single())
-            call = _Call(kind=kind)
+            call = _Call(kind)
             self._calls[key] = call
             self._order.append(call)
         self._last_key = key
@@ -315,14 +395,15 @@ class StreamDecoder:
         new = ""
         if text:
             # A cumulative snapshot repeats all that came before: keep only the new suffix.
-            snapshot = (
-                kind == "function"
-                and call.args
-                and text.startswith(call.args)
-                and _root_prefix(text)
-            )
-            new = text[len(call.args) :] if snapshot else text
-            call.args += new
+            # (Only a fragment at least as long as the arguments so far can repeat them.)
+            new = text
+            if kind == "function" and call.size and len(text) >= call.size:
+                so_far = call.args
+                if text.startswith(so_far) and _root_prefix(text):
+                    new = text[call.size :]
+            if new:
+                call.parts.append(new)
+                call.size += len(new)
         if call.index is None:
             if call.name:
                 out.extend(self._open_call(call))
@@ -390,6 +471,13 @@ class StreamDecoder:
         sequence = stop_string if isinstance(stop_string, str) else None
         out.append(MessageDelta(stop_reason=stop, stop_sequence=sequence, usage=self._usage))
         return out
+
+
+def _call_where(k: int | None) -> str:
+    """Where a tool-call fragment sits, for an error message."""
+    if k is None:
+        return "choices[0].delta.function_call"
+    return f"choices[0].delta.tool_calls[{k}]"
 
 
 def _root_prefix(text: str) -> bool:
