@@ -256,19 +256,26 @@ def _decode_plain(message: Mapping[str, Any], role: str, where: str) -> Message:
     name = message.get("name")
     if name is None and "name" in message:
         trivial["name"] = None
-    if unmapped:
-        fields[UNMAPPED] = unmapped
-    hint = content_hint(content)
-    if hint is not None:
-        fields["_content"] = hint
-    if trivial:
-        fields["_trivial"] = trivial
+    _spelling(fields, unmapped, content_hint(content), trivial)
     return Message(
         role=role,
         content=tuple(parts),
         name=opt_str(name, f"{where}.name"),
         extras=wrap(fields),
     )
+
+
+def _spelling(
+    fields: dict[str, Any], unmapped: Any, hint: str | None, trivial: dict[str, Any]
+) -> None:
+    """Record how a message was spelled, for an exact same-format trip: content parts no
+    other format has, the content's form (string, list, null), and fields sent as null."""
+    if unmapped:
+        fields[UNMAPPED] = unmapped
+    if hint is not None:
+        fields["_content"] = hint
+    if trivial:
+        fields["_trivial"] = trivial
 
 
 def _decode_tool_message(
@@ -293,13 +300,7 @@ def _decode_tool_message(
         name = expect_str(message.get("name"), f"{where}.name")
         call_id = legacy_ids.pop(name, "") or new_id("call_")
         fields["_function_name"] = name
-    if unmapped:
-        fields[UNMAPPED] = unmapped
-    hint = content_hint(content)
-    if hint is not None:
-        fields["_content"] = hint
-    if trivial:
-        fields["_trivial"] = trivial
+    _spelling(fields, unmapped, content_hint(content), trivial)
     return ToolResultPart(call_id=call_id, content=tuple(results), extras=wrap(fields))
 
 
@@ -366,15 +367,10 @@ def decode_assistant(
         parts.append(attrs.evolve(call, extras=wrap(legacy_fields)))
         if legacy_ids is not None:
             legacy_ids[call.name] = call.id
-    if unmapped:
-        fields[UNMAPPED] = unmapped
     hint = content_hint(content, null_when_empty=not (is_trivial(calls) and is_trivial(legacy)))
     if not request and isinstance(content, list):
         hint = "list"  # an answer's default content is one joined string
-    if hint is not None:
-        fields["_content"] = hint
-    if trivial:
-        fields["_trivial"] = trivial
+    _spelling(fields, unmapped, hint, trivial)
     name = opt_str(message.get("name"), f"{where}.name") if request else None
     return tuple(parts), fields, name
 
