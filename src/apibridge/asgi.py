@@ -253,12 +253,7 @@ async def _send_stream(send: Send, receive: Receive, response: HttpResponse) -> 
         with anyio.CancelScope() as scope:
             watcher = asyncio.ensure_future(_watch(receive, scope))
             try:
-                await send(_start(response))
-                async for chunk in stream:
-                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
-                await send({"type": "http.response.body", "body": b"", "more_body": False})
-            except OSError:
-                pass  # some servers raise when writing to a closed connection
+                await _write_stream(send, response, stream)
             finally:
                 if watcher.done():
                     if not watcher.cancelled() and watcher.exception() is not None:
@@ -286,14 +281,21 @@ async def _send_stream_group(
                         return
 
             group.start_soon(watch)
-            try:
-                await send(_start(response))
-                async for chunk in stream:
-                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
-                await send({"type": "http.response.body", "body": b"", "more_body": False})
-            except OSError:
-                pass  # some servers raise when writing to a closed connection
+            await _write_stream(send, response, stream)
             group.cancel_scope.cancel()
     finally:
         with anyio.CancelScope(shield=True):
             await stream.aclose()
+
+
+async def _write_stream(
+    send: Send, response: HttpResponse, stream: AsyncGenerator[bytes, None]
+) -> None:
+    """The status line, then each chunk of ``stream`` as it comes, then the end."""
+    try:
+        await send(_start(response))
+        async for chunk in stream:
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+    except OSError:
+        pass  # some servers raise when writing to a closed connection
