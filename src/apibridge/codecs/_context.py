@@ -21,6 +21,7 @@ __all__ = [
     "expect_list",
     "expect_obj",
     "expect_str",
+    "int_or_none",
     "new_id",
     "opt_bool",
     "opt_int",
@@ -122,6 +123,11 @@ def opt_bool(value: Any, where: str) -> bool | None:
     if value is None or isinstance(value, bool):
         return value
     raise InvalidPayload(f"{where}: expected a boolean, got {type(value).__name__}")
+
+
+def int_or_none(value: Any) -> int | None:
+    """``value`` when it is an int (not a bool), else ``None`` (for fields read leniently)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def str_or_none(value: Any) -> str | None:

@@ -70,8 +70,13 @@ class PooledClient(httpx.AsyncClient):
     """
 
     def __init__(self, pool: Any, *, cookies: http.cookiejar.CookieJar) -> None:
+        from httpx_aiohttp.transport import AiohttpResponseStream, map_aiohttp_exceptions
+
         super().__init__(transport=pool, timeout=None, cookies=cookies)
         self._pool = pool
+        # bound once here rather than imported on every request
+        self._stream_of = AiohttpResponseStream
+        self._mapped_errors = map_aiohttp_exceptions
         # the client's default headers (user-agent, accept, accept-encoding …), lower-case
         self._defaults = tuple((k.lower(), v) for k, v in self.headers.items())
 
@@ -86,15 +91,13 @@ class PooledClient(httpx.AsyncClient):
         self, url: Any, headers: list[tuple[str, str]], body: bytes, timeout: Any
     ) -> httpx.Response:
         """POST ``body`` to ``url`` (a ``yarl.URL``); the response, its body unread."""
-        from httpx_aiohttp.transport import AiohttpResponseStream, map_aiohttp_exceptions
-
         if self.is_closed:
             raise RuntimeError("Cannot send a request, as the client has been closed.")
         pool = self._pool
         session = pool.client
         if session is None or callable(session):
             session = pool.client = pool.get_client()
-        with map_aiohttp_exceptions():
+        with self._mapped_errors():
             response = await session.request(
                 "POST",
                 url,
@@ -111,6 +114,6 @@ class PooledClient(httpx.AsyncClient):
         return httpx.Response(
             status_code=response.status,
             headers=response.raw_headers,
-            stream=AiohttpResponseStream(response),
+            stream=self._stream_of(response),
             extensions=extensions,
         )

@@ -35,7 +35,7 @@ import attrs
 
 from apibridge._json import loads
 from apibridge._sse import SSEFrame
-from apibridge.codecs._context import Context, expect_obj, new_id, str_or_none
+from apibridge.codecs._context import Context, expect_obj, int_or_none, new_id, str_or_none
 from apibridge.codecs.responses._errors import failed_error
 from apibridge.codecs.responses._items import (
     decode_item,
@@ -48,7 +48,6 @@ from apibridge.codecs.responses._wire import (
     FORMAT,
     decode_annotation,
     decode_usage,
-    int_or_none,
     pack,
     part_hints,
     stop_for_status,

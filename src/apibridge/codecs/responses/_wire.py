@@ -27,7 +27,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from apibridge.codecs._context import Context, expect_obj, expect_str, str_or_none
+from apibridge.codecs._context import Context, expect_obj, expect_str, int_or_none, str_or_none
 from apibridge.model import (
     Citation,
     ContentPart,
@@ -55,7 +55,6 @@ __all__ = [
     "encode_usage",
     "finish",
     "hints",
-    "int_or_none",
     "item_hint",
     "lose_cache",
     "lose_foreign",
@@ -199,11 +198,6 @@ def lose_cache(part: Any, ctx: Context, where: str) -> None:
     """Report a ``cache_control`` (Responses caches prompts on its own, with no marker)."""
     if getattr(part, "cache_control", None) is not None:
         ctx.lose(f"{where}.cache_control", "responses caches prompts on its own")
-
-
-def int_or_none(value: Any) -> int | None:
-    """``value`` when it is an int (not a bool), else ``None`` (for fields read leniently)."""
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 # ------------------------------------------------------------------------------ stops
