@@ -11,8 +11,6 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import attrs
-
 from apibridge.errors import InvalidPayload, Loss, UnsupportedFeature
 from apibridge.model import Request
 
@@ -32,20 +30,38 @@ __all__ = [
 ]
 
 
-@attrs.define(kw_only=True)
 class Context:
     """State of one conversion: strictness, the losses so far, and the client's request.
 
     ``request`` is the canonical client request when the codec translates an *answer* to it;
     decoders use it to learn what only the request knows (stop sequences, tools).
+    ``upstream_names`` maps a client tool name to the name the upstream knows it by, where they
+    differ (set by ``apibridge.Exchange`` when it shortens names); decoders of answers match both.
+
+    A plain class rather than an attrs one: it is built once per conversion and the compiled
+    codecs (mypyc) make it a native class.
     """
 
-    strict: bool = False
-    losses: list[Loss] = attrs.field(factory=list)
-    request: Request | None = None
-    #: client tool name → the name the upstream knows it by, where they differ (set by
-    #: ``apibridge.Exchange`` when it shortens names); decoders of answers match both.
-    upstream_names: Mapping[str, str] = attrs.field(factory=dict)
+    __slots__ = ("losses", "request", "strict", "upstream_names")
+
+    def __init__(
+        self,
+        *,
+        strict: bool = False,
+        losses: list[Loss] | None = None,
+        request: Request | None = None,
+        upstream_names: Mapping[str, str] | None = None,
+    ) -> None:
+        self.strict = strict
+        self.losses: list[Loss] = [] if losses is None else losses
+        self.request = request
+        self.upstream_names: Mapping[str, str] = {} if upstream_names is None else upstream_names
+
+    def __repr__(self) -> str:
+        return (
+            f"Context(strict={self.strict!r}, losses={self.losses!r}, "
+            f"request={self.request!r}, upstream_names={self.upstream_names!r})"
+        )
 
     def lose(self, field: str, reason: str, action: str = "dropped") -> None:
         """Record that ``field`` cannot be carried (or raise, in strict mode)."""

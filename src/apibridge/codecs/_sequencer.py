@@ -36,8 +36,6 @@ from __future__ import annotations
 
 from typing import TypeAlias
 
-import attrs
-
 from apibridge.model import Event, MessageStop, PartDelta, PartStart, PartStop, StreamError
 
 __all__ = ["PartSequencer"]
@@ -45,7 +43,6 @@ __all__ = ["PartSequencer"]
 _PartEvent: TypeAlias = PartStart | PartDelta | PartStop
 
 
-@attrs.define
 class PartSequencer:
     """Canonical events in, the same events with parts never interleaved out.
 
@@ -53,14 +50,17 @@ class PartSequencer:
     module docstring).
     """
 
-    #: every index a ``PartStart`` opened (duplicates are ignored)
-    _seen: set[int] = attrs.field(factory=set, init=False)
-    #: indexes opened and not yet stopped (current or held)
-    _open: set[int] = attrs.field(factory=set, init=False)
-    #: the part whose events pass on at once
-    _current: int | None = attrs.field(default=None, init=False)
-    #: the other parts' events, by index, in order of opening (empty while no part is current)
-    _held: dict[int, list[_PartEvent]] = attrs.field(factory=dict, init=False)
+    __slots__ = ("_current", "_held", "_open", "_seen")
+
+    def __init__(self) -> None:
+        #: every index a ``PartStart`` opened (duplicates are ignored)
+        self._seen: set[int] = set()
+        #: indexes opened and not yet stopped (current or held)
+        self._open: set[int] = set()
+        #: the part whose events pass on at once
+        self._current: int | None = None
+        #: the other parts' events, by index, in order of opening (empty while none is current)
+        self._held: dict[int, list[_PartEvent]] = {}
 
     def feed(self, event: Event) -> list[Event]:
         """The events to pass on after ``event`` (possibly none, possibly several)."""

@@ -77,18 +77,27 @@ _DELTA_KEYS: Final = frozenset({"stop_reason", "stop_sequence"})
 # ----------------------------------------------------------------------------------- decode
 
 
-@attrs.define
 class _Block:
     """A content block the decoder has open."""
 
-    index: int  # canonical index
-    kind: str
-    start: Mapping[str, Any]
-    extras: Any = None
-    custom: bool = False
-    args_seen: bool = False
-    held: list[str] = attrs.field(factory=list)  # input JSON or signature, kept until stop
-    text: list[str] = attrs.field(factory=list)  # thinking text, in case an envelope opens
+    __slots__ = ("args_seen", "custom", "extras", "held", "index", "kind", "start", "text")
+
+    def __init__(
+        self,
+        index: int,
+        kind: str,
+        start: Mapping[str, Any],
+        extras: Any = None,
+        custom: bool = False,
+    ) -> None:
+        self.index = index  # canonical index
+        self.kind = kind
+        self.start = start
+        self.extras = extras
+        self.custom = custom
+        self.args_seen = False
+        self.held: list[str] = []  # input JSON or signature, kept until stop
+        self.text: list[str] = []  # thinking text, in case an envelope opens
 
 
 class StreamDecoder:

@@ -40,8 +40,6 @@ import base64
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import attrs
-
 from apibridge._json import dumps_str
 from apibridge.codecs._context import Context
 from apibridge.codecs._custom_tools import describe, input_schema
@@ -149,11 +147,13 @@ def split_model(model: str) -> tuple[str | None, str]:
     return None, model
 
 
-@attrs.define
 class _Files:
     """Attachments collected while rendering, named in order of appearance."""
 
-    items: list[dict[str, str]] = attrs.field(factory=list)
+    __slots__ = ("items",)
+
+    def __init__(self) -> None:
+        self.items: list[dict[str, str]] = []
 
     def add(self, media_type: str, data: str, filename: str | None, stem: str) -> str:
         name = filename or f"{stem}-{len(self.items) + 1}.{EXTENSIONS.get(media_type, 'bin')}"

@@ -64,12 +64,14 @@ from apibridge.model import (
 __all__ = ["StreamDecoder"]
 
 
-@attrs.define
 class _Growing:
     """Text that may arrive as deltas or as cumulative snapshots (the backboard quirk)."""
 
-    seen: str = ""
-    mode: Literal["unknown", "delta", "cumulative"] = "unknown"
+    __slots__ = ("mode", "seen")
+
+    def __init__(self) -> None:
+        self.seen = ""
+        self.mode: Literal["unknown", "delta", "cumulative"] = "unknown"
 
     def delta(self, content: str, accumulated: Any) -> str:
         if isinstance(accumulated, str):

@@ -63,14 +63,16 @@ from apibridge.model import (
 __all__ = ["ItemStream", "Writer", "writer_for"]
 
 
-@attrs.define
 class _Message:
     """The message item being written."""
 
-    item_id: str
-    output_index: int
-    fields: dict[str, Any] | None
-    content: list[dict[str, Any]] = attrs.field(factory=list)
+    __slots__ = ("content", "fields", "item_id", "output_index")
+
+    def __init__(self, item_id: str, output_index: int, fields: dict[str, Any] | None) -> None:
+        self.item_id = item_id
+        self.output_index = output_index
+        self.fields = fields
+        self.content: list[dict[str, Any]] = []
 
 
 class ItemStream:

@@ -31,8 +31,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import attrs
-
 from apibridge._json import loads
 from apibridge._sse import SSEFrame
 from apibridge.codecs._context import Context, expect_obj, int_or_none, new_id, str_or_none
@@ -82,15 +80,17 @@ def _str(event: Mapping[str, Any], key: str) -> str:
 # --------------------------------------------------------------------------- decoding
 
 
-@attrs.define
 class _Slot:
     """A canonical part being decoded: its index and what its deltas said so far."""
 
-    index: int
-    part: ContentPart
-    chunks: list[str] = attrs.field(factory=list)
-    summaries: dict[int, list[str]] = attrs.field(factory=dict)
-    stopped: bool = False
+    __slots__ = ("chunks", "index", "part", "stopped", "summaries")
+
+    def __init__(self, index: int, part: ContentPart) -> None:
+        self.index = index
+        self.part = part
+        self.chunks: list[str] = []
+        self.summaries: dict[int, list[str]] = {}
+        self.stopped = False
 
 
 class StreamDecoder:
