@@ -59,6 +59,13 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="do not try LiteLLM's proxy in the gateway section",
     )
+    parser.add_argument(
+        "--compiled",
+        default="auto",
+        metavar="auto|none|DIR",
+        help="also time the mypyc-compiled codecs: build them into .bench/ (auto, the default; "
+        "skipped by --quick), skip them (none), or take a tree `python hatch_build.py DIR` wrote",
+    )
     parser.add_argument("--json", metavar="FILE", help="also write the raw figures here")
     return parser.parse_args(argv)
 
@@ -80,6 +87,11 @@ def run_codec(
         "apibridge": codec.Worker("apibridge", sys.executable, core)
     }
     labels: dict[str, str] = {}
+    compiled_path = compiled_tree(args, raw)
+    if compiled_path is not None:
+        workers["apibridge-compiled"] = codec.Worker(
+            "apibridge-compiled", sys.executable, core, path=compiled_path
+        )
     pinned = codec.litellm_pinned_version()
     if pinned:
         workers["litellm-pinned"] = codec.Worker("litellm-pinned", sys.executable, core)
@@ -100,8 +112,16 @@ def run_codec(
     for name, worker in workers.items():
         found = worker.ask(op="versions")
         if name == "apibridge":
-            versions.update({k: v for k, v in found.items() if k != "litellm"})
-    cases = codec.plan(index, wanted, list(labels))
+            versions.update({k: v for k, v in found.items() if k not in {"litellm", "compiled"}})
+        if name == "apibridge-compiled" and found.get("compiled") != "yes":
+            raw["notes"].append("the compiled tree imported the pure-Python codecs: ignored")
+            worker.close()
+            compiled_path = None
+    if compiled_path is None:
+        workers.pop("apibridge-compiled", None)
+    else:
+        versions["apibridge compiled"] = "yes (mypyc, codecs and model)"
+    cases = codec.plan(index, wanted, list(labels), compiled=compiled_path is not None)
     rounds, batch = (2, 0.0005) if args.quick else (11, 0.006)
     try:
         codec.run(cases, workers, rounds=rounds, batch_seconds=batch)
@@ -114,11 +134,11 @@ def run_codec(
             label.split()[1]
         )
     for case in cases:
-        if case.error and case.impl != "apibridge":
+        if case.error and not case.impl.startswith("apibridge"):
             continue
         if case.error:
             raw["notes"].append(
-                f"apibridge {case.section} {case.source} → {case.target} "
+                f"{case.impl} {case.section} {case.source} → {case.target} "
                 f"({case.label}) failed: {case.error}"
             )
     raw["codec"] = [
@@ -138,7 +158,26 @@ def run_codec(
         }
         for c in cases
     ]
-    return report.CodecView(cases, labels)
+    return report.CodecView(cases, labels, compiled=compiled_path is not None)
+
+
+def compiled_tree(args: argparse.Namespace, raw: dict[str, Any]) -> Path | None:
+    """Where the mypyc-compiled apibridge is, per ``--compiled`` (None: not timed)."""
+    if args.compiled == "none" or (args.compiled == "auto" and args.quick):
+        raw["notes"].append(
+            "apibridge compiled (mypyc): not timed"
+            + (" (--quick)" if args.quick and args.compiled == "auto" else "")
+        )
+        return None
+    if args.compiled != "auto":
+        return Path(args.compiled)
+    from benchmarks import compiled
+
+    progress("codec: building the mypyc-compiled codecs (a few minutes, then cached)")
+    path, note = compiled.ensure()
+    if path is None:
+        raw["notes"].append(f"apibridge compiled (mypyc): not timed: {note}")
+    return path
 
 
 # What the profile section looks at: the issue's headline direction, and the costliest stream.

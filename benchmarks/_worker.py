@@ -199,6 +199,10 @@ def versions() -> dict[str, str]:
     for name in ("apibridge", "orjson", "litellm"):
         with contextlib.suppress(PackageNotFoundError):
             found[name] = version(name)
+    with contextlib.suppress(ImportError):  # not in the LiteLLM venvs
+        from apibridge.codecs import COMPILED
+
+        found["compiled"] = "yes" if COMPILED else "no"
     return found
 
 

@@ -39,9 +39,13 @@ def pinned(argv: list[str], core: int) -> list[str]:
 class Worker:
     """One timing process (see ``_worker.py``)."""
 
-    def __init__(self, name: str, python: str, core: int | None = 1) -> None:
+    def __init__(
+        self, name: str, python: str, core: int | None = 1, *, path: Path | None = None
+    ) -> None:
         self.name = name
         env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+        if path is not None:  # the compiled copy of apibridge, ahead of the editable sources
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(path), env.get("PYTHONPATH")]))
         self.process = subprocess.Popen(
             pinned([python, str(WORKER)], core) if core is not None else [python, str(WORKER)],
             stdin=subprocess.PIPE,
@@ -127,13 +131,17 @@ class Case:
         return statistics.median(self.times) / self.events
 
 
-def plan(index: dict[str, Any], sections: set[str], litellm: list[str]) -> list[Case]:
-    """Every case: apibridge in every direction, the floor per source payload, LiteLLM where
-    it has the direction."""
+def plan(
+    index: dict[str, Any], sections: set[str], litellm: list[str], *, compiled: bool = False
+) -> list[Case]:
+    """Every case: apibridge in every direction (pure Python and, with ``compiled``, the mypyc
+    build), the floor per source payload, LiteLLM where it has the direction."""
     cases: list[Case] = []
+    mine = ["apibridge", "apibridge-compiled"] if compiled else ["apibridge"]
 
     def add(section: str, label: str, source: str, target: str, path: str, ev: int = 1) -> None:
-        cases.append(Case(section, label, source, target, "apibridge", path, ev))
+        for impl in mine:
+            cases.append(Case(section, label, source, target, impl, path, ev))
         if (section, source, target) in LITELLM_DIRECTIONS:
             for impl in litellm:
                 cases.append(Case(section, label, source, target, impl, path, ev))

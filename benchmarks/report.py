@@ -68,10 +68,16 @@ def percentile(values: list[float], q: float) -> float:
 class CodecView:
     """Look-ups over the codec cases of one run."""
 
-    def __init__(self, cases: list[Case], litellm: dict[str, str]) -> None:
+    def __init__(
+        self, cases: list[Case], litellm: dict[str, str], *, compiled: bool = False
+    ) -> None:
         self.cases = cases
         self.litellm = litellm  # impl → version label, e.g. {"litellm-pinned": "LiteLLM 1.83.0"}
         self.by_key = {(c.section, c.label, c.source, c.target, c.impl): c for c in cases}
+        #: apibridge's builds timed in this run, the one users get from a plain install first
+        self.builds = {"apibridge": "pure Python"}
+        if compiled:
+            self.builds["apibridge-compiled"] = "compiled"
 
     def get(self, section: str, label: str, source: str, target: str, impl: str) -> Case | None:
         return self.by_key.get((section, label, source, target, impl))
@@ -80,45 +86,55 @@ class CodecView:
         case = self.get(*key)
         return case.median if case else None
 
-    def apibridge_cases(self, section: str) -> list[Case]:
-        return [c for c in self.cases if c.section == section and c.impl == "apibridge"]
+    def apibridge_cases(self, section: str, impl: str = "apibridge") -> list[Case]:
+        return [c for c in self.cases if c.section == section and c.impl == impl]
 
     def rows(self, section: str, per_event: bool = False) -> str:
-        head = [
-            "payload",
-            "direction",
-            "apibridge µs" + ("/event" if per_event else ""),
-            "JSON floor",
-            "÷ floor",
-        ]
+        unit = " µs" + ("/event" if per_event else "")
+        compiled = len(self.builds) > 1
+        head = ["payload", "direction"]
+        head += (
+            [f"apibridge {build}{unit}" for build in self.builds.values()]
+            if compiled
+            else ["apibridge" + unit]
+        )
+        head += ["JSON floor"] + [f"÷ floor{self.suffix(b)}" for b in self.builds.values()]
         for name in self.litellm.values():
-            head += [name, f"÷ {name}"]
+            head += [name] + [f"÷ {name}{self.suffix(b)}" for b in self.builds.values()]
         rows = []
         for case in self.apibridge_cases(section):
-            mine = case.median
-            base = self.median(section, case.label, case.source, "-", "floor")
-            row = [
-                case.label,
-                f"{case.source} → {case.target}",
-                us(mine) if not case.error else f"error: {case.error[:60]}",
-                us(base),
-                ratio(mine, base),
+            mine = [
+                self.get(section, case.label, case.source, case.target, impl)
+                for impl in self.builds
             ]
+            times = [c.median if c and not c.error else None for c in mine]
+            base = self.median(section, case.label, case.source, "-", "floor")
+            row = [case.label, f"{case.source} → {case.target}"]
+            row += [
+                us(c.median) if c and not c.error else f"error: {(c.error if c else '?')[:60]}"
+                for c in mine
+            ]
+            row += [us(base)] + [ratio(t, base) for t in times]
             for impl in self.litellm:
                 other = self.get(section, case.label, case.source, case.target, impl)
                 if other is None:
-                    row += ["—", "—"]
+                    row += ["—"] * (1 + len(times))
                 elif other.error:
-                    row += ["n/a", "—"]
+                    row += ["n/a"] + ["—"] * len(times)
                 else:
-                    row += [us(other.median), ratio(mine, other.median)]
+                    row += [us(other.median)] + [ratio(t, other.median) for t in times]
             rows.append(row)
         return table(head, rows)
 
-    def worst(self, section: str, against: str) -> tuple[float, str] | None:
-        """The largest apibridge ratio to ``against`` (an impl) in ``section``."""
+    def suffix(self, build: str) -> str:
+        return f" ({build})" if len(self.builds) > 1 else ""
+
+    def worst(
+        self, section: str, against: str, impl: str = "apibridge"
+    ) -> tuple[float, str] | None:
+        """The largest ratio of apibridge (``impl``) to ``against`` (an impl) in ``section``."""
         found = []
-        for case in self.apibridge_cases(section):
+        for case in self.apibridge_cases(section, impl):
             key = "-" if against == "floor" else case.target
             other = self.get(section, case.label, case.source, key, against)
             if case.median and other and other.median:
@@ -235,40 +251,42 @@ def targets(
 
     if view is not None:
         pinned = next(iter(view.litellm), None)
-        for section in ("request", "response", "stream"):
-            worst = view.worst(section, pinned) if pinned else None
-            if worst:
+        for impl, build in reversed(view.builds.items()):  # the compiled build first
+            tag = view.suffix(build)
+            for section in ("request", "response", "stream"):
+                worst = view.worst(section, pinned, impl) if pinned else None
+                if worst:
+                    add(
+                        f"codec {section} ÷ {view.litellm[pinned]} (worst){tag}",
+                        f"≤ 0.5{X}",
+                        f"{worst[0]:.2f}{X}",
+                        worst[0] <= 0.5,
+                        worst[1],
+                    )
+            for section in ("request", "response", "error"):
+                worst = view.worst(section, "floor", impl)
+                if worst:
+                    add(
+                        f"codec {section} ÷ JSON floor (worst){tag}",
+                        f"≤ 3{X}",
+                        f"{worst[0]:.1f}{X}",
+                        worst[0] <= 3,
+                        worst[1],
+                    )
+            events = [
+                (c.median, f"{c.source} → {c.target}")
+                for c in view.apibridge_cases("stream", impl)
+                if c.median
+            ]
+            if events:
+                value, where = max(events)
                 add(
-                    f"codec {section} ÷ {view.litellm[pinned]} (worst)",
-                    f"≤ 0.5{X}",
-                    f"{worst[0]:.2f}{X}",
-                    worst[0] <= 0.5,
-                    worst[1],
+                    f"stream, µs per event (worst){tag}",
+                    "≤ 8 µs",
+                    f"{value * 1e6:.1f} µs",
+                    value <= 8e-6,
+                    where,
                 )
-        for section in ("request", "response", "error"):
-            worst = view.worst(section, "floor")
-            if worst:
-                add(
-                    f"codec {section} ÷ JSON floor (worst)",
-                    f"≤ 3{X}",
-                    f"{worst[0]:.1f}{X}",
-                    worst[0] <= 3,
-                    worst[1],
-                )
-        events = [
-            (c.median, f"{c.source} → {c.target}")
-            for c in view.apibridge_cases("stream")
-            if c.median
-        ]
-        if events:
-            value, where = max(events)
-            add(
-                "stream, µs per event (worst)",
-                "≤ 8 µs",
-                f"{value * 1e6:.1f} µs",
-                value <= 8e-6,
-                where,
-            )
     if results is not None:
         direct, mine = results.targets[0], find(results, "apibridge, anthropic")
         if mine:
@@ -420,20 +438,25 @@ def plot(view: CodecView | None, results: GatewayResults | None) -> bool:
     figure, (left, right) = plt.subplots(1, 2, figsize=(12, 4.6))
     if view is not None:
         labels = list(dict.fromkeys(c.label for c in view.apibridge_cases("request")))
-        width = 0.8 / max(1, len(view.litellm))
-        for number, (impl, name) in enumerate(view.litellm.items()):
+        pairs = [
+            (build, impl, name)
+            for build in view.builds.items()
+            for impl, name in view.litellm.items()
+        ]
+        width = 0.8 / max(1, len(pairs))
+        for number, ((mine_impl, build), impl, name) in enumerate(pairs):
             values = []
             for label in labels:
-                mine = view.median("request", label, "anthropic", "chat", "apibridge")
+                mine = view.median("request", label, "anthropic", "chat", mine_impl)
                 other = view.median("request", label, "anthropic", "chat", impl)
                 values.append(mine / other if mine and other else 0)
             positions = [i + number * width for i in range(len(labels))]
-            bars = left.bar(positions, values, width, label=f"÷ {name}")
-            left.bar_label(bars, fmt="%.2f" + X, fontsize=8)
+            bars = left.bar(positions, values, width, label=f"{build} ÷ {name}")
+            left.bar_label(bars, fmt="%.2f" + X, fontsize=7)
         left.axhline(0.5, color="green", linestyle="--", label=f"target ≤ 0.5{X}")
         left.axhline(1.0, color="grey", linewidth=0.8)
         left.set_xticks(
-            [i + width * (len(view.litellm) - 1) / 2 for i in range(len(labels))],
+            [i + width * (len(pairs) - 1) / 2 for i in range(len(labels))],
             [label.replace(" coding agent", "\ncoding agent") for label in labels],
             fontsize=8,
         )

@@ -700,7 +700,8 @@ def test_decoder_state_by_input_never_raises(frames: list[tuple[dict[str, Any], 
     decoder = codec.StreamDecoder(Context())
     events: list[Event] = []
     for data, named in frames:
-        events.extend(decoder.feed(frame(data, data.get("type") if named else None)))
+        kind = data.get("type")  # the SSE event name is a string or absent, never a number
+        events.extend(decoder.feed(frame(data, kind if named and isinstance(kind, str) else None)))
     events.extend(decoder.close())
     errors = [i for i, e in enumerate(events) if isinstance(e, StreamError)]
     stops = [i for i, e in enumerate(events) if isinstance(e, MessageStop)]

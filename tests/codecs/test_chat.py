@@ -7,8 +7,10 @@ from __future__ import annotations
 import itertools
 import json
 import random
+import uuid
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import attrs
@@ -16,11 +18,6 @@ import pytest
 
 from apibridge._sse import SSEDecoder, SSEFrame
 from apibridge.codecs import Context, chat
-from apibridge.codecs.chat import _messages as _chat_messages
-from apibridge.codecs.chat import _response as _chat_response
-from apibridge.codecs.chat import _stream_decoder as _chat_stream_decoder
-from apibridge.codecs.chat import _stream_encoder as _chat_stream_encoder
-from apibridge.codecs.chat import _wire as _chat_wire
 from apibridge.errors import ERROR_KINDS, ApiError, InvalidPayload
 from apibridge.model import (
     STOP_REASONS,
@@ -57,20 +54,17 @@ def of_kind(kind: str) -> list[str]:
 @pytest.fixture(autouse=True)
 def fixed_ids(monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
     """Generated ids are random: make them a counter (reset by the returned callable) so that
-    runs compare equal."""
+    runs compare equal.
+
+    Patched where every codec draws its randomness (``uuid.uuid4``, behind ``new_id``) rather
+    than the codec modules' ``new_id`` names: compiled (mypyc) codecs bind those statically.
+    """
     counter = [itertools.count()]
 
-    def fresh(prefix: str) -> str:
-        return f"{prefix}gen{next(counter[0])}"
+    def fresh() -> SimpleNamespace:
+        return SimpleNamespace(hex=f"gen{next(counter[0])}")
 
-    for module in (
-        _chat_stream_decoder,
-        _chat_stream_encoder,
-        _chat_response,
-        _chat_messages,
-        _chat_wire,
-    ):
-        monkeypatch.setattr(module, "new_id", fresh)
+    monkeypatch.setattr(uuid, "uuid4", fresh)
 
     def reset() -> None:
         counter[0] = itertools.count()

@@ -23,6 +23,7 @@ from apibridge.codecs._context import Context
 from apibridge.codecs._protocols import Codec, StreamDecoder, StreamEncoder
 
 __all__ = [
+    "COMPILED",
     "FORMATS",
     "Codec",
     "Context",
@@ -42,6 +43,10 @@ _CODECS: Mapping[str, Codec] = {
 }
 
 FORMATS: tuple[str, ...] = tuple(_CODECS)
+
+#: whether the codecs run compiled by mypyc (``APIBRIDGE_COMPILE=1`` builds; see
+#: docs/benchmarks.md) or as the pure-Python sources: same behaviour, compiled is faster.
+COMPILED: bool = not __file__.endswith(".py")
 
 
 def get_codec(name: str) -> Codec:
