@@ -519,6 +519,11 @@ METHOD = """\
   makes on demand under `.bench/` (`LITELLM_LOCAL_MODEL_COST_MAP=True` always). Each
   contestant is its own process pinned to core 1; rounds interleave every case (the order
   rotates) and the figure is the median over rounds of the time per call.
+- **Builds**: apibridge runs twice, as the pure-Python package (what `pip install` gives) and
+  compiled by mypyc (`APIBRIDGE_COMPILE=1`; the harness builds it once per source tree into
+  `.bench/compiled-<hash>/` with `python hatch_build.py` and puts it first on `PYTHONPATH` of its
+  own worker); the targets table shows both. The profile is of the pure-Python build (cProfile
+  cannot see inside compiled functions).
 - **Payloads**: a seeded coding-agent conversation (`benchmarks/payloads.py`: system prompt,
   12 tools with JSON Schemas, user text, assistant text with tool calls, some signed thinking
   blocks, tool results with file contents and command output) at 120 and 1,360 messages, a
