@@ -103,7 +103,9 @@ def convert_stream(
     """Translate an SSE byte stream from ``source`` to ``target``, chunk by chunk.
 
     Chunks may split events, lines and UTF-8 characters anywhere. A stream that ends early
-    ends with the target format's in-band error, never a silent truncation.
+    ends with the target format's in-band error, never a silent truncation. An event over
+    :data:`apibridge._sse.MAX_EVENT_SIZE` (8 MiB) raises
+    :class:`~apibridge.errors.InvalidPayload`.
     """
     found: list[Loss] = []
     translator = _answer_exchange(source, target, request, found).stream()

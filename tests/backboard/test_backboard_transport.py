@@ -735,3 +735,23 @@ def test_backboard_broken_attempt_run_cancelled_before_the_retry() -> None:
     sends = [i for i, line in enumerate(seen) if line == "POST /threads/messages"]
     assert len(sends) == 2
     assert sends[0] < seen.index(cancel) < sends[1]
+
+
+async def test_an_sse_event_over_the_size_limit_ends_the_stream_with_bad_gateway() -> None:
+    from apibridge.model import StreamError
+    from apibridge.transports.backboard._stream_reader import read_events
+
+    async def body() -> AsyncIterator[bytes]:
+        yield b"data: "  # a line that never ends, past the decoder's 8 MiB
+        for _ in range(9):
+            yield b"x" * (1 << 20)
+
+    response = httpx.Response(200, content=body())
+    decoder = exchange(chat(msg("user", "hi"), stream=True)).stream_decoder()
+    settings = settings_from_config(upstream("http://127.0.0.1:9"))
+    events = [event async for event in read_events(response, decoder, settings)]
+    assert len(events) == 1
+    assert isinstance(events[0], StreamError)
+    assert events[0].error.kind == "bad_gateway"
+    assert "larger than 8388608 bytes" in events[0].error.message
+    assert response.is_closed

@@ -75,7 +75,9 @@ class Plan:
     then drop the connection), ``invalid_json`` (a body or an event that is not JSON, after
     ``events`` good events), ``slow`` (``delay`` seconds before the event after ``events``),
     ``hang`` (``events`` events, then wait for the client to leave), ``stream_error``
-    (Anthropic: an in-band ``overloaded_error`` as the first event).
+    (Anthropic: an in-band ``overloaded_error`` as the first event), ``huge_event`` (after
+    ``events`` events, one ``data:`` line that never ends, 9 MiB in 1 MiB chunks: over the
+    SSE decoder's 8 MiB limit).
     """
 
     kind: str
@@ -582,6 +584,12 @@ class ScriptedUpstream:
                     return
                 if plan.kind == "slow":
                     await asyncio.sleep(plan.delay)
+                if plan.kind == "huge_event":
+                    await _chunk(send, b"data: ")
+                    for _ in range(9):
+                        await _chunk(send, b"x" * (1 << 20))
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
+                    return
                 if plan.kind == "hang":
                     while (await receive())["type"] != "http.disconnect":
                         pass

@@ -168,6 +168,24 @@ def test_invalid_json_from_upstream(
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
+def test_oversized_upstream_event_is_a_502_in_the_client_format(
+    gateway: str, upstreams: dict[str, ScriptedUpstream], fmt: str
+) -> None:
+    upstream = upstreams["chat"]
+    # before the first event: an HTTP error
+    upstream.plan(Plan(kind="huge_event", events=0))
+    response = call(gateway, fmt, "chat-model", stream=True)
+    assert response.status_code == 502
+    validate_error(fmt, 502, response.json())
+    assert "larger than 8388608 bytes" in response.text
+    # after the first event: in-band
+    upstream.plan(Plan(kind="huge_event", events=3))
+    response = call(gateway, fmt, "chat-model", stream=True)
+    assert response.status_code == 200
+    assert "larger than" in assert_in_band_error(fmt, response.content)["message"]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
 def test_stalled_stream_hits_the_idle_timeout(
     gateway: str, upstreams: dict[str, ScriptedUpstream], fmt: str
 ) -> None:

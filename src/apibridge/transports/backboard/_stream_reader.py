@@ -8,8 +8,9 @@ keeps three clocks, all counted from real events (SSE comments keep nothing aliv
 frame must come within ``first_byte_timeout`` (then ``idle_timeout``), else the stream ends
 with a timeout ``StreamError``; a ``Ping`` goes out after ``keepalive`` seconds without an
 event; after ``run_ended``, the message ends once ``end_grace`` seconds pass without a frame
-(a run may resume after a tool call). A broken connection ends it with a ``bad_gateway``
-``StreamError``. The response is closed in every case, shielded from cancellation.
+(a run may resume after a tool call). A broken connection, or an SSE event over the
+decoder's size limit, ends it with a ``bad_gateway`` ``StreamError``. The response is closed
+in every case, shielded from cancellation.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import httpx
 from apibridge._exchange import EventDecoder
 from apibridge._sse import SSEDecoder
 from apibridge.codecs import backboard as codec
-from apibridge.errors import ApiError
+from apibridge.errors import ApiError, InvalidPayload
 from apibridge.model import Event, Ping, StreamError
 from apibridge.transports._closing import aclose_shielded
 from apibridge.transports.backboard._settings import BackboardSettings
@@ -90,14 +91,25 @@ async def read_events(
                 return
             finally:
                 pending = None
+            try:
+                got = frames.close() if chunk is None else frames.feed(chunk)
+            except InvalidPayload as exc:  # an event over the SSE decoder's size limit
+                yield StreamError(
+                    error=ApiError.of(
+                        "bad_gateway",
+                        f"backboard sent an invalid stream: {exc}",
+                        source_format="backboard",
+                    )
+                )
+                return
             if chunk is None:
-                for frame in frames.close():
+                for frame in got:
                     for event in events_in.feed(frame):
                         yield event
                 for event in events_in.close():
                     yield event
                 return
-            for frame in frames.feed(chunk):
+            for frame in got:
                 last_frame, deadline = now, now + settings.idle_timeout
                 for event in events_in.feed(frame):
                     last_event = loop.time()
