@@ -519,9 +519,9 @@ METHOD = """\
   delivers them. The figure is the time per *upstream* event.
 - **Gateway**: `apibridge serve --upstream chat=…` (access log off: `--log-level warning`, so
   that it and the forwarder do the same work) pinned to core 1; the mock upstream (a bare
-  asyncio protocol on uvloop, canned bytes) and the load generator on core 0: `wrk` with a Lua
-  script for the body when it is installed, otherwise a bare asyncio protocol client on uvloop
-  (the Python client always measures latency and time to first byte). The **bare forwarder**
+  asyncio protocol on uvloop, canned bytes) and the load generator on core 0: a bare asyncio
+  protocol client on uvloop, or `wrk` for the throughput passes with
+  `APIBRIDGE_BENCH_LOADGEN=wrk` (the output names it). The **bare forwarder**
   (`benchmarks/_servers.py`) is a 60-line ASGI app under the same uvicorn options with the
   gateway's default client (httpx over aiohttp) that forwards bytes unchanged. Latency at
   concurrency 1 and time to first byte (to the first `data:` line of a streamed answer) are
