@@ -1,9 +1,18 @@
 """The gateway and the process: latency, throughput, time to first byte, memory, import time.
 
 Layout on a 2-core machine: the server under test (``apibridge serve``, the bare forwarder,
-LiteLLM's proxy) is pinned to core 1; the mock upstream and this load generator share core 0.
-Both the mock and the load generator are bare asyncio protocols on uvloop with canned bytes,
-so they cost core 0 far less than the server costs core 1.
+LiteLLM's proxy) is pinned to core 1; the mock upstream and the load generator share core 0.
+The mock is a bare asyncio protocol on uvloop with canned bytes. Throughput is driven by the
+Python client below (a bare asyncio protocol on uvloop), or by ``wrk`` (a Lua script for the
+POST body) with ``APIBRIDGE_BENCH_LOADGEN=wrk`` when it is installed; the output says which.
+On this machine class the Python client and the mock together top out around 5-9k requests/s
+on their core, ``wrk`` and the mock around 14-24k: either is well above the servers' figures.
+``wrk`` is not the default because it counts only the answers that arrive within its run: at
+256 in flight the first answers come late, which understates a slow server (LiteLLM's proxy
+reads 0), while the Python client also waits for the answers in flight at the end. The
+server's CPU time per request (``/proc/<pid>/stat``) is recorded beside its requests/s, so a
+figure held down by anything but the server's own work (a busy machine) shows as a server
+that was not busy.
 
 Latency at concurrency 1 and time to first byte are measured in interleaved rounds (a few
 requests to each target in turn, the order rotating), so that drift hits every target alike;
@@ -16,17 +25,19 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
+import shutil
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
@@ -54,6 +65,24 @@ def child_env() -> dict[str, str]:
             p for p in (str(ROOT / "src"), env.get("PYTHONPATH", "")) if p
         )
     return env
+
+
+T = TypeVar("T")
+
+
+def run(coroutine: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run`` on uvloop when it is installed (a cheaper load generator)."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coroutine)
+    return uvloop.run(coroutine)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of ``pid`` so far, in seconds (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_kib(pid: int) -> int:
@@ -158,12 +187,25 @@ class Connection(asyncio.Protocol):
         self.until_first_event = first_event
         if self.closed:  # the server dropped it (keep-alive timeout); the caller reconnects
             raise ConnectionError("connection closed by the server")
-        self.waiter = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        waiter = self.waiter = loop.create_future()
         self.transport.write(request)
-        return await asyncio.wait_for(self.waiter, TIMEOUT)
+        # a timer rather than asyncio.wait_for, which costs a task per request on 3.11
+        timer = loop.call_later(TIMEOUT, _expire, waiter)
+        try:
+            return await waiter
+        finally:
+            timer.cancel()
 
 
 TIMEOUT = 15.0  # seconds; a request that takes longer counts as failed
+
+
+def _expire(waiter: asyncio.Future[Any]) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError())
+
+
 FAILED = (TimeoutError, ConnectionError, OSError)
 
 
@@ -193,14 +235,20 @@ class Target:
     latencies: list[float] = field(default_factory=list)
     ttfb: list[float] = field(default_factory=list)
     rps: dict[int, list[float]] = field(default_factory=dict)
+    #: per concurrency: the server's CPU seconds per request, and its share of a core
+    cpu_per_request: dict[int, list[float]] = field(default_factory=dict)
+    busy: dict[int, list[float]] = field(default_factory=dict)
     pid: int | None = None
     failures: int = 0
 
-    def request(self, *, stream: bool = False, model: str | None = None) -> bytes:
+    def payload(self, *, stream: bool = False, model: str | None = None) -> bytes:
         body = {**self.body, "stream": stream}
         if model:
             body["model"] = model
-        return http_request(self.port, self.path, orjson.dumps(body))
+        return orjson.dumps(body)
+
+    def request(self, *, stream: bool = False, model: str | None = None) -> bytes:
+        return http_request(self.port, self.path, self.payload(stream=stream, model=model))
 
 
 async def check(target: Target) -> None:
@@ -250,8 +298,114 @@ async def latency_rounds(targets: list[Target], rounds: int, per_round: int) -> 
         connection.transport.close()
 
 
-async def throughput(target: Target, concurrency: int, seconds: float) -> float:
-    """Requests/s with ``concurrency`` requests always in flight (after a warm-up)."""
+@dataclass
+class Pass:
+    """One throughput pass: requests completed, seconds, and the server's CPU seconds."""
+
+    requests: int
+    seconds: float
+    cpu: float | None = None
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds
+
+
+def _cpu(pid: int | None) -> float | None:
+    return cpu_seconds(pid) if pid is not None else None
+
+
+def measure(target: Target, concurrency: int, seconds: float) -> None:
+    """One throughput pass of ``target`` (wrk when installed), recorded on the target."""
+    done = (
+        wrk_pass(target, concurrency, seconds)
+        if WRK
+        else run(throughput(target, concurrency, seconds))
+    )
+    target.rps.setdefault(concurrency, []).append(done.rps)
+    if done.cpu is not None and done.requests:
+        target.cpu_per_request.setdefault(concurrency, []).append(done.cpu / done.requests)
+        target.busy.setdefault(concurrency, []).append(done.cpu / done.seconds)
+
+
+def _find_wrk() -> str | None:
+    if os.environ.get("APIBRIDGE_BENCH_LOADGEN", "python") != "wrk":
+        return None  # the default: the Python client (see the module docstring)
+    return shutil.which("wrk")
+
+
+WRK = _find_wrk()
+
+#: the POST body of every wrk request, read from the file named in the environment
+WRK_SCRIPT = """wrk.method = "POST"
+local f = assert(io.open(os.getenv("APIBRIDGE_BENCH_BODY"), "rb"))
+wrk.body = f:read("*a")
+f:close()
+"""
+
+
+def load_generator() -> str:
+    """Which load generator drives the throughput passes, in words."""
+    if WRK is None:
+        return "the Python client (asyncio protocol on uvloop)"
+    done = subprocess.run([WRK, "--version"], capture_output=True, text=True, check=False)
+    version = (done.stdout + done.stderr).split()
+    return f"wrk {version[1] if len(version) > 1 else ''} (one thread, a Lua script for the body)"
+
+
+def wrk_pass(target: Target, concurrency: int, seconds: float) -> Pass:
+    """:func:`throughput` done by wrk pinned to core 0: a warm-up, then the measured run."""
+    assert WRK is not None
+    with tempfile.TemporaryDirectory() as directory:
+        script = Path(directory) / "post.lua"
+        script.write_text(WRK_SCRIPT)
+        body = Path(directory) / "body.json"
+        body.write_bytes(target.payload())
+        env = {**os.environ, "APIBRIDGE_BENCH_BODY": str(body)}
+        headers = [
+            "content-type: application/json",
+            "x-api-key: sk-bench",
+            "authorization: Bearer sk-bench",
+            "anthropic-version: 2023-06-01",
+        ]
+
+        def wrk(duration: int) -> tuple[str, float, float | None]:
+            argv = [WRK, "-t1", f"-c{concurrency}", f"-d{duration}s", f"--timeout={TIMEOUT:g}s"]
+            argv += ["-s", str(script)]
+            for header in headers:
+                argv += ["-H", header]
+            argv.append(f"http://127.0.0.1:{target.port}{target.path}")
+            cpu = _cpu(target.pid)
+            start = time.perf_counter()
+            done = subprocess.run(
+                pinned(argv, 0), env=env, capture_output=True, text=True, check=False
+            )
+            elapsed = time.perf_counter() - start
+            if done.returncode != 0:
+                raise RuntimeError(f"wrk failed: {done.stderr[-400:]}")
+            used = None if cpu is None else cpu_seconds(target.pid) - cpu  # type: ignore[arg-type]
+            return done.stdout, elapsed, used
+
+        wrk(max(1, round(seconds / 4)))  # warm-up
+        out, elapsed, cpu = wrk(max(1, round(seconds)))
+    count = re.search(r"(\d+) requests in ([\d.]+)(\w+)", out)
+    if count is None:
+        raise RuntimeError(f"wrk said: {out[-400:]}")
+    unit = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}[count.group(3)]
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if bad is not None:
+        raise RuntimeError(f"{target.name}: {bad.group(1)} answers were not 200")
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if errors is not None:
+        target.failures += sum(int(n) for n in errors.groups())
+    # the server's CPU is read around the whole wrk process (start-up and connecting too):
+    # scale it to wrk's own measured span
+    span = int(count.group(1)), float(count.group(2)) * unit
+    return Pass(span[0], span[1], None if cpu is None else cpu * span[1] / elapsed)
+
+
+async def throughput(target: Target, concurrency: int, seconds: float) -> Pass:
+    """Requests with ``concurrency`` requests always in flight (after a warm-up)."""
     connections = [await connect(target.port) for _ in range(concurrency)]
     request = target.request()
     count = 0
@@ -274,13 +428,15 @@ async def throughput(target: Target, concurrency: int, seconds: float) -> float:
     stop = time.perf_counter() + min(1.0, seconds / 4)
     await asyncio.gather(*(worker(c) for c in connections))
     count = 0
+    cpu = _cpu(target.pid)
     start = time.perf_counter()
     stop = start + seconds
     await asyncio.gather(*(worker(c) for c in connections))
     elapsed = time.perf_counter() - start
+    used = None if cpu is None else _cpu(target.pid)
     for connection in connections:
         connection.transport.close()
-    return count / elapsed
+    return Pass(count, elapsed, None if cpu is None or used is None else used - cpu)
 
 
 async def open_streams(port: int, target: Target, count: int) -> list[Connection]:
@@ -400,6 +556,7 @@ class GatewayResults:
     concurrencies: tuple[int, ...]
     notes: list[str]
     rss: dict[str, Any]
+    load_generator: str = ""
 
 
 def run_gateway(
@@ -495,7 +652,7 @@ def run_gateway(
                         anthropic,
                         pid=litellm.pid,
                     )
-                    asyncio.run(check(target))
+                    run(check(target))
                     targets.append(target)
                 except RuntimeError as exc:
                     notes.append(f"LiteLLM proxy did not serve: {exc}"[:400])
@@ -503,7 +660,7 @@ def run_gateway(
             notes.append("LiteLLM proxy: skipped (--quick)")
         if memory_too:
             rss.update(
-                asyncio.run(
+                run(
                     memory(
                         find_target(targets, "apibridge, anthropic"),
                         targets[1],
@@ -516,23 +673,22 @@ def run_gateway(
         if not load:
             return GatewayResults(targets, concurrencies, notes, rss)
         for target in targets:
-            asyncio.run(check(target))
-        asyncio.run(latency_rounds(targets, rounds, per_round))
+            run(check(target))
+        run(latency_rounds(targets, rounds, per_round))
         servers = targets[1:]
         for number in range(2 if not quick else 1):
             order = servers if number % 2 == 0 else servers[::-1]
             for target in order:
                 for concurrency in concurrencies:
                     progress(f"gateway: {target.name}, {concurrency} in flight")
-                    value = asyncio.run(throughput(target, concurrency, seconds))
-                    target.rps.setdefault(concurrency, []).append(value)
+                    measure(target, concurrency, seconds)
     for target in targets:
         if target.failures:
             notes.append(
                 f"{target.name}: {target.failures} requests failed or took over {TIMEOUT:g} s "
                 "(left out of the figures)"
             )
-    return GatewayResults(targets, concurrencies, notes, rss)
+    return GatewayResults(targets, concurrencies, notes, rss, load_generator())
 
 
 async def memory(

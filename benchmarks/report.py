@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import os
 import platform
+import statistics
 import subprocess
 from collections.abc import Iterable
 from pathlib import Path
@@ -213,18 +214,30 @@ def gateway_tables(results: GatewayResults) -> tuple[str, str]:
         rows,
     )
     head = ["server (one core)"] + [f"{c} in flight" for c in results.concurrencies]
-    head += ["best", "at 256 ÷ best"]
+    head += ["best", "at 256 ÷ best", "server CPU µs/request", "server busy"]
     rows = []
     for target in results.targets[1:]:
         values = {c: sum(v) / len(v) for c, v in target.rps.items()}
         best = max(values.values()) if values else None
         at_256 = values.get(256)
+        per_request = [x for v in target.cpu_per_request.values() for x in v]
+        busy = [x for v in target.busy.values() for x in v]
         rows.append(
             [target.name]
             + [f"{values[c]:,.0f}" if c in values else "—" for c in results.concurrencies]
             + [f"{best:,.0f}" if best else "—", f"{at_256 / best:.0%}" if at_256 and best else "—"]
+            + [
+                f"{statistics.median(per_request) * 1e6:,.0f}" if per_request else "—",
+                f"{statistics.median(busy):.0%}" if busy else "—",
+            ]
         )
-    return latency, table(head, rows) + "\n\nrequests/s, mean of the passes"
+    note = (
+        "requests/s, mean of the passes; server CPU µs/request and server busy (its CPU "
+        "seconds per second, 100% = the whole core): medians over the passes"
+    )
+    if results.load_generator:
+        note += f"; load generator: {results.load_generator}"
+    return latency, table(head, rows) + "\n\n" + note
 
 
 def find(results: GatewayResults, prefix: str) -> Target | None:
@@ -533,14 +546,19 @@ METHOD = """\
   Anthropic and Responses translations; each event is fed as its own chunk, as the network
   delivers them. The figure is the time per *upstream* event.
 - **Gateway**: `apibridge serve --upstream chat=…` (access log off: `--log-level warning`, so
-  that it and the forwarder do the same work) pinned to core 1; the mock upstream and the load
-  generator (bare asyncio protocols on uvloop, canned bytes) on core 0. The **bare forwarder**
+  that it and the forwarder do the same work) pinned to core 1; the mock upstream (a bare
+  asyncio protocol on uvloop, canned bytes) and the load generator on core 0: a bare asyncio
+  protocol client on uvloop, or `wrk` for the throughput passes with
+  `APIBRIDGE_BENCH_LOADGEN=wrk` (the output names it). The **bare forwarder**
   (`benchmarks/_servers.py`) is a 60-line ASGI app under the same uvicorn options with the
   gateway's default client (httpx over aiohttp) that forwards bytes unchanged. Latency at
   concurrency 1 and time to first byte (to the first `data:` line of a streamed answer) are
   measured in interleaved rounds over keep-alive connections; *added* = the target's
   percentile minus the same percentile calling the mock directly. Throughput: requests/s with
-  N requests in flight for a few seconds after a warm-up, two passes in alternating order.
+  N requests in flight for a few seconds after a warm-up, two passes in alternating order;
+  the server's CPU time over the pass (`/proc/<pid>/stat`) ÷ its requests is its CPU per
+  request, and ÷ the pass's seconds how busy its core was (under 100%: something other than
+  the server's own work held the figure down).
 - **Process**: import time in fresh interpreters; RSS from `/proc/<pid>/status` (VmRSS); RSS
   per open stream = (RSS with N streams open, each past its first event, minus RSS before) ÷ N; the
   soak runs mixed load in two halves and compares the RSS after each.

@@ -14,7 +14,12 @@ from typing import Any
 
 import httpx
 
-__all__ = ["NoCookies", "PooledClient", "default_client"]
+__all__ = ["POOLED_RESPONSE", "NoCookies", "PooledClient", "default_client"]
+
+#: the ``extensions`` key under which :meth:`PooledClient.post_direct` leaves the aiohttp
+#: response behind its ``httpx.Response``: :class:`HttpTransport` reads and releases it
+#: directly, without httpx's stream, decoder and close layers, when nothing needs decoding.
+POOLED_RESPONSE = "apibridge.aiohttp_response"
 
 
 class NoCookies(http.cookiejar.CookiePolicy):
@@ -66,7 +71,8 @@ class PooledClient(httpx.AsyncClient):
     redirects and keeps no cookies, so :meth:`post_direct` sends the same request (the
     client's default headers merged the same way, the same timeouts) straight to the
     aiohttp session, and returns the same kind of ``httpx.Response`` with the same stream
-    and the same mapping of aiohttp errors to httpx ones.
+    and the same mapping of aiohttp errors to httpx ones; the aiohttp response itself is in
+    its ``extensions`` (:data:`POOLED_RESPONSE`).
     """
 
     def __init__(self, pool: Any, *, cookies: http.cookiejar.CookieJar) -> None:
@@ -76,7 +82,7 @@ class PooledClient(httpx.AsyncClient):
         self._pool = pool
         # bound once here rather than imported on every request
         self._stream_of = AiohttpResponseStream
-        self._mapped_errors = map_aiohttp_exceptions
+        self.mapped_errors = map_aiohttp_exceptions
         # the client's default headers (user-agent, accept, accept-encoding …), lower-case
         self._defaults = tuple((k.lower(), v) for k, v in self.headers.items())
 
@@ -97,7 +103,7 @@ class PooledClient(httpx.AsyncClient):
         session = pool.client
         if session is None or callable(session):
             session = pool.client = pool.get_client()
-        with self._mapped_errors():
+        with self.mapped_errors():
             response = await session.request(
                 "POST",
                 url,
@@ -108,7 +114,7 @@ class PooledClient(httpx.AsyncClient):
                 compress=False,
                 timeout=timeout,
             ).__aenter__()
-        extensions: dict[str, Any] = {"http_version": b"HTTP/1.1"}
+        extensions: dict[str, Any] = {"http_version": b"HTTP/1.1", POOLED_RESPONSE: response}
         if response.reason:
             extensions["reason_phrase"] = response.reason.encode()
         return httpx.Response(

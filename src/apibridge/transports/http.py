@@ -37,10 +37,11 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
+import functools
 import random
 import re
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import anyio
@@ -54,7 +55,7 @@ from apibridge.config import UpstreamConfig
 from apibridge.errors import ApiError, InvalidPayload, UpstreamError
 from apibridge.model import Event, Request, Response, StreamError
 from apibridge.transports._closing import aclose_shielded
-from apibridge.transports._pool import PooledClient, default_client
+from apibridge.transports._pool import POOLED_RESPONSE, PooledClient, default_client
 from apibridge.transports._protocol import NO_FORWARDING, Forwarding
 
 __all__ = ["RETRY_STATUSES", "HttpTransport", "default_client", "parse_retry_after"]
@@ -342,27 +343,44 @@ class HttpTransport:
             "bad_gateway", f"the connection to upstream {name} broke ({type(exc).__name__})"
         )
 
+    def _reader(
+        self, response: httpx.Response
+    ) -> tuple[
+        Callable[[], Awaitable[bytes | None]], Callable[[], contextlib.AbstractContextManager[None]]
+    ]:
+        """How to read ``response``'s body: a call that gives the next chunk (``None`` or
+        ``b""`` at the end; never an empty chunk before it), and the context that maps the
+        pool's errors to httpx ones around each call.
+
+        With the default pool and nothing to decode, the aiohttp response's chunks as they
+        come, read directly: what ``aiter_bytes`` would give, without httpx's stream, decoder
+        and re-chunking layers (three async generators per chunk). Otherwise ``aiter_bytes``.
+        """
+        pooled = response.extensions.get(POOLED_RESPONSE)
+        client = self.client
+        if (
+            pooled is not None
+            and isinstance(client, PooledClient)
+            and "content-encoding" not in response.headers
+        ):
+            return pooled.content.readany, client.mapped_errors
+        return functools.partial(anext, response.aiter_bytes(), None), contextlib.nullcontext
+
     async def _read(self, response: httpx.Response, limit: int) -> bytes:
         """The whole body, each chunk within the idle timeout, at most ``limit`` bytes."""
         chunks: list[bytes] = []
         size = 0
         idle = self.config.timeouts.idle
-        stream: AsyncIterator[bytes]
-        if isinstance(self.client, PooledClient) and "content-encoding" not in response.headers:
-            # nothing to decode: the pool's chunks as they come (what aiter_bytes would give,
-            # without its decoder and re-chunking layers); closing the response still closes it
-            stream = aiter(response.stream)  # type: ignore[arg-type]
-        else:
-            stream = response.aiter_bytes()
+        read, mapped_errors = self._reader(response)
         now = anyio.current_time
         try:
             # one cancel scope for the whole body, its deadline moved before each chunk:
             # the same idle limit as a fail_after per chunk, at a third of the cost
-            with anyio.CancelScope() as scope:
+            with anyio.CancelScope() as scope, mapped_errors():
                 while True:
                     scope.deadline = now() + idle
-                    chunk = await anext(stream, None)
-                    if chunk is None:
+                    chunk = await read()
+                    if not chunk:  # None or b"": the end (neither source yields empty chunks)
                         return b"".join(chunks)
                     size += len(chunk)
                     if size > limit:
@@ -454,14 +472,14 @@ class HttpTransport:
         name = self.config.name
         idle = self.config.timeouts.idle
         wait = first_wait
-        chunks = response.aiter_bytes()
+        read, mapped_errors = self._reader(response)
         now = anyio.current_time
         try:
             while True:
                 try:
                     # fail_after(wait), without its two generator frames and backend look-ups
-                    with anyio.CancelScope(deadline=now() + wait) as scope:
-                        chunk = await anext(chunks, None)
+                    with anyio.CancelScope(deadline=now() + wait) as scope, mapped_errors():
+                        chunk = (await read()) or None  # None: the end
                     if scope.cancelled_caught:
                         raise TimeoutError
                 except TimeoutError:
@@ -548,6 +566,12 @@ class HttpTransport:
 
 
 async def _close(response: httpx.Response) -> None:
+    pooled = response.extensions.get(POOLED_RESPONSE)
+    if pooled is not None and pooled.content.at_eof():
+        # the body was read to its end: releasing the connection to the pool cannot wait on
+        # anything, so it needs neither httpx's close layers nor a shielded await
+        pooled.release()
+        return
     await aclose_shielded(response, broken=(httpx.HTTPError,))
 
 
