@@ -400,6 +400,11 @@ class StreamEncoder:
 
     def feed(self, event: Event) -> list[bytes]:
         """Frames for ``event``; nothing once the stream has ended."""
+        writer = self._current
+        if type(event) is PartDelta and writer is not None and event.index == writer.index:
+            # The hot path: a delta of the part being written. The sequencer would pass it
+            # on unchanged (the part being written is its current part) and remember nothing.
+            return [] if self._finished else writer.feed(event)
         out: list[bytes] = []
         for sequential in self._sequencer.feed(event):
             if self._finished:
