@@ -122,8 +122,9 @@ class StreamDecoder:
         kind = event.get("type")
         if type(kind) is not str:
             kind = frame.event or ""
-        if self._started and kind in _PLAIN_DELTAS:
-            plain = self._plain_delta(event, _PLAIN_DELTAS[kind])
+        text = _PLAIN_DELTAS.get(kind)
+        if text is not None and self._started:
+            plain = self._plain_delta(event, text)
             if plain is not None:
                 return plain
         handler = _DECODE.get(kind)
