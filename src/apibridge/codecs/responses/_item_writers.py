@@ -77,29 +77,17 @@ class _Message:
 
 class DeltaFrame:
     """The frame of one kind of delta event of one part, made once: ``event: kind``, then
-    ``{"type": kind, "sequence_number": n, **fields, key: value, **after}``, with the pieces
+    ``{"type": kind, "sequence_number": n, **fields, "delta": value, **after}``, with the pieces
     around ``n`` and ``value`` already serialised (compact JSON concatenates exactly)."""
 
-    __slots__ = ("after", "fields", "head", "key", "kind", "middle", "tail")
+    __slots__ = ("after", "fields", "head", "kind", "middle", "tail")
 
-    def __init__(
-        self,
-        kind: str,
-        fields: Mapping[str, Any],
-        key: str,
-        after: Mapping[str, Any] | None = None,
-    ) -> None:
-        self.kind = kind
-        self.fields = fields
-        self.key = key
-        self.after: Mapping[str, Any] = after or {}
-        self.head = (
-            b"event: " + kind.encode() + b'\ndata: {"type":' + dumps(kind) + b',"sequence_number":'
-        )
-        inner = {**fields, key: ""}
-        # ``{…,"key":""}`` without its last ``""}``: the fields and the key, ready for the value
-        self.middle = b"," + dumps(inner)[1:-3]
-        self.tail = (b"," + dumps(self.after)[1:-1] if self.after else b"") + b"}\n\n"
+    def __init__(self, kind: str, fields: Mapping[str, Any], after: Mapping[str, Any]) -> None:
+        self.kind, self.fields, self.after = kind, fields, after
+        self.head = b'event: %b\ndata: {"type":%b,"sequence_number":' % (kind.encode(), dumps(kind))
+        # ``{…,"delta":""}`` without its last ``""}``: the fields and the key, ready for the value
+        self.middle = b"," + dumps({**fields, "delta": ""})[1:-3]
+        self.tail = (b"," + dumps(after)[1:-1] if after else b"") + b"}\n\n"
 
 
 class ItemStream:
@@ -120,15 +108,13 @@ class ItemStream:
         return encode_frame(dumps(payload), event=kind)
 
     def emit_delta(self, template: DeltaFrame, value: str) -> bytes:
-        """``emit(template.kind, **template.fields, <key>=value, **template.after)``: the same
+        """``emit(template.kind, **template.fields, delta=value, **template.after)``: the same
         bytes, put together from the template's pieces (the hot path: one ``dumps`` of the
         value and no dict per delta)."""
         try:
             encoded = dumps(value)
         except ValueError:  # a lone surrogate: left to the general path, which fails as ever
-            return self.emit(
-                template.kind, **template.fields, **{template.key: value}, **template.after
-            )
+            return self.emit(template.kind, **template.fields, delta=value, **template.after)
         seq = self._seq
         self._seq = seq + 1
         return b"%b%d%b%b%b" % (template.head, seq, template.middle, encoded, template.tail)
@@ -273,12 +259,10 @@ class _TextWriter(Writer):
         entry: dict[str, Any]
         if isinstance(self.part, RefusalPart):
             entry = {"type": "refusal", "refusal": ""}
-            self.delta_frame = DeltaFrame("response.refusal.delta", self.at, "delta")
+            self.delta_frame = DeltaFrame("response.refusal.delta", self.at, {})
         else:
             entry = {"type": "output_text", "text": "", "annotations": []}
-            self.delta_frame = DeltaFrame(
-                "response.output_text.delta", self.at, "delta", {"logprobs": []}
-            )
+            self.delta_frame = DeltaFrame("response.output_text.delta", self.at, {"logprobs": []})
         out.append(stream.emit("response.content_part.added", **self.at, part=entry))
         return out
 
@@ -448,7 +432,7 @@ class _CallWriter(_ItemWriter):
         if frame is None:
             kind = _ARGS_DELTA[self.part.kind == "custom"]
             fields = {"item_id": self.item["id"], "output_index": self.output_index}
-            frame = self.delta_frame = DeltaFrame(kind, fields, "delta")
+            frame = self.delta_frame = DeltaFrame(kind, fields, {})
         return [self.stream.emit_delta(frame, text)]
 
     def accumulated(self) -> ContentPart:
@@ -551,7 +535,7 @@ class _ReasoningWriter(_ItemWriter):
         frame = self.text_frame
         if frame is None:
             fields = {**self.ids, "content_index": 0}
-            frame = self.text_frame = DeltaFrame("response.reasoning_text.delta", fields, "delta")
+            frame = self.text_frame = DeltaFrame("response.reasoning_text.delta", fields, {})
         out.append(self.stream.emit_delta(frame, value))
         return out
 
@@ -572,7 +556,7 @@ class _ReasoningWriter(_ItemWriter):
             frame = self.summary_frames.get(which)
             if frame is None:
                 fields = {**self.ids, "summary_index": which}
-                frame = DeltaFrame("response.reasoning_summary_text.delta", fields, "delta")
+                frame = DeltaFrame("response.reasoning_summary_text.delta", fields, {})
                 self.summary_frames[which] = frame
             out.append(self.stream.emit_delta(frame, text))
         return out
