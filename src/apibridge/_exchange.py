@@ -234,12 +234,19 @@ class StreamTranslator:
         self._frames = SSEDecoder()
         self._decoder = exchange.stream_decoder()
         self._encoder = exchange.client.StreamEncoder(exchange.ctx)
+        # Per frame, the upstream's decoder itself when no tool name needs restoring (the
+        # per-event path: no restoring pass, no intermediate list).
+        self._decode: Callable[[SSEFrame], list[Event]] = (
+            self._decoder.feed if exchange.names.to_client else self._decoder.wire.feed
+        )
 
     def feed(self, chunk: bytes) -> list[bytes]:
         """Translate the frames ``chunk`` completes."""
         out: list[bytes] = []
+        decode, encode = self._decode, self._encoder.feed
         for frame in self._frames.feed(chunk):
-            out.extend(self._encode(self._decoder.feed(frame)))
+            for event in decode(frame):
+                out += encode(event)
         return out
 
     def feed_events(self, events: list[Event]) -> list[bytes]:

@@ -198,9 +198,20 @@ class _TextWriter(_Writer):
         return [*self._ensure_open(), self.delta({"type": "citations_delta", "citation": cite})]
 
     def feed(self, event: PartDelta) -> list[bytes]:
-        if event.field == "citation":
+        field = event.field
+        if field == "text":
+            value = event.value
+            if value and self._delta_kind == "text_delta":  # open, its delta head made: the
+                try:  # hot path, as ``_text`` and ``delta_string`` write it
+                    encoded = _json.dumps(value)
+                except ValueError:  # a lone surrogate: the general path fails as ever
+                    return self._text(value)
+                self.chunks.append(value)
+                return [self._delta_head + encoded + b"}}\n\n"]
+            return self._text(value)
+        if field == "citation":
             return self._cite(event)
-        return self._text(event.value) if event.field == "text" else []
+        return []
 
     def stop(self, final: ContentPart | None) -> list[bytes]:
         out: list[bytes] = []
@@ -400,6 +411,11 @@ class StreamEncoder:
 
     def feed(self, event: Event) -> list[bytes]:
         """Frames for ``event``; nothing once the stream has ended."""
+        writer = self._current
+        if type(event) is PartDelta and writer is not None and event.index == writer.index:
+            # The hot path: a delta of the part being written. The sequencer would pass it
+            # on unchanged (the part being written is its current part) and remember nothing.
+            return [] if self._finished else writer.feed(event)
         out: list[bytes] = []
         for sequential in self._sequencer.feed(event):
             if self._finished:

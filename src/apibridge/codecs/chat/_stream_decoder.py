@@ -76,6 +76,14 @@ _SINGLE: Final[Mapping[str, tuple[Callable[[], ContentPart], _Field]]] = {
     "refusal": (lambda: RefusalPart(text=""), "text"),
 }
 
+#: delta field of the hot path (``StreamDecoder._plain``) → the single-stream slot it grows and
+#: the PartDelta field.
+_PLAIN: Final[Mapping[str, tuple[str, _Field]]] = {
+    "content": ("text", "text"),
+    "reasoning_content": ("thinking", "thinking"),
+    "reasoning": ("thinking", "thinking"),
+}
+
 #: chunk fields that describe the stream itself rather than the answer.
 _CHUNK_KEYS: Final = frozenset(
     {"id", "object", "created", "model", "choices", "usage", "system_fingerprint"}
@@ -206,7 +214,8 @@ class StreamDecoder:
             if choice.get("index", 0) != 0:
                 self._report("choices", "a chat stream with several choices", "kept the first")
                 return []
-            return self._choice(choice)
+            plain = self._plain(choice)
+            return self._choice(choice) if plain is None else plain
         choices = [] if raw_choices is None else expect_list(raw_choices, "choices")
         groq = chunk.get("x_groq")
         if raw_usage is None and isinstance(groq, Mapping):
@@ -246,6 +255,63 @@ class StreamDecoder:
             created=opt_int(chunk.get("created"), "created"),
             extras={FORMAT: fields} if fields else {},
         )
+
+    def _plain(self, choice: dict[str, Any]) -> list[Event] | None:
+        """The hot path: a choice whose delta says one thing (role and nulls say nothing) that
+        grows an open part: text, reasoning, or one fragment of an open tool call's
+        arguments. Decoded as ``_choice`` decodes it, with no helper calls; ``None`` leaves
+        anything else to ``_choice``."""
+        delta = choice.get("delta")
+        if (
+            type(delta) is not dict
+            or self._finished
+            or choice.get("finish_reason") is not None
+            or choice.get("logprobs") is not None
+        ):
+            return None
+        said = ""  # the one field of the delta that says something
+        for key, value in delta.items():
+            if value is None or key == "role":
+                continue
+            if said:
+                return None
+            said = key
+        if said == "tool_calls":
+            calls = delta[said]
+            if type(calls) is not list or len(calls) != 1:
+                return None
+            return self._plain_fragment(calls[0])
+        grows = _PLAIN.get(said)
+        value = delta.get(said)
+        if grows is None or type(value) is not str:
+            return None
+        index = self._slots[grows[0]]
+        if index is None:
+            return None
+        return [PartDelta(index=index, field=grows[1], value=value)] if value else []
+
+    def _plain_fragment(self, fragment: Any) -> list[Event] | None:
+        """``_tool`` for the fragment of nearly every tool-call chunk: more arguments of an
+        open function call (``{"index": i, "function": {"arguments": …}}``); ``None`` leaves
+        anything else (and a fragment that may be a cumulative snapshot) to ``_tool``."""
+        if type(fragment) is not dict or len(fragment) != 2:
+            return None
+        key = fragment.get("index")
+        spec = fragment.get("function")
+        if type(key) is not int or type(spec) is not dict or len(spec) != 1:
+            return None
+        text = spec.get("arguments")
+        call = self._calls.get(key)
+        if type(text) is not str or call is None or call.index is None:
+            return None
+        if call.size and len(text) >= call.size:
+            return None  # it may repeat the arguments so far: ``_tool`` decides
+        self._last_key = key
+        if not text:
+            return []
+        call.parts.append(text)
+        call.size += len(text)
+        return [] if call.wrapped else [PartDelta(index=call.index, field="arguments", value=text)]
 
     def _choice(self, choice: Mapping[str, Any]) -> list[Event]:
         # Per token: plain lookups and exact type checks; a place name is built only for

@@ -98,6 +98,9 @@ class StreamEncoder:
         # a token's chunk is then one small ``dumps`` (compact JSON concatenates exactly).
         self._before = b""
         self._after = b"," + _CHOICE_TAIL + b"}]}\n\n"
+        # … and around the value of a text delta (``{"content": value}``)
+        self._before_text = b""
+        self._after_text = b"}" + self._after
 
     def feed(self, event: Event) -> list[bytes]:
         """Chunks for ``event``; nothing once the stream has ended."""
@@ -148,6 +151,7 @@ class StreamEncoder:
             if f"_{key}" in carried:
                 self._head[key] = carried[f"_{key}"]
         self._before = b"data: " + dumps(head)[:-1] + b',"choices":[{"index":0,"delta":'
+        self._before_text = self._before + b'{"content":'
         return self._frame({"role": "assistant", "content": ""})
 
     def _delta(self, delta: dict[str, Any]) -> bytes:
@@ -231,7 +235,11 @@ class StreamEncoder:
                 return []
             self._sent[index] += len(value)
             self._content_len += len(value)
-            return [self._before + dumps({"content": value}) + self._after]
+            try:
+                encoded = dumps(value)
+            except ValueError:  # a lone surrogate: left to the general path, which fails as ever
+                return [self._delta({"content": value})]
+            return [self._before_text + encoded + self._after_text]
         if kind is None:
             self._report(f"content[{index}]", "a delta for a part that never started")
             return []

@@ -75,6 +75,21 @@ class _Message:
         self.content: list[dict[str, Any]] = []
 
 
+class DeltaFrame:
+    """The frame of one kind of delta event of one part, made once: ``event: kind``, then
+    ``{"type": kind, "sequence_number": n, **fields, "delta": value, **after}``, with the pieces
+    around ``n`` and ``value`` already serialised (compact JSON concatenates exactly)."""
+
+    __slots__ = ("after", "fields", "head", "kind", "middle", "tail")
+
+    def __init__(self, kind: str, fields: Mapping[str, Any], after: Mapping[str, Any]) -> None:
+        self.kind, self.fields, self.after = kind, fields, after
+        self.head = b'event: %b\ndata: {"type":%b,"sequence_number":' % (kind.encode(), dumps(kind))
+        # ``{…,"delta":""}`` without its last ``""}``: the fields and the key, ready for the value
+        self.middle = b"," + dumps({**fields, "delta": ""})[1:-3]
+        self.tail = (b"," + dumps(after)[1:-1] if after else b"") + b"}\n\n"
+
+
 class ItemStream:
     """What the writers share: the frame counter, the output items, the open message item."""
 
@@ -91,6 +106,18 @@ class ItemStream:
         payload = {"type": kind, "sequence_number": self._seq, **fields}
         self._seq += 1
         return encode_frame(dumps(payload), event=kind)
+
+    def emit_delta(self, template: DeltaFrame, value: str) -> bytes:
+        """``emit(template.kind, **template.fields, delta=value, **template.after)``: the same
+        bytes, put together from the template's pieces (the hot path: one ``dumps`` of the
+        value and no dict per delta)."""
+        try:
+            encoded = dumps(value)
+        except ValueError:  # a lone surrogate: left to the general path, which fails as ever
+            return self.emit(template.kind, **template.fields, delta=value, **template.after)
+        seq = self._seq
+        self._seq = seq + 1
+        return b"%b%d%b%b%b" % (template.head, seq, template.middle, encoded, template.tail)
 
     def add_item(self, item: dict[str, Any]) -> bytes:
         """``output_item.added`` for ``item``, the next output item."""
@@ -143,6 +170,7 @@ class Writer:
 
     def __init__(self, stream: ItemStream, index: int, part: ContentPart) -> None:
         self.stream = stream
+        self.index = index
         self.part = part
         self.where = f"content[{index}]"
         self.chunks: list[str] = []  # what the deltas said of the part's main text
@@ -187,6 +215,7 @@ class _TextWriter(Writer):
         self.at: dict[str, Any] = {}  # item_id, output_index, content_index once opened
         self.length = 0
         self.citations: list[Citation] = []
+        self.delta_frame: DeltaFrame | None = None  # its text deltas, once opened
 
     def start(self) -> list[bytes]:
         part = self.part
@@ -200,7 +229,15 @@ class _TextWriter(Writer):
     def feed(self, delta: PartDelta) -> list[bytes]:
         if delta.field == "citation" and delta.citation is not None:
             return self._cite(delta.citation)
-        return self._text(delta.value) if delta.value else []
+        value = delta.value
+        if not value:
+            return []
+        frame = self.delta_frame
+        if frame is None:  # not opened yet
+            return self._text(value)
+        self.chunks.append(value)
+        self.length += len(value)
+        return [self.stream.emit_delta(frame, value)]
 
     def _open(self) -> list[bytes]:
         """``content_part.added`` (after a new message item, where one begins)."""
@@ -219,11 +256,13 @@ class _TextWriter(Writer):
             "content_index": len(msg.content),
         }
         msg.content.append({})  # the slot this part fills when it is done
-        entry: dict[str, Any] = (
-            {"type": "refusal", "refusal": ""}
-            if isinstance(self.part, RefusalPart)
-            else {"type": "output_text", "text": "", "annotations": []}
-        )
+        entry: dict[str, Any]
+        if isinstance(self.part, RefusalPart):
+            entry = {"type": "refusal", "refusal": ""}
+            self.delta_frame = DeltaFrame("response.refusal.delta", self.at, {})
+        else:
+            entry = {"type": "output_text", "text": "", "annotations": []}
+            self.delta_frame = DeltaFrame("response.output_text.delta", self.at, {"logprobs": []})
         out.append(stream.emit("response.content_part.added", **self.at, part=entry))
         return out
 
@@ -231,12 +270,8 @@ class _TextWriter(Writer):
         out = self._open()
         self.chunks.append(text)
         self.length += len(text)
-        if isinstance(self.part, RefusalPart):
-            out.append(self.stream.emit("response.refusal.delta", **self.at, delta=text))
-        else:
-            out.append(
-                self.stream.emit("response.output_text.delta", **self.at, delta=text, logprobs=[])
-            )
+        assert self.delta_frame is not None  # made by _open
+        out.append(self.stream.emit_delta(self.delta_frame, text))
         return out
 
     def _cite(self, cite: Citation) -> list[bytes]:
@@ -320,6 +355,7 @@ class _ItemWriter(Writer):
         super().__init__(stream, index, part)
         self.item: dict[str, Any] | None = None
         self.output_index = 0
+        self.delta_frame: DeltaFrame | None = None  # the frame of its deltas, once the first comes
 
     def start(self) -> list[bytes]:
         stream = self.stream
@@ -379,18 +415,25 @@ class _CallWriter(_ItemWriter):
         return self._args(self.part.arguments) if self.part.arguments else []
 
     def feed(self, delta: PartDelta) -> list[bytes]:
-        return self._args(delta.value) if delta.value else []
+        value = delta.value
+        if not value:
+            return []
+        frame = self.delta_frame
+        if frame is None:
+            return self._args(value)
+        self.chunks.append(value)
+        return [self.stream.emit_delta(frame, value)]
 
     def _args(self, text: str) -> list[bytes]:
         assert isinstance(self.part, ToolCallPart)
         assert self.item is not None
         self.chunks.append(text)
-        kind = _ARGS_DELTA[self.part.kind == "custom"]
-        return [
-            self.stream.emit(
-                kind, item_id=self.item["id"], output_index=self.output_index, delta=text
-            )
-        ]
+        frame = self.delta_frame
+        if frame is None:
+            kind = _ARGS_DELTA[self.part.kind == "custom"]
+            fields = {"item_id": self.item["id"], "output_index": self.output_index}
+            frame = self.delta_frame = DeltaFrame(kind, fields, {})
+        return [self.stream.emit_delta(frame, text)]
 
     def accumulated(self) -> ContentPart:
         assert isinstance(self.part, ToolCallPart)
@@ -436,6 +479,8 @@ class _ReasoningWriter(_ItemWriter):
         self.summary_parts = 0
         self.reasoning_open = False
         self.ids: dict[str, Any] = {}  # item_id and output_index once added
+        self.text_frame: DeltaFrame | None = None  # its reasoning_text deltas, once the first comes
+        self.summary_frames: dict[int, DeltaFrame] = {}  # its summary deltas, by summary index
 
     def added_item(self, position: int) -> dict[str, Any]:
         part = self.part
@@ -487,7 +532,11 @@ class _ReasoningWriter(_ItemWriter):
                     part={"type": "reasoning_text", "text": ""},
                 )
             )
-        out.append(emit("response.reasoning_text.delta", **self.ids, content_index=0, delta=value))
+        frame = self.text_frame
+        if frame is None:
+            fields = {**self.ids, "content_index": 0}
+            frame = self.text_frame = DeltaFrame("response.reasoning_text.delta", fields, {})
+        out.append(self.stream.emit_delta(frame, value))
         return out
 
     def _summary(self, which: int, text: str) -> list[bytes]:
@@ -504,14 +553,12 @@ class _ReasoningWriter(_ItemWriter):
             )
             self.summary_parts += 1
         if text:
-            out.append(
-                emit(
-                    "response.reasoning_summary_text.delta",
-                    **self.ids,
-                    summary_index=which,
-                    delta=text,
-                )
-            )
+            frame = self.summary_frames.get(which)
+            if frame is None:
+                fields = {**self.ids, "summary_index": which}
+                frame = DeltaFrame("response.reasoning_summary_text.delta", fields, {})
+                self.summary_frames[which] = frame
+            out.append(self.stream.emit_delta(frame, text))
         return out
 
     def accumulated(self) -> ContentPart:

@@ -93,6 +93,11 @@ class StreamEncoder:
         """Bytes for one canonical event (nothing once the stream has ended)."""
         if self._finished:
             return []
+        writer = self._current
+        if type(event) is PartDelta and writer is not None and event.index == writer.index:
+            # The hot path: a delta of the part being written. The sequencer would pass it
+            # on unchanged (the part being written is its current part) and remember nothing.
+            return writer.feed(event)
         if isinstance(event, Ping):  # no ping event in Responses: a comment keeps it alive
             return [encode_comment("ping")]
         out: list[bytes] = []
