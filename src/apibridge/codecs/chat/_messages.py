@@ -233,10 +233,19 @@ def decode_messages(raw: Any) -> DecodedMessages:
             raise InvalidPayload(f"{where}.role: unknown role {role!r}")
     if results:
         messages.append(Message(role="user", content=tuple(results)))
+    if (
+        len(system) == 1
+        and system[0].text
+        and not system[0].extras
+        and layout == [{"role": system_role, "count": 1, "kind": "string"}]
+    ):
+        default = True  # the common case, as _default_layout writes it, without building it
+    else:
+        default = layout == _default_layout(system, system_role)
     return DecodedMessages(
         system=tuple(system),
         system_role=system_role,
-        system_layout=layout if layout != _default_layout(system, system_role) else None,
+        system_layout=None if default else layout,
         messages=tuple(messages),
     )
 

@@ -27,7 +27,7 @@ client and asks for reasoning also asks for ``reasoning.encrypted_content`` with
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 from apibridge.codecs._context import (
     Context,
@@ -59,6 +59,7 @@ from apibridge.codecs.responses._settings import (
 from apibridge.codecs.responses._wire import (
     FORMAT,
     finish,
+    has_foreign,
     hints,
     lose_cache,
     lose_foreign,
@@ -78,6 +79,11 @@ _REQUEST_FIELDS = frozenset(
         "metadata", "user", "top_logprobs",
     }
 )  # fmt: skip
+
+#: the mapped fields with the one that holds the end user's id (``user``, or the newer
+#: ``safety_identifier``).
+_USER_FIELDS: Final = _REQUEST_FIELDS | {"user"}
+_SAFETY_FIELDS: Final = _REQUEST_FIELDS | {"safety_identifier"}
 
 _LOGPROBS_INCLUDE = "message.output_text.logprobs"
 _REASONING_INCLUDE = "reasoning.encrypted_content"
@@ -99,11 +105,12 @@ def _decode_input(
     system_role: str | None = None
     turns: list[tuple[str, list[ContentPart]]] = []
     for i, raw in enumerate(expect_list(value, "input")):
-        where = f"input[{i}]"
-        item = expect_obj(raw, where)
+        item = raw if type(raw) is dict else expect_obj(raw, f"input[{i}]")
         if is_message(item):
-            side = expect_str(item.get("role"), f"{where}.role")
-            parts = decode_message(item, side, where)
+            side = item.get("role")
+            if type(side) is not str:
+                side = expect_str(side, f"input[{i}].role")
+            parts = decode_message(item, side, f"input[{i}]")
             leading = not turns and side in ("system", "developer")
             texts = [p for p in parts if isinstance(p, TextPart)]
             if leading and system_role in (None, side) and len(texts) == len(parts):
@@ -120,7 +127,7 @@ def _decode_input(
             ]
             side = turns[-1][0] if turns else "user"
         else:
-            parts, side = [decode_item(item, where)], item_side(item)
+            parts, side = [decode_item(item, f"input[{i}]")], item_side(item)
         if turns and turns[-1][0] == side:
             turns[-1][1].extend(parts)
         else:
@@ -136,7 +143,7 @@ def decode_request(body: Mapping[str, Any], ctx: Context) -> Request:
     """A Responses request body in canonical form (unknown fields kept in extras)."""
     body = expect_obj(body, "request")
     user_key = "user" if "user" in body or "safety_identifier" not in body else "safety_identifier"
-    extra = split(body, _REQUEST_FIELDS | {user_key})
+    extra = split(body, _USER_FIELDS if user_key == "user" else _SAFETY_FIELDS)
     extra["_native"] = True  # a Responses client chose its own include/store
     if user_key != "user":
         extra["_user_field"] = user_key
@@ -216,13 +223,15 @@ def encode_request(request: Request, ctx: Context) -> dict[str, Any]:
     body: dict[str, Any] = {"model": request.model}
     instructions, items = _encode_system(request, ctx)
     from_system = bool(items)
+    ids = ItemIds(None)  # input items: no derived ids, so one serves every message
     for i, message in enumerate(request.messages):
-        where = f"messages[{i}]"
+        # Place names are built only where a loss may be reported.
         if message.name is not None:
-            ctx.lose(f"{where}.name", "responses messages have no author name")
-        lose_foreign(ctx, message.extras, where)
+            ctx.lose(f"messages[{i}].name", "responses messages have no author name")
+        if message.extras and has_foreign(message.extras):
+            lose_foreign(ctx, message.extras, f"messages[{i}]")
         items.extend(
-            encode_parts(message.content, message.role, ctx, f"{where}.content", ItemIds(None))
+            encode_parts(message.content, message.role, ctx, f"messages[{i}].content", ids)
         )
     body["input"] = _input_value(request, items, own, from_system)
     if body["input"] is None:
