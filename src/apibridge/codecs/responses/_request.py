@@ -43,8 +43,6 @@ from apibridge.codecs.responses._items import (
     decode_item,
     decode_message,
     encode_parts,
-    is_message,
-    item_side,
 )
 from apibridge.codecs.responses._settings import (
     decode_reasoning_config,
@@ -58,6 +56,7 @@ from apibridge.codecs.responses._settings import (
 )
 from apibridge.codecs.responses._wire import (
     FORMAT,
+    USER_SIDE_ITEMS,
     finish,
     has_foreign,
     hints,
@@ -68,7 +67,7 @@ from apibridge.codecs.responses._wire import (
     split,
 )
 from apibridge.errors import Loss, UnsupportedFeature
-from apibridge.model import ContentPart, Message, Request, ServerToolPart, TextPart
+from apibridge.model import ContentPart, Message, Request, ServerToolPart, TextPart, Tool
 
 __all__ = ["decode_request", "encode_request"]
 
@@ -106,17 +105,19 @@ def _decode_input(
     turns: list[tuple[str, list[ContentPart]]] = []
     for i, raw in enumerate(expect_list(value, "input")):
         item = raw if type(raw) is dict else expect_obj(raw, f"input[{i}]")
-        if is_message(item):
+        kind = item.get("type")
+        if kind == "message" or (kind is None and "type" not in item and "role" in item):
+            # (is_message, inline: one test per item)
             side = item.get("role")
             if type(side) is not str:
                 side = expect_str(side, f"input[{i}].role")
             parts = decode_message(item, side, f"input[{i}]")
-            leading = not turns and side in ("system", "developer")
-            texts = [p for p in parts if isinstance(p, TextPart)]
-            if leading and system_role in (None, side) and len(texts) == len(parts):
-                system.extend(texts)
-                system_role = side
-                continue
+            if not turns and side in ("system", "developer") and system_role in (None, side):
+                texts = [p for p in parts if isinstance(p, TextPart)]
+                if len(texts) == len(parts):
+                    system.extend(texts)
+                    system_role = side
+                    continue
         elif item.get("type", "item_reference") == "item_reference":
             # A reference to a stored item: kept in place, in whatever turn is open.
             ref_id = str_or_none(item.get("id"))
@@ -127,12 +128,13 @@ def _decode_input(
             ]
             side = turns[-1][0] if turns else "user"
         else:
-            parts, side = [decode_item(item, f"input[{i}]")], item_side(item)
+            parts = [decode_item(item, f"input[{i}]")]
+            side = "user" if kind in USER_SIDE_ITEMS else "assistant"  # item_side, inline
         if turns and turns[-1][0] == side:
             turns[-1][1].extend(parts)
         else:
             turns.append((side, parts))
-    messages = tuple(Message(role=role, content=tuple(parts)) for role, parts in turns)
+    messages = tuple([Message(role=role, content=tuple(parts)) for role, parts in turns])
     return system, system_role or "system", messages
 
 
@@ -158,10 +160,11 @@ def decode_request(body: Mapping[str, Any], ctx: Context) -> Request:
     if instructions is not None:
         text = expect_str(instructions, "instructions")
         system.insert(0, TextPart(text=text, extras=pack({"_instructions": True})))
-    tools = tuple(
-        decode_tool(t, f"tools[{i}]")
-        for i, t in enumerate(expect_list(body.get("tools", []), "tools"))
-    )
+    raw_tools = body.get("tools", [])
+    tools: tuple[Tool, ...] = ()
+    if raw_tools != []:
+        listed = expect_list(raw_tools, "tools")
+        tools = tuple([decode_tool(t, f"tools[{i}]") for i, t in enumerate(listed)])
     include = body.get("include")
     if include is not None:
         expect_list(include, "include")  # carried as it came; the encoder extends the list
@@ -245,7 +248,8 @@ def encode_request(request: Request, ctx: Context) -> dict[str, Any]:
         body["tool_choice"] = encode_tool_choice(request, ctx)
     _encode_settings(request, ctx, own, body)
     nested = ("reasoning", "text", "text_format")
-    finish(body, {FORMAT: {k: v for k, v in own.items() if k not in nested}})
+    if own:
+        finish(body, {FORMAT: {k: v for k, v in own.items() if k not in nested}})
     _encode_include(request, own, body)
     return body
 
