@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, Final
 
 import attrs
 
@@ -57,14 +57,23 @@ class ToolNames:
     @classmethod
     def for_target(cls, request: Request, target: Codec) -> ToolNames:
         """Shorten or sanitise every name ``target`` would reject; keep the others."""
-        names = {t.name for t in request.tools if t.kind != "server"}
+        # Hot path (every request): each name is checked once, and only the few a target
+        # rejects are sorted (the map's order) and shortened.
+        names: set[str] = set()
+        for tool in request.tools:
+            if tool.kind != "server":
+                names.add(tool.name)
         for message in request.messages:
-            names.update(p.name for p in message.content if isinstance(p, ToolCallPart))
-        forward: dict[str, str] = {}
-        for name in sorted(names):
-            if len(name) <= target.TOOL_NAME_MAX and target.TOOL_NAME_RE.fullmatch(name):
-                continue
-            forward[name] = _shorten(name, target)
+            for part in message.content:
+                if isinstance(part, ToolCallPart):
+                    names.add(part.name)
+        if not names:
+            return _NO_NAMES
+        limit, allowed = target.TOOL_NAME_MAX, target.TOOL_NAME_RE.fullmatch
+        rejected = [n for n in names if len(n) > limit or not allowed(n)]
+        if not rejected:
+            return _NO_NAMES
+        forward = {name: _shorten(name, target) for name in sorted(rejected)}
         return cls(forward, {v: k for k, v in forward.items()})
 
     def rename_request(self, request: Request) -> Request:
@@ -111,6 +120,10 @@ class ToolNames:
         return part
 
 
+#: the map of a request whose every tool name the upstream accepts (frozen: one serves all).
+_NO_NAMES: Final = ToolNames()
+
+
 def _shorten(name: str, target: Codec) -> str:
     """A deterministic, collision-resistant name that ``target`` accepts."""
     clean = "".join(c if target.TOOL_NAME_RE.fullmatch(c) else "_" for c in name)
@@ -151,8 +164,8 @@ class Exchange:
         (recording its changes in the context) before the exchange is built.
         """
         client_codec, upstream_codec = get_codec(client), get_codec(upstream)
-        ctx = Context(strict=strict, losses=losses if losses is not None else [])
-        if not isinstance(body, Mapping):
+        ctx = Context(strict=strict, losses=losses)
+        if type(body) is not dict and not isinstance(body, Mapping):
             raise InvalidPayload("the request body must be a JSON object")
         decoded = client_codec.decode_request(body, ctx)
         ctx.request = decoded

@@ -42,6 +42,7 @@ from apibridge.codecs.anthropic._wire import (
     FORMAT,
     encode_citation,
     finish,
+    foreign_data,
     lose_foreign,
     own_of,
 )
@@ -145,14 +146,22 @@ def encode_blocks(
     append = out.append
     for j, part in enumerate(parts):
         if isinstance(part, TextPart):
-            if part.text and not part.extras and not part.citations and part.cache_control is None:
+            # (Another format's spelling hints, ``_`` keys, are never written: still plain.)
+            extras = part.extras
+            if (
+                part.text
+                and not part.citations
+                and part.cache_control is None
+                and (not extras or (FORMAT not in extras and not foreign_data(extras)))
+            ):
                 append({"type": "text", "text": part.text})
                 continue
         elif isinstance(part, ToolCallPart):
             ident = part.id
+            extras = part.extras
             if (
                 ident
-                and not part.extras
+                and (not extras or (FORMAT not in extras and not foreign_data(extras)))
                 and part.kind == "function"
                 and part.cache_control is None
                 and (answer or not _ID_CHAR.search(ident))
@@ -194,10 +203,14 @@ def _plain_tool_result(part: ToolResultPart) -> dict[str, Any] | None:
     extras = part.extras
     string = listed = False
     if extras:
+        # At most the content hints of ours, and other formats' spelling hints (never data).
         own = extras.get(FORMAT)
-        if len(extras) != 1 or own is None or not own.keys() <= _RESULT_HINTS:
+        if own is not None:
+            if not own.keys() <= _RESULT_HINTS:
+                return None
+            string, listed = bool(own.get(CONTENT_STRING)), bool(own.get(CONTENT_LIST))
+        if (len(extras) != 1 or own is None) and foreign_data(extras):
             return None
-        string, listed = bool(own.get(CONTENT_STRING)), bool(own.get(CONTENT_LIST))
     texts = []
     for p in part.content:
         if type(p) is not TextPart or p.extras or p.citations or p.cache_control is not None:

@@ -61,6 +61,7 @@ __all__ = [
     "encode_stop_sequence",
     "encode_usage",
     "finish",
+    "foreign_data",
     "is_empty",
     "json_text",
     "lose_foreign",
@@ -186,9 +187,20 @@ def absent_keys(extras: Extras) -> frozenset[str]:
     return frozenset(value) if isinstance(value, list) else frozenset()
 
 
+def foreign_data(extras: Extras) -> bool:
+    """Whether ``extras`` hold a data field of another format (what :func:`lose_foreign`
+    reports); their ``_`` hints are spelling, never data."""
+    for fmt, fields in extras.items():
+        if fmt != FORMAT:
+            for key in fields:
+                if not key.startswith("_"):
+                    return True
+    return False
+
+
 def lose_foreign(ctx: Context, extras: Extras, where: str) -> None:
     """Report the other formats' extras (their ``_`` hints are spelling, never data)."""
-    if not extras or (len(extras) == 1 and FORMAT in extras):
+    if not extras or not foreign_data(extras):
         return  # the common case: nothing foreign to report
     foreign = {
         fmt: {k: v for k, v in fields.items() if not k.startswith("_")}

@@ -50,6 +50,7 @@ from apibridge.codecs.chat._parts import (
 )
 from apibridge.codecs.chat._plain import (
     NO_HINTS,
+    carries,
     has_foreign_fields,
     plain_content,
     plain_texts,
@@ -131,6 +132,8 @@ class DecodedMessages:
 def _default_layout(system: Sequence[TextPart], role: str) -> list[dict[str, Any]]:
     if not system:
         return []
+    if len(system) == 1 and system[0].text and not system[0].extras:  # the common case
+        return [{"role": role, "count": 1, "kind": "string"}]
     items = [{"type": "text", "text": p.text, **_data(p.extras)} for p in system]
     return [{"role": role, "count": len(system), "kind": default_content_kind(items)}]
 
@@ -531,14 +534,15 @@ def encode_assistant(
     plain = True  # every item is a bare ``{"type": "text", "text": …}``
     for k, part in enumerate(parts):
         # The common parts with nothing but their values: no helper call, no place name.
-        if type(part) is TextPart:
-            if not part.extras and part.cache_control is None and not part.citations:
+        if type(part) is TextPart:  # (another format's spelling hints only: still plain)
+            bare = not part.extras or not carries(part.extras)
+            if bare and part.cache_control is None and not part.citations:
                 items.append({"type": "text", "text": part.text})
                 offset += len(part.text)
                 continue
         elif (
             type(part) is ToolCallPart
-            and not part.extras
+            and not (part.extras and carries(part.extras))
             and part.kind == "function"
             and part.item_id is None
             and part.cache_control is None

@@ -20,6 +20,7 @@ from apibridge.codecs.chat._wire import ABSENT, FORMAT
 from apibridge.model import ContentPart, Message, TextPart, ToolCallPart, ToolResultPart
 
 __all__ = [
+    "carries",
     "NO_HINTS",
     "has_foreign_fields",
     "read_message",
@@ -146,15 +147,19 @@ def has_foreign_fields(extras: Mapping[str, Mapping[str, Any]]) -> bool:
     return False
 
 
+def carries(extras: Mapping[str, Mapping[str, Any]]) -> bool:
+    """Whether ``extras`` hold something the encoder writes (this format's entry) or reports
+    (another format's field); other formats' spelling hints (``_`` keys) are neither."""
+    return FORMAT in extras or has_foreign_fields(extras)
+
+
 def plain_texts(parts: Sequence[ContentPart]) -> TypeGuard[Sequence[TextPart]]:
-    """Whether ``parts`` are all text parts with nothing but their text (the common case)."""
+    """Whether ``parts`` are all text parts with nothing but their text (the common case);
+    another format's spelling hints (``_`` keys) are not something: they are never written."""
     for part in parts:
-        if (
-            type(part) is not TextPart
-            or part.extras
-            or part.cache_control is not None
-            or part.citations
-        ):
+        if type(part) is not TextPart or part.cache_control is not None or part.citations:
+            return False
+        if part.extras and carries(part.extras):
             return False
     return True
 
@@ -180,8 +185,7 @@ def plain_results(parts: Sequence[ContentPart]) -> TypeGuard[Sequence[ToolResult
             or not plain_texts(part.content)
         ):
             return False
-        extras = part.extras
-        if extras and (FORMAT in extras or has_foreign_fields(extras)):
+        if part.extras and carries(part.extras):
             return False
     return True
 

@@ -151,7 +151,8 @@ def decode_request(body: Mapping[str, Any], ctx: Context) -> Request:
     stream = bool(opt_bool(body.get("stream"), "stream"))
     if stream and body.get("stream_options") is None:
         fields["_no_stream_options"] = True
-    output_format = _decode_output_format(body.get("response_format"))
+    response_format = body.get("response_format")
+    output_format = None if response_format is None else _decode_output_format(response_format)
     if output_format is not None and _encode_output_format(output_format) != body.get(
         "response_format"
     ):
@@ -159,7 +160,8 @@ def decode_request(body: Mapping[str, Any], ctx: Context) -> Request:
     effort = body.get("reasoning_effort")
     if isinstance(effort, str) and effort not in _EFFORTS:
         fields[_EFFORT_HINT] = effort
-    tool_choice = _decode_tool_choice(body.get("tool_choice"))
+    raw_choice = body.get("tool_choice")
+    tool_choice = None if raw_choice is None else _decode_tool_choice(raw_choice)
     if tool_choice is not None and _encode_tool_choice(tool_choice, tools) != body.get(
         "tool_choice"
     ):
@@ -180,7 +182,7 @@ def decode_request(body: Mapping[str, Any], ctx: Context) -> Request:
         top_p=opt_number(body.get("top_p"), "top_p"),
         top_k=opt_int(body.get("top_k"), "top_k"),
         stop=stops,
-        reasoning=_decode_reasoning(body.get("reasoning_effort")),
+        reasoning=None if effort is None else _decode_reasoning(effort),
         output_format=output_format,
         user=user,
         metadata=None if metadata is None else expect_obj(metadata, "metadata"),
@@ -213,8 +215,9 @@ def encode_request(request: Request, ctx: Context) -> dict[str, Any]:
             function: dict[str, Any] = {"name": tool.name}
             if tool.description is not None:
                 function["description"] = tool.description
-            if tool.parameters is not None:
-                function["parameters"] = dict(tool.parameters)
+            schema = tool.parameters
+            if schema is not None:  # carried as it is: a schema is never walked or copied
+                function["parameters"] = schema if type(schema) is dict else dict(schema)
             if tool.strict is not None:
                 function["strict"] = tool.strict
             tools.append({"type": "function", "function": function})

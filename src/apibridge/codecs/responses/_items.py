@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from typing import Any, cast
+from typing import Any, Final, cast
 
 import attrs
 
@@ -57,6 +57,7 @@ from apibridge.codecs.responses._wire import (
     USER_SIDE_ITEMS,
     absent_keys,
     finish,
+    has_foreign,
     hints,
     item_hint,
     lose_cache,
@@ -106,19 +107,40 @@ def with_hints(part: ContentPart, **more: Any) -> ContentPart:
     return updated
 
 
+#: the fields of a message item that its parts hold (the others ride in ``_item``).
+_MESSAGE_MAPPED: Final = frozenset({"role", "content"})
+
+
 def decode_message(item: Mapping[str, Any], role: str, where: str) -> list[ContentPart]:
     """The parts of a message item; the first carries the item's own fields (``_item``)."""
-    item_fields = split(item, ("role", "content"))
+    item_fields = split(item, _MESSAGE_MAPPED)
     content = item.get("content")
     if isinstance(content, str):
         own = {"_item": item_fields, "_content_string": True}
         return [TextPart(text=content, extras=pack(own))]
-    entries = expect_list(content, f"{where}.content")
-    parts = [decode_content(e, role, f"{where}.content[{j}]") for j, e in enumerate(entries)]
+    if type(content) is not list:
+        content = expect_list(content, f"{where}.content")
+    # Hot path: a text entry of the common shape (the role's own type, non-empty text, no
+    # other field; an answer's with its empty annotations) is built inline, the first one
+    # with the item's fields; any other entry goes through decode_content.
+    text_kind = "output_text" if role == "assistant" else "input_text"
+    size = 3 if role == "assistant" else 2
+    parts: list[ContentPart] = []
+    for j, entry in enumerate(content):
+        if type(entry) is dict and len(entry) == size and entry.get("type") == text_kind:
+            text = entry.get("text")
+            if type(text) is str and text and (size == 2 or entry.get("annotations") == []):
+                if parts:
+                    parts.append(TextPart(text=text))
+                else:
+                    parts.append(TextPart(text=text, extras={FORMAT: {"_item": item_fields}}))
+                continue
+        part = decode_content(entry, role, f"{where}.content[{j}]")
+        parts.append(with_hints(part, _item=item_fields) if not parts else part)
     if not parts or isinstance(parts[0], ServerToolPart):
         # Nothing to carry the item's fields: an empty marker part opens the item.
         return [TextPart(text="", extras=pack({"_item": item_fields, "_empty": True})), *parts]
-    return [with_hints(parts[0], _item=item_fields), *parts[1:]]
+    return parts
 
 
 def is_message(item: Mapping[str, Any]) -> bool:
@@ -132,23 +154,40 @@ def item_side(item: Mapping[str, Any]) -> str:
     return "user" if kind in USER_SIDE_ITEMS else "assistant"
 
 
+#: the fields of a call item (function, custom) and of a tool output that the part holds.
+_CALL_MAPPED: Final = frozenset({"type", "call_id", "name", "arguments", "id"})
+_CUSTOM_CALL_MAPPED: Final = frozenset({"type", "call_id", "name", "input", "id"})
+_RESULT_MAPPED: Final = frozenset({"type", "call_id", "output"})
+
+
 def decode_item(item: Mapping[str, Any], where: str) -> ContentPart:
     """A non-message item as its one canonical part."""
     kind = expect_str(item.get("type"), f"{where}.type")
     if kind in CALL_ITEMS:
         custom = kind == "custom_tool_call"
         field = "input" if custom else "arguments"
-        mapped = ("type", "call_id", "name", field, "id")
-        extra = item_hint(item, mapped)
+        extra = item_hint(item, _CUSTOM_CALL_MAPPED if custom else _CALL_MAPPED)
         absent = absent_keys(item, ("id", "status"))
         if absent:  # an answer's calls are written with both unless they came without
             extra["_absent"] = absent
+        call_id, name = item.get("call_id"), item.get("name")
+        arguments, item_id = item.get(field, ""), item.get("id")
+        if not (
+            type(name) is str
+            and type(arguments) is str
+            and (call_id is None or type(call_id) is str)
+            and (item_id is None or type(item_id) is str)
+        ):  # the readers name the first field that is not what it must be
+            call_id = opt_str(call_id, f"{where}.call_id")
+            name = expect_str(name, f"{where}.name")
+            arguments = expect_str(arguments, f"{where}.{field}")
+            item_id = opt_str(item_id, f"{where}.id")
         return ToolCallPart(
-            id=opt_str(item.get("call_id"), f"{where}.call_id") or new_id("call_"),
-            name=expect_str(item.get("name"), f"{where}.name"),
-            arguments=expect_str(item.get(field, ""), f"{where}.{field}"),
+            id=call_id or new_id("call_"),
+            name=name,
+            arguments=arguments,
             kind="custom" if custom else "function",
-            item_id=opt_str(item.get("id"), f"{where}.id"),
+            item_id=item_id,
             extras=pack(extra),
         )
     if kind in ("function_call_output", "custom_tool_call_output"):
@@ -165,7 +204,7 @@ def decode_item(item: Mapping[str, Any], where: str) -> ContentPart:
 
 
 def _decode_result(item: Mapping[str, Any], kind: str, where: str) -> ToolResultPart:
-    extra = item_hint(item, ("type", "call_id", "output"))
+    extra = item_hint(item, _RESULT_MAPPED)
     output = item.get("output")
     content: tuple[TextPart | ImagePart | DocumentPart, ...]
     if isinstance(output, str):
@@ -178,8 +217,9 @@ def _decode_result(item: Mapping[str, Any], kind: str, where: str) -> ToolResult
                 raise InvalidPayload(f"{where}.output[{i}]: not a text, image or file part")
             parts.append(part)
         content = tuple(parts)
+    call_id = item.get("call_id")
     return ToolResultPart(
-        call_id=expect_str(item.get("call_id"), f"{where}.call_id"),
+        call_id=call_id if type(call_id) is str else expect_str(call_id, f"{where}.call_id"),
         content=content,
         kind="custom" if kind == "custom_tool_call_output" else "function",
         extras=pack(extra),
@@ -354,7 +394,61 @@ def encode_parts(
     items: list[dict[str, Any]] = []
     msg: dict[str, Any] | None = None
     as_string: bool | None = False
+    text_kind = "output_text" if role == "assistant" else "input_text"
+    # Another format's assistant text in a request: its item's id is made only if the item
+    # keeps its full form (see _close_string), not for every item that becomes a string.
+    pending = not output and role == "assistant" and ids.response_id is None
     for i, part in enumerate(parts):
+        if type(part) is TextPart and not part.extras:
+            # The common part, with nothing but its values: no helper call, no place name
+            # (as encode_content writes it, with its one possible loss kept on the way).
+            text = part.text
+            if not text and not part.citations:
+                continue  # blank: never emitted
+            if part.cache_control is None and not part.citations:
+                plain: dict[str, Any] = {"type": text_kind, "text": text}
+                if text_kind == "output_text":
+                    plain["annotations"] = []
+                if msg is None:
+                    msg = _open_message(role, None, ids, start + len(items), pending)
+                    as_string = False if output or role != "assistant" else None
+                    items.append(msg)
+                msg["content"].append(plain)
+                continue
+        elif (
+            type(part) is ToolCallPart
+            and not part.extras
+            and part.kind == "function"
+            and part.item_id is None
+            and part.cache_control is None
+        ):
+            # A plain call, as encode_item writes it (nothing to report, no hint to apply).
+            _close_string(msg, as_string)
+            msg = None
+            call: dict[str, Any] = {"type": "function_call"}
+            if ids.response_id is not None:
+                call["id"] = ids.make("fc_", start + len(items))
+            if output:
+                call["status"] = "completed"
+            call["call_id"] = part.id
+            call["name"] = part.name
+            call["arguments"] = part.arguments
+            items.append(call)
+            continue
+        elif (
+            type(part) is ToolResultPart
+            and not output
+            and not part.is_error
+            and part.cache_control is None
+            and _plain_output(part.content)
+            and (not part.extras or (FORMAT not in part.extras and not has_foreign(part.extras)))
+        ):
+            # A plain text result, as encode_item writes it (nothing to report or apply).
+            _close_string(msg, as_string)
+            msg = None
+            kind = "custom_tool_call_output" if part.kind == "custom" else "function_call_output"
+            items.append({"type": kind, "call_id": part.call_id, "output": part.text})
+            continue
         at = f"{where}[{i}]"
         if not is_textlike(part):
             _close_string(msg, as_string)
@@ -371,7 +465,7 @@ def encode_parts(
             continue
         if msg is None or "_item" in own:
             _close_string(msg, as_string)
-            msg = new_message(role, own.get("_item"), ids, start + len(items))
+            msg = _open_message(role, own.get("_item"), ids, start + len(items), pending)
             as_string = bool(own.get("_content_string"))
             if "_item" not in own and not output and role == "assistant":
                 as_string = None  # another format's assistant text: the short form if it fits
@@ -382,19 +476,51 @@ def encode_parts(
     return items
 
 
+#: stands for the id of a message item that is made only if the item keeps its full form.
+_PENDING_ID: Final = object()
+
+
+def _open_message(
+    role: str, item: Mapping[str, Any] | None, ids: ItemIds, position: int, pending: bool
+) -> dict[str, Any]:
+    """:func:`new_message`, with the id left pending for another format's assistant text."""
+    if item is None and pending:
+        return {
+            "id": _PENDING_ID,
+            "type": "message",
+            "status": "completed",
+            "role": role,
+            "content": [],
+        }
+    return new_message(role, item, ids, position)
+
+
+def _plain_output(content: Sequence[ContentPart]) -> bool:
+    """Whether a tool result's content goes as a plain ``output`` string with nothing to
+    report: no part, or one text part without a cache marker."""
+    if not content:
+        return True
+    if len(content) != 1:
+        return False
+    only = content[0]
+    return type(only) is TextPart and only.cache_control is None
+
+
 def _close_string(msg: dict[str, Any] | None, as_string: bool | None) -> None:
     """Turn a one-entry content list into the plain string form: always when it was received
     so (``True``), or when the entry is plain text without annotations (``None``)."""
     if msg is None or as_string is False:
         return
     content = msg["content"]
-    if len(content) != 1:
-        return
-    entry = content[0]
-    plain = set(entry) <= {"type", "text", "annotations"} and not entry.get("annotations")
-    if as_string and plain and "text" in entry:
-        msg["content"] = entry["text"]
-    elif as_string is None and plain and entry["type"] == "output_text":
-        msg.pop("id", None)
-        msg.pop("status", None)
-        msg["content"] = entry["text"]
+    if len(content) == 1:
+        entry = content[0]
+        plain = set(entry) <= {"type", "text", "annotations"} and not entry.get("annotations")
+        if as_string and plain and "text" in entry:
+            msg["content"] = entry["text"]
+        elif as_string is None and plain and entry["type"] == "output_text":
+            msg.pop("id", None)
+            msg.pop("status", None)
+            msg["content"] = entry["text"]
+            return
+    if msg.get("id") is _PENDING_ID:
+        msg["id"] = new_id("msg_")  # the full form: the id new_message would have made

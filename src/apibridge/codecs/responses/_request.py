@@ -27,7 +27,7 @@ client and asks for reasoning also asks for ``reasoning.encrypted_content`` with
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 from apibridge.codecs._context import (
     Context,
@@ -43,8 +43,6 @@ from apibridge.codecs.responses._items import (
     decode_item,
     decode_message,
     encode_parts,
-    is_message,
-    item_side,
 )
 from apibridge.codecs.responses._settings import (
     decode_reasoning_config,
@@ -58,7 +56,9 @@ from apibridge.codecs.responses._settings import (
 )
 from apibridge.codecs.responses._wire import (
     FORMAT,
+    USER_SIDE_ITEMS,
     finish,
+    has_foreign,
     hints,
     lose_cache,
     lose_foreign,
@@ -67,7 +67,7 @@ from apibridge.codecs.responses._wire import (
     split,
 )
 from apibridge.errors import Loss, UnsupportedFeature
-from apibridge.model import ContentPart, Message, Request, ServerToolPart, TextPart
+from apibridge.model import ContentPart, Message, Request, ServerToolPart, TextPart, Tool
 
 __all__ = ["decode_request", "encode_request"]
 
@@ -78,6 +78,11 @@ _REQUEST_FIELDS = frozenset(
         "metadata", "user", "top_logprobs",
     }
 )  # fmt: skip
+
+#: the mapped fields with the one that holds the end user's id (``user``, or the newer
+#: ``safety_identifier``).
+_USER_FIELDS: Final = _REQUEST_FIELDS | {"user"}
+_SAFETY_FIELDS: Final = _REQUEST_FIELDS | {"safety_identifier"}
 
 _LOGPROBS_INCLUDE = "message.output_text.logprobs"
 _REASONING_INCLUDE = "reasoning.encrypted_content"
@@ -99,17 +104,20 @@ def _decode_input(
     system_role: str | None = None
     turns: list[tuple[str, list[ContentPart]]] = []
     for i, raw in enumerate(expect_list(value, "input")):
-        where = f"input[{i}]"
-        item = expect_obj(raw, where)
-        if is_message(item):
-            side = expect_str(item.get("role"), f"{where}.role")
-            parts = decode_message(item, side, where)
-            leading = not turns and side in ("system", "developer")
-            texts = [p for p in parts if isinstance(p, TextPart)]
-            if leading and system_role in (None, side) and len(texts) == len(parts):
-                system.extend(texts)
-                system_role = side
-                continue
+        item = raw if type(raw) is dict else expect_obj(raw, f"input[{i}]")
+        kind = item.get("type")
+        if kind == "message" or (kind is None and "type" not in item and "role" in item):
+            # (is_message, inline: one test per item)
+            side = item.get("role")
+            if type(side) is not str:
+                side = expect_str(side, f"input[{i}].role")
+            parts = decode_message(item, side, f"input[{i}]")
+            if not turns and side in ("system", "developer") and system_role in (None, side):
+                texts = [p for p in parts if isinstance(p, TextPart)]
+                if len(texts) == len(parts):
+                    system.extend(texts)
+                    system_role = side
+                    continue
         elif item.get("type", "item_reference") == "item_reference":
             # A reference to a stored item: kept in place, in whatever turn is open.
             ref_id = str_or_none(item.get("id"))
@@ -120,12 +128,13 @@ def _decode_input(
             ]
             side = turns[-1][0] if turns else "user"
         else:
-            parts, side = [decode_item(item, where)], item_side(item)
+            parts = [decode_item(item, f"input[{i}]")]
+            side = "user" if kind in USER_SIDE_ITEMS else "assistant"  # item_side, inline
         if turns and turns[-1][0] == side:
             turns[-1][1].extend(parts)
         else:
             turns.append((side, parts))
-    messages = tuple(Message(role=role, content=tuple(parts)) for role, parts in turns)
+    messages = tuple([Message(role=role, content=tuple(parts)) for role, parts in turns])
     return system, system_role or "system", messages
 
 
@@ -136,7 +145,7 @@ def decode_request(body: Mapping[str, Any], ctx: Context) -> Request:
     """A Responses request body in canonical form (unknown fields kept in extras)."""
     body = expect_obj(body, "request")
     user_key = "user" if "user" in body or "safety_identifier" not in body else "safety_identifier"
-    extra = split(body, _REQUEST_FIELDS | {user_key})
+    extra = split(body, _USER_FIELDS if user_key == "user" else _SAFETY_FIELDS)
     extra["_native"] = True  # a Responses client chose its own include/store
     if user_key != "user":
         extra["_user_field"] = user_key
@@ -151,10 +160,11 @@ def decode_request(body: Mapping[str, Any], ctx: Context) -> Request:
     if instructions is not None:
         text = expect_str(instructions, "instructions")
         system.insert(0, TextPart(text=text, extras=pack({"_instructions": True})))
-    tools = tuple(
-        decode_tool(t, f"tools[{i}]")
-        for i, t in enumerate(expect_list(body.get("tools", []), "tools"))
-    )
+    raw_tools = body.get("tools", [])
+    tools: tuple[Tool, ...] = ()
+    if raw_tools != []:
+        listed = expect_list(raw_tools, "tools")
+        tools = tuple([decode_tool(t, f"tools[{i}]") for i, t in enumerate(listed)])
     include = body.get("include")
     if include is not None:
         expect_list(include, "include")  # carried as it came; the encoder extends the list
@@ -216,13 +226,15 @@ def encode_request(request: Request, ctx: Context) -> dict[str, Any]:
     body: dict[str, Any] = {"model": request.model}
     instructions, items = _encode_system(request, ctx)
     from_system = bool(items)
+    ids = ItemIds(None)  # input items: no derived ids, so one serves every message
     for i, message in enumerate(request.messages):
-        where = f"messages[{i}]"
+        # Place names are built only where a loss may be reported.
         if message.name is not None:
-            ctx.lose(f"{where}.name", "responses messages have no author name")
-        lose_foreign(ctx, message.extras, where)
+            ctx.lose(f"messages[{i}].name", "responses messages have no author name")
+        if message.extras and has_foreign(message.extras):
+            lose_foreign(ctx, message.extras, f"messages[{i}]")
         items.extend(
-            encode_parts(message.content, message.role, ctx, f"{where}.content", ItemIds(None))
+            encode_parts(message.content, message.role, ctx, f"messages[{i}].content", ids)
         )
     body["input"] = _input_value(request, items, own, from_system)
     if body["input"] is None:
@@ -236,7 +248,8 @@ def encode_request(request: Request, ctx: Context) -> dict[str, Any]:
         body["tool_choice"] = encode_tool_choice(request, ctx)
     _encode_settings(request, ctx, own, body)
     nested = ("reasoning", "text", "text_format")
-    finish(body, {FORMAT: {k: v for k, v in own.items() if k not in nested}})
+    if own:
+        finish(body, {FORMAT: {k: v for k, v in own.items() if k not in nested}})
     _encode_include(request, own, body)
     return body
 

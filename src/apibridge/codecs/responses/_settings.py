@@ -153,11 +153,11 @@ def encode_tool(tool: Tool, ctx: Context, where: str) -> dict[str, Any] | None:
         if tool.format is not None:
             out["format"] = _flat_format(tool.format)
     else:
-        out["parameters"] = (
-            dict(tool.parameters)
-            if tool.parameters is not None
-            else {"type": "object", "properties": {}}
-        )
+        schema = tool.parameters  # carried as it is: a schema is never walked or copied
+        if schema is None:
+            out["parameters"] = {"type": "object", "properties": {}}
+        else:
+            out["parameters"] = schema if type(schema) is dict else dict(schema)
         # Responses function tools are strict unless told otherwise; schemas written for
         # other APIs rarely satisfy strict mode, so an unsaid ``strict`` is said as false.
         out["strict"] = tool.strict if tool.strict is not None else False

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Final
 
 from apibridge.codecs._context import Context, expect_obj, expect_str, int_or_none, str_or_none
 from apibridge.model import (
@@ -54,6 +54,7 @@ __all__ = [
     "encode_annotation",
     "encode_usage",
     "finish",
+    "has_foreign",
     "hints",
     "item_hint",
     "lose_cache",
@@ -139,8 +140,27 @@ STATUS_TO_STOP: Mapping[str, str | None] = {
 
 def hints(extras: Extras) -> Mapping[str, Any]:
     """This format's entry of ``extras`` (data and hints), or an empty mapping."""
+    if not extras:
+        return _NO_HINTS  # the common case: nothing carried
     found = extras.get(FORMAT)
-    return found if isinstance(found, Mapping) else {}
+    if found is None:
+        return _NO_HINTS
+    return found if type(found) is dict or isinstance(found, Mapping) else _NO_HINTS
+
+
+#: the hints of a value that carries none (never written to).
+_NO_HINTS: Final[Mapping[str, Any]] = {}
+
+
+def has_foreign(extras: Extras) -> bool:
+    """Whether ``extras`` hold a data field of another format (what :func:`lose_foreign`
+    reports); spelling hints (``_`` keys) are not data."""
+    for fmt, fields in extras.items():
+        if fmt != FORMAT and isinstance(fields, Mapping):
+            for key in fields:
+                if not str(key).startswith("_"):
+                    return True
+    return False
 
 
 def part_hints(part: ContentPart) -> Mapping[str, Any]:
@@ -156,6 +176,8 @@ def pack(fields: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
 
 def lose_foreign(ctx: Context, extras: Extras, where: str) -> None:
     """Report the extras of other formats (their spelling hints are not data: skipped)."""
+    if not extras or not has_foreign(extras):
+        return  # the common case: nothing to report
     foreign = {
         fmt: {k: v for k, v in fields.items() if not str(k).startswith("_")}
         for fmt, fields in extras.items()
@@ -167,8 +189,8 @@ def lose_foreign(ctx: Context, extras: Extras, where: str) -> None:
 def split(obj: Mapping[str, Any], known: Iterable[str]) -> dict[str, Any]:
     """The fields of ``obj`` this codec does not map: unknown keys, and known keys set to
     ``null`` (canonical ``None`` means *absent*, so an explicit ``null`` rides as data)."""
-    names = set(known)
-    return {k: v for k, v in obj.items() if k not in names or v is None}
+    names = known if isinstance(known, frozenset) else frozenset(known)
+    return {k: v for k, v in obj.items() if v is None or k not in names}
 
 
 def finish(out: dict[str, Any], extras: Extras, *, item: Mapping[str, Any] | None = None) -> None:
