@@ -120,7 +120,7 @@ def run_codec(
     if compiled_path is None:
         workers.pop("apibridge-compiled", None)
     else:
-        versions["apibridge compiled"] = "yes (mypyc, codecs and model)"
+        versions["apibridge compiled"] = "yes (mypyc: codecs, exchange, JSON and SSE helpers)"
     cases = codec.plan(index, wanted, list(labels), compiled=compiled_path is not None)
     rounds, batch = (2, 0.0005) if args.quick else (11, 0.006)
     try:

@@ -513,7 +513,8 @@ python -m benchmarks --quick --only codec   # a seconds-long smoke (CI runs it)
 ```
 
 This page was written by `python -m benchmarks --write-docs`; edit `benchmarks/report.py`,
-not the page.
+not the page. Which targets are not met, what bounds them and what was tried:
+[where the time goes](performance.md).
 """
 
 METHOD = """\

@@ -1227,6 +1227,24 @@ def test_stream_encoder_flushes_citations_of_parts_never_stopped_and_final_parts
     ] == [(0, 2), (2, 4)]
 
 
+def test_a_citation_after_its_text_part_stopped_is_reported_not_a_crash() -> None:
+    cite = Citation(kind="url_citation", url="https://a", title="A", start_index=0, end_index=2)
+    ctx = Context()
+    events: list[Event] = [
+        MessageStart(id="m", model="x", created=1),
+        PartStart(index=0, part=TextPart(text="")),
+        PartDelta(index=0, field="text", value="ab"),
+        PartStop(index=0, part=TextPart(text="ab")),
+        PartDelta(index=0, field="citation", citation=cite),
+        MessageDelta(stop_reason="end_turn"),
+        MessageStop(),
+    ]
+    view = comparable(sdk_snapshot(encode_stream(events, ctx)))
+    assert view["content"] == "ab"
+    assert not view.get("annotations")
+    assert [loss.field for loss in ctx.losses] == ["content[0].citations"]
+
+
 def test_snapshot_detection_reads_escaped_quotes() -> None:
     from apibridge._sse import SSEFrame
 

@@ -247,7 +247,11 @@ class StreamEncoder:
             return []
         if event.field == "citation":
             if event.citation is not None and kind == "text":
-                self._citations[index].append(event.citation)
+                pending = self._citations.get(index)
+                if pending is None:  # its part stopped: its annotations are written already
+                    self._report(f"content[{index}].citations", "a citation after its part ended")
+                else:
+                    pending.append(event.citation)
             return []
         if event.field == "signature":
             self._report(f"content[{index}].signature", "chat reasoning has no signature")
