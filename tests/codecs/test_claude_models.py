@@ -68,7 +68,7 @@ def fields(losses: list[Loss]) -> dict[str, str]:
         ("claude-3-7-sonnet-20250219", 64_000),
     ],
 )
-def test_codex_without_max_output_gets_the_models_max_output_on_claude(
+def test_fidelity_16_codex_without_max_output_gets_the_models_max_output_on_claude(
     model: str, cap: int
 ) -> None:
     out, losses = to_claude(codex(model, reasoning={"effort": "high"}))
@@ -109,7 +109,9 @@ def test_every_model_in_the_sdk_literal_has_an_entry() -> None:
 
 
 @pytest.mark.parametrize("model", ["claude-opus-4-7", "claude-opus-5-5", "claude-sonnet-5"])
-def test_sampling_params_dropped_and_reported_for_models_that_reject_them(model: str) -> None:
+def test_fidelity_16_sampling_params_dropped_and_reported_for_models_that_reject_them(
+    model: str,
+) -> None:
     body = {"model": model, "messages": USER, "temperature": 0.3, "top_p": 0.9}
     out, losses = to_claude(body, source="chat")
     assert "temperature" not in out
@@ -152,7 +154,7 @@ def test_dropping_sampling_params_is_refused_in_strict_mode() -> None:
         ("claude-opus-4-7", "minimal", "low"),  # Anthropic has no minimal
     ],
 )
-def test_effort_maps_to_output_config_effort_where_supported(
+def test_fidelity_16_effort_maps_to_output_config_effort_where_supported(
     model: str, effort: str, sent: str
 ) -> None:
     out, losses = to_claude(codex(model, reasoning={"effort": effort}))
@@ -212,7 +214,7 @@ def test_a_budget_for_an_adaptive_only_model_becomes_its_effort_band() -> None:
 
 
 @pytest.mark.parametrize("word", ["xhigh", "max"])
-def test_xhigh_reaches_openai_unchanged(word: str) -> None:
+def test_fidelity_16_xhigh_reaches_openai_unchanged(word: str) -> None:
     body = {
         "model": "gpt-5.5",
         "max_tokens": 1000,
