@@ -35,6 +35,24 @@ def _effort_budget() -> str:
     return _md(("effort", "budget_tokens"), list(EFFORT_BUDGET.items()))
 
 
+def _claude_models() -> str:
+    """The Claude model table, from ``codecs._claude_models`` itself."""
+    from apibridge.codecs._claude_models import CLAUDE_MODELS, UNKNOWN_CLAUDE, UNKNOWN_MODEL
+
+    def words(values: tuple[str, ...]) -> str:
+        return ", ".join(values) or "none"
+
+    rows = [
+        (f"`{pattern}`", m.max_output, words(m.sampling), words(m.thinking), words(m.efforts))
+        for pattern, m in (
+            *CLAUDE_MODELS,
+            ("other claude-*", UNKNOWN_CLAUDE),
+            ("any other name", UNKNOWN_MODEL),
+        )
+    ]
+    return _md(("model", "max output", "sampling", "thinking", "effort"), rows)
+
+
 def _stop_reasons() -> str:
     """Canonical stop reason → each client format's spelling, from the codecs' own tables."""
     from apibridge.codecs.anthropic._wire import STOP_REASON_TO_WIRE
@@ -85,6 +103,7 @@ def _fidelity_tests() -> str:
 _FIDELITY_TEST = re.compile(r"def test_fidelity_(\d+)_\w+")
 
 TABLES: dict[str, Callable[[], str]] = {
+    "claude_models": _claude_models,
     "error_kinds": _error_kinds,
     "effort_budget": _effort_budget,
     "fidelity_tests": _fidelity_tests,

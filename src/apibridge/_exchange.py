@@ -21,7 +21,7 @@ canonical events from a transport that makes its own, through :meth:`EventDecode
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Final
 
 import attrs
@@ -157,14 +157,17 @@ class Exchange:
         strict: bool = False,
         losses: list[Loss] | None = None,
         policy: RequestPolicy | None = None,
+        claude_models: Sequence[tuple[str, Mapping[str, Any]]] = (),
     ) -> Exchange:
         """Decode the client's request ``body`` (in format ``client``).
 
         ``policy``, when given, turns the decoded request into the one the upstream gets
         (recording its changes in the context) before the exchange is built.
+        ``claude_models`` overrides the Claude model table for this upstream
+        (:func:`apibridge.codecs._claude_models.overrides_from_options`).
         """
         client_codec, upstream_codec = get_codec(client), get_codec(upstream)
-        ctx = Context(strict=strict, losses=losses)
+        ctx = Context(strict=strict, losses=losses, claude_models=claude_models)
         if type(body) is not dict and not isinstance(body, Mapping):
             raise InvalidPayload("the request body must be a JSON object")
         decoded = client_codec.decode_request(body, ctx)

@@ -61,7 +61,8 @@ def text(value: str, **kw: Any) -> TextPart:
 
 def request(*messages: Message, **kw: Any) -> Request:
     kw.setdefault("max_tokens", 1024)
-    return Request(model="claude-sonnet-4-5", messages=messages, **kw)
+    kw.setdefault("model", "claude-sonnet-4-5")
+    return Request(messages=messages, **kw)
 
 
 def encode(req: Request, ctx: Context | None = None) -> dict[str, Any]:
@@ -139,11 +140,18 @@ def test_native_system_turns_stay_in_place() -> None:
     assert ctx.losses == []
 
 
-def test_max_tokens_defaults_with_a_loss() -> None:
+def test_max_tokens_defaults_to_the_models_max_output_with_a_loss() -> None:
+    # Was DEFAULT_MAX_TOKENS (4096) for every model; now the model's own maximum (issue 15).
     ctx = Context()
     body = encode(attrs.evolve(request(user(text("hi"))), max_tokens=None), ctx)
-    assert body["max_tokens"] == DEFAULT_MAX_TOKENS
-    assert has_loss(ctx, "max_tokens", "defaulted")
+    assert body["max_tokens"] == 64_000  # claude-sonnet-4-5
+    assert has_loss(ctx, "max_tokens", "defaulted to the model's maximum output, 64000")
+
+
+def test_max_tokens_of_an_unknown_non_claude_model_stays_the_old_default() -> None:
+    ctx = Context()
+    req = attrs.evolve(request(user(text("hi"))), max_tokens=None, model="glm-4.6")
+    assert encode(req, ctx)["max_tokens"] == DEFAULT_MAX_TOKENS == 4096
 
 
 def test_n_above_one_is_refused() -> None:
@@ -223,7 +231,10 @@ def test_effort_budget_stays_below_max_tokens() -> None:
 def test_adaptive_reasoning_sends_the_effort() -> None:
     ctx = Context()
     reasoning = ReasoningConfig(mode="adaptive", effort="minimal", summary="auto")
-    body = encode(request(user(text("hi")), reasoning=reasoning), ctx)
+    # a model with adaptive thinking and effort (claude-sonnet-4-5 has neither: see
+    # test_claude_models.py for how reasoning is fitted to it)
+    req = request(user(text("hi")), reasoning=reasoning, model="claude-opus-4-6")
+    body = encode(req, ctx)
     assert body["thinking"] == {"type": "adaptive"}
     assert body["output_config"] == {"effort": "low"}
     assert has_loss(ctx, "reasoning.effort", "sent as low")

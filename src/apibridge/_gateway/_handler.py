@@ -63,7 +63,8 @@ from apibridge._gateway._previous_response import ResponseHistory
 from apibridge._gateway._streaming import SSE_HEADERS, open_stream
 from apibridge._tokens import estimate_request_tokens
 from apibridge.codecs import StreamEncoder, get_codec
-from apibridge.config import GatewayConfig, UpstreamConfig, redact_url
+from apibridge.codecs._claude_models import overrides_from_options
+from apibridge.config import ConfigError, GatewayConfig, UpstreamConfig, redact_url
 from apibridge.errors import ApibridgeError, ApiError, GatewayError, InvalidPayload
 from apibridge.model import Usage
 from apibridge.store import Store, StoreUnavailable, close_store, open_store, start_store
@@ -108,6 +109,8 @@ class Handler:
             "losses": 0,
         }
         self.losses = LossReport(self.counters)
+        #: each upstream's overrides of the Claude model table, checked once, at start-up.
+        self.claude_models = _claude_model_overrides(config)
 
     # --------------------------------------------------------------------- lifecycle
 
@@ -265,6 +268,7 @@ class Handler:
             upstream=target,
             strict=self.config.server.strict,
             policy=policy,
+            claude_models=self.claude_models.get(upstream.name, ()),
         )
         call.stream = exchange.request.stream
         return exchange
@@ -412,3 +416,19 @@ class Handler:
             "store_items": store_items,
             "counters": dict(self.counters),
         }
+
+
+def _claude_model_overrides(
+    config: GatewayConfig,
+) -> dict[str, tuple[tuple[str, Mapping[str, Any]], ...]]:
+    """Each upstream's ``options.claude_models`` (pattern → capability fields), checked."""
+    out = {}
+    for name, upstream in config.upstreams.items():
+        table = upstream.options.get("claude_models")
+        if table is None:
+            continue
+        try:
+            out[name] = overrides_from_options(table, f"upstreams.{name}.options.claude_models")
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+    return out

@@ -66,8 +66,9 @@ LATE_SYSTEM_DEFAULT: Mapping[str, str] = {
 
 _MIN_BUDGET = 1024  # Anthropic's smallest thinking budget
 
-_EFFORTS = frozenset({"minimal", "low", "medium", "high", "xhigh"})
-_EFFORT_ALIASES: Mapping[str, str] = {"max": "xhigh"}
+#: the words ``output_config.effort`` takes; each is also an OpenAI ``ReasoningEffort`` word
+#: (openai 3.60), so ``xhigh`` and ``max`` reach an OpenAI upstream unchanged.
+_EFFORTS = frozenset({"minimal", "low", "medium", "high", "xhigh", "max"})
 
 #: never handed to transports: credentials and connection-level headers.
 _PRIVATE_HEADERS = frozenset(
@@ -139,7 +140,7 @@ def _translate_output_config(
     effort = value.get("effort")
     if effort is None:
         return request, rest
-    word = _EFFORT_ALIASES.get(str(effort), str(effort))
+    word = str(effort)
     if word not in _EFFORTS:
         ctx.lose("output_config.effort", f"unknown effort {effort!r}{gated}")
         return request, rest

@@ -37,12 +37,14 @@ class Context:
     decoders use it to learn what only the request knows (stop sequences, tools).
     ``upstream_names`` maps a client tool name to the name the upstream knows it by, where they
     differ (set by ``apibridge.Exchange`` when it shortens names); decoders of answers match both.
+    ``claude_models`` holds an upstream's overrides of the Claude model table
+    (:mod:`apibridge.codecs._claude_models`), pattern → fields; the Anthropic encoder reads it.
 
     A plain class rather than an attrs one: it is built once per conversion and the compiled
     codecs (mypyc) make it a native class.
     """
 
-    __slots__ = ("losses", "request", "strict", "upstream_names")
+    __slots__ = ("claude_models", "losses", "request", "strict", "upstream_names")
 
     def __init__(
         self,
@@ -51,11 +53,13 @@ class Context:
         losses: list[Loss] | None = None,
         request: Request | None = None,
         upstream_names: Mapping[str, str] | None = None,
+        claude_models: Sequence[tuple[str, Mapping[str, Any]]] = (),
     ) -> None:
         self.strict = strict
         self.losses: list[Loss] = [] if losses is None else losses
         self.request = request
         self.upstream_names: Mapping[str, str] = {} if upstream_names is None else upstream_names
+        self.claude_models = claude_models
 
     def __repr__(self) -> str:
         return (

@@ -27,9 +27,10 @@ import re
 from collections.abc import Mapping
 from typing import Any, Final, Literal
 
+from apibridge.codecs._claude_models import ClaudeModel
 from apibridge.codecs._context import Context, expect_obj, expect_str, opt_bool, opt_int, opt_str
 from apibridge.codecs._custom_tools import describe, input_schema
-from apibridge.codecs._reasoning import budget_for_effort
+from apibridge.codecs._reasoning import budget_for_effort, effort_for_budget, nearest_effort
 from apibridge.codecs.anthropic._wire import FORMAT, Own, absent_keys, cache_control, finish, own_of
 from apibridge.errors import InvalidPayload
 from apibridge.model import OutputFormat, ReasoningConfig, Request, Tool, ToolChoice
@@ -291,17 +292,38 @@ def encode_tool_choice(request: Request, ctx: Context, *, has_tools: bool) -> di
 
 
 def encode_reasoning(
-    request: Request, own: Mapping[str, Any], max_tokens: int, out: dict[str, Any], ctx: Context
+    request: Request,
+    own: Mapping[str, Any],
+    max_tokens: int,
+    out: dict[str, Any],
+    ctx: Context,
+    model: ClaudeModel | None = None,
+    *,
+    native: bool = True,
 ) -> None:
-    """Write ``thinking`` and ``output_config`` into ``out``."""
+    """Write ``thinking`` and ``output_config`` into ``out``.
+
+    ``model`` says what the upstream model takes (:mod:`apibridge.codecs._claude_models`). A
+    request from another API (``native`` false) is fitted to it: an effort becomes adaptive
+    thinking with ``output_config.effort`` where the model has both, a budget plus the effort
+    where it has effort but no adaptive thinking, a budget alone elsewhere; a budget for a
+    model with adaptive thinking only becomes adaptive thinking with the budget's effort band;
+    reasoning for a model that does not think is dropped. Each change is reported.
+    """
     rest = own.get("output_config")
     config: dict[str, Any] = dict(rest) if isinstance(rest, Mapping) else {}
     reasoning = request.reasoning
     if reasoning is not None:
         effort = reasoning.effort
         thinking: dict[str, Any] | None = None
+        fit = model is not None and not native
         if own.get(EFFORT_ONLY):
             pass
+        elif fit and model is not None and reasoning.mode != "disabled" and not model.thinking:
+            ctx.lose("reasoning", f"{request.model} does not think")
+            effort = None
+        elif fit and model is not None and reasoning.mode != "disabled":
+            thinking, effort = _fitted_thinking(reasoning, model, max_tokens, ctx)
         elif reasoning.mode == "enabled":
             thinking, effort = _thinking_budget(reasoning, max_tokens, ctx)
         else:
@@ -310,6 +332,18 @@ def encode_reasoning(
             extra = own.get("thinking")
             out["thinking"] = {**(extra if isinstance(extra, Mapping) else {}), **thinking}
         effort = _wire_effort(effort, ctx)
+        if effort is not None and fit and model is not None and not model.efforts:
+            ctx.lose("reasoning.effort", f"{request.model} has no effort setting")
+            effort = None
+        elif effort is not None and fit and model is not None:
+            word = nearest_effort(effort, model.efforts)
+            if word != effort:
+                ctx.lose(
+                    "reasoning.effort",
+                    f"{request.model} has no effort {effort!r}",
+                    f"sent as {word}",
+                )
+            effort = word
         if effort is not None:
             config["effort"] = effort
         if reasoning.summary is not None:
@@ -327,6 +361,38 @@ def encode_reasoning(
         ctx.lose("output_format", "Anthropic structured output needs a JSON schema")
     if config or "output_config" in own:
         out["output_config"] = config
+
+
+def _fitted_thinking(
+    reasoning: ReasoningConfig, model: ClaudeModel, max_tokens: int, ctx: Context
+) -> tuple[dict[str, Any] | None, str | None]:
+    """``thinking`` and the effort to send, for another API's reasoning on ``model``."""
+    adaptive = "adaptive" in model.thinking
+    if reasoning.mode == "adaptive" and not adaptive:
+        ctx.lose("reasoning", "the model has no adaptive thinking", "sent as a thinking budget")
+        return _thinking_budget(reasoning, max_tokens, ctx)
+    if reasoning.budget_tokens is not None:
+        if "enabled" in model.thinking:
+            return _thinking_budget(reasoning, max_tokens, ctx)
+        effort = reasoning.effort
+        if effort is None and model.efforts:
+            effort = effort_for_budget(reasoning.budget_tokens, allowed=model.efforts)
+        ctx.lose(
+            "reasoning.budget_tokens",
+            "the model takes no thinking budget",
+            f"sent as adaptive thinking with effort {effort}" if effort else "sent as adaptive",
+        )
+        return {"type": "adaptive"}, effort
+    if adaptive and (model.efforts or reasoning.effort is None):
+        return {"type": "adaptive"}, reasoning.effort if model.efforts else None
+    if not adaptive and model.efforts:
+        # effort without adaptive thinking (Opus 4.5): a budget from the effort, and the effort
+        thinking, _ = _thinking_budget(reasoning, max_tokens, ctx)
+        return thinking, reasoning.effort
+    if adaptive:  # adaptive thinking without effort words: the effort cannot be said
+        ctx.lose("reasoning.effort", "the model has no effort setting", "sent as adaptive")
+        return {"type": "adaptive"}, None
+    return _thinking_budget(reasoning, max_tokens, ctx)
 
 
 def _wire_effort(effort: str | None, ctx: Context) -> str | None:

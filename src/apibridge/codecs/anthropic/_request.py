@@ -18,7 +18,9 @@ turns of one role merge, ``tool_result`` blocks lead their user turn, thinking b
 their assistant turn, and sampling settings Anthropic refuses while thinking are dropped
 (reported). Either way thinking without a native signature is omitted (loss): an Anthropic
 upstream verifies every signature. ``n > 1`` is refused; a missing ``max_tokens`` (required
-by Anthropic) is defaulted, with a loss.
+by Anthropic) becomes the model's own maximum output (``codecs._claude_models``), with a loss.
+A request from another format is also fitted to the model: sampling settings it refuses are
+dropped, and reasoning becomes the thinking and effort it takes (``_options``), each reported.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
+from apibridge.codecs._claude_models import UNKNOWN_MODEL, ClaudeModel, claude_model
 from apibridge.codecs._context import (
     Context,
     expect_list,
@@ -71,8 +74,9 @@ __all__ = [
 NATIVE_TURNS: Final = "_native_turns"
 #: hint: ``system`` was a plain string.
 SYSTEM_STRING: Final = "_system_string"
-#: ``max_tokens`` is required by Anthropic; this is used (with a loss) when none was given.
-DEFAULT_MAX_TOKENS: Final = 4096
+#: ``max_tokens`` for a model name the Claude table does not know and that is not ``claude-*``
+#: (``codecs._claude_models.UNKNOWN_MODEL``); a known model gets its own maximum output.
+DEFAULT_MAX_TOKENS: Final = UNKNOWN_MODEL.max_output
 
 _REQUEST_KEYS: Final = frozenset(
     {
@@ -244,10 +248,17 @@ def encode_request(request: Request, ctx: Context) -> dict[str, Any]:
     own = own_of(request.extras)
     native = bool(own.get(NATIVE_TURNS))
     messages, moved = _encode_messages(request, ctx, native=native)
+    model = claude_model(request.model, ctx.claude_models)
     max_tokens = request.max_tokens
     if max_tokens is None:
-        max_tokens = DEFAULT_MAX_TOKENS
-        ctx.lose("max_tokens", "Anthropic requires max_tokens", "defaulted")
+        # Codex and most OpenAI clients name no cap: the model's own maximum, not a guess that
+        # cuts long turns (and their thinking budget) short.
+        max_tokens = model.max_output
+        ctx.lose(
+            "max_tokens",
+            "Anthropic requires max_tokens",
+            f"defaulted to the model's maximum output, {max_tokens}",
+        )
     out: dict[str, Any] = {"model": request.model, "max_tokens": max_tokens}
     system = _encode_system((*request.system, *moved), own, ctx)
     if system is not None:
@@ -263,13 +274,13 @@ def encode_request(request: Request, ctx: Context) -> dict[str, Any]:
     choice = encode_tool_choice(request, ctx, has_tools=bool(tools) or native)
     if choice is not None:
         out["tool_choice"] = choice
-    encode_reasoning(request, own, max_tokens, out, ctx)
+    encode_reasoning(request, own, max_tokens, out, ctx, model, native=native)
     metadata = encode_metadata(request, own, ctx)
     if metadata is not None:
         out["metadata"] = metadata
     if request.stop:
         out["stop_sequences"] = list(request.stop)
-    _encode_sampling(request, out, ctx, native=native)
+    _encode_sampling(request, out, ctx, model, native=native)
     if request.stream:
         out["stream"] = True
     if request.logprobs or request.top_logprobs is not None:
@@ -279,8 +290,23 @@ def encode_request(request: Request, ctx: Context) -> dict[str, Any]:
     return finish(out, request.extras, ctx, "request")
 
 
-def _encode_sampling(request: Request, out: dict[str, Any], ctx: Context, *, native: bool) -> None:
+def _encode_sampling(
+    request: Request, out: dict[str, Any], ctx: Context, model: ClaudeModel, *, native: bool
+) -> None:
     temperature, top_p, top_k = request.temperature, request.top_p, request.top_k
+    if not native and len(model.sampling) < 3:
+        # The newest models answer 400 to any sampling setting; another API's client cannot
+        # know that, so they are dropped (reported). An Anthropic client's own go as sent.
+        accepted = model.sampling
+        if temperature is not None and "temperature" not in accepted:
+            ctx.lose("temperature", f"{request.model} takes no temperature")
+            temperature = None
+        if top_p is not None and "top_p" not in accepted:
+            ctx.lose("top_p", f"{request.model} takes no top_p")
+            top_p = None
+        if top_k is not None and "top_k" not in accepted:
+            ctx.lose("top_k", f"{request.model} takes no top_k")
+            top_k = None
     thinking = out.get("thinking", {}).get("type") in ("enabled", "adaptive")
     if not native and thinking:
         # Anthropic rejects these sampling settings while thinking, which another API's

@@ -298,8 +298,9 @@ def decode_reasoning_config(value: Any, extra: dict[str, Any]) -> ReasoningConfi
     )
 
 
-#: every effort word the Responses API defines.
-_OPENAI_EFFORTS: Final = frozenset({"none", "minimal", "low", "medium", "high", "xhigh"})
+#: every effort word the Responses API defines (``ReasoningEffort`` of the openai 3.60 SDK);
+#: Anthropic's ``xhigh`` and ``max`` reach it unchanged.
+_OPENAI_EFFORTS: Final = frozenset({"none", "minimal", "low", "medium", "high", "xhigh", "max"})
 #: the words every reasoning model accepts (o-series models refuse ``minimal``, and only the
 #: newest accept ``xhigh``): what a budget or another format's word becomes.
 _SAFE_EFFORTS: Final = ("low", "medium", "high")
@@ -313,7 +314,7 @@ def encode_reasoning_config(request: Request, ctx: Context, own: Mapping[str, An
     out: dict[str, Any] = dict(own.get("reasoning") or {})
     effort = config.effort
     if effort is not None and effort not in _OPENAI_EFFORTS:
-        # another format's word (Anthropic's "max"): the nearest one every model accepts
+        # a word OpenAI does not define: the nearest one every model accepts
         sent = nearest_effort(effort, _SAFE_EFFORTS)
         ctx.lose("reasoning.effort", f"responses has no effort {effort!r}", f"sent as {sent!r}")
         effort = sent

@@ -1,0 +1,308 @@
+"""The Claude model table (issue 15, items 1 to 3): output cap, sampling settings, effort.
+
+Requests from OpenAI clients (Codex on Responses, Chat clients) are fitted to the Claude model
+they reach; an Anthropic client's own request goes as it came. Every output is checked
+against the ``anthropic`` SDK's request types.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import typing
+from typing import Any
+
+import pytest
+from anthropic.types import model_param
+
+import apibridge
+from apibridge import Exchange, _json
+from apibridge._gateway._handler import Handler, HttpRequest
+from apibridge.codecs import anthropic as codec
+from apibridge.codecs._claude_models import (
+    CLAUDE_MODELS,
+    UNKNOWN_CLAUDE,
+    UNKNOWN_MODEL,
+    claude_model,
+    overrides_from_options,
+)
+from apibridge.codecs._context import Context
+from apibridge.config import ConfigError, GatewayConfig
+from apibridge.errors import Loss, UnsupportedFeature
+from apibridge.model import ReasoningConfig, Request, Response
+from apibridge.transports import NO_FORWARDING, Forwarding
+from apibridge.transports.scripted import ScriptedTransport, echo
+from oracles import validate_request
+
+USER = [{"role": "user", "content": "hi"}]
+
+
+def to_claude(body: dict[str, Any], source: str = "responses") -> tuple[dict[str, Any], list[Loss]]:
+    losses: list[Loss] = []
+    out = apibridge.convert_request(body, source=source, target="anthropic", losses=losses)
+    validate_request("anthropic", out)
+    return out, losses
+
+
+def codex(model: str, **extra: Any) -> dict[str, Any]:
+    """A request as Codex sends it: Responses, no ``max_output_tokens``."""
+    return {"model": model, "input": "hi", "stream": True, **extra}
+
+
+def fields(losses: list[Loss]) -> dict[str, str]:
+    return {loss.field: loss.action for loss in losses}
+
+
+# ------------------------------------------------------------------ 1. no output cap
+
+
+@pytest.mark.parametrize(
+    ("model", "cap"),
+    [
+        ("claude-opus-4-6", 128_000),
+        ("claude-opus-4-7", 128_000),
+        ("claude-opus-5-5", 128_000),
+        ("claude-sonnet-4-5-20250929", 64_000),
+        ("claude-haiku-4-5", 64_000),
+        ("claude-opus-4-1-20250805", 32_000),
+        ("claude-3-7-sonnet-20250219", 64_000),
+    ],
+)
+def test_fidelity_16_codex_without_max_output_gets_the_models_max_output_on_claude(
+    model: str, cap: int
+) -> None:
+    out, losses = to_claude(codex(model, reasoning={"effort": "high"}))
+    assert out["max_tokens"] == cap
+    assert fields(losses)["max_tokens"] == f"defaulted to the model's maximum output, {cap}"
+    budget = out.get("thinking", {}).get("budget_tokens")
+    assert budget is None or budget < cap
+    assert budget != 4095  # the old 4096 cap cut the thinking budget to 4095
+
+
+def test_a_budget_model_gets_the_full_effort_budget_once_the_cap_is_the_models() -> None:
+    out, losses = to_claude(codex("claude-sonnet-4-5", reasoning={"effort": "high"}))
+    assert out["thinking"] == {"type": "enabled", "budget_tokens": 24576}
+    assert "reasoning.effort" not in fields(losses)
+
+
+def test_a_clients_own_max_output_is_kept() -> None:
+    out, _ = to_claude(codex("claude-opus-4-7", max_output_tokens=2000))
+    assert out["max_tokens"] == 2000
+
+
+def test_unknown_names_get_a_safe_default() -> None:
+    assert claude_model("claude-opus-9") is UNKNOWN_CLAUDE
+    assert claude_model("glm-4.6") is UNKNOWN_MODEL
+    out, _ = to_claude(codex("glm-4.6", temperature=0.2))
+    assert out["max_tokens"] == 4096  # a third-party server's model: what was always sent
+    assert out["temperature"] == 0.2
+
+
+def test_every_model_in_the_sdk_literal_has_an_entry() -> None:
+    names = typing.get_args(typing.get_args(model_param.ModelParam)[0])
+    assert names
+    for name in names:
+        assert any(fnmatch.fnmatchcase(name, pattern) for pattern, _ in CLAUDE_MODELS), name
+
+
+# ------------------------------------------------------------------ 2. sampling settings
+
+
+@pytest.mark.parametrize("model", ["claude-opus-4-7", "claude-opus-5-5", "claude-sonnet-5"])
+def test_fidelity_16_sampling_params_dropped_and_reported_for_models_that_reject_them(
+    model: str,
+) -> None:
+    body = {"model": model, "messages": USER, "temperature": 0.3, "top_p": 0.9}
+    out, losses = to_claude(body, source="chat")
+    assert "temperature" not in out
+    assert "top_p" not in out
+    lost = fields(losses)
+    assert lost["temperature"] == "dropped"
+    assert lost["top_p"] == "dropped"
+
+
+def test_sampling_params_kept_for_models_that_accept_them() -> None:
+    body = {"model": "claude-sonnet-4-5", "messages": USER, "temperature": 0.3, "top_p": 0.9}
+    out, losses = to_claude(body, source="chat")
+    assert out["temperature"] == 0.3
+    assert out["top_p"] == 0.9
+    assert "temperature" not in fields(losses)
+
+
+def test_sampling_params_of_an_anthropic_client_go_as_sent() -> None:
+    body = {"model": "claude-opus-4-7", "max_tokens": 100, "messages": USER, "temperature": 0.3}
+    out = apibridge.convert_request(body, source="anthropic", target="anthropic")
+    assert out["temperature"] == 0.3
+
+
+def test_dropping_sampling_params_is_refused_in_strict_mode() -> None:
+    body = {"model": "claude-opus-4-7", "max_tokens": 10, "messages": USER, "temperature": 0.3}
+    with pytest.raises(UnsupportedFeature, match="temperature"):
+        apibridge.convert_request(body, source="chat", target="anthropic", strict=True)
+
+
+# ------------------------------------------------------------------ 3. effort
+
+
+@pytest.mark.parametrize(
+    ("model", "effort", "sent"),
+    [
+        ("claude-opus-4-7", "xhigh", "xhigh"),
+        ("claude-opus-5-5", "low", "low"),
+        ("claude-opus-4-6", "high", "high"),
+        ("claude-opus-4-6", "xhigh", "high"),  # 4.6 has no xhigh: the nearer-below word
+        ("claude-opus-4-7", "minimal", "low"),  # Anthropic has no minimal
+    ],
+)
+def test_fidelity_16_effort_maps_to_output_config_effort_where_supported(
+    model: str, effort: str, sent: str
+) -> None:
+    out, losses = to_claude(codex(model, reasoning={"effort": effort}))
+    assert out["thinking"] == {"type": "adaptive"}
+    assert out["output_config"] == {"effort": sent}
+    if sent != effort:
+        assert fields(losses)["reasoning.effort"] == f"sent as {sent}"
+
+
+def test_chat_reasoning_effort_maps_to_output_config_effort() -> None:
+    body = {"model": "claude-opus-4-7", "messages": USER, "reasoning_effort": "medium"}
+    out, _ = to_claude(body, source="chat")
+    assert out["thinking"] == {"type": "adaptive"}
+    assert out["output_config"] == {"effort": "medium"}
+
+
+def test_effort_without_adaptive_thinking_sends_a_budget_and_the_effort() -> None:
+    out, _ = to_claude(codex("claude-opus-4-5", reasoning={"effort": "medium"}))
+    assert out["thinking"] == {"type": "enabled", "budget_tokens": 8192}
+    assert out["output_config"] == {"effort": "medium"}
+
+
+def test_effort_on_a_model_without_effort_is_a_budget_only() -> None:
+    out, _ = to_claude(codex("claude-sonnet-4-5", reasoning={"effort": "low"}))
+    assert out["thinking"] == {"type": "enabled", "budget_tokens": 2048}
+    assert "output_config" not in out
+
+
+def test_effort_on_a_model_that_does_not_think_is_reported() -> None:
+    out, losses = to_claude(codex("claude-3-5-haiku-20241022", reasoning={"effort": "low"}))
+    assert "thinking" not in out
+    assert "output_config" not in out
+    assert "reasoning" in fields(losses)
+
+
+def test_a_budget_for_an_adaptive_only_model_becomes_its_effort_band() -> None:
+    body = {
+        "model": "claude-opus-4-7",
+        "max_tokens": 40_000,
+        "messages": USER,
+        "thinking": {"type": "enabled", "budget_tokens": 30_000},
+    }
+    out = apibridge.convert_request(body, source="anthropic", target="anthropic")
+    assert out["thinking"] == {"type": "enabled", "budget_tokens": 30_000}  # native: as sent
+    # the same budget from another format (backboard, or a policy that set one) is fitted
+    ctx = Context()
+    request = Request(
+        model="claude-opus-4-7",
+        messages=(),
+        max_tokens=40_000,
+        reasoning=ReasoningConfig(mode="enabled", budget_tokens=30_000),
+    )
+    out = codec.encode_request(request, ctx)
+    assert out["thinking"] == {"type": "adaptive"}
+    assert out["output_config"] == {"effort": "xhigh"}
+    assert {loss.field for loss in ctx.losses} == {"reasoning.budget_tokens"}
+
+
+@pytest.mark.parametrize("word", ["xhigh", "max"])
+def test_fidelity_16_xhigh_reaches_openai_unchanged(word: str) -> None:
+    body = {
+        "model": "gpt-5.5",
+        "max_tokens": 1000,
+        "messages": USER,
+        "thinking": {"type": "adaptive"},
+        "output_config": {"effort": word},
+    }
+    losses: list[Loss] = []
+    out = apibridge.convert_request(body, source="anthropic", target="responses", losses=losses)
+    validate_request("responses", out)
+    assert out["reasoning"]["effort"] == word
+    assert "reasoning.effort" not in fields(losses)
+    back = apibridge.convert_request(
+        {"model": "gpt-5.5", "input": "hi", "reasoning": {"effort": word}},
+        source="responses",
+        target="responses",
+    )
+    assert back["reasoning"] == {"effort": word}
+
+
+# ------------------------------------------------------------------ the per-upstream override
+
+
+def test_override_replaces_the_fields_it_names() -> None:
+    overrides = overrides_from_options(
+        {"claude-opus-4-7*": {"max_output_tokens": 32_000, "sampling": ["temperature"]}}
+    )
+    model = claude_model("claude-opus-4-7", overrides)
+    assert model.max_output == 32_000
+    assert model.sampling == ("temperature",)
+    assert model.efforts == claude_model("claude-opus-4-7").efforts
+
+
+@pytest.mark.parametrize(
+    "table",
+    [
+        {"claude-*": {"max_output_tokens": 0}},
+        {"claude-*": {"sampling": ["temp"]}},
+        {"claude-*": {"efforts": ["huge"]}},
+        {"claude-*": {"colour": "red"}},
+        {"claude-*": 3},
+        ["claude-*"],
+    ],
+)
+def test_a_bad_override_is_refused(table: Any) -> None:
+    with pytest.raises(ValueError, match="claude_models"):
+        overrides_from_options(table)
+
+
+class _Recording(ScriptedTransport):
+    """Answers with ``echo`` and keeps every exchange it was given."""
+
+    def __init__(self) -> None:
+        super().__init__(responder=echo)
+        self.exchanges: list[Exchange] = []
+
+    async def complete(
+        self, exchange: Exchange, forwarding: Forwarding = NO_FORWARDING
+    ) -> Response:
+        self.exchanges.append(exchange)
+        return await super().complete(exchange, forwarding)
+
+
+def test_gateway_upstream_override_reaches_the_anthropic_encoder() -> None:
+    options = {
+        "claude_models": {
+            "my-claude*": {"max_output_tokens": 20_000, "sampling": [], "efforts": ["high"]}
+        }
+    }
+    config = GatewayConfig.single(
+        "anthropic=http://anthropic.test", api_key="sk-ant-test", options=options
+    )
+    recorder = _Recording()
+    handler = Handler(config, transports={"default": recorder})
+    body = {"model": "my-claude-1", "input": "hi", "temperature": 0.5}
+    request = HttpRequest(method="POST", path="/v1/responses", body=_json.dumps(body))
+    response = asyncio.run(handler.handle(request))
+    assert response.status == 200
+    (exchange,) = recorder.exchanges
+    sent = exchange.upstream_request()
+    assert sent["max_tokens"] == 20_000
+    assert "temperature" not in sent
+
+
+def test_a_bad_gateway_override_fails_at_start_up() -> None:
+    options = {"claude_models": {"claude-*": {"max_output_tokens": "lots"}}}
+    config = GatewayConfig.single(
+        "anthropic=http://anthropic.test", api_key="sk-ant-test", options=options
+    )
+    with pytest.raises(ConfigError, match=r"upstreams\.default\.options\.claude_models"):
+        Handler(config, transports={"default": _Recording()})
