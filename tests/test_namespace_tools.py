@@ -305,3 +305,15 @@ def test_tool_names_flatten_only_for_targets_without_namespaces() -> None:
     (part,) = restored.content
     assert isinstance(part, ToolCallPart)
     assert (part.namespace, part.name) == ("crm", "find")
+
+
+def test_a_tool_choice_naming_a_namespace_member_names_its_flat_tool() -> None:
+    request = {
+        **codex_request(),
+        "tool_choice": {"type": "function", "name": "find"},
+    }
+    body = apibridge.convert_request(request, source="responses", target="anthropic", losses=[])
+    assert body["tool_choice"] == {"type": "tool", "name": "crm__find"}
+    plain = {**request, "tool_choice": {"type": "function", "name": "shell"}}
+    body = apibridge.convert_request(plain, source="responses", target="chat", losses=[])
+    assert body["tool_choice"] == {"type": "function", "function": {"name": "shell"}}

@@ -130,6 +130,11 @@ class ToolNames:
         )
         up = self.to_upstream
         choice = request.tool_choice
+        if choice is not None and self.flat:
+            # A choice names a tool by its name alone: a namespace member's name means the
+            # member unless a plain tool has that name.
+            plain = {t.name: up.get(t.name, t.name) for t in request.tools if t.namespace is None}
+            up = {**{name: flat for (_, name), flat in self.flat.items()}, **plain}
         if choice is not None and (choice.name or choice.allowed):
             choice = ToolChoice(
                 mode=choice.mode,
