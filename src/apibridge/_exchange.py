@@ -36,6 +36,7 @@ from apibridge.model import (
     PartStop,
     Request,
     Response,
+    Tool,
     ToolCallPart,
     ToolChoice,
 )
@@ -49,44 +50,91 @@ RequestPolicy = Callable[[Request, Context], Request]
 
 @attrs.frozen
 class ToolNames:
-    """A reversible map between client tool names and the names an upstream accepts."""
+    """A reversible map between client tool names and the names an upstream accepts.
+
+    For an upstream without tool namespaces (``TOOL_NAMESPACES`` false: Anthropic, Chat,
+    backboard), each member of a Responses ``namespace`` tool becomes a plain tool named
+    :func:`flat_tool_name` (``<namespace>__<name>``, shortened like any other name the target
+    rejects), calls in the history are sent under that name, and calls in the answer get their
+    ``namespace`` and ``name`` back.
+    """
 
     to_upstream: Mapping[str, str] = attrs.field(factory=dict)
     to_client: Mapping[str, str] = attrs.field(factory=dict)
+    #: ``(namespace, client name)`` → the upstream's flat name, for an upstream without namespaces.
+    flat: Mapping[tuple[str, str], str] = attrs.field(factory=dict)
+    #: upstream flat name → the client's namespace (its name is in :attr:`to_client`).
+    namespaces: Mapping[str, str] = attrs.field(factory=dict)
 
     @classmethod
     def for_target(cls, request: Request, target: Codec) -> ToolNames:
-        """Shorten or sanitise every name ``target`` would reject; keep the others."""
+        """Shorten or sanitise every name ``target`` would reject; keep the others; flatten
+        namespaced tools for a target without namespaces."""
         # Hot path (every request): each name is checked once, and only the few a target
         # rejects are sorted (the map's order) and shortened.
         names: set[str] = set()
+        members: set[tuple[str, str]] = set()
+        flatten = not target.TOOL_NAMESPACES
         for tool in request.tools:
             if tool.kind != "server":
-                names.add(tool.name)
+                if tool.namespace is not None and flatten:
+                    members.add((tool.namespace, tool.name))
+                else:
+                    names.add(tool.name)
         for message in request.messages:
             for part in message.content:
                 if isinstance(part, ToolCallPart):
-                    names.add(part.name)
-        if not names:
+                    if part.namespace is not None and flatten:
+                        members.add((part.namespace, part.name))
+                    else:
+                        names.add(part.name)
+        if not names and not members:
             return _NO_NAMES
         limit, allowed = target.TOOL_NAME_MAX, target.TOOL_NAME_RE.fullmatch
         rejected = [n for n in names if len(n) > limit or not allowed(n)]
-        if not rejected:
+        if not rejected and not members:
             return _NO_NAMES
         forward = {name: _shorten(name, target) for name in sorted(rejected)}
-        return cls(forward, {v: k for k, v in forward.items()})
+        back = {v: k for k, v in forward.items()}
+        flat: dict[tuple[str, str], str] = {}
+        namespaces: dict[str, str] = {}
+        if members:
+            taken = {forward.get(n, n) for n in names}
+            for namespace, name in sorted(members):
+                joined = flat_tool_name(namespace, name)
+                upstream = _shorten(joined, target)
+                if upstream in taken:  # a plain tool already has that name
+                    upstream = _shorten(joined, target, force=True)
+                taken.add(upstream)
+                flat[(namespace, name)] = upstream
+                back[upstream] = name
+                namespaces[upstream] = namespace
+        return cls(forward, back, flat, namespaces)
+
+    @property
+    def upstream_names(self) -> dict[str, str]:
+        """Client name → upstream name, for the codecs (``Context.upstream_names``); a
+        namespace member is listed under its own name unless a plain tool has that name."""
+        if not self.flat:
+            return dict(self.to_upstream)
+        return {**{name: up for (_, name), up in self.flat.items()}, **self.to_upstream}
 
     def rename_request(self, request: Request) -> Request:
         """``request`` with every tool name as the upstream must see it."""
-        if not self.to_upstream:
+        if not self.to_upstream and not self.flat:
             return request
-        up = self.to_upstream
-        tools = tuple(attrs.evolve(t, name=up.get(t.name, t.name)) for t in request.tools)
+        tools = tuple(self._tool(t) for t in request.tools)
         messages = tuple(
-            attrs.evolve(m, content=tuple(self._part(p, up) for p in m.content))
+            attrs.evolve(m, content=tuple(self._upstream_part(p) for p in m.content))
             for m in request.messages
         )
+        up = self.to_upstream
         choice = request.tool_choice
+        if choice is not None and self.flat:
+            # A choice names a tool by its name alone: a namespace member's name means the
+            # member unless a plain tool has that name.
+            plain = {t.name: up.get(t.name, t.name) for t in request.tools if t.namespace is None}
+            up = {**{name: flat for (_, name), flat in self.flat.items()}, **plain}
         if choice is not None and (choice.name or choice.allowed):
             choice = ToolChoice(
                 mode=choice.mode,
@@ -96,11 +144,40 @@ class ToolNames:
             )
         return attrs.evolve(request, tools=tools, messages=messages, tool_choice=choice)
 
+    def _tool(self, tool: Tool) -> Tool:
+        if tool.kind == "server":
+            return tool
+        if tool.namespace is not None and self.flat:
+            flat = self.flat.get((tool.namespace, tool.name))
+            if flat is not None:
+                about, description = tool.namespace_description, tool.description
+                if about:  # the namespace's description, said once per member
+                    description = about if not description else f"{about}\n\n{description}"
+                return attrs.evolve(
+                    tool,
+                    name=flat,
+                    namespace=None,
+                    namespace_description=None,
+                    description=description,
+                )
+        name = self.to_upstream.get(tool.name)
+        return tool if name is None else attrs.evolve(tool, name=name)
+
+    def _upstream_part(self, part: ContentPart) -> ContentPart:
+        if not isinstance(part, ToolCallPart):
+            return part
+        if part.namespace is not None and self.flat:
+            flat = self.flat.get((part.namespace, part.name))
+            if flat is not None:
+                return attrs.evolve(part, name=flat, namespace=None)
+        name = self.to_upstream.get(part.name)
+        return part if name is None else attrs.evolve(part, name=name)
+
     def restore_response(self, response: Response) -> Response:
         """``response`` with the client's own tool names back."""
         if not self.to_client:
             return response
-        content = tuple(self._part(p, self.to_client) for p in response.content)
+        content = tuple(self._client_part(p) for p in response.content)
         return attrs.evolve(response, content=content)
 
     def restore_event(self, event: Event) -> Event:
@@ -108,26 +185,41 @@ class ToolNames:
         if not self.to_client:
             return event
         if isinstance(event, PartStart):
-            return attrs.evolve(event, part=self._part(event.part, self.to_client))
+            return attrs.evolve(event, part=self._client_part(event.part))
         if isinstance(event, PartStop) and event.part is not None:
-            return attrs.evolve(event, part=self._part(event.part, self.to_client))
+            return attrs.evolve(event, part=self._client_part(event.part))
         return event
 
-    @staticmethod
-    def _part(part: ContentPart, table: Mapping[str, str]) -> ContentPart:
-        if isinstance(part, ToolCallPart) and part.name in table:
-            return attrs.evolve(part, name=table[part.name])
+    def _client_part(self, part: ContentPart) -> ContentPart:
+        if isinstance(part, ToolCallPart) and part.name in self.to_client:
+            namespace = self.namespaces.get(part.name)
+            if namespace is not None:
+                return attrs.evolve(part, name=self.to_client[part.name], namespace=namespace)
+            return attrs.evolve(part, name=self.to_client[part.name])
         return part
 
 
 #: the map of a request whose every tool name the upstream accepts (frozen: one serves all).
 _NO_NAMES: Final = ToolNames()
 
+#: what joins a namespace and a member's name in a flattened tool name.
+NAMESPACE_SEPARATOR: Final = "__"
 
-def _shorten(name: str, target: Codec) -> str:
-    """A deterministic, collision-resistant name that ``target`` accepts."""
+
+def flat_tool_name(namespace: str, name: str) -> str:
+    """The name a namespace member gets where the target has no namespaces:
+    ``<namespace>__<name>``; a namespace that already ends in ``__`` (Codex's MCP spelling,
+    ``mcp__server__``) is not given a second separator."""
+    if namespace.endswith(NAMESPACE_SEPARATOR):
+        return namespace + name
+    return namespace + NAMESPACE_SEPARATOR + name
+
+
+def _shorten(name: str, target: Codec, *, force: bool = False) -> str:
+    """A deterministic, collision-resistant name that ``target`` accepts (``force``: with the
+    digest even when the name is accepted as it is)."""
     clean = "".join(c if target.TOOL_NAME_RE.fullmatch(c) else "_" for c in name)
-    if len(clean) <= target.TOOL_NAME_MAX and clean == name:
+    if len(clean) <= target.TOOL_NAME_MAX and clean == name and not force:
         return clean
     digest = hashlib.sha256(name.encode()).hexdigest()[:8]
     return clean[: target.TOOL_NAME_MAX - 9] + "_" + digest
@@ -174,7 +266,7 @@ class Exchange:
         ctx.request = decoded
         request = decoded if policy is None else policy(decoded, ctx)
         names = ToolNames.for_target(request, upstream_codec)
-        ctx.upstream_names = names.to_upstream
+        ctx.upstream_names = names.upstream_names
         return cls(client_codec, upstream_codec, request, names, ctx)
 
     @property

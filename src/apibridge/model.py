@@ -176,6 +176,8 @@ class ToolCallPart:
     arguments: str
     kind: Literal["function", "custom"] = "function"
     item_id: str | None = None
+    #: the Responses ``namespace`` of the called tool (see :attr:`Tool.namespace`).
+    namespace: str | None = None
     cache_control: Mapping[str, JSON] | None = None
     extras: Extras = attrs.field(factory=dict)
 
@@ -287,10 +289,17 @@ class Tool:
     ``kind`` is ``function`` (JSON-schema ``parameters``), ``custom`` (Responses free-form,
     optional grammar ``format``) or ``server`` (a provider-run tool such as web search:
     ``server_type`` gives its canonical name, ``raw`` the original definition).
+
+    ``namespace`` names the Responses ``namespace`` tool the tool is a member of (Codex groups
+    an MCP server's tools so); ``namespace_description`` is that namespace's description.
+    Members of one namespace are consecutive in ``Request.tools``. Formats without namespaces
+    get each member as a plain tool under a flattened name (see ``apibridge.ToolNames``).
     """
 
     name: str
     kind: Literal["function", "custom", "server"] = "function"
+    namespace: str | None = None
+    namespace_description: str | None = None
     description: str | None = None
     parameters: Mapping[str, JSON] | None = None
     strict: bool | None = None

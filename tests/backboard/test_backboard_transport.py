@@ -20,6 +20,7 @@ from bb_helpers import (
     complete,
     exchange,
     folded,
+    forwarded,
     msg,
     stream,
     stream_error,
@@ -755,3 +756,41 @@ async def test_an_sse_event_over_the_size_limit_ends_the_stream_with_bad_gateway
     assert events[0].error.kind == "bad_gateway"
     assert "larger than 8388608 bytes" in events[0].error.message
     assert response.is_closed
+
+
+WEATHER_NAMESPACE = {
+    "type": "namespace",
+    "name": "weather",
+    "description": "Weather service.",
+    "tools": [{"type": "function", "name": "get_weather", "parameters": {"type": "object"}}],
+}
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+async def test_namespace_tools_reach_backboard_flattened_and_calls_come_back_namespaced(
+    fake: FakeBackboard, transports: Transports, streamed: bool
+) -> None:
+    def model(thread: Any, fields: dict[str, Any], files: Any) -> Plan:
+        names = [t["function"]["name"] for t in fields.get("tools") or []]
+        assert names == ["weather__get_weather"]
+        return Plan(tool_calls=(("weather__get_weather", {"city": "Oslo"}),))
+
+    fake.responder = model
+    body = {"model": "gpt-4o", "input": "Weather in Oslo?", "tools": [WEATHER_NAMESPACE]}
+    transport = transports()
+    if streamed:
+        answer = folded(await stream(transport, body, client="responses"))
+    else:
+        answer = await complete(transport, body, client="responses")
+    assert [(c.namespace, c.name) for c in calls_of(answer)] == [("weather", "get_weather")]
+
+
+async def test_namespace_tools_in_fallback_tool_mode_are_a_reported_loss(
+    fake: FakeBackboard, transports: Transports
+) -> None:
+    fake.responder = lambda thread, fields, files: Plan(text="No tools needed.")
+    transport = transports(fallback_tool_models=["featherless/*"])
+    body = {"model": "featherless/tiny-llm", "input": "hi", "tools": [WEATHER_NAMESPACE]}
+    ex = exchange(body, client="responses")
+    await transport.complete(ex, forwarded(None))
+    assert "tools[].namespace" in [loss.field for loss in ex.losses]

@@ -7,7 +7,8 @@ same surface, described by :class:`Codec`:
 * ``StreamDecoder`` (SSE frames → canonical events) and ``StreamEncoder`` (canonical events
   → SSE bytes), both ``feed(item) -> list`` and ``close() -> list``;
 * ``decode_error`` / ``encode_error`` for error bodies;
-* ``TOOL_NAME_MAX`` / ``TOOL_NAME_RE``: what tool names that format accepts.
+* ``TOOL_NAME_MAX`` / ``TOOL_NAME_RE``: what tool names that format accepts;
+  ``TOOL_NAMESPACES``: whether it groups tools in namespaces (Responses).
 
 Nothing here performs I/O or imports httpx, anyio, asyncio, socket or threading (a test holds
 this), so the codecs run anywhere: in a server, a notebook, a batch job or a browser.

@@ -44,6 +44,7 @@ class Codec(Protocol):
 
     FORMAT: str
     TOOL_NAME_MAX: int
+    TOOL_NAMESPACES: bool
     TOOL_NAME_RE: re.Pattern[str]
 
     def decode_request(self, body: Mapping[str, Any], ctx: Context) -> Request: ...

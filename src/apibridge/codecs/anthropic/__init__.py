@@ -26,6 +26,7 @@ from apibridge.codecs.anthropic._wire import (
     STOP_REASON_TO_WIRE,
     TOOL_NAME_MAX,
     TOOL_NAME_RE,
+    TOOL_NAMESPACES,
 )
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "TOOL_CHOICE_FROM_WIRE",
     "TOOL_CHOICE_TO_WIRE",
     "TOOL_NAME_MAX",
+    "TOOL_NAMESPACES",
     "TOOL_NAME_RE",
     "StreamDecoder",
     "StreamEncoder",

@@ -49,6 +49,7 @@ __all__ = [
     "STOP_REASON_FROM_WIRE",
     "STOP_REASON_TO_WIRE",
     "TOOL_NAME_MAX",
+    "TOOL_NAMESPACES",
     "TOOL_NAME_RE",
     "Own",
     "absent_keys",
@@ -70,6 +71,8 @@ __all__ = [
 
 FORMAT: Final = "anthropic"
 TOOL_NAME_MAX: Final = 128
+#: Whether tools can be grouped in namespaces (``ToolNames`` flattens them where not).
+TOOL_NAMESPACES: Final = False
 #: One character Anthropic allows in a tool name (``ToolNames`` matches whole names too).
 TOOL_NAME_RE: Final = re.compile(r"[A-Za-z0-9_-]+")
 

@@ -28,7 +28,13 @@ from apibridge.codecs.backboard._request import (
 )
 from apibridge.codecs.backboard._response import StreamEncoder, decode_response, encode_response
 from apibridge.codecs.backboard._stream_decoder import StreamDecoder
-from apibridge.codecs.backboard._wire import FORMAT, TOOL_NAME_MAX, TOOL_NAME_RE, decode_tool_call
+from apibridge.codecs.backboard._wire import (
+    FORMAT,
+    TOOL_NAME_MAX,
+    TOOL_NAME_RE,
+    TOOL_NAMESPACES,
+    decode_tool_call,
+)
 
 __all__ = [
     "CURRENT_HEADER",
@@ -38,6 +44,7 @@ __all__ = [
     "RETRYABLE_MESSAGES",
     "RETRYABLE_STATUSES",
     "TOOL_NAME_MAX",
+    "TOOL_NAMESPACES",
     "TOOL_NAME_RE",
     "StreamDecoder",
     "StreamEncoder",

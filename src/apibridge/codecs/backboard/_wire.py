@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Mapping
-from typing import Any
+from typing import Any, Final
 
 from apibridge._json import dumps_str
 from apibridge.codecs._context import expect_obj, new_id, opt_int, opt_str
@@ -35,6 +35,7 @@ __all__ = [
     "RUNNING_STATUSES",
     "STATUS_STOP",
     "TOOL_NAME_MAX",
+    "TOOL_NAMESPACES",
     "TOOL_NAME_RE",
     "add_usage",
     "decode_tool_call",
@@ -46,6 +47,8 @@ FORMAT = "backboard"
 
 #: backboard takes tools in OpenAI's function format, with OpenAI's name rules.
 TOOL_NAME_MAX = 64
+#: Whether tools can be grouped in namespaces (``ToolNames`` flattens them where not).
+TOOL_NAMESPACES: Final = False
 TOOL_NAME_RE = re.compile(r"[A-Za-z0-9_-]+")
 
 #: Answer status (lower-cased) → canonical stop reason. Others are failures.

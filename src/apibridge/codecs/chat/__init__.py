@@ -39,6 +39,7 @@ from apibridge.codecs.chat._wire import (
     STOP_TO_FINISH,
     TOOL_NAME_MAX,
     TOOL_NAME_RE,
+    TOOL_NAMESPACES,
 )
 
 __all__ = [
@@ -50,6 +51,7 @@ __all__ = [
     "STOP_TO_FINISH",
     "TOOL_CHOICE_MODES",
     "TOOL_NAME_MAX",
+    "TOOL_NAMESPACES",
     "TOOL_NAME_RE",
     "StreamDecoder",
     "StreamEncoder",

@@ -51,6 +51,7 @@ __all__ = [
     "FORMAT",
     "STOP_TO_FINISH",
     "TOOL_NAME_MAX",
+    "TOOL_NAMESPACES",
     "TOOL_NAME_RE",
     "apply_extras",
     "content_kind",
@@ -76,6 +77,8 @@ FORMAT: Final = "chat"
 
 #: OpenAI's limit on function names: 64 characters of ``[a-zA-Z0-9_-]``.
 TOOL_NAME_MAX: Final = 64
+#: Whether tools can be grouped in namespaces (``ToolNames`` flattens them where not).
+TOOL_NAMESPACES: Final = False
 #: One allowed tool-name character (``ToolNames`` matches whole names and single characters).
 TOOL_NAME_RE: Final = re.compile(r"[A-Za-z0-9_-]+")
 

@@ -21,11 +21,12 @@ from apibridge.codecs.responses._response import (
 )
 from apibridge.codecs.responses._stream_decoder import StreamDecoder
 from apibridge.codecs.responses._stream_encoder import StreamEncoder
-from apibridge.codecs.responses._wire import FORMAT, TOOL_NAME_MAX, TOOL_NAME_RE
+from apibridge.codecs.responses._wire import FORMAT, TOOL_NAME_MAX, TOOL_NAME_RE, TOOL_NAMESPACES
 
 __all__ = [
     "FORMAT",
     "TOOL_NAME_MAX",
+    "TOOL_NAMESPACES",
     "TOOL_NAME_RE",
     "StreamDecoder",
     "StreamEncoder",

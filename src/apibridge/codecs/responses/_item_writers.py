@@ -401,7 +401,7 @@ class _CallWriter(_ItemWriter):
         part = self.part
         assert isinstance(part, ToolCallPart)
         custom = part.kind == "custom"
-        return {
+        item: dict[str, Any] = {
             "id": part.item_id or self.stream.ids.make("ctc_" if custom else "fc_", position),
             "type": "custom_tool_call" if custom else "function_call",
             "status": "in_progress",
@@ -409,6 +409,9 @@ class _CallWriter(_ItemWriter):
             "name": part.name,
             "input" if custom else "arguments": "",
         }
+        if part.namespace is not None:
+            item["namespace"] = part.namespace
+        return item
 
     def begin(self) -> list[bytes]:
         assert isinstance(self.part, ToolCallPart)

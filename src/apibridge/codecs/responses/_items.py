@@ -155,8 +155,8 @@ def item_side(item: Mapping[str, Any]) -> str:
 
 
 #: the fields of a call item (function, custom) and of a tool output that the part holds.
-_CALL_MAPPED: Final = frozenset({"type", "call_id", "name", "arguments", "id"})
-_CUSTOM_CALL_MAPPED: Final = frozenset({"type", "call_id", "name", "input", "id"})
+_CALL_MAPPED: Final = frozenset({"type", "call_id", "name", "arguments", "id", "namespace"})
+_CUSTOM_CALL_MAPPED: Final = frozenset({"type", "call_id", "name", "input", "id", "namespace"})
 _RESULT_MAPPED: Final = frozenset({"type", "call_id", "output"})
 
 
@@ -182,12 +182,16 @@ def decode_item(item: Mapping[str, Any], where: str) -> ContentPart:
             name = expect_str(name, f"{where}.name")
             arguments = expect_str(arguments, f"{where}.{field}")
             item_id = opt_str(item_id, f"{where}.id")
+        namespace = item.get("namespace")
+        if namespace is not None and type(namespace) is not str:
+            namespace = opt_str(namespace, f"{where}.namespace")
         return ToolCallPart(
             id=call_id or new_id("call_"),
             name=name,
             arguments=arguments,
             kind="custom" if custom else "function",
             item_id=item_id,
+            namespace=namespace,
             extras=pack(extra),
         )
     if kind in ("function_call_output", "custom_tool_call_output"):
@@ -265,6 +269,8 @@ def _encode_call(
         out["status"] = "completed"
     out["call_id"] = part.id
     out["name"] = part.name
+    if part.namespace is not None:
+        out["namespace"] = part.namespace
     out["input" if custom else "arguments"] = part.arguments
     lose_cache(part, ctx, where)
     lose_foreign(ctx, part.extras, where)
@@ -420,6 +426,7 @@ def encode_parts(
             and not part.extras
             and part.kind == "function"
             and part.item_id is None
+            and part.namespace is None
             and part.cache_control is None
         ):
             # A plain call, as encode_item writes it (nothing to report, no hint to apply).

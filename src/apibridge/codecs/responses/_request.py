@@ -47,12 +47,12 @@ from apibridge.codecs.responses._items import (
 from apibridge.codecs.responses._settings import (
     decode_reasoning_config,
     decode_text,
-    decode_tool,
     decode_tool_choice,
+    decode_tools,
     encode_reasoning_config,
     encode_text,
-    encode_tool,
     encode_tool_choice,
+    encode_tools,
 )
 from apibridge.codecs.responses._wire import (
     FORMAT,
@@ -164,7 +164,7 @@ def decode_request(body: Mapping[str, Any], ctx: Context) -> Request:
     tools: tuple[Tool, ...] = ()
     if raw_tools != []:
         listed = expect_list(raw_tools, "tools")
-        tools = tuple([decode_tool(t, f"tools[{i}]") for i, t in enumerate(listed)])
+        tools = decode_tools(listed)
     include = body.get("include")
     if include is not None:
         expect_list(include, "include")  # carried as it came; the encoder extends the list
@@ -242,8 +242,7 @@ def encode_request(request: Request, ctx: Context) -> dict[str, Any]:
     if instructions is not None:
         body["instructions"] = instructions
     if request.tools or own.get("_empty_tools"):
-        tools = (encode_tool(t, ctx, f"tools[{i}]") for i, t in enumerate(request.tools))
-        body["tools"] = [t for t in tools if t is not None]
+        body["tools"] = encode_tools(request.tools, ctx)
     if request.tool_choice is not None:
         body["tool_choice"] = encode_tool_choice(request, ctx)
     _encode_settings(request, ctx, own, body)

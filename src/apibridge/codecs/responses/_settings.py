@@ -18,7 +18,7 @@ other key ride in extras (``text``, ``text_format``, ``reasoning`` hold unmapped
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Final, Literal, TypeAlias
 
 import attrs
@@ -51,10 +51,12 @@ __all__ = [
     "decode_text",
     "decode_tool",
     "decode_tool_choice",
+    "decode_tools",
     "encode_reasoning_config",
     "encode_text",
     "encode_tool",
     "encode_tool_choice",
+    "encode_tools",
 ]
 
 #: Hosted tool types a ``tool_choice`` object can force by type alone (the SDK's list).
@@ -99,6 +101,59 @@ SERVER_TOOL_TYPES: Mapping[str, str] = {
 
 
 # ------------------------------------------------------------------------------ tools
+
+
+#: the fields of a ``namespace`` tool that the members' canonical fields hold.
+_NAMESPACE_MAPPED: Final = frozenset({"type", "name", "description", "tools"})
+
+
+def decode_tools(listed: Sequence[Any]) -> tuple[Tool, ...]:
+    """The whole ``tools`` list; a ``namespace`` tool becomes its members, in order, each with
+    its :attr:`~apibridge.model.Tool.namespace`."""
+    out: list[Tool] = []
+    for i, raw in enumerate(listed):
+        where = f"tools[{i}]"
+        members = raw.get("tools") if isinstance(raw, Mapping) else None
+        if not isinstance(members, list) or not members or raw.get("type") != "namespace":
+            out.append(decode_tool(raw, where))  # an empty namespace stays a kept server tool
+            continue
+        namespace = expect_str(raw.get("name"), f"{where}.name")
+        about = str_or_none(raw.get("description"))
+        rest = split(raw, _NAMESPACE_MAPPED)
+        for j, member in enumerate(members):
+            tool = decode_tool(member, f"{where}.tools[{j}]")
+            if tool.kind == "server":
+                raise InvalidPayload(f"{where}.tools[{j}]: a namespace holds function/custom tools")
+            extras = tool.extras
+            if j == 0 and rest:  # the namespace's own unmapped fields ride on its first member
+                extras = pack({**hints(extras), "_namespace_extra": rest})
+            out.append(
+                attrs.evolve(tool, namespace=namespace, namespace_description=about, extras=extras)
+            )
+    return tuple(out)
+
+
+def encode_tools(tools: tuple[Tool, ...], ctx: Context) -> list[dict[str, Any]]:
+    """``tools`` for the wire: consecutive members of one namespace regrouped into it."""
+    out: list[dict[str, Any]] = []
+    group: dict[str, Any] | None = None
+    for i, tool in enumerate(tools):
+        encoded = encode_tool(tool, ctx, f"tools[{i}]")
+        if encoded is None:
+            continue
+        if tool.namespace is None:
+            group = None
+            out.append(encoded)
+            continue
+        if group is None or group["name"] != tool.namespace:
+            group = {"type": "namespace", "name": tool.namespace}
+            if tool.namespace_description is not None:
+                group["description"] = tool.namespace_description
+            group["tools"] = []
+            group.update(hints(tool.extras).get("_namespace_extra") or {})
+            out.append(group)
+        group["tools"].append(encoded)
+    return out
 
 
 def decode_tool(raw: Any, where: str) -> Tool:

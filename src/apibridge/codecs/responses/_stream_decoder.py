@@ -260,6 +260,7 @@ class StreamDecoder:
                 arguments="",
                 kind="custom" if custom else "function",
                 item_id=str_or_none(item.get("id")),
+                namespace=str_or_none(item.get("namespace")),
             )
             out = self._open((index, -1), part)
             return out + self._delta(

@@ -46,6 +46,7 @@ __all__ = [
     "STATUS_TO_STOP",
     "STOP_TO_STATUS",
     "TOOL_NAME_MAX",
+    "TOOL_NAMESPACES",
     "TOOL_NAME_RE",
     "USER_SIDE_ITEMS",
     "absent_keys",
@@ -69,6 +70,8 @@ __all__ = [
 FORMAT = "responses"
 
 TOOL_NAME_MAX = 64
+#: Whether tools can be grouped in namespaces (``ToolNames`` flattens them where not).
+TOOL_NAMESPACES: Final = True
 #: One allowed character of a tool name (``ToolNames`` matches names and single characters).
 TOOL_NAME_RE: re.Pattern[str] = re.compile(r"[A-Za-z0-9_-]+")
 

@@ -157,6 +157,14 @@ class BackboardTransport:
         fallback = self.settings.uses_fallback_tools(original) or (
             self.settings.uses_fallback_tools(routed)
         )
+        if fallback and any(t.namespace is not None for t in request.tools):
+            # Tools described in the prompt are matched by their plain names; the calls parsed
+            # from the text cannot say which namespace they belong to.
+            exchange.ctx.lose(
+                "tools[].namespace",
+                "backboard models without native tools have no tool namespaces",
+                "members described and called under their own names",
+            )
         turn = Turn(
             exchange=exchange,
             request=request,
