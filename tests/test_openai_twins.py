@@ -5,6 +5,7 @@ Each output is validated with the openai SDK types (``oracles``)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -214,3 +215,115 @@ def test_twin_fields_stay_reported_losses_to_anthropic(source: str) -> None:
     }
     _, lost = _request(body, source, "anthropic")
     assert {"request.prompt_cache_key", "request.store"} <= set(lost)
+
+
+# ----------------------------------------------------------------------------- item 8
+
+
+CHAT_ANSWER: dict[str, Any] = {
+    "id": "chatcmpl-1",
+    "object": "chat.completion",
+    "created": 1,
+    "model": "gpt-5",
+    "service_tier": "flex",
+    "choices": [
+        {
+            "index": 0,
+            "message": {"role": "assistant", "content": "hi"},
+            "finish_reason": "stop",
+        }
+    ],
+}
+_MESSAGE: dict[str, Any] = {
+    "type": "message",
+    "id": "msg_1",
+    "role": "assistant",
+    "status": "completed",
+    "content": [{"type": "output_text", "text": "hi", "annotations": []}],
+}
+RESPONSES_ANSWER: dict[str, Any] = {
+    "id": "resp_1",
+    "object": "response",
+    "created_at": 1,
+    "model": "gpt-5",
+    "status": "completed",
+    "service_tier": "flex",
+    "output": [_MESSAGE],
+    "tools": [],
+    "tool_choice": "auto",
+    "parallel_tool_calls": True,
+}
+
+
+def _answer(body: dict[str, Any], source: str, target: str) -> tuple[dict[str, Any], list[str]]:
+    losses: list[Loss] = []
+    out = apibridge.convert_response(body, source=source, target=target, losses=losses)
+    validate_response(target, out)
+    return out, [loss.field for loss in losses]
+
+
+def test_service_tier_of_a_chat_answer_reaches_a_responses_client() -> None:
+    out, lost = _answer(CHAT_ANSWER, "chat", "responses")
+    assert out["service_tier"] == "flex"
+    assert lost == []
+
+
+def test_service_tier_of_a_responses_answer_reaches_a_chat_client() -> None:
+    out, lost = _answer(RESPONSES_ANSWER, "responses", "chat")
+    assert out["service_tier"] == "flex"
+    assert lost == []
+
+
+def test_ultrafast_service_tier_of_a_responses_answer_is_reported_to_chat() -> None:
+    out, lost = _answer({**RESPONSES_ANSWER, "service_tier": "ultrafast"}, "responses", "chat")
+    assert "service_tier" not in out
+    assert lost == ["response.service_tier"]
+
+
+def _sse(event: str | None, data: dict[str, Any]) -> bytes:
+    head = f"event: {event}\n".encode() if event else b""
+    return head + b"data: " + json.dumps(data).encode() + b"\n\n"
+
+
+def test_service_tier_of_a_chat_stream_reaches_a_responses_client() -> None:
+    base = {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "gpt-5"}
+    base["service_tier"] = "flex"
+    chunks = [
+        _sse(
+            None,
+            {**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": "hi"}}]},
+        ),
+        _sse(None, {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}),
+        b"data: [DONE]\n\n",
+    ]
+    data = b"".join(apibridge.convert_stream(chunks, source="chat", target="responses"))
+    final = final_from_stream("responses", data)
+    assert final.service_tier == "flex"
+
+
+def test_service_tier_of_a_responses_stream_reaches_a_chat_client() -> None:
+    started = {**RESPONSES_ANSWER, "status": "in_progress", "output": []}
+    events = [
+        _sse(
+            "response.created",
+            {"type": "response.created", "sequence_number": 0, "response": started},
+        ),
+        _sse(
+            "response.output_item.done",
+            {
+                "type": "response.output_item.done",
+                "sequence_number": 1,
+                "output_index": 0,
+                "item": _MESSAGE,
+            },
+        ),
+        _sse(
+            "response.completed",
+            {"type": "response.completed", "sequence_number": 2, "response": RESPONSES_ANSWER},
+        ),
+    ]
+    data = b"".join(apibridge.convert_stream(events, source="responses", target="chat"))
+    chunks = [json.loads(line[6:]) for line in data.split(b"\n") if line.startswith(b"data: {")]
+    assert chunks
+    assert {chunk["service_tier"] for chunk in chunks} == {"flex"}
+    final_from_stream("chat", data)

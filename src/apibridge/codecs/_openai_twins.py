@@ -25,6 +25,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
+from apibridge.codecs._context import Context
+
 __all__ = [
     "ANSWER_TWINS",
     "REQUEST_TWINS",
@@ -102,42 +104,51 @@ def user_field(extras: Mapping[str, Mapping[str, Any]], target: str) -> str:
     return "user"
 
 
-def answer_twins(extras: Mapping[str, Mapping[str, Any]], target: str) -> dict[str, Any]:
-    """The twin fields of an answer from the other OpenAI format, for ``target``."""
+def answer_twins(
+    extras: Mapping[str, Mapping[str, Any]], target: str, ctx: Context
+) -> dict[str, Any]:
+    """The twin fields of an answer from the other OpenAI format, for ``target``; a value
+    ``target`` does not have is reported. A Chat answer keeps them as ``_service_tier``
+    hints, a Responses answer in its ``_echo`` hint."""
     if target == _CHAT:
         echo = _entry(extras, _RESPONSES).get("_echo")
-        own = echo if isinstance(echo, Mapping) else _NONE
-    else:
-        own = _entry(extras, _CHAT)
-    return {key: own[key] for key in ANSWER_TWINS if _carried(own, key, target)}
+        own: Mapping[str, Any] = echo if isinstance(echo, Mapping) else _NONE
+        found = {}
+        for key in ANSWER_TWINS:
+            if _carried(own, key, target):
+                found[key] = own[key]
+            elif own.get(key) is not None:
+                ctx.lose(f"response.{key}", f"chat has no {key} {own[key]!r}")
+        return found
+    own = _entry(extras, _CHAT)
+    return {key: own[f"_{key}"] for key in ANSWER_TWINS if own.get(f"_{key}") is not None}
 
 
 def without_twins(
-    extras: Mapping[str, Mapping[str, Any]], target: str, *, answer: bool = False
+    extras: Mapping[str, Mapping[str, Any]], target: str
 ) -> Mapping[str, Mapping[str, Any]]:
-    """``extras`` without the twin fields ``target`` carries (what is left is reported)."""
+    """A request's ``extras`` without the twin fields ``target`` carries (what is left is
+    reported)."""
     source = _RESPONSES if target == _CHAT else _CHAT
     own = _entry(extras, source)
     if not own:
         return extras
-    names = ANSWER_TWINS if answer else REQUEST_TWINS
-    rest = {k: v for k, v in own.items() if k not in names or not _carried(own, k, target)}
-    if not answer:
-        include = own.get("include")
-        if isinstance(include, list) and _LOGPROBS_INCLUDE in include:
-            # said by ``Request.logprobs``; the other entries are still reported
-            left = [entry for entry in include if entry != _LOGPROBS_INCLUDE]
-            if left:
-                rest["include"] = left
-            else:
-                del rest["include"]
-        if source == _CHAT:
-            if own.get("verbosity") is not None:
-                del rest["verbosity"]
-        elif isinstance(own.get("text"), Mapping):
-            text = {k: v for k, v in own["text"].items() if k != "verbosity" or v is None}
-            if text:
-                rest["text"] = text
-            else:
-                del rest["text"]
+    rest = {k: v for k, v in own.items() if k not in REQUEST_TWINS or not _carried(own, k, target)}
+    include = own.get("include")
+    if isinstance(include, list) and _LOGPROBS_INCLUDE in include:
+        # said by ``Request.logprobs``; the other entries are still reported
+        left = [entry for entry in include if entry != _LOGPROBS_INCLUDE]
+        if left:
+            rest["include"] = left
+        else:
+            del rest["include"]
+    if source == _CHAT:
+        if own.get("verbosity") is not None:
+            del rest["verbosity"]
+    elif isinstance(own.get("text"), Mapping):
+        text = {k: v for k, v in own["text"].items() if k != "verbosity" or v is None}
+        if text:
+            rest["text"] = text
+        else:
+            del rest["text"]
     return {**extras, source: rest}

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from apibridge.codecs._context import Context, expect_list, expect_obj, expect_str
+from apibridge.codecs._openai_twins import answer_twins
 from apibridge.codecs.responses._errors import failed_error
 from apibridge.codecs.responses._items import (
     ItemIds,
@@ -194,6 +195,7 @@ def response_object(
         "incomplete_details": details,
         **request_echo(ctx),
         **own.get("_echo", {}),
+        **(answer_twins(extras, FORMAT, ctx) if "chat" in extras else {}),
         "model": model,
         "output": output,
         "usage": usage,
