@@ -160,7 +160,9 @@ def test_text_verbosity_reaches_chat_as_verbosity_beside_the_format() -> None:
     ],
 )
 @pytest.mark.parametrize("source", ["chat", "responses"])
-def test_twin_field_carried_between_chat_and_responses(source: str, field: str, value: Any) -> None:
+def test_fidelity_16_twin_field_carried_between_chat_and_responses(
+    source: str, field: str, value: Any
+) -> None:
     body = {**(CHAT_REQUEST if source == "chat" else RESPONSES_REQUEST), field: value}
     out, back = _there_and_back(body, source)
     assert out[field] == value

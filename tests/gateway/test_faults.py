@@ -223,7 +223,7 @@ def test_in_band_error_as_first_event_is_retried(
 
 @pytest.mark.parametrize(("code", "status"), [("rate_limit_exceeded", 429), ("server_error", 500)])
 @pytest.mark.parametrize("fmt", ["anthropic", "chat"])
-def test_failed_responses_answer_is_an_error_in_the_clients_format(
+def test_fidelity_9_failed_responses_answer_is_an_error_in_the_clients_format(
     gateway: str, upstreams: dict[str, ScriptedUpstream], fmt: str, code: str, status: int
 ) -> None:
     upstreams["responses"].plan(Plan(kind="failed", message=code))
