@@ -157,6 +157,8 @@ def test_text_verbosity_reaches_chat_as_verbosity_beside_the_format() -> None:
         ("service_tier", "flex"),
         ("store", True),
         ("store", False),
+        ("moderation", {"model": "omni-moderation-latest", "policy": {"input": {"mode": "block"}}}),
+        ("prompt_cache_options", {"mode": "explicit", "ttl": "30m"}),
     ],
 )
 @pytest.mark.parametrize("source", ["chat", "responses"])
@@ -199,6 +201,13 @@ def test_other_include_entries_are_still_reported_to_chat() -> None:
     out, lost = _request(body, "responses", "chat")
     assert out["logprobs"] is True
     assert lost == ["request.include"]
+
+
+def test_prompt_cache_options_chat_lacks_are_reported_lost_to_chat() -> None:
+    body = {**RESPONSES_REQUEST, "prompt_cache_options": {"mode": "explicit", "ttl": "12h"}}
+    out, lost = _request(body, "responses", "chat")
+    assert "prompt_cache_options" not in out
+    assert lost == ["request.prompt_cache_options"]
 
 
 def test_ultrafast_service_tier_is_reported_lost_to_chat() -> None:

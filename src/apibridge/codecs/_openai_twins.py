@@ -3,21 +3,24 @@
 Theory of operation
 -------------------
 Both OpenAI APIs accept a handful of request settings the canonical model does not type
-(it carries them, it does not translate them): ``prompt_cache_key``,
-``prompt_cache_retention``, ``service_tier``, ``store``, and Chat's ``verbosity``, which
-Responses spells ``text.verbosity``. Each codec's decoder keeps them in its own entry of
-``extras`` as before, so a same-format trip is untouched; the *other* OpenAI encoder reads
-them from there (:func:`request_twins`) and writes them under its own name, and leaves them
-out of its loss report (:func:`without_twins`). Anthropic and backboard still report them
-as lost. Answers carry ``service_tier`` the same way (:data:`ANSWER_TWINS`); a Responses
-answer keeps it in the ``_echo`` hint of echoed request fields.
+(it carries them, it does not translate them): ``moderation``, ``prompt_cache_key``,
+``prompt_cache_retention``, ``prompt_cache_options``, ``service_tier``, ``store``, and
+Chat's ``verbosity``, which Responses spells ``text.verbosity``. Each codec's decoder keeps
+them in its own entry of ``extras`` as before, so a same-format trip is untouched; the
+*other* OpenAI encoder reads them from there (:func:`request_twins`), writes them under its
+own name, and leaves them out of its loss report (:func:`without_twins`). Anthropic and
+backboard still report them as lost. Answers carry ``service_tier`` the same way
+(:data:`ANSWER_TWINS`); a Responses answer keeps it in the ``_echo`` hint of echoed
+request fields, a Chat answer in its ``_service_tier`` hint.
 
 Which fields: those both ``openai`` SDK create-params types have with the same values
-(checked against ``openai`` 3.60). ``prompt_cache_options`` differs in its values
-(``ttl``, ``prewarm``), so it stays a reported loss. ``logprobs``/``top_logprobs`` and
-``safety_identifier`` are canonical fields already (``Request.logprobs``, ``Request.user``);
-the spelling of the latter crosses too (:func:`user_field`), and a ``safety_identifier``
-sent beside ``user`` is a twin.
+(checked against ``openai`` 3.60); a value one side lacks stays a reported loss: Responses'
+``ultrafast`` tier, and its ``prompt_cache_options`` beyond Chat's (``prewarm``,
+``comparison_response_id``, ``ttl: 12h``). Not carried here (reported): per-part
+``prompt_cache_breakpoint`` markers and ``stream_options.include_obfuscation``.
+``logprobs``/``top_logprobs`` and ``safety_identifier`` are canonical fields already
+(``Request.logprobs``, ``Request.user``); the spelling of the latter crosses too
+(:func:`user_field`), and a ``safety_identifier`` sent beside ``user`` is a twin.
 """
 
 from __future__ import annotations
@@ -39,7 +42,9 @@ __all__ = [
 #: request fields both APIs have under the same name (Chat's ``verbosity`` is apart: it is
 #: ``text.verbosity`` in Responses).
 REQUEST_TWINS: Final = (
+    "moderation",
     "prompt_cache_key",
+    "prompt_cache_options",  # to Chat only in Chat's subset: ``mode``, ``ttl: 30m``
     "prompt_cache_retention",
     "safety_identifier",  # when ``user`` was sent too (else it is ``Request.user``)
     "service_tier",
@@ -54,6 +59,10 @@ ANSWER_TWINS: Final = ("service_tier",)
 
 #: the service tiers Chat accepts (Responses has ``ultrafast`` too, which stays a loss).
 _CHAT_SERVICE_TIERS: Final = frozenset({"auto", "default", "flex", "scale", "priority", "fast"})
+
+#: the ``prompt_cache_options`` keys Chat has (its only ``ttl`` is ``30m``); Responses adds
+#: ``prewarm``, ``comparison_response_id`` and ``ttl: 12h``.
+_CHAT_CACHE_OPTIONS: Final = frozenset({"mode", "ttl"})
 
 #: the Responses ``include`` entry that ``Request.logprobs`` already says.
 _LOGPROBS_INCLUDE: Final = "message.output_text.logprobs"
@@ -73,7 +82,17 @@ def _carried(own: Mapping[str, Any], key: str, target: str) -> bool:
     value = own.get(key)
     if value is None:
         return False
-    return key != "service_tier" or target != _CHAT or value in _CHAT_SERVICE_TIERS
+    if target != _CHAT:
+        return True
+    if key == "service_tier":
+        return value in _CHAT_SERVICE_TIERS
+    if key == "prompt_cache_options":
+        return (
+            isinstance(value, Mapping)
+            and value.keys() <= _CHAT_CACHE_OPTIONS
+            and value.get("ttl", "30m") == "30m"
+        )
+    return True
 
 
 def request_twins(extras: Mapping[str, Mapping[str, Any]], target: str) -> dict[str, Any]:
