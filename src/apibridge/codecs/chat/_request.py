@@ -19,7 +19,7 @@ maps to its band through ``codecs._reasoning`` and another effort word to the ne
 three, each a loss), ``user`` / ``safety_identifier`` ↔ ``Request.user``. Every other field
 (``seed``, penalties, ``logit_bias``, ``service_tier``, ``store``, ``stream_options`` …) rides
 in ``extras["chat"]``; a Responses client's twins of those (``store``, ``service_tier``,
-``prompt_cache_key``/``_retention``, ``text.verbosity`` → ``verbosity``) are written too
+``prompt_cache_key``, ``moderation`` …, ``text.verbosity`` → ``verbosity``) are written too
 (:mod:`apibridge.codecs._openai_twins`). A streamed request from another format gets
 ``stream_options: {"include_usage": true}`` so that usage arrives.
 

@@ -17,7 +17,7 @@ Top-level fields map one to one where the model has them (``max_output_tokens`` 
 ``message.output_text.logprobs`` include ↔ ``logprobs``); everything else (``store``,
 ``include``, ``previous_response_id``, ``prompt_cache_key``, ``text.verbosity`` …) rides in
 ``extras["responses"]``, and a Chat client's twins of those (``store``, ``service_tier``,
-``prompt_cache_key``/``_retention``, ``verbosity`` → ``text.verbosity``) are written too
+``prompt_cache_key``, ``moderation`` …, ``verbosity`` → ``text.verbosity``) are written too
 (:mod:`apibridge.codecs._openai_twins`). Tools, ``tool_choice``, ``reasoning`` and ``text``
 are read and written by :mod:`apibridge.codecs.responses._settings`. Deliberately lossy:
 Responses has no stop sequences or ``top_k`` (reported as losses), and ``n > 1`` raises
