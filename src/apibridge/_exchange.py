@@ -28,7 +28,8 @@ import attrs
 
 from apibridge._sse import SSEDecoder, SSEFrame
 from apibridge.codecs import Codec, Context, StreamDecoder, get_codec
-from apibridge.errors import InvalidPayload, Loss
+from apibridge.codecs.responses import answer_failure
+from apibridge.errors import InvalidPayload, Loss, UpstreamError
 from apibridge.model import (
     ContentPart,
     Event,
@@ -281,10 +282,19 @@ class Exchange:
         )
 
     def decode_response(self, body: Mapping[str, Any]) -> Response:
-        """The upstream's answer, canonical, with the client's tool names restored."""
+        """The upstream's answer, canonical, with the client's tool names restored.
+
+        Raises :class:`~apibridge.errors.UpstreamError` for a failed Responses answer to a
+        client of another format, which has no failed answer to say it with.
+        """
         if not isinstance(body, Mapping):
             raise InvalidPayload("the response body must be a JSON object")
-        return self.names.restore_response(self.upstream.decode_response(body, self.ctx))
+        response = self.upstream.decode_response(body, self.ctx)
+        if response.stop_reason == "error" and self.client is not self.upstream:
+            failure = answer_failure(response) if self.upstream.FORMAT == "responses" else None
+            if failure is not None:
+                raise UpstreamError(failure)
+        return self.names.restore_response(response)
 
     def restore_response(self, response: Response) -> Response:
         """A canonical answer made with the upstream's tool names, with the client's back."""

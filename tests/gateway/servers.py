@@ -77,7 +77,8 @@ class Plan:
     ``hang`` (``events`` events, then wait for the client to leave), ``stream_error``
     (Anthropic: an in-band ``overloaded_error`` as the first event), ``huge_event`` (after
     ``events`` events, one ``data:`` line that never ends, 9 MiB in 1 MiB chunks: over the
-    SSE decoder's 8 MiB limit).
+    SSE decoder's 8 MiB limit), ``failed`` (Responses, not streamed: HTTP 200 with a
+    ``status: "failed"`` response object whose error code is ``message``).
     """
 
     kind: str
@@ -559,7 +560,11 @@ class ScriptedUpstream:
                 return
             if plan is not None and plan.kind == "slow":
                 await asyncio.sleep(plan.delay)
-            await _reply(send, 200, as_json(model, answer))
+            out = as_json(model, answer)
+            if plan is not None and plan.kind == "failed":
+                error = {"code": plan.message, "message": f"scripted {plan.message}"}
+                out = {**out, "status": "failed", "error": error, "output": []}
+            await _reply(send, 200, out)
             return
         events = as_events(model, answer)
         await send(

@@ -219,3 +219,25 @@ def test_in_band_error_as_first_event_is_retried(
     response = call(gateway, "chat", "anthropic-model", stream=True)
     assert response.status_code in (503, 529)
     validate_error("chat", response.status_code, response.json())
+
+
+@pytest.mark.parametrize(("code", "status"), [("rate_limit_exceeded", 429), ("server_error", 500)])
+@pytest.mark.parametrize("fmt", ["anthropic", "chat"])
+def test_fidelity_9_failed_responses_answer_is_an_error_in_the_clients_format(
+    gateway: str, upstreams: dict[str, ScriptedUpstream], fmt: str, code: str, status: int
+) -> None:
+    upstreams["responses"].plan(Plan(kind="failed", message=code))
+    response = call(gateway, fmt, "responses-model")
+    assert response.status_code == status, response.text
+    validate_error(fmt, status, response.json())
+    assert f"scripted {code}" in response.text
+
+
+def test_failed_responses_answer_stays_a_failed_response_for_a_responses_client(
+    gateway: str, upstreams: dict[str, ScriptedUpstream]
+) -> None:
+    upstreams["responses"].plan(Plan(kind="failed", message="server_error"))
+    response = call(gateway, "responses", "responses-model")
+    assert response.status_code == 200
+    assert response.json()["status"] == "failed"
+    assert response.json()["error"]["code"] == "server_error"

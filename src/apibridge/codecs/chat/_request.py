@@ -18,8 +18,10 @@ came; from another format only ``low``/``medium``/``high``, which vLLM insists o
 maps to its band through ``codecs._reasoning`` and another effort word to the nearest of the
 three, each a loss), ``user`` / ``safety_identifier`` ↔ ``Request.user``. Every other field
 (``seed``, penalties, ``logit_bias``, ``service_tier``, ``store``, ``stream_options`` …) rides
-in ``extras["chat"]``. A streamed request from another format gets ``stream_options:
-{"include_usage": true}`` so that usage arrives.
+in ``extras["chat"]``; a Responses client's twins of those (``store``, ``service_tier``,
+``prompt_cache_key``, ``moderation`` …, ``text.verbosity`` → ``verbosity``) are written too
+(:mod:`apibridge.codecs._openai_twins`). A streamed request from another format gets
+``stream_options: {"include_usage": true}`` so that usage arrives.
 
 *Deliberately lossy* (each a ``ctx.lose``): cache breakpoints, server tools other than web
 search, reasoning summaries, switching reasoning off, a thinking budget (an effort band here).
@@ -43,6 +45,7 @@ from apibridge.codecs._context import (
     opt_str,
 )
 from apibridge.codecs._custom_tools import describe, input_schema
+from apibridge.codecs._openai_twins import request_twins, user_field, without_twins
 from apibridge.codecs._reasoning import effort_for_budget, nearest_effort
 from apibridge.codecs.chat._messages import decode_messages, encode_messages, encode_system
 from apibridge.codecs.chat._plain import NO_HINTS, has_foreign_fields
@@ -198,8 +201,9 @@ def encode_request(request: Request, ctx: Context) -> dict[str, Any]:
     """A canonical :class:`Request` as a Chat Completions request body."""
     extras = request.extras
     carried = extras.get(FORMAT, NO_HINTS) if extras else NO_HINTS
+    twins = request_twins(extras, FORMAT) if extras and "responses" in extras else None
     if extras and has_foreign_fields(extras):
-        ctx.lose_extras(extras, FORMAT, "request")
+        ctx.lose_extras(without_twins(extras, FORMAT), FORMAT, "request")
     messages = encode_system(request.system, request.system_role, carried.get("_system"), ctx)
     messages += encode_messages(request.messages, ctx)
     out: dict[str, Any] = {"model": request.model, "messages": messages}
@@ -272,7 +276,7 @@ def encode_request(request: Request, ctx: Context) -> dict[str, Any]:
         if effort is not None:
             out["reasoning_effort"] = effort
     if request.user is not None:
-        out[carried.get("_user_key", "user")] = request.user
+        out[carried.get("_user_key") or user_field(extras, FORMAT)] = request.user
     if request.metadata is not None:
         out["metadata"] = dict(request.metadata)
     if request.stream:
@@ -280,6 +284,9 @@ def encode_request(request: Request, ctx: Context) -> dict[str, Any]:
         if "stream_options" not in carried and not carried.get("_no_stream_options"):
             out["stream_options"] = {"include_usage": True}  # so that usage arrives
     apply_extras(out, carried)
+    if twins:
+        for key, value in twins.items():
+            out.setdefault(key, value)
     return out
 
 

@@ -24,6 +24,7 @@ from typing import Any, Final
 
 from apibridge.codecs._context import Context, expect_list, expect_obj, new_id, opt_int, opt_str
 from apibridge.codecs._custom_tools import unwrap_call
+from apibridge.codecs._openai_twins import answer_twins
 from apibridge.codecs.chat._messages import decode_assistant, encode_assistant
 from apibridge.codecs.chat._wire import (
     ABSENT,
@@ -195,5 +196,8 @@ def encode_response(response: Response, ctx: Context) -> dict[str, Any]:
     for key in ("system_fingerprint", "service_tier"):
         if f"_{key}" in carried:
             out[key] = carried[f"_{key}"]
+    if "responses" in response.extras:
+        for key, value in answer_twins(response.extras, FORMAT, ctx).items():
+            out.setdefault(key, value)
     apply_extras(out, top)
     return out

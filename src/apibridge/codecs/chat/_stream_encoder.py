@@ -26,6 +26,7 @@ from apibridge._json import dumps
 from apibridge._sse import encode_comment, encode_frame
 from apibridge.codecs._context import Context, new_id
 from apibridge.codecs._openai_errors import encode_error
+from apibridge.codecs._openai_twins import answer_twins
 from apibridge.codecs.chat._wire import (
     FORMAT,
     encode_citation,
@@ -150,6 +151,9 @@ class StreamEncoder:
         for key in ("system_fingerprint", "service_tier"):
             if f"_{key}" in carried:
                 self._head[key] = carried[f"_{key}"]
+        if event is not None and "responses" in event.extras:
+            for key, value in answer_twins(event.extras, FORMAT, self._ctx).items():
+                head.setdefault(key, value)
         self._before = b"data: " + dumps(head)[:-1] + b',"choices":[{"index":0,"delta":'
         self._before_text = self._before + b'{"content":'
         return self._frame({"role": "assistant", "content": ""})

@@ -12,6 +12,7 @@ from __future__ import annotations
 from apibridge.codecs.responses._errors import decode_error, encode_error
 from apibridge.codecs.responses._request import decode_request, encode_request
 from apibridge.codecs.responses._response import (
+    answer_failure,
     decode_response,
     encode_response,
     report_stop,
@@ -30,6 +31,7 @@ __all__ = [
     "TOOL_NAME_RE",
     "StreamDecoder",
     "StreamEncoder",
+    "answer_failure",
     "decode_error",
     "decode_request",
     "decode_response",

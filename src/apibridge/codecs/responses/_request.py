@@ -16,9 +16,11 @@ Top-level fields map one to one where the model has them (``max_output_tokens`` 
 :class:`OutputFormat`, ``user``/``safety_identifier`` ↔ ``user``, ``top_logprobs``, and the
 ``message.output_text.logprobs`` include ↔ ``logprobs``); everything else (``store``,
 ``include``, ``previous_response_id``, ``prompt_cache_key``, ``text.verbosity`` …) rides in
-``extras["responses"]``. Tools, ``tool_choice``, ``reasoning`` and ``text`` are read and written
-by :mod:`apibridge.codecs.responses._settings`. Deliberately lossy: Responses has no stop
-sequences or ``top_k`` (reported as losses), and ``n > 1`` raises
+``extras["responses"]``, and a Chat client's twins of those (``store``, ``service_tier``,
+``prompt_cache_key``, ``moderation`` …, ``verbosity`` → ``text.verbosity``) are written too
+(:mod:`apibridge.codecs._openai_twins`). Tools, ``tool_choice``, ``reasoning`` and ``text``
+are read and written by :mod:`apibridge.codecs.responses._settings`. Deliberately lossy:
+Responses has no stop sequences or ``top_k`` (reported as losses), and ``n > 1`` raises
 :class:`~apibridge.errors.UnsupportedFeature`. A request that did not come from a Responses
 client and asks for reasoning also asks for ``reasoning.encrypted_content`` with
 ``store: false`` (unless it chose), so the reasoning comes back and can be replayed.
@@ -38,6 +40,7 @@ from apibridge.codecs._context import (
     opt_number,
     str_or_none,
 )
+from apibridge.codecs._openai_twins import request_twins, user_field, without_twins
 from apibridge.codecs.responses._items import (
     ItemIds,
     decode_item,
@@ -222,7 +225,8 @@ def encode_request(request: Request, ctx: Context) -> dict[str, Any]:
             Loss(field="n", reason="responses answers with one choice", action="rejected")
         )
     own = hints(request.extras)
-    lose_foreign(ctx, request.extras, "request")
+    twins = request_twins(request.extras, FORMAT) if "chat" in request.extras else None
+    lose_foreign(ctx, without_twins(request.extras, FORMAT) if twins else request.extras, "request")
     body: dict[str, Any] = {"model": request.model}
     instructions, items = _encode_system(request, ctx)
     from_system = bool(items)
@@ -249,8 +253,20 @@ def encode_request(request: Request, ctx: Context) -> dict[str, Any]:
     nested = ("reasoning", "text", "text_format")
     if own:
         finish(body, {FORMAT: {k: v for k, v in own.items() if k not in nested}})
+    if twins:
+        _encode_twins(twins, body)
     _encode_include(request, own, body)
     return body
+
+
+def _encode_twins(twins: Mapping[str, Any], body: dict[str, Any]) -> None:
+    """A Chat client's settings that Responses has too (``verbosity`` in ``text``)."""
+    for key, value in twins.items():
+        if key == "verbosity":
+            text = body.get("text")
+            body["text"] = {**(text if isinstance(text, Mapping) else {}), "verbosity": value}
+        else:
+            body.setdefault(key, value)
 
 
 def _input_value(
@@ -285,7 +301,8 @@ def _encode_settings(
     if request.metadata is not None:
         body["metadata"] = dict(request.metadata)
     if request.user is not None:
-        body[str(own.get("_user_field", "user"))] = request.user
+        key = own.get("_user_field") or user_field(request.extras, FORMAT)
+        body[str(key)] = request.user
     if request.stream:
         body["stream"] = True
     elif own.get("_stream_false"):

@@ -22,6 +22,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from apibridge.codecs._context import Context, expect_list, expect_obj, expect_str
+from apibridge.codecs._openai_twins import answer_twins
+from apibridge.codecs.responses._errors import failed_error
 from apibridge.codecs.responses._items import (
     ItemIds,
     decode_item,
@@ -31,6 +33,7 @@ from apibridge.codecs.responses._items import (
 )
 from apibridge.codecs.responses._request import encode_request
 from apibridge.codecs.responses._wire import (
+    FORMAT,
     LOSSY_STOPS,
     STOP_TO_STATUS,
     decode_usage,
@@ -42,11 +45,12 @@ from apibridge.codecs.responses._wire import (
     status_for_stop,
     stop_for_status,
 )
-from apibridge.errors import ApibridgeError
+from apibridge.errors import ApibridgeError, ApiError
 from apibridge.model import ContentPart, Response
 
 __all__ = [
     "ECHO_FIELDS",
+    "answer_failure",
     "decode_response",
     "encode_response",
     "report_stop",
@@ -103,6 +107,23 @@ def decode_response(body: Mapping[str, Any], ctx: Context) -> Response:
         created=int(created) if isinstance(created, (int, float)) else None,
         extras=pack(extra),
     )
+
+
+def answer_failure(response: Response) -> ApiError | None:
+    """The error a decoded ``failed`` (or ``cancelled``) response object states, else ``None``.
+
+    Only a Responses client can be told a failure inside an answer body; any other client
+    gets this error in its own envelope and status, as if the upstream had answered with an
+    HTTP error (the ``code`` decides: ``rate_limit_exceeded`` is a 429, ``server_error`` a
+    500). ``incomplete`` is no failure: it is a ``max_tokens`` or ``content_filter`` stop.
+    """
+    if response.stop_reason != "error":
+        return None
+    own = response.extras.get(FORMAT, {})
+    error = own.get("error")
+    if error is None and own.get("_status") == "cancelled":
+        error = {"message": "the upstream cancelled the response"}
+    return failed_error(error)
 
 
 def response_hints(obj: Mapping[str, Any], stop: str | None) -> dict[str, Any]:
@@ -174,6 +195,7 @@ def response_object(
         "incomplete_details": details,
         **request_echo(ctx),
         **own.get("_echo", {}),
+        **(answer_twins(extras, FORMAT, ctx) if "chat" in extras else {}),
         "model": model,
         "output": output,
         "usage": usage,

@@ -180,12 +180,14 @@ class StreamDecoder:
         request = self._ctx.request
         created = obj.get("created_at")
         model = str_or_none(obj.get("model"))
+        tier = obj.get("service_tier")  # for a Chat client, whose every chunk says it
         return [
             MessageStart(
                 id=_str(obj, "id") or new_id("resp_"),
                 model=model if model is not None else (request.model if request else ""),
                 usage=decode_usage(obj.get("usage"), "response.usage"),
                 created=int(created) if isinstance(created, (int, float)) else None,
+                extras=pack({"_echo": {"service_tier": tier}}) if tier is not None else {},
             )
         ]
 
