@@ -21,6 +21,13 @@ Which fields: those both ``openai`` SDK create-params types have with the same v
 ``logprobs``/``top_logprobs`` and ``safety_identifier`` are canonical fields already
 (``Request.logprobs``, ``Request.user``); the spelling of the latter crosses too
 (:func:`user_field`), and a ``safety_identifier`` sent beside ``user`` is a twin.
+
+An OpenAI answer's ``service_tier`` reaches an Anthropic client as ``usage.service_tier``
+(:func:`anthropic_usage_tier`) where Anthropic has the word (``anthropic`` 2.17: ``standard``,
+``priority``, ``batch``): ``default`` is ``standard``, ``priority`` is ``priority``; ``auto``,
+``flex``, ``scale``, ``fast`` and ``ultrafast`` have none and are reported. Back the other
+way (:func:`tier_from_anthropic`), ``standard`` is ``default`` and ``priority`` is
+``priority`` for a Chat client; ``batch`` has no OpenAI word and stays a reported usage extra.
 """
 
 from __future__ import annotations
@@ -28,13 +35,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
+import attrs
+
 from apibridge.codecs._context import Context
+from apibridge.model import Usage
 
 __all__ = [
     "ANSWER_TWINS",
     "REQUEST_TWINS",
+    "anthropic_usage_tier",
     "answer_twins",
     "request_twins",
+    "tier_from_anthropic",
     "user_field",
     "without_twins",
 ]
@@ -67,6 +79,13 @@ _CHAT_CACHE_OPTIONS: Final = frozenset({"mode", "ttl"})
 #: the Responses ``include`` entry that ``Request.logprobs`` already says.
 _LOGPROBS_INCLUDE: Final = "message.output_text.logprobs"
 
+#: OpenAI answer tiers that Anthropic's ``usage.service_tier`` has a word for.
+_TO_ANTHROPIC_TIER: Final[Mapping[str, str]] = {"default": "standard", "priority": "priority"}
+
+#: Anthropic ``usage.service_tier`` words that OpenAI answers have a tier for.
+_FROM_ANTHROPIC_TIER: Final[Mapping[str, str]] = {"standard": "default", "priority": "priority"}
+
+_ANTHROPIC: Final = "anthropic"
 _CHAT: Final = "chat"
 _RESPONSES: Final = "responses"
 _NONE: Final[Mapping[str, Any]] = {}
@@ -141,6 +160,42 @@ def answer_twins(
         return found
     own = _entry(extras, _CHAT)
     return {key: own[f"_{key}"] for key in ANSWER_TWINS if own.get(f"_{key}") is not None}
+
+
+def anthropic_usage_tier(
+    extras: Mapping[str, Mapping[str, Any]], ctx: Context, where: str
+) -> str | None:
+    """An OpenAI answer's ``service_tier`` (a Chat answer's ``_service_tier`` hint, or a
+    Responses answer's ``_echo``) as Anthropic's ``usage.service_tier`` word; a tier Anthropic
+    has no word for is reported and gives ``None``."""
+    tier = _entry(extras, _CHAT).get("_service_tier")
+    if tier is None:
+        echo = _entry(extras, _RESPONSES).get("_echo")
+        tier = echo.get("service_tier") if isinstance(echo, Mapping) else None
+    if tier is None:
+        return None
+    word = _TO_ANTHROPIC_TIER.get(tier) if isinstance(tier, str) else None
+    if word is None:
+        ctx.lose(f"{where}.service_tier", f"anthropic has no service tier {tier!r}")
+    return word
+
+
+def tier_from_anthropic(usage: Usage | None) -> tuple[Usage | None, str | None]:
+    """An Anthropic answer's ``usage.service_tier`` as an OpenAI ``service_tier``, and the
+    usage without it. A tier OpenAI has no word for (``batch``) stays in the usage's extras,
+    where the usage encoder reports it."""
+    if usage is None:
+        return None, None
+    own = _entry(usage.extras, _ANTHROPIC)
+    tier = own.get("service_tier")
+    word = _FROM_ANTHROPIC_TIER.get(tier) if isinstance(tier, str) else None
+    if word is None:
+        return usage, None
+    rest = {k: v for k, v in own.items() if k != "service_tier"}
+    extras = {k: v for k, v in usage.extras.items() if k != _ANTHROPIC}
+    if rest:
+        extras[_ANTHROPIC] = rest
+    return attrs.evolve(usage, extras=extras), word
 
 
 def without_twins(

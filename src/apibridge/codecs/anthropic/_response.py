@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from apibridge.codecs._context import Context, expect_list, expect_obj, expect_str, new_id, opt_str
+from apibridge.codecs._openai_twins import anthropic_usage_tier
 from apibridge.codecs.anthropic._block_decoder import decode_blocks
 from apibridge.codecs.anthropic._block_encoder import encode_blocks
 from apibridge.codecs.anthropic._wire import (
@@ -85,6 +86,9 @@ def encode_response(response: Response, ctx: Context) -> dict[str, Any]:
         "stop_sequence": encode_stop_sequence(response.stop_reason, response.stop_sequence, ctx),
         "usage": encode_usage(response.usage, ctx, "usage"),
     }
+    tier = anthropic_usage_tier(response.extras, ctx, "response.usage")
+    if tier is not None:
+        out["usage"].setdefault("service_tier", tier)
     absent = absent_keys(response.extras)
     unset = {
         "type": True,

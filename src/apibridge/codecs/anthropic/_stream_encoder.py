@@ -33,6 +33,7 @@ import attrs
 from apibridge import _json
 from apibridge._sse import encode_frame
 from apibridge.codecs._context import Context, new_id
+from apibridge.codecs._openai_twins import anthropic_usage_tier
 from apibridge.codecs._sequencer import PartSequencer
 from apibridge.codecs.anthropic._block_encoder import (
     answer_signature,
@@ -456,6 +457,9 @@ class StreamEncoder:
             "stop_sequence": None,
             "usage": encode_usage(event.usage, self.ctx, "message_start.usage"),
         }
+        tier = anthropic_usage_tier(event.extras, self.ctx, "message_start.usage")
+        if tier is not None:
+            message["usage"].setdefault("service_tier", tier)
         message = finish(message, event.extras, self.ctx, "message_start")
         return [_frame("message_start", {"type": "message_start", "message": message})]
 

@@ -24,7 +24,7 @@ from typing import Any, Final
 
 from apibridge.codecs._context import Context, expect_list, expect_obj, new_id, opt_int, opt_str
 from apibridge.codecs._custom_tools import unwrap_call
-from apibridge.codecs._openai_twins import answer_twins
+from apibridge.codecs._openai_twins import answer_twins, tier_from_anthropic
 from apibridge.codecs.chat._messages import decode_assistant, encode_assistant
 from apibridge.codecs.chat._wire import (
     ABSENT,
@@ -191,11 +191,14 @@ def encode_response(response: Response, ctx: Context) -> dict[str, Any]:
     if "choices" not in absent:
         first = [] if carried.get("_no_choices") else [choice]
         out["choices"] = first + list(carried.get("other_choices", []))
-    if response.usage is not None:
-        out["usage"] = encode_usage(response.usage, ctx, "response.usage")
+    usage, tier = tier_from_anthropic(response.usage)
+    if usage is not None:
+        out["usage"] = encode_usage(usage, ctx, "response.usage")
     for key in ("system_fingerprint", "service_tier"):
         if f"_{key}" in carried:
             out[key] = carried[f"_{key}"]
+    if tier is not None:
+        out.setdefault("service_tier", tier)
     if "responses" in response.extras:
         for key, value in answer_twins(response.extras, FORMAT, ctx).items():
             out.setdefault(key, value)

@@ -26,7 +26,7 @@ from apibridge._json import dumps
 from apibridge._sse import encode_comment, encode_frame
 from apibridge.codecs._context import Context, new_id
 from apibridge.codecs._openai_errors import encode_error
-from apibridge.codecs._openai_twins import answer_twins
+from apibridge.codecs._openai_twins import answer_twins, tier_from_anthropic
 from apibridge.codecs.chat._wire import (
     FORMAT,
     encode_citation,
@@ -151,6 +151,10 @@ class StreamEncoder:
         for key in ("system_fingerprint", "service_tier"):
             if f"_{key}" in carried:
                 self._head[key] = carried[f"_{key}"]
+        if event is not None:
+            tier = tier_from_anthropic(event.usage)[1]
+            if tier is not None:
+                head.setdefault("service_tier", tier)
         if event is not None and "responses" in event.extras:
             for key, value in answer_twins(event.extras, FORMAT, self._ctx).items():
                 head.setdefault(key, value)
@@ -321,7 +325,9 @@ class StreamEncoder:
         extra = {"stop_reason": self._stop_sequence} if self._stop_sequence else {}
         out.append(self._frame({}, finish_reason=finish, **extra))
         if self._include_usage and self._usage is not None:
-            usage = encode_usage(self._usage, self._ctx, "stream.usage")
+            usage = encode_usage(
+                tier_from_anthropic(self._usage)[0] or self._usage, self._ctx, "stream.usage"
+            )
             out.append(encode_frame(dumps({**(self._head or {}), "choices": [], "usage": usage})))
         out.append(_DONE)
         self._closed = True

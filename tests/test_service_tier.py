@@ -1,0 +1,237 @@
+"""Issue 15, item 8: an answer's service tier reaches every client where it has a word.
+
+OpenAI ``service_tier`` (Chat or Responses) ⇄ Anthropic ``usage.service_tier``: ``default`` is
+``standard``, ``priority`` is ``priority``; the other words (``flex``, ``scale``, ``fast``,
+``auto``, ``ultrafast``; Anthropic's ``batch``) have no counterpart and are reported.
+Each output is validated with the SDK types (``oracles``)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+import apibridge
+from apibridge.errors import Loss
+from oracles import final_from_stream, validate_response
+
+CHAT_ANSWER: dict[str, Any] = {
+    "id": "chatcmpl-1",
+    "object": "chat.completion",
+    "created": 1,
+    "model": "gpt-5",
+    "choices": [
+        {"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}
+    ],
+    "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4},
+}
+_MESSAGE: dict[str, Any] = {
+    "type": "message",
+    "id": "msg_1",
+    "role": "assistant",
+    "status": "completed",
+    "content": [{"type": "output_text", "text": "hi", "annotations": []}],
+}
+RESPONSES_ANSWER: dict[str, Any] = {
+    "id": "resp_1",
+    "object": "response",
+    "created_at": 1,
+    "model": "gpt-5",
+    "status": "completed",
+    "output": [_MESSAGE],
+    "tools": [],
+    "tool_choice": "auto",
+    "parallel_tool_calls": True,
+}
+
+
+def _answer(body: dict[str, Any], source: str, target: str) -> tuple[dict[str, Any], list[str]]:
+    losses: list[Loss] = []
+    out = apibridge.convert_response(body, source=source, target=target, losses=losses)
+    validate_response(target, out)
+    return out, [loss.field for loss in losses]
+
+
+def _openai_answer(source: str, tier: str) -> dict[str, Any]:
+    return {**(CHAT_ANSWER if source == "chat" else RESPONSES_ANSWER), "service_tier": tier}
+
+
+@pytest.mark.parametrize("source", ["chat", "responses"])
+@pytest.mark.parametrize(("tier", "word"), [("default", "standard"), ("priority", "priority")])
+def test_openai_answer_service_tier_reaches_anthropic_usage(
+    source: str, tier: str, word: str
+) -> None:
+    out, lost = _answer(_openai_answer(source, tier), source, "anthropic")
+    assert out["usage"]["service_tier"] == word
+    assert lost == []
+
+
+@pytest.mark.parametrize("source", ["chat", "responses"])
+@pytest.mark.parametrize("tier", ["flex", "scale", "fast"])
+def test_openai_service_tier_without_anthropic_word_is_reported(source: str, tier: str) -> None:
+    out, lost = _answer(_openai_answer(source, tier), source, "anthropic")
+    assert "service_tier" not in out["usage"]
+    assert lost == ["response.usage.service_tier"]
+
+
+def test_openai_answer_without_service_tier_says_none_to_anthropic() -> None:
+    out, lost = _answer(CHAT_ANSWER, "chat", "anthropic")
+    assert "service_tier" not in out["usage"]
+    assert lost == []
+
+
+def _sse(event: str | None, data: dict[str, Any]) -> bytes:
+    head = f"event: {event}\n".encode() if event else b""
+    return head + b"data: " + json.dumps(data).encode() + b"\n\n"
+
+
+def _chat_stream(tier: str) -> list[bytes]:
+    base = {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "gpt-5"}
+    base["service_tier"] = tier
+    return [
+        _sse(
+            None,
+            {**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": "hi"}}]},
+        ),
+        _sse(None, {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}),
+        b"data: [DONE]\n\n",
+    ]
+
+
+def _responses_stream(tier: str) -> list[bytes]:
+    done = {**RESPONSES_ANSWER, "service_tier": tier}
+    started = {**done, "status": "in_progress", "output": []}
+    return [
+        _sse(
+            "response.created",
+            {"type": "response.created", "sequence_number": 0, "response": started},
+        ),
+        _sse(
+            "response.output_item.done",
+            {
+                "type": "response.output_item.done",
+                "sequence_number": 1,
+                "output_index": 0,
+                "item": _MESSAGE,
+            },
+        ),
+        _sse(
+            "response.completed",
+            {"type": "response.completed", "sequence_number": 2, "response": done},
+        ),
+    ]
+
+
+def _stream(source: str, tier: str) -> tuple[bytes, list[str]]:
+    frames = _chat_stream(tier) if source == "chat" else _responses_stream(tier)
+    losses: list[Loss] = []
+    data = b"".join(
+        apibridge.convert_stream(frames, source=source, target="anthropic", losses=losses)
+    )
+    return data, [loss.field for loss in losses]
+
+
+def _message_start_usage(data: bytes) -> dict[str, Any]:
+    for line in data.split(b"\n"):
+        if line.startswith(b"data: "):
+            event = json.loads(line[6:])
+            if event["type"] == "message_start":
+                usage: dict[str, Any] = event["message"]["usage"]
+                return usage
+    raise AssertionError("no message_start")
+
+
+@pytest.mark.parametrize("source", ["chat", "responses"])
+def test_openai_stream_service_tier_reaches_anthropic_message_start_usage(source: str) -> None:
+    data, lost = _stream(source, "priority")
+    assert _message_start_usage(data)["service_tier"] == "priority"
+    assert final_from_stream("anthropic", data).usage.service_tier == "priority"
+    assert lost == []
+
+
+@pytest.mark.parametrize("source", ["chat", "responses"])
+def test_openai_stream_service_tier_without_anthropic_word_is_reported(source: str) -> None:
+    data, lost = _stream(source, "flex")
+    assert "service_tier" not in _message_start_usage(data)
+    final_from_stream("anthropic", data)
+    assert lost == ["message_start.usage.service_tier"]
+
+
+# ----------------------------------------------------------------- Anthropic → Chat client
+
+ANTHROPIC_ANSWER: dict[str, Any] = {
+    "id": "msg_1",
+    "type": "message",
+    "role": "assistant",
+    "model": "claude-sonnet-4-5",
+    "content": [{"type": "text", "text": "hi"}],
+    "stop_reason": "end_turn",
+    "stop_sequence": None,
+    "usage": {"input_tokens": 3, "output_tokens": 1},
+}
+
+
+def _anthropic_answer(tier: str) -> dict[str, Any]:
+    return {**ANTHROPIC_ANSWER, "usage": {**ANTHROPIC_ANSWER["usage"], "service_tier": tier}}
+
+
+@pytest.mark.parametrize(("tier", "word"), [("standard", "default"), ("priority", "priority")])
+def test_anthropic_usage_service_tier_reaches_a_chat_client(tier: str, word: str) -> None:
+    out, lost = _answer(_anthropic_answer(tier), "anthropic", "chat")
+    assert out["service_tier"] == word
+    assert lost == []
+
+
+def test_anthropic_batch_service_tier_is_reported_to_a_chat_client() -> None:
+    out, lost = _answer(_anthropic_answer("batch"), "anthropic", "chat")
+    assert "service_tier" not in out
+    assert lost == ["response.usage.service_tier"]
+
+
+def _anthropic_stream(tier: str) -> list[bytes]:
+    start = {**_anthropic_answer(tier), "content": [], "stop_reason": None}
+    return [
+        _sse("message_start", {"type": "message_start", "message": start}),
+        _sse(
+            "content_block_start",
+            {
+                "type": "content_block_start",
+                "index": 0,
+                "content_block": {"type": "text", "text": ""},
+            },
+        ),
+        _sse(
+            "content_block_delta",
+            {
+                "type": "content_block_delta",
+                "index": 0,
+                "delta": {"type": "text_delta", "text": "hi"},
+            },
+        ),
+        _sse("content_block_stop", {"type": "content_block_stop", "index": 0}),
+        _sse(
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                "usage": {"output_tokens": 1},
+            },
+        ),
+        _sse("message_stop", {"type": "message_stop"}),
+    ]
+
+
+def test_anthropic_stream_service_tier_reaches_every_chat_chunk() -> None:
+    losses: list[Loss] = []
+    data = b"".join(
+        apibridge.convert_stream(
+            _anthropic_stream("priority"), source="anthropic", target="chat", losses=losses
+        )
+    )
+    chunks = [json.loads(line[6:]) for line in data.split(b"\n") if line.startswith(b"data: {")]
+    assert chunks
+    assert {chunk.get("service_tier") for chunk in chunks} == {"priority"}
+    assert any(chunk.get("usage") for chunk in chunks)
+    final_from_stream("chat", data)
+    assert [loss.field for loss in losses] == []
