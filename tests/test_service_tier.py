@@ -158,7 +158,7 @@ def test_openai_stream_service_tier_without_anthropic_word_is_reported(source: s
     assert lost == ["message_start.usage.service_tier"]
 
 
-# ----------------------------------------------------------------- Anthropic → Chat client
+# ------------------------------------------------------- Anthropic → Chat / Responses client
 
 ANTHROPIC_ANSWER: dict[str, Any] = {
     "id": "msg_1",
@@ -176,9 +176,12 @@ def _anthropic_answer(tier: str) -> dict[str, Any]:
     return {**ANTHROPIC_ANSWER, "usage": {**ANTHROPIC_ANSWER["usage"], "service_tier": tier}}
 
 
+@pytest.mark.parametrize("target", ["chat", "responses"])
 @pytest.mark.parametrize(("tier", "word"), [("standard", "default"), ("priority", "priority")])
-def test_anthropic_usage_service_tier_reaches_a_chat_client(tier: str, word: str) -> None:
-    out, lost = _answer(_anthropic_answer(tier), "anthropic", "chat")
+def test_anthropic_usage_service_tier_reaches_an_openai_client(
+    target: str, tier: str, word: str
+) -> None:
+    out, lost = _answer(_anthropic_answer(tier), "anthropic", target)
     assert out["service_tier"] == word
     assert lost == []
 
@@ -187,6 +190,12 @@ def test_anthropic_batch_service_tier_is_reported_to_a_chat_client() -> None:
     out, lost = _answer(_anthropic_answer("batch"), "anthropic", "chat")
     assert "service_tier" not in out
     assert lost == ["response.usage.service_tier"]
+
+
+def test_anthropic_batch_service_tier_is_reported_to_a_responses_client() -> None:
+    out, lost = _answer(_anthropic_answer("batch"), "anthropic", "responses")
+    assert out.get("service_tier") != "batch"
+    assert lost == ["usage.service_tier"]
 
 
 def _anthropic_stream(tier: str) -> list[bytes]:
@@ -234,4 +243,18 @@ def test_anthropic_stream_service_tier_reaches_every_chat_chunk() -> None:
     assert {chunk.get("service_tier") for chunk in chunks} == {"priority"}
     assert any(chunk.get("usage") for chunk in chunks)
     final_from_stream("chat", data)
+    assert [loss.field for loss in losses] == []
+
+
+def test_anthropic_stream_service_tier_reaches_a_responses_client() -> None:
+    losses: list[Loss] = []
+    data = b"".join(
+        apibridge.convert_stream(
+            _anthropic_stream("standard"), source="anthropic", target="responses", losses=losses
+        )
+    )
+    events = [json.loads(line[6:]) for line in data.split(b"\n") if line.startswith(b"data: {")]
+    created = next(e for e in events if e["type"] == "response.created")
+    assert created["response"]["service_tier"] == "default"
+    assert final_from_stream("responses", data).service_tier == "default"
     assert [loss.field for loss in losses] == []

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from apibridge.codecs._context import Context, expect_list, expect_obj, expect_str
-from apibridge.codecs._openai_twins import answer_twins
+from apibridge.codecs._openai_twins import answer_twins, tier_from_anthropic
 from apibridge.codecs.responses._errors import failed_error
 from apibridge.codecs.responses._items import (
     ItemIds,
@@ -212,16 +212,20 @@ def encode_response(response: Response, ctx: Context) -> dict[str, Any]:
     output = encode_parts(
         response.content, "assistant", ctx, "content", ItemIds(response.id), output=True
     )
-    return response_object(
+    usage, tier = tier_from_anthropic(response.usage)
+    body = response_object(
         response_id=response.id,
         model=response.model,
         created=response.created,
         stop=response.stop_reason,
         extras=response.extras,
         output=output,
-        usage=encode_usage(response.usage, ctx, "usage"),
+        usage=encode_usage(usage, ctx, "usage"),
         ctx=ctx,
     )
+    if tier is not None:  # an Anthropic answer's usage.service_tier
+        body["service_tier"] = tier
+    return body
 
 
 def report_stop(stop: str | None, sequence: str | None, ctx: Context) -> None:

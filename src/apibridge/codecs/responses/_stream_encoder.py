@@ -32,6 +32,7 @@ from typing import Any, Final
 
 from apibridge._sse import encode_comment
 from apibridge.codecs._context import Context, new_id
+from apibridge.codecs._openai_twins import tier_from_anthropic
 from apibridge.codecs._sequencer import PartSequencer
 from apibridge.codecs.responses._errors import encode_failed
 from apibridge.codecs.responses._item_writers import ItemStream, Writer, writer_for
@@ -121,8 +122,9 @@ class StreamEncoder:
     # ------------------------------------------------------------------ message
 
     def _response(self, *, stop: str | None, in_progress: bool = False) -> dict[str, Any]:
-        usage = None if in_progress else encode_usage(self._usage, self._ctx, "usage")
-        return response_object(
+        plain, tier = tier_from_anthropic(self._usage)
+        usage = None if in_progress else encode_usage(plain, self._ctx, "usage")
+        body = response_object(
             response_id=self._id,
             model=self._model,
             created=self._created,
@@ -133,6 +135,9 @@ class StreamEncoder:
             ctx=self._ctx,
             in_progress=in_progress,
         )
+        if tier is not None:  # an Anthropic answer's usage.service_tier
+            body["service_tier"] = tier
+        return body
 
     def _start(self, event: MessageStart | None) -> list[bytes]:
         self._started = True
