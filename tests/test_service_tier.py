@@ -14,7 +14,7 @@ import pytest
 
 import apibridge
 from apibridge.errors import Loss
-from oracles import final_from_stream, validate_response
+from oracles import final_from_stream, validate_request, validate_response
 
 CHAT_ANSWER: dict[str, Any] = {
     "id": "chatcmpl-1",
@@ -59,7 +59,7 @@ def _openai_answer(source: str, tier: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize("source", ["chat", "responses"])
 @pytest.mark.parametrize(("tier", "word"), [("default", "standard"), ("priority", "priority")])
-def test_openai_answer_service_tier_reaches_anthropic_usage(
+def test_fidelity_17_openai_answer_service_tier_reaches_anthropic_usage(
     source: str, tier: str, word: str
 ) -> None:
     out, lost = _answer(_openai_answer(source, tier), source, "anthropic")
@@ -258,3 +258,65 @@ def test_anthropic_stream_service_tier_reaches_a_responses_client() -> None:
     assert created["response"]["service_tier"] == "default"
     assert final_from_stream("responses", data).service_tier == "default"
     assert [loss.field for loss in losses] == []
+
+
+# ----------------------------------------------------- requests: speed: fast ⇄ service_tier
+
+
+def _request(body: dict[str, Any], source: str, target: str) -> tuple[dict[str, Any], list[str]]:
+    losses: list[Loss] = []
+    out = apibridge.convert_request(body, source=source, target=target, losses=losses)
+    validate_request(target, out)
+    return out, [loss.field for loss in losses]
+
+
+ANTHROPIC_REQUEST: dict[str, Any] = {
+    "model": "claude-opus-4-6",
+    "max_tokens": 1000,
+    "messages": [{"role": "user", "content": "hi"}],
+}
+OPENAI_REQUESTS: dict[str, dict[str, Any]] = {
+    "chat": {
+        "model": "gpt-5",
+        "max_completion_tokens": 1000,
+        "messages": [{"role": "user", "content": "hi"}],
+    },
+    "responses": {"model": "gpt-5", "max_output_tokens": 1000, "input": "hi"},
+}
+
+
+@pytest.mark.parametrize("target", ["chat", "responses"])
+def test_fidelity_17_anthropic_fast_speed_becomes_openai_fast_service_tier(target: str) -> None:
+    out, lost = _request({**ANTHROPIC_REQUEST, "speed": "fast"}, "anthropic", target)
+    assert out["service_tier"] == "fast"
+    assert "speed" not in lost
+
+
+@pytest.mark.parametrize("target", ["chat", "responses"])
+def test_anthropic_standard_speed_is_still_reported(target: str) -> None:
+    out, lost = _request({**ANTHROPIC_REQUEST, "speed": "standard"}, "anthropic", target)
+    assert "service_tier" not in out
+    assert "request.speed" in lost
+
+
+@pytest.mark.parametrize("source", ["chat", "responses"])
+def test_openai_fast_service_tier_becomes_anthropic_fast_speed(source: str) -> None:
+    body = {**OPENAI_REQUESTS[source], "service_tier": "fast"}
+    out, lost = _request(body, source, "anthropic")
+    assert out["speed"] == "fast"
+    assert "service_tier" not in out
+    assert "request.service_tier" not in lost
+
+
+@pytest.mark.parametrize("source", ["chat", "responses"])
+def test_openai_flex_service_tier_is_still_reported_to_anthropic(source: str) -> None:
+    body = {**OPENAI_REQUESTS[source], "service_tier": "flex"}
+    out, lost = _request(body, source, "anthropic")
+    assert "speed" not in out
+    assert "request.service_tier" in lost
+
+
+def test_anthropic_fast_speed_survives_a_same_format_trip() -> None:
+    out, lost = _request({**ANTHROPIC_REQUEST, "speed": "fast"}, "anthropic", "anthropic")
+    assert out["speed"] == "fast"
+    assert lost == []

@@ -28,6 +28,10 @@ An OpenAI answer's ``service_tier`` reaches an Anthropic client as ``usage.servi
 ``flex``, ``scale``, ``fast`` and ``ultrafast`` have none and are reported. Back the other
 way (:func:`tier_from_anthropic`), ``standard`` is ``default`` and ``priority`` is
 ``priority`` for a Chat client; ``batch`` has no OpenAI word and stays a reported usage extra.
+
+Requests: Anthropic's ``speed: fast`` is OpenAI's ``service_tier: fast`` (both SDKs have the
+word) and back (:func:`fast_requested`, :func:`without_fast`); ``speed: standard`` and the
+other OpenAI tiers have no counterpart on the other side and stay reported.
 """
 
 from __future__ import annotations
@@ -45,9 +49,11 @@ __all__ = [
     "REQUEST_TWINS",
     "anthropic_usage_tier",
     "answer_twins",
+    "fast_requested",
     "request_twins",
     "tier_from_anthropic",
     "user_field",
+    "without_fast",
     "without_twins",
 ]
 
@@ -196,6 +202,38 @@ def tier_from_anthropic(usage: Usage | None) -> tuple[Usage | None, str | None]:
     if rest:
         extras[_ANTHROPIC] = rest
     return attrs.evolve(usage, extras=extras), word
+
+
+#: where each format asks for fast inference: Anthropic ``speed``, OpenAI ``service_tier``.
+_FAST_KEYS: Final[Mapping[str, str]] = {
+    _ANTHROPIC: "speed",
+    _CHAT: "service_tier",
+    _RESPONSES: "service_tier",
+}
+_FAST: Final = "fast"
+
+
+def fast_requested(extras: Mapping[str, Mapping[str, Any]], target: str) -> bool:
+    """Whether a client of another format than ``target`` asked for fast inference
+    (Anthropic ``speed: fast`` or OpenAI ``service_tier: fast``) that ``target`` says in its
+    own field (Chat ⇄ Responses is a twin already: see :func:`request_twins`)."""
+    sources = (_CHAT, _RESPONSES) if target == _ANTHROPIC else (_ANTHROPIC,)
+    return any(_entry(extras, fmt).get(_FAST_KEYS[fmt]) == _FAST for fmt in sources)
+
+
+def without_fast(
+    extras: Mapping[str, Mapping[str, Any]], target: str
+) -> Mapping[str, Mapping[str, Any]]:
+    """A request's ``extras`` without the other formats' fast setting ``target`` carries
+    (:func:`fast_requested`), so that it is not reported."""
+    if not fast_requested(extras, target):
+        return extras
+    out = dict(extras)
+    for fmt, key in _FAST_KEYS.items():
+        own = _entry(extras, fmt)
+        if fmt != target and own.get(key) == _FAST:
+            out[fmt] = {k: v for k, v in own.items() if k != key}
+    return out
 
 
 def without_twins(

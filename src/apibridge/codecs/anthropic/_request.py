@@ -38,6 +38,7 @@ from apibridge.codecs._context import (
     opt_int,
     opt_number,
 )
+from apibridge.codecs._openai_twins import fast_requested, without_fast
 from apibridge.codecs.anthropic._block_decoder import decode_block, decode_blocks, string_text
 from apibridge.codecs.anthropic._block_encoder import encode_blocks, is_plain_text
 from apibridge.codecs.anthropic._options import (
@@ -287,7 +288,9 @@ def encode_request(request: Request, ctx: Context) -> dict[str, Any]:
         ctx.lose("logprobs", "Anthropic returns no log probabilities")
     if request.metadata:
         ctx.lose("metadata", "Anthropic metadata holds only user_id")
-    return finish(out, request.extras, ctx, "request")
+    if fast_requested(request.extras, FORMAT):  # an OpenAI client's ``service_tier: fast``
+        out["speed"] = "fast"
+    return finish(out, without_fast(request.extras, FORMAT), ctx, "request")
 
 
 def _encode_sampling(

@@ -45,7 +45,13 @@ from apibridge.codecs._context import (
     opt_str,
 )
 from apibridge.codecs._custom_tools import describe, input_schema
-from apibridge.codecs._openai_twins import request_twins, user_field, without_twins
+from apibridge.codecs._openai_twins import (
+    fast_requested,
+    request_twins,
+    user_field,
+    without_fast,
+    without_twins,
+)
 from apibridge.codecs._reasoning import effort_for_budget, nearest_effort
 from apibridge.codecs.chat._messages import decode_messages, encode_messages, encode_system
 from apibridge.codecs.chat._plain import NO_HINTS, has_foreign_fields
@@ -203,7 +209,7 @@ def encode_request(request: Request, ctx: Context) -> dict[str, Any]:
     carried = extras.get(FORMAT, NO_HINTS) if extras else NO_HINTS
     twins = request_twins(extras, FORMAT) if extras and "responses" in extras else None
     if extras and has_foreign_fields(extras):
-        ctx.lose_extras(without_twins(extras, FORMAT), FORMAT, "request")
+        ctx.lose_extras(without_fast(without_twins(extras, FORMAT), FORMAT), FORMAT, "request")
     messages = encode_system(request.system, request.system_role, carried.get("_system"), ctx)
     messages += encode_messages(request.messages, ctx)
     out: dict[str, Any] = {"model": request.model, "messages": messages}
@@ -287,6 +293,8 @@ def encode_request(request: Request, ctx: Context) -> dict[str, Any]:
     if twins:
         for key, value in twins.items():
             out.setdefault(key, value)
+    if extras and fast_requested(extras, FORMAT):  # an Anthropic client's ``speed: fast``
+        out.setdefault("service_tier", "fast")
     return out
 
 

@@ -40,7 +40,13 @@ from apibridge.codecs._context import (
     opt_number,
     str_or_none,
 )
-from apibridge.codecs._openai_twins import request_twins, user_field, without_twins
+from apibridge.codecs._openai_twins import (
+    fast_requested,
+    request_twins,
+    user_field,
+    without_fast,
+    without_twins,
+)
 from apibridge.codecs.responses._items import (
     ItemIds,
     decode_item,
@@ -226,7 +232,11 @@ def encode_request(request: Request, ctx: Context) -> dict[str, Any]:
         )
     own = hints(request.extras)
     twins = request_twins(request.extras, FORMAT) if "chat" in request.extras else None
-    lose_foreign(ctx, without_twins(request.extras, FORMAT) if twins else request.extras, "request")
+    lose_foreign(
+        ctx,
+        without_fast(without_twins(request.extras, FORMAT) if twins else request.extras, FORMAT),
+        "request",
+    )
     body: dict[str, Any] = {"model": request.model}
     instructions, items = _encode_system(request, ctx)
     from_system = bool(items)
@@ -255,6 +265,8 @@ def encode_request(request: Request, ctx: Context) -> dict[str, Any]:
         finish(body, {FORMAT: {k: v for k, v in own.items() if k not in nested}})
     if twins:
         _encode_twins(twins, body)
+    if fast_requested(request.extras, FORMAT):  # an Anthropic client's ``speed: fast``
+        body.setdefault("service_tier", "fast")
     _encode_include(request, own, body)
     return body
 
