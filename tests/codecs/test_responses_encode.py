@@ -517,7 +517,7 @@ def test_matched_stop_sequence_is_reported() -> None:
                 input_tokens=3,
                 output_tokens=4,
                 reasoning_tokens=2,
-                extras={"anthropic": {"server_tool_use": {"web_search_requests": 1}}},
+                extras={"anthropic": {"inference_geo": "us"}},
             ),
             {
                 "input_tokens": 3,
@@ -526,7 +526,7 @@ def test_matched_stop_sequence_is_reported() -> None:
                 "output_tokens_details": {"reasoning_tokens": 2},
                 "total_tokens": 7,
             },
-            ["usage.server_tool_use"],
+            ["usage.inference_geo"],
         ),
     ],
 )

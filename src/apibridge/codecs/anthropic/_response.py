@@ -22,6 +22,7 @@ from typing import Any
 
 from apibridge.codecs._context import Context, expect_list, expect_obj, expect_str, new_id, opt_str
 from apibridge.codecs._openai_twins import anthropic_usage_tier
+from apibridge.codecs._tool_usage import server_tool_use_of
 from apibridge.codecs.anthropic._block_decoder import decode_blocks
 from apibridge.codecs.anthropic._block_encoder import encode_blocks
 from apibridge.codecs.anthropic._wire import (
@@ -89,6 +90,9 @@ def encode_response(response: Response, ctx: Context) -> dict[str, Any]:
     tier = anthropic_usage_tier(response.extras, ctx, "response.usage")
     if tier is not None:
         out["usage"].setdefault("service_tier", tier)
+    extras, server_tools = server_tool_use_of(response.extras, ctx, "response")
+    if server_tools is not None:
+        out["usage"].setdefault("server_tool_use", server_tools)
     absent = absent_keys(response.extras)
     unset = {
         "type": True,
@@ -100,4 +104,4 @@ def encode_response(response: Response, ctx: Context) -> dict[str, Any]:
     for key in absent:
         if unset.get(key):
             del out[key]
-    return finish(out, response.extras, ctx, "response")
+    return finish(out, extras, ctx, "response")

@@ -21,8 +21,11 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+import attrs
+
 from apibridge.codecs._context import Context, expect_list, expect_obj, expect_str
 from apibridge.codecs._openai_twins import answer_twins, tier_from_anthropic
+from apibridge.codecs._tool_usage import tool_usage_of
 from apibridge.codecs.responses._errors import failed_error
 from apibridge.codecs.responses._items import (
     ItemIds,
@@ -213,6 +216,10 @@ def encode_response(response: Response, ctx: Context) -> dict[str, Any]:
         response.content, "assistant", ctx, "content", ItemIds(response.id), output=True
     )
     usage, tier = tier_from_anthropic(response.usage)
+    tool_usage = None
+    if usage is not None:
+        plain, tool_usage = tool_usage_of(usage.extras, ctx, "usage")
+        usage = attrs.evolve(usage, extras=plain)
     body = response_object(
         response_id=response.id,
         model=response.model,
@@ -225,6 +232,8 @@ def encode_response(response: Response, ctx: Context) -> dict[str, Any]:
     )
     if tier is not None:  # an Anthropic answer's usage.service_tier
         body["service_tier"] = tier
+    if tool_usage is not None:  # an Anthropic answer's usage.server_tool_use
+        body.setdefault("tool_usage", tool_usage)
     return body
 
 
