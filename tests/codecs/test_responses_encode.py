@@ -368,7 +368,13 @@ def test_assistant_history_spellings() -> None:
         extras={"chat": {"seed": 1}},
     )
     body, lost = encode(request)
-    assert body["input"][1] == {"type": "message", "role": "assistant", "content": "plain"}
+    # another format's assistant history gets the phase gpt-5.x wants back (issue 15, item 6)
+    assert body["input"][1] == {
+        "type": "message",
+        "role": "assistant",
+        "content": "plain",
+        "phase": "final_answer",
+    }
     cited = body["input"][3]
     assert cited["status"] == "completed"
     assert cited["id"].startswith("msg_")

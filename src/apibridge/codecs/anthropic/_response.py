@@ -22,6 +22,7 @@ from typing import Any
 
 from apibridge.codecs._context import Context, expect_list, expect_obj, expect_str, new_id, opt_str
 from apibridge.codecs._openai_twins import anthropic_usage_tier
+from apibridge.codecs._phase import lose_phase
 from apibridge.codecs._tool_usage import server_tool_use_of
 from apibridge.codecs.anthropic._block_decoder import decode_blocks
 from apibridge.codecs.anthropic._block_encoder import encode_blocks
@@ -72,6 +73,7 @@ def encode_response(response: Response, ctx: Context) -> dict[str, Any]:
     """A canonical response as a Message object for a Claude client."""
     own = own_of(response.extras)
     blocks = encode_blocks(response.content, ctx, "content[{1}]", answer=True)
+    lose_phase(ctx, response.content, "anthropic", "content[{}]")
     has_tool_call = any(isinstance(p, ToolCallPart) for p in response.content)
     defaults = own.get(DEFAULTS) or {}
     reason: str | None = None

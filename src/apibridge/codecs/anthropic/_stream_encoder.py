@@ -34,6 +34,7 @@ from apibridge import _json
 from apibridge._sse import encode_frame
 from apibridge.codecs._context import Context, new_id
 from apibridge.codecs._openai_twins import anthropic_usage_tier
+from apibridge.codecs._phase import lose_phase
 from apibridge.codecs._sequencer import PartSequencer
 from apibridge.codecs.anthropic._block_encoder import (
     answer_signature,
@@ -530,6 +531,8 @@ class StreamEncoder:
 
     def _part_stop(self, event: PartStop) -> list[bytes]:
         writer, self._current = self._current, None
+        if event.part is not None:
+            lose_phase(self.ctx, (event.part,), "anthropic", f"stream.content[{event.index}]")
         return writer.stop(event.part) if writer is not None else []
 
 

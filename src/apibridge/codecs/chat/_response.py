@@ -25,6 +25,7 @@ from typing import Any, Final
 from apibridge.codecs._context import Context, expect_list, expect_obj, new_id, opt_int, opt_str
 from apibridge.codecs._custom_tools import unwrap_call
 from apibridge.codecs._openai_twins import answer_twins, tier_from_anthropic
+from apibridge.codecs._phase import lose_phase
 from apibridge.codecs.chat._messages import decode_assistant, encode_assistant
 from apibridge.codecs.chat._wire import (
     ABSENT,
@@ -160,6 +161,7 @@ def encode_response(response: Response, ctx: Context) -> dict[str, Any]:
         elif key not in ("other_choices", "logprobs"):
             top[key] = value
     message = encode_assistant(response.content, message_fields, ctx, "response", request=False)
+    lose_phase(ctx, response.content, "chat", "response.content[{}]")
     has_calls = any(isinstance(p, ToolCallPart) for p in response.content)
     choice: dict[str, Any] = {"index": carried.get("_choice_index", 0), "message": message}
     if choice["index"] == "absent":

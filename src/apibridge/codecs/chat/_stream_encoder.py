@@ -27,6 +27,7 @@ from apibridge._sse import encode_comment, encode_frame
 from apibridge.codecs._context import Context, new_id
 from apibridge.codecs._openai_errors import encode_error
 from apibridge.codecs._openai_twins import answer_twins, tier_from_anthropic
+from apibridge.codecs._phase import lose_phase
 from apibridge.codecs.chat._wire import (
     FORMAT,
     encode_citation,
@@ -281,6 +282,8 @@ class StreamEncoder:
     def _part_stop(self, event: PartStop) -> list[bytes]:
         index, final = event.index, event.part
         kind = self._kinds.get(index)
+        if final is not None:
+            lose_phase(self._ctx, (final,), "chat", f"stream.content[{index}]")
         out: list[bytes] = []
         if final is not None and kind in ("text", "thinking", "refusal", "tool"):
             # A final value may hold what no delta sent (Responses' ``output_item.done``).

@@ -47,6 +47,7 @@ from apibridge.codecs._openai_twins import (
     without_fast,
     without_twins,
 )
+from apibridge.codecs._phase import derive_phases, is_from_responses
 from apibridge.codecs.responses._items import (
     ItemIds,
     decode_item,
@@ -241,15 +242,21 @@ def encode_request(request: Request, ctx: Context) -> dict[str, Any]:
     instructions, items = _encode_system(request, ctx)
     from_system = bool(items)
     ids = ItemIds(None)  # input items: no derived ids, so one serves every message
+    foreign: list[int] = []  # input positions of assistant items from another format
     for i, message in enumerate(request.messages):
         # Place names are built only where a loss may be reported.
         if message.name is not None:
             ctx.lose(f"messages[{i}].name", "responses messages have no author name")
         if message.extras and has_foreign(message.extras):
             lose_foreign(ctx, message.extras, f"messages[{i}]")
+        first = len(items)
         items.extend(
             encode_parts(message.content, message.role, ctx, f"messages[{i}].content", ids)
         )
+        if message.role == "assistant" and not is_from_responses(message.content):
+            foreign.extend(range(first, len(items)))
+    if foreign:  # another client's assistant turns: their phase re-derived (see _phase)
+        derive_phases(items, foreign)
     body["input"] = _input_value(request, items, own, from_system)
     if body["input"] is None:
         del body["input"]
