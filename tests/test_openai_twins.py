@@ -14,6 +14,9 @@ import apibridge
 from apibridge.codecs import get_codec
 from apibridge.errors import Loss, UpstreamError
 from oracles import final_from_stream, validate_error, validate_request, validate_response
+from samples import RESPONSES_MESSAGE as _MESSAGE
+from samples import answer as _answer
+from samples import sse as _sse
 
 CHAT_REQUEST: dict[str, Any] = {
     "model": "gpt-5",
@@ -245,13 +248,6 @@ CHAT_ANSWER: dict[str, Any] = {
         }
     ],
 }
-_MESSAGE: dict[str, Any] = {
-    "type": "message",
-    "id": "msg_1",
-    "role": "assistant",
-    "status": "completed",
-    "content": [{"type": "output_text", "text": "hi", "annotations": []}],
-}
 RESPONSES_ANSWER: dict[str, Any] = {
     "id": "resp_1",
     "object": "response",
@@ -264,13 +260,6 @@ RESPONSES_ANSWER: dict[str, Any] = {
     "tool_choice": "auto",
     "parallel_tool_calls": True,
 }
-
-
-def _answer(body: dict[str, Any], source: str, target: str) -> tuple[dict[str, Any], list[str]]:
-    losses: list[Loss] = []
-    out = apibridge.convert_response(body, source=source, target=target, losses=losses)
-    validate_response(target, out)
-    return out, [loss.field for loss in losses]
 
 
 def test_service_tier_of_a_chat_answer_reaches_a_responses_client() -> None:
@@ -289,11 +278,6 @@ def test_ultrafast_service_tier_of_a_responses_answer_is_reported_to_chat() -> N
     out, lost = _answer({**RESPONSES_ANSWER, "service_tier": "ultrafast"}, "responses", "chat")
     assert "service_tier" not in out
     assert lost == ["response.service_tier"]
-
-
-def _sse(event: str | None, data: dict[str, Any]) -> bytes:
-    head = f"event: {event}\n".encode() if event else b""
-    return head + b"data: " + json.dumps(data).encode() + b"\n\n"
 
 
 def test_service_tier_of_a_chat_stream_reaches_a_responses_client() -> None:

@@ -14,7 +14,10 @@ import pytest
 
 import apibridge
 from apibridge.errors import Loss
-from oracles import final_from_stream, validate_request, validate_response
+from oracles import final_from_stream, validate_request
+from samples import RESPONSES_MESSAGE as _MESSAGE
+from samples import answer as _answer
+from samples import sse as _sse
 
 CHAT_ANSWER: dict[str, Any] = {
     "id": "chatcmpl-1",
@@ -25,13 +28,6 @@ CHAT_ANSWER: dict[str, Any] = {
         {"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}
     ],
     "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4},
-}
-_MESSAGE: dict[str, Any] = {
-    "type": "message",
-    "id": "msg_1",
-    "role": "assistant",
-    "status": "completed",
-    "content": [{"type": "output_text", "text": "hi", "annotations": []}],
 }
 RESPONSES_ANSWER: dict[str, Any] = {
     "id": "resp_1",
@@ -44,13 +40,6 @@ RESPONSES_ANSWER: dict[str, Any] = {
     "tool_choice": "auto",
     "parallel_tool_calls": True,
 }
-
-
-def _answer(body: dict[str, Any], source: str, target: str) -> tuple[dict[str, Any], list[str]]:
-    losses: list[Loss] = []
-    out = apibridge.convert_response(body, source=source, target=target, losses=losses)
-    validate_response(target, out)
-    return out, [loss.field for loss in losses]
 
 
 def _openai_answer(source: str, tier: str) -> dict[str, Any]:
@@ -79,11 +68,6 @@ def test_openai_answer_without_service_tier_says_none_to_anthropic() -> None:
     out, lost = _answer(CHAT_ANSWER, "chat", "anthropic")
     assert "service_tier" not in out["usage"]
     assert lost == []
-
-
-def _sse(event: str | None, data: dict[str, Any]) -> bytes:
-    head = f"event: {event}\n".encode() if event else b""
-    return head + b"data: " + json.dumps(data).encode() + b"\n\n"
 
 
 def _chat_stream(tier: str) -> list[bytes]:

@@ -6,17 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import apibridge
-from apibridge.errors import Loss
-from oracles import validate_response
+from samples import RESPONSES_MESSAGE as _MESSAGE
+from samples import answer as _answer
 
-_MESSAGE: dict[str, Any] = {
-    "type": "message",
-    "id": "msg_1",
-    "role": "assistant",
-    "status": "completed",
-    "content": [{"type": "output_text", "text": "hi", "annotations": []}],
-}
 _IMAGE_GEN: dict[str, Any] = {
     "input_tokens": 0,
     "input_tokens_details": {"image_tokens": 0, "text_tokens": 0},
@@ -56,13 +48,6 @@ ANTHROPIC_ANSWER: dict[str, Any] = {
         "server_tool_use": {"web_search_requests": 2, "web_fetch_requests": 0},
     },
 }
-
-
-def _answer(body: dict[str, Any], source: str, target: str) -> tuple[dict[str, Any], list[str]]:
-    losses: list[Loss] = []
-    out = apibridge.convert_response(body, source=source, target=target, losses=losses)
-    validate_response(target, out)
-    return out, [loss.field for loss in losses]
 
 
 def test_fidelity_17_responses_tool_usage_reaches_anthropic_server_tool_use() -> None:
