@@ -51,6 +51,7 @@ import httpx
 from apibridge import _json
 from apibridge._exchange import Exchange
 from apibridge._sse import SSEDecoder
+from apibridge.codecs._context_edits import anthropic_betas
 from apibridge.config import UpstreamConfig
 from apibridge.errors import ApiError, InvalidPayload, UpstreamError
 from apibridge.model import Event, Request, Response, StreamError
@@ -192,6 +193,21 @@ class HttpTransport:
             headers["authorization"] = f"Bearer {key}"
         headers.update(self.config.headers)
         return headers
+
+    def _with_betas(self, forwarding: Forwarding, body: Mapping[str, Any]) -> Forwarding:
+        """``forwarding`` with the ``anthropic-beta`` flags that context management built from
+        another format's request needs (an Anthropic client's own header goes unchanged)."""
+        if (
+            self.config.format != "anthropic"
+            or "context_management" not in body
+            or "anthropic-beta" in forwarding.headers
+        ):
+            return forwarding
+        betas = anthropic_betas(body)
+        if not betas:
+            return forwarding
+        headers = {**forwarding.headers, "anthropic-beta": ",".join(betas)}
+        return attrs.evolve(forwarding, headers=headers)
 
     def _key_for(self, forwarding: Forwarding) -> str | None:
         """The client's own key where this upstream forwards it, else the next configured one."""
@@ -407,7 +423,9 @@ class HttpTransport:
         self, exchange: Exchange, forwarding: Forwarding = NO_FORWARDING
     ) -> Response:
         """See :meth:`apibridge.transports.Transport.complete`."""
-        payload = _json.dumps(exchange.upstream_request(self.prepare(exchange, stream=False)))
+        body = exchange.upstream_request(self.prepare(exchange, stream=False))
+        forwarding = self._with_betas(forwarding, body)
+        payload = _json.dumps(body)
         response, _ = await self._send(
             exchange, forwarding, "messages", payload, stream=False, attempt=0
         )
@@ -431,7 +449,9 @@ class HttpTransport:
         self, exchange: Exchange, forwarding: Forwarding = NO_FORWARDING
     ) -> AsyncIterator[Event]:
         """See :meth:`apibridge.transports.Transport.stream`."""
-        payload = _json.dumps(exchange.upstream_request(self.prepare(exchange, stream=True)))
+        body = exchange.upstream_request(self.prepare(exchange, stream=True))
+        forwarding = self._with_betas(forwarding, body)
+        payload = _json.dumps(body)
         attempt = 0
         while True:
             start = anyio.current_time()
@@ -524,6 +544,7 @@ class HttpTransport:
         if self.config.format != "anthropic":
             return None
         body = exchange.upstream_request(self.prepare(exchange, stream=False))
+        forwarding = self._with_betas(forwarding, body)
         payload = _json.dumps({k: v for k, v in body.items() if k in _COUNT_FIELDS})
         response, _ = await self._send(
             exchange, forwarding, "count_tokens", payload, stream=False, attempt=0
