@@ -21,7 +21,8 @@ request for its target:
   and each is reported (action ``applied before sending: …``) with what it cleared:
 
   - ``clear_thinking``: thinking (and redacted thinking) is removed from every assistant turn
-    but the last ``keep.value`` turns that have thinking (default 1; ``"all"`` keeps all);
+    but the last ``keep.value`` turns that have thinking (default 1). ``keep: "all"`` (what
+    Claude Code sends on every request) changes nothing, so it is not reported;
   - ``clear_tool_uses``: when the trigger is reached (``input_tokens``, estimated by
     :func:`apibridge._tokens.estimate_request_tokens`, default 100,000; or ``tool_uses``, the
     number of calls), the results of all but the last ``keep.value`` calls (default 3), calls
