@@ -358,6 +358,14 @@ class _BlockWriter(_Writer):
             self.enc.ctx.lose(self.where, f"an answer cannot hold a {type(part).__name__}")
         if block is None:
             return []
+        if block.get("type") == "compaction":
+            # As Anthropic streams it: the summary and its opaque value in one delta.
+            held = {k: block[k] for k in ("content", "encrypted_content") if k in block}
+            start = {k: v for k, v in block.items() if k not in held}
+            out = self.open({**start, "content": None})
+            if held:
+                out.append(self.delta({"type": "compaction_delta", **held}))
+            return [*out, *self.close()]
         if block.get("type") not in ("server_tool_use", "tool_use"):
             return [*self.open(block), *self.close()]
         # As Anthropic streams it: the input arrives as JSON after an empty start.
@@ -486,7 +494,11 @@ class StreamEncoder:
             "stop_reason": reason,
             "stop_sequence": encode_stop_sequence(self._stop_reason, self._stop_sequence, self.ctx),
         }
-        _add_new(delta, self._delta_extras.get(FORMAT, {}), self._start_own)
+        own = self._delta_extras.get(FORMAT, {})
+        edits = own.get("context_management")  # a field of the event, not of its delta
+        if edits is not None:
+            own = {k: v for k, v in own.items() if k != "context_management"}
+        _add_new(delta, own, self._start_own)
         lose_foreign(self.ctx, self._delta_extras, "message_delta")
         usage = self._usage or Usage()
         start_usage_own = own_of(self._start_usage.extras) if self._start_usage else {}
@@ -499,9 +511,12 @@ class StreamEncoder:
             delta=True,
         )
         self._finished = True
+        last: dict[str, Any] = {"type": "message_delta", "delta": delta, "usage": body}
+        if edits is not None:
+            last["context_management"] = edits
         return [
             *out,
-            _frame("message_delta", {"type": "message_delta", "delta": delta, "usage": body}),
+            _frame("message_delta", last),
             _frame("message_stop", {"type": "message_stop"}),
         ]
 
