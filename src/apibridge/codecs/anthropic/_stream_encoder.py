@@ -360,7 +360,9 @@ class _BlockWriter(_Writer):
             return []
         if block.get("type") == "compaction":
             # As Anthropic streams it: the summary and its opaque value in one delta.
-            held = {k: block[k] for k in ("content", "encrypted_content") if k in block}
+            held: dict[str, Any] = {
+                k: block[k] for k in ("content", "encrypted_content") if k in block
+            }
             start = {k: v for k, v in block.items() if k not in held}
             out = self.open({**start, "content": None})
             if held:
