@@ -361,9 +361,9 @@ class _BlockWriter(_Writer):
         if block.get("type") == "compaction":
             # As Anthropic streams it: the summary and its opaque value in one delta.
             held: dict[str, Any] = {
-                k: block[k] for k in ("content", "encrypted_content") if k in block
+                k: block[k] for k in ("content", "encrypted_content") if block.get(k) is not None
             }
-            start = {k: v for k, v in block.items() if k not in held}
+            start = {k: v for k, v in block.items() if k not in ("content", "encrypted_content")}
             out = self.open({**start, "content": None})
             if held:
                 out.append(self.delta({"type": "compaction_delta", **held}))

@@ -29,6 +29,8 @@ from typing import Any, Final
 
 import attrs
 
+from apibridge.codecs._compaction import KIND as COMPACTION
+from apibridge.codecs._compaction import chat_text
 from apibridge.codecs._context import (
     Context,
     expect_list,
@@ -81,6 +83,7 @@ from apibridge.model import (
     Message,
     RedactedThinkingPart,
     RefusalPart,
+    ServerToolPart,
     TextPart,
     ThinkingPart,
     ToolCallPart,
@@ -582,6 +585,11 @@ def encode_assistant(
                 calls.append(call)
         elif isinstance(part, RedactedThinkingPart):
             ctx.lose(at, "chat cannot carry redacted thinking", "dropped")
+        elif isinstance(part, ServerToolPart) and part.kind == COMPACTION:
+            summary = chat_text(part, at, ctx)
+            if summary is not None:
+                items.append({"type": "text", "text": summary})
+                offset += len(summary)
         else:
             ctx.lose(at, f"a chat assistant message cannot hold a {type(part).__name__}", "dropped")
     if thinking:
