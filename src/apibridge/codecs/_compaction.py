@@ -98,11 +98,7 @@ def responses_item(
         ctx.lose(where, "a compaction that failed (no summary) carries nothing", "omitted")
         return None
     ctx.lose(where, "responses cannot read an Anthropic compaction", "sent as text: its summary")
-    return {
-        "type": "message",
-        "role": "assistant",
-        "content": [{"type": "output_text", "text": text, "annotations": []}],
-    }
+    return {"type": "message", "role": "assistant", "content": text}
 
 
 def chat_text(part: ServerToolPart, where: str, ctx: Context) -> str | None:
