@@ -431,3 +431,16 @@ def test_fidelity_18_the_edits_an_anthropic_upstream_applied_are_reported(
     reported = [x for x in losses if x.field.endswith("context_management")]
     assert len(reported) == 1
     assert "clear_thinking_20251015" in reported[0].reason
+
+
+def test_an_envelope_that_does_not_hold_a_compaction_is_left_as_it_came() -> None:
+    from apibridge.codecs.envelope import Envelope, seal
+
+    forged = seal(Envelope(origin="responses", kind="compaction", data="not json"))
+    block = {"type": "compaction", "content": "summary", "encrypted_content": forged}
+    losses: list[apibridge.Loss] = []
+    body = apibridge.convert_request(
+        claude_history(block), source="anthropic", target="anthropic", losses=losses
+    )
+    assert body["messages"][1]["content"][0] == block
+    assert not losses

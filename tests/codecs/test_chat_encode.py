@@ -226,7 +226,19 @@ def claude_like_request() -> Request:
         reasoning=ReasoningConfig(mode="enabled", budget_tokens=10000),
         user="user-1",
         stream=True,
-        extras={"anthropic": {"context_management": {"edits": [{"type": "clear_tool_uses_20250919", "trigger": {"type": "tool_uses", "value": 100}}]}, "_system_string": True}},
+        extras={
+            "anthropic": {
+                "context_management": {
+                    "edits": [
+                        {
+                            "type": "clear_tool_uses_20250919",
+                            "trigger": {"type": "tool_uses", "value": 100},
+                        }
+                    ]
+                },
+                "_system_string": True,
+            }
+        },
     )
 
 

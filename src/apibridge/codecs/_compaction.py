@@ -35,10 +35,12 @@ from typing import Any
 from apibridge import _json
 from apibridge.codecs._context import Context
 from apibridge.codecs.envelope import Envelope, open_envelope, seal
+from apibridge.errors import InvalidPayload
 from apibridge.model import ContentPart, ServerToolPart
 
 __all__ = [
     "KIND",
+    "add_chat_summary",
     "anthropic_block",
     "chat_text",
     "compaction_part",
@@ -67,7 +69,10 @@ def compaction_part(raw: Mapping[str, Any], fmt: str) -> ServerToolPart:
     original when its ``encrypted_content`` is an envelope apibridge sealed."""
     sealed = open_envelope(_str(raw.get("encrypted_content")))
     if sealed is not None and sealed.kind == KIND and sealed.data is not None:
-        original = _json.loads(sealed.data)
+        try:
+            original = _json.loads(sealed.data)
+        except InvalidPayload:
+            original = None  # not ours after all: the value stays as it came
         if isinstance(original, dict):
             return ServerToolPart(
                 kind=KIND,
@@ -110,6 +115,19 @@ def chat_text(part: ServerToolPart, where: str, ctx: Context) -> str | None:
         return None
     ctx.lose(where, "chat has no compaction block", "sent as text: its summary")
     return text + "\n\n"  # kept apart from the text that follows in the one content string
+
+
+def add_chat_summary(
+    items: list[dict[str, Any]], part: ContentPart, where: str, ctx: Context
+) -> int:
+    """Append a compaction's :func:`chat_text` to a Chat message's ``items`` as a text item;
+    the number of characters added."""
+    assert isinstance(part, ServerToolPart)
+    text = chat_text(part, where, ctx)
+    if text is None:
+        return 0
+    items.append({"type": "text", "text": text})
+    return len(text)
 
 
 def _sealed(part: ServerToolPart) -> str:

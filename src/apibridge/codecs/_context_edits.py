@@ -24,7 +24,7 @@ request for its target:
     but the last ``keep.value`` turns that have thinking (default 1). ``keep: "all"`` (what
     Claude Code sends on every request) changes nothing, so it is not reported;
   - ``clear_tool_uses``: when the trigger is reached (``input_tokens``, estimated by
-    :func:`apibridge._tokens.estimate_request_tokens`, default 100,000; or ``tool_uses``, the
+    :func:`apibridge.codecs._tokens.estimate_request_tokens`, default 100,000; or ``tool_uses``, the
     number of calls), the results of all but the last ``keep.value`` calls (default 3), calls
     to ``exclude_tools`` excepted, are replaced by :data:`CLEARED_RESULT`; with
     ``clear_tool_inputs`` (``true``, or a list of tool names) the calls' inputs become ``{}``.
@@ -40,8 +40,8 @@ from typing import Any
 
 import attrs
 
-from apibridge._tokens import estimate_request_tokens, estimate_text_tokens
 from apibridge.codecs._context import Context
+from apibridge.codecs._tokens import estimate_request_tokens, estimate_text_tokens
 from apibridge.model import (
     ContentPart,
     Message,
