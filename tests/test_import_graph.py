@@ -26,7 +26,7 @@ ROOT = Path(apibridge.__file__).parent
 #: module-name prefixes by layer, bottom up (the longest matching prefix decides).
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("apibridge.errors", "apibridge._json", "apibridge._sse", "apibridge.model"),
-    ("apibridge.codecs",),
+    ("apibridge._tokens", "apibridge.codecs"),
     ("apibridge._exchange", "apibridge._api", "apibridge.__init__"),
     ("apibridge.config", "apibridge.store"),
     ("apibridge.transports",),
