@@ -321,3 +321,28 @@ def test_same_format_context_management_is_untouched(source: str) -> None:
     out, lost = convert(body, source, source)
     assert out["context_management"] == body["context_management"]
     assert not lost
+
+
+def test_excluded_tools_are_matched_under_a_shortened_name() -> None:
+    long_name = "mcp__a_very_long_server_name_for_testing__" + "x" * 40  # over OpenAI's 64
+    body = claude_history(
+        3,
+        **edits(
+            {
+                "type": "clear_tool_uses_20250919",
+                "trigger": {"type": "tool_uses", "value": 0},
+                "keep": {"type": "tool_uses", "value": 0},
+                "exclude_tools": [long_name],
+            }
+        ),
+    )
+    for message in body["messages"]:
+        for block in message["content"] if isinstance(message["content"], list) else ():
+            if block.get("name") == "read":
+                block["name"] = long_name
+    body["tools"] = [{"name": n, "input_schema": {"type": "object"}} for n in (long_name, "ls")]
+    out, _ = convert(body, "anthropic", "chat")
+    assert all(len(t["function"]["name"]) <= 64 for t in out["tools"])
+    results = results_sent(out, "chat")
+    # the reads (calls 0 and 2) are excluded under their shortened name; the ls call is not
+    assert [results[f"call_{i}"] == CLEARED_RESULT for i in range(3)] == [False, True, False]

@@ -236,9 +236,13 @@ def apply_clear_tool_uses(
     if not reached:
         ctx.lose(where, reason, f"applied before sending: {kind} below {limit}, nothing cleared")
         return request
+    # the calls carry the upstream's names where the exchange shortened them
+    up = ctx.upstream_names
+    exclude = {*exclude, *(up.get(n, n) for n in exclude)}
+    named = () if inputs is True else {*inputs, *(up.get(n, n) for n in inputs)}
     candidates = [c for c in calls if c.name not in exclude]
     chosen = candidates[: max(len(candidates) - keep, 0)]
-    clear_input = {c.id for c in chosen if inputs is True or c.name in inputs}
+    clear_input = {c.id for c in chosen if inputs is True or c.name in named}
     ids = {c.id for c in chosen}
     saved = 0
     messages: list[Message] = []
