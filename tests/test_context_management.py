@@ -346,3 +346,12 @@ def test_excluded_tools_are_matched_under_a_shortened_name() -> None:
     results = results_sent(out, "chat")
     # the reads (calls 0 and 2) are excluded under their shortened name; the ls call is not
     assert [results[f"call_{i}"] == CLEARED_RESULT for i in range(3)] == [False, True, False]
+
+
+def test_clear_thinking_leaves_every_other_message_where_it_was() -> None:
+    body = claude_history(3, **edits({"type": "clear_thinking_20251015"}))
+    body["messages"].insert(1, {"role": "user", "content": []})  # empty, but the client's own
+    losses: list[apibridge.Loss] = []
+    out = apibridge.convert_request(body, source="anthropic", target="chat", losses=losses)
+    assert len(out["messages"]) == len(body["messages"])  # one tool message per result here
+    assert thinking_sent_chat(out) == [None, None, "thought 2"]

@@ -199,7 +199,8 @@ def apply_clear_thinking(
     )
     if not cleared:
         return request
-    kept = tuple(m for m in messages if m.content)  # a turn of thinking alone is gone
+    gone = {i for i in cleared if not messages[i].content}  # turns of thinking alone
+    kept = tuple(m for i, m in enumerate(messages) if i not in gone)
     return attrs.evolve(request, messages=kept)
 
 
