@@ -43,14 +43,25 @@ def _claude_models() -> str:
         return ", ".join(values) or "none"
 
     rows = [
-        (f"`{pattern}`", m.max_output, words(m.sampling), words(m.thinking), words(m.efforts))
+        (
+            f"`{pattern}`",
+            m.max_output,
+            words(m.sampling),
+            words(m.thinking),
+            words(m.efforts),
+            m.thinking_off or "cannot",
+            "yes" if m.forced_tools else "no",
+        )
         for pattern, m in (
             *CLAUDE_MODELS,
             ("other claude-*", UNKNOWN_CLAUDE),
             ("any other name", UNKNOWN_MODEL),
         )
     ]
-    return _md(("model", "max output", "sampling", "thinking", "effort"), rows)
+    return _md(
+        ("model", "max output", "sampling", "thinking", "effort", "thinking off", "forced tools"),
+        rows,
+    )
 
 
 def _stop_reasons() -> str:

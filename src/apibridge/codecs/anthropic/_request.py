@@ -272,7 +272,9 @@ def encode_request(request: Request, ctx: Context) -> dict[str, Any]:
     ]
     if tools:
         out["tools"] = tools
-    choice = encode_tool_choice(request, ctx, has_tools=bool(tools) or native)
+    choice = encode_tool_choice(
+        request, ctx, has_tools=bool(tools) or native, forced=native or model.forced_tools
+    )
     if choice is not None:
         out["tool_choice"] = choice
     encode_reasoning(request, own, max_tokens, out, ctx, model, native=native)
@@ -310,7 +312,7 @@ def _encode_sampling(
         if top_k is not None and "top_k" not in accepted:
             ctx.lose("top_k", f"{request.model} takes no top_k")
             top_k = None
-    thinking = out.get("thinking", {}).get("type") in ("enabled", "adaptive")
+    thinking = out.get("thinking", {}).get("type") in ("enabled", "adaptive", "between_tools")
     if not native and thinking:
         # Anthropic rejects these sampling settings while thinking, which another API's
         # client cannot know: they are dropped (reported) rather than failing the request.
