@@ -137,3 +137,20 @@ def test_html_error_page() -> None:
     )
     assert result.returncode == 0, result.stderr
     validate_error("anthropic", 502, orjson.loads(result.stdout))
+
+
+def test_version_is_the_installed_packages() -> None:
+    from importlib.metadata import version
+
+    import apibridge
+
+    result = subprocess.run(
+        [sys.executable, "-m", "apibridge", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"apibridge {apibridge.__version__}"
+    assert apibridge.__version__ == version("apibridge")  # pyproject and the package agree

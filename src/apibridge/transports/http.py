@@ -44,9 +44,17 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-import anyio
 import attrs
-import httpx
+
+from apibridge._extras import HTTP_PACKAGES, missing_extra
+
+try:
+    import anyio
+    import httpx
+except ModuleNotFoundError as exc:  # a core install: name the extra
+    if exc.name not in HTTP_PACKAGES:
+        raise
+    raise missing_extra(exc, "apibridge.transports.http", "http") from exc
 
 from apibridge import _json
 from apibridge._exchange import Exchange
