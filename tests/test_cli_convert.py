@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import orjson
+import pytest
 
 from oracles import final_from_stream, validate_error, validate_request, validate_response
 
@@ -22,6 +24,43 @@ def run(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[b
         timeout=60,
         check=False,
     )
+
+
+def _fences(text: str, lang: str) -> list[str]:
+    return re.findall(rf"```{lang}\n(.*?)```", text, flags=re.DOTALL)
+
+
+@pytest.mark.parametrize("page", ["README.md", "docs/quickstart.md"])
+def test_the_quick_start_prints_what_the_page_says(page: str) -> None:
+    """The page's convert command, run, prints on stderr exactly the warnings the page shows;
+    both commands install into one virtual environment, editable, in the order given."""
+    text = (ROOT / page).read_text(encoding="utf-8")
+    text = text[text.index("uick start") :]
+    convert, tests = (block.strip() for block in _fences(text, "bash")[:2])
+    for command in (convert, tests):
+        assert command.startswith("python3 -m venv .venv && .venv/bin/python -m pip install -q -e ")
+    assert "'.[dev]'" in tests
+    assert tests.endswith(".venv/bin/python -m pytest")
+    args = convert.split(" && ")[-1].removeprefix(".venv/bin/apibridge ").split()
+    result = subprocess.run(
+        [sys.executable, "-m", "apibridge", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    validate_request("chat", orjson.loads(result.stdout))
+    shown = _fences(text, "text")[0].strip().splitlines()
+    assert result.stderr.strip().splitlines() == shown
+
+
+def test_the_example_request_is_valid_for_the_anthropic_api() -> None:
+    body = orjson.loads(EXAMPLE.read_bytes())
+    validate_request("anthropic", body)
+    # the API's own rule, which the SDK types do not check (the example once broke it)
+    assert body["thinking"]["budget_tokens"] < body["max_tokens"]
 
 
 def test_quick_start_command_converts_the_example() -> None:
