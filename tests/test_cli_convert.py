@@ -193,3 +193,41 @@ def test_version_is_the_installed_packages() -> None:
     assert result.returncode == 0
     assert result.stdout.strip() == f"apibridge {apibridge.__version__}"
     assert apibridge.__version__ == version("apibridge")  # pyproject and the package agree
+
+
+def test_a_backboard_request_is_refused_saying_what_backboard_input_can_be(tmp_path: Path) -> None:
+    """backboard is an upstream: its requests are apibridge's output, never an input (it was
+    once read as an answer and printed an invented reply)."""
+    request = tmp_path / "request.json"
+    request.write_bytes(orjson.dumps({"content": "hi", "llm_provider": "openai", "memory": "off"}))
+    for extra in ((), ("--kind", "request")):
+        result = run("--from", "backboard", "--to", "anthropic", *extra, str(request))
+        assert result.returncode == 2
+        assert result.stdout == b""
+        assert b"backboard input can be an answer" in result.stderr
+        assert b"Traceback" not in result.stderr
+
+
+def test_backboard_answers_and_streams_convert() -> None:
+    fixtures = ROOT / "tests" / "fixtures" / "backboard"
+    answer = run(
+        "--from", "backboard", "--to", "anthropic", str(fixtures / "legacy_completed.json")
+    )
+    assert answer.returncode == 0, answer.stderr
+    assert validate_response("anthropic", orjson.loads(answer.stdout)).content[0].text
+    stream = run("--from", "backboard", "--to", "chat", str(fixtures / "text.sse"))
+    assert stream.returncode == 0, stream.stderr
+    assert stream.stdout.startswith(b"data: ")
+
+
+def test_only_requests_are_written_in_backboard_format() -> None:
+    stream = b'event: ping\ndata: {"type": "ping"}\n\n'
+    result = run("--from", "anthropic", "--to", "backboard", stdin=stream)
+    assert result.returncode == 2
+    assert b"backboard output can only be a request" in result.stderr
+
+
+def test_a_missing_field_is_named_as_missing() -> None:
+    result = run("--from", "chat", "--to", "anthropic", stdin=b'{"messages": []}')
+    assert result.returncode == 2
+    assert result.stderr.strip().endswith(b"model: missing (expected a string)")

@@ -31,6 +31,21 @@ _RESPONSE_MARKERS: dict[str, tuple[str, str]] = {
 }
 
 
+#: fields only a backboard answer has (a legacy message answer, or ``{"messages": [...]}``).
+_BACKBOARD_ANSWER_FIELDS = frozenset({"status", "message_id", "run_id", "messages"})
+
+#: why a backboard request cannot be an input, and what can.
+_BACKBOARD_INPUT = (
+    "backboard input can be an answer (a message as backboard returns it), an SSE stream or an "
+    "error body; a backboard request is what apibridge writes for a client (--to backboard), "
+    "never what a client sends, so it cannot be converted to another format"
+)
+_BACKBOARD_OUTPUT = (
+    "backboard output can only be a request (--kind request): backboard is an upstream, so "
+    "answers, streams and errors are never written in its format"
+)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the options of ``apibridge convert``."""
     parser.add_argument("file", nargs="?", default="-", help="input file (default: standard input)")
@@ -82,7 +97,7 @@ def detect_kind(data: bytes, source: str) -> str:
     field, value = _RESPONSE_MARKERS.get(source, ("", ""))
     if field and body.get(field) == value:
         return "response"
-    if source == "backboard":  # backboard is upstream only: what it sends is an answer
+    if source == "backboard" and _BACKBOARD_ANSWER_FIELDS & body.keys():
         return "response"
     return "request"
 
@@ -114,6 +129,10 @@ def run(args: argparse.Namespace) -> int:
         if not data.strip():
             raise ApibridgeError("the input is empty")
         kind = detect_kind(data, args.source) if args.kind == "auto" else args.kind
+        if args.source == "backboard" and kind == "request":
+            raise ApibridgeError(_BACKBOARD_INPUT)
+        if args.target == "backboard" and kind != "request":
+            raise ApibridgeError(_BACKBOARD_OUTPUT)
         request = _load_json(_read(args.request), "--request") if args.request else None
         out = sys.stdout.buffer if args.output == "-" else open(args.output, "wb")  # noqa: SIM115
         try:

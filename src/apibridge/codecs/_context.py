@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Final
 
 from apibridge.errors import InvalidPayload, Loss, UnsupportedFeature
 from apibridge.model import Request
@@ -90,26 +90,48 @@ def new_id(prefix: str) -> str:
     return prefix + uuid.uuid4().hex
 
 
+def _expected(value: Any, where: str, kind: str) -> str:
+    """The message for a value of the wrong JSON type (``None``: the field is missing)."""
+    if value is None:
+        return f"{where}: missing (expected {kind})"
+    return f"{where}: expected {kind}, got {_json_type(value)}"
+
+
+def _json_type(value: Any) -> str:
+    return _JSON_TYPES.get(type(value), type(value).__name__)
+
+
+#: JSON's names for the Python types a parsed body holds.
+_JSON_TYPES: Final = {
+    dict: "an object",
+    list: "an array",
+    str: "a string",
+    int: "a number",
+    float: "a number",
+    bool: "a boolean",
+}
+
+
 def expect_obj(value: Any, where: str) -> Mapping[str, Any]:
     """``value`` as a JSON object, or :class:`InvalidPayload` naming ``where``."""
     if type(value) is dict:  # the parsed-JSON case, without the slower ABC check (hot path)
         return value
     if not isinstance(value, Mapping):
-        raise InvalidPayload(f"{where}: expected an object, got {type(value).__name__}")
+        raise InvalidPayload(_expected(value, where, "an object"))
     return value
 
 
 def expect_list(value: Any, where: str) -> Sequence[Any]:
     """``value`` as a JSON array, or :class:`InvalidPayload` naming ``where``."""
     if not isinstance(value, list):
-        raise InvalidPayload(f"{where}: expected an array, got {type(value).__name__}")
+        raise InvalidPayload(_expected(value, where, "an array"))
     return value
 
 
 def expect_str(value: Any, where: str) -> str:
     """``value`` as a string, or :class:`InvalidPayload` naming ``where``."""
     if not isinstance(value, str):
-        raise InvalidPayload(f"{where}: expected a string, got {type(value).__name__}")
+        raise InvalidPayload(_expected(value, where, "a string"))
     return value
 
 
@@ -117,7 +139,7 @@ def opt_str(value: Any, where: str) -> str | None:
     """``value`` as a string (``None`` stays ``None``), or :class:`InvalidPayload`."""
     if value is None or isinstance(value, str):
         return value
-    raise InvalidPayload(f"{where}: expected a string, got {type(value).__name__}")
+    raise InvalidPayload(_expected(value, where, "a string"))
 
 
 def opt_int(value: Any, where: str) -> int | None:
@@ -125,7 +147,7 @@ def opt_int(value: Any, where: str) -> int | None:
     if value is None or type(value) is int:
         return value
     if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidPayload(f"{where}: expected an integer, got {type(value).__name__}")
+        raise InvalidPayload(f"{where}: expected an integer, got {_json_type(value)}")
     return value
 
 
@@ -134,7 +156,7 @@ def opt_number(value: Any, where: str) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidPayload(f"{where}: expected a number, got {type(value).__name__}")
+        raise InvalidPayload(f"{where}: expected a number, got {_json_type(value)}")
     return value
 
 
@@ -142,7 +164,7 @@ def opt_bool(value: Any, where: str) -> bool | None:
     """``value`` as a bool (``None`` stays ``None``), or :class:`InvalidPayload`."""
     if value is None or isinstance(value, bool):
         return value
-    raise InvalidPayload(f"{where}: expected a boolean, got {type(value).__name__}")
+    raise InvalidPayload(f"{where}: expected a boolean, got {_json_type(value)}")
 
 
 def int_or_none(value: Any) -> int | None:
