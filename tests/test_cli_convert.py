@@ -231,3 +231,43 @@ def test_a_missing_field_is_named_as_missing() -> None:
     result = run("--from", "chat", "--to", "anthropic", stdin=b'{"messages": []}')
     assert result.returncode == 2
     assert result.stderr.strip().endswith(b"model: missing (expected a string)")
+
+
+CUT_CHAT_STREAM = (
+    b'data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":'
+    b'[{"index":0,"delta":{"role":"assistant","content":"Hel"},"finish_reason":null}]}\n\n'
+)
+
+
+def test_a_cut_stream_is_converted_and_exits_3_saying_why() -> None:
+    """The output is what a client would receive (the text, then the in-band error); the exit
+    status and stderr say the stream failed (it once exited 0)."""
+    result = run("--from", "chat", "--to", "anthropic", "--kind", "stream", stdin=CUT_CHAT_STREAM)
+    assert result.returncode == 3
+    assert b'"text":"Hel"' in result.stdout
+    assert b"event: error" in result.stdout
+    assert b"error: the stream failed (api_error): the chat stream ended early" in result.stderr
+
+
+def test_an_upstream_error_event_exits_3() -> None:
+    failed = ROOT / "tests" / "fixtures" / "backboard" / "run_failed.sse"
+    result = run("--from", "backboard", "--to", "responses", str(failed))
+    assert result.returncode == 3
+    assert b"response.failed" in result.stdout
+    assert b"error: the stream failed" in result.stderr
+
+
+def test_an_error_body_without_status_gets_its_kinds_status() -> None:
+    cases = [
+        ("anthropic", b'{"type":"error","error":{"type":"rate_limit_error","message":"s"}}', 429),
+        ("anthropic", b'{"type":"error","error":{"type":"overloaded_error","message":"o"}}', 529),
+        ("chat", b'{"error":{"message":"s","type":"x","code":"rate_limit_exceeded"}}', 429),
+        ("responses", b'{"error":{"message":"x","type":"invalid_request_error"}}', 400),
+        ("chat", b"<html>Bad gateway</html>", 500),
+    ]
+    for source, body, status in cases:
+        target = "chat" if source == "anthropic" else "anthropic"
+        result = run("--from", source, "--to", target, "--kind", "error", stdin=body)
+        assert result.returncode == 0, result.stderr
+        assert f"status {status}".encode() in result.stderr, (source, body)
+        validate_error(target, status, orjson.loads(result.stdout))

@@ -3,7 +3,10 @@
 Needs nothing running and no network: it reads a payload from a file (or standard input),
 converts it from one format to another and writes the result to standard output. What could
 not be carried is printed on standard error, one ``warning:`` line each; invalid input gives
-a one-line ``error:`` message and exit status 2 (``--strict`` turns every loss into that).
+a one-line ``error:`` message and exit status 2 (``--strict`` turns every loss into that). A
+stream that fails (an upstream error event, or cut before its end) is converted whole, ending
+with the target's in-band error as a client would receive it, and exits with status 3 after an
+``error:`` line saying why.
 """
 
 from __future__ import annotations
@@ -13,15 +16,26 @@ import sys
 from typing import Any, BinaryIO
 
 from apibridge import _json
-from apibridge._api import convert_error, convert_request, convert_response, convert_stream
+from apibridge._api import (
+    _answer_exchange,
+    convert_error,
+    convert_request,
+    convert_response,
+    convert_stream,
+)
+from apibridge._sse import SSEDecoder
 from apibridge.codecs import FORMATS
-from apibridge.errors import ApibridgeError, InvalidPayload, Loss
+from apibridge.errors import ApibridgeError, ApiError, InvalidPayload, Loss
+from apibridge.model import StreamError
 
 __all__ = ["HELP", "add_arguments", "detect_kind", "run"]
 
 HELP = "convert a request, response, SSE stream or error body between API formats"
 
 KINDS = ("auto", "request", "response", "stream", "error")
+
+#: exit status of a stream that ends with an error (converted, in-band error included).
+STREAM_FAILED = 3
 
 # The marker each format's non-streamed response carries.
 _RESPONSE_MARKERS: dict[str, tuple[str, str]] = {
@@ -140,12 +154,33 @@ def run(args: argparse.Namespace) -> int:
         finally:
             if out is not sys.stdout.buffer:
                 out.close()
+        failure = _stream_failure(data, args, request) if kind == "stream" else None
     except (ApibridgeError, OSError) as exc:
         print(f"apibridge convert: error: {exc}", file=sys.stderr)
         return 2
     for loss in losses:
         print(f"apibridge convert: warning: {loss}", file=sys.stderr)
+    if failure is not None:
+        print(
+            f"apibridge convert: error: the stream failed ({failure.kind}): {failure.message}; "
+            "the output ends with the target's in-band error",
+            file=sys.stderr,
+        )
+        return STREAM_FAILED
     return 0
+
+
+def _stream_failure(data: bytes, args: argparse.Namespace, request: Any) -> ApiError | None:
+    """The error an input stream ends with (an error event, or cut early), if any: read once
+    more with the source's decoder (the command's output is already written)."""
+    decoder = _answer_exchange(args.source, args.target, request, []).stream_decoder()
+    frames = SSEDecoder()
+    events = [e for frame in (*frames.feed(data), *frames.close()) for e in decoder.feed(frame)]
+    for event in (*events, *decoder.close()):
+        if isinstance(event, StreamError):
+            error: ApiError = event.error
+            return error
+    return None
 
 
 def _convert(
@@ -190,10 +225,11 @@ def _convert(
 
 
 def _status_of(body: Any) -> int:
-    """An error body's own status where it says one, else 500."""
+    """An error body's own status where it says one, else 0: the codecs then let the error's
+    type and code decide its kind, and the kind the status (``rate_limit_error``: 429)."""
     if isinstance(body, dict):
         for key in ("status", "status_code", "code"):
             value = body.get(key)
             if isinstance(value, int) and 400 <= value < 600:
                 return value
-    return 500
+    return 0
