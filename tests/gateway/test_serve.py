@@ -122,3 +122,20 @@ def test_configuration_errors(args: tuple[str, ...], message: str) -> None:
     )
     assert result.returncode == 2
     assert message in result.stderr
+
+
+def test_help_names_every_upstream_format() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "apibridge", "serve", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 0
+    text = " ".join(result.stdout.split())
+    from apibridge.config import UPSTREAM_FORMATS
+
+    for fmt in UPSTREAM_FORMATS:
+        assert fmt in text, fmt
+    assert "scripted=echo" in text
