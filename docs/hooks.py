@@ -126,3 +126,19 @@ TABLES: dict[str, Callable[[], str]] = {
 def on_page_markdown(markdown: str, **_: Any) -> str:
     """Replace each table marker with its generated table."""
     return _MARK.sub(lambda m: TABLES[m.group(1)](), markdown)
+
+
+#: a Sphinx cross-reference role as mkdocstrings leaves it: ``:class:<code>~a.b.Name</code>``.
+_ROLE = re.compile(r":(?:class|func|meth|attr|data|mod|exc|obj|const):<code>(~?)([^<]*)</code>")
+
+
+def on_page_content(html: str, **_: Any) -> str:
+    """The API reference's docstrings use Sphinx roles (``:class:`~apibridge.Loss```), which
+    mkdocstrings shows as text: render each as the code name alone (only the last dotted part
+    after ``~``, as Sphinx does)."""
+    return _ROLE.sub(_role_name, html)
+
+
+def _role_name(match: re.Match[str]) -> str:
+    tilde, target = match.groups()
+    return f"<code>{target.rsplit('.', 1)[-1] if tilde else target}</code>"
