@@ -39,12 +39,21 @@ class Context:
     differ (set by ``apibridge.Exchange`` when it shortens names); decoders of answers match both.
     ``claude_models`` holds an upstream's overrides of the Claude model table
     (:mod:`apibridge.codecs._claude_models`), pattern → fields; the Anthropic encoder reads it.
+    ``cache_breakpoints`` says whether the upstream takes prompt-cache markers (``None``: the
+    target format's default; :mod:`apibridge.codecs._cache_markers`).
 
     A plain class rather than an attrs one: it is built once per conversion and the compiled
     codecs (mypyc) make it a native class.
     """
 
-    __slots__ = ("claude_models", "losses", "request", "strict", "upstream_names")
+    __slots__ = (
+        "cache_breakpoints",
+        "claude_models",
+        "losses",
+        "request",
+        "strict",
+        "upstream_names",
+    )
 
     def __init__(
         self,
@@ -54,12 +63,14 @@ class Context:
         request: Request | None = None,
         upstream_names: Mapping[str, str] | None = None,
         claude_models: Sequence[tuple[str, Mapping[str, Any]]] = (),
+        cache_breakpoints: bool | None = None,
     ) -> None:
         self.strict = strict
         self.losses: list[Loss] = [] if losses is None else losses
         self.request = request
         self.upstream_names: Mapping[str, str] = {} if upstream_names is None else upstream_names
         self.claude_models = claude_models
+        self.cache_breakpoints = cache_breakpoints
 
     def __repr__(self) -> str:
         return (
