@@ -65,6 +65,7 @@ from apibridge.errors import InvalidPayload, Loss, UnsupportedFeature
 from apibridge.model import Message, Request, TextPart, Tool
 
 __all__ = [
+    "FAST_MODE_BETA",
     "DEFAULT_MAX_TOKENS",
     "NATIVE_TURNS",
     "SYSTEM_STRING",
@@ -237,6 +238,10 @@ def _decode_system(value: Any, own: Own, ctx: Context) -> tuple[TextPart, ...]:
     return tuple(parts)
 
 
+#: the ``anthropic-beta`` flag that ``speed: fast`` needs on some models (``anthropic`` 2.17).
+FAST_MODE_BETA: Final = "fast-mode-2026-02-01"
+
+
 def encode_request(request: Request, ctx: Context) -> dict[str, Any]:
     """A canonical request as a Messages API body for an Anthropic upstream.
 
@@ -291,6 +296,7 @@ def encode_request(request: Request, ctx: Context) -> dict[str, Any]:
         ctx.lose("metadata", "Anthropic metadata holds only user_id")
     if fast_requested(request.extras, FORMAT):  # an OpenAI client's ``service_tier: fast``
         out["speed"] = "fast"
+        ctx.need_beta(FAST_MODE_BETA)  # some models take ``speed`` only behind it
     rest, tier = request_tier(without_fast(request.extras, FORMAT), FORMAT)
     if tier is not None:  # an OpenAI client's ``service_tier``
         out["service_tier"] = tier
