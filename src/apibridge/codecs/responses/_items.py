@@ -524,13 +524,17 @@ def _open_message(
 
 def _plain_output(content: Sequence[ContentPart]) -> bool:
     """Whether a tool result's content goes as a plain ``output`` string with nothing to
-    report: no part, or one text part without a cache marker."""
+    report: no part, or one text part without a cache marker or another format's field."""
     if not content:
         return True
     if len(content) != 1:
         return False
     only = content[0]
-    return type(only) is TextPart and only.cache_control is None
+    return (
+        type(only) is TextPart
+        and only.cache_control is None
+        and not (only.extras and has_foreign(only.extras))
+    )
 
 
 def _close_string(msg: dict[str, Any] | None, as_string: bool | None) -> None:

@@ -31,7 +31,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-from apibridge.codecs._cache_markers import breakpoints_on, is_marked, top_level_marker
+from apibridge.codecs._cache_markers import (
+    breakpoints_on,
+    is_marked,
+    openai_breakpoint,
+    top_level_marker,
+)
 from apibridge.codecs._context import (
     Context,
     expect_list,
@@ -72,7 +77,6 @@ from apibridge.codecs.responses._wire import (
     finish,
     has_foreign,
     hints,
-    lose_cache,
     lose_foreign,
     pack,
     part_hints,
@@ -215,7 +219,8 @@ def _encode_system(request: Request, ctx: Context) -> tuple[str | None, list[dic
         # Another format's system prompt: Responses says it best as ``instructions``.
         for i, part in enumerate(request.system):
             lose_foreign(ctx, part.extras, f"system[{i}]")
-            lose_cache(part, ctx, f"system[{i}]")
+            # (a marker gets here only when breakpoints are off: reported as such)
+            openai_breakpoint(part.cache_control, {}, FORMAT, ctx, f"system[{i}]")
             if part.citations:
                 ctx.lose(f"system[{i}].citations", "instructions cannot carry citations")
         text = "\n\n".join(p.text for p in request.system)
