@@ -10,6 +10,8 @@ import base64
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import apibridge
 from apibridge.codecs._cache_markers import TTL_TO_OPENAI
@@ -356,3 +358,75 @@ def test_anthropic_marker_lifetime_survives_a_trip_through_openai(via: str, ttl:
     assert [loss.action for loss in losses if "cache" in loss.field] == (
         ["sent as 1h"] if ttl == "1h" else []
     )
+
+
+@pytest.mark.parametrize("ttl", ["2h", ["1h"], 5])
+def test_a_lifetime_the_other_side_lacks_is_reported(ttl: Any) -> None:
+    body = {
+        "model": "claude-sonnet-4-5",
+        "max_tokens": 10,
+        "messages": [
+            {
+                "role": "user",
+                "content": [
+                    {
+                        "type": "text",
+                        "text": "hi",
+                        "cache_control": {"type": "ephemeral", "ttl": ttl},
+                    }
+                ],
+            }
+        ],
+    }
+    losses: list[Loss] = []
+    out = apibridge.convert_request(
+        body, source="anthropic", target="chat", losses=losses, cache_breakpoints=True
+    )
+    assert _breakpoints(out) == [("text", {"mode": "explicit"})]
+    assert [loss.field for loss in losses] == ["messages[0].content[0].cache_control.ttl"]
+
+
+def _listed(content: Any) -> list[dict[str, Any]]:
+    """Content as a list of parts (one plain text may be spelled as a string)."""
+    return [{"type": "text", "text": content}] if isinstance(content, str) else list(content)
+
+
+_TTLS = st.sampled_from([None, "absent", "5m", "1h"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(marks=st.lists(_TTLS, min_size=1, max_size=6), via=st.sampled_from(OPENAI))
+def test_every_marker_comes_back_on_its_own_block(marks: list[str | None], via: str) -> None:
+    """Any run of marked and unmarked blocks: each marker becomes one breakpoint on its own
+    part, and comes back to Anthropic on the same block with its lifetime class."""
+    blocks: list[dict[str, Any]] = []
+    for i, ttl in enumerate(marks):
+        block: dict[str, Any] = {"type": "text", "text": f"block {i}"}
+        if ttl == "absent":
+            block["cache_control"] = EPHEMERAL
+        elif ttl is not None:
+            block["cache_control"] = {"type": "ephemeral", "ttl": ttl}
+        blocks.append(block)
+    body = {
+        "model": "claude-sonnet-4-5",
+        "max_tokens": 10,
+        "messages": [{"role": "user", "content": blocks}],
+    }
+    there, losses = _convert(body, "anthropic", via, cache_breakpoints=True)
+    assert losses == []
+    content = _listed(there["messages"][0]["content"] if via == "chat" else there["input"])
+    if via == "responses":
+        content = _listed(content[0]["content"])
+    assert len(content) == len(blocks)
+    for block, part in zip(blocks, content, strict=True):
+        marker = block.get("cache_control")
+        if marker is None:
+            assert "prompt_cache_breakpoint" not in part
+        else:
+            assert part["prompt_cache_breakpoint"].get("ttl") == TTL_TO_OPENAI[marker.get("ttl")]
+    back, _ = _convert(there, via, "anthropic")
+    returned = _listed(back["messages"][0]["content"])
+    for block, part in zip(blocks, returned, strict=True):
+        marker = block.get("cache_control")
+        expected = None if marker is None else (HOUR if marker.get("ttl") == "1h" else EPHEMERAL)
+        assert part.get("cache_control") == expected

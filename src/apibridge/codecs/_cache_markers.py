@@ -129,7 +129,7 @@ def openai_breakpoint(
 def _breakpoint_of(marker: Mapping[str, Any], ctx: Context, where: str) -> dict[str, Any]:
     ttl = marker.get("ttl")
     out: dict[str, Any] = {"mode": "explicit"}
-    if ttl in TTL_TO_OPENAI:
+    if (ttl is None or isinstance(ttl, str)) and ttl in TTL_TO_OPENAI:
         mapped = TTL_TO_OPENAI[ttl]
         if mapped is not None:
             out["ttl"] = mapped
@@ -174,7 +174,7 @@ def _marker_of(
 ) -> dict[str, Any]:
     ttl = breakpoint.get("ttl", default_ttl)
     out: dict[str, Any] = {"type": "ephemeral"}
-    if ttl in TTL_TO_ANTHROPIC:
+    if (ttl is None or isinstance(ttl, str)) and ttl in TTL_TO_ANTHROPIC:
         mapped = TTL_TO_ANTHROPIC[ttl]
         if mapped is not None:
             out["ttl"] = mapped
