@@ -165,7 +165,7 @@ def test_anthropic_markers_are_reported_where_breakpoints_are_off(target: str) -
     ):
         assert field in lost
     off = [loss for loss in losses if "cache_breakpoints" in loss.reason]
-    assert len(off) == 5  # the reason names the setting that would carry them
+    assert len(off) == 6  # the reason names the setting that would carry them
 
 
 # ------------------------------------------------------------------ OpenAI → Anthropic

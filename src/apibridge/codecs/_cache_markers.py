@@ -196,18 +196,25 @@ def top_level_marker(
 ) -> tuple[Mapping[str, Mapping[str, Any]], dict[str, Any] | None]:
     """An Anthropic request's top-level ``cache_control`` (automatic caching) as ``target``'s
     ``prompt_cache_options`` (implicit mode, with the lifetime), and the extras without it.
-    Reported when the upstream takes no breakpoints."""
+    Reported when the upstream takes no breakpoints (OpenAI's implicit caching, its default,
+    still applies there)."""
     marker = _own(extras, _ANTHROPIC).get("cache_control")
     if not isinstance(marker, Mapping):
         return extras, None
+    rest = _without(extras, _ANTHROPIC, "cache_control")
     if not breakpoints_on(ctx, target):
-        return extras, None  # reported with the other Anthropic fields
+        ctx.lose(
+            "request.cache_control",
+            f"prompt_cache_options are off for this {target} upstream (cache_breakpoints); "
+            "it caches implicitly by default",
+        )
+        return rest, None
     options = _breakpoint_of(marker, ctx, "request")
     options["mode"] = "implicit"
     if target == _CHAT and options.get("ttl", "30m") != "30m":
         ctx.lose("request.cache_control.ttl", "chat caches for 30m", "sent without a ttl")
         del options["ttl"]
-    return _without(extras, _ANTHROPIC, "cache_control"), options
+    return rest, options
 
 
 def cache_options_for_anthropic(

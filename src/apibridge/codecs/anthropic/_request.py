@@ -65,8 +65,8 @@ from apibridge.errors import InvalidPayload, Loss, UnsupportedFeature
 from apibridge.model import Message, Request, TextPart, Tool
 
 __all__ = [
-    "FAST_MODE_BETA",
     "DEFAULT_MAX_TOKENS",
+    "FAST_MODE_BETA",
     "NATIVE_TURNS",
     "SYSTEM_STRING",
     "decode_request",
