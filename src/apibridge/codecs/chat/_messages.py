@@ -29,7 +29,6 @@ from typing import Any, Final
 
 import attrs
 
-from apibridge.codecs._cache_markers import BREAKPOINT, openai_breakpoint
 from apibridge.codecs._context import (
     Context,
     expect_list,
@@ -44,6 +43,7 @@ from apibridge.codecs.chat._parts import (
     decode_content,
     encode_user_part,
     is_trivial,
+    mark_last,
     reinsert,
     spell,
     text_item,
@@ -495,14 +495,7 @@ def _encode_tool_result(
     reinsert(items, carried.get(UNMAPPED))
     if part.is_error:
         ctx.lose(f"{where}.is_error", "chat tool messages have no error flag", "dropped")
-    extras, breakpoint = openai_breakpoint(part.cache_control, part.extras, FORMAT, ctx, where)
-    if breakpoint is not None:
-        # the marker ends the prefix at the result's end: on its last part
-        if items and isinstance(items[-1], Mapping):
-            items[-1] = {**items[-1], BREAKPOINT: breakpoint}
-        else:
-            ctx.lose(f"{where}.cache_control", "the chat tool message has no part to mark")
-    ctx.lose_extras(extras, FORMAT, where)
+    ctx.lose_extras(mark_last(items, part, ctx, where), FORMAT, where)
     name = carried.get("_function_name")
     out: dict[str, Any]
     if isinstance(name, str):

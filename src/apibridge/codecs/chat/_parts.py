@@ -28,7 +28,14 @@ from apibridge.codecs.chat._wire import (
     hints,
     parse_data_url,
 )
-from apibridge.model import ContentPart, DocumentPart, ImagePart, RefusalPart, TextPart
+from apibridge.model import (
+    ContentPart,
+    DocumentPart,
+    ImagePart,
+    RefusalPart,
+    TextPart,
+    ToolResultPart,
+)
 
 __all__ = [
     "UNMAPPED",
@@ -36,6 +43,7 @@ __all__ = [
     "decode_content",
     "encode_user_part",
     "is_trivial",
+    "mark_last",
     "reinsert",
     "rest_fields",
     "spell",
@@ -196,6 +204,20 @@ def mark(
     ctx.lose_extras(extras, FORMAT, where)
     if breakpoint is not None:
         out[BREAKPOINT] = breakpoint
+
+
+def mark_last(
+    items: list[Any], part: ToolResultPart, ctx: Context, where: str
+) -> Mapping[str, Mapping[str, Any]]:
+    """Write a tool result's cache marker on the last of its ``items`` (the prefix ends with
+    the result) where this upstream takes breakpoints; the result's extras left to report."""
+    extras, breakpoint = openai_breakpoint(part.cache_control, part.extras, FORMAT, ctx, where)
+    if breakpoint is not None:
+        if items and isinstance(items[-1], Mapping):
+            items[-1] = {**items[-1], BREAKPOINT: breakpoint}
+        else:
+            ctx.lose(f"{where}.cache_control", "the chat tool message has no part to mark")
+    return extras
 
 
 def _encode_image(part: ImagePart, ctx: Context, where: str) -> dict[str, Any] | None:
