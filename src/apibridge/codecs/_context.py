@@ -39,12 +39,25 @@ class Context:
     differ (set by ``apibridge.Exchange`` when it shortens names); decoders of answers match both.
     ``claude_models`` holds an upstream's overrides of the Claude model table
     (:mod:`apibridge.codecs._claude_models`), pattern → fields; the Anthropic encoder reads it.
+    ``cache_breakpoints`` says whether the upstream takes prompt-cache markers (``None``: the
+    target format's default; :mod:`apibridge.codecs._cache_markers`).
+    ``upstream_betas`` collects the ``anthropic-beta`` flags an encoder's output needs (a field
+    it wrote for another format's client that the Anthropic API gates behind one); the HTTP
+    transport adds them to the upstream request's ``anthropic-beta`` header (:meth:`need_beta`).
 
     A plain class rather than an attrs one: it is built once per conversion and the compiled
     codecs (mypyc) make it a native class.
     """
 
-    __slots__ = ("claude_models", "losses", "request", "strict", "upstream_names")
+    __slots__ = (
+        "cache_breakpoints",
+        "claude_models",
+        "losses",
+        "request",
+        "strict",
+        "upstream_betas",
+        "upstream_names",
+    )
 
     def __init__(
         self,
@@ -54,18 +67,26 @@ class Context:
         request: Request | None = None,
         upstream_names: Mapping[str, str] | None = None,
         claude_models: Sequence[tuple[str, Mapping[str, Any]]] = (),
+        cache_breakpoints: bool | None = None,
     ) -> None:
         self.strict = strict
         self.losses: list[Loss] = [] if losses is None else losses
         self.request = request
         self.upstream_names: Mapping[str, str] = {} if upstream_names is None else upstream_names
         self.claude_models = claude_models
+        self.cache_breakpoints = cache_breakpoints
+        self.upstream_betas: list[str] = []
 
     def __repr__(self) -> str:
         return (
             f"Context(strict={self.strict!r}, losses={self.losses!r}, "
             f"request={self.request!r}, upstream_names={self.upstream_names!r})"
         )
+
+    def need_beta(self, flag: str) -> None:
+        """Ask for ``anthropic-beta: flag`` on the upstream request (once, in order)."""
+        if flag not in self.upstream_betas:
+            self.upstream_betas.append(flag)
 
     def lose(self, field: str, reason: str, action: str = "dropped") -> None:
         """Record that ``field`` cannot be carried (or raise, in strict mode)."""
