@@ -90,7 +90,7 @@ TYPE_CUSTOM: Final = "_type_custom"
 MIN_BUDGET: Final = 1024
 
 _TOOL_KEYS: Final = frozenset(
-    {"type", "name", "description", "input_schema", "strict", "cache_control"}
+    {"type", "name", "description", "input_schema", "strict", "cache_control", "defer_loading"}
 )
 _WEB_SEARCH_TYPE: Final = re.compile(r"web_search_\d+")
 _DATED_TYPE: Final = re.compile(r"(?P<name>.+?)_\d{8}")
@@ -115,7 +115,7 @@ def decode_tool(value: Any, where: str) -> Tool:
             cache_control=cache_control(tool, where),
         )
     own = Own(tool, _TOOL_KEYS)
-    own.empties(tool, ("description", "strict", "cache_control"))
+    own.empties(tool, ("description", "strict", "cache_control", "defer_loading"))
     own.absent(tool, ("input_schema",))
     if kind == "custom":
         own.set(TYPE_CUSTOM)
@@ -126,6 +126,7 @@ def decode_tool(value: Any, where: str) -> Tool:
         description=opt_str(tool.get("description"), f"{where}.description"),
         parameters=None if schema is None else expect_obj(schema, f"{where}.input_schema"),
         strict=strict,
+        defer_loading=opt_bool(tool.get("defer_loading"), f"{where}.defer_loading"),
         cache_control=cache_control(tool, where),
         extras=own.extras(),
     )
@@ -236,6 +237,8 @@ def encode_tool(tool: Tool, where: str, ctx: Context) -> dict[str, Any] | None:
         out["input_schema"] = {"type": "object", "properties": {}}
     if tool.strict is not None:
         out["strict"] = tool.strict
+    if tool.defer_loading is not None:
+        out["defer_loading"] = tool.defer_loading
     if tool.cache_control is not None:
         out["cache_control"] = dict(tool.cache_control)
     return finish(out, tool.extras, ctx, where)
