@@ -27,9 +27,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
 __all__ = [
+    "ANTHROPIC_TOOL_SEARCH",
     "NAMESPACE_SEPARATOR",
     "TOOL_SEARCH",
     "flat_tool_name",
+    "is_tool_search",
     "loaded_text",
     "reference_text",
     "tool_definition_names",
@@ -40,6 +42,19 @@ TOOL_SEARCH: Final = "tool_search"
 
 #: what joins a namespace and a member's name in a flattened tool name.
 NAMESPACE_SEPARATOR: Final = "__"
+
+
+#: Anthropic's server tool search that stands for the hosted Responses ``tool_search``.
+ANTHROPIC_TOOL_SEARCH: Final[Mapping[str, str]] = {
+    "type": "tool_search_tool_bm25_20251119",
+    "name": "tool_search_tool_bm25",
+}
+
+
+def is_tool_search(server_type: str | None) -> bool:
+    """Whether a server tool's canonical type is a provider-run tool search: the hosted
+    Responses ``tool_search`` or Anthropic's ``tool_search_tool_regex`` / ``_bm25``."""
+    return server_type is not None and server_type.startswith(TOOL_SEARCH)
 
 
 def flat_tool_name(namespace: str, name: str) -> str:

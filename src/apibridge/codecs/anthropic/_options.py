@@ -31,6 +31,7 @@ from apibridge.codecs._claude_models import ClaudeModel
 from apibridge.codecs._context import Context, expect_obj, expect_str, opt_bool, opt_int, opt_str
 from apibridge.codecs._custom_tools import describe, input_schema
 from apibridge.codecs._reasoning import budget_for_effort, effort_for_budget, nearest_effort
+from apibridge.codecs._tool_search import ANTHROPIC_TOOL_SEARCH, is_tool_search
 from apibridge.codecs.anthropic._wire import FORMAT, Own, absent_keys, cache_control, finish, own_of
 from apibridge.errors import InvalidPayload
 from apibridge.model import OutputFormat, ReasoningConfig, Request, Tool, ToolChoice
@@ -215,6 +216,10 @@ def encode_tool(tool: Tool, where: str, ctx: Context) -> dict[str, Any] | None:
             return dict(tool.raw)
         if tool.server_type == "web_search":
             return _web_search_tool(tool, where, ctx)
+        if is_tool_search(tool.server_type):  # the hosted Responses tool search
+            for key in set(tool.raw or {}) - {"type", "execution"}:
+                ctx.lose(f"{where}.{key}", "Anthropic tool search has no such setting")
+            return dict(ANTHROPIC_TOOL_SEARCH)
         ctx.lose(where, f"the {tool.server_type or tool.name} tool has no Anthropic equivalent")
         return None
     own = own_of(tool.extras)

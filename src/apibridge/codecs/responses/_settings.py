@@ -31,7 +31,7 @@ from apibridge.codecs._context import (
     str_or_none,
 )
 from apibridge.codecs._reasoning import effort_for_budget, nearest_effort
-from apibridge.codecs._tool_search import TOOL_SEARCH
+from apibridge.codecs._tool_search import TOOL_SEARCH, is_tool_search
 from apibridge.codecs.responses._wire import (
     FORMAT,
     finish,
@@ -184,7 +184,7 @@ def encode_tools(tools: tuple[Tool, ...], ctx: Context, *, native: bool) -> list
     out: list[dict[str, Any]] = []
     group: dict[str, Any] | None = None
     searchable = native or any(
-        t.kind == "tool_search" or (t.kind == "server" and t.server_type == "tool_search")
+        t.kind == "tool_search" or (t.kind == "server" and is_tool_search(t.server_type))
         for t in tools
     )
     for i, tool in enumerate(tools):
@@ -317,6 +317,11 @@ def _flat_format(fmt: Mapping[str, Any]) -> dict[str, Any]:
 def _foreign_server_tool(tool: Tool, ctx: Context, where: str) -> dict[str, Any] | None:
     """Another format's server tool, where Responses has the same one (web search)."""
     raw = tool.raw or {}
+    if is_tool_search(tool.server_type):
+        # Anthropic's tool search (regex or BM25) as the hosted one: it loads deferred tools.
+        for key in set(raw) - {"type", "name", "cache_control"}:
+            ctx.lose(f"{where}.{key}", "responses tool_search has no such setting")
+        return {"type": "tool_search"}
     if tool.server_type != "web_search":
         ctx.lose(where, f"server tool {tool.name!r} has no responses equivalent")
         return None
