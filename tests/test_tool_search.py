@@ -90,7 +90,7 @@ def sse_events(data: bytes) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("target", ["anthropic", "chat"])
-def test_codex_tool_search_reaches_the_upstream_as_the_function_it_is(target: str) -> None:
+def test_fidelity_18_codex_tool_search_reaches_the_upstream_as_a_function(target: str) -> None:
     losses: list[apibridge.Loss] = []
     body = apibridge.convert_request(codex(), source="responses", target=target, losses=losses)
     validate_request(target, body)
@@ -115,7 +115,7 @@ def test_responses_upstream_gets_codex_tool_search_and_items_unchanged() -> None
 
 
 @pytest.mark.parametrize("target", ["anthropic", "chat"])
-def test_tool_search_history_reaches_the_upstream_as_a_call_and_its_result(target: str) -> None:
+def test_fidelity_18_tool_search_history_reaches_upstream_as_call_and_result(target: str) -> None:
     body = apibridge.convert_request(
         codex(SEARCH_CALL, SEARCH_OUTPUT), source="responses", target=target, losses=[]
     )
@@ -233,7 +233,7 @@ def chat_answer(arguments: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("source", ["anthropic", "chat"])
-def test_an_upstream_call_of_tool_search_is_a_tool_search_call_for_codex(source: str) -> None:
+def test_fidelity_18_upstream_call_of_tool_search_is_a_tool_search_call(source: str) -> None:
     arguments = {"query": "calendar", "limit": 2}
     upstream = (
         anthropic_answer(arguments) if source == "anthropic" else chat_answer(json.dumps(arguments))
@@ -325,7 +325,7 @@ def chat_stream(arguments: str) -> bytes:
 
 
 @pytest.mark.parametrize("source", ["anthropic", "chat"])
-def test_a_streamed_upstream_call_of_tool_search_streams_a_tool_search_call(source: str) -> None:
+def test_fidelity_18_streamed_call_of_tool_search_streams_a_tool_search_call(source: str) -> None:
     arguments = {"query": "calendar", "limit": 2}
     text = json.dumps(arguments)
     upstream = anthropic_stream(text) if source == "anthropic" else chat_stream(text)
@@ -422,7 +422,7 @@ def claude_code_history() -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("target", ["responses", "chat"])
-def test_tool_reference_results_name_the_tools_for_openai_upstreams(target: str) -> None:
+def test_fidelity_18_tool_reference_results_name_tools_for_openai_upstreams(target: str) -> None:
     body = apibridge.convert_request(
         claude_code_history(), source="anthropic", target=target, losses=[]
     )
@@ -468,7 +468,7 @@ def anthropic_request(*tools: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def test_defer_loading_crosses_to_responses_with_a_tool_search_and_back() -> None:
+def test_fidelity_18_defer_loading_crosses_to_responses_with_a_tool_search_and_back() -> None:
     search = {"type": "tool_search_tool_bm25_20251119", "name": "tool_search_tool_bm25"}
     request = anthropic_request(search)
     losses: list[apibridge.Loss] = []
