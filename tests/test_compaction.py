@@ -237,7 +237,7 @@ def converted_answer(
 
 
 @pytest.mark.parametrize("streamed", [False, True], ids=["whole", "streamed"])
-def test_fidelity_18_responses_compaction_reaches_a_claude_client_and_returns_byte_for_byte(
+def test_fidelity_20_responses_compaction_reaches_a_claude_client_and_returns_byte_for_byte(
     streamed: bool,
 ) -> None:
     content, lost = converted_answer("responses", "anthropic", streamed)
@@ -260,7 +260,7 @@ def test_fidelity_18_responses_compaction_reaches_a_claude_client_and_returns_by
 
 
 @pytest.mark.parametrize("streamed", [False, True], ids=["whole", "streamed"])
-def test_fidelity_18_anthropic_compaction_reaches_a_responses_client_and_returns_byte_for_byte(
+def test_fidelity_20_anthropic_compaction_reaches_a_responses_client_and_returns_byte_for_byte(
     streamed: bool,
 ) -> None:
     output, lost = converted_answer("anthropic", "responses", streamed)
@@ -290,7 +290,7 @@ def test_streamed_and_whole_answers_agree() -> None:
         assert whole[0][key] == streamed[0][key]
 
 
-def test_fidelity_18_same_format_anthropic_stream_keeps_the_compaction_and_the_applied_edits() -> (
+def test_fidelity_20_same_format_anthropic_stream_keeps_the_compaction_and_the_applied_edits() -> (
     None
 ):
     data = b"".join(
@@ -306,7 +306,7 @@ def test_fidelity_18_same_format_anthropic_stream_keeps_the_compaction_and_the_a
 
 
 @pytest.mark.parametrize("streamed", [False, True], ids=["whole", "streamed"])
-def test_fidelity_18_a_chat_client_gets_the_summary_as_text(streamed: bool) -> None:
+def test_fidelity_20_a_chat_client_gets_the_summary_as_text(streamed: bool) -> None:
     losses: list[apibridge.Loss] = []
     if streamed:
         data = b"".join(
@@ -414,7 +414,7 @@ def test_same_format_compaction_history_is_untouched(fmt: str) -> None:
 
 @pytest.mark.parametrize("target", ["chat", "responses"])
 @pytest.mark.parametrize("streamed", [False, True], ids=["whole", "streamed"])
-def test_fidelity_18_the_edits_an_anthropic_upstream_applied_are_reported(
+def test_fidelity_20_the_edits_an_anthropic_upstream_applied_are_reported(
     target: str, streamed: bool
 ) -> None:
     losses: list[apibridge.Loss] = []

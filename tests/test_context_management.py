@@ -19,7 +19,8 @@ from pydantic import TypeAdapter
 from tests.oracles import validate_request
 
 import apibridge
-from apibridge.codecs._context_edits import CLEARED_INPUT, CLEARED_RESULT, anthropic_betas
+from apibridge.codecs import Context, get_codec
+from apibridge.codecs._context_edits import CLEARED_INPUT, CLEARED_RESULT, COMPACT_BETA
 
 _BETA_REQUEST = TypeAdapter(beta_params.MessageCreateParamsNonStreaming)
 
@@ -104,7 +105,7 @@ def thinking_sent_chat(body: dict[str, Any]) -> list[str | None]:
 # ------------------------------------------------------------------------- clear_thinking
 
 
-def test_fidelity_18_clear_thinking_keeps_the_last_turns_for_a_chat_upstream_and_says_so() -> None:
+def test_fidelity_20_clear_thinking_keeps_the_last_turns_for_a_chat_upstream_and_says_so() -> None:
     body = claude_history(
         4,
         **edits(
@@ -127,7 +128,7 @@ def test_clear_thinking_default_keeps_one_turn() -> None:
 
 
 @pytest.mark.parametrize("target", ["chat", "responses"])
-def test_fidelity_18_claude_codes_keep_all_changes_nothing_and_reports_nothing(target: str) -> None:
+def test_fidelity_20_claude_codes_keep_all_changes_nothing_and_reports_nothing(target: str) -> None:
     with open("tests/fixtures/anthropic/claude_code_request.json") as f:
         body = json.load(f)["body"]
     body["model"] = "gpt-5.5"
@@ -168,7 +169,7 @@ def test_a_turn_of_thinking_alone_is_removed_whole() -> None:
 
 
 @pytest.mark.parametrize("target", ["chat", "responses"])
-def test_fidelity_18_clear_tool_uses_clears_old_results_as_anthropic_documents(target: str) -> None:
+def test_fidelity_20_clear_tool_uses_clears_old_results_as_anthropic_documents(target: str) -> None:
     edit = {
         "type": "clear_tool_uses_20250919",
         "trigger": {"type": "tool_uses", "value": 3},
@@ -265,7 +266,7 @@ def test_strict_mode_refuses_an_edit_it_would_apply() -> None:
 # ------------------------------------------------------------------------------ compaction
 
 
-def test_fidelity_18_anthropic_compact_becomes_responses_compaction() -> None:
+def test_fidelity_20_anthropic_compact_becomes_responses_compaction() -> None:
     edit = {
         "type": "compact_20260112",
         "trigger": {"type": "input_tokens", "value": 120000},
@@ -284,7 +285,7 @@ def test_anthropic_compact_for_a_chat_upstream_is_reported() -> None:
     assert "cannot compact" in lost["request.context_management.edits[0]"].reason
 
 
-def test_fidelity_18_responses_compaction_becomes_an_anthropic_compact_edit_with_its_beta() -> None:
+def test_fidelity_20_responses_compaction_becomes_an_anthropic_compact_edit_with_its_beta() -> None:
     body = {
         "model": "claude-opus-4-6",
         "input": "hi",
@@ -296,7 +297,10 @@ def test_fidelity_18_responses_compaction_becomes_an_anthropic_compact_edit_with
     }
     assert out["context_management"] == expected
     assert not [field for field in lost if "context_management" in field]
-    assert anthropic_betas(out) == ("compact-2026-01-12",)
+    ctx = Context()
+    responses = get_codec("responses")
+    get_codec("anthropic").encode_request(responses.decode_request(body, Context()), ctx)
+    assert ctx.upstream_betas == [COMPACT_BETA]
 
 
 def test_responses_compaction_for_a_chat_upstream_is_reported() -> None:

@@ -14,8 +14,8 @@ request for its target:
   ``pause_after_compaction`` have no Responses form (reported). A Chat upstream cannot compact
   (the history goes whole, reported).
 * Responses ``compaction`` → Anthropic ``compact_20260112`` with an ``input_tokens`` trigger
-  (the transport adds the ``anthropic-beta`` flag, :func:`anthropic_betas`); for a Chat
-  upstream it is reported.
+  (its ``anthropic-beta`` flag asked for with ``Context.need_beta``); for a Chat upstream it
+  is reported.
 * Anthropic ``clear_thinking_20251015`` and ``clear_tool_uses_20250919`` have no form outside
   Anthropic: they are **applied to the history before sending** as Anthropic documents them,
   and each is reported (action ``applied before sending: …``) with what it cleared:
@@ -59,7 +59,7 @@ __all__ = [
     "CLEAR_THINKING",
     "CLEAR_TOOL_USES",
     "COMPACT",
-    "anthropic_betas",
+    "COMPACT_BETA",
     "apply_clear_thinking",
     "apply_clear_tool_uses",
     "carry_context_management",
@@ -74,12 +74,8 @@ CLEARED_RESULT = "[tool result cleared to save context]"
 #: the arguments of a call whose input was cleared.
 CLEARED_INPUT = "{}"
 
-#: the ``anthropic-beta`` flag each edit type needs.
-_BETAS: Mapping[str, str] = {
-    CLEAR_THINKING: "context-management-2025-06-27",
-    CLEAR_TOOL_USES: "context-management-2025-06-27",
-    COMPACT: "compact-2026-01-12",
-}
+#: the ``anthropic-beta`` flag a compaction edit needs (``Context.need_beta``).
+COMPACT_BETA = "compact-2026-01-12"
 
 _KEY = "context_management"
 _DEFAULT_TRIGGER = 100_000  # clear_tool_uses: input tokens
@@ -102,21 +98,6 @@ def carry_context_management(request: Request, ctx: Context, target: str) -> Req
         if entries is not None:
             return _from_responses(request, entries, ctx, target)
     return request
-
-
-def anthropic_betas(body: Mapping[str, Any]) -> tuple[str, ...]:
-    """The ``anthropic-beta`` flags an Anthropic request ``body``'s context management needs."""
-    config = body.get(_KEY)
-    edits = config.get("edits") if isinstance(config, Mapping) else None
-    if not isinstance(edits, list):
-        return ()
-    betas: list[str] = []
-    for edit in edits:
-        kind = edit.get("type") if isinstance(edit, Mapping) else None
-        beta = _BETAS.get(kind) if isinstance(kind, str) else None
-        if beta is not None and beta not in betas:
-            betas.append(beta)
-    return tuple(betas)
 
 
 # ------------------------------------------------------------------------- Anthropic → other
@@ -334,6 +315,7 @@ def _from_responses(request: Request, entries: Any, ctx: Context, target: str) -
         own = dict(extras.get(target, {}))
         own.setdefault(_KEY, {"edits": edits})
         extras[target] = own
+        ctx.need_beta(COMPACT_BETA)  # the transport adds it to the client's own flags
     return attrs.evolve(request, extras=extras)
 
 

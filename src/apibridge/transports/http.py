@@ -44,14 +44,21 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-import anyio
 import attrs
-import httpx
+
+from apibridge._extras import HTTP_PACKAGES, missing_extra
+
+try:
+    import anyio
+    import httpx
+except ModuleNotFoundError as exc:  # a core install: name the extra
+    if exc.name not in HTTP_PACKAGES:
+        raise
+    raise missing_extra(exc, "apibridge.transports.http", "http") from exc
 
 from apibridge import _json
 from apibridge._exchange import Exchange
 from apibridge._sse import SSEDecoder
-from apibridge.codecs._context_edits import anthropic_betas
 from apibridge.config import UpstreamConfig
 from apibridge.errors import ApiError, InvalidPayload, UpstreamError
 from apibridge.model import Event, Request, Response, StreamError
@@ -175,9 +182,15 @@ class HttpTransport:
         return request if request.stream is stream else attrs.evolve(request, stream=stream)
 
     def headers(
-        self, forwarding: Forwarding = NO_FORWARDING, *, stream: bool = False
+        self,
+        forwarding: Forwarding = NO_FORWARDING,
+        *,
+        stream: bool = False,
+        betas: Sequence[str] = (),
     ) -> dict[str, str]:
-        """The request headers: auth with the next key, format headers, configured extras."""
+        """The request headers: auth with the next key, format headers, configured extras.
+        ``betas`` are ``anthropic-beta`` flags the encoded request needs (``Context.need_beta``),
+        added to the client's own for an Anthropic upstream."""
         headers = {"content-type": "application/json"}
         if stream:
             headers["accept"] = "text/event-stream"
@@ -187,27 +200,14 @@ class HttpTransport:
             for name in _ANTHROPIC_FORWARD:
                 if name in forwarding.headers:
                     headers[name] = forwarding.headers[name]
+            if betas:
+                headers["anthropic-beta"] = _with_betas(headers.get("anthropic-beta"), betas)
             if key:
                 headers["x-api-key"] = key
         elif key:
             headers["authorization"] = f"Bearer {key}"
         headers.update(self.config.headers)
         return headers
-
-    def _with_betas(self, forwarding: Forwarding, body: Mapping[str, Any]) -> Forwarding:
-        """``forwarding`` with the ``anthropic-beta`` flags that context management built from
-        another format's request needs (an Anthropic client's own header goes unchanged)."""
-        if (
-            self.config.format != "anthropic"
-            or "context_management" not in body
-            or "anthropic-beta" in forwarding.headers
-        ):
-            return forwarding
-        betas = anthropic_betas(body)
-        if not betas:
-            return forwarding
-        headers = {**forwarding.headers, "anthropic-beta": ",".join(betas)}
-        return attrs.evolve(forwarding, headers=headers)
 
     def _key_for(self, forwarding: Forwarding) -> str | None:
         """The client's own key where this upstream forwards it, else the next configured one."""
@@ -258,7 +258,7 @@ class HttpTransport:
         first_byte = self.config.timeouts.first_byte
         direct = self._direct.get(operation) if isinstance(client, PooledClient) else None
         while True:
-            headers = self.headers(forwarding, stream=stream)
+            headers = self.headers(forwarding, stream=stream, betas=exchange.ctx.upstream_betas)
             retry_after: float | None = None
             try:
                 # fail_after(first_byte), as in _events
@@ -423,9 +423,7 @@ class HttpTransport:
         self, exchange: Exchange, forwarding: Forwarding = NO_FORWARDING
     ) -> Response:
         """See :meth:`apibridge.transports.Transport.complete`."""
-        body = exchange.upstream_request(self.prepare(exchange, stream=False))
-        forwarding = self._with_betas(forwarding, body)
-        payload = _json.dumps(body)
+        payload = _json.dumps(exchange.upstream_request(self.prepare(exchange, stream=False)))
         response, _ = await self._send(
             exchange, forwarding, "messages", payload, stream=False, attempt=0
         )
@@ -449,9 +447,7 @@ class HttpTransport:
         self, exchange: Exchange, forwarding: Forwarding = NO_FORWARDING
     ) -> AsyncIterator[Event]:
         """See :meth:`apibridge.transports.Transport.stream`."""
-        body = exchange.upstream_request(self.prepare(exchange, stream=True))
-        forwarding = self._with_betas(forwarding, body)
-        payload = _json.dumps(body)
+        payload = _json.dumps(exchange.upstream_request(self.prepare(exchange, stream=True)))
         attempt = 0
         while True:
             start = anyio.current_time()
@@ -544,7 +540,6 @@ class HttpTransport:
         if self.config.format != "anthropic":
             return None
         body = exchange.upstream_request(self.prepare(exchange, stream=False))
-        forwarding = self._with_betas(forwarding, body)
         payload = _json.dumps({k: v for k, v in body.items() if k in _COUNT_FIELDS})
         response, _ = await self._send(
             exchange, forwarding, "count_tokens", payload, stream=False, attempt=0
@@ -608,3 +603,10 @@ def _connect_failure(exc: httpx.HTTPError) -> str:
     if isinstance(exc, httpx.ConnectError) or type(cause).__name__ == "ClientConnectorError":
         return "the connection was refused or failed"
     return "timed out while connecting"
+
+
+def _with_betas(sent: str | None, betas: Sequence[str]) -> str:
+    """The ``anthropic-beta`` value ``sent`` (comma-separated) with ``betas`` added."""
+    flags = [f.strip() for f in sent.split(",") if f.strip()] if sent else []
+    flags += [b for b in betas if b not in flags]
+    return ",".join(flags)

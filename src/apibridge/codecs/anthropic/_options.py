@@ -31,6 +31,7 @@ from apibridge.codecs._claude_models import ClaudeModel
 from apibridge.codecs._context import Context, expect_obj, expect_str, opt_bool, opt_int, opt_str
 from apibridge.codecs._custom_tools import describe, input_schema
 from apibridge.codecs._reasoning import budget_for_effort, effort_for_budget, nearest_effort
+from apibridge.codecs._tool_search import ANTHROPIC_TOOL_SEARCH, is_tool_search
 from apibridge.codecs.anthropic._wire import FORMAT, Own, absent_keys, cache_control, finish, own_of
 from apibridge.errors import InvalidPayload
 from apibridge.model import OutputFormat, ReasoningConfig, Request, Tool, ToolChoice
@@ -90,7 +91,7 @@ TYPE_CUSTOM: Final = "_type_custom"
 MIN_BUDGET: Final = 1024
 
 _TOOL_KEYS: Final = frozenset(
-    {"type", "name", "description", "input_schema", "strict", "cache_control"}
+    {"type", "name", "description", "input_schema", "strict", "cache_control", "defer_loading"}
 )
 _WEB_SEARCH_TYPE: Final = re.compile(r"web_search_\d+")
 _DATED_TYPE: Final = re.compile(r"(?P<name>.+?)_\d{8}")
@@ -115,7 +116,7 @@ def decode_tool(value: Any, where: str) -> Tool:
             cache_control=cache_control(tool, where),
         )
     own = Own(tool, _TOOL_KEYS)
-    own.empties(tool, ("description", "strict", "cache_control"))
+    own.empties(tool, ("description", "strict", "cache_control", "defer_loading"))
     own.absent(tool, ("input_schema",))
     if kind == "custom":
         own.set(TYPE_CUSTOM)
@@ -126,6 +127,7 @@ def decode_tool(value: Any, where: str) -> Tool:
         description=opt_str(tool.get("description"), f"{where}.description"),
         parameters=None if schema is None else expect_obj(schema, f"{where}.input_schema"),
         strict=strict,
+        defer_loading=opt_bool(tool.get("defer_loading"), f"{where}.defer_loading"),
         cache_control=cache_control(tool, where),
         extras=own.extras(),
     )
@@ -214,6 +216,10 @@ def encode_tool(tool: Tool, where: str, ctx: Context) -> dict[str, Any] | None:
             return dict(tool.raw)
         if tool.server_type == "web_search":
             return _web_search_tool(tool, where, ctx)
+        if is_tool_search(tool.server_type):  # the hosted Responses tool search
+            for key in set(tool.raw or {}) - {"type", "execution"}:
+                ctx.lose(f"{where}.{key}", "Anthropic tool search has no such setting")
+            return dict(ANTHROPIC_TOOL_SEARCH)
         ctx.lose(where, f"the {tool.server_type or tool.name} tool has no Anthropic equivalent")
         return None
     own = own_of(tool.extras)
@@ -236,6 +242,8 @@ def encode_tool(tool: Tool, where: str, ctx: Context) -> dict[str, Any] | None:
         out["input_schema"] = {"type": "object", "properties": {}}
     if tool.strict is not None:
         out["strict"] = tool.strict
+    if tool.defer_loading is not None:
+        out["defer_loading"] = tool.defer_loading
     if tool.cache_control is not None:
         out["cache_control"] = dict(tool.cache_control)
     return finish(out, tool.extras, ctx, where)
@@ -265,8 +273,13 @@ def _web_search_tool(tool: Tool, where: str, ctx: Context) -> dict[str, Any]:
     return out
 
 
-def encode_tool_choice(request: Request, ctx: Context, *, has_tools: bool) -> dict[str, Any] | None:
-    """``tool_choice`` for the request, or ``None`` when there is nothing to say."""
+def encode_tool_choice(
+    request: Request, ctx: Context, *, has_tools: bool, forced: bool = True
+) -> dict[str, Any] | None:
+    """``tool_choice`` for the request, or ``None`` when there is nothing to say.
+
+    ``forced`` false: the model answers 400 to a forced choice (``any`` or a named tool), which
+    is then sent as ``auto`` and reported."""
     choice, parallel = request.tool_choice, request.parallel_tool_calls
     if choice is None and parallel is None:
         return None
@@ -274,6 +287,9 @@ def encode_tool_choice(request: Request, ctx: Context, *, has_tools: bool) -> di
         ctx.lose("tool_choice", "Anthropic takes a tool choice only with tools")
         return None
     mode = choice.mode if choice is not None else "auto"
+    if not forced and mode in ("any", "tool"):
+        ctx.lose("tool_choice", f"{request.model} cannot be forced to call a tool", "sent as auto")
+        mode = "auto"
     out: dict[str, Any] = {"type": TOOL_CHOICE_TO_WIRE[mode]}
     if mode == "tool":
         if choice is not None and choice.name:
@@ -324,6 +340,8 @@ def encode_reasoning(
             effort = None
         elif fit and model is not None and reasoning.mode != "disabled":
             thinking, effort = _fitted_thinking(reasoning, model, max_tokens, ctx)
+        elif fit and model is not None and model.thinking and model.thinking_off != "disabled":
+            thinking, effort = _thinking_off(request.model, model, ctx)
         elif reasoning.mode == "enabled":
             thinking, effort = _thinking_budget(reasoning, max_tokens, ctx)
         else:
@@ -393,6 +411,27 @@ def _fitted_thinking(
         ctx.lose("reasoning.effort", "the model has no effort setting", "sent as adaptive")
         return {"type": "adaptive"}, None
     return _thinking_budget(reasoning, max_tokens, ctx)
+
+
+def _thinking_off(
+    name: str, model: ClaudeModel, ctx: Context
+) -> tuple[dict[str, Any] | None, str | None]:
+    """``thinking`` and effort for reasoning switched off, on a model that cannot switch it
+    off: its lowest setting (Sonnet 5.5's ``between_tools``), or the lowest effort."""
+    if model.thinking_off == "between_tools":
+        ctx.lose(
+            "reasoning",
+            f"{name} cannot turn thinking off",
+            "sent as thinking between tool calls only (between_tools)",
+        )
+        return {"type": "between_tools"}, None
+    low = model.efforts[0] if model.efforts else None
+    ctx.lose(
+        "reasoning",
+        f"{name} always thinks",
+        f"sent at the lowest effort, {low}" if low else "sent without a thinking setting",
+    )
+    return None, low
 
 
 def _wire_effort(effort: str | None, ctx: Context) -> str | None:

@@ -28,6 +28,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
+import attrs
+
+from apibridge.codecs._cache_markers import cache_options_for_anthropic
 from apibridge.codecs._claude_models import UNKNOWN_MODEL, ClaudeModel, claude_model
 from apibridge.codecs._context import (
     Context,
@@ -39,7 +42,7 @@ from apibridge.codecs._context import (
     opt_number,
 )
 from apibridge.codecs._context_edits import carry_context_management
-from apibridge.codecs._openai_twins import fast_requested, without_fast
+from apibridge.codecs._openai_twins import fast_requested, request_tier, without_fast
 from apibridge.codecs.anthropic._block_decoder import decode_block, decode_blocks, string_text
 from apibridge.codecs.anthropic._block_encoder import encode_blocks, is_plain_text
 from apibridge.codecs.anthropic._options import (
@@ -66,6 +69,7 @@ from apibridge.model import Message, Request, TextPart, Tool
 
 __all__ = [
     "DEFAULT_MAX_TOKENS",
+    "FAST_MODE_BETA",
     "NATIVE_TURNS",
     "SYSTEM_STRING",
     "decode_request",
@@ -205,6 +209,20 @@ def _decode_messages(values: Sequence[Any], ctx: Context) -> tuple[Message, ...]
     return tuple(messages)
 
 
+def _loadable(tool: Tool, request: Request, i: int, ctx: Context) -> Tool:
+    """``tool``, loaded from the start (``defer_loading`` reported) where only a client-run
+    Responses tool search could load it: its results name tools in text, which loads
+    nothing on Anthropic."""
+    if not tool.defer_loading or not any(t.kind == "tool_search" for t in request.tools):
+        return tool
+    ctx.lose(
+        f"tools[{i}].defer_loading",
+        "a client-executed Responses tool search cannot load a deferred Anthropic tool",
+        "the tool is sent loaded from the start",
+    )
+    return attrs.evolve(tool, defer_loading=None)
+
+
 #: A client tool of the common shape: these fields and no others.
 _PLAIN_TOOL_KEYS: Final = frozenset({"name", "description", "input_schema"})
 
@@ -235,6 +253,10 @@ def _decode_system(value: Any, own: Own, ctx: Context) -> tuple[TextPart, ...]:
             raise InvalidPayload(f"system[{i}]: expected a text block")
         parts.append(part)
     return tuple(parts)
+
+
+#: the ``anthropic-beta`` flag that ``speed: fast`` needs on some models (``anthropic`` 2.17).
+FAST_MODE_BETA: Final = "fast-mode-2026-02-01"
 
 
 def encode_request(request: Request, ctx: Context) -> dict[str, Any]:
@@ -270,11 +292,13 @@ def encode_request(request: Request, ctx: Context) -> dict[str, Any]:
     tools = [
         t
         for i, tool in enumerate(request.tools)
-        if (t := encode_tool(tool, f"tools[{i}]", ctx)) is not None
+        if (t := encode_tool(_loadable(tool, request, i, ctx), f"tools[{i}]", ctx)) is not None
     ]
     if tools:
         out["tools"] = tools
-    choice = encode_tool_choice(request, ctx, has_tools=bool(tools) or native)
+    choice = encode_tool_choice(
+        request, ctx, has_tools=bool(tools) or native, forced=native or model.forced_tools
+    )
     if choice is not None:
         out["tool_choice"] = choice
     encode_reasoning(request, own, max_tokens, out, ctx, model, native=native)
@@ -292,7 +316,14 @@ def encode_request(request: Request, ctx: Context) -> dict[str, Any]:
         ctx.lose("metadata", "Anthropic metadata holds only user_id")
     if fast_requested(request.extras, FORMAT):  # an OpenAI client's ``service_tier: fast``
         out["speed"] = "fast"
-    return finish(out, without_fast(request.extras, FORMAT), ctx, "request")
+        ctx.need_beta(FAST_MODE_BETA)  # some models take ``speed`` only behind it
+    rest, tier = request_tier(without_fast(request.extras, FORMAT), FORMAT)
+    if tier is not None:  # an OpenAI client's ``service_tier``
+        out["service_tier"] = tier
+    rest, marker = cache_options_for_anthropic(rest, ctx)
+    if marker is not None:  # an OpenAI client's ``prompt_cache_options.mode: implicit``
+        out["cache_control"] = marker
+    return finish(out, rest, ctx, "request")
 
 
 def _encode_sampling(
@@ -312,7 +343,7 @@ def _encode_sampling(
         if top_k is not None and "top_k" not in accepted:
             ctx.lose("top_k", f"{request.model} takes no top_k")
             top_k = None
-    thinking = out.get("thinking", {}).get("type") in ("enabled", "adaptive")
+    thinking = out.get("thinking", {}).get("type") in ("enabled", "adaptive", "between_tools")
     if not native and thinking:
         # Anthropic rejects these sampling settings while thinking, which another API's
         # client cannot know: they are dropped (reported) rather than failing the request.

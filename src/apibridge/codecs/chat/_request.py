@@ -34,6 +34,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Final, Literal, TypeVar
 
+from apibridge.codecs._cache_markers import top_level_marker
 from apibridge.codecs._context import (
     Context,
     expect_list,
@@ -48,6 +49,7 @@ from apibridge.codecs._context_edits import carry_context_management
 from apibridge.codecs._custom_tools import describe, input_schema
 from apibridge.codecs._openai_twins import (
     fast_requested,
+    request_tier,
     request_twins,
     user_field,
     without_fast,
@@ -210,8 +212,11 @@ def encode_request(request: Request, ctx: Context) -> dict[str, Any]:
     extras = request.extras
     carried = extras.get(FORMAT, NO_HINTS) if extras else NO_HINTS
     twins = request_twins(extras, FORMAT) if extras and "responses" in extras else None
+    tier = cache_options = None
     if extras and has_foreign_fields(extras):
-        ctx.lose_extras(without_fast(without_twins(extras, FORMAT), FORMAT), FORMAT, "request")
+        rest, tier = request_tier(without_fast(without_twins(extras, FORMAT), FORMAT), FORMAT)
+        rest, cache_options = top_level_marker(rest, FORMAT, ctx)
+        ctx.lose_extras(rest, FORMAT, "request")
     messages = encode_system(request.system, request.system_role, carried.get("_system"), ctx)
     messages += encode_messages(request.messages, ctx)
     out: dict[str, Any] = {"model": request.model, "messages": messages}
@@ -222,6 +227,7 @@ def encode_request(request: Request, ctx: Context) -> dict[str, Any]:
             and not tool.extras
             and tool.format is None
             and tool.cache_control is None
+            and tool.defer_loading is None
         ):
             # A plain function tool (the common case): no hints to read, nothing to lose.
             function: dict[str, Any] = {"name": tool.name}
@@ -235,6 +241,12 @@ def encode_request(request: Request, ctx: Context) -> dict[str, Any]:
             tools.append({"type": "function", "function": function})
             continue
         where = f"tools[{k}]"
+        if tool.defer_loading:
+            ctx.lose(
+                f"{where}.defer_loading",
+                "chat tools cannot wait for a tool search to load them",
+                "the tool is sent loaded from the start",
+            )
         if tool.kind != "server":
             tools.append(_encode_tool(tool, ctx, where))
         elif tool.server_type == "web_search":
@@ -297,6 +309,10 @@ def encode_request(request: Request, ctx: Context) -> dict[str, Any]:
             out.setdefault(key, value)
     if extras and fast_requested(extras, FORMAT):  # an Anthropic client's ``speed: fast``
         out.setdefault("service_tier", "fast")
+    if tier is not None:  # an Anthropic client's ``service_tier``
+        out.setdefault("service_tier", tier)
+    if cache_options is not None:  # an Anthropic client's top-level ``cache_control``
+        out.setdefault("prompt_cache_options", cache_options)
     return out
 
 
@@ -395,7 +411,7 @@ def _encode_tool(tool: Tool, ctx: Context, where: str) -> dict[str, Any]:
     if tool.kind == "custom" and not is_chat_custom(tool):
         return _wrapped_tool(tool, ctx, where)
     carried = hints(tool.extras)
-    kind = tool.kind
+    kind = "custom" if tool.kind == "custom" else "function"  # a tool search is a function
     inner: dict[str, Any] = {"name": tool.name}
     if tool.description is not None:
         inner["description"] = tool.description

@@ -36,6 +36,12 @@ from typing import Any, Final, cast
 
 import attrs
 
+from apibridge.codecs._cache_markers import (
+    BREAKPOINT,
+    breakpoints_on,
+    is_marked,
+    openai_breakpoint,
+)
 from apibridge.codecs._compaction import KIND as COMPACTION
 from apibridge.codecs._compaction import compaction_part, responses_item
 from apibridge.codecs._context import (
@@ -46,11 +52,17 @@ from apibridge.codecs._context import (
     opt_str,
     str_or_none,
 )
-from apibridge.codecs.responses._content import decode_content, encode_content
+from apibridge.codecs.responses._content import MARKABLE, decode_content, encode_content
 from apibridge.codecs.responses._reasoning_items import (
     decode_reasoning,
     encode_reasoning,
     is_openai_reasoning,
+)
+from apibridge.codecs.responses._search_items import (
+    SEARCH_ITEMS,
+    decode_search,
+    encode_search_call,
+    encode_search_output,
 )
 from apibridge.codecs.responses._wire import (
     CALL_ITEMS,
@@ -198,6 +210,8 @@ def decode_item(item: Mapping[str, Any], where: str) -> ContentPart:
         )
     if kind in ("function_call_output", "custom_tool_call_output"):
         return _decode_result(item, kind, where)
+    if kind in SEARCH_ITEMS and item.get("execution") == "client":
+        return decode_search(item, kind, where)
     if kind == "reasoning":
         return decode_reasoning(item, where)
     if kind == COMPACTION:  # maybe an Anthropic compaction block in its envelope
@@ -235,28 +249,44 @@ def _decode_result(item: Mapping[str, Any], kind: str, where: str) -> ToolResult
 
 
 def _encode_result(part: ToolResultPart, ctx: Context, where: str) -> dict[str, Any]:
+    if part.kind == "tool_search":
+        return encode_search_output(part, ctx, where)
     own = hints(part.extras)
     kind = "custom_tool_call_output" if part.kind == "custom" else "function_call_output"
     out: dict[str, Any] = {"type": kind, "call_id": part.call_id}
     texts_only = all(isinstance(p, TextPart) for p in part.content)
-    if texts_only and len(part.content) <= 1 and (own.get("_output_string") or not own):
+    extras, breakpoint = openai_breakpoint(part.cache_control, part.extras, FORMAT, ctx, where)
+    if (
+        texts_only
+        and len(part.content) <= 1
+        and (own.get("_output_string") or not own)
+        and (breakpoint is None or not part.content)
+        and not (breakpoints_on(ctx, FORMAT) and any(is_marked(p) for p in part.content))
+    ):
         out["output"] = part.text
         for i, p in enumerate(part.content):
             lose_cache(p, ctx, f"{where}.content[{i}]")
+            lose_foreign(ctx, p.extras, f"{where}.content[{i}]")
     else:
         entries = (
             encode_content(p, "user", ctx, f"{where}.content[{i}]")
             for i, p in enumerate(part.content)
         )
         out["output"] = [e for e in entries if e is not None]
+    if breakpoint is not None:
+        # the marker ends the prefix at the result's end: on its last entry (a list output)
+        last = out["output"][-1] if isinstance(out["output"], list) and out["output"] else None
+        if last is not None and last.get("type") in MARKABLE:
+            out["output"][-1] = {**last, BREAKPOINT: breakpoint}
+        else:
+            ctx.lose(f"{where}.cache_control", "the tool output has no part to mark")
     if part.is_error:
         ctx.lose(
             f"{where}.is_error",
             "responses tool outputs have no error flag",
             "sent as a normal output",
         )
-    lose_cache(part, ctx, where)
-    lose_foreign(ctx, part.extras, where)
+    lose_foreign(ctx, extras, where)
     finish(out, part.extras, item=own.get("_item"))
     return out
 
@@ -265,6 +295,8 @@ def _encode_call(
     part: ToolCallPart, item_id: str | None, ctx: Context, where: str, output: bool
 ) -> dict[str, Any]:
     own = hints(part.extras)
+    if part.kind == "tool_search":
+        return encode_search_call(part, item_id, ctx, where)
     custom = part.kind == "custom"
     out: dict[str, Any] = {"type": "custom_tool_call" if custom else "function_call"}
     if item_id is not None:
@@ -367,7 +399,7 @@ def encode_item(
 ) -> dict[str, Any] | None:
     """A part that is an item of its own (``None``: it cannot be carried; reported)."""
     if isinstance(part, ToolCallPart):
-        prefix = "ctc_" if part.kind == "custom" else "fc_"
+        prefix = {"custom": "ctc_", "tool_search": "tsc_"}.get(part.kind, "fc_")
         return _encode_call(
             part, part.item_id or ids.optional(prefix, position), ctx, where, output
         )
@@ -451,6 +483,7 @@ def encode_parts(
         elif (
             type(part) is ToolResultPart
             and not output
+            and part.kind != "tool_search"
             and not part.is_error
             and part.cache_control is None
             and _plain_output(part.content)
@@ -510,13 +543,17 @@ def _open_message(
 
 def _plain_output(content: Sequence[ContentPart]) -> bool:
     """Whether a tool result's content goes as a plain ``output`` string with nothing to
-    report: no part, or one text part without a cache marker."""
+    report: no part, or one text part without a cache marker or another format's field."""
     if not content:
         return True
     if len(content) != 1:
         return False
     only = content[0]
-    return type(only) is TextPart and only.cache_control is None
+    return (
+        type(only) is TextPart
+        and only.cache_control is None
+        and not (only.extras and has_foreign(only.extras))
+    )
 
 
 def _close_string(msg: dict[str, Any] | None, as_string: bool | None) -> None:
