@@ -34,7 +34,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "apibridge.model",
         "apibridge._extras",
     ),
-    ("apibridge._tokens", "apibridge.codecs"),
+    ("apibridge.codecs",),
     ("apibridge._exchange", "apibridge._api", "apibridge.__init__"),
     ("apibridge.config", "apibridge.store"),
     ("apibridge.transports",),
