@@ -36,6 +36,11 @@ TOOL: dict[str, Any] = {
 SERVER_NAME = "weather"
 
 
+def command(calls: Path) -> list[str]:
+    """The command line that starts this server logging its tool calls to ``calls``."""
+    return [sys.executable, str(Path(__file__).resolve()), str(calls)]
+
+
 def answer(city: str) -> str:
     """The tool's text for ``city``."""
     return f"weather-marker: 12 C and clear in {city}"

@@ -16,7 +16,6 @@ that call, and that Codex printed the final answer.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -39,10 +38,11 @@ _CALL_ID: dict[str, str] = {"anthropic": "toolu_mcp01", "chat": "call_mcp01"}
 
 def _mcp_config(calls: Path) -> str:
     """The ``config.toml`` table that makes Codex start ``mcp_server.py`` over stdio."""
+    executable, *args = mcp_server.command(calls)
     return (
         f"[mcp_servers.{mcp_server.SERVER_NAME}]\n"
-        f"command = {json.dumps(sys.executable)}\n"
-        f"args = [{json.dumps(mcp_server.__file__)}, {json.dumps(str(calls))}]\n"
+        f"command = {json.dumps(executable)}\n"
+        f"args = {json.dumps(args)}\n"
         "startup_timeout_sec = 20\n"
         "tool_timeout_sec = 20\n"
     )
