@@ -26,8 +26,7 @@ import pytest
 
 from . import mcp_server, wire
 from .clients import requires, run_claude
-from .harness import bridge
-from .recorder import Step
+from .harness import bridge, call_if_declared
 from .scripted import Call, Turn
 
 pytestmark = [pytest.mark.acceptance, pytest.mark.timeout(90), requires("claude")]
@@ -45,18 +44,6 @@ def _mcp_config(path: Path, calls: Path) -> Path:
     server = {"type": "stdio", "command": executable, "args": args}
     path.write_text(json.dumps({"mcpServers": {mcp_server.SERVER_NAME: server}}))
     return path
-
-
-def _call_if_declared(fmt: str, call: Call) -> Step:
-    """Call ``call.name`` if the request declares it; otherwise say so (the test then fails
-    on the final answer, naming the problem)."""
-
-    def step(body: dict[str, Any]) -> Turn:
-        if call.name in wire.tool_names(fmt, body):
-            return Turn(calls=(call,))
-        return Turn(text=f"{call.name} is not declared: {wire.tool_names(fmt, body)}")
-
-    return step
 
 
 def _tool_references(body: dict[str, Any], call_id: str) -> list[str]:
@@ -82,7 +69,7 @@ def test_toolsearch_then_the_found_mcp_tool(fmt: str, tmp_path: Path) -> None:
     )
     use = Call(id=f"{_PREFIX[fmt]}weather01", name=FOUND, arguments=json.dumps({"city": "Oslo"}))
     final = "Oslo: 12 C and clear."
-    script = [Turn(calls=(search,)), _call_if_declared(fmt, use), Turn(text=final)]
+    script = [Turn(calls=(search,)), call_if_declared(fmt, use), Turn(text=final)]
     workdir = tmp_path / "work"
     workdir.mkdir()
     with bridge(fmt, script) as gateway:
