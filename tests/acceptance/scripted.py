@@ -64,6 +64,9 @@ class Call:
     search: bool = False
     """A Responses client-executed ``tool_search_call`` (its ``arguments`` an object) rather
     than a function call; the other formats have no such call and get a function call."""
+    namespace: str | None = None
+    """Responses only: the ``namespace`` of a function call to a member of a ``namespace``
+    tool (``name`` is then the member's own name)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -350,16 +353,17 @@ def _responses_response(turn: Turn, model: str) -> dict[str, Any]:
                 }
             )
         else:
-            output.append(
-                {
-                    "id": f"fc_scripted{n:02d}",
-                    "type": "function_call",
-                    "call_id": call.id,
-                    "name": call.name,
-                    "arguments": call.arguments,
-                    "status": "completed",
-                }
-            )
+            item = {
+                "id": f"fc_scripted{n:02d}",
+                "type": "function_call",
+                "call_id": call.id,
+                "name": call.name,
+                "arguments": call.arguments,
+                "status": "completed",
+            }
+            if call.namespace is not None:
+                item["namespace"] = call.namespace
+            output.append(item)
     return {
         "id": "resp_scripted01",
         "object": "response",
