@@ -168,13 +168,15 @@ class ToolCallPart:
 
     ``arguments`` is the raw JSON text of the arguments for ``kind="function"``, or the
     free-form input of a Responses ``custom`` tool for ``kind="custom"``. It is kept as text
-    so that the exact bytes survive (no re-serialisation).
+    so that the exact bytes survive (no re-serialisation). ``kind="tool_search"`` is a call
+    to a client-executed tool search (a Responses ``tool_search_call``, see :class:`Tool`);
+    its arguments are JSON text like a function's.
     """
 
     id: str
     name: str
     arguments: str
-    kind: Literal["function", "custom"] = "function"
+    kind: Literal["function", "custom", "tool_search"] = "function"
     item_id: str | None = None
     #: the Responses ``namespace`` of the called tool (see :attr:`Tool.namespace`).
     namespace: str | None = None
@@ -184,12 +186,17 @@ class ToolCallPart:
 
 @attrs.frozen(kw_only=True)
 class ToolResultPart:
-    """The client's answer to a tool call, in a user turn."""
+    """The client's answer to a tool call, in a user turn.
+
+    ``kind="tool_search"`` answers a tool-search call (a Responses ``tool_search_output``):
+    its ``content`` names the tools it loaded, whose definitions the decoder adds to
+    ``Request.tools`` (see :class:`Tool`).
+    """
 
     call_id: str
     content: tuple[TextPart | ImagePart | DocumentPart, ...] = ()
     is_error: bool = False
-    kind: Literal["function", "custom"] = "function"
+    kind: Literal["function", "custom", "tool_search"] = "function"
     cache_control: Mapping[str, JSON] | None = None
     extras: Extras = attrs.field(factory=dict)
 
@@ -294,10 +301,16 @@ class Tool:
     an MCP server's tools so); ``namespace_description`` is that namespace's description.
     Members of one namespace are consecutive in ``Request.tools``. Formats without namespaces
     get each member as a plain tool under a flattened name (see ``apibridge.ToolNames``).
+
+    ``kind="tool_search"`` is a client-executed tool search (Codex's Responses ``tool_search``
+    tool with ``execution: "client"``), named ``tool_search``: formats without one get it as
+    the function it is (``description``, ``parameters``), and calls to it come back as
+    tool-search calls. ``defer_loading`` says the tool is loaded only when a tool search
+    returns it (Anthropic and Responses tools have the flag).
     """
 
     name: str
-    kind: Literal["function", "custom", "server"] = "function"
+    kind: Literal["function", "custom", "server", "tool_search"] = "function"
     namespace: str | None = None
     namespace_description: str | None = None
     description: str | None = None
@@ -307,6 +320,7 @@ class Tool:
     server_type: str | None = None
     raw: Mapping[str, JSON] | None = None
     source_format: str | None = None
+    defer_loading: bool | None = None
     cache_control: Mapping[str, JSON] | None = None
     extras: Extras = attrs.field(factory=dict)
 

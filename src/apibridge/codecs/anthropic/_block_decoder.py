@@ -35,6 +35,7 @@ from apibridge.codecs._context import (
     str_or_none,
 )
 from apibridge.codecs._custom_tools import custom_tool_names, unwrap_call
+from apibridge.codecs._tool_search import reference_text
 from apibridge.codecs.anthropic._wire import (
     CONTENT_LIST,
     CONTENT_STRING,
@@ -379,14 +380,19 @@ def _decode_tool_result(
     elif content is not None:
         own.set(CONTENT_LIST)
         carried_whole = False
+        referenced: list[str] = []
         for i, item in enumerate(expect_list(content, f"{where}.content")):
             part = decode_block(item, f"{where}.content[{i}]", ctx)
             if isinstance(part, TextPart | ImagePart | DocumentPart):
                 parts.append(part)
             else:  # search_result, tool_reference …: the list is kept as it came
                 carried_whole = True
+                if item.get("type") == "tool_reference" and isinstance(item.get("tool_name"), str):
+                    referenced.append(item["tool_name"])
         if carried_whole:
             own.set("content", list(content))
+        if referenced:  # (ToolSearch) what a format without tool references gets instead
+            parts.append(TextPart(text=reference_text(referenced)))
     elif "content" in b:
         own.empties(b, ("content",))
     is_error = b.get("is_error", False)

@@ -36,6 +36,7 @@ from typing import Any, Final, cast
 
 import attrs
 
+from apibridge import _json
 from apibridge.codecs._context import (
     Context,
     expect_list,
@@ -44,6 +45,7 @@ from apibridge.codecs._context import (
     opt_str,
     str_or_none,
 )
+from apibridge.codecs._tool_search import TOOL_SEARCH, loaded_text, tool_definition_names
 from apibridge.codecs.responses._content import decode_content, encode_content
 from apibridge.codecs.responses._reasoning_items import (
     decode_reasoning,
@@ -91,6 +93,7 @@ __all__ = [
     "is_textlike",
     "item_side",
     "new_message",
+    "search_arguments",
     "with_hints",
 ]
 
@@ -196,6 +199,8 @@ def decode_item(item: Mapping[str, Any], where: str) -> ContentPart:
         )
     if kind in ("function_call_output", "custom_tool_call_output"):
         return _decode_result(item, kind, where)
+    if kind in _SEARCH_ITEMS and item.get("execution") == "client":
+        return _decode_search(item, kind, where)
     if kind == "reasoning":
         return decode_reasoning(item, where)
     return ServerToolPart(
@@ -205,6 +210,62 @@ def decode_item(item: Mapping[str, Any], where: str) -> ContentPart:
         tool=SERVER_TOOL_NAMES.get(kind),
         id=str_or_none(item.get("id")),
     )
+
+
+#: client-executed tool search items (Codex): a call and its output.
+_SEARCH_ITEMS: Final = frozenset({"tool_search_call", "tool_search_output"})
+#: the fields of a tool search call (and of its output) that the part holds.
+_SEARCH_CALL_MAPPED: Final = frozenset({"type", "call_id", "arguments", "id", "execution"})
+_SEARCH_OUTPUT_MAPPED: Final = frozenset({"type", "call_id", "execution"})
+
+
+def _decode_search(item: Mapping[str, Any], kind: str, where: str) -> ContentPart:
+    """A client-executed ``tool_search_call`` as a call of the ``tool_search`` function, its
+    ``tool_search_output`` as that call's result, naming the loaded tools (the tools
+    themselves ride in ``_item``; the request decoder adds them to its tools)."""
+    call_id = opt_str(item.get("call_id"), f"{where}.call_id")
+    if kind == "tool_search_call":
+        arguments = item.get("arguments", {})
+        extra = item_hint(item, _SEARCH_CALL_MAPPED)
+        absent = absent_keys(item, ("id", "status"))
+        if absent:
+            extra["_absent"] = absent
+        return ToolCallPart(
+            id=call_id or new_id("call_"),
+            name=TOOL_SEARCH,
+            arguments=arguments if isinstance(arguments, str) else _json.dumps_str(arguments),
+            kind="tool_search",
+            item_id=opt_str(item.get("id"), f"{where}.id"),
+            extras=pack(extra),
+        )
+    tools = expect_list(item.get("tools", []), f"{where}.tools")
+    text = loaded_text(tool_definition_names(tools))
+    return ToolResultPart(
+        call_id=call_id or "",
+        content=(TextPart(text=text),),
+        kind="tool_search",
+        extras=pack(item_hint(item, _SEARCH_OUTPUT_MAPPED)),
+    )
+
+
+def _encode_search_output(part: ToolResultPart, ctx: Context, where: str) -> dict[str, Any]:
+    """A tool-search result as the ``tool_search_output`` it came as; one made elsewhere has
+    no tool definitions to hold (its text is reported)."""
+    own = hints(part.extras)
+    item = own.get("_item")
+    out: dict[str, Any] = {"type": "tool_search_output", "execution": "client"}
+    if part.call_id:
+        out["call_id"] = part.call_id
+    if not isinstance(item, Mapping) or "tools" not in item:
+        out["tools"] = []
+        if part.content:
+            ctx.lose(f"{where}.content", "a tool_search_output holds tool definitions only")
+    if part.is_error:
+        ctx.lose(f"{where}.is_error", "responses tool outputs have no error flag")
+    lose_cache(part, ctx, where)
+    lose_foreign(ctx, part.extras, where)
+    finish(out, part.extras, item=item if isinstance(item, Mapping) else None)
+    return out
 
 
 def _decode_result(item: Mapping[str, Any], kind: str, where: str) -> ToolResultPart:
@@ -231,6 +292,8 @@ def _decode_result(item: Mapping[str, Any], kind: str, where: str) -> ToolResult
 
 
 def _encode_result(part: ToolResultPart, ctx: Context, where: str) -> dict[str, Any]:
+    if part.kind == "tool_search":
+        return _encode_search_output(part, ctx, where)
     own = hints(part.extras)
     kind = "custom_tool_call_output" if part.kind == "custom" else "function_call_output"
     out: dict[str, Any] = {"type": kind, "call_id": part.call_id}
@@ -261,6 +324,8 @@ def _encode_call(
     part: ToolCallPart, item_id: str | None, ctx: Context, where: str, output: bool
 ) -> dict[str, Any]:
     own = hints(part.extras)
+    if part.kind == "tool_search":
+        return _encode_search_call(part, item_id, ctx, where, output)
     custom = part.kind == "custom"
     out: dict[str, Any] = {"type": "custom_tool_call" if custom else "function_call"}
     if item_id is not None:
@@ -276,6 +341,36 @@ def _encode_call(
     lose_foreign(ctx, part.extras, where)
     finish(out, part.extras, item=own.get("_item"))
     return out
+
+
+def _encode_search_call(
+    part: ToolCallPart, item_id: str | None, ctx: Context, where: str, output: bool
+) -> dict[str, Any]:
+    """A tool-search call as a client-executed ``tool_search_call`` (its arguments an object)."""
+    out: dict[str, Any] = {"type": "tool_search_call"}
+    if item_id is not None:
+        out["id"] = item_id
+    out["call_id"] = part.id
+    out["execution"] = "client"
+    out["arguments"] = search_arguments(part.arguments, ctx, where)
+    out["status"] = "completed"
+    lose_cache(part, ctx, where)
+    lose_foreign(ctx, part.extras, where)
+    finish(out, part.extras, item=hints(part.extras).get("_item"))
+    return out
+
+
+def search_arguments(arguments: str, ctx: Context, where: str) -> Any:
+    """A tool-search call's arguments as the JSON object the item holds (text that is no JSON
+    object is kept as ``{"query": text}``, reported)."""
+    try:
+        value = _json.loads(arguments) if arguments.strip() else {}
+    except InvalidPayload:
+        value = None
+    if isinstance(value, dict):
+        return value
+    ctx.lose(f"{where}.arguments", "tool search arguments are a JSON object", "sent as a query")
+    return {"query": arguments}
 
 
 def _foreign_server_item(
@@ -363,7 +458,7 @@ def encode_item(
 ) -> dict[str, Any] | None:
     """A part that is an item of its own (``None``: it cannot be carried; reported)."""
     if isinstance(part, ToolCallPart):
-        prefix = "ctc_" if part.kind == "custom" else "fc_"
+        prefix = {"custom": "ctc_", "tool_search": "tsc_"}.get(part.kind, "fc_")
         return _encode_call(
             part, part.item_id or ids.optional(prefix, position), ctx, where, output
         )
@@ -445,6 +540,7 @@ def encode_parts(
         elif (
             type(part) is ToolResultPart
             and not output
+            and part.kind != "tool_search"
             and not part.is_error
             and part.cache_control is None
             and _plain_output(part.content)
