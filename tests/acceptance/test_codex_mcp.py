@@ -69,7 +69,7 @@ def test_mcp_namespace_tool_round_trip(fmt: str, tmp_path: Path) -> None:
     calls_log = tmp_path / "mcp-calls.jsonl"
     call = Call(id=f"{_PREFIX[fmt]}mcp01", name=FLAT_NAME, arguments=json.dumps({"city": "Oslo"}))
     final = "Oslo: 12 C and clear."
-    script = [Turn(calls=(call,)), Turn(text=final)]
+    script = [call_if_declared(fmt, call), Turn(text=final)]
     workdir = tmp_path / "work"
     with bridge(fmt, script) as gateway:
         run = run_codex(
