@@ -168,9 +168,8 @@ class ToolCallPart:
 
     ``arguments`` is the raw JSON text of the arguments for ``kind="function"``, or the
     free-form input of a Responses ``custom`` tool for ``kind="custom"``. It is kept as text
-    so that the exact bytes survive (no re-serialisation). ``kind="tool_search"`` is a call
-    to a client-executed tool search (a Responses ``tool_search_call``, see :class:`Tool`);
-    its arguments are JSON text like a function's.
+    so that the exact bytes survive (no re-serialisation). ``kind="tool_search"``: a call of
+    a client-executed tool search (Responses ``tool_search_call``; see :class:`Tool`).
     """
 
     id: str
@@ -186,12 +185,8 @@ class ToolCallPart:
 
 @attrs.frozen(kw_only=True)
 class ToolResultPart:
-    """The client's answer to a tool call, in a user turn.
-
-    ``kind="tool_search"`` answers a tool-search call (a Responses ``tool_search_output``):
-    its ``content`` names the tools it loaded, whose definitions the decoder adds to
-    ``Request.tools`` (see :class:`Tool`).
-    """
+    """The client's answer to a tool call, in a user turn; ``kind="tool_search"``: a
+    Responses ``tool_search_output``, its text naming the tools it loaded (see :class:`Tool`)."""
 
     call_id: str
     content: tuple[TextPart | ImagePart | DocumentPart, ...] = ()
@@ -301,12 +296,8 @@ class Tool:
     an MCP server's tools so); ``namespace_description`` is that namespace's description.
     Members of one namespace are consecutive in ``Request.tools``. Formats without namespaces
     get each member as a plain tool under a flattened name (see ``apibridge.ToolNames``).
-
-    ``kind="tool_search"`` is a client-executed tool search (Codex's Responses ``tool_search``
-    tool with ``execution: "client"``), named ``tool_search``: formats without one get it as
-    the function it is (``description``, ``parameters``), and calls to it come back as
-    tool-search calls. ``defer_loading`` says the tool is loaded only when a tool search
-    returns it (Anthropic and Responses tools have the flag).
+    ``kind="tool_search"``: Codex's client-run Responses ``tool_search``, a function where the
+    target has none. ``defer_loading``: the tool is loaded only when a tool search finds it.
     """
 
     name: str

@@ -464,43 +464,6 @@ class _CallWriter(_ItemWriter):
         return out + self.stream.item_done(self.output_index, self.final_item(final, item_id))
 
 
-class _SearchCallWriter(_ItemWriter):
-    """A client-executed tool-search call: a ``tool_search_call`` item. Its arguments are a
-    JSON object, which has no delta event: ``output_item.added`` says ``{}``,
-    ``output_item.done`` the whole object (where Codex reads the call)."""
-
-    def added_item(self, position: int) -> dict[str, Any]:
-        part = self.part
-        assert isinstance(part, ToolCallPart)
-        return {
-            "id": part.item_id or self.stream.ids.make("tsc_", position),
-            "type": "tool_search_call",
-            "status": "in_progress",
-            "call_id": part.id,
-            "execution": "client",
-            "arguments": {},
-        }
-
-    def begin(self) -> list[bytes]:
-        assert isinstance(self.part, ToolCallPart)
-        if self.part.arguments:
-            self.chunks.append(self.part.arguments)
-        return []
-
-    def feed(self, delta: PartDelta) -> list[bytes]:
-        if delta.value:
-            self.chunks.append(delta.value)
-        return []
-
-    def accumulated(self) -> ContentPart:
-        assert isinstance(self.part, ToolCallPart)
-        return attrs.evolve(self.part, arguments="".join(self.chunks))
-
-    def finish(self, final: ContentPart) -> list[bytes]:
-        assert self.item is not None
-        return self.stream.item_done(self.output_index, self.final_item(final, self.item["id"]))
-
-
 #: custom call? → the event its argument deltas are.
 _ARGS_DELTA: Final[Mapping[bool, str]] = {
     True: "response.custom_tool_call_input.delta",
@@ -665,7 +628,5 @@ def writer_for(part: ContentPart) -> type[Writer]:
     """The writer of ``part``: by its type; other text-like parts are lost, the rest are items."""
     found = _WRITERS.get(type(part))
     if found is not None:
-        if found is _CallWriter and isinstance(part, ToolCallPart) and part.kind == "tool_search":
-            return _SearchCallWriter
         return found
     return _LostWriter if is_textlike(part) else _ItemWriter
