@@ -386,6 +386,47 @@ def test_a_tool_search_call_from_a_responses_upstream_reaches_codex_unchanged() 
     assert out["output"] == [SEARCH_CALL]
 
 
+def test_a_streamed_tool_search_call_from_a_responses_upstream_reaches_codex_unchanged() -> None:
+    rid = "resp_1"
+    shell = {
+        "id": rid,
+        "object": "response",
+        "created_at": 1,
+        "model": "m",
+        "status": "in_progress",
+        "output": [],
+        "parallel_tool_calls": True,
+        "tool_choice": "auto",
+        "tools": [],
+    }
+    added = {**SEARCH_CALL, "status": "in_progress", "arguments": {}}
+    frames = [
+        {"type": "response.created", "response": shell},
+        {"type": "response.output_item.added", "output_index": 0, "item": added},
+        {"type": "response.output_item.done", "output_index": 0, "item": SEARCH_CALL},
+        {
+            "type": "response.completed",
+            "response": {**shell, "status": "completed", "output": [SEARCH_CALL]},
+        },
+    ]
+    upstream = b"".join(
+        f"event: {f['type']}\n".encode()
+        + b"data: "
+        + orjson.dumps({**f, "sequence_number": n})
+        + b"\n\n"
+        for n, f in enumerate(frames)
+    )
+    streamed = b"".join(
+        apibridge.convert_stream(
+            [upstream], source="responses", target="responses", request=codex(), losses=[]
+        )
+    )
+    final = final_from_stream("responses", streamed)
+    (call,) = final.output
+    assert isinstance(call, ResponseToolSearchCall)
+    assert call.model_dump(exclude_none=True) == SEARCH_CALL
+
+
 # ------------------------------------------------------- Claude Code: tool_reference
 
 

@@ -325,7 +325,7 @@ def _encode_call(
 ) -> dict[str, Any]:
     own = hints(part.extras)
     if part.kind == "tool_search":
-        return _encode_search_call(part, item_id, ctx, where, output)
+        return _encode_search_call(part, item_id, ctx, where)
     custom = part.kind == "custom"
     out: dict[str, Any] = {"type": "custom_tool_call" if custom else "function_call"}
     if item_id is not None:
@@ -344,7 +344,7 @@ def _encode_call(
 
 
 def _encode_search_call(
-    part: ToolCallPart, item_id: str | None, ctx: Context, where: str, output: bool
+    part: ToolCallPart, item_id: str | None, ctx: Context, where: str
 ) -> dict[str, Any]:
     """A tool-search call as a client-executed ``tool_search_call`` (its arguments an object)."""
     out: dict[str, Any] = {"type": "tool_search_call"}
