@@ -174,8 +174,11 @@ def run_claude(
         shutil.rmtree(home, ignore_errors=True)
 
 
-def codex_config(base_url: str, model: str) -> str:
-    """The ``config.toml`` that points Codex at ``base_url`` (which ends in ``/v1``)."""
+def codex_config(base_url: str, model: str, extra: str = "") -> str:
+    """The ``config.toml`` that points Codex at ``base_url`` (which ends in ``/v1``).
+
+    ``extra`` is appended as is (more TOML tables, such as ``[mcp_servers.<name>]``).
+    """
     return (
         f'model = "{model}"\n'
         'model_provider = "bridge"\n'
@@ -189,7 +192,7 @@ def codex_config(base_url: str, model: str) -> str:
         "stream_max_retries = 0\n"
         "\n"
         "[features]\n"
-        "plugins = false\n"
+        "plugins = false\n" + (f"\n{extra}" if extra else "")
     )
 
 
@@ -201,17 +204,19 @@ def run_codex(
     model: str = "gpt-5.5",
     sandbox: str | None = None,
     extra_args: Sequence[str] = (),
+    extra_config: str = "",
     timeout: float = 60,
 ) -> ClientRun:
     """Run ``codex exec --skip-git-repo-check --ephemeral prompt`` against ``base_url``.
 
     ``base_url`` must end in ``/v1`` (Codex appends ``/responses``). ``sandbox`` is passed
     to ``--sandbox`` (``workspace-write`` lets the agent create files in ``workdir``).
+    ``extra_config`` is appended to ``config.toml`` (see :func:`codex_config`).
     """
     home = _home("codex")
     codex_home = home / "codex"
     codex_home.mkdir()
-    (codex_home / "config.toml").write_text(codex_config(base_url, model))
+    (codex_home / "config.toml").write_text(codex_config(base_url, model, extra_config))
     cwd = workdir or home / "work"
     cwd.mkdir(parents=True, exist_ok=True)
     env = {

@@ -35,8 +35,9 @@ from apibridge.asgi import App
 from apibridge.config import GatewayConfig, Retries
 from oracles import validate_request
 
+from . import wire
 from .recorder import LoopbackServer, Recorded, Recorder, Step
-from .scripted import Turn
+from .scripted import Call, Turn
 
 #: The key the gateway sends upstream; the clients present ``CLIENT_KEY`` to the gateway.
 UPSTREAM_KEY = "upstream-key-7f3a"
@@ -120,3 +121,18 @@ def bridge(
         app = App(config)
         with LoopbackServer(app) as gateway:
             yield Bridge(url=gateway.url, upstream=upstream, format=fmt)
+
+
+def call_if_declared(fmt: str, call: Call) -> Step:
+    """A step making ``call`` only if the request declares a tool named ``call.name``, as a
+    real model can call declared tools only; otherwise the turn answers a text saying the
+    tool is missing (which then fails the scenario's check of the final answer, naming the
+    problem)."""
+
+    def step(body: dict[str, Any]) -> Turn:
+        declared = wire.tool_names(fmt, body)
+        if call.name in declared:
+            return Turn(calls=(call,))
+        return Turn(text=f"{call.name} is not declared to the upstream: {declared}")
+
+    return step

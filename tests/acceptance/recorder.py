@@ -24,14 +24,17 @@ default). The recorder is both the capture tool for fixtures and the scripted up
 gateway scenarios put behind apibridge: every request it recorded is then checked with the
 official SDK types.
 
-Capture fixtures from the repository root with ``python -m tests.acceptance.recorder claude``
-(or ``codex``): the pinned client runs against a recorder and its first model request is
-written to ``tests/fixtures/<format>/``.
+Capture fixtures from the repository root with ``python -m tests.acceptance.recorder NAME``
+(``claude``, ``codex``, or a tool-search/MCP run: see :data:`CAPTURES`): the pinned client runs
+against a recorder (with ``mcp_server.py`` where the run needs it) and one of its model
+requests is written to ``tests/fixtures/<format>/``.
 """
 
 from __future__ import annotations
 
+import json
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
@@ -42,8 +45,8 @@ import attrs
 import orjson
 import uvicorn
 
-from . import clients
-from .scripted import Rendered, Turn, render
+from . import clients, mcp_server
+from .scripted import Call, Rendered, Turn, render
 
 Step = Turn | Callable[[dict[str, Any]], Turn]
 """One entry of a recorder's script: a turn, or a function of the request body giving one."""
@@ -214,36 +217,181 @@ class Recorder(LoopbackServer):
         return render(fmt, turn, model=model, stream=bool(body.get("stream")))
 
 
-def _capture(client: str) -> None:
-    """Run ``client`` against a recorder and write its first model request as a fixture."""
+@attrs.frozen(kw_only=True)
+class Capture:
+    """One fixture captured from a pinned client: which run, which of its requests."""
+
+    client: str
+    """``claude`` or ``codex``."""
+    fixture: str
+    """Where it goes, relative to ``tests/fixtures``."""
+    what: str
+    """Which request of which run, for the fixture's description."""
+    script: tuple[Turn, ...] = (Turn(text="OK"),)
+    """The recorder's answers."""
+    request: int = 0
+    """Index of the model request stored."""
+    prompt: str = "Say OK."
+    model: str | None = None
+    """``--model`` (Claude Code) / ``model`` (Codex); ``None``: the client's default."""
+    mcp: bool = False
+    """Give the client ``mcp_server.py`` (as ``weather``)."""
+    runs_tool: bool = False
+    """The script makes the client run the MCP tool (checked in the server's log)."""
+
+
+_WEATHER = "mcp__weather__lookup_weather"
+_OSLO = '{"city": "Oslo"}'
+
+#: The captures ``python -m tests.acceptance.recorder NAME`` makes.
+CAPTURES: dict[str, Capture] = {
+    "claude": Capture(
+        client="claude", fixture="anthropic/claude_code_request.json", what="first request"
+    ),
+    "codex": Capture(client="codex", fixture="responses/codex_request.json", what="first request"),
+    "claude-toolsearch": Capture(
+        client="claude",
+        fixture="anthropic/claude_code_request_toolsearch.json",
+        what=(
+            "third request of a run with an MCP server (claude-sonnet-4-5): the model called"
+            " ToolSearch (select:mcp__weather__lookup_weather), then the tool it found; the"
+            " history holds the tool_result of tool_reference blocks, the found tool is"
+            " declared with defer_loading"
+        ),
+        script=(
+            Turn(
+                calls=(
+                    Call(
+                        id="toolu_01Search",
+                        name="ToolSearch",
+                        arguments=json.dumps({"query": f"select:{_WEATHER}"}),
+                    ),
+                )
+            ),
+            Turn(calls=(Call(id="toolu_01Weather", name=_WEATHER, arguments=_OSLO),)),
+            Turn(text="Oslo: 12 C and clear."),
+        ),
+        request=2,
+        prompt="What is the weather in Oslo?",
+        model="claude-sonnet-4-5",
+        mcp=True,
+        runs_tool=True,
+    ),
+    "codex-tool-search": Capture(
+        client="codex",
+        fixture="responses/codex_request_tool_search.json",
+        what=(
+            "second request of a run with an MCP server (gpt-5.5, MCP tools deferred): the"
+            " model called tool_search; the input holds the tool_search_call and Codex's"
+            " tool_search_output with the found namespace tool"
+        ),
+        script=(
+            Turn(
+                calls=(
+                    Call(
+                        id="call_search01",
+                        name="tool_search",
+                        search=True,
+                        arguments='{"query": "weather", "limit": 4}',
+                    ),
+                )
+            ),
+            Turn(text="Found the weather tool."),
+        ),
+        request=1,
+        prompt="What is the weather in Oslo?",
+        mcp=True,
+    ),
+    "codex-namespace": Capture(
+        client="codex",
+        fixture="responses/codex_request_mcp_namespace.json",
+        what=(
+            "second request of a run with an MCP server and a model outside Codex's catalogue"
+            " (claude-sonnet-4-5): the MCP tools in a namespace tool, the model's call to one"
+            " (a function_call with namespace) and its output in the input"
+        ),
+        script=(
+            Turn(
+                calls=(
+                    Call(
+                        id="call_weather01",
+                        name="lookup_weather",
+                        namespace="mcp__weather",
+                        arguments=_OSLO,
+                    ),
+                )
+            ),
+            Turn(text="Oslo: 12 C and clear."),
+        ),
+        request=1,
+        prompt="What is the weather in Oslo?",
+        model="claude-sonnet-4-5",
+        mcp=True,
+        runs_tool=True,
+    ),
+}
+
+
+def _capture(name: str) -> None:
+    """Run a pinned client against a recorder and write one of its requests as a fixture."""
+    capture = CAPTURES[name]
     fixtures = Path(__file__).parents[1] / "fixtures"
-    with Recorder() as recorder:
-        if client == "claude":
-            result = clients.run_claude(f"{recorder.url}", "Say OK.", timeout=90)
-            fmt, name = "anthropic", "claude_code_request.json"
-            version = clients.version("claude")
-        else:
-            result = clients.run_codex(f"{recorder.url}/v1", "Say OK.", timeout=90)
-            fmt, name = "responses", "codex_request.json"
-            version = clients.version("codex")
-        print(result.summary(), file=sys.stderr)
-        captured = recorder.model_requests()
-    if not captured:
-        raise SystemExit(f"{client} sent no model request")
-    body = captured[0].body
+    with tempfile.TemporaryDirectory(prefix="apibridge-capture-") as scratch:
+        calls = Path(scratch) / "mcp-calls.jsonl"
+        executable, *args = mcp_server.command(calls)
+        with Recorder(capture.script) as recorder:
+            if capture.client == "claude":
+                extra: list[str] = []
+                allowed: list[str] = []
+                if capture.mcp:
+                    config = Path(scratch) / "mcp.json"
+                    server = {"type": "stdio", "command": executable, "args": args}
+                    config.write_text(json.dumps({"mcpServers": {"weather": server}}))
+                    extra, allowed = ["--mcp-config", str(config)], [_WEATHER]
+                result = clients.run_claude(
+                    recorder.url,
+                    capture.prompt,
+                    model=capture.model,
+                    allowed_tools=allowed,
+                    extra_args=extra,
+                    timeout=90,
+                )
+            else:
+                table = (
+                    f"[mcp_servers.weather]\ncommand = {json.dumps(executable)}\n"
+                    f"args = {json.dumps(args)}\n"
+                    if capture.mcp
+                    else ""
+                )
+                result = clients.run_codex(
+                    f"{recorder.url}/v1",
+                    capture.prompt,
+                    model=capture.model or "gpt-5.5",
+                    extra_config=table,
+                    timeout=90,
+                )
+            print(result.summary(), file=sys.stderr)
+            captured = recorder.model_requests()
+        if capture.runs_tool and not calls.exists():
+            raise SystemExit(f"{name}: the MCP tool was not called")
+    if len(captured) <= capture.request:
+        raise SystemExit(f"{name}: {len(captured)} model requests, wanted #{capture.request}")
+    body = captured[capture.request].body
     fixture = {
         "kind": "request",
-        "description": f"first request captured from {version} on loopback",
+        "description": f"{capture.what}, captured from {clients.version(capture.client)} on"
+        " loopback",
         "body": clients.shorten_for_fixture(body),
     }
-    path = fixtures / fmt / name
+    path = fixtures / capture.fixture
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(orjson.dumps(fixture, option=orjson.OPT_INDENT_2) + b"\n")
     print(f"wrote {path} ({path.stat().st_size} bytes)", file=sys.stderr)
 
 
 if __name__ == "__main__":
-    # python -m tests.acceptance.recorder claude|codex (from the repository root)
-    if len(sys.argv) != 2 or sys.argv[1] not in ("claude", "codex"):
-        raise SystemExit("usage: recorder.py claude|codex")
-    _capture(sys.argv[1])
+    # python -m tests.acceptance.recorder NAME... (from the repository root)
+    if len(sys.argv) < 2 or not set(sys.argv[1:]) <= set(CAPTURES):
+        raise SystemExit(f"usage: recorder.py {{{'|'.join(CAPTURES)}}}...")
+    for name in sys.argv[1:]:
+        _capture(name)

@@ -16,8 +16,8 @@ streamed or not as the request asked, exactly as the real services do:
   and some OpenAI models send them → a finish chunk → a usage chunk → ``[DONE]``;
 * **responses**: ``response.created`` / ``in_progress`` → per item ``output_item.added`` …
   ``output_item.done`` (``reasoning`` with a summary and ``encrypted_content``, ``message``,
-  ``function_call``, ``custom_tool_call``) → ``response.completed``, ``sequence_number``
-  from 0.
+  ``function_call``, ``custom_tool_call``, ``tool_search_call``) → ``response.completed``,
+  ``sequence_number`` from 0.
 
 These are written independently of apibridge's codecs on purpose: the gateway under test
 must not be checked against its own encoders. Every tool-call argument string is sent in
@@ -61,6 +61,12 @@ class Call:
     """Call id (``toolu_…``/``call_…``)."""
     custom: bool = False
     """A Responses ``custom`` (free-form) tool call rather than a function call."""
+    search: bool = False
+    """A Responses client-executed ``tool_search_call`` (its ``arguments`` an object) rather
+    than a function call; the other formats have no such call and get a function call."""
+    namespace: str | None = None
+    """Responses only: the ``namespace`` of a function call to a member of a ``namespace``
+    tool (``name`` is then the member's own name)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -324,7 +330,18 @@ def _responses_response(turn: Turn, model: str) -> dict[str, Any]:
             }
         )
     for n, call in enumerate(turn.calls):
-        if call.custom:
+        if call.search:
+            output.append(
+                {
+                    "id": f"tsc_scripted{n:02d}",
+                    "type": "tool_search_call",
+                    "call_id": call.id,
+                    "arguments": orjson.loads(call.arguments),
+                    "execution": "client",
+                    "status": "completed",
+                }
+            )
+        elif call.custom:
             output.append(
                 {
                     "id": f"ctc_scripted{n:02d}",
@@ -336,16 +353,17 @@ def _responses_response(turn: Turn, model: str) -> dict[str, Any]:
                 }
             )
         else:
-            output.append(
-                {
-                    "id": f"fc_scripted{n:02d}",
-                    "type": "function_call",
-                    "call_id": call.id,
-                    "name": call.name,
-                    "arguments": call.arguments,
-                    "status": "completed",
-                }
-            )
+            item = {
+                "id": f"fc_scripted{n:02d}",
+                "type": "function_call",
+                "call_id": call.id,
+                "name": call.name,
+                "arguments": call.arguments,
+                "status": "completed",
+            }
+            if call.namespace is not None:
+                item["namespace"] = call.namespace
+            output.append(item)
     return {
         "id": "resp_scripted01",
         "object": "response",
@@ -417,6 +435,13 @@ def _item_events(index: int, item: dict[str, Any]) -> Iterator[dict[str, Any]]:
             **where,
             "name": item["name"],
             "arguments": item["arguments"],
+        }
+    elif kind == "tool_search_call":
+        # No delta events: the finished item is all there is.
+        yield {
+            "type": "response.output_item.added",
+            "output_index": index,
+            "item": {**item, "status": "in_progress"},
         }
     else:
         yield {

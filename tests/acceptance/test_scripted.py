@@ -30,6 +30,11 @@ TURNS: dict[str, Turn] = {
         ),
         interleave=True,
     ),
+    "tool_search": Turn(
+        calls=(
+            Call(id="call_s", name="tool_search", arguments='{"query": "weather"}', search=True),
+        )
+    ),
 }
 
 
@@ -45,11 +50,13 @@ def _calls(fmt: str, final: object) -> list[tuple[str, str, object]]:
         return [
             (c["id"], c["function"]["name"], json.loads(c["function"]["arguments"])) for c in calls
         ]
-    return [
-        (o["call_id"], o["name"], json.loads(o["arguments"]))
-        for o in data["output"]
-        if o["type"] == "function_call"
-    ]
+    found = []
+    for o in data["output"]:
+        if o["type"] == "function_call":
+            found.append((o["call_id"], o["name"], json.loads(o["arguments"])))
+        elif o["type"] == "tool_search_call":  # a client-executed tool search
+            found.append((o["call_id"], "tool_search", o["arguments"]))
+    return found
 
 
 def _text(fmt: str, final: object) -> str:
