@@ -18,7 +18,7 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
-from typing import Any, Literal, get_args, get_origin
+from typing import Any, get_origin
 
 from .surface import (
     SURFACES,
@@ -114,7 +114,11 @@ BASES: dict[str, dict[str, Any]] = {
 }
 
 #: values the API needs in a particular form, by element id (surface:path).
-SAMPLES: dict[str, Any] = {}
+SAMPLES: dict[str, Any] = {
+    "responses.response:created_at": 1700000123,
+    "chat.response:choices[].finish_reason": "length",
+    "chat.chunk:choices[].finish_reason": "length",  # (a stream chunk)
+}
 
 #: where a new list member goes when the element adds one, and what must come before it.
 _TOOL_USE = {"type": "tool_use", "id": "toolu_1", "name": "get", "input": {}}
@@ -146,6 +150,8 @@ def gen(ann: Any, path: str, depth: int = 0) -> Any:
         if vals:
             return vals[0]
     if any(m is str for m in members):
+        if path.endswith(".arguments"):
+            return '{"a": "' + _sentinel(path) + '"}'  # a function call's arguments are JSON
         return _sentinel(path)
     for m in members:
         if m is bool:
@@ -201,16 +207,32 @@ ALWAYS = frozenset({"call_id"})
 FIELD_SAMPLES: dict[str, Any] = {
     "ChatCompletionAllowedToolsParam.tools": [{"type": "function", "function": {"name": "get"}}],
     "ToolChoiceAllowedParam.tools": [{"type": "function", "name": "get"}],
+    "ToolParam.input_schema": {"type": "object", "properties": {"q": {"type": "string"}}},
+    "Choice.index": 0,  # the one choice (a stream chunk's too)
+    "chat_completion_chunk.Choice.finish_reason": None,  # a chunk in mid-stream
 }
+
+#: the ``without`` value of those fields where they are required
+FIELD_ALTS: dict[str, Any] = {
+    "ChatCompletionAllowedToolsParam.tools": [{"type": "function", "function": {"name": "put"}}],
+    "ToolChoiceAllowedParam.tools": [{"type": "function", "name": "put"}],
+}
+
+
+def _override(struct: Any, name: str) -> str:
+    """The key of a field in FIELD_SAMPLES: ``module.Class.field`` if listed, else
+    ``Class.field``."""
+    long = f"{struct.__module__.rsplit('.', 1)[-1]}.{struct.__name__}.{name}"
+    return long if long in FIELD_SAMPLES else f"{struct.__name__}.{name}"
 
 
 def minimal(struct: Any, path: str, depth: int = 0) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, ann, required in struct_fields(struct):
-        override = f"{struct.__name__}.{name}"
+        override = _override(struct, name)
         if override in FIELD_SAMPLES:
             out[name] = copy.deepcopy(FIELD_SAMPLES[override])
-        elif required or name in ALWAYS or name == "type" and literal_values(_first_literal(ann)):
+        elif required or name in ALWAYS or (name == "type" and literal_values(_first_literal(ann))):
             out[name] = gen(ann, f"{path}.{name}", depth)
     return out
 
@@ -263,8 +285,6 @@ def _build(surface: Surface, path: str) -> Sample:
     obj = with_
     struct = root
     i = 0
-    leaf_ref: tuple[Any, Any] | None = None  # (container, key) of the element
-    kind = "field"
     n = len(steps)
     while i < n:
         step, name = steps[i]
@@ -272,7 +292,13 @@ def _build(surface: Surface, path: str) -> Sample:
         ann, required = _field_ann(struct, name)
         last = i == n - 1
         if last:
-            value = SAMPLES.get(eid, _leaf_value(ann, path))
+            override = _override(struct, name)
+            value = SAMPLES.get(
+                eid,
+                copy.deepcopy(FIELD_SAMPLES[override])
+                if override in FIELD_SAMPLES
+                else _leaf_value(ann, path),
+            )
             obj_parent = obj
             had = name in obj_parent
             old = obj_parent.get(name)
@@ -281,6 +307,8 @@ def _build(surface: Surface, path: str) -> Sample:
             target = _locate(without, with_, obj_parent)
             if had and old != value and not required:
                 target[name] = old
+            elif override in FIELD_ALTS:
+                target[name] = copy.deepcopy(FIELD_ALTS[override])
             elif required or had:
                 target[name] = alt(ann, value, path)
             else:
@@ -293,14 +321,20 @@ def _build(surface: Surface, path: str) -> Sample:
         if nxt == "tag":
             for key in ("type", "role"):
                 for fname, fann, _r in struct_fields(member):
-                    if fname == key and tag in [str(v) for m in union_members(fann) for v in literal_values(m)]:
+                    if fname == key and tag in [
+                        str(v) for m in union_members(fann) for v in literal_values(m)
+                    ]:
                         new[key] = _literal(fann, tag)
                         break
                 else:
                     continue
                 break
         before = copy.deepcopy(with_)
-        if via:
+        if via and nxt == "list" and isinstance(obj.get(name), list) and obj[name]:
+            # a plain list the base payload fills already (``choices``): add to its first
+            new = obj[name][0]
+            container, key = obj[name], 0
+        elif via:
             existing = obj.get(name)
             if isinstance(existing, list):
                 existing.append(new)
@@ -366,8 +400,14 @@ if __name__ == "__main__":
 _A_START = {
     "type": "message_start",
     "message": {
-        "id": "msg_1", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5",
-        "content": [], "stop_reason": None, "stop_sequence": None, "usage": dict(USAGE_A),
+        "id": "msg_1",
+        "type": "message",
+        "role": "assistant",
+        "model": "claude-sonnet-4-5",
+        "content": [],
+        "stop_reason": None,
+        "stop_sequence": None,
+        "usage": dict(USAGE_A),
     },
 }
 _A_TEXT = [
@@ -376,8 +416,11 @@ _A_TEXT = [
     {"type": "content_block_stop", "index": 0},
 ]
 _A_END = [
-    {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-     "usage": {"output_tokens": 5}},
+    {
+        "type": "message_delta",
+        "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+        "usage": {"output_tokens": 5},
+    },
     {"type": "message_stop"},
 ]
 #: the block a delta type belongs in
@@ -389,7 +432,13 @@ _A_DELTA_BLOCK = {
     "signature_delta": {"type": "thinking", "thinking": "", "signature": ""},
 }
 
-_R_MSG = {"type": "message", "id": "msg_1", "role": "assistant", "status": "in_progress", "content": []}
+_R_MSG = {
+    "type": "message",
+    "id": "msg_1",
+    "role": "assistant",
+    "status": "in_progress",
+    "content": [],
+}
 
 
 def _r_response(status: str, output: list[Any]) -> dict[str, Any]:
@@ -404,15 +453,37 @@ def _responses_events(extra: list[dict[str, Any]]) -> list[tuple[str | None, Any
     evs: list[dict[str, Any]] = [
         {"type": "response.created", "response": _r_response("in_progress", [])},
         {"type": "response.output_item.added", "output_index": 0, "item": _R_MSG},
-        {"type": "response.content_part.added", "item_id": "msg_1", "output_index": 0,
-         "content_index": 0, "part": {"type": "output_text", "text": "", "annotations": []}},
-        {"type": "response.output_text.delta", "item_id": "msg_1", "output_index": 0,
-         "content_index": 0, "delta": "hi", "logprobs": []},
+        {
+            "type": "response.content_part.added",
+            "item_id": "msg_1",
+            "output_index": 0,
+            "content_index": 0,
+            "part": {"type": "output_text", "text": "", "annotations": []},
+        },
+        {
+            "type": "response.output_text.delta",
+            "item_id": "msg_1",
+            "output_index": 0,
+            "content_index": 0,
+            "delta": "hi",
+            "logprobs": [],
+        },
         *extra,
-        {"type": "response.output_text.done", "item_id": "msg_1", "output_index": 0,
-         "content_index": 0, "text": "hi", "logprobs": []},
-        {"type": "response.content_part.done", "item_id": "msg_1", "output_index": 0,
-         "content_index": 0, "part": done["content"][0]},
+        {
+            "type": "response.output_text.done",
+            "item_id": "msg_1",
+            "output_index": 0,
+            "content_index": 0,
+            "text": "hi",
+            "logprobs": [],
+        },
+        {
+            "type": "response.content_part.done",
+            "item_id": "msg_1",
+            "output_index": 0,
+            "content_index": 0,
+            "part": done["content"][0],
+        },
         {"type": "response.output_item.done", "output_index": 0, "item": done},
         {"type": "response.completed", "response": _r_response("completed", [done])},
     ]
@@ -421,16 +492,22 @@ def _responses_events(extra: list[dict[str, Any]]) -> list[tuple[str | None, Any
     return [(ev["type"], ev) for ev in evs]
 
 
-_CHUNK = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1700000000,
-          "model": "gpt-5"}
+_CHUNK = {
+    "id": "chatcmpl-1",
+    "object": "chat.completion.chunk",
+    "created": 1700000000,
+    "model": "gpt-5",
+}
 
 
 def _chat_chunks(extra: list[dict[str, Any]]) -> list[tuple[str | None, Any]]:
     def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
         return {**_CHUNK, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
 
-    evs = [chunk({"role": "assistant", "content": ""}), chunk({"content": "hi"}), *extra,
-           chunk({}, "stop")]
+    finishes = any(c.get("finish_reason") for e in extra for c in e.get("choices", ()))
+    evs = [chunk({"role": "assistant", "content": ""}), chunk({"content": "hi"}), *extra]
+    if not finishes:  # the element's chunk ends the answer itself, or this one does
+        evs.append(chunk({}, "stop"))
     return [(None, e) for e in evs] + [(None, "[DONE]")]
 
 
@@ -457,12 +534,22 @@ def build_stream(surface: Surface, path: str) -> Sample:
             dtype = event["delta"]["type"]
             block = _A_DELTA_BLOCK.get(dtype, {"type": "text", "text": ""})
             event["index"] = 1
-            extra = [{"type": "content_block_start", "index": 1, "content_block": block},
-                     event, {"type": "content_block_stop", "index": 1}]
-            without = [{"type": "content_block_start", "index": 1, "content_block": block},
-                       {"type": "content_block_stop", "index": 1}]
-        elif tag in ("message_start", "message_delta", "message_stop", "content_block_start",
-                     "content_block_stop"):
+            extra = [
+                {"type": "content_block_start", "index": 1, "content_block": block},
+                event,
+                {"type": "content_block_stop", "index": 1},
+            ]
+            without = [
+                {"type": "content_block_start", "index": 1, "content_block": block},
+                {"type": "content_block_stop", "index": 1},
+            ]
+        elif tag in (
+            "message_start",
+            "message_delta",
+            "message_stop",
+            "content_block_start",
+            "content_block_stop",
+        ):
             # the base stream has each of these: the stream without it is the sample
             extra, without = [], None
         else:
@@ -492,10 +579,16 @@ def build_stream(surface: Surface, path: str) -> Sample:
         evs = _responses_events([])
         with_evs = [*evs[:-1], (tag, {**end, "sequence_number": len(evs) - 1})]
         return Sample(frames(with_evs), frames(evs), tag)
-    base_types = {"response.created", "response.output_item.added", "response.content_part.added",
-                  "response.output_text.delta", "response.output_text.done",
-                  "response.content_part.done", "response.output_item.done",
-                  "response.completed"}
+    base_types = {
+        "response.created",
+        "response.output_item.added",
+        "response.content_part.added",
+        "response.output_text.delta",
+        "response.output_text.done",
+        "response.content_part.done",
+        "response.output_item.done",
+        "response.completed",
+    }
     with_evs = _responses_events([] if tag in base_types else [event])
     if tag in base_types:
         without_evs = [e for e in with_evs if e[0] != tag]
@@ -507,39 +600,63 @@ def build_stream(surface: Surface, path: str) -> Sample:
 #: the output item a Responses stream event belongs to, by event-type prefix
 _R_EVENT_ITEMS: dict[str, dict[str, Any]] = {
     "response.function_call_arguments.": {
-        "type": "function_call", "id": "fc_1", "call_id": "call_1", "name": "get",
-        "arguments": '{"a": 1}', "status": "completed",
+        "type": "function_call",
+        "id": "fc_1",
+        "call_id": "call_1",
+        "name": "get",
+        "arguments": '{"a": 1}',
+        "status": "completed",
     },
     "response.custom_tool_call_input.": {
-        "type": "custom_tool_call", "id": "ct_1", "call_id": "call_1", "name": "get",
+        "type": "custom_tool_call",
+        "id": "ct_1",
+        "call_id": "call_1",
+        "name": "get",
         "input": "x = 1",
     },
     "response.reasoning_summary_": {
-        "type": "reasoning", "id": "rs_1",
+        "type": "reasoning",
+        "id": "rs_1",
         "summary": [{"type": "summary_text", "text": "think"}],
     },
     "response.reasoning_text.": {
-        "type": "reasoning", "id": "rs_1", "summary": [],
+        "type": "reasoning",
+        "id": "rs_1",
+        "summary": [],
         "content": [{"type": "reasoning_text", "text": "think"}],
     },
     "response.refusal.": {
-        "type": "message", "id": "msg_1", "role": "assistant", "status": "completed",
+        "type": "message",
+        "id": "msg_1",
+        "role": "assistant",
+        "status": "completed",
         "content": [{"type": "refusal", "refusal": "no"}],
     },
     "response.output_text.": {
-        "type": "message", "id": "msg_1", "role": "assistant", "status": "completed",
+        "type": "message",
+        "id": "msg_1",
+        "role": "assistant",
+        "status": "completed",
         "content": [{"type": "output_text", "text": "hi", "annotations": []}],
     },
     "response.content_part.": {
-        "type": "message", "id": "msg_1", "role": "assistant", "status": "completed",
+        "type": "message",
+        "id": "msg_1",
+        "role": "assistant",
+        "status": "completed",
         "content": [{"type": "output_text", "text": "hi", "annotations": []}],
     },
     "response.output_text.annotation.added": {
-        "type": "message", "id": "msg_1", "role": "assistant", "status": "completed",
+        "type": "message",
+        "id": "msg_1",
+        "role": "assistant",
+        "status": "completed",
         "content": [{"type": "output_text", "text": "hi", "annotations": []}],
     },
     "response.web_search_call.": {
-        "type": "web_search_call", "id": "ws_1", "status": "completed",
+        "type": "web_search_call",
+        "id": "ws_1",
+        "status": "completed",
         "action": {"type": "search", "query": "q"},
     },
 }
@@ -552,10 +669,14 @@ _R_EVENT_FIELDS: dict[str, dict[str, Any]] = {
     "response.custom_tool_call_input.done": {"input": "x = 1"},
     "response.reasoning_summary_text.delta": {"delta": "think", "summary_index": 0},
     "response.reasoning_summary_text.done": {"text": "think", "summary_index": 0},
-    "response.reasoning_summary_part.added": {"summary_index": 0,
-                                              "part": {"type": "summary_text", "text": ""}},
-    "response.reasoning_summary_part.done": {"summary_index": 0,
-                                             "part": {"type": "summary_text", "text": "think"}},
+    "response.reasoning_summary_part.added": {
+        "summary_index": 0,
+        "part": {"type": "summary_text", "text": ""},
+    },
+    "response.reasoning_summary_part.done": {
+        "summary_index": 0,
+        "part": {"type": "summary_text", "text": "think"},
+    },
     "response.reasoning_text.delta": {"delta": "think"},
     "response.reasoning_text.done": {"text": "think"},
     "response.refusal.delta": {"delta": "no"},
@@ -563,19 +684,32 @@ _R_EVENT_FIELDS: dict[str, dict[str, Any]] = {
     "response.output_text.delta": {"delta": "hi", "logprobs": []},
     "response.output_text.done": {"text": "hi", "logprobs": []},
     "response.content_part.added": {"part": {"type": "output_text", "text": "", "annotations": []}},
-    "response.content_part.done": {"part": {"type": "output_text", "text": "hi", "annotations": []}},
+    "response.content_part.done": {
+        "part": {"type": "output_text", "text": "hi", "annotations": []}
+    },
     "response.output_text.": {
-        "type": "message", "id": "msg_1", "role": "assistant", "status": "completed",
+        "type": "message",
+        "id": "msg_1",
+        "role": "assistant",
+        "status": "completed",
         "content": [{"type": "output_text", "text": "hi", "annotations": []}],
     },
     "response.content_part.": {
-        "type": "message", "id": "msg_1", "role": "assistant", "status": "completed",
+        "type": "message",
+        "id": "msg_1",
+        "role": "assistant",
+        "status": "completed",
         "content": [{"type": "output_text", "text": "hi", "annotations": []}],
     },
     "response.output_text.annotation.added": {
         "annotation_index": 0,
-        "annotation": {"type": "url_citation", "url": "https://example.com/a", "title": "A",
-                       "start_index": 0, "end_index": 2},
+        "annotation": {
+            "type": "url_citation",
+            "url": "https://example.com/a",
+            "title": "A",
+            "start_index": 0,
+            "end_index": 2,
+        },
     },
 }
 

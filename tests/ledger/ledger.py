@@ -3,6 +3,8 @@ tool and the docs renderer)."""
 
 from __future__ import annotations
 
+import copy
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +14,7 @@ from .build import Sample, build, build_stream
 from .probe import _MISSING, Observation, get_path, observe
 from .surface import SURFACES, Element, Surface, elements
 
-__all__ = ["FORMATS", "LEDGER", "cases", "check", "ledger_elements", "load", "targets"]
+__all__ = ["FORMATS", "LEDGER", "cases", "entry_for", "ledger_elements", "load", "problems", "run"]
 
 LEDGER = Path(__file__).with_name("ledger.yaml")
 FORMATS = ("anthropic", "chat", "responses")
@@ -37,15 +39,24 @@ def load() -> dict[str, dict[str, dict[str, dict[str, Any]]]]:
         return yaml.safe_load(f) or {}
 
 
-def entry_for(ledger: dict[str, Any], surface: str, path: str, target: str) -> dict[str, Any] | None:
+def entry_for(
+    ledger: dict[str, Any], surface: str, path: str, target: str
+) -> dict[str, Any] | None:
     by_path = ledger.get(surface, {}).get(path)
     if by_path is None:
         return None
     return by_path.get(target) or by_path.get("*")
 
 
-def sample(surface: Surface, path: str) -> Sample:
+@functools.lru_cache(maxsize=4)
+def _sample(surface: Surface, path: str) -> Sample:
     return build_stream(surface, path) if surface.role == "stream" else build(surface, path)
+
+
+def sample(surface: Surface, path: str) -> Sample:
+    """The element's sample payloads (a fresh copy: conversions must not share them)."""
+    s = _sample(surface, path)
+    return Sample(copy.deepcopy(s.with_), copy.deepcopy(s.without), s.value)
 
 
 def run(surface: Surface, path: str, target: str) -> tuple[Sample, Observation]:
@@ -54,9 +65,7 @@ def run(surface: Surface, path: str, target: str) -> tuple[Sample, Observation]:
 
 
 def cases() -> list[tuple[str, str, str]]:
-    return [
-        (s.name, e.path, t) for s in SURFACES for e in ledger_elements(s) for t in targets(s)
-    ]
+    return [(s.name, e.path, t) for s in SURFACES for e in ledger_elements(s) for t in targets(s)]
 
 
 def surface_named(name: str) -> Surface:
@@ -71,9 +80,11 @@ def problems(entry: dict[str, Any], obs: Observation) -> list[str]:
     if kind == "pending":
         return []  # converts without a crash (observe raised nothing unexpected): enough
     if kind == "refused":
-        return [] if obs.error and any(n in obs.error for n in entry["refused"]) else [
-            f"not refused: {obs.error}"
-        ]
+        return (
+            []
+            if obs.error and any(n in obs.error for n in entry["refused"])
+            else [f"not refused: {obs.error}"]
+        )
     if obs.error:
         return [f"conversion failed: {obs.error}"]
     if kind == "nothing":

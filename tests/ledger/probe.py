@@ -9,13 +9,13 @@ two conversions differ only by the element.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
-from unittest import mock
 
 import apibridge
 from apibridge.errors import ApibridgeError, Loss
@@ -36,11 +36,18 @@ class Observation:
         self.found: list[str] = []
 
 
-def _deterministic() -> Any:
+@contextlib.contextmanager
+def _deterministic() -> Iterator[None]:
+    """Ids from a counter and a fixed clock, so two conversions differ only by their input
+    (``uuid.uuid4`` and ``time.time`` patched: not globals of the compiled codecs)."""
     counter = itertools.count(1)
-    return mock.patch.multiple(
-        "uuid", uuid4=lambda: uuid.UUID(int=next(counter))
-    ), mock.patch("time.time", lambda: 1700000000.0)
+    saved = uuid.uuid4, time.time
+    uuid.uuid4 = lambda: uuid.UUID(int=next(counter))  # type: ignore[assignment]
+    time.time = lambda: 1700000000.0
+    try:
+        yield
+    finally:
+        uuid.uuid4, time.time = saved
 
 
 def _sse_events(data: bytes) -> list[Any]:
@@ -75,10 +82,11 @@ def frames(events: list[tuple[str | None, Any]]) -> bytes:
 def convert(role: str, payload: Any, source: str, target: str) -> tuple[Any, list[Loss]]:
     """``payload`` converted by the public API (request, answer or stream), with its losses."""
     losses: list[Loss] = []
-    p1, p2 = _deterministic()
-    with p1, p2:
+    with _deterministic():
         if role == "request":
-            out: Any = apibridge.convert_request(payload, source=source, target=target, losses=losses)
+            out: Any = apibridge.convert_request(
+                payload, source=source, target=target, losses=losses
+            )
         elif role == "response":
             out = apibridge.convert_response(payload, source=source, target=target, losses=losses)
         else:
@@ -130,7 +138,9 @@ def contains(value: Any, needle: Any) -> bool:
     return any(v == needle for _, v in leaves(value))
 
 
-def observe(role: str, with_: Any, without: Any, source: str, target: str, value: Any) -> Observation:
+def observe(
+    role: str, with_: Any, without: Any, source: str, target: str, value: Any
+) -> Observation:
     obs = Observation()
     try:
         out_without, losses_without = convert(role, without, source, target)
@@ -143,9 +153,9 @@ def observe(role: str, with_: Any, without: Any, source: str, target: str, value
         obs.error = f"{type(exc).__name__}: {exc}"
         return obs
     obs.out_with, obs.out_without = out_with, out_without
-    before = {f"{l.field}" for l in losses_without}
-    obs.losses = sorted({l.field for l in losses_with} - before)
-    obs.all_losses = sorted({l.field for l in losses_with})
+    before = {loss.field for loss in losses_without}
+    obs.losses = sorted({loss.field for loss in losses_with} - before)
+    obs.all_losses = sorted({loss.field for loss in losses_with})
     old = dict(leaves(out_without))
     new = dict(leaves(out_with))
     obs.changed = [p for p, v in new.items() if old.get(p, _MISSING) != v]

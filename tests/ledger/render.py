@@ -1,6 +1,6 @@
 """Render the ledger as docs/api-surface.md ("What maps to what, today").
 
-    PYTHONPATH=src python -m tests.ledger.render
+PYTHONPATH=src python -m tests.ledger.render
 """
 
 from __future__ import annotations
@@ -63,10 +63,16 @@ The ledger test fails when the installed SDKs have an element the ledger does no
 1. `PYTHONPATH=src python -m tests.ledger.draft --prune` converts each new element to every
    target and writes a proposal into `tests/ledger/ledger.yaml` (`mapped`, `lost`, or
    `pending: silent` when the conversion neither carries nor reports it);
-2. fix each `pending: silent` in the codec (carry it, or `ctx.lose(...)` it), or mark it
-   `nothing` with a reason, or `pending: item N` when an open item covers it; re-run the draft
-   for a proposal after a fix (delete the entry first);
+2. the ledger test refuses `pending: silent`: fix each in the codec (carry it, or
+   `ctx.lose(...)` it), or — when there is truly nothing to carry — add a pattern and its
+   reason to `NOTHING` in `tests/ledger/draft.py` (an open issue item that will carry it goes
+   to `ITEMS`, giving `pending: item N`); then `python -m tests.ledger.draft --redo` proposes
+   every entry again from what the conversions do (an entry edited by hand survives with
+   `keep: true`);
 3. `PYTHONPATH=src python -m tests.ledger.render` regenerates this page; commit both.
+
+A sample payload the generated builder cannot make valid gets its value in
+`tests/ledger/build.py` (`SAMPLES` by element, `FIELD_SAMPLES` by SDK type and field).
 """
 
 

@@ -20,7 +20,7 @@ import functools
 import inspect
 import types
 import typing
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Union, get_args, get_origin
 
@@ -60,13 +60,20 @@ class Element:
         return f"{self.surface}:{self.path}"
 
 
+_WRAPPERS = (
+    typing.Required,
+    typing.NotRequired,
+    typing_extensions.Required,
+    typing_extensions.NotRequired,
+    typing_extensions.ReadOnly,
+)
+
+
 def _strip(tp: Any) -> Any:
     """``tp`` without Annotated / Required / NotRequired / Optional wrappers."""
     while True:
         origin = get_origin(tp)
-        if origin is typing.Annotated:
-            tp = get_args(tp)[0]
-        elif origin in (typing.Required, typing.NotRequired, typing_extensions.Required, typing_extensions.NotRequired, typing_extensions.ReadOnly):
+        if origin is typing.Annotated or origin in _WRAPPERS:
             tp = get_args(tp)[0]
         else:
             return tp
@@ -126,7 +133,9 @@ def list_item(tp: Any) -> Any | None:
     tp = _strip(tp)
     origin = get_origin(tp)
     if origin in (list, tuple, set, frozenset) or (
-        inspect.isclass(origin) and issubclass(origin, Iterable) and not issubclass(origin, Mapping)
+        inspect.isclass(origin)
+        and issubclass(origin, Iterable)
+        and not issubclass(origin, Mapping)
         and origin not in (str, bytes)
     ):
         args = get_args(tp)
@@ -141,6 +150,7 @@ def literal_values(tp: Any) -> tuple[Any, ...]:
     return ()
 
 
+@functools.cache
 def tag_of(tp: Any) -> str | None:
     """The discriminating value of a struct: its ``type`` literal (else ``role``), if one."""
     for key in ("type", "role"):
@@ -162,7 +172,18 @@ def _tag_key(tp: Any) -> str | None:
     return None
 
 
+_STRUCTS_CACHE: dict[int, tuple[Any, list[tuple[str | None, Any, bool]]]] = {}
+
+
 def structs_in(tp: Any) -> list[tuple[str | None, Any, bool]]:
+    """The structs ``tp`` can hold (cached: annotations are not all hashable, so by id)."""
+    hit = _STRUCTS_CACHE.get(id(tp))
+    if hit is None or hit[0] is not tp:
+        hit = _STRUCTS_CACHE[id(tp)] = (tp, _structs_in(tp))
+    return hit[1]
+
+
+def _structs_in(tp: Any) -> list[tuple[str | None, Any, bool]]:
     """The structs ``tp`` can hold at this place: ``(tag, struct, via_list)``.
 
     A list of structs yields the struct with ``via_list``; a union of structs yields each
@@ -251,8 +272,6 @@ def _surfaces() -> tuple[Surface, ...]:
     from openai.types.responses import Response, ResponseStreamEvent
     from openai.types.responses.response_create_params import ResponseCreateParamsBase
 
-    schema = {"input_schema", "parameters", "schema", "json_schema.schema", "format.schema"}
-
     def opaque(*paths: str) -> frozenset[str]:
         return frozenset(paths)
 
@@ -265,8 +284,13 @@ def _surfaces() -> tuple[Surface, ...]:
             opaque=opaque("metadata", "tools[custom].input_schema", "output_config.format"),
         ),
         Surface("anthropic.response", "anthropic", "response", Message),
-        Surface("anthropic.stream", "anthropic", "stream", RawMessageStreamEvent,
-                opaque=opaque("[message_start].message", "[content_block_start].content_block")),
+        Surface(
+            "anthropic.stream",
+            "anthropic",
+            "stream",
+            RawMessageStreamEvent,
+            opaque=opaque("[message_start].message", "[content_block_start].content_block"),
+        ),
         Surface(
             "chat.request",
             "chat",
@@ -300,18 +324,42 @@ def _surfaces() -> tuple[Surface, ...]:
             "response",
             Response,
             # the request's settings echoed back: not part of the answer a client reads
-            opaque=opaque("instructions", "tools", "tool_choice", "text", "reasoning", "prompt",
-                          "metadata", "conversation", "context_management"),
+            opaque=opaque(
+                "instructions",
+                "tools",
+                "tool_choice",
+                "text",
+                "reasoning",
+                "prompt",
+                "metadata",
+                "conversation",
+                "context_management",
+            ),
         ),
-        Surface("responses.stream", "responses", "stream", ResponseStreamEvent,
-                opaque=opaque(*(f"[{t}].response" for t in (
-                    "response.created", "response.in_progress", "response.completed",
-                    "response.failed", "response.incomplete", "response.queued")),
-                    "[response.output_item.added].item", "[response.output_item.done].item",
-                    "[response.content_part.added].part", "[response.content_part.done].part",
-                    "[response.output_text.annotation_added].annotation")),
+        Surface(
+            "responses.stream",
+            "responses",
+            "stream",
+            ResponseStreamEvent,
+            opaque=opaque(
+                *(
+                    f"[{t}].response"
+                    for t in (
+                        "response.created",
+                        "response.in_progress",
+                        "response.completed",
+                        "response.failed",
+                        "response.incomplete",
+                        "response.queued",
+                    )
+                ),
+                "[response.output_item.added].item",
+                "[response.output_item.done].item",
+                "[response.content_part.added].part",
+                "[response.content_part.done].part",
+            ),
+        ),
     )
-    del schema
 
 
 SURFACES: tuple[Surface, ...] = _surfaces()
