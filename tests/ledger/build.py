@@ -14,11 +14,12 @@ output; ``SAMPLES`` overrides the generated value where the API needs a particul
 from __future__ import annotations
 
 import copy
+import datetime
 import hashlib
 import json
 import re
 from collections.abc import Mapping
-from typing import Any, get_origin
+from typing import Any, get_args, get_origin
 
 from .surface import (
     SURFACES,
@@ -107,7 +108,7 @@ BASES: dict[str, dict[str, Any]] = {
             "input_tokens": 11,
             "output_tokens": 5,
             "total_tokens": 16,
-            "input_tokens_details": {"cached_tokens": 0},
+            "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
             "output_tokens_details": {"reasoning_tokens": 0},
         },
     },
@@ -169,8 +170,15 @@ def gen(ann: Any, path: str, depth: int = 0) -> Any:
             return [gen(item, path + "[]", depth + 1)]
     for m in members:
         origin = get_origin(m) or m
-        if origin in (dict, Mapping) or m is object or m is Any:
+        if origin in (dict, Mapping):
+            args = get_args(m)
+            if len(args) == 2 and args[1] is not Any and args[1] is not object:
+                return {"k": gen(args[1], path + ".k", depth + 1)}
             return {"k": _sentinel(path)}
+        if m is object or m is Any:
+            return {"k": _sentinel(path)}
+        if m is datetime.datetime:
+            return "2026-01-02T03:04:05Z"
     return _sentinel(path)
 
 
@@ -208,6 +216,8 @@ FIELD_SAMPLES: dict[str, Any] = {
     "ChatCompletionAllowedToolsParam.tools": [{"type": "function", "function": {"name": "get"}}],
     "ToolChoiceAllowedParam.tools": [{"type": "function", "name": "get"}],
     "ToolParam.input_schema": {"type": "object", "properties": {"q": {"type": "string"}}},
+    "ServerToolUseBlockParam.input": {"query": "q"},  # a web search's
+    "ServerToolUseBlock.input": {"query": "q"},
     "Choice.index": 0,  # the one choice (a stream chunk's too)
     "chat_completion_chunk.Choice.finish_reason": None,  # a chunk in mid-stream
 }

@@ -25,25 +25,24 @@ import yaml
 from .build import BASES
 from .ledger import LEDGER, cases, entry_for, load, run, surface_named
 from .probe import convert
+from .surface import Surface, is_struct, resolve, struct_fields, structs_in
 
 #: issue 15 items being done elsewhere, by the words their elements carry
 ITEMS: list[tuple[str, str]] = [
     (r"tool_search|tool_reference|defer_loading", "item 5"),
+    (r"usage\.server_tool_use|tool_usage|:speed|chat\.stream:service_tier", "item 8"),
     (r"cache_control|prompt_cache_breakpoint", "item 9"),
     (r"context_management|compaction", "item 10"),
     (
         r"search_context_size|system_fingerprint|audio_tokens|prediction_tokens|"
-        r"accepted_prediction|rejected_prediction",
+        r"accepted_prediction|rejected_prediction|chat\.(response|stream):usage\.\w+_details\.",
         "item 12",
     ),
     (
-        r"web_fetch|code_execution|mcp|search_result|container_upload|server_tool_use|"
+        r"web_fetch|code_execution|mcp|(?<!web_)search_result|container_upload|server_tool_use|"
         r"web_search_tool_result",
         "item 13",
     ),
-    (r"tool_usage|speed|server_tool_use", "item 8"),
-    (r"chat\.stream:service_tier", "item 8"),
-    (r"chat\.(response|stream):usage\.\w+_details\.\w+", "item 12"),
 ]
 
 
@@ -219,10 +218,25 @@ def item_for(surface: str, path: str, target: str) -> str | None:
     return None
 
 
+def _field_names(surface: Surface, path: str) -> set[str]:
+    """The field names of the struct(s) the element at ``path`` is or holds."""
+    ann = resolve(surface, path.removesuffix("[]"))  # ``a[]``: the members of list ``a``
+    structs = [ann] if is_struct(ann) else [s for _t, s, _v in structs_in(ann)]
+    return {name for s in structs for name, _a, _r in struct_fields(s)}
+
+
 def _ancestors(path: str) -> list[str]:
     """The elements holding ``path``, nearest first (``a[b].c`` → ``a[b]``, ``a``)."""
-    cuts = [m.start() for m in re.finditer(r"\.|\[", path) if m.start() > 0]
-    cuts += [m.end() for m in re.finditer(r"\]", path) if m.end() < len(path)]
+    cuts, depth = set(), 0
+    for i, ch in enumerate(path):
+        if ch == "[":
+            if depth == 0 and i > 0:
+                cuts.add(i)
+            depth += 1
+        elif ch == "]":
+            depth -= 1
+        elif ch == "." and depth == 0 and i > 0:
+            cuts.add(i)
     return sorted({path[:c] for c in cuts}, key=len, reverse=True)
 
 
@@ -248,10 +262,15 @@ def propose(
     if obs.changed:
         places = obs.found or obs.changed
         return {"mapped": places[:2]}
-    # a field of a block that is reported lost as a whole: lost under the block's name
+    # a field of a block that is reported lost as a whole: lost under the block's name (not
+    # under a loss that names another field of the block: that one says nothing of this)
     covered = [n for n in obs.all_losses if n not in base_losses]
     for ancestor in _ancestors(path):
-        names = [n for n in covered if n in lost_names(ancestor)]
+        head = re.match(r"\.?([A-Za-z_0-9]*)", path[len(ancestor) :])
+        siblings = _field_names(surface, ancestor) - {head.group(1) if head else ""}
+        names = [
+            n for n in covered if n in lost_names(ancestor) and n.rsplit(".", 1)[-1] not in siblings
+        ]
         if names:
             return {"lost": names[:3]}
     reason = nothing_for(f"{surface_name}:{path}", target)

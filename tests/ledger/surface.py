@@ -256,12 +256,14 @@ def elements(surface: Surface) -> list[Element]:
     return list(_walk(surface, root, "", 0, (), seen))
 
 
+@functools.cache
+def _by_path(surface: Surface) -> dict[str, Element]:
+    return {el.path: el for el in elements(surface)}
+
+
 def resolve(surface: Surface, path: str) -> Any:
-    """The annotation at ``path`` (as :func:`elements` names it), for the sample builder."""
-    for el in elements(surface):
-        if el.path == path:
-            return el.annotation
-    raise KeyError(path)
+    """The annotation at ``path`` (as :func:`elements` names it)."""
+    return _by_path(surface)[path].annotation
 
 
 def _surfaces() -> tuple[Surface, ...]:

@@ -18,8 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import TypeAdapter, ValidationError
 
-from .ledger import KINDS, cases, entry_for, load, problems, run, surface_named
+from .ledger import KINDS, cases, entry_for, load, problems, run, sample, surface_named
+from .probe import _sse_events
 from .render import PAGE, render
 
 
@@ -99,3 +101,33 @@ def test_page_current() -> None:
     assert Path(PAGE).read_text() == render(_ledger()), (
         "docs/api-surface.md is stale: run `PYTHONPATH=src python -m tests.ledger.render`"
     )
+
+
+@functools.cache
+def _adapter(surface: str) -> TypeAdapter[Any]:
+    return TypeAdapter(surface_named(surface).root)
+
+
+def _payloads(surface: str, path: str) -> list[Any]:
+    """The element's sample payload as the SDK type sees it (a stream: each event)."""
+    s = sample(surface_named(surface), path)
+    if surface_named(surface).role != "stream":
+        return [s.with_]
+    return [e["data"] for e in _sse_events(s.with_) if isinstance(e["data"], dict)]
+
+
+@pytest.mark.parametrize("surface", sorted({s for s, _ in ELEMENTS}))
+def test_samples_valid(surface: str) -> None:
+    """Every sample payload holding an element is one the official SDK types accept (pydantic
+    validation of the TypedDict / model the element was enumerated from). The ``without``
+    payloads are the same with one value changed or left out."""
+    bad = []
+    for s, path in ELEMENTS:
+        if s != surface:
+            continue
+        for payload in _payloads(s, path):
+            try:
+                _adapter(s).validate_python(payload)
+            except ValidationError as exc:
+                bad.append(f"{path}: {exc.errors()[0]['loc']} {exc.errors()[0]['msg']}")
+    assert bad == [], f"{len(bad)} invalid sample(s): {bad[:10]}"
