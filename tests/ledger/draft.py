@@ -257,11 +257,15 @@ def propose(
         return {"refused": [obs.error.split(": ")[1]]}
     if obs.error:
         return {"pending": item or "sample", "note": obs.error[:160]}
+    if obs.changed and (obs.carried or not obs.losses):
+        # carried (with losses: in part — a block whose text travels, one part reported)
+        places = obs.found or obs.changed
+        entry: dict[str, Any] = {"mapped": places[:2]}
+        if obs.losses:
+            entry["lost"] = obs.losses[:3]
+        return entry
     if obs.losses:
         return {"lost": obs.losses[:3]}
-    if obs.changed:
-        places = obs.found or obs.changed
-        return {"mapped": places[:2]}
     # a field of a block that is reported lost as a whole: lost under the block's name (not
     # under a loss that names another field of the block: that one says nothing of this)
     covered = [n for n in obs.all_losses if n not in base_losses]

@@ -77,6 +77,8 @@ def problems(entry: dict[str, Any], obs: Observation) -> list[str]:
     kind = next((k for k in KINDS if k in entry), None)
     if kind is None:
         return [f"no classification in {entry!r}"]
+    if kind == "mapped" and "lost" in entry:  # carried in part, the rest reported
+        return problems({"mapped": entry["mapped"]}, obs) + problems({"lost": entry["lost"]}, obs)
     if kind == "pending":
         return []  # converts without a crash (observe raised nothing unexpected): enough
     if kind == "refused":

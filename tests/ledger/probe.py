@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -24,12 +25,22 @@ __all__ = ["Observation", "convert", "get_path", "leaves", "observe"]
 
 
 class Observation:
-    __slots__ = ("all_losses", "changed", "error", "found", "losses", "out_with", "out_without")
+    __slots__ = (
+        "all_losses",
+        "carried",
+        "changed",
+        "error",
+        "found",
+        "losses",
+        "out_with",
+        "out_without",
+    )
 
     def __init__(self) -> None:
         self.changed: list[str] = []
         self.losses: list[str] = []
         self.all_losses: list[str] = []
+        self.carried = False
         self.error: str | None = None
         self.out_with: Any = None
         self.out_without: Any = None
@@ -117,8 +128,6 @@ _MISSING = object()
 
 def get_path(value: Any, path: str) -> Any:
     """The value at a path as :func:`leaves` writes it (``a.b[0].c``), or ``_MISSING``."""
-    import re
-
     for m in re.finditer(r"\.?([^.\[\]]+)|\[(\d+)\]", path):
         key, index = m.group(1), m.group(2)
         if index is not None:
@@ -162,4 +171,19 @@ def observe(
     obs.changed += [p for p in old if p not in new]  # what the element takes away
     if isinstance(value, str):
         obs.found = [p for p, v in new.items() if isinstance(v, str) and value in v]
+    # the sample strings only the ``with`` payload holds: does any reach the output?
+    text = json.dumps(out_with)
+    mine = _sentinels(with_) - _sentinels(without)
+    obs.carried = any(s in text for s in mine)
     return obs
+
+
+def _sentinels(payload: Any) -> set[str]:
+    if isinstance(payload, bytes):
+        payload = _sse_events(payload)
+    return {
+        m
+        for _, v in leaves(payload)
+        if isinstance(v, str)
+        for m in re.findall(r"v_[0-9a-f]{10}", v)
+    }

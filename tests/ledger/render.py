@@ -42,7 +42,8 @@ format. Each row is proven by a test that converts a payload holding that elemen
 * **mapped** — carried; the cell names where it lands in the output (a path in the converted
   payload, or for streams `[event index].data…`);
 * **lost** — not representable in the target: reported as a loss under that name (see
-  [Converting payloads](converting.md));
+  [Converting payloads](converting.md)); both **mapped** and **lost**: carried in part (a block
+  whose text is carried and one of its parts reported);
 * **refused** — the conversion stops with `UnsupportedFeature` naming it;
 * **nothing** — nothing to carry, for the reason given;
 * **pending: item N** — an open item of issue 15 will carry or report it.
@@ -79,6 +80,8 @@ A sample payload the generated builder cannot make valid gets its value in
 def _cell(entry: dict[str, Any]) -> str:
     kind = next(k for k in KINDS if k in entry)
     value = entry[kind]
+    if kind == "mapped" and "lost" in entry:
+        return _cell({"mapped": value}) + "; " + _cell({"lost": entry["lost"]})
     if kind in ("mapped", "lost", "refused"):
         return f"{kind}: " + ", ".join(f"`{v}`" for v in value)
     if kind == "pending":
