@@ -101,4 +101,7 @@ def problems(entry: dict[str, Any], obs: Observation) -> list[str]:
             out.append(f"{place} missing in the output")
         elif now == get_path(obs.out_without, place):
             out.append(f"{place} does not depend on the element")
+    if obs.found and not any(p in obs.found for p in entry["mapped"]):
+        # the sample value itself reaches the output: the ledger must name where
+        out.append(f"the sample value lands at {obs.found[:3]}, not at the places named")
     return out
