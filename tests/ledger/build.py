@@ -60,6 +60,11 @@ BASES: dict[str, dict[str, Any]] = {
         "messages": [{"role": "user", "content": "hi"}],
     },
     "chat.request": {"model": "gpt-5", "messages": [{"role": "user", "content": "hi"}]},
+    "anthropic.beta_request": {
+        "model": "claude-sonnet-4-5",
+        "max_tokens": 64,
+        "messages": [{"role": "user", "content": "hi"}],
+    },
     "responses.request": {"model": "gpt-5", "input": [{"role": "user", "content": "hi"}]},
     "anthropic.response": {
         "id": "msg_1",

@@ -16,6 +16,8 @@ PAGE = Path(__file__).parents[2] / "docs" / "api-surface.md"
 
 _TITLES = {
     "anthropic.request": "Anthropic Messages requests (`MessageCreateParams`)",
+    "anthropic.beta_request": "Anthropic beta request fields Claude Code sends "
+    "(`beta.MessageCreateParams`)",
     "anthropic.response": "Anthropic answers (`Message`)",
     "anthropic.stream": "Anthropic stream events (`RawMessageStreamEvent`)",
     "chat.request": "Chat Completions requests (`CompletionCreateParams`)",
@@ -33,7 +35,8 @@ _INTRO = """\
      do not edit by hand. -->
 
 Every request field, content block, input item, tool, answer field, output item and stream
-event of the installed official SDKs ({versions}), enumerated from their types, and what
+event of the installed official SDKs ({versions}), enumerated from their types (Anthropic's
+generally available surface, plus the beta request fields Claude Code sends), and what
 apibridge does with each in every direction. Requests go from the client's format to each
 other upstream format; answers and streams from the upstream's format to each other client
 format. Each row is proven by a test that converts a payload holding that element

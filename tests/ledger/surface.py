@@ -44,6 +44,8 @@ class Surface:
     opaque: frozenset[str] = field(default_factory=frozenset)
     #: paths (and everything under them) left out of the surface altogether
     skip: frozenset[str] = field(default_factory=frozenset)
+    #: when set, the only top-level fields enumerated (a beta surface: what is not in the GA one)
+    only: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -239,7 +241,9 @@ def _fields(
         if name == tag_key and prefix:
             continue  # the discriminator is the type element itself
         path = f"{prefix}.{name}" if prefix else name
-        if path in surface.skip:
+        if path in surface.skip or (
+            not prefix and surface.only is not None and path not in surface.only
+        ):
             continue
         yield Element(surface.name, path, "field", ann, required)
         if path in surface.opaque:
@@ -268,6 +272,9 @@ def resolve(surface: Surface, path: str) -> Any:
 
 def _surfaces() -> tuple[Surface, ...]:
     from anthropic.types import Message, RawMessageStreamEvent
+    from anthropic.types.beta.message_create_params import (
+        MessageCreateParamsBase as BetaMessageCreateParamsBase,
+    )
     from anthropic.types.message_create_params import MessageCreateParamsBase
     from openai.types.chat import ChatCompletion, ChatCompletionChunk
     from openai.types.chat.completion_create_params import CompletionCreateParamsBase
@@ -284,6 +291,14 @@ def _surfaces() -> tuple[Surface, ...]:
             "request",
             MessageCreateParamsBase,
             opaque=opaque("metadata", "tools[custom].input_schema", "output_config.format"),
+        ),
+        Surface(
+            "anthropic.beta_request",
+            "anthropic",
+            "request",
+            BetaMessageCreateParamsBase,
+            # the beta fields Claude Code sends (tests/fixtures/anthropic/*claude_code*.json)
+            only=frozenset({"context_management"}),
         ),
         Surface("anthropic.response", "anthropic", "response", Message),
         Surface(
