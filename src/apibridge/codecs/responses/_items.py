@@ -307,6 +307,9 @@ def _foreign_server_item(
         query = raw.get("input", {}).get("query") if isinstance(raw.get("input"), Mapping) else None
         if isinstance(query, str):
             action["query"] = query
+        caller = raw.get("caller")
+        if isinstance(caller, Mapping) and caller.get("type") not in (None, "direct"):
+            ctx.lose(f"{where}.caller", "a web_search_call has no caller")  # code execution's
         return {"type": "web_search_call", "id": item_id, "status": "completed", "action": action}
     ctx.lose(where, f"{part.source_format} {part.kind} block has no responses equivalent")
     return None
