@@ -258,6 +258,9 @@ def _web_search_tool(tool: Tool, where: str, ctx: Context) -> dict[str, Any]:
     raw = tool.raw or {}
     for key, value in raw.items():
         if key == "user_location" and isinstance(value, Mapping):
+            place = value.get("approximate")  # Chat nests the place in ``approximate``
+            if isinstance(place, Mapping):
+                value = place
             location = {k: value[k] for k in _USER_LOCATION_KEYS if value.get(k) is not None}
             out["user_location"] = {**location, "type": "approximate"}
         elif key == "filters" and isinstance(value, Mapping):

@@ -402,9 +402,12 @@ def _encode_messages(
             ctx.lose(f"messages[{i}].name", "Anthropic turns have no name")
         blocks = encode_blocks(message.content, ctx, "messages[{0}].content[{1}]", i, answer=False)
         if message.content and not blocks:
+            lose_foreign(ctx, message.extras, f"messages[{i}]")
             continue  # everything in the turn was omitted (reported): no empty turn
         if not native and turns and turns[-1][0] == role:
-            turns[-1][1].extend(blocks)  # consecutive turns of one role: one turn
+            # consecutive turns of one role: one turn (this turn's foreign fields reported)
+            lose_foreign(ctx, message.extras, f"messages[{i}]")
+            turns[-1][1].extend(blocks)
             continue
         turns.append((role, blocks, message, i))
     out = []

@@ -229,6 +229,8 @@ class StreamDecoder:
             if not choices and usage is None:
                 return out  # a preamble (Azure's prompt filter results): wait for the answer
             out.append(self._start(chunk))
+        else:
+            self._later_fields(chunk)
         was_finished = self._finished
         if usage is not None:
             self._usage = usage if self._usage is None else self._usage.merged(usage)
@@ -241,6 +243,16 @@ class StreamDecoder:
         if usage is not None and was_finished:
             out.append(MessageDelta(usage=self._usage))
         return out
+
+    def _later_fields(self, chunk: Mapping[str, Any]) -> None:
+        """Report a chunk-level field (``moderation``…) that arrives after the first chunk:
+        the first chunk's fields are carried, a later one's new value has no place (a field
+        every chunk repeats with the same value says nothing new)."""
+        for key, value in chunk.items():
+            if key in _CHUNK_KEYS or key == "x_groq" or value is None:
+                continue
+            if self._preamble.get(key) != value:
+                self._report(key, "a chat stream field after the first chunk")
 
     def _start(self, chunk: Mapping[str, Any]) -> MessageStart:
         self._started = True

@@ -473,6 +473,10 @@ def encode_citation(
     if citation.url is None:
         ctx.lose(where, f"chat annotations cite URLs only, not {citation.kind}", "dropped")
         return None
+    if citation.cited_text:
+        ctx.lose(f"{where}.cited_text", "url_citation has no quoted text")
+    if citation.raw and citation.raw.get("encrypted_index") is not None:
+        ctx.lose(f"{where}.encrypted_index", "Claude's search-result handle has no chat place")
     start = citation.start_index if citation.kind == "url_citation" else None
     end = citation.end_index if citation.kind == "url_citation" else None
     return {

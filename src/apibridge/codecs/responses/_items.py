@@ -172,6 +172,23 @@ def item_side(item: Mapping[str, Any]) -> str:
 _CALL_MAPPED: Final = frozenset({"type", "call_id", "name", "arguments", "id", "namespace"})
 _CUSTOM_CALL_MAPPED: Final = frozenset({"type", "call_id", "name", "input", "id", "namespace"})
 _RESULT_MAPPED: Final = frozenset({"type", "call_id", "output"})
+#: item fields of programmatic tool calling: data that other formats cannot hold (reported
+#: there), written back by this format; ``async: false`` and a ``direct`` caller say nothing.
+_CALL_DATA: Final = ("async", "caller")
+
+
+def _call_data(extra: dict[str, Any]) -> None:
+    """Move ``async`` and a non-direct ``caller`` from the ``_item`` hint to data extras."""
+    rest = extra.get("_item")
+    if not isinstance(rest, dict):
+        return
+    for key in _CALL_DATA:
+        value = rest.get(key)
+        if value is None or value is False:
+            continue
+        if key == "caller" and isinstance(value, Mapping) and value.get("type") == "direct":
+            continue
+        extra[key] = rest.pop(key)
 
 
 def decode_item(item: Mapping[str, Any], where: str) -> ContentPart:
@@ -181,6 +198,7 @@ def decode_item(item: Mapping[str, Any], where: str) -> ContentPart:
         custom = kind == "custom_tool_call"
         field = "input" if custom else "arguments"
         extra = item_hint(item, _CUSTOM_CALL_MAPPED if custom else _CALL_MAPPED)
+        _call_data(extra)
         absent = absent_keys(item, ("id", "status"))
         if absent:  # an answer's calls are written with both unless they came without
             extra["_absent"] = absent
@@ -227,6 +245,7 @@ def decode_item(item: Mapping[str, Any], where: str) -> ContentPart:
 
 def _decode_result(item: Mapping[str, Any], kind: str, where: str) -> ToolResultPart:
     extra = item_hint(item, _RESULT_MAPPED)
+    _call_data(extra)
     output = item.get("output")
     content: tuple[TextPart | ImagePart | DocumentPart, ...]
     if isinstance(output, str):
@@ -324,6 +343,9 @@ def _foreign_server_item(
         query = raw.get("input", {}).get("query") if isinstance(raw.get("input"), Mapping) else None
         if isinstance(query, str):
             action["query"] = query
+        caller = raw.get("caller")
+        if isinstance(caller, Mapping) and caller.get("type") not in (None, "direct"):
+            ctx.lose(f"{where}.caller", "a web_search_call has no caller")  # code execution's
         return {"type": "web_search_call", "id": item_id, "status": "completed", "action": action}
     ctx.lose(where, f"{part.source_format} {part.kind} block has no responses equivalent")
     return None

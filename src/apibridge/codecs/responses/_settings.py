@@ -330,10 +330,16 @@ def _foreign_server_tool(tool: Tool, ctx: Context, where: str) -> dict[str, Any]
         out["filters"] = {"allowed_domains": raw["allowed_domains"]}
     if isinstance(raw.get("user_location"), Mapping):
         out["user_location"] = dict(raw["user_location"])
-    for key in ("max_uses", "blocked_domains"):
-        if raw.get(key) is not None:
+    for key, value in raw.items():  # max_uses, blocked_domains, strict, allowed_callers…
+        if key not in _WEB_SEARCH_CARRIED and value is not None:
             ctx.lose(f"{where}.{key}", "responses web_search has no such setting")
     return out
+
+
+#: the fields of another format's web search tool that the Responses one carries or spells
+_WEB_SEARCH_CARRIED: Final = frozenset(
+    {"type", "name", "allowed_domains", "user_location", "cache_control"}
+)
 
 
 def decode_tool_choice(value: Any) -> ToolChoice | None:

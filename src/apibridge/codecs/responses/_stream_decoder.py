@@ -98,6 +98,7 @@ class StreamDecoder:
 
     def __init__(self, ctx: Context) -> None:
         self._ctx = ctx
+        self._audio_lost = False
         self._started = False
         self._done = False
         self._next = 0
@@ -129,6 +130,9 @@ class StreamDecoder:
                 return plain
         handler = _DECODE.get(kind)
         if handler is None:
+            if kind.startswith("response.audio") and not self._audio_lost:
+                self._audio_lost = True  # spoken output: no canonical part holds it
+                self._ctx.lose("response.audio", "streamed audio output has no equivalent")
             return []
         out: list[Event] = []
         try:

@@ -281,6 +281,8 @@ def encode_annotation(
         return None
     if cite.cited_text:
         ctx.lose(f"{where}.cited_text", "url_citation has no quoted text")
+    if cite.raw and cite.raw.get("encrypted_index") is not None:
+        ctx.lose(f"{where}.encrypted_index", "Claude's search-result handle has no place here")
     # A citation without a position covers the whole text part it annotates.
     return {
         "type": "url_citation",
