@@ -489,11 +489,17 @@ class StreamEncoder:
         _add_new(delta, self._delta_extras.get(FORMAT, {}), self._start_own)
         lose_foreign(self.ctx, self._delta_extras, "message_delta")
         usage = self._usage or Usage()
-        start_usage_own = own_of(self._start_usage.extras) if self._start_usage else {}
-        # Only what the start did not already say goes in the delta's usage extras.
-        own = {k: v for k, v in own_of(usage.extras).items() if start_usage_own.get(k) != v}
+        said = self._start_usage.extras if self._start_usage else {}
+        # Only what the start did not already say goes in the delta's usage extras (another
+        # format's fields too: the encoder reports those, once).
+        extras: dict[str, Mapping[str, Any]] = {}
+        for fmt, fields in usage.extras.items():
+            before = said.get(fmt, {})
+            new = {k: v for k, v in fields.items() if before.get(k) != v}
+            if new:
+                extras[fmt] = new
         body = encode_usage(
-            attrs.evolve(usage, extras={FORMAT: own} if own else {}),
+            attrs.evolve(usage, extras=extras),
             self.ctx,
             "message_delta.usage",
             delta=True,

@@ -245,9 +245,11 @@ class StreamDecoder:
     def _start(self, chunk: Mapping[str, Any]) -> MessageStart:
         self._started = True
         fields = dict(self._preamble)
-        for key in ("system_fingerprint", "service_tier"):
-            if isinstance(chunk.get(key), str):
-                fields[f"_{key}"] = chunk[key]
+        if isinstance(chunk.get("service_tier"), str):
+            fields["_service_tier"] = chunk["service_tier"]
+        if isinstance(chunk.get("system_fingerprint"), str):
+            # data, not a spelling hint: a client of another format is told it is lost
+            fields["system_fingerprint"] = chunk["system_fingerprint"]
         chunk_id = opt_str(chunk.get("id"), "id")
         return MessageStart(
             id=chunk_id or new_id("chatcmpl-"),

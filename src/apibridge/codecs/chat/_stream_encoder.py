@@ -146,12 +146,14 @@ class StreamEncoder:
             self._usage = event.usage
             self._ctx.lose_extras(event.extras, FORMAT, "stream")
             for key in carried:
-                if not key.startswith("_"):
+                if not key.startswith("_") and key != "system_fingerprint":
                     self._report(f"stream.{key}", "a chat stream carries no such field")
         self._head = head
         for key in ("system_fingerprint", "service_tier"):
             if f"_{key}" in carried:
                 self._head[key] = carried[f"_{key}"]
+        if "system_fingerprint" in carried:  # carried as data (see the chat stream decoder)
+            self._head["system_fingerprint"] = carried["system_fingerprint"]
         if event is not None:
             tier = tier_from_anthropic(event.usage)[1]
             if tier is not None:

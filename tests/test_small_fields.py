@@ -1,0 +1,266 @@
+"""Fidelity class 18: the small fields that crossed silently (issue 15, item 12) are carried
+where the target has a home for them and reported where it has none.
+
+Web search context size and location, a plain-text document's title/context/citations, Chat's
+audio and predicted-output token counts, ``system_fingerprint`` and adaptive thinking without
+an effort. Every converted body is checked with the official SDK types first."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+import apibridge
+from apibridge.errors import Loss
+from oracles import final_from_stream, validate_request
+from samples import answer, sse
+
+PARIS = {"city": "Paris", "region": "IDF", "country": "FR", "timezone": "Europe/Paris"}
+
+
+def _request(body: dict[str, Any], source: str, target: str) -> tuple[dict[str, Any], list[str]]:
+    losses: list[Loss] = []
+    out = apibridge.convert_request(body, source=source, target=target, losses=losses)
+    validate_request(target, out)
+    return out, [loss.field for loss in losses]
+
+
+def _stream(chunks: list[dict[str, Any]], target: str) -> tuple[bytes, list[str]]:
+    data = b"".join(sse(None, c) for c in chunks) + b"data: [DONE]\n\n"
+    losses: list[Loss] = []
+    out = b"".join(apibridge.convert_stream([data], source="chat", target=target, losses=losses))
+    return out, [loss.field for loss in losses]
+
+
+# ------------------------------------------------------------------------------ web search
+
+
+def _chat_web_search(size: str) -> dict[str, Any]:
+    return {
+        "model": "m",
+        "messages": [{"role": "user", "content": "news?"}],
+        "web_search_options": {
+            "search_context_size": size,
+            "user_location": {"type": "approximate", "approximate": PARIS},
+        },
+    }
+
+
+@pytest.mark.parametrize("size", ["low", "medium", "high"])
+def test_fidelity_18_chat_web_search_options_reach_the_responses_tool(size: str) -> None:
+    """``search_context_size`` was dropped silently and the nested Chat location passed on in
+    a shape the Responses tool does not have; both now land in the tool's own fields."""
+    out, lost = _request(_chat_web_search(size), "chat", "responses")
+    (tool,) = out["tools"]
+    assert tool == {
+        "type": "web_search",
+        "search_context_size": size,
+        "user_location": {"type": "approximate", **PARIS},
+    }
+    assert lost == []
+    back, lost = _request(out, "responses", "chat")
+    assert back["web_search_options"] == _chat_web_search(size)["web_search_options"]
+    assert lost == []
+
+
+def test_fidelity_18_chat_web_search_location_reaches_anthropic() -> None:
+    """The nested Chat location became ``{"type": "approximate"}`` alone on Anthropic; the
+    place now crosses, and the context size (no Anthropic field) is reported."""
+    out, lost = _request(_chat_web_search("high"), "chat", "anthropic")
+    (tool,) = out["tools"]
+    assert tool["user_location"] == {"type": "approximate", **PARIS}
+    assert "tools[0].search_context_size" in lost
+
+
+def test_fidelity_18_other_web_search_settings_to_responses_are_reported() -> None:
+    body = {
+        "model": "m",
+        "max_tokens": 10,
+        "messages": [{"role": "user", "content": "news?"}],
+        "tools": [
+            {
+                "type": "web_search_20250305",
+                "name": "web_search",
+                "max_uses": 3,
+                "blocked_domains": ["x.test"],
+                "allowed_domains": ["a.test"],
+                "user_location": {"type": "approximate", "city": "Paris"},
+            }
+        ],
+    }
+    out, lost = _request(body, "anthropic", "responses")
+    assert out["tools"] == [
+        {
+            "type": "web_search",
+            "filters": {"allowed_domains": ["a.test"]},
+            "user_location": {"type": "approximate", "city": "Paris"},
+        }
+    ]
+    assert {"tools[0].max_uses", "tools[0].blocked_domains"} <= set(lost)
+
+
+# ----------------------------------------------------------------------- text documents
+
+
+@pytest.mark.parametrize(
+    ("extra", "lost"),
+    [
+        ({}, set()),
+        ({"title": "Notes"}, {"title"}),
+        ({"context": "from the wiki"}, {"context"}),
+        ({"citations": {"enabled": True}}, {"citations"}),
+        ({"citations": {"enabled": False}}, set()),
+        (
+            {"title": "T", "context": "C", "citations": {"enabled": True}},
+            {"title", "context", "citations"},
+        ),
+    ],
+)
+def test_fidelity_18_plain_text_document_fields_to_responses_are_reported(
+    extra: dict[str, Any], lost: set[str]
+) -> None:
+    """A plain-text document's title, context and citation switch vanished on the way to
+    Responses (``input_text`` has none of them and ``input_file`` takes no plain text)."""
+    doc = {
+        "type": "document",
+        "source": {"type": "text", "media_type": "text/plain", "data": "The sky is blue."},
+        **extra,
+    }
+    body = {
+        "model": "m",
+        "max_tokens": 10,
+        "messages": [{"role": "user", "content": [doc, {"type": "text", "text": "colour?"}]}],
+    }
+    out, fields = _request(body, "anthropic", "responses")
+    assert out["input"][0]["content"][0] == {"type": "input_text", "text": "The sky is blue."}
+    where = "messages[0].content[0]"
+    assert where in fields  # the document itself became text
+    assert {f[len(where) + 1 :] for f in fields if f.startswith(where + ".")} == lost
+
+
+# ---------------------------------------------------------------------------------- usage
+
+_DETAILS = {
+    "usage.prompt_tokens_details.audio_tokens": 4,
+    "usage.completion_tokens_details.audio_tokens": 1,
+    "usage.completion_tokens_details.accepted_prediction_tokens": 2,
+    "usage.completion_tokens_details.rejected_prediction_tokens": 3,
+}
+
+
+def _chat_usage(scale: int) -> dict[str, Any]:
+    return {
+        "prompt_tokens": 10,
+        "completion_tokens": 9,
+        "total_tokens": 19,
+        "prompt_tokens_details": {"audio_tokens": 4 * scale, "cached_tokens": 0},
+        "completion_tokens_details": {
+            "audio_tokens": 1 * scale,
+            "accepted_prediction_tokens": 2 * scale,
+            "rejected_prediction_tokens": 3 * scale,
+            "reasoning_tokens": 0,
+        },
+    }
+
+
+def _chat_answer(usage: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 1,
+        "model": "gpt-4o",
+        "system_fingerprint": "fp_abc",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": "ok"},
+                "finish_reason": "stop",
+                "logprobs": None,
+            }
+        ],
+        "usage": usage,
+    }
+
+
+@pytest.mark.parametrize("target", ["anthropic", "responses"])
+def test_fidelity_18_chat_audio_and_prediction_counts_are_reported(target: str) -> None:
+    """Neither Anthropic nor Responses usage has audio or predicted-output counts: each
+    non-zero count is reported by name (a zero says nothing and is not)."""
+    _, lost = answer(_chat_answer(_chat_usage(1)), "chat", target)
+    assert {f for f in lost if f.startswith("usage.")} == set(_DETAILS)
+    _, lost = answer(_chat_answer(_chat_usage(0)), "chat", target)
+    assert not [f for f in lost if f.startswith("usage.")]
+
+
+def test_fidelity_18_chat_usage_details_survive_chat_to_chat() -> None:
+    out, lost = answer(_chat_answer(_chat_usage(1)), "chat", "chat")
+    assert out["usage"] == _chat_usage(1)
+    assert out["system_fingerprint"] == "fp_abc"
+    assert lost == []
+
+
+def _chunks() -> list[dict[str, Any]]:
+    head = {
+        "id": "chatcmpl-1",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": "gpt-4o",
+        "system_fingerprint": "fp_abc",
+    }
+    return [
+        {**head, "choices": [{"index": 0, "delta": {"role": "assistant", "content": "ok"}}]},
+        {**head, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
+        {**head, "choices": [], "usage": _chat_usage(1)},
+    ]
+
+
+@pytest.mark.parametrize("target", ["anthropic", "responses"])
+def test_fidelity_18_streamed_chat_usage_details_and_fingerprint_are_reported(
+    target: str,
+) -> None:
+    """In streams too (the Anthropic ``message_delta`` usage kept only its own fields)."""
+    data, lost = _stream(_chunks(), target)
+    final_from_stream(target, data)
+    usage_lost = {f.split("usage.", 1)[1] for f in lost if "usage." in f}
+    assert usage_lost == {f[len("usage.") :] for f in _DETAILS}
+    assert any(f.endswith("system_fingerprint") for f in lost)
+
+
+def test_fidelity_18_streamed_chat_fingerprint_and_usage_reach_a_chat_client() -> None:
+    data, lost = _stream(_chunks(), "chat")
+    completion = final_from_stream("chat", data)
+    assert completion.system_fingerprint == "fp_abc"
+    frames = [json.loads(line[6:]) for line in data.decode().splitlines() if line[6:7] == "{"]
+    assert all(f["system_fingerprint"] == "fp_abc" for f in frames)
+    assert frames[-1]["usage"] == _chat_usage(1)
+    assert lost == []
+
+
+@pytest.mark.parametrize("target", ["anthropic", "responses"])
+def test_fidelity_18_system_fingerprint_is_reported_to_other_clients(target: str) -> None:
+    """Only Chat answers have a ``system_fingerprint``; another client is told it is lost."""
+    _, lost = answer(_chat_answer(_chat_usage(0)), "chat", target)
+    assert "response.system_fingerprint" in lost
+
+
+# ------------------------------------------------------------------------ adaptive thinking
+
+
+def test_fidelity_18_adaptive_thinking_without_effort_to_chat_is_reported() -> None:
+    """Adaptive thinking says "decide yourself" at Anthropic's default effort (high): Chat has
+    no such word, so no ``reasoning_effort`` goes (the server's default), and that is said."""
+    body = {
+        "model": "claude-opus-4-6",
+        "max_tokens": 100,
+        "thinking": {"type": "adaptive"},
+        "messages": [{"role": "user", "content": "hi"}],
+    }
+    out, lost = _request(body, "anthropic", "chat")
+    assert "reasoning_effort" not in out
+    assert "reasoning" in lost
+    with_effort = {**body, "output_config": {"effort": "low"}}
+    out, lost = _request(with_effort, "anthropic", "chat")
+    assert out["reasoning_effort"] == "low"
+    assert "reasoning" not in lost
