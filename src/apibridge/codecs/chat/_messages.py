@@ -37,6 +37,7 @@ from apibridge.codecs._context import (
     new_id,
     opt_str,
 )
+from apibridge.codecs._server_text import sent_as_text
 from apibridge.codecs.chat._parts import (
     UNMAPPED,
     content_hint,
@@ -445,9 +446,12 @@ def _encode_plain(
 ) -> dict[str, Any]:
     items: list[Any] = []
     for k, part in enumerate(parts):
-        item = encode_user_part(part, ctx, f"{where}.content[{k}]")
-        if item is not None:
-            items.append(item)
+        at = f"{where}.content[{k}]"
+        flat = sent_as_text(part, FORMAT, ctx, at)  # another API's server-tool block: its text
+        for inner in (part,) if flat is None else flat:
+            item = encode_user_part(inner, ctx, at)
+            if item is not None:
+                items.append(item)
     reinsert(items, carried.get(UNMAPPED))
     out: dict[str, Any] = {"role": role}
     content = spell(items, carried.get("_content"))
@@ -582,6 +586,12 @@ def encode_assistant(
                 calls.append(call)
         elif isinstance(part, RedactedThinkingPart):
             ctx.lose(at, "chat cannot carry redacted thinking", "dropped")
+        elif request and (flat := sent_as_text(part, FORMAT, ctx, at)) is not None:
+            # another API's server-tool block in the history: the text it holds
+            for inner in flat:
+                if isinstance(inner, TextPart):
+                    items.append({"type": "text", "text": inner.text})
+                    offset += len(inner.text)
         else:
             ctx.lose(at, f"a chat assistant message cannot hold a {type(part).__name__}", "dropped")
     if thinking:
