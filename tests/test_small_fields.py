@@ -11,6 +11,8 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import apibridge
 from apibridge.errors import Loss
@@ -264,3 +266,134 @@ def test_fidelity_18_adaptive_thinking_without_effort_to_chat_is_reported() -> N
     out, lost = _request(with_effort, "anthropic", "chat")
     assert out["reasoning_effort"] == "low"
     assert "reasoning" not in lost
+
+
+# ------------------------------------------------------------------------- streamed logprobs
+
+_TOKENS = st.lists(
+    st.tuples(
+        st.text(min_size=1, max_size=6),
+        st.floats(min_value=-20, max_value=0, allow_nan=False),
+    ),
+    min_size=1,
+    max_size=5,
+)
+
+
+def _scored(token: str, logprob: float) -> dict[str, Any]:
+    utf8 = list(token.encode())
+    top = {"token": token, "logprob": logprob, "bytes": utf8}
+    return {"token": token, "logprob": logprob, "bytes": utf8, "top_logprobs": [top]}
+
+
+def _chat_scored_stream(tokens: list[tuple[str, float]]) -> list[dict[str, Any]]:
+    head = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "m"}
+    chunks = [{**head, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]}]
+    for token, logprob in tokens:
+        scores = {"content": [_scored(token, logprob)], "refusal": None}
+        choice = {"index": 0, "delta": {"content": token}, "logprobs": scores}
+        chunks.append({**head, "choices": [choice]})
+    chunks.append({**head, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+    return chunks
+
+
+def _responses_scored_stream(tokens: list[tuple[str, float]]) -> bytes:
+    response = {
+        "id": "resp_1",
+        "object": "response",
+        "created_at": 1,
+        "status": "in_progress",
+        "model": "m",
+        "output": [],
+        "parallel_tool_calls": True,
+        "tool_choice": "auto",
+        "tools": [],
+    }
+    at = {"item_id": "msg_1", "output_index": 0, "content_index": 0}
+    message = {"type": "message", "id": "msg_1", "role": "assistant", "status": "in_progress"}
+    events: list[dict[str, Any]] = [
+        {"type": "response.created", "response": response},
+        {
+            "type": "response.output_item.added",
+            "output_index": 0,
+            "item": {**message, "content": []},
+        },
+        {
+            "type": "response.content_part.added",
+            **at,
+            "part": {"type": "output_text", "text": "", "annotations": [], "logprobs": []},
+        },
+    ]
+    for token, logprob in tokens:
+        top = [{"token": token, "logprob": logprob}]
+        score = {"token": token, "logprob": logprob, "top_logprobs": top}
+        events.append(
+            {"type": "response.output_text.delta", **at, "delta": token, "logprobs": [score]}
+        )
+    text = "".join(t for t, _ in tokens)
+    part = {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
+    done = {**message, "status": "completed", "content": [part]}
+    events += [
+        {"type": "response.output_text.done", **at, "text": text, "logprobs": []},
+        {"type": "response.content_part.done", **at, "part": part},
+        {"type": "response.output_item.done", "output_index": 0, "item": done},
+        {
+            "type": "response.completed",
+            "response": {**response, "status": "completed", "output": [done]},
+        },
+    ]
+    return b"".join(sse(e["type"], {**e, "sequence_number": n}) for n, e in enumerate(events))
+
+
+@settings(max_examples=40, deadline=None)
+@given(tokens=_TOKENS)
+def test_fidelity_18_streamed_responses_logprobs_reach_a_chat_client(
+    tokens: list[tuple[str, float]],
+) -> None:
+    """``output_text.delta`` logprobs were dropped silently on the way to a Chat client; each
+    chunk now scores its tokens (``bytes`` are the token's UTF-8 bytes, as Chat defines)."""
+    losses: list[Loss] = []
+    data = b"".join(
+        apibridge.convert_stream(
+            [_responses_scored_stream(tokens)], source="responses", target="chat", losses=losses
+        )
+    )
+    completion = final_from_stream("chat", data)
+    scored = completion.choices[0].logprobs.content
+    assert [(s.token, s.logprob, s.bytes) for s in scored] == [
+        (t, lp, list(t.encode())) for t, lp in tokens
+    ]
+    assert [[(t.token, t.logprob) for t in s.top_logprobs] for s in scored] == [
+        [(t, lp)] for t, lp in tokens
+    ]
+    assert not [loss for loss in losses if "logprobs" in loss.field]
+
+
+@settings(max_examples=40, deadline=None)
+@given(tokens=_TOKENS)
+def test_fidelity_18_streamed_chat_logprobs_reach_a_responses_client(
+    tokens: list[tuple[str, float]],
+) -> None:
+    """Chat chunk logprobs were reported lost; they now ride on the Responses text deltas and
+    fill the finished part (``output_text.done``, the final ``output``)."""
+    data, lost = _stream(_chat_scored_stream(tokens), "responses")
+    assert "logprobs" not in lost
+    frames = [json.loads(line[6:]) for line in data.decode().splitlines() if line[6:7] == "{"]
+    deltas = [f for f in frames if f["type"] == "response.output_text.delta"]
+    assert [d["logprobs"] for d in deltas] == [
+        [{"token": t, "logprob": lp, "top_logprobs": [{"token": t, "logprob": lp}]}]
+        for t, lp in tokens
+    ]
+    final = final_from_stream("responses", data)
+    scored = final.output[0].content[0].logprobs
+    assert [(s.token, s.logprob, s.bytes) for s in scored] == [
+        (t, lp, list(t.encode())) for t, lp in tokens
+    ]
+
+
+def test_fidelity_18_streamed_chat_logprobs_stay_for_a_chat_client() -> None:
+    tokens = [("Hel", -0.5), ("lo", -0.25)]
+    data, lost = _stream(_chat_scored_stream(tokens), "chat")
+    completion = final_from_stream("chat", data)
+    assert [s.token for s in completion.choices[0].logprobs.content] == ["Hel", "lo"]
+    assert lost == []

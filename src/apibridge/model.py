@@ -500,6 +500,10 @@ class PartDelta:
     custom input), ``thinking`` (reasoning text), ``signature`` (thinking signature, set
     whole), ``summary`` (a Responses reasoning summary text; ``summary_index`` says which),
     ``citation`` (``citation`` holds a whole citation).
+
+    ``logprobs`` are the log probabilities of the tokens a ``text`` delta adds, when the
+    upstream streams them: one object per token in Chat's shape (``token``, ``logprob``,
+    ``bytes``, ``top_logprobs``), carried opaquely.
     """
 
     index: int
@@ -507,6 +511,7 @@ class PartDelta:
     value: str = ""
     citation: Citation | None = None
     summary_index: int = 0
+    logprobs: tuple[Mapping[str, JSON], ...] = ()
 
 
 @attrs.frozen(kw_only=True)

@@ -25,6 +25,7 @@ from typing import Any, Final
 from apibridge._json import dumps
 from apibridge._sse import encode_comment, encode_frame
 from apibridge.codecs._context import Context, new_id
+from apibridge.codecs._logprobs import chat_logprob
 from apibridge.codecs._openai_errors import encode_error
 from apibridge.codecs._openai_twins import answer_twins, tier_from_anthropic
 from apibridge.codecs._phase import lose_phase
@@ -246,6 +247,11 @@ class StreamEncoder:
                 return []
             self._sent[index] += len(value)
             self._content_len += len(value)
+            if event.logprobs:  # the upstream scored these tokens: the chunk says so too
+                scores = [chat_logprob(entry) for entry in event.logprobs]
+                return [
+                    self._frame({"content": value}, logprobs={"content": scores, "refusal": None})
+                ]
             try:
                 encoded = dumps(value)
             except ValueError:  # a lone surrogate: left to the general path, which fails as ever

@@ -31,7 +31,7 @@ non-streamed answer, with the id decided at ``.added``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 import attrs
@@ -39,6 +39,7 @@ import attrs
 from apibridge._json import dumps
 from apibridge._sse import encode_frame
 from apibridge.codecs._context import Context, str_or_none
+from apibridge.codecs._logprobs import delta_logprob, part_logprob
 from apibridge.codecs.responses._content import encode_content
 from apibridge.codecs.responses._items import (
     ItemIds,
@@ -216,6 +217,7 @@ class _TextWriter(Writer):
         self.length = 0
         self.citations: list[Citation] = []
         self.delta_frame: DeltaFrame | None = None  # its text deltas, once opened
+        self.logprobs: list[Mapping[str, Any]] = []  # of the tokens said, when scored
 
     def start(self) -> list[bytes]:
         part = self.part
@@ -232,6 +234,8 @@ class _TextWriter(Writer):
         value = delta.value
         if not value:
             return []
+        if delta.logprobs and isinstance(self.part, TextPart):
+            return self._scored(value, delta.logprobs)
         frame = self.delta_frame
         if frame is None:  # not opened yet
             return self._text(value)
@@ -272,6 +276,17 @@ class _TextWriter(Writer):
         self.length += len(text)
         assert self.delta_frame is not None  # made by _open
         out.append(self.stream.emit_delta(self.delta_frame, text))
+        return out
+
+    def _scored(self, text: str, logprobs: Sequence[Mapping[str, Any]]) -> list[bytes]:
+        """A text delta with its tokens' log probabilities (the general, slower path)."""
+        out = self._open()
+        self.chunks.append(text)
+        self.length += len(text)
+        self.logprobs.extend(logprobs)
+        scores = [delta_logprob(entry) for entry in logprobs]
+        kind = "response.output_text.delta"
+        out.append(self.stream.emit(kind, **self.at, delta=text, logprobs=scores))
         return out
 
     def _cite(self, cite: Citation) -> list[bytes]:
@@ -317,11 +332,16 @@ class _TextWriter(Writer):
         entry = encode_content(final, "assistant", stream.ctx, self.where) or {}
         if entry.get("type") == "output_text":
             entry.setdefault("annotations", [])  # stream events must carry them (SDK types)
+            if self.logprobs:
+                entry["logprobs"] = [part_logprob(e) for e in self.logprobs]
         if isinstance(final, RefusalPart):
             out.append(stream.emit("response.refusal.done", **self.at, refusal=final.text))
         else:
+            scores = [delta_logprob(e) for e in self.logprobs]
             out.append(
-                stream.emit("response.output_text.done", **self.at, text=final.text, logprobs=[])
+                stream.emit(
+                    "response.output_text.done", **self.at, text=final.text, logprobs=scores
+                )
             )
         out.append(stream.emit("response.content_part.done", **self.at, part=entry))
         msg = stream.msg
