@@ -397,3 +397,24 @@ def test_fidelity_18_streamed_chat_logprobs_stay_for_a_chat_client() -> None:
     completion = final_from_stream("chat", data)
     assert [s.token for s in completion.choices[0].logprobs.content] == ["Hel", "lo"]
     assert lost == []
+
+
+def test_fidelity_18_streamed_responses_logprobs_stay_for_a_responses_client() -> None:
+    """A Responses stream re-encoded for a Responses client wrote ``"logprobs": []`` on every
+    delta whatever the upstream said; the scores now stay."""
+    tokens = [("Hel", -0.5), ("lo", -0.25)]
+    losses: list[Loss] = []
+    data = b"".join(
+        apibridge.convert_stream(
+            [_responses_scored_stream(tokens)],
+            source="responses",
+            target="responses",
+            losses=losses,
+        )
+    )
+    frames = [json.loads(line[6:]) for line in data.decode().splitlines() if line[6:7] == "{"]
+    deltas = [f for f in frames if f["type"] == "response.output_text.delta"]
+    assert [d["logprobs"][0]["token"] for d in deltas] == ["Hel", "lo"]
+    final = final_from_stream("responses", data)
+    assert [s.token for s in final.output[0].content[0].logprobs] == ["Hel", "lo"]
+    assert losses == []

@@ -332,7 +332,7 @@ class _TextWriter(Writer):
         entry = encode_content(final, "assistant", stream.ctx, self.where) or {}
         if entry.get("type") == "output_text":
             entry.setdefault("annotations", [])  # stream events must carry them (SDK types)
-            if self.logprobs:
+            if self.logprobs and not entry.get("logprobs"):  # a Responses part's own win
                 entry["logprobs"] = [part_logprob(e) for e in self.logprobs]
         if isinstance(final, RefusalPart):
             out.append(stream.emit("response.refusal.done", **self.at, refusal=final.text))
