@@ -377,3 +377,15 @@ def test_fidelity_19_any_stdout_reaches_a_chat_upstream(
     assert stdout in text
     assert stderr in text
     assert f"return code {code}" in text
+
+
+def test_fidelity_19_backboard_history_holds_the_text_too() -> None:
+    """backboard threads take the history as text: the blocks' text is written in place (it
+    was reported and left out)."""
+    losses: list[Loss] = []
+    body = _anthropic(_use("srvtoolu_2", "code_execution", code="print(42)"), CODE, user=[SEARCH])
+    out = apibridge.convert_request(body, source="anthropic", target="backboard", losses=losses)
+    for text in ("print(42)", "42\n", "a warning", "Doc A says hello.", "https://docs.test/a"):
+        assert text in out["content"], text
+    sent = {loss.field for loss in losses if loss.action == "sent as text"}
+    assert sent == {"messages[0].content[1]", "messages[1].content[0]", "messages[1].content[1]"}
