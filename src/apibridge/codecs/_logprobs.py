@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["chat_logprob", "delta_logprob", "part_logprob"]
+__all__ = ["TokenScores", "chat_logprob", "delta_logprob", "part_logprob"]
 
 
 def _bytes(entry: Mapping[str, Any]) -> Any:
@@ -55,3 +55,25 @@ def delta_logprob(entry: Mapping[str, Any]) -> dict[str, Any]:
 def part_logprob(entry: Mapping[str, Any]) -> dict[str, Any]:
     """An entry of a finished Responses ``output_text`` part's ``logprobs`` (bytes required)."""
     return chat_logprob(entry)  # the same fields, in the same shape
+
+
+class TokenScores:
+    """The scored tokens of one text part a Responses stream writes: each delta's scores as
+    the delta says them, and all of them for the finished part (plain class: compiled)."""
+
+    __slots__ = ("entries",)
+
+    def __init__(self) -> None:
+        self.entries: list[Mapping[str, Any]] = []
+
+    def add(self, entries: tuple[Mapping[str, Any], ...]) -> list[dict[str, Any]]:
+        """Record a delta's scores; the delta event's ``logprobs``."""
+        self.entries.extend(entries)
+        return [delta_logprob(e) for e in entries]
+
+    def finish(self, entry: dict[str, Any]) -> list[dict[str, Any]]:
+        """Fill the finished ``output_text`` ``entry`` (unless it has its own); the
+        ``output_text.done`` event's ``logprobs``."""
+        if self.entries and entry.get("type") == "output_text" and not entry.get("logprobs"):
+            entry["logprobs"] = [part_logprob(e) for e in self.entries]
+        return [delta_logprob(e) for e in self.entries]

@@ -23,14 +23,14 @@ modules and are not read here.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Final
 
 from apibridge._json import dumps_str
 from apibridge.codecs._context import Context
 from apibridge.model import ContentPart, ImagePart, ServerToolPart, TextPart
 
-__all__ = ["flatten", "flatten_search_result", "sent_as_text"]
+__all__ = ["flatten", "flatten_search_result", "sent_as_text", "text_forms"]
 
 #: ``server_tool_use`` names whose blocks are not read here (tool search has its own module).
 _NOT_READ: Final = ("tool_search",)
@@ -44,11 +44,31 @@ def sent_as_text(
     for a block with no text form (the encoder reports that one as before)."""
     if not isinstance(part, ServerToolPart) or part.source_format == target:
         return None
+    if target == "responses" and part.kind == "server_tool_use" and part.tool == "web_search":
+        return None  # a web search call has an item of its own there (``web_search_call``)
     flat = flatten(part)
     if flat is not None:
         noun = "item" if part.source_format == "responses" else "block"
         ctx.lose(where, f"{target} has no {part.source_format} {part.kind} {noun}", "sent as text")
     return flat
+
+
+def text_forms(
+    parts: Sequence[ContentPart], target: str, ctx: Context, place: str, history: bool = True
+) -> Iterable[tuple[int, ContentPart]]:
+    """``parts`` numbered; in ``history`` (not an answer) another API's server-tool blocks are
+    replaced by the parts that stand for them (:func:`sent_as_text`; block ``i`` is named
+    ``place.format(i)``), so that their text joins the turn like any text."""
+    if not history or not any(type(p) is ServerToolPart for p in parts):
+        return enumerate(parts)
+    out: list[tuple[int, ContentPart]] = []
+    for i, part in enumerate(parts):
+        flat = sent_as_text(part, target, ctx, place.format(i))
+        if flat is None:
+            out.append((i, part))
+        else:
+            out.extend((i, p) for p in flat)
+    return out
 
 
 def flatten(part: ServerToolPart) -> tuple[TextPart | ImagePart, ...] | None:

@@ -37,7 +37,7 @@ from apibridge.codecs._context import (
     new_id,
     opt_str,
 )
-from apibridge.codecs._server_text import sent_as_text
+from apibridge.codecs._server_text import text_forms
 from apibridge.codecs.chat._parts import (
     UNMAPPED,
     content_hint,
@@ -445,13 +445,9 @@ def _encode_plain(
     where: str,
 ) -> dict[str, Any]:
     items: list[Any] = []
-    for k, part in enumerate(parts):
-        at = f"{where}.content[{k}]"
-        flat = sent_as_text(part, FORMAT, ctx, at)  # another API's server-tool block: its text
-        for inner in (part,) if flat is None else flat:
-            item = encode_user_part(inner, ctx, at)
-            if item is not None:
-                items.append(item)
+    for k, part in text_forms(parts, FORMAT, ctx, where + ".content[{}]"):  # server blocks: text
+        if (item := encode_user_part(part, ctx, f"{where}.content[{k}]")) is not None:
+            items.append(item)
     reinsert(items, carried.get(UNMAPPED))
     out: dict[str, Any] = {"role": role}
     content = spell(items, carried.get("_content"))
@@ -536,7 +532,7 @@ def encode_assistant(
     annotations: list[dict[str, Any]] = []
     offset = 0
     plain = True  # every item is a bare ``{"type": "text", "text": …}``
-    for k, part in enumerate(parts):
+    for k, part in text_forms(parts, FORMAT, ctx, where + ".content[{}]", request):
         # The common parts with nothing but their values: no helper call, no place name.
         if type(part) is TextPart:  # (another format's spelling hints only: still plain)
             bare = not part.extras or not carries(part.extras)
@@ -586,12 +582,6 @@ def encode_assistant(
                 calls.append(call)
         elif isinstance(part, RedactedThinkingPart):
             ctx.lose(at, "chat cannot carry redacted thinking", "dropped")
-        elif request and (flat := sent_as_text(part, FORMAT, ctx, at)) is not None:
-            # another API's server-tool block in the history: the text it holds
-            for inner in flat:
-                if isinstance(inner, TextPart):
-                    items.append({"type": "text", "text": inner.text})
-                    offset += len(inner.text)
         else:
             ctx.lose(at, f"a chat assistant message cannot hold a {type(part).__name__}", "dropped")
     if thinking:

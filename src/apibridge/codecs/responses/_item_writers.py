@@ -31,7 +31,7 @@ non-streamed answer, with the id decided at ``.added``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, Final
 
 import attrs
@@ -39,7 +39,7 @@ import attrs
 from apibridge._json import dumps
 from apibridge._sse import encode_frame
 from apibridge.codecs._context import Context, str_or_none
-from apibridge.codecs._logprobs import delta_logprob, part_logprob
+from apibridge.codecs._logprobs import TokenScores
 from apibridge.codecs.responses._content import encode_content
 from apibridge.codecs.responses._items import (
     ItemIds,
@@ -217,7 +217,7 @@ class _TextWriter(Writer):
         self.length = 0
         self.citations: list[Citation] = []
         self.delta_frame: DeltaFrame | None = None  # its text deltas, once opened
-        self.logprobs: list[Mapping[str, Any]] = []  # of the tokens said, when scored
+        self.scores = TokenScores()  # its tokens' log probabilities, when the upstream scores
 
     def start(self) -> list[bytes]:
         part = self.part
@@ -234,11 +234,9 @@ class _TextWriter(Writer):
         value = delta.value
         if not value:
             return []
-        if delta.logprobs and isinstance(self.part, TextPart):
-            return self._scored(value, delta.logprobs)
         frame = self.delta_frame
-        if frame is None:  # not opened yet
-            return self._text(value)
+        if frame is None or delta.logprobs:  # not opened yet, or scored tokens
+            return self._text(value, delta.logprobs)
         self.chunks.append(value)
         self.length += len(value)
         return [self.stream.emit_delta(frame, value)]
@@ -270,23 +268,17 @@ class _TextWriter(Writer):
         out.append(stream.emit("response.content_part.added", **self.at, part=entry))
         return out
 
-    def _text(self, text: str) -> list[bytes]:
+    def _text(self, text: str, logprobs: tuple[Mapping[str, Any], ...] = ()) -> list[bytes]:
         out = self._open()
         self.chunks.append(text)
         self.length += len(text)
-        assert self.delta_frame is not None  # made by _open
-        out.append(self.stream.emit_delta(self.delta_frame, text))
-        return out
-
-    def _scored(self, text: str, logprobs: Sequence[Mapping[str, Any]]) -> list[bytes]:
-        """A text delta with its tokens' log probabilities (the general, slower path)."""
-        out = self._open()
-        self.chunks.append(text)
-        self.length += len(text)
-        self.logprobs.extend(logprobs)
-        scores = [delta_logprob(entry) for entry in logprobs]
-        kind = "response.output_text.delta"
-        out.append(self.stream.emit(kind, **self.at, delta=text, logprobs=scores))
+        frame = self.delta_frame
+        assert frame is not None  # made by _open
+        if logprobs and isinstance(self.part, TextPart):  # the general (slower) path
+            scores = self.scores.add(logprobs)
+            out.append(self.stream.emit(frame.kind, **self.at, delta=text, logprobs=scores))
+        else:
+            out.append(self.stream.emit_delta(frame, text))
         return out
 
     def _cite(self, cite: Citation) -> list[bytes]:
@@ -330,18 +322,14 @@ class _TextWriter(Writer):
         if rest:
             out += self._text(rest)
         entry = encode_content(final, "assistant", stream.ctx, self.where) or {}
+        said = self.scores.finish(entry)
         if entry.get("type") == "output_text":
             entry.setdefault("annotations", [])  # stream events must carry them (SDK types)
-            if self.logprobs and not entry.get("logprobs"):  # a Responses part's own win
-                entry["logprobs"] = [part_logprob(e) for e in self.logprobs]
         if isinstance(final, RefusalPart):
             out.append(stream.emit("response.refusal.done", **self.at, refusal=final.text))
         else:
-            scores = [delta_logprob(e) for e in self.logprobs]
             out.append(
-                stream.emit(
-                    "response.output_text.done", **self.at, text=final.text, logprobs=scores
-                )
+                stream.emit("response.output_text.done", **self.at, text=final.text, logprobs=said)
             )
         out.append(stream.emit("response.content_part.done", **self.at, part=entry))
         msg = stream.msg

@@ -31,7 +31,7 @@ answer agree, and the ids stay stable from ``.added`` to ``.done`` to the final 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Final, cast
 
 import attrs
@@ -44,7 +44,7 @@ from apibridge.codecs._context import (
     opt_str,
     str_or_none,
 )
-from apibridge.codecs._server_text import sent_as_text
+from apibridge.codecs._server_text import text_forms
 from apibridge.codecs.responses._content import decode_content, encode_content
 from apibridge.codecs.responses._reasoning_items import (
     decode_reasoning,
@@ -279,31 +279,6 @@ def _encode_call(
     return out
 
 
-def _with_text_forms(
-    parts: Sequence[ContentPart], ctx: Context, where: str
-) -> list[tuple[int, ContentPart]]:
-    """``parts`` numbered, another API's server-tool blocks replaced by the text they hold
-    (reported; ``codecs._server_text``), so that the text joins the turn's message."""
-    out: list[tuple[int, ContentPart]] = []
-    for i, part in enumerate(parts):
-        flat = None if _maps_to_item(part) else sent_as_text(part, FORMAT, ctx, f"{where}[{i}]")
-        if flat is None:
-            out.append((i, part))
-        else:
-            out.extend((i, p) for p in flat)
-    return out
-
-
-def _maps_to_item(part: ContentPart) -> bool:
-    """Whether another format's server-tool part has a Responses item of its own (a web
-    search call: ``web_search_call``), rather than its text."""
-    return (
-        isinstance(part, ServerToolPart)
-        and part.tool == "web_search"
-        and part.raw.get("type") == "server_tool_use"
-    )
-
-
 def _foreign_server_item(
     part: ServerToolPart, item_id: str, ctx: Context, where: str
 ) -> dict[str, Any] | None:
@@ -430,10 +405,8 @@ def encode_parts(
     # Another format's assistant text in a request: its item's id is made only if the item
     # keeps its full form (see _close_string), not for every item that becomes a string.
     pending = not output and role == "assistant" and ids.response_id is None
-    numbered: Iterable[tuple[int, ContentPart]] = enumerate(parts)
-    if not output and any(type(p) is ServerToolPart for p in parts):
-        numbered = _with_text_forms(parts, ctx, where)
-    for i, part in numbered:
+    # another API's server-tool blocks in the history: the text they hold (_server_text)
+    for i, part in text_forms(parts, FORMAT, ctx, where + "[{}]", history=not output):
         if type(part) is TextPart and not part.extras:
             # The common part, with nothing but its values: no helper call, no place name
             # (as encode_content writes it, with its one possible loss kept on the way).
