@@ -43,14 +43,25 @@ def _claude_models() -> str:
         return ", ".join(values) or "none"
 
     rows = [
-        (f"`{pattern}`", m.max_output, words(m.sampling), words(m.thinking), words(m.efforts))
+        (
+            f"`{pattern}`",
+            m.max_output,
+            words(m.sampling),
+            words(m.thinking),
+            words(m.efforts),
+            m.thinking_off or "cannot",
+            "yes" if m.forced_tools else "no",
+        )
         for pattern, m in (
             *CLAUDE_MODELS,
             ("other claude-*", UNKNOWN_CLAUDE),
             ("any other name", UNKNOWN_MODEL),
         )
     ]
-    return _md(("model", "max output", "sampling", "thinking", "effort"), rows)
+    return _md(
+        ("model", "max output", "sampling", "thinking", "effort", "thinking off", "forced tools"),
+        rows,
+    )
 
 
 def _stop_reasons() -> str:
@@ -115,3 +126,19 @@ TABLES: dict[str, Callable[[], str]] = {
 def on_page_markdown(markdown: str, **_: Any) -> str:
     """Replace each table marker with its generated table."""
     return _MARK.sub(lambda m: TABLES[m.group(1)](), markdown)
+
+
+#: a Sphinx cross-reference role as mkdocstrings leaves it: ``:class:<code>~a.b.Name</code>``.
+_ROLE = re.compile(r":(?:class|func|meth|attr|data|mod|exc|obj|const):<code>(~?)([^<]*)</code>")
+
+
+def on_page_content(html: str, **_: Any) -> str:
+    """The API reference's docstrings use Sphinx roles (``:class:`~apibridge.Loss```), which
+    mkdocstrings shows as text: render each as the code name alone (only the last dotted part
+    after ``~``, as Sphinx does)."""
+    return _ROLE.sub(_role_name, html)
+
+
+def _role_name(match: re.Match[str]) -> str:
+    tilde, target = match.groups()
+    return f"<code>{target.rsplit('.', 1)[-1] if tilde else target}</code>"

@@ -6,6 +6,9 @@ prefix): point an Anthropic client at ``http://127.0.0.1:8000/llm`` and an OpenA
 ``APIBRIDGE_UPSTREAM_KEY``, as in ``starlette_mount.py``; without them an offline echo
 upstream answers.
 
+Needs: ``pip install 'apibridge[http]' flask`` (Flask is your application's own dependency,
+which no apibridge extra installs).
+
 Run: ``python examples/flask_mount.py`` (or under any WSGI server: ``gunicorn
 examples.flask_mount:app``).
 """

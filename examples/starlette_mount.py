@@ -5,6 +5,9 @@ and an OpenAI client at ``http://127.0.0.1:8000/llm/v1``. The upstream comes fro
 ``APIBRIDGE_UPSTREAM`` (``format=base_url``, e.g. ``chat=http://127.0.0.1:11434/v1``) and
 ``APIBRIDGE_UPSTREAM_KEY``; without them an offline echo upstream answers.
 
+Needs: ``pip install 'apibridge[server]' starlette`` (uvicorn comes with the ``server`` extra;
+Starlette, or FastAPI, is your application's own dependency, which no apibridge extra installs).
+
 Run: ``python examples/starlette_mount.py``
 """
 

@@ -14,6 +14,8 @@ layer and the ones below.
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,7 +27,13 @@ ROOT = Path(apibridge.__file__).parent
 
 #: module-name prefixes by layer, bottom up (the longest matching prefix decides).
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("apibridge.errors", "apibridge._json", "apibridge._sse", "apibridge.model"),
+    (
+        "apibridge.errors",
+        "apibridge._json",
+        "apibridge._sse",
+        "apibridge.model",
+        "apibridge._extras",
+    ),
     ("apibridge._tokens", "apibridge.codecs"),
     ("apibridge._exchange", "apibridge._api", "apibridge.__init__"),
     ("apibridge.config", "apibridge.store"),
@@ -173,3 +181,27 @@ def test_json_is_read_and_written_in_one_place() -> None:
         or (isinstance(node, ast.ImportFrom) and node.module in ("json", "orjson"))
     )
     assert users == []
+
+
+@pytest.mark.parametrize(
+    "module", ["apibridge.asgi", "apibridge.wsgi", "apibridge.transports.http"]
+)
+@pytest.mark.parametrize("missing", ["httpx", "anyio"])
+def test_a_core_install_is_told_which_extra_to_install(module: str, missing: str) -> None:
+    """Without the ``http`` extra the gateway modules name it, not a bare ModuleNotFoundError;
+    the core still imports."""
+    code = (
+        f"import sys; sys.modules[{missing!r}] = None\n"
+        "import apibridge, apibridge.codecs\n"
+        f"import {module}\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    # apibridge.wsgi reaches anyio through apibridge.asgi, which then names itself
+    assert last.startswith("ModuleNotFoundError: apibridge."), result.stderr
+    assert last.endswith(
+        f" needs {missing!r}, which is not installed: pip install 'apibridge[http]'"
+    ), result.stderr

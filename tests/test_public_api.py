@@ -33,3 +33,48 @@ def test_public_model_matches_the_canonical_one() -> None:
         assert getattr(apibridge.model, name) is getattr(apibridge.model, name)
     missing = set(apibridge.model.__all__) - set(apibridge.model.__all__)
     assert not missing
+
+
+_CACHED_SYSTEM = {
+    "model": "claude-x",
+    "max_tokens": 100,
+    "system": [{"type": "text", "text": "s", "cache_control": {"type": "ephemeral"}}],
+    "messages": [{"role": "user", "content": "hi"}],
+}
+
+
+def test_a_conversion_warning_points_at_the_callers_line() -> None:
+    """Without ``losses=`` each loss is a ConversionWarning attributed to the line that called
+    apibridge (it once named a line inside apibridge)."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        apibridge.convert_request(_CACHED_SYSTEM, source="anthropic", target="chat")
+        chunks = [
+            b'event: message_start\ndata: {"type":"message_start","message":{"id":"m",'
+            b'"type":"message","role":"assistant","model":"c","content":[],"usage":'
+            b'{"input_tokens":1,"output_tokens":0}}}\n\n'
+        ]  # cut: the stream reports nothing lost, but ends with an error
+        list(apibridge.convert_stream(chunks, source="anthropic", target="chat"))
+        apibridge.convert_response(
+            {
+                "id": "r",
+                "object": "chat.completion",
+                "created": 1,
+                "model": "m",
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": "x"},
+                        "finish_reason": "stop",
+                        "logprobs": {"content": []},
+                    }
+                ],
+            },
+            source="chat",
+            target="anthropic",
+        )
+    losses = [w for w in caught if issubclass(w.category, apibridge.ConversionWarning)]
+    assert losses
+    assert {w.filename for w in losses} == {__file__}

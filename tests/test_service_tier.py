@@ -3,7 +3,9 @@
 OpenAI ``service_tier`` (Chat or Responses) ⇄ Anthropic ``usage.service_tier``: ``default`` is
 ``standard``, ``priority`` is ``priority``; the other words (``flex``, ``scale``, ``fast``,
 ``auto``, ``ultrafast``; Anthropic's ``batch``) have no counterpart and are reported.
-Each output is validated with the SDK types (``oracles``)."""
+Requests: Anthropic ``speed: fast`` ⇄ OpenAI ``service_tier: fast`` (with the fast-mode beta
+an Anthropic upstream needs), Anthropic ``service_tier`` ``auto`` / ``standard_only`` ⇄ OpenAI
+``auto`` / ``default``. Each output is validated with the SDK types (``oracles``)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,8 @@ from typing import Any
 import pytest
 
 import apibridge
+from apibridge._exchange import Exchange
+from apibridge.codecs.anthropic._request import FAST_MODE_BETA
 from apibridge.errors import Loss
 from oracles import final_from_stream, validate_request
 from samples import RESPONSES_MESSAGE as _MESSAGE
@@ -304,3 +308,65 @@ def test_anthropic_fast_speed_survives_a_same_format_trip() -> None:
     out, lost = _request({**ANTHROPIC_REQUEST, "speed": "fast"}, "anthropic", "anthropic")
     assert out["speed"] == "fast"
     assert lost == []
+
+
+# ------------------------------------- requests: service_tier auto/standard_only ⇄ auto/default
+
+#: Anthropic request tier → OpenAI request tier (both SDKs' create params).
+REQUEST_TIERS = [("auto", "auto"), ("standard_only", "default")]
+
+
+@pytest.mark.parametrize("target", ["chat", "responses"])
+@pytest.mark.parametrize(("anthropic_tier", "openai_tier"), REQUEST_TIERS)
+def test_fidelity_17_anthropic_request_service_tier_reaches_openai(
+    target: str, anthropic_tier: str, openai_tier: str
+) -> None:
+    out, lost = _request({**ANTHROPIC_REQUEST, "service_tier": anthropic_tier}, "anthropic", target)
+    assert out["service_tier"] == openai_tier
+    assert "request.service_tier" not in lost
+
+
+@pytest.mark.parametrize("source", ["chat", "responses"])
+@pytest.mark.parametrize(("anthropic_tier", "openai_tier"), REQUEST_TIERS)
+def test_fidelity_17_openai_request_service_tier_reaches_anthropic(
+    source: str, anthropic_tier: str, openai_tier: str
+) -> None:
+    body = {**OPENAI_REQUESTS[source], "service_tier": openai_tier}
+    out, lost = _request(body, source, "anthropic")
+    assert out["service_tier"] == anthropic_tier
+    assert "speed" not in out
+    assert "request.service_tier" not in lost
+
+
+@pytest.mark.parametrize("source", ["chat", "responses"])
+@pytest.mark.parametrize("tier", ["priority", "scale"])
+def test_openai_request_tier_without_anthropic_word_is_reported(source: str, tier: str) -> None:
+    body = {**OPENAI_REQUESTS[source], "service_tier": tier}
+    out, lost = _request(body, source, "anthropic")
+    assert "service_tier" not in out
+    assert "request.service_tier" in lost
+
+
+def test_anthropic_fast_speed_wins_over_its_service_tier_for_openai() -> None:
+    body = {**ANTHROPIC_REQUEST, "speed": "fast", "service_tier": "auto"}
+    out, _ = _request(body, "anthropic", "chat")
+    assert out["service_tier"] == "fast"  # one field, two settings: fast is the stronger ask
+
+
+# ------------------------------------------------ fast mode: the beta header it needs
+
+
+@pytest.mark.parametrize("source", ["chat", "responses"])
+def test_openai_fast_tier_asks_for_the_fast_mode_beta(source: str) -> None:
+    exchange = Exchange.from_client(
+        {**OPENAI_REQUESTS[source], "service_tier": "fast"}, client=source, upstream="anthropic"
+    )
+    assert exchange.upstream_request()["speed"] == "fast"
+    assert exchange.ctx.upstream_betas == [FAST_MODE_BETA]
+
+
+@pytest.mark.parametrize("body", [{**ANTHROPIC_REQUEST, "speed": "fast"}, ANTHROPIC_REQUEST])
+def test_an_anthropic_client_sends_its_own_betas(body: dict[str, Any]) -> None:
+    exchange = Exchange.from_client(body, client="anthropic", upstream="anthropic")
+    exchange.upstream_request()
+    assert exchange.ctx.upstream_betas == []  # its own anthropic-beta header is forwarded

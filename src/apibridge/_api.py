@@ -33,6 +33,7 @@ def convert_request(
     target: str,
     strict: bool = False,
     losses: list[Loss] | None = None,
+    cache_breakpoints: bool | None = None,
 ) -> dict[str, Any]:
     """Translate a request ``body`` from format ``source`` to format ``target``.
 
@@ -40,10 +41,21 @@ def convert_request(
     as ``request=`` to :func:`convert_response` to get them back). With ``strict=True`` any
     field that cannot be carried raises :class:`~apibridge.errors.UnsupportedFeature`;
     otherwise it is reported in ``losses`` (or as a ``ConversionWarning``).
+
+    ``cache_breakpoints`` says whether the target takes prompt-cache markers: Anthropic
+    ``cache_control`` ⇄ OpenAI ``prompt_cache_breakpoint`` and top-level ``cache_control`` ⇄
+    ``prompt_cache_options.mode: implicit``. The default (``None``) carries them to Anthropic
+    and reports them lost for Chat and Responses, whose explicit breakpoints only the OpenAI
+    API takes (gpt-5.6 and later); pass ``True`` when the target takes them.
     """
     found: list[Loss] = []
     exchange = Exchange.from_client(
-        body, client=source, upstream=target, strict=strict, losses=found
+        body,
+        client=source,
+        upstream=target,
+        strict=strict,
+        losses=found,
+        cache_breakpoints=cache_breakpoints,
     )
     result = exchange.upstream_request()
     _report(losses, found)

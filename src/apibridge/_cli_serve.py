@@ -46,7 +46,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FORMAT=URL",
         help="route every model, unchanged, to this upstream, e.g. "
         "chat=http://127.0.0.1:11434/v1 (FORMAT: anthropic, chat, responses, backboard; "
-        "URL as that provider's official SDK takes it)",
+        "URL as that provider's official SDK takes it), or scripted=echo: an offline "
+        "upstream in the process that answers 'echo: <your text>' (demos, smoke tests)",
     )
     parser.add_argument(
         "--upstream-key",
@@ -60,8 +61,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--upstream-key: bring your own key (default: $APIBRIDGE_FORWARD_CLIENT_KEY)",
     )
     parser.add_argument("--host", help="bind address (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, help="TCP port (default 8080)")
-    parser.add_argument("--workers", type=int, help="server processes (default 1)")
+    parser.add_argument(
+        "--port", type=_ranged(1, 65535), help="TCP port, 1 to 65535 (default 8080)"
+    )
+    parser.add_argument("--workers", type=_ranged(1, 1024), help="server processes (default 1)")
     parser.add_argument(
         "--store-url",
         metavar="URL",
@@ -84,6 +87,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=["critical", "error", "warning", "info", "debug"],
         help="log level (default info)",
     )
+
+
+def _ranged(low: int, high: int) -> Any:
+    """An argparse type: an integer from ``low`` to ``high``, else a usage error saying so."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is not between {low} and {high}")
+        return value
+
+    return parse
 
 
 def _overlay(args: argparse.Namespace) -> dict[str, str]:

@@ -251,6 +251,7 @@ class Exchange:
         losses: list[Loss] | None = None,
         policy: RequestPolicy | None = None,
         claude_models: Sequence[tuple[str, Mapping[str, Any]]] = (),
+        cache_breakpoints: bool | None = None,
     ) -> Exchange:
         """Decode the client's request ``body`` (in format ``client``).
 
@@ -258,9 +259,17 @@ class Exchange:
         (recording its changes in the context) before the exchange is built.
         ``claude_models`` overrides the Claude model table for this upstream
         (:func:`apibridge.codecs._claude_models.overrides_from_options`).
+        ``cache_breakpoints`` says whether the upstream takes prompt-cache markers (Anthropic
+        ``cache_control`` ⇄ OpenAI ``prompt_cache_breakpoint``); ``None`` is the upstream
+        format's default: on for Anthropic, off for Chat and Responses.
         """
         client_codec, upstream_codec = get_codec(client), get_codec(upstream)
-        ctx = Context(strict=strict, losses=losses, claude_models=claude_models)
+        ctx = Context(
+            strict=strict,
+            losses=losses,
+            claude_models=claude_models,
+            cache_breakpoints=cache_breakpoints,
+        )
         if type(body) is not dict and not isinstance(body, Mapping):
             raise InvalidPayload("the request body must be a JSON object")
         decoded = client_codec.decode_request(body, ctx)

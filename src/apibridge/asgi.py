@@ -33,8 +33,15 @@ import asyncio
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, MutableMapping, Sequence
 from typing import Any
 
-import anyio
-import httpx
+from apibridge._extras import HTTP_PACKAGES, missing_extra
+
+try:
+    import anyio
+    import httpx
+except ModuleNotFoundError as exc:  # a core install: name the extra
+    if exc.name not in HTTP_PACKAGES:
+        raise
+    raise missing_extra(exc, "apibridge.asgi", "http") from exc
 
 from apibridge._gateway._handler import Handler, HttpRequest, HttpResponse
 from apibridge.config import GatewayConfig

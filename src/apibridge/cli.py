@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from apibridge import __version__
 from apibridge import _cli_convert as _convert_cli
 from apibridge import _cli_serve as _serve
 
@@ -19,6 +20,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Translate between Anthropic Messages, OpenAI Chat Completions, "
         "OpenAI Responses and backboard.io.",
     )
+    parser.add_argument("--version", action="version", version=f"apibridge {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     convert = commands.add_parser("convert", help=_convert_cli.HELP, description=_convert_cli.HELP)
     _convert_cli.add_arguments(convert)

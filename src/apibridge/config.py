@@ -251,6 +251,13 @@ class ServerConfig:
     store_prefix: str = "apibridge:"
 
     def __attrs_post_init__(self) -> None:
+        for name, value, low, high in (
+            ("port", "a TCP port (1 to 65535)", 1, 65535),
+            ("workers", "a number of processes (1 or more)", 1, 1 << 16),
+            ("max_body_bytes", "a size in bytes (1 or more)", 1, 1 << 62),
+        ):
+            if not low <= getattr(self, name) <= high:
+                raise ConfigError(f"server.{name}: {getattr(self, name)} is not {value}")
         if self.store_url is not None:
             try:
                 scheme = urlsplit(self.store_url).scheme

@@ -185,7 +185,9 @@ class ConversionWarning(UserWarning):
         self.loss = loss
 
 
-def emit(losses: list[Loss]) -> None:
-    """Issue a :class:`ConversionWarning` for each loss."""
+def emit(losses: list[Loss], stacklevel: int = 4) -> None:
+    """Issue a :class:`ConversionWarning` for each loss, attributed to the line ``stacklevel``
+    frames up: by default the caller of a public ``convert_*`` function (which reports through
+    one helper), not a line of apibridge."""
     for loss in losses:
-        warnings.warn(ConversionWarning(loss), stacklevel=3)
+        warnings.warn(ConversionWarning(loss), stacklevel=stacklevel)

@@ -39,7 +39,15 @@ from collections.abc import (
 )
 from typing import Any, TypeVar
 
-import httpx
+from apibridge._extras import HTTP_PACKAGES, missing_extra
+
+try:
+    import anyio  # noqa: F401  (the gateway core runs on it)
+    import httpx
+except ModuleNotFoundError as exc:  # a core install: name the extra
+    if exc.name not in HTTP_PACKAGES:
+        raise
+    raise missing_extra(exc, "apibridge.wsgi", "http") from exc
 
 from apibridge._gateway._handler import Handler, HttpRequest, HttpResponse
 from apibridge.asgi import build_config

@@ -235,6 +235,105 @@ def test_fidelity_16_xhigh_reaches_openai_unchanged(word: str) -> None:
     assert back["reasoning"] == {"effort": word}
 
 
+# ------------------------------------------------- thinking that cannot be off, forced tools
+
+
+def _beta_thinking(out: dict[str, Any]) -> None:
+    """``between_tools`` is typed only in the SDK's beta params (no beta header needed)."""
+    import pydantic
+    from anthropic.types.beta import BetaThinkingConfigParam
+
+    pydantic.TypeAdapter(BetaThinkingConfigParam).validate_python(out["thinking"])
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        "claude-fable-5",
+        "claude-fable-5-1",
+        "claude-fable-5-2",
+        "claude-mythos-5-1",
+        "claude-mythos-preview",
+        "claude-opus-5-5",
+    ],
+)
+@pytest.mark.parametrize(
+    ("source", "off"),
+    [("chat", {"reasoning_effort": "none"}), ("responses", {"reasoning": {"effort": "none"}})],
+)
+def test_reasoning_off_on_an_always_thinking_model_is_its_lowest_effort(
+    model: str, source: str, off: dict[str, Any]
+) -> None:
+    body = {"model": model, **off}
+    body.update({"messages": USER} if source == "chat" else {"input": "hi"})
+    out, losses = to_claude(body, source=source)
+    assert "thinking" not in out  # ``disabled`` is a 400 on these models
+    assert out["output_config"]["effort"] == "low"
+    (loss,) = [x for x in losses if x.field == "reasoning"]
+    assert loss.reason == f"{model} always thinks"
+    assert loss.action == "sent at the lowest effort, low"
+
+
+def test_reasoning_off_on_sonnet_5_5_is_thinking_between_tools_only() -> None:
+    body = {"model": "claude-sonnet-5-5", "messages": USER, "reasoning_effort": "none"}
+    out, losses = to_claude(body, source="chat")
+    assert out["thinking"] == {"type": "between_tools"}
+    assert "effort" not in out.get("output_config", {})
+    _beta_thinking(out)
+    assert fields(losses)["reasoning"] == "sent as thinking between tool calls only (between_tools)"
+
+
+@pytest.mark.parametrize("model", ["claude-opus-5", "claude-sonnet-5", "claude-haiku-5-5"])
+def test_reasoning_off_stays_disabled_where_the_model_takes_it(model: str) -> None:
+    body = {"model": model, "messages": USER, "reasoning_effort": "none"}
+    out, losses = to_claude(body, source="chat")
+    assert out["thinking"] == {"type": "disabled"}
+    assert "reasoning" not in fields(losses)
+
+
+def test_an_anthropic_clients_own_disabled_thinking_goes_as_sent() -> None:
+    body = {
+        "model": "claude-opus-5-5",
+        "max_tokens": 100,
+        "messages": USER,
+        "thinking": {"type": "disabled"},
+    }
+    out = apibridge.convert_request(body, source="anthropic", target="anthropic")
+    assert out["thinking"] == {"type": "disabled"}
+
+
+_TOOLS = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
+
+
+@pytest.mark.parametrize("choice", ["required", {"type": "function", "function": {"name": "f"}}])
+@pytest.mark.parametrize("model", ["claude-fable-5-1", "claude-opus-5-5", "claude-sonnet-5-5"])
+def test_a_forced_tool_choice_is_auto_for_models_that_reject_it(model: str, choice: Any) -> None:
+    body = {"model": model, "messages": USER, "tools": _TOOLS, "tool_choice": choice}
+    out, losses = to_claude(body, source="chat")
+    assert out["tool_choice"] == {"type": "auto"}
+    (loss,) = [x for x in losses if x.field == "tool_choice"]
+    assert loss.reason == f"{model} cannot be forced to call a tool"
+    assert loss.action == "sent as auto"
+
+
+@pytest.mark.parametrize("model", ["claude-fable-5", "claude-opus-5", "claude-sonnet-4-6"])
+def test_a_forced_tool_choice_is_kept_where_the_model_takes_it(model: str) -> None:
+    body = {"model": model, "messages": USER, "tools": _TOOLS, "tool_choice": "required"}
+    out, losses = to_claude(body, source="chat")
+    assert out["tool_choice"] == {"type": "any"}
+    assert "tool_choice" not in fields(losses)
+
+
+def test_forced_tool_choice_override_and_thinking_off_override() -> None:
+    overrides = overrides_from_options(
+        {"claude-opus-5-5*": {"forced_tool_choice": True, "thinking_off": "disabled"}}
+    )
+    model = claude_model("claude-opus-5-5", overrides)
+    assert model.forced_tools is True
+    assert model.thinking_off == "disabled"
+    assert claude_model("claude-opus-5-5").forced_tools is False
+
+
 # ------------------------------------------------------------------ the per-upstream override
 
 
@@ -255,6 +354,8 @@ def test_override_replaces_the_fields_it_names() -> None:
         {"claude-*": {"sampling": ["temp"]}},
         {"claude-*": {"efforts": ["huge"]}},
         {"claude-*": {"colour": "red"}},
+        {"claude-*": {"thinking_off": "off"}},
+        {"claude-*": {"forced_tool_choice": "no"}},
         {"claude-*": 3},
         ["claude-*"],
     ],

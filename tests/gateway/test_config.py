@@ -115,6 +115,10 @@ def test_exact_routes_win_over_globs() -> None:
         ("[upstreams.x]\nformat = 'chat'\ncolour = 'red'", "upstreams.x"),
         ("[server]\nport = true", "server.port"),
         ("[server]\nport = 'eighty'", "server.port"),
+        ("[server]\nport = 65536", "server.port"),
+        ("[server]\nport = -1", "server.port"),
+        ("[server]\nworkers = 0", "server.workers"),
+        ("[server]\nmax_body_bytes = 0", "server.max_body_bytes"),
         ("[[routes]]\nmodel = 'm'\nupstream = 'nowhere'", "routes"),
         ("[[routes]]\nupstream = 'x'", "routes[0].model"),
         ("[upstreams.x]\nformat = 'chat'\ntimeouts = { idle = 'long' }", "timeouts.idle"),
@@ -228,3 +232,8 @@ def test_numbers_keep_their_toml_type(tmp_path: Path) -> None:
     text = "[upstreams.x]\nformat = 'chat'\ntimeouts = { idle = 5, connect = 2.5 }"
     config = load_config(write(tmp_path, text), env={})
     assert config.upstreams["x"].timeouts == Timeouts(connect=2.5, idle=5)
+
+
+def test_an_out_of_range_port_in_the_environment_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match=r"server\.port: 99999 is not a TCP port"):
+        load_config(env={"APIBRIDGE_UPSTREAM": "scripted=echo", "APIBRIDGE_PORT": "99999"})

@@ -103,9 +103,15 @@ def test_workers_and_offline_echo() -> None:
         ((), "no upstream configured"),
         (("--upstream", "grpc=http://x"), "FORMAT=BASE_URL"),
         (("--config", "/nonexistent/apibridge.toml"), "apibridge.toml"),
+        (("--upstream", "scripted=echo", "--port", "99999"), "99999 is not between 1 and 65535"),
+        (("--upstream", "scripted=echo", "--port", "0"), "0 is not between 1 and 65535"),
+        (("--upstream", "scripted=echo", "--workers", "0"), "0 is not between 1 and 1024"),
+        (("--upstream", "scripted=echo", "--port", "http"), "'http' is not a whole number"),
     ],
 )
 def test_configuration_errors(args: tuple[str, ...], message: str) -> None:
+    """Each exits with status 2 and says what is wrong (``--port 99999`` once listened on a
+    random port while logging 99999)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("APIBRIDGE_", "BBD_"))}
     result = subprocess.run(
         [sys.executable, "-m", "apibridge", "serve", *args],
@@ -116,3 +122,20 @@ def test_configuration_errors(args: tuple[str, ...], message: str) -> None:
     )
     assert result.returncode == 2
     assert message in result.stderr
+
+
+def test_help_names_every_upstream_format() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "apibridge", "serve", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 0
+    text = " ".join(result.stdout.split())
+    from apibridge.config import UPSTREAM_FORMATS
+
+    for fmt in UPSTREAM_FORMATS:
+        assert fmt in text, fmt
+    assert "scripted=echo" in text

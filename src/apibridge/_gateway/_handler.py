@@ -38,7 +38,8 @@ import functools
 import math
 import time
 from collections.abc import Mapping, Sized
-from typing import Any
+from typing import Any, Final
+from urllib.parse import urlsplit
 
 import anyio
 
@@ -111,6 +112,8 @@ class Handler:
         self.losses = LossReport(self.counters)
         #: each upstream's overrides of the Claude model table, checked once, at start-up.
         self.claude_models = _claude_model_overrides(config)
+        #: whether each upstream takes prompt-cache markers (``options.cache_breakpoints``).
+        self.cache_breakpoints = _cache_breakpoints(config)
 
     # --------------------------------------------------------------------- lifecycle
 
@@ -269,6 +272,7 @@ class Handler:
             strict=self.config.server.strict,
             policy=policy,
             claude_models=self.claude_models.get(upstream.name, ()),
+            cache_breakpoints=self.cache_breakpoints.get(upstream.name),
         )
         call.stream = exchange.request.stream
         return exchange
@@ -416,6 +420,28 @@ class Handler:
             "store_items": store_items,
             "counters": dict(self.counters),
         }
+
+
+#: the host whose Chat and Responses endpoints take explicit cache breakpoints by default.
+OPENAI_API_HOST: Final = "api.openai.com"
+
+
+def _cache_breakpoints(config: GatewayConfig) -> dict[str, bool | None]:
+    """Each upstream's ``options.cache_breakpoints``, checked; unset, it is on for a Chat or
+    Responses upstream at the OpenAI API's own host (which documents the markers) and the
+    format's default elsewhere (``None``: on for Anthropic, off for other OpenAI-format
+    servers, which may reject fields they do not know)."""
+    out: dict[str, bool | None] = {}
+    for name, upstream in config.upstreams.items():
+        value = upstream.options.get("cache_breakpoints")
+        if value is None:
+            host = urlsplit(upstream.base_url).hostname
+            if upstream.format in ("chat", "responses") and host == OPENAI_API_HOST:
+                value = True
+        elif not isinstance(value, bool):
+            raise ConfigError(f"upstreams.{name}.options.cache_breakpoints: expected true or false")
+        out[name] = value
+    return out
 
 
 def _claude_model_overrides(

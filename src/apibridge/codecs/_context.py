@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Final
 
 from apibridge.errors import InvalidPayload, Loss, UnsupportedFeature
 from apibridge.model import Request
@@ -39,12 +39,25 @@ class Context:
     differ (set by ``apibridge.Exchange`` when it shortens names); decoders of answers match both.
     ``claude_models`` holds an upstream's overrides of the Claude model table
     (:mod:`apibridge.codecs._claude_models`), pattern → fields; the Anthropic encoder reads it.
+    ``cache_breakpoints`` says whether the upstream takes prompt-cache markers (``None``: the
+    target format's default; :mod:`apibridge.codecs._cache_markers`).
+    ``upstream_betas`` collects the ``anthropic-beta`` flags an encoder's output needs (a field
+    it wrote for another format's client that the Anthropic API gates behind one); the HTTP
+    transport adds them to the upstream request's ``anthropic-beta`` header (:meth:`need_beta`).
 
     A plain class rather than an attrs one: it is built once per conversion and the compiled
     codecs (mypyc) make it a native class.
     """
 
-    __slots__ = ("claude_models", "losses", "request", "strict", "upstream_names")
+    __slots__ = (
+        "cache_breakpoints",
+        "claude_models",
+        "losses",
+        "request",
+        "strict",
+        "upstream_betas",
+        "upstream_names",
+    )
 
     def __init__(
         self,
@@ -54,18 +67,26 @@ class Context:
         request: Request | None = None,
         upstream_names: Mapping[str, str] | None = None,
         claude_models: Sequence[tuple[str, Mapping[str, Any]]] = (),
+        cache_breakpoints: bool | None = None,
     ) -> None:
         self.strict = strict
         self.losses: list[Loss] = [] if losses is None else losses
         self.request = request
         self.upstream_names: Mapping[str, str] = {} if upstream_names is None else upstream_names
         self.claude_models = claude_models
+        self.cache_breakpoints = cache_breakpoints
+        self.upstream_betas: list[str] = []
 
     def __repr__(self) -> str:
         return (
             f"Context(strict={self.strict!r}, losses={self.losses!r}, "
             f"request={self.request!r}, upstream_names={self.upstream_names!r})"
         )
+
+    def need_beta(self, flag: str) -> None:
+        """Ask for ``anthropic-beta: flag`` on the upstream request (once, in order)."""
+        if flag not in self.upstream_betas:
+            self.upstream_betas.append(flag)
 
     def lose(self, field: str, reason: str, action: str = "dropped") -> None:
         """Record that ``field`` cannot be carried (or raise, in strict mode)."""
@@ -90,26 +111,48 @@ def new_id(prefix: str) -> str:
     return prefix + uuid.uuid4().hex
 
 
+def _expected(value: Any, where: str, kind: str) -> str:
+    """The message for a value of the wrong JSON type (``None``: the field is missing)."""
+    if value is None:
+        return f"{where}: missing (expected {kind})"
+    return f"{where}: expected {kind}, got {_json_type(value)}"
+
+
+def _json_type(value: Any) -> str:
+    return _JSON_TYPES.get(type(value), type(value).__name__)
+
+
+#: JSON's names for the Python types a parsed body holds.
+_JSON_TYPES: Final = {
+    dict: "an object",
+    list: "an array",
+    str: "a string",
+    int: "a number",
+    float: "a number",
+    bool: "a boolean",
+}
+
+
 def expect_obj(value: Any, where: str) -> Mapping[str, Any]:
     """``value`` as a JSON object, or :class:`InvalidPayload` naming ``where``."""
     if type(value) is dict:  # the parsed-JSON case, without the slower ABC check (hot path)
         return value
     if not isinstance(value, Mapping):
-        raise InvalidPayload(f"{where}: expected an object, got {type(value).__name__}")
+        raise InvalidPayload(_expected(value, where, "an object"))
     return value
 
 
 def expect_list(value: Any, where: str) -> Sequence[Any]:
     """``value`` as a JSON array, or :class:`InvalidPayload` naming ``where``."""
     if not isinstance(value, list):
-        raise InvalidPayload(f"{where}: expected an array, got {type(value).__name__}")
+        raise InvalidPayload(_expected(value, where, "an array"))
     return value
 
 
 def expect_str(value: Any, where: str) -> str:
     """``value`` as a string, or :class:`InvalidPayload` naming ``where``."""
     if not isinstance(value, str):
-        raise InvalidPayload(f"{where}: expected a string, got {type(value).__name__}")
+        raise InvalidPayload(_expected(value, where, "a string"))
     return value
 
 
@@ -117,7 +160,7 @@ def opt_str(value: Any, where: str) -> str | None:
     """``value`` as a string (``None`` stays ``None``), or :class:`InvalidPayload`."""
     if value is None or isinstance(value, str):
         return value
-    raise InvalidPayload(f"{where}: expected a string, got {type(value).__name__}")
+    raise InvalidPayload(_expected(value, where, "a string"))
 
 
 def opt_int(value: Any, where: str) -> int | None:
@@ -125,7 +168,7 @@ def opt_int(value: Any, where: str) -> int | None:
     if value is None or type(value) is int:
         return value
     if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidPayload(f"{where}: expected an integer, got {type(value).__name__}")
+        raise InvalidPayload(f"{where}: expected an integer, got {_json_type(value)}")
     return value
 
 
@@ -134,7 +177,7 @@ def opt_number(value: Any, where: str) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidPayload(f"{where}: expected a number, got {type(value).__name__}")
+        raise InvalidPayload(f"{where}: expected a number, got {_json_type(value)}")
     return value
 
 
@@ -142,7 +185,7 @@ def opt_bool(value: Any, where: str) -> bool | None:
     """``value`` as a bool (``None`` stays ``None``), or :class:`InvalidPayload`."""
     if value is None or isinstance(value, bool):
         return value
-    raise InvalidPayload(f"{where}: expected a boolean, got {type(value).__name__}")
+    raise InvalidPayload(f"{where}: expected a boolean, got {_json_type(value)}")
 
 
 def int_or_none(value: Any) -> int | None:

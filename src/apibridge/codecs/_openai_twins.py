@@ -30,8 +30,11 @@ way (:func:`tier_from_anthropic`), ``standard`` is ``default`` and ``priority`` 
 ``priority`` for a Chat client; ``batch`` has no OpenAI word and stays a reported usage extra.
 
 Requests: Anthropic's ``speed: fast`` is OpenAI's ``service_tier: fast`` (both SDKs have the
-word) and back (:func:`fast_requested`, :func:`without_fast`); ``speed: standard`` and the
-other OpenAI tiers have no counterpart on the other side and stay reported.
+word) and back (:func:`fast_requested`, :func:`without_fast`); ``speed: standard`` has no
+counterpart and stays reported. The request ``service_tier`` crosses where both have the
+word (:func:`request_tier`): Anthropic ``auto`` (priority capacity when the organisation has
+it) is OpenAI ``auto`` (the project's configured tier), Anthropic ``standard_only`` is OpenAI
+``default``; OpenAI ``flex``, ``scale`` and ``priority`` have no Anthropic word (reported).
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ __all__ = [
     "anthropic_usage_tier",
     "answer_twins",
     "fast_requested",
+    "request_tier",
     "request_twins",
     "tier_from_anthropic",
     "user_field",
@@ -234,6 +238,35 @@ def without_fast(
         if fmt != target and own.get(key) == _FAST:
             out[fmt] = {k: v for k, v in own.items() if k != key}
     return out
+
+
+#: request ``service_tier`` words across: OpenAI → Anthropic, and Anthropic → OpenAI.
+_TIER_TO_ANTHROPIC: Final[Mapping[str, str]] = {"auto": "auto", "default": "standard_only"}
+_TIER_FROM_ANTHROPIC: Final[Mapping[str, str]] = {v: k for k, v in _TIER_TO_ANTHROPIC.items()}
+
+
+def request_tier(
+    extras: Mapping[str, Mapping[str, Any]], target: str
+) -> tuple[Mapping[str, Mapping[str, Any]], str | None]:
+    """Another format's request ``service_tier`` as ``target``'s word (Anthropic ⇄ OpenAI;
+    see the module docstring), and the extras without it; a tier with no word stays in the
+    extras, where the encoder reports it."""
+    if target == _ANTHROPIC:
+        sources: tuple[str, ...] = (_CHAT, _RESPONSES)
+        table = _TIER_TO_ANTHROPIC
+    else:
+        sources, table = (_ANTHROPIC,), _TIER_FROM_ANTHROPIC
+    for fmt in sources:
+        own = _entry(extras, fmt)
+        tier = own.get("service_tier")
+        word = table.get(tier) if isinstance(tier, str) else None
+        if word is not None:
+            rest = {k: v for k, v in own.items() if k != "service_tier"}
+            out = {k: v for k, v in extras.items() if k != fmt}
+            if rest:
+                out[fmt] = rest
+            return out, word
+    return extras, None
 
 
 def without_twins(

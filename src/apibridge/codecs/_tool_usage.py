@@ -6,9 +6,10 @@ Both APIs count the requests their hosted tools made, apart from the token usage
 ``usage.server_tool_use`` (``web_search_requests``, ``web_fetch_requests``; ``anthropic`` 2.17),
 Responses in the answer's ``tool_usage`` (``web_search.num_requests``, ``image_gen`` tokens;
 ``openai`` 3.60). Each decoder keeps its own object in its extras as before; the other
-encoder reads it from there and writes its own (non-streamed answers). Web searches cross;
-web fetches and image generation have no counterpart and are reported when not zero.
-Streams do not carry them yet (reported, as before).
+encoder reads it from there and writes its own: in a non-streamed answer, and in a stream's
+last event (Anthropic ``message_delta`` ``usage.server_tool_use`` ⇄ Responses
+``response.completed`` ``tool_usage``). Web searches cross; web fetches and image generation
+have no counterpart and are reported when not zero. Chat has no field for either (reported).
 """
 
 from __future__ import annotations

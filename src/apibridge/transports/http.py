@@ -44,9 +44,17 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-import anyio
 import attrs
-import httpx
+
+from apibridge._extras import HTTP_PACKAGES, missing_extra
+
+try:
+    import anyio
+    import httpx
+except ModuleNotFoundError as exc:  # a core install: name the extra
+    if exc.name not in HTTP_PACKAGES:
+        raise
+    raise missing_extra(exc, "apibridge.transports.http", "http") from exc
 
 from apibridge import _json
 from apibridge._exchange import Exchange
@@ -174,9 +182,15 @@ class HttpTransport:
         return request if request.stream is stream else attrs.evolve(request, stream=stream)
 
     def headers(
-        self, forwarding: Forwarding = NO_FORWARDING, *, stream: bool = False
+        self,
+        forwarding: Forwarding = NO_FORWARDING,
+        *,
+        stream: bool = False,
+        betas: Sequence[str] = (),
     ) -> dict[str, str]:
-        """The request headers: auth with the next key, format headers, configured extras."""
+        """The request headers: auth with the next key, format headers, configured extras.
+        ``betas`` are ``anthropic-beta`` flags the encoded request needs (``Context.need_beta``),
+        added to the client's own for an Anthropic upstream."""
         headers = {"content-type": "application/json"}
         if stream:
             headers["accept"] = "text/event-stream"
@@ -186,6 +200,8 @@ class HttpTransport:
             for name in _ANTHROPIC_FORWARD:
                 if name in forwarding.headers:
                     headers[name] = forwarding.headers[name]
+            if betas:
+                headers["anthropic-beta"] = _with_betas(headers.get("anthropic-beta"), betas)
             if key:
                 headers["x-api-key"] = key
         elif key:
@@ -242,7 +258,7 @@ class HttpTransport:
         first_byte = self.config.timeouts.first_byte
         direct = self._direct.get(operation) if isinstance(client, PooledClient) else None
         while True:
-            headers = self.headers(forwarding, stream=stream)
+            headers = self.headers(forwarding, stream=stream, betas=exchange.ctx.upstream_betas)
             retry_after: float | None = None
             try:
                 # fail_after(first_byte), as in _events
@@ -587,3 +603,10 @@ def _connect_failure(exc: httpx.HTTPError) -> str:
     if isinstance(exc, httpx.ConnectError) or type(cause).__name__ == "ClientConnectorError":
         return "the connection was refused or failed"
     return "timed out while connecting"
+
+
+def _with_betas(sent: str | None, betas: Sequence[str]) -> str:
+    """The ``anthropic-beta`` value ``sent`` (comma-separated) with ``betas`` added."""
+    flags = [f.strip() for f in sent.split(",") if f.strip()] if sent else []
+    flags += [b for b in betas if b not in flags]
+    return ",".join(flags)

@@ -33,6 +33,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from apibridge import _json
+from apibridge.codecs._cache_markers import anthropic_marker
 from apibridge.codecs._context import Context, new_id
 from apibridge.codecs._custom_tools import wrap_input
 from apibridge.codecs._server_text import sent_as_text
@@ -53,6 +54,7 @@ from apibridge.errors import InvalidPayload
 from apibridge.model import (
     ContentPart,
     DocumentPart,
+    Extras,
     ImagePart,
     RedactedThinkingPart,
     RefusalPart,
@@ -255,9 +257,8 @@ def encode_text(part: TextPart, where: str, ctx: Context, *, answer: bool) -> di
     ]
     if citations:
         out["citations"] = citations
-    if part.cache_control is not None:  # (in an answer too: valid when sent back as history)
-        out["cache_control"] = dict(part.cache_control)
-    return finish(out, part.extras, ctx, where)
+    # (a marker in an answer too: valid when sent back as history)
+    return finish(out, _marked(out, part, ctx, where), ctx, where)
 
 
 def tool_input(part: ToolCallPart, where: str, ctx: Context) -> dict[str, Any]:
@@ -396,6 +397,17 @@ def _split_data_url(value: str, media_type: str | None) -> tuple[str | None, str
     return media or media_type, data
 
 
+def _marked(
+    out: dict[str, Any], part: TextPart | ImagePart | DocumentPart, ctx: Context, where: str
+) -> Extras:
+    """Write ``part``'s cache marker (its own, or a Chat/Responses breakpoint) into ``out``;
+    the part's extras without the breakpoint carried."""
+    extras, marker = anthropic_marker(part.cache_control, part.extras, ctx, where)
+    if marker is not None:
+        out["cache_control"] = marker
+    return extras
+
+
 def encode_image(part: ImagePart, where: str, ctx: Context) -> dict[str, Any] | None:
     """An ``image`` block (base64, URL or file source; ``data:`` URLs become base64)."""
     own = own_of(part.extras)
@@ -407,9 +419,7 @@ def encode_image(part: ImagePart, where: str, ctx: Context) -> dict[str, Any] | 
     if part.detail is not None:
         ctx.lose(f"{where}.detail", "Anthropic images have no detail setting")
     out: dict[str, Any] = {"type": "image", "source": dict(source)}
-    if part.cache_control is not None:
-        out["cache_control"] = dict(part.cache_control)
-    return finish(out, part.extras, ctx, where)
+    return finish(out, _marked(out, part, ctx, where), ctx, where)
 
 
 def _document_source(part: DocumentPart, where: str, ctx: Context) -> dict[str, Any] | None:
@@ -459,9 +469,7 @@ def encode_document(part: DocumentPart, where: str, ctx: Context) -> dict[str, A
         out["context"] = part.context
     if part.citations_enabled is not None:
         out["citations"] = {"enabled": part.citations_enabled}
-    if part.cache_control is not None:
-        out["cache_control"] = dict(part.cache_control)
-    return finish(out, part.extras, ctx, where)
+    return finish(out, _marked(out, part, ctx, where), ctx, where)
 
 
 def encode_tool_result(part: ToolResultPart, where: str, ctx: Context) -> dict[str, Any]:

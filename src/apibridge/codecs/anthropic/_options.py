@@ -262,8 +262,13 @@ def _web_search_tool(tool: Tool, where: str, ctx: Context) -> dict[str, Any]:
     return out
 
 
-def encode_tool_choice(request: Request, ctx: Context, *, has_tools: bool) -> dict[str, Any] | None:
-    """``tool_choice`` for the request, or ``None`` when there is nothing to say."""
+def encode_tool_choice(
+    request: Request, ctx: Context, *, has_tools: bool, forced: bool = True
+) -> dict[str, Any] | None:
+    """``tool_choice`` for the request, or ``None`` when there is nothing to say.
+
+    ``forced`` false: the model answers 400 to a forced choice (``any`` or a named tool), which
+    is then sent as ``auto`` and reported."""
     choice, parallel = request.tool_choice, request.parallel_tool_calls
     if choice is None and parallel is None:
         return None
@@ -271,6 +276,9 @@ def encode_tool_choice(request: Request, ctx: Context, *, has_tools: bool) -> di
         ctx.lose("tool_choice", "Anthropic takes a tool choice only with tools")
         return None
     mode = choice.mode if choice is not None else "auto"
+    if not forced and mode in ("any", "tool"):
+        ctx.lose("tool_choice", f"{request.model} cannot be forced to call a tool", "sent as auto")
+        mode = "auto"
     out: dict[str, Any] = {"type": TOOL_CHOICE_TO_WIRE[mode]}
     if mode == "tool":
         if choice is not None and choice.name:
@@ -321,6 +329,8 @@ def encode_reasoning(
             effort = None
         elif fit and model is not None and reasoning.mode != "disabled":
             thinking, effort = _fitted_thinking(reasoning, model, max_tokens, ctx)
+        elif fit and model is not None and model.thinking and model.thinking_off != "disabled":
+            thinking, effort = _thinking_off(request.model, model, ctx)
         elif reasoning.mode == "enabled":
             thinking, effort = _thinking_budget(reasoning, max_tokens, ctx)
         else:
@@ -390,6 +400,27 @@ def _fitted_thinking(
         ctx.lose("reasoning.effort", "the model has no effort setting", "sent as adaptive")
         return {"type": "adaptive"}, None
     return _thinking_budget(reasoning, max_tokens, ctx)
+
+
+def _thinking_off(
+    name: str, model: ClaudeModel, ctx: Context
+) -> tuple[dict[str, Any] | None, str | None]:
+    """``thinking`` and effort for reasoning switched off, on a model that cannot switch it
+    off: its lowest setting (Sonnet 5.5's ``between_tools``), or the lowest effort."""
+    if model.thinking_off == "between_tools":
+        ctx.lose(
+            "reasoning",
+            f"{name} cannot turn thinking off",
+            "sent as thinking between tool calls only (between_tools)",
+        )
+        return {"type": "between_tools"}, None
+    low = model.efforts[0] if model.efforts else None
+    ctx.lose(
+        "reasoning",
+        f"{name} always thinks",
+        f"sent at the lowest effort, {low}" if low else "sent without a thinking setting",
+    )
+    return None, low
 
 
 def _wire_effort(effort: str | None, ctx: Context) -> str | None:

@@ -28,6 +28,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
+from apibridge.codecs._cache_markers import cache_options_for_anthropic
 from apibridge.codecs._claude_models import UNKNOWN_MODEL, ClaudeModel, claude_model
 from apibridge.codecs._context import (
     Context,
@@ -38,7 +39,7 @@ from apibridge.codecs._context import (
     opt_int,
     opt_number,
 )
-from apibridge.codecs._openai_twins import fast_requested, without_fast
+from apibridge.codecs._openai_twins import fast_requested, request_tier, without_fast
 from apibridge.codecs.anthropic._block_decoder import decode_block, decode_blocks, string_text
 from apibridge.codecs.anthropic._block_encoder import encode_blocks, is_plain_text
 from apibridge.codecs.anthropic._options import (
@@ -65,6 +66,7 @@ from apibridge.model import Message, Request, TextPart, Tool
 
 __all__ = [
     "DEFAULT_MAX_TOKENS",
+    "FAST_MODE_BETA",
     "NATIVE_TURNS",
     "SYSTEM_STRING",
     "decode_request",
@@ -236,6 +238,10 @@ def _decode_system(value: Any, own: Own, ctx: Context) -> tuple[TextPart, ...]:
     return tuple(parts)
 
 
+#: the ``anthropic-beta`` flag that ``speed: fast`` needs on some models (``anthropic`` 2.17).
+FAST_MODE_BETA: Final = "fast-mode-2026-02-01"
+
+
 def encode_request(request: Request, ctx: Context) -> dict[str, Any]:
     """A canonical request as a Messages API body for an Anthropic upstream.
 
@@ -272,7 +278,9 @@ def encode_request(request: Request, ctx: Context) -> dict[str, Any]:
     ]
     if tools:
         out["tools"] = tools
-    choice = encode_tool_choice(request, ctx, has_tools=bool(tools) or native)
+    choice = encode_tool_choice(
+        request, ctx, has_tools=bool(tools) or native, forced=native or model.forced_tools
+    )
     if choice is not None:
         out["tool_choice"] = choice
     encode_reasoning(request, own, max_tokens, out, ctx, model, native=native)
@@ -290,7 +298,14 @@ def encode_request(request: Request, ctx: Context) -> dict[str, Any]:
         ctx.lose("metadata", "Anthropic metadata holds only user_id")
     if fast_requested(request.extras, FORMAT):  # an OpenAI client's ``service_tier: fast``
         out["speed"] = "fast"
-    return finish(out, without_fast(request.extras, FORMAT), ctx, "request")
+        ctx.need_beta(FAST_MODE_BETA)  # some models take ``speed`` only behind it
+    rest, tier = request_tier(without_fast(request.extras, FORMAT), FORMAT)
+    if tier is not None:  # an OpenAI client's ``service_tier``
+        out["service_tier"] = tier
+    rest, marker = cache_options_for_anthropic(rest, ctx)
+    if marker is not None:  # an OpenAI client's ``prompt_cache_options.mode: implicit``
+        out["cache_control"] = marker
+    return finish(out, rest, ctx, "request")
 
 
 def _encode_sampling(
@@ -310,7 +325,7 @@ def _encode_sampling(
         if top_k is not None and "top_k" not in accepted:
             ctx.lose("top_k", f"{request.model} takes no top_k")
             top_k = None
-    thinking = out.get("thinking", {}).get("type") in ("enabled", "adaptive")
+    thinking = out.get("thinking", {}).get("type") in ("enabled", "adaptive", "between_tools")
     if not native and thinking:
         # Anthropic rejects these sampling settings while thinking, which another API's
         # client cannot know: they are dropped (reported) rather than failing the request.

@@ -36,6 +36,7 @@ from apibridge.codecs._context import Context, new_id
 from apibridge.codecs._openai_twins import anthropic_usage_tier
 from apibridge.codecs._phase import lose_phase
 from apibridge.codecs._sequencer import PartSequencer
+from apibridge.codecs._tool_usage import server_tool_use_of
 from apibridge.codecs.anthropic._block_encoder import (
     answer_signature,
     encode_part,
@@ -487,7 +488,8 @@ class StreamEncoder:
             "stop_sequence": encode_stop_sequence(self._stop_reason, self._stop_sequence, self.ctx),
         }
         _add_new(delta, self._delta_extras.get(FORMAT, {}), self._start_own)
-        lose_foreign(self.ctx, self._delta_extras, "message_delta")
+        extras, server_tools = server_tool_use_of(self._delta_extras, self.ctx, "message_delta")
+        lose_foreign(self.ctx, extras, "message_delta")
         usage = self._usage or Usage()
         said = self._start_usage.extras if self._start_usage else {}
         # Only what the start did not already say goes in the delta's usage extras (another
@@ -504,6 +506,8 @@ class StreamEncoder:
             "message_delta.usage",
             delta=True,
         )
+        if server_tools is not None:  # a Responses answer's ``tool_usage``
+            body.setdefault("server_tool_use", server_tools)
         self._finished = True
         return [
             *out,

@@ -44,6 +44,7 @@ from apibridge.codecs.chat._parts import (
     decode_content,
     encode_user_part,
     is_trivial,
+    mark_last,
     reinsert,
     spell,
     text_item,
@@ -494,9 +495,7 @@ def _encode_tool_result(
     reinsert(items, carried.get(UNMAPPED))
     if part.is_error:
         ctx.lose(f"{where}.is_error", "chat tool messages have no error flag", "dropped")
-    if part.cache_control is not None:
-        ctx.lose(f"{where}.cache_control", "chat caches prompts automatically", "dropped")
-    ctx.lose_extras(part.extras, FORMAT, where)
+    ctx.lose_extras(mark_last(items, part, ctx, where), FORMAT, where)
     name = carried.get("_function_name")
     out: dict[str, Any]
     if isinstance(name, str):

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
+from apibridge.codecs._cache_markers import BREAKPOINT, openai_breakpoint
 from apibridge.codecs._context import Context, expect_list, expect_obj, expect_str, opt_str
 from apibridge.codecs.chat._wire import (
     ABSENT,
@@ -27,7 +28,14 @@ from apibridge.codecs.chat._wire import (
     hints,
     parse_data_url,
 )
-from apibridge.model import ContentPart, DocumentPart, ImagePart, RefusalPart, TextPart
+from apibridge.model import (
+    ContentPart,
+    DocumentPart,
+    ImagePart,
+    RefusalPart,
+    TextPart,
+    ToolResultPart,
+)
 
 __all__ = [
     "UNMAPPED",
@@ -35,6 +43,7 @@ __all__ = [
     "decode_content",
     "encode_user_part",
     "is_trivial",
+    "mark_last",
     "reinsert",
     "rest_fields",
     "spell",
@@ -163,7 +172,12 @@ def spell(items: list[Any], hint: Any, null_when_empty: bool = False) -> Any:
     )
     if not items:
         return {"absent": ABSENT, "null": None, "list": []}.get(kind, "")
-    if kind == "string" and len(items) == 1 and items[0].get("type") == "text":
+    if (
+        kind == "string"
+        and len(items) == 1
+        and items[0].get("type") == "text"
+        and len(items[0]) == 2
+    ):
         return items[0]["text"]
     return items
 
@@ -177,10 +191,33 @@ def reinsert(items: list[Any], unmapped: Any) -> None:
 def text_item(part: TextPart, ctx: Context, where: str) -> dict[str, Any]:
     out: dict[str, Any] = {"type": "text", "text": part.text}
     apply_extras(out, hints(part.extras))
-    ctx.lose_extras(part.extras, FORMAT, where)
-    if part.cache_control is not None:
-        ctx.lose(f"{where}.cache_control", "chat caches prompts automatically", "dropped")
+    mark(out, part, ctx, where)
     return out
+
+
+def mark(
+    out: dict[str, Any], part: TextPart | ImagePart | DocumentPart, ctx: Context, where: str
+) -> None:
+    """Report ``part``'s foreign extras, and write its cache marker (Anthropic's or the
+    Responses one) as ``prompt_cache_breakpoint`` where this upstream takes them."""
+    extras, breakpoint = openai_breakpoint(part.cache_control, part.extras, FORMAT, ctx, where)
+    ctx.lose_extras(extras, FORMAT, where)
+    if breakpoint is not None:
+        out[BREAKPOINT] = breakpoint
+
+
+def mark_last(
+    items: list[Any], part: ToolResultPart, ctx: Context, where: str
+) -> Mapping[str, Mapping[str, Any]]:
+    """Write a tool result's cache marker on the last of its ``items`` (the prefix ends with
+    the result) where this upstream takes breakpoints; the result's extras left to report."""
+    extras, breakpoint = openai_breakpoint(part.cache_control, part.extras, FORMAT, ctx, where)
+    if breakpoint is not None:
+        if items and isinstance(items[-1], Mapping):
+            items[-1] = {**items[-1], BREAKPOINT: breakpoint}
+        else:
+            ctx.lose(f"{where}.cache_control", "the chat tool message has no part to mark")
+    return extras
 
 
 def _encode_image(part: ImagePart, ctx: Context, where: str) -> dict[str, Any] | None:
@@ -205,9 +242,7 @@ def _encode_image(part: ImagePart, ctx: Context, where: str) -> dict[str, Any] |
         "image_url": url if carried.get("_url_string") else inner,
     }
     apply_extras(out, {k: v for k, v in carried.items() if k != "image_url"})
-    ctx.lose_extras(part.extras, FORMAT, where)
-    if part.cache_control is not None:
-        ctx.lose(f"{where}.cache_control", "chat caches prompts automatically", "dropped")
+    mark(out, part, ctx, where)
     return out
 
 
@@ -248,9 +283,7 @@ def _encode_document(part: DocumentPart, ctx: Context, where: str) -> dict[str, 
             ctx.lose(f"{where}.{name}", f"a chat {out['type']} part has no {name}", "dropped")
     if part.citations_enabled is not None:
         ctx.lose(f"{where}.citations", "chat cannot cite documents", "dropped")
-    if part.cache_control is not None:
-        ctx.lose(f"{where}.cache_control", "chat caches prompts automatically", "dropped")
-    ctx.lose_extras(part.extras, FORMAT, where)
+    mark(out, part, ctx, where)
     return out
 
 

@@ -34,6 +34,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Final, Literal, TypeVar
 
+from apibridge.codecs._cache_markers import top_level_marker
 from apibridge.codecs._context import (
     Context,
     expect_list,
@@ -47,6 +48,7 @@ from apibridge.codecs._context import (
 from apibridge.codecs._custom_tools import describe, input_schema
 from apibridge.codecs._openai_twins import (
     fast_requested,
+    request_tier,
     request_twins,
     user_field,
     without_fast,
@@ -208,8 +210,11 @@ def encode_request(request: Request, ctx: Context) -> dict[str, Any]:
     extras = request.extras
     carried = extras.get(FORMAT, NO_HINTS) if extras else NO_HINTS
     twins = request_twins(extras, FORMAT) if extras and "responses" in extras else None
+    tier = cache_options = None
     if extras and has_foreign_fields(extras):
-        ctx.lose_extras(without_fast(without_twins(extras, FORMAT), FORMAT), FORMAT, "request")
+        rest, tier = request_tier(without_fast(without_twins(extras, FORMAT), FORMAT), FORMAT)
+        rest, cache_options = top_level_marker(rest, FORMAT, ctx)
+        ctx.lose_extras(rest, FORMAT, "request")
     messages = encode_system(request.system, request.system_role, carried.get("_system"), ctx)
     messages += encode_messages(request.messages, ctx)
     out: dict[str, Any] = {"model": request.model, "messages": messages}
@@ -295,6 +300,10 @@ def encode_request(request: Request, ctx: Context) -> dict[str, Any]:
             out.setdefault(key, value)
     if extras and fast_requested(extras, FORMAT):  # an Anthropic client's ``speed: fast``
         out.setdefault("service_tier", "fast")
+    if tier is not None:  # an Anthropic client's ``service_tier``
+        out.setdefault("service_tier", tier)
+    if cache_options is not None:  # an Anthropic client's top-level ``cache_control``
+        out.setdefault("prompt_cache_options", cache_options)
     return out
 
 

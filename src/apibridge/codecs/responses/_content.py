@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
+from apibridge.codecs._cache_markers import BREAKPOINT, openai_breakpoint
 from apibridge.codecs._context import Context, expect_list, expect_obj, expect_str, opt_str
 from apibridge.codecs.responses._wire import (
     FORMAT,
@@ -45,7 +46,7 @@ from apibridge.model import (
     TextPart,
 )
 
-__all__ = ["decode_content", "encode_content"]
+__all__ = ["MARKABLE", "decode_content", "encode_content"]
 
 _DATA_URL = re.compile(r"data:([^;,]*);base64,(.*)", re.DOTALL)
 
@@ -147,6 +148,10 @@ def _decode_file(obj: Mapping[str, Any], where: str) -> DocumentPart:
     )
 
 
+#: the content types that take a ``prompt_cache_breakpoint`` (``openai`` 3.63).
+MARKABLE: Final = frozenset({"input_text", "input_image", "input_file"})
+
+
 def encode_content(part: ContentPart, role: str, ctx: Context, where: str) -> dict[str, Any] | None:
     """A text-like part as a message content entry (``None``: it cannot be held; reported)."""
     assistant = role == "assistant"
@@ -180,8 +185,15 @@ def encode_content(part: ContentPart, role: str, ctx: Context, where: str) -> di
             ctx.lose(where, "responses assistant messages cannot hold files")
             return None
         out = _encode_file(part, ctx, where)
-    lose_cache(part, ctx, where)
-    lose_foreign(ctx, part.extras, where)
+    extras = part.extras
+    if out["type"] in MARKABLE:
+        marker = getattr(part, "cache_control", None)
+        extras, breakpoint = openai_breakpoint(marker, extras, FORMAT, ctx, where)
+        if breakpoint is not None:
+            out[BREAKPOINT] = breakpoint
+    else:
+        lose_cache(part, ctx, where)
+    lose_foreign(ctx, extras, where)
     finish(out, part.extras)
     return out
 

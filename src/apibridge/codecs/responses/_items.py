@@ -36,6 +36,12 @@ from typing import Any, Final, cast
 
 import attrs
 
+from apibridge.codecs._cache_markers import (
+    BREAKPOINT,
+    breakpoints_on,
+    is_marked,
+    openai_breakpoint,
+)
 from apibridge.codecs._context import (
     Context,
     expect_list,
@@ -45,7 +51,7 @@ from apibridge.codecs._context import (
     str_or_none,
 )
 from apibridge.codecs._server_text import text_forms
-from apibridge.codecs.responses._content import decode_content, encode_content
+from apibridge.codecs.responses._content import MARKABLE, decode_content, encode_content
 from apibridge.codecs.responses._reasoning_items import (
     decode_reasoning,
     encode_reasoning,
@@ -236,24 +242,38 @@ def _encode_result(part: ToolResultPart, ctx: Context, where: str) -> dict[str, 
     kind = "custom_tool_call_output" if part.kind == "custom" else "function_call_output"
     out: dict[str, Any] = {"type": kind, "call_id": part.call_id}
     texts_only = all(isinstance(p, TextPart) for p in part.content)
-    if texts_only and len(part.content) <= 1 and (own.get("_output_string") or not own):
+    extras, breakpoint = openai_breakpoint(part.cache_control, part.extras, FORMAT, ctx, where)
+    if (
+        texts_only
+        and len(part.content) <= 1
+        and (own.get("_output_string") or not own)
+        and (breakpoint is None or not part.content)
+        and not (breakpoints_on(ctx, FORMAT) and any(is_marked(p) for p in part.content))
+    ):
         out["output"] = part.text
         for i, p in enumerate(part.content):
             lose_cache(p, ctx, f"{where}.content[{i}]")
+            lose_foreign(ctx, p.extras, f"{where}.content[{i}]")
     else:
         entries = (
             encode_content(p, "user", ctx, f"{where}.content[{i}]")
             for i, p in enumerate(part.content)
         )
         out["output"] = [e for e in entries if e is not None]
+    if breakpoint is not None:
+        # the marker ends the prefix at the result's end: on its last entry (a list output)
+        last = out["output"][-1] if isinstance(out["output"], list) and out["output"] else None
+        if last is not None and last.get("type") in MARKABLE:
+            out["output"][-1] = {**last, BREAKPOINT: breakpoint}
+        else:
+            ctx.lose(f"{where}.cache_control", "the tool output has no part to mark")
     if part.is_error:
         ctx.lose(
             f"{where}.is_error",
             "responses tool outputs have no error flag",
             "sent as a normal output",
         )
-    lose_cache(part, ctx, where)
-    lose_foreign(ctx, part.extras, where)
+    lose_foreign(ctx, extras, where)
     finish(out, part.extras, item=own.get("_item"))
     return out
 
@@ -506,13 +526,17 @@ def _open_message(
 
 def _plain_output(content: Sequence[ContentPart]) -> bool:
     """Whether a tool result's content goes as a plain ``output`` string with nothing to
-    report: no part, or one text part without a cache marker."""
+    report: no part, or one text part without a cache marker or another format's field."""
     if not content:
         return True
     if len(content) != 1:
         return False
     only = content[0]
-    return type(only) is TextPart and only.cache_control is None
+    return (
+        type(only) is TextPart
+        and only.cache_control is None
+        and not (only.extras and has_foreign(only.extras))
+    )
 
 
 def _close_string(msg: dict[str, Any] | None, as_string: bool | None) -> None:

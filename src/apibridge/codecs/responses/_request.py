@@ -31,6 +31,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
+from apibridge.codecs._cache_markers import (
+    breakpoints_on,
+    is_marked,
+    openai_breakpoint,
+    top_level_marker,
+)
 from apibridge.codecs._context import (
     Context,
     expect_list,
@@ -42,6 +48,7 @@ from apibridge.codecs._context import (
 )
 from apibridge.codecs._openai_twins import (
     fast_requested,
+    request_tier,
     request_twins,
     user_field,
     without_fast,
@@ -70,7 +77,6 @@ from apibridge.codecs.responses._wire import (
     finish,
     has_foreign,
     hints,
-    lose_cache,
     lose_foreign,
     pack,
     part_hints,
@@ -206,10 +212,15 @@ def decode_request(body: Mapping[str, Any], ctx: Context) -> Request:
 def _encode_system(request: Request, ctx: Context) -> tuple[str | None, list[dict[str, Any]]]:
     """``instructions`` and the leading system/developer items for ``Request.system``."""
     if not any(hints(p.extras) for p in request.system):
+        if breakpoints_on(ctx, FORMAT) and any(is_marked(p) for p in request.system):
+            # Marked for caching: ``instructions`` take no breakpoint, a system message does.
+            items = encode_parts(request.system, request.system_role, ctx, "system", ItemIds(None))
+            return None, items
         # Another format's system prompt: Responses says it best as ``instructions``.
         for i, part in enumerate(request.system):
             lose_foreign(ctx, part.extras, f"system[{i}]")
-            lose_cache(part, ctx, f"system[{i}]")
+            # (a marker gets here only when breakpoints are off: reported as such)
+            openai_breakpoint(part.cache_control, {}, FORMAT, ctx, f"system[{i}]")
             if part.citations:
                 ctx.lose(f"system[{i}].citations", "instructions cannot carry citations")
         text = "\n\n".join(p.text for p in request.system)
@@ -233,11 +244,10 @@ def encode_request(request: Request, ctx: Context) -> dict[str, Any]:
         )
     own = hints(request.extras)
     twins = request_twins(request.extras, FORMAT) if "chat" in request.extras else None
-    lose_foreign(
-        ctx,
-        without_fast(without_twins(request.extras, FORMAT) if twins else request.extras, FORMAT),
-        "request",
-    )
+    rest = without_fast(without_twins(request.extras, FORMAT) if twins else request.extras, FORMAT)
+    rest, tier = request_tier(rest, FORMAT)
+    rest, cache_options = top_level_marker(rest, FORMAT, ctx)
+    lose_foreign(ctx, rest, "request")
     body: dict[str, Any] = {"model": request.model}
     instructions, items = _encode_system(request, ctx)
     from_system = bool(items)
@@ -274,6 +284,10 @@ def encode_request(request: Request, ctx: Context) -> dict[str, Any]:
         _encode_twins(twins, body)
     if fast_requested(request.extras, FORMAT):  # an Anthropic client's ``speed: fast``
         body.setdefault("service_tier", "fast")
+    if tier is not None:  # an Anthropic client's ``service_tier``
+        body.setdefault("service_tier", tier)
+    if cache_options is not None:  # an Anthropic client's top-level ``cache_control``
+        body.setdefault("prompt_cache_options", cache_options)
     _encode_include(request, own, body)
     return body
 

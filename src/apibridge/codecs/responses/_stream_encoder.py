@@ -30,10 +30,13 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
+import attrs
+
 from apibridge._sse import encode_comment
 from apibridge.codecs._context import Context, new_id
 from apibridge.codecs._openai_twins import tier_from_anthropic
 from apibridge.codecs._sequencer import PartSequencer
+from apibridge.codecs._tool_usage import tool_usage_of
 from apibridge.codecs.responses._errors import encode_failed
 from apibridge.codecs.responses._item_writers import ItemStream, Writer, writer_for
 from apibridge.codecs.responses._items import ItemIds
@@ -123,6 +126,11 @@ class StreamEncoder:
 
     def _response(self, *, stop: str | None, in_progress: bool = False) -> dict[str, Any]:
         plain, tier = tier_from_anthropic(self._usage)
+        tool_usage = None
+        if plain is not None and not in_progress:
+            rest, tool_usage = tool_usage_of(plain.extras, self._ctx, "usage")
+            if tool_usage is not None:
+                plain = attrs.evolve(plain, extras=rest)
         usage = None if in_progress else encode_usage(plain, self._ctx, "usage")
         body = response_object(
             response_id=self._id,
@@ -137,6 +145,8 @@ class StreamEncoder:
         )
         if tier is not None:  # an Anthropic answer's usage.service_tier
             body["service_tier"] = tier
+        if tool_usage is not None:  # an Anthropic answer's usage.server_tool_use
+            body.setdefault("tool_usage", tool_usage)
         return body
 
     def _start(self, event: MessageStart | None) -> list[bytes]:
