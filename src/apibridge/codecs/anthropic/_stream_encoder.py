@@ -494,14 +494,14 @@ class StreamEncoder:
         said = self._start_usage.extras if self._start_usage else {}
         # Only what the start did not already say goes in the delta's usage extras (another
         # format's fields too: the encoder reports those, once).
-        extras: dict[str, Mapping[str, Any]] = {}
+        usage_extras: dict[str, Mapping[str, Any]] = {}
         for fmt, fields in usage.extras.items():
             before = said.get(fmt, {})
             new = {k: v for k, v in fields.items() if before.get(k) != v}
             if new:
-                extras[fmt] = new
+                usage_extras[fmt] = new
         body = encode_usage(
-            attrs.evolve(usage, extras=extras),
+            attrs.evolve(usage, extras=usage_extras),
             self.ctx,
             "message_delta.usage",
             delta=True,
