@@ -28,6 +28,7 @@ import attrs
 
 from apibridge._sse import SSEDecoder, SSEFrame
 from apibridge.codecs import Codec, Context, StreamDecoder, get_codec
+from apibridge.codecs._tool_search import flat_tool_name
 from apibridge.codecs.responses import answer_failure
 from apibridge.errors import InvalidPayload, Loss, UpstreamError
 from apibridge.model import (
@@ -58,6 +59,10 @@ class ToolNames:
     :func:`flat_tool_name` (``<namespace>__<name>``, shortened like any other name the target
     rejects), calls in the history are sent under that name, and calls in the answer get their
     ``namespace`` and ``name`` back.
+
+    Such an upstream has no client-executed tool search either: the client's ``tool_search``
+    tool (``Tool(kind="tool_search")``) is sent as the function it is, and the upstream's
+    calls of that function become tool-search calls again (:attr:`searches`).
     """
 
     to_upstream: Mapping[str, str] = attrs.field(factory=dict)
@@ -66,6 +71,8 @@ class ToolNames:
     flat: Mapping[tuple[str, str], str] = attrs.field(factory=dict)
     #: upstream flat name → the client's namespace (its name is in :attr:`to_client`).
     namespaces: Mapping[str, str] = attrs.field(factory=dict)
+    #: upstream names of the client's tool-search tools (also in :attr:`to_client`).
+    searches: frozenset[str] = frozenset()
 
     @classmethod
     def for_target(cls, request: Request, target: Codec) -> ToolNames:
@@ -75,9 +82,12 @@ class ToolNames:
         # rejects are sorted (the map's order) and shortened.
         names: set[str] = set()
         members: set[tuple[str, str]] = set()
+        searches: set[str] = set()
         flatten = not target.TOOL_NAMESPACES
         for tool in request.tools:
             if tool.kind != "server":
+                if tool.kind == "tool_search" and flatten:
+                    searches.add(tool.name)
                 if tool.namespace is not None and flatten:
                     members.add((tool.namespace, tool.name))
                 else:
@@ -93,7 +103,7 @@ class ToolNames:
             return _NO_NAMES
         limit, allowed = target.TOOL_NAME_MAX, target.TOOL_NAME_RE.fullmatch
         rejected = [n for n in names if len(n) > limit or not allowed(n)]
-        if not rejected and not members:
+        if not rejected and not members and not searches:
             return _NO_NAMES
         forward = {name: _shorten(name, target) for name in sorted(rejected)}
         back = {v: k for k, v in forward.items()}
@@ -110,7 +120,10 @@ class ToolNames:
                 flat[(namespace, name)] = upstream
                 back[upstream] = name
                 namespaces[upstream] = namespace
-        return cls(forward, back, flat, namespaces)
+        found = frozenset(forward.get(n, n) for n in searches)
+        for name in searches:
+            back.setdefault(forward.get(name, name), name)
+        return cls(forward, back, flat, namespaces, found)
 
     @property
     def upstream_names(self) -> dict[str, str]:
@@ -196,24 +209,14 @@ class ToolNames:
             namespace = self.namespaces.get(part.name)
             if namespace is not None:
                 return attrs.evolve(part, name=self.to_client[part.name], namespace=namespace)
+            if part.name in self.searches and part.kind == "function":
+                return attrs.evolve(part, name=self.to_client[part.name], kind="tool_search")
             return attrs.evolve(part, name=self.to_client[part.name])
         return part
 
 
 #: the map of a request whose every tool name the upstream accepts (frozen: one serves all).
 _NO_NAMES: Final = ToolNames()
-
-#: what joins a namespace and a member's name in a flattened tool name.
-NAMESPACE_SEPARATOR: Final = "__"
-
-
-def flat_tool_name(namespace: str, name: str) -> str:
-    """The name a namespace member gets where the target has no namespaces:
-    ``<namespace>__<name>``; a namespace that already ends in ``__`` (Codex's MCP spelling,
-    ``mcp__server__``) is not given a second separator."""
-    if namespace.endswith(NAMESPACE_SEPARATOR):
-        return namespace + name
-    return namespace + NAMESPACE_SEPARATOR + name
 
 
 def _shorten(name: str, target: Codec, *, force: bool = False) -> str:

@@ -168,13 +168,14 @@ class ToolCallPart:
 
     ``arguments`` is the raw JSON text of the arguments for ``kind="function"``, or the
     free-form input of a Responses ``custom`` tool for ``kind="custom"``. It is kept as text
-    so that the exact bytes survive (no re-serialisation).
+    so that the exact bytes survive (no re-serialisation). ``kind="tool_search"``: a call of
+    a client-executed tool search (Responses ``tool_search_call``; see :class:`Tool`).
     """
 
     id: str
     name: str
     arguments: str
-    kind: Literal["function", "custom"] = "function"
+    kind: Literal["function", "custom", "tool_search"] = "function"
     item_id: str | None = None
     #: the Responses ``namespace`` of the called tool (see :attr:`Tool.namespace`).
     namespace: str | None = None
@@ -184,12 +185,13 @@ class ToolCallPart:
 
 @attrs.frozen(kw_only=True)
 class ToolResultPart:
-    """The client's answer to a tool call, in a user turn."""
+    """The client's answer to a tool call, in a user turn; ``kind="tool_search"``: a
+    Responses ``tool_search_output``, its text naming the tools it loaded (see :class:`Tool`)."""
 
     call_id: str
     content: tuple[TextPart | ImagePart | DocumentPart, ...] = ()
     is_error: bool = False
-    kind: Literal["function", "custom"] = "function"
+    kind: Literal["function", "custom", "tool_search"] = "function"
     cache_control: Mapping[str, JSON] | None = None
     extras: Extras = attrs.field(factory=dict)
 
@@ -294,10 +296,12 @@ class Tool:
     an MCP server's tools so); ``namespace_description`` is that namespace's description.
     Members of one namespace are consecutive in ``Request.tools``. Formats without namespaces
     get each member as a plain tool under a flattened name (see ``apibridge.ToolNames``).
+    ``kind="tool_search"``: Codex's client-run Responses ``tool_search``, a function where the
+    target has none. ``defer_loading``: the tool is loaded only when a tool search finds it.
     """
 
     name: str
-    kind: Literal["function", "custom", "server"] = "function"
+    kind: Literal["function", "custom", "server", "tool_search"] = "function"
     namespace: str | None = None
     namespace_description: str | None = None
     description: str | None = None
@@ -307,6 +311,7 @@ class Tool:
     server_type: str | None = None
     raw: Mapping[str, JSON] | None = None
     source_format: str | None = None
+    defer_loading: bool | None = None
     cache_control: Mapping[str, JSON] | None = None
     extras: Extras = attrs.field(factory=dict)
 

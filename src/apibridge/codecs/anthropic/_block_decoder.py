@@ -36,6 +36,7 @@ from apibridge.codecs._context import (
 )
 from apibridge.codecs._custom_tools import custom_tool_names, unwrap_call
 from apibridge.codecs._server_text import flatten_search_result
+from apibridge.codecs._tool_search import reference_text
 from apibridge.codecs.anthropic._wire import (
     CONTENT_LIST,
     CONTENT_STRING,
@@ -381,6 +382,7 @@ def _decode_tool_result(
     elif content is not None:
         own.set(CONTENT_LIST)
         carried_whole = opaque = False
+        referenced: list[str] = []
         for i, item in enumerate(expect_list(content, f"{where}.content")):
             part = decode_block(item, f"{where}.content[{i}]", ctx)
             if isinstance(part, TextPart | ImagePart | DocumentPart):
@@ -391,13 +393,17 @@ def _decode_tool_result(
             carried_whole = True
             kind = part.kind if isinstance(part, ServerToolPart) else None
             flat = flatten_search_result(item) if kind == "search_result" else None
-            if flat is None:
-                opaque = True
-            else:
+            if flat is not None:
                 parts.append(_with_lost_fields(flat, item))
+                continue
+            opaque = True
+            if item.get("type") == "tool_reference" and isinstance(item.get("tool_name"), str):
+                referenced.append(item["tool_name"])
         if carried_whole:
             # data other formats report when something has no text form; a hint otherwise
             own.set("content" if opaque else SEARCH_RESULTS, list(content))
+        if referenced:  # (ToolSearch) what a format without tool references gets instead
+            parts.append(TextPart(text=reference_text(referenced)))
     elif "content" in b:
         own.empties(b, ("content",))
     is_error = b.get("is_error", False)

@@ -32,6 +32,7 @@ from apibridge.codecs._context import Context, expect_obj, expect_str, opt_bool,
 from apibridge.codecs._custom_tools import describe, input_schema
 from apibridge.codecs._reasoning import budget_for_effort, effort_for_budget, nearest_effort
 from apibridge.codecs._web_search import flat_location
+from apibridge.codecs._tool_search import ANTHROPIC_TOOL_SEARCH, is_tool_search
 from apibridge.codecs.anthropic._wire import FORMAT, Own, absent_keys, cache_control, finish, own_of
 from apibridge.errors import InvalidPayload
 from apibridge.model import OutputFormat, ReasoningConfig, Request, Tool, ToolChoice
@@ -91,7 +92,7 @@ TYPE_CUSTOM: Final = "_type_custom"
 MIN_BUDGET: Final = 1024
 
 _TOOL_KEYS: Final = frozenset(
-    {"type", "name", "description", "input_schema", "strict", "cache_control"}
+    {"type", "name", "description", "input_schema", "strict", "cache_control", "defer_loading"}
 )
 _WEB_SEARCH_TYPE: Final = re.compile(r"web_search_\d+")
 _DATED_TYPE: Final = re.compile(r"(?P<name>.+?)_\d{8}")
@@ -116,7 +117,7 @@ def decode_tool(value: Any, where: str) -> Tool:
             cache_control=cache_control(tool, where),
         )
     own = Own(tool, _TOOL_KEYS)
-    own.empties(tool, ("description", "strict", "cache_control"))
+    own.empties(tool, ("description", "strict", "cache_control", "defer_loading"))
     own.absent(tool, ("input_schema",))
     if kind == "custom":
         own.set(TYPE_CUSTOM)
@@ -127,6 +128,7 @@ def decode_tool(value: Any, where: str) -> Tool:
         description=opt_str(tool.get("description"), f"{where}.description"),
         parameters=None if schema is None else expect_obj(schema, f"{where}.input_schema"),
         strict=strict,
+        defer_loading=opt_bool(tool.get("defer_loading"), f"{where}.defer_loading"),
         cache_control=cache_control(tool, where),
         extras=own.extras(),
     )
@@ -215,6 +217,10 @@ def encode_tool(tool: Tool, where: str, ctx: Context) -> dict[str, Any] | None:
             return dict(tool.raw)
         if tool.server_type == "web_search":
             return _web_search_tool(tool, where, ctx)
+        if is_tool_search(tool.server_type):  # the hosted Responses tool search
+            for key in set(tool.raw or {}) - {"type", "execution"}:
+                ctx.lose(f"{where}.{key}", "Anthropic tool search has no such setting")
+            return dict(ANTHROPIC_TOOL_SEARCH)
         ctx.lose(where, f"the {tool.server_type or tool.name} tool has no Anthropic equivalent")
         return None
     own = own_of(tool.extras)
@@ -237,6 +243,8 @@ def encode_tool(tool: Tool, where: str, ctx: Context) -> dict[str, Any] | None:
         out["input_schema"] = {"type": "object", "properties": {}}
     if tool.strict is not None:
         out["strict"] = tool.strict
+    if tool.defer_loading is not None:
+        out["defer_loading"] = tool.defer_loading
     if tool.cache_control is not None:
         out["cache_control"] = dict(tool.cache_control)
     return finish(out, tool.extras, ctx, where)

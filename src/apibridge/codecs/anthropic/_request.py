@@ -28,6 +28,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
+import attrs
+
 from apibridge.codecs._cache_markers import cache_options_for_anthropic
 from apibridge.codecs._claude_models import UNKNOWN_MODEL, ClaudeModel, claude_model
 from apibridge.codecs._context import (
@@ -206,6 +208,20 @@ def _decode_messages(values: Sequence[Any], ctx: Context) -> tuple[Message, ...]
     return tuple(messages)
 
 
+def _loadable(tool: Tool, request: Request, i: int, ctx: Context) -> Tool:
+    """``tool``, loaded from the start (``defer_loading`` reported) where only a client-run
+    Responses tool search could load it: its results name tools in text, which loads
+    nothing on Anthropic."""
+    if not tool.defer_loading or not any(t.kind == "tool_search" for t in request.tools):
+        return tool
+    ctx.lose(
+        f"tools[{i}].defer_loading",
+        "a client-executed Responses tool search cannot load a deferred Anthropic tool",
+        "the tool is sent loaded from the start",
+    )
+    return attrs.evolve(tool, defer_loading=None)
+
+
 #: A client tool of the common shape: these fields and no others.
 _PLAIN_TOOL_KEYS: Final = frozenset({"name", "description", "input_schema"})
 
@@ -274,7 +290,7 @@ def encode_request(request: Request, ctx: Context) -> dict[str, Any]:
     tools = [
         t
         for i, tool in enumerate(request.tools)
-        if (t := encode_tool(tool, f"tools[{i}]", ctx)) is not None
+        if (t := encode_tool(_loadable(tool, request, i, ctx), f"tools[{i}]", ctx)) is not None
     ]
     if tools:
         out["tools"] = tools

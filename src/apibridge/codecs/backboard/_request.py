@@ -324,6 +324,12 @@ def _tools(request: Request, body: dict[str, Any], ctx: Context) -> None:
             else:
                 ctx.lose(where, f"server tool {tool.server_type or tool.name} is not on backboard")
             continue
+        if tool.defer_loading:
+            ctx.lose(
+                f"{where}.defer_loading",
+                "backboard tools cannot wait for a tool search to load them",
+                "the tool is sent loaded from the start",
+            )
         if tool.kind == "custom":
             functions.append(_custom_tool(tool, where, ctx))
             continue

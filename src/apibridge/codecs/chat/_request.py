@@ -225,6 +225,7 @@ def encode_request(request: Request, ctx: Context) -> dict[str, Any]:
             and not tool.extras
             and tool.format is None
             and tool.cache_control is None
+            and tool.defer_loading is None
         ):
             # A plain function tool (the common case): no hints to read, nothing to lose.
             function: dict[str, Any] = {"name": tool.name}
@@ -238,6 +239,12 @@ def encode_request(request: Request, ctx: Context) -> dict[str, Any]:
             tools.append({"type": "function", "function": function})
             continue
         where = f"tools[{k}]"
+        if tool.defer_loading:
+            ctx.lose(
+                f"{where}.defer_loading",
+                "chat tools cannot wait for a tool search to load them",
+                "the tool is sent loaded from the start",
+            )
         if tool.kind != "server":
             tools.append(_encode_tool(tool, ctx, where))
         elif tool.server_type == "web_search":
@@ -402,7 +409,7 @@ def _encode_tool(tool: Tool, ctx: Context, where: str) -> dict[str, Any]:
     if tool.kind == "custom" and not is_chat_custom(tool):
         return _wrapped_tool(tool, ctx, where)
     carried = hints(tool.extras)
-    kind = tool.kind
+    kind = "custom" if tool.kind == "custom" else "function"  # a tool search is a function
     inner: dict[str, Any] = {"name": tool.name}
     if tool.description is not None:
         inner["description"] = tool.description

@@ -194,7 +194,7 @@ class StreamEncoder:
             first = {
                 "index": self._tools[index][0],
                 "id": part.id,
-                "type": part.kind,
+                "type": key,
                 key: {"name": part.name, field: part.arguments},
             }
             if part.item_id is not None:

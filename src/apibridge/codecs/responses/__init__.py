@@ -1,10 +1,10 @@
 """The OpenAI Responses codec (see :mod:`apibridge.codecs` for the surface every codec has).
 
 A pure re-export face. The modules, lowest layer first; each imports only modules below it:
-``_wire`` (tables, hints, stops, citations, usage) → ``_content``, ``_reasoning_items`` →
-``_items`` → ``_settings`` → ``_request`` → ``_response`` → ``_stream_decoder``, and
-``_item_writers`` → ``_stream_encoder``; ``_errors`` (the error envelope) rests on ``_wire``
-alone.
+``_wire`` (tables, hints, stops, citations, usage) → ``_content``, ``_reasoning_items``,
+``_search_items`` → ``_items`` → ``_settings`` → ``_request`` → ``_response`` →
+``_stream_decoder``, and ``_item_writers`` → ``_search_writer`` → ``_stream_encoder``;
+``_errors`` (the error envelope) rests on ``_wire`` alone.
 """
 
 from __future__ import annotations

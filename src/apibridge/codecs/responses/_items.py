@@ -57,6 +57,12 @@ from apibridge.codecs.responses._reasoning_items import (
     encode_reasoning,
     is_openai_reasoning,
 )
+from apibridge.codecs.responses._search_items import (
+    SEARCH_ITEMS,
+    decode_search,
+    encode_search_call,
+    encode_search_output,
+)
 from apibridge.codecs.responses._wire import (
     CALL_ITEMS,
     FORMAT,
@@ -203,6 +209,8 @@ def decode_item(item: Mapping[str, Any], where: str) -> ContentPart:
         )
     if kind in ("function_call_output", "custom_tool_call_output"):
         return _decode_result(item, kind, where)
+    if kind in SEARCH_ITEMS and item.get("execution") == "client":
+        return decode_search(item, kind, where)
     if kind == "reasoning":
         return decode_reasoning(item, where)
     return ServerToolPart(
@@ -238,6 +246,8 @@ def _decode_result(item: Mapping[str, Any], kind: str, where: str) -> ToolResult
 
 
 def _encode_result(part: ToolResultPart, ctx: Context, where: str) -> dict[str, Any]:
+    if part.kind == "tool_search":
+        return encode_search_output(part, ctx, where)
     own = hints(part.extras)
     kind = "custom_tool_call_output" if part.kind == "custom" else "function_call_output"
     out: dict[str, Any] = {"type": kind, "call_id": part.call_id}
@@ -282,6 +292,8 @@ def _encode_call(
     part: ToolCallPart, item_id: str | None, ctx: Context, where: str, output: bool
 ) -> dict[str, Any]:
     own = hints(part.extras)
+    if part.kind == "tool_search":
+        return encode_search_call(part, item_id, ctx, where)
     custom = part.kind == "custom"
     out: dict[str, Any] = {"type": "custom_tool_call" if custom else "function_call"}
     if item_id is not None:
@@ -384,7 +396,7 @@ def encode_item(
 ) -> dict[str, Any] | None:
     """A part that is an item of its own (``None``: it cannot be carried; reported)."""
     if isinstance(part, ToolCallPart):
-        prefix = "ctc_" if part.kind == "custom" else "fc_"
+        prefix = {"custom": "ctc_", "tool_search": "tsc_"}.get(part.kind, "fc_")
         return _encode_call(
             part, part.item_id or ids.optional(prefix, position), ctx, where, output
         )
@@ -467,6 +479,7 @@ def encode_parts(
         elif (
             type(part) is ToolResultPart
             and not output
+            and part.kind != "tool_search"
             and not part.is_error
             and part.cache_control is None
             and _plain_output(part.content)

@@ -62,6 +62,7 @@ from apibridge.codecs.responses._items import (
     encode_parts,
 )
 from apibridge.codecs.responses._settings import (
+    add_loaded_tools,
     decode_reasoning_config,
     decode_text,
     decode_tool_choice,
@@ -181,6 +182,7 @@ def decode_request(body: Mapping[str, Any], ctx: Context) -> Request:
     if raw_tools != []:
         listed = expect_list(raw_tools, "tools")
         tools = decode_tools(listed)
+    tools = add_loaded_tools(tools, messages)
     include = body.get("include")
     if include is not None:
         expect_list(include, "include")  # carried as it came; the encoder extends the list
@@ -273,7 +275,9 @@ def encode_request(request: Request, ctx: Context) -> dict[str, Any]:
     if instructions is not None:
         body["instructions"] = instructions
     if request.tools or own.get("_empty_tools"):
-        body["tools"] = encode_tools(request.tools, ctx)
+        tools = encode_tools(request.tools, ctx, native=bool(own.get("_native")))
+        if tools or own.get("_empty_tools"):  # (loaded tools alone stay in their items)
+            body["tools"] = tools
     if request.tool_choice is not None:
         body["tool_choice"] = encode_tool_choice(request, ctx)
     _encode_settings(request, ctx, own, body)

@@ -32,6 +32,7 @@ from apibridge.codecs._context import (
 )
 from apibridge.codecs._reasoning import effort_for_budget, nearest_effort
 from apibridge.codecs._web_search import flat_location
+from apibridge.codecs._tool_search import TOOL_SEARCH, is_tool_search
 from apibridge.codecs.responses._wire import (
     FORMAT,
     finish,
@@ -42,12 +43,22 @@ from apibridge.codecs.responses._wire import (
     split,
 )
 from apibridge.errors import InvalidPayload
-from apibridge.model import OutputFormat, ReasoningConfig, Request, Tool, ToolChoice
+from apibridge.model import (
+    Message,
+    OutputFormat,
+    ReasoningConfig,
+    Request,
+    Tool,
+    ToolChoice,
+    ToolResultPart,
+)
 
 __all__ = [
     "CHOICE_MODES",
     "CHOICE_WORDS",
+    "LOADED",
     "SERVER_TOOL_TYPES",
+    "add_loaded_tools",
     "decode_reasoning_config",
     "decode_text",
     "decode_tool",
@@ -134,11 +145,60 @@ def decode_tools(listed: Sequence[Any]) -> tuple[Tool, ...]:
     return tuple(out)
 
 
-def encode_tools(tools: tuple[Tool, ...], ctx: Context) -> list[dict[str, Any]]:
-    """``tools`` for the wire: consecutive members of one namespace regrouped into it."""
+#: hint on a tool that a ``tool_search_output`` of the input loaded (it stays in that item).
+LOADED: Final = "_loaded"
+
+
+def add_loaded_tools(tools: tuple[Tool, ...], messages: Sequence[Message]) -> tuple[Tool, ...]:
+    """``tools`` and, after them, the tools the client-executed ``tool_search_output`` items
+    of the input loaded: each once (by namespace and name), loaded (no ``defer_loading``),
+    marked :data:`LOADED`."""
+    added: list[Tool] = []
+    seen = {(t.namespace, t.name) for t in tools if t.kind != "server"}
+    for message in messages:
+        for part in message.content:
+            if not isinstance(part, ToolResultPart) or part.kind != "tool_search":
+                continue
+            item = hints(part.extras).get("_item")
+            listed = item.get("tools") if isinstance(item, Mapping) else None
+            if not isinstance(listed, list):
+                continue
+            for tool in decode_tools(listed):
+                key = (tool.namespace, tool.name)
+                if tool.kind == "server" or key in seen:
+                    continue
+                seen.add(key)
+                extras = {**tool.extras, FORMAT: {**hints(tool.extras), LOADED: True}}
+                added.append(attrs.evolve(tool, defer_loading=None, extras=extras))
+    return (*tools, *added) if added else tools
+
+
+def encode_tools(tools: tuple[Tool, ...], ctx: Context, *, native: bool) -> list[dict[str, Any]]:
+    """``tools`` for the wire: consecutive members of one namespace regrouped into it; the
+    tools a ``tool_search_output`` of the input loaded stay in that item.
+
+    ``defer_loading: true`` is written where the request has a tool search to load the tool
+    with (or the request came from a Responses client, ``native``); otherwise the tool is sent
+    loaded from the start and the flag reported: another format's tool search (Claude Code's
+    ``ToolSearch`` function) cannot load a deferred Responses tool.
+    """
     out: list[dict[str, Any]] = []
     group: dict[str, Any] | None = None
+    searchable = native or any(
+        t.kind == "tool_search" or (t.kind == "server" and is_tool_search(t.server_type))
+        for t in tools
+    )
     for i, tool in enumerate(tools):
+        if tool.extras and hints(tool.extras).get(LOADED):
+            continue
+        if tool.defer_loading and not searchable:
+            ctx.lose(
+                f"tools[{i}].defer_loading",
+                "responses loads deferred tools only through its own tool_search tool, "
+                "which this request does not have",
+                "the tool is sent loaded from the start",
+            )
+            tool = attrs.evolve(tool, defer_loading=None)
         encoded = encode_tool(tool, ctx, f"tools[{i}]")
         if encoded is None:
             continue
@@ -162,8 +222,11 @@ def decode_tool(raw: Any, where: str) -> Tool:
     obj = expect_obj(raw, where)
     kind = expect_str(obj.get("type"), f"{where}.type")
     description = str_or_none(obj.get("description"))
+    defer = obj.get("defer_loading")
+    if defer is not None and not isinstance(defer, bool):
+        raise InvalidPayload(f"{where}.defer_loading: expected a boolean")
     if kind == "function":
-        extra = split(obj, ("type", "name", "description", "parameters", "strict"))
+        extra = split(obj, ("type", "name", "description", "parameters", "strict", "defer_loading"))
         absent = [k for k in ("parameters", "strict") if k not in obj]
         if absent:
             extra["_absent"] = absent
@@ -173,6 +236,7 @@ def decode_tool(raw: Any, where: str) -> Tool:
             description=description,
             parameters=expect_obj(params, f"{where}.parameters") if params is not None else None,
             strict=obj.get("strict") if isinstance(obj.get("strict"), bool) else None,
+            defer_loading=defer,
             extras=pack(extra),
         )
     if kind == "custom":
@@ -182,7 +246,18 @@ def decode_tool(raw: Any, where: str) -> Tool:
             kind="custom",
             description=description,
             format=expect_obj(fmt, f"{where}.format") if fmt is not None else None,
-            extras=pack(split(obj, ("type", "name", "description", "format"))),
+            defer_loading=defer,
+            extras=pack(split(obj, ("type", "name", "description", "format", "defer_loading"))),
+        )
+    if kind == "tool_search" and obj.get("execution") == "client":
+        # Client-executed (Codex): a function the client runs, under the name it has nowhere.
+        params = obj.get("parameters")
+        return Tool(
+            name=TOOL_SEARCH,
+            kind="tool_search",
+            description=description,
+            parameters=expect_obj(params, f"{where}.parameters") if params is not None else None,
+            extras=pack(split(obj, ("type", "description", "parameters", "execution"))),
         )
     name = next((obj[k] for k in ("name", "server_label") if isinstance(obj.get(k), str)), kind)
     return Tool(
@@ -196,15 +271,26 @@ def decode_tool(raw: Any, where: str) -> Tool:
 
 def encode_tool(tool: Tool, ctx: Context, where: str) -> dict[str, Any] | None:
     """A canonical tool for ``tools`` (``None``: it cannot be carried; reported)."""
+    out: dict[str, Any]
     lose_cache(tool, ctx, where)
     lose_foreign(ctx, tool.extras, where)
     if tool.kind == "server":
         if tool.source_format == FORMAT and tool.raw is not None:
             return dict(tool.raw)
         return _foreign_server_tool(tool, ctx, where)
-    out: dict[str, Any] = {"type": tool.kind, "name": tool.name}
+    if tool.kind == "tool_search":
+        out = {"type": "tool_search", "execution": "client"}
+        if tool.description is not None:
+            out["description"] = tool.description
+        if tool.parameters is not None:
+            out["parameters"] = dict(tool.parameters)
+        finish(out, tool.extras)
+        return out
+    out = {"type": tool.kind, "name": tool.name}
     if tool.description is not None:
         out["description"] = tool.description
+    if tool.defer_loading is not None:
+        out["defer_loading"] = tool.defer_loading
     if tool.kind == "custom":
         if tool.format is not None:
             out["format"] = _flat_format(tool.format)
@@ -232,6 +318,11 @@ def _flat_format(fmt: Mapping[str, Any]) -> dict[str, Any]:
 def _foreign_server_tool(tool: Tool, ctx: Context, where: str) -> dict[str, Any] | None:
     """Another format's server tool, where Responses has the same one (web search)."""
     raw = tool.raw or {}
+    if is_tool_search(tool.server_type):
+        # Anthropic's tool search (regex or BM25) as the hosted one: it loads deferred tools.
+        for key in set(raw) - {"type", "name", "cache_control"}:
+            ctx.lose(f"{where}.{key}", "responses tool_search has no such setting")
+        return {"type": "tool_search"}
     if tool.server_type != "web_search":
         ctx.lose(where, f"server tool {tool.name!r} has no responses equivalent")
         return None

@@ -38,9 +38,10 @@ from apibridge.codecs._openai_twins import tier_from_anthropic
 from apibridge.codecs._sequencer import PartSequencer
 from apibridge.codecs._tool_usage import tool_usage_of
 from apibridge.codecs.responses._errors import encode_failed
-from apibridge.codecs.responses._item_writers import ItemStream, Writer, writer_for
+from apibridge.codecs.responses._item_writers import ItemStream, Writer
 from apibridge.codecs.responses._items import ItemIds
 from apibridge.codecs.responses._response import report_stop, response_object
+from apibridge.codecs.responses._search_writer import part_writer
 from apibridge.codecs.responses._wire import encode_usage, lose_foreign, status_for_stop
 from apibridge.errors import ApiError
 from apibridge.model import (
@@ -212,7 +213,7 @@ class StreamEncoder:
     # deltas and the stop are those of the current part.
 
     def _part_start(self, event: PartStart) -> list[bytes]:
-        self._current = writer_for(event.part)(self._stream, event.index, event.part)
+        self._current = part_writer(event.part)(self._stream, event.index, event.part)
         return self._current.start()
 
     def _part_delta(self, event: PartDelta) -> list[bytes]:
