@@ -31,8 +31,8 @@ from apibridge.codecs._claude_models import ClaudeModel
 from apibridge.codecs._context import Context, expect_obj, expect_str, opt_bool, opt_int, opt_str
 from apibridge.codecs._custom_tools import describe, input_schema
 from apibridge.codecs._reasoning import budget_for_effort, effort_for_budget, nearest_effort
-from apibridge.codecs._web_search import flat_location
 from apibridge.codecs._tool_search import ANTHROPIC_TOOL_SEARCH, is_tool_search
+from apibridge.codecs._web_search import flat_location
 from apibridge.codecs.anthropic._wire import FORMAT, Own, absent_keys, cache_control, finish, own_of
 from apibridge.errors import InvalidPayload
 from apibridge.model import OutputFormat, ReasoningConfig, Request, Tool, ToolChoice

@@ -31,8 +31,8 @@ from apibridge.codecs._context import (
     str_or_none,
 )
 from apibridge.codecs._reasoning import effort_for_budget, nearest_effort
-from apibridge.codecs._web_search import flat_location
 from apibridge.codecs._tool_search import TOOL_SEARCH, is_tool_search
+from apibridge.codecs._web_search import flat_location
 from apibridge.codecs.responses._wire import (
     FORMAT,
     finish,
