@@ -499,16 +499,11 @@ class PartStart:
 
 @attrs.frozen(kw_only=True)
 class PartDelta:
-    """More of the part at ``index``.
-
-    ``field`` says what grows: ``text`` (text, refusal), ``arguments`` (tool call JSON or
-    custom input), ``thinking`` (reasoning text), ``signature`` (thinking signature, set
-    whole), ``summary`` (a Responses reasoning summary text; ``summary_index`` says which),
-    ``citation`` (``citation`` holds a whole citation).
-
-    ``logprobs`` are the log probabilities of the tokens a ``text`` delta adds, when the
-    upstream streams them: one object per token in Chat's shape (``token``, ``logprob``,
-    ``bytes``, ``top_logprobs``), carried opaquely.
+    """More of the part at ``index``. ``field`` says what grows: ``text`` (text, refusal),
+    ``arguments`` (tool call JSON or custom input), ``thinking`` (reasoning text), ``signature``
+    (thinking signature, set whole), ``summary`` (a Responses reasoning summary text;
+    ``summary_index`` says which), ``citation`` (a whole ``citation``). ``logprobs`` scores a text
+    delta's tokens (Chat's shape).
     """
 
     index: int
