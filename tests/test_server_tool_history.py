@@ -1,4 +1,4 @@
-"""Fidelity class 21: server-side tool results in the history (issue 15, item 13).
+"""Fidelity class 22: server-side tool results in the history (issue 15, item 13).
 
 Another API cannot take Anthropic's ``web_fetch_tool_result``, code execution results, MCP
 blocks or ``search_result`` blocks, nor Responses' ``code_interpreter_call``,
@@ -161,7 +161,7 @@ ANTHROPIC_CASES: list[tuple[list[Any], list[Any], list[str], list[str]]] = [
 
 @pytest.mark.parametrize("target", ["chat", "responses"])
 @pytest.mark.parametrize(("assistant", "user", "texts", "flattened"), ANTHROPIC_CASES)
-def test_fidelity_21_anthropic_server_blocks_reach_openai_history_as_text(
+def test_fidelity_22_anthropic_server_blocks_reach_openai_history_as_text(
     target: str, assistant: list[Any], user: list[Any], texts: list[str], flattened: list[str]
 ) -> None:
     out, losses = _convert(_anthropic(*assistant, user=user), "anthropic", target)
@@ -173,7 +173,7 @@ def test_fidelity_21_anthropic_server_blocks_reach_openai_history_as_text(
     assert "done" in joined  # the turn's own text stays after the flattened blocks
 
 
-def test_fidelity_21_the_text_stays_in_its_turn() -> None:
+def test_fidelity_22_the_text_stays_in_its_turn() -> None:
     """Flattened results sit in the assistant turn that held them, a search result in the
     user turn: one Responses message per turn, not one per block."""
     body = _anthropic(_use("srvtoolu_2", "code_execution", code="1"), CODE, user=[SEARCH])
@@ -182,7 +182,7 @@ def test_fidelity_21_the_text_stays_in_its_turn() -> None:
     assert roles == ["user", "assistant", "user"]
 
 
-def test_fidelity_21_search_results_inside_a_tool_result() -> None:
+def test_fidelity_22_search_results_inside_a_tool_result() -> None:
     """A ``tool_result`` of ``search_result`` blocks reached OpenAI upstreams empty; its text
     now does, and an Anthropic upstream still gets the blocks exactly as they came."""
     result = {
@@ -216,7 +216,7 @@ def test_fidelity_21_search_results_inside_a_tool_result() -> None:
 
 
 @pytest.mark.parametrize("target", ["chat", "responses"])
-def test_fidelity_21_blocks_without_a_text_form_stay_reported(target: str) -> None:
+def test_fidelity_22_blocks_without_a_text_form_stay_reported(target: str) -> None:
     upload = {"type": "container_upload", "file_id": "file_up"}
     encrypted = {
         "type": "code_execution_tool_result",
@@ -328,7 +328,7 @@ RESPONSES_CASES: list[tuple[dict[str, Any], list[str]]] = [
 
 @pytest.mark.parametrize("target", ["chat", "anthropic"])
 @pytest.mark.parametrize(("item", "texts"), RESPONSES_CASES)
-def test_fidelity_21_responses_server_items_reach_other_history_as_text(
+def test_fidelity_22_responses_server_items_reach_other_history_as_text(
     target: str, item: dict[str, Any], texts: list[str]
 ) -> None:
     out, losses = _convert(_responses(item), "responses", target)
@@ -339,7 +339,7 @@ def test_fidelity_21_responses_server_items_reach_other_history_as_text(
 
 
 @pytest.mark.parametrize("target", ["chat", "anthropic"])
-def test_fidelity_21_a_computer_screenshot_becomes_an_image_in_the_user_turn(target: str) -> None:
+def test_fidelity_22_a_computer_screenshot_becomes_an_image_in_the_user_turn(target: str) -> None:
     shot = {
         "type": "computer_call_output",
         "call_id": "call_c",
@@ -356,7 +356,7 @@ def test_fidelity_21_a_computer_screenshot_becomes_an_image_in_the_user_turn(tar
 
 
 @pytest.mark.parametrize("target", ["chat", "anthropic"])
-def test_fidelity_21_a_generated_image_in_history_stays_reported(target: str) -> None:
+def test_fidelity_22_a_generated_image_in_history_stays_reported(target: str) -> None:
     image = {"type": "image_generation_call", "id": "ig_1", "status": "completed", "result": "xx"}
     _, losses = _convert(_responses(image), "responses", target)
     assert losses["messages[1].content[0]"].action == "dropped"
@@ -367,7 +367,7 @@ def test_fidelity_21_a_generated_image_in_history_stays_reported(target: str) ->
     stderr=st.text(max_size=40),
     code=st.integers(min_value=0, max_value=255),
 )
-def test_fidelity_21_any_stdout_reaches_a_chat_upstream(
+def test_fidelity_22_any_stdout_reaches_a_chat_upstream(
     stdout: str, stderr: str, code: int
 ) -> None:
     block = copy.deepcopy(BASH)
@@ -379,7 +379,7 @@ def test_fidelity_21_any_stdout_reaches_a_chat_upstream(
     assert f"return code {code}" in text
 
 
-def test_fidelity_21_backboard_history_holds_the_text_too() -> None:
+def test_fidelity_22_backboard_history_holds_the_text_too() -> None:
     """backboard threads take the history as text: the blocks' text is written in place (it
     was reported and left out)."""
     losses: list[Loss] = []

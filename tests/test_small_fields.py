@@ -1,4 +1,4 @@
-"""Fidelity class 20: the small fields that crossed silently (issue 15, item 12) are carried
+"""Fidelity class 21: the small fields that crossed silently (issue 15, item 12) are carried
 where the target has a home for them and reported where it has none.
 
 Web search context size and location, a plain-text document's title/context/citations, Chat's
@@ -51,7 +51,7 @@ def _chat_web_search(size: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("size", ["low", "medium", "high"])
-def test_fidelity_20_chat_web_search_options_reach_the_responses_tool(size: str) -> None:
+def test_fidelity_21_chat_web_search_options_reach_the_responses_tool(size: str) -> None:
     """``search_context_size`` was dropped silently and the nested Chat location passed on in
     a shape the Responses tool does not have; both now land in the tool's own fields."""
     out, lost = _request(_chat_web_search(size), "chat", "responses")
@@ -67,7 +67,7 @@ def test_fidelity_20_chat_web_search_options_reach_the_responses_tool(size: str)
     assert lost == []
 
 
-def test_fidelity_20_chat_web_search_location_reaches_anthropic() -> None:
+def test_fidelity_21_chat_web_search_location_reaches_anthropic() -> None:
     """The nested Chat location became ``{"type": "approximate"}`` alone on Anthropic; the
     place now crosses, and the context size (no Anthropic field) is reported."""
     out, lost = _request(_chat_web_search("high"), "chat", "anthropic")
@@ -76,7 +76,7 @@ def test_fidelity_20_chat_web_search_location_reaches_anthropic() -> None:
     assert "tools[0].search_context_size" in lost
 
 
-def test_fidelity_20_other_web_search_settings_to_responses_are_reported() -> None:
+def test_fidelity_21_other_web_search_settings_to_responses_are_reported() -> None:
     body = {
         "model": "m",
         "max_tokens": 10,
@@ -120,7 +120,7 @@ def test_fidelity_20_other_web_search_settings_to_responses_are_reported() -> No
         ),
     ],
 )
-def test_fidelity_20_plain_text_document_fields_to_responses_are_reported(
+def test_fidelity_21_plain_text_document_fields_to_responses_are_reported(
     extra: dict[str, Any], lost: set[str]
 ) -> None:
     """A plain-text document's title, context and citation switch vanished on the way to
@@ -187,7 +187,7 @@ def _chat_answer(usage: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("target", ["anthropic", "responses"])
-def test_fidelity_20_chat_audio_and_prediction_counts_are_reported(target: str) -> None:
+def test_fidelity_21_chat_audio_and_prediction_counts_are_reported(target: str) -> None:
     """Neither Anthropic nor Responses usage has audio or predicted-output counts: each
     non-zero count is reported by name (a zero says nothing and is not)."""
     _, lost = answer(_chat_answer(_chat_usage(1)), "chat", target)
@@ -196,7 +196,7 @@ def test_fidelity_20_chat_audio_and_prediction_counts_are_reported(target: str) 
     assert not [f for f in lost if f.startswith("usage.")]
 
 
-def test_fidelity_20_chat_usage_details_survive_chat_to_chat() -> None:
+def test_fidelity_21_chat_usage_details_survive_chat_to_chat() -> None:
     out, lost = answer(_chat_answer(_chat_usage(1)), "chat", "chat")
     assert out["usage"] == _chat_usage(1)
     assert out["system_fingerprint"] == "fp_abc"
@@ -219,7 +219,7 @@ def _chunks() -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("target", ["anthropic", "responses"])
-def test_fidelity_20_streamed_chat_usage_details_and_fingerprint_are_reported(
+def test_fidelity_21_streamed_chat_usage_details_and_fingerprint_are_reported(
     target: str,
 ) -> None:
     """In streams too (the Anthropic ``message_delta`` usage kept only its own fields)."""
@@ -230,7 +230,7 @@ def test_fidelity_20_streamed_chat_usage_details_and_fingerprint_are_reported(
     assert any(f.endswith("system_fingerprint") for f in lost)
 
 
-def test_fidelity_20_streamed_chat_fingerprint_and_usage_reach_a_chat_client() -> None:
+def test_fidelity_21_streamed_chat_fingerprint_and_usage_reach_a_chat_client() -> None:
     data, lost = _stream(_chunks(), "chat")
     completion = final_from_stream("chat", data)
     assert completion.system_fingerprint == "fp_abc"
@@ -241,7 +241,7 @@ def test_fidelity_20_streamed_chat_fingerprint_and_usage_reach_a_chat_client() -
 
 
 @pytest.mark.parametrize("target", ["anthropic", "responses"])
-def test_fidelity_20_system_fingerprint_is_reported_to_other_clients(target: str) -> None:
+def test_fidelity_21_system_fingerprint_is_reported_to_other_clients(target: str) -> None:
     """Only Chat answers have a ``system_fingerprint``; another client is told it is lost."""
     _, lost = answer(_chat_answer(_chat_usage(0)), "chat", target)
     assert "response.system_fingerprint" in lost
@@ -250,7 +250,7 @@ def test_fidelity_20_system_fingerprint_is_reported_to_other_clients(target: str
 # ------------------------------------------------------------------------ adaptive thinking
 
 
-def test_fidelity_20_adaptive_thinking_without_effort_to_chat_is_reported() -> None:
+def test_fidelity_21_adaptive_thinking_without_effort_to_chat_is_reported() -> None:
     """Adaptive thinking says "decide yourself" at Anthropic's default effort (high): Chat has
     no such word, so no ``reasoning_effort`` goes (the server's default), and that is said."""
     body = {
@@ -347,7 +347,7 @@ def _responses_scored_stream(tokens: list[tuple[str, float]]) -> bytes:
 
 @settings(max_examples=40, deadline=None)
 @given(tokens=_TOKENS)
-def test_fidelity_20_streamed_responses_logprobs_reach_a_chat_client(
+def test_fidelity_21_streamed_responses_logprobs_reach_a_chat_client(
     tokens: list[tuple[str, float]],
 ) -> None:
     """``output_text.delta`` logprobs were dropped silently on the way to a Chat client; each
@@ -371,7 +371,7 @@ def test_fidelity_20_streamed_responses_logprobs_reach_a_chat_client(
 
 @settings(max_examples=40, deadline=None)
 @given(tokens=_TOKENS)
-def test_fidelity_20_streamed_chat_logprobs_reach_a_responses_client(
+def test_fidelity_21_streamed_chat_logprobs_reach_a_responses_client(
     tokens: list[tuple[str, float]],
 ) -> None:
     """Chat chunk logprobs were reported lost; they now ride on the Responses text deltas and
@@ -391,7 +391,7 @@ def test_fidelity_20_streamed_chat_logprobs_reach_a_responses_client(
     ]
 
 
-def test_fidelity_20_streamed_chat_logprobs_stay_for_a_chat_client() -> None:
+def test_fidelity_21_streamed_chat_logprobs_stay_for_a_chat_client() -> None:
     tokens = [("Hel", -0.5), ("lo", -0.25)]
     data, lost = _stream(_chat_scored_stream(tokens), "chat")
     completion = final_from_stream("chat", data)
@@ -399,7 +399,7 @@ def test_fidelity_20_streamed_chat_logprobs_stay_for_a_chat_client() -> None:
     assert lost == []
 
 
-def test_fidelity_20_streamed_responses_logprobs_stay_for_a_responses_client() -> None:
+def test_fidelity_21_streamed_responses_logprobs_stay_for_a_responses_client() -> None:
     """A Responses stream re-encoded for a Responses client wrote ``"logprobs": []`` on every
     delta whatever the upstream said; the scores now stay."""
     tokens = [("Hel", -0.5), ("lo", -0.25)]

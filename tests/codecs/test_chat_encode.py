@@ -226,7 +226,19 @@ def claude_like_request() -> Request:
         reasoning=ReasoningConfig(mode="enabled", budget_tokens=10000),
         user="user-1",
         stream=True,
-        extras={"anthropic": {"context_management": {"edits": []}, "_system_string": True}},
+        extras={
+            "anthropic": {
+                "context_management": {
+                    "edits": [
+                        {
+                            "type": "clear_tool_uses_20250919",
+                            "trigger": {"type": "tool_uses", "value": 100},
+                        }
+                    ]
+                },
+                "_system_string": True,
+            }
+        },
     )
 
 
@@ -282,7 +294,9 @@ def test_request_from_claude_shapes_validates_and_reports_every_loss() -> None:
     assert body["stream_options"] == {"include_usage": True}
     lost = {loss.field: loss.action for loss in ctx.losses}
     assert lost == {
-        "request.context_management": "dropped",
+        "request.context_management.edits[0]": (
+            "applied before sending: tool_uses below 100, nothing cleared"
+        ),
         "system[1].cache_control": "dropped",
         "messages[0].content[3]": "sent as a text part",
         "messages[0].content[3].title": "dropped",
@@ -300,7 +314,7 @@ def test_request_from_claude_shapes_validates_and_reports_every_loss() -> None:
 def test_strict_mode_raises_on_the_first_loss() -> None:
     with pytest.raises(UnsupportedFeature) as info:
         chat.encode_request(claude_like_request(), Context(strict=True))
-    assert info.value.loss.field == "request.context_management"
+    assert info.value.loss.field == "request.context_management.edits[0]"
 
 
 def test_request_from_responses_shapes() -> None:

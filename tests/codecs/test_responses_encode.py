@@ -104,7 +104,19 @@ def test_claude_code_like_request_validates_and_reports_what_it_drops() -> None:
         stop=("\n\nHuman:",),
         top_k=5,
         metadata={"user_id": "u-1"},
-        extras={"anthropic": {"context_management": {"edits": []}, "_content_string": True}},
+        extras={
+            "anthropic": {
+                "context_management": {
+                    "edits": [
+                        {
+                            "type": "clear_tool_uses_20250919",
+                            "trigger": {"type": "tool_uses", "value": 100},
+                        }
+                    ]
+                },
+                "_content_string": True,
+            }
+        },
     )
     body, lost = encode(request)
     assert body["instructions"] == "You are Claude Code.\n\nBe brief."
@@ -115,7 +127,7 @@ def test_claude_code_like_request_validates_and_reports_what_it_drops() -> None:
     assert body["store"] is False
     assert sorted(lost) == sorted(
         [
-            "request.context_management",
+            "request.context_management.edits[0]",
             "system[0].cache_control",
             "messages[0].content[0].cache_control",
             "messages[2].content[0].is_error",

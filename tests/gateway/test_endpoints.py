@@ -224,6 +224,42 @@ def test_fidelity_10_beta_fields_removed_or_translated_for_other_upstreams(
     assert effort == "low"
 
 
+def test_context_edits_applied_before_sending_to_a_chat_upstream(
+    gateway: str, upstreams: dict[str, ScriptedUpstream]
+) -> None:
+    edit = {
+        "type": "clear_tool_uses_20250919",
+        "trigger": {"type": "tool_uses", "value": 1},
+        "keep": {"type": "tool_uses", "value": 1},
+    }
+    messages: list[dict[str, Any]] = [{"role": "user", "content": "go"}]
+    for i in range(3):
+        call = {"type": "tool_use", "id": f"t{i}", "name": "ls", "input": {}}
+        result = {"type": "tool_result", "tool_use_id": f"t{i}", "content": f"listing {i}"}
+        messages += [
+            {"role": "assistant", "content": [call]},
+            {"role": "user", "content": [result]},
+        ]
+    body = minimal("anthropic", "chat-model", context_management={"edits": [edit]})
+    body["messages"] = messages
+    response = post(gateway, "anthropic", body, {"anthropic-beta": BETA})
+    assert response.status_code == 200, response.text
+    sent = upstreams["chat"].last_request()
+    results = [m["content"] for m in sent["messages"] if m["role"] == "tool"]
+    assert results[2] == "listing 2"
+    assert results[0] == results[1] != "listing 0"
+
+
+def test_responses_compaction_reaches_an_anthropic_upstream_with_its_beta(
+    gateway: str, upstreams: dict[str, ScriptedUpstream]
+) -> None:
+    body = minimal("responses", "anthropic-model", context_management=[{"type": "compaction"}])
+    assert post(gateway, "responses", body).status_code == 200
+    sent = upstreams["anthropic"].requests[-1]
+    assert sent["body"]["context_management"] == {"edits": [{"type": "compact_20260112"}]}
+    assert sent["headers"]["anthropic-beta"] == "compact-2026-01-12"
+
+
 def test_late_system_message(gateway: str, upstreams: dict[str, ScriptedUpstream]) -> None:
     messages = [
         {"role": "user", "content": "hello"},

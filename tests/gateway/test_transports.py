@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from apibridge import Exchange
-from apibridge._tokens import estimate_request_tokens, estimate_text_tokens
+from apibridge.codecs._tokens import estimate_request_tokens, estimate_text_tokens
 from apibridge.config import Retries, UpstreamConfig
 from apibridge.errors import ApiError, UpstreamError
 from apibridge.model import (

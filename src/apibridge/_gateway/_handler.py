@@ -62,9 +62,9 @@ from apibridge._gateway._model_list import model_entry, model_list
 from apibridge._gateway._policy import apply_request_policies
 from apibridge._gateway._previous_response import ResponseHistory
 from apibridge._gateway._streaming import SSE_HEADERS, open_stream
-from apibridge._tokens import estimate_request_tokens
 from apibridge.codecs import StreamEncoder, get_codec
 from apibridge.codecs._claude_models import overrides_from_options
+from apibridge.codecs._tokens import estimate_request_tokens
 from apibridge.config import ConfigError, GatewayConfig, UpstreamConfig, redact_url
 from apibridge.errors import ApibridgeError, ApiError, GatewayError, InvalidPayload
 from apibridge.model import Usage

@@ -50,7 +50,9 @@ __all__ = [
 #: Anthropic body fields that only exist behind an ``anthropic-beta`` flag (or only on
 #: Anthropic's platform), and what happens to each for a non-Anthropic upstream.
 BETA_FIELDS: Mapping[str, str] = {
-    "context_management": "removed",  # context-management beta: the upstream edits no context
+    # context-management / compaction betas: the encoder carries the edits the upstream has
+    # (compaction) and applies the others to the history, reported (codecs._context_edits)
+    "context_management": "encoded",
     "mcp_servers": "removed",  # mcp-client beta: the upstream cannot call MCP servers
     "container": "removed",  # code-execution / skills container
     "output_config": "translated",  # effort beta: becomes the reasoning effort
@@ -115,7 +117,7 @@ def apply_beta_policy(
     kept: dict[str, Any] = {}
     for key, value in fields.items():
         action = BETA_FIELDS.get(key)
-        if action is None:
+        if action is None or action == "encoded":
             kept[key] = value
         elif action == "translated" and key == "output_config":
             request, rest = _translate_output_config(request, value, ctx, gated)

@@ -103,7 +103,25 @@ class Context:
             for key in fields:
                 if key.startswith("_"):
                     continue  # a spelling hint (docs/canonical.md), not data: never a loss
-                self.lose(f"{where}.{key}", f"{fmt} field has no {target} equivalent")
+                reason = f"{fmt} field has no {target} equivalent"
+                if key == "context_management":
+                    reason += _applied_edits(fields[key])
+                self.lose(f"{where}.{key}", reason)
+
+
+def _applied_edits(value: Any) -> str:
+    """What an Anthropic answer's ``context_management.applied_edits`` says, for a loss."""
+    edits = value.get("applied_edits") if isinstance(value, Mapping) else None
+    if not isinstance(edits, list):
+        return ""
+    said = [
+        ", ".join(f"{k} {v}" for k, v in edit.items() if k != "type")
+        for edit in edits
+        if isinstance(edit, Mapping)
+    ]
+    kinds = [str(edit.get("type")) for edit in edits if isinstance(edit, Mapping)]
+    applied = "; ".join(f"{kind} ({what})" for kind, what in zip(kinds, said, strict=True))
+    return f"; the upstream applied: {applied or 'nothing'}"
 
 
 def new_id(prefix: str) -> str:

@@ -9,7 +9,8 @@ kind of upstream (or from one that signs nothing), apibridge wraps it:
 * ``f``: the origin: ``anthropic`` (a Claude signature or redacted thinking), ``responses``
   (OpenAI encrypted reasoning), ``none`` (reasoning from a model that signs nothing, such as a
   Chat upstream's ``reasoning_content``);
-* ``k``: ``signature``, ``redacted`` or ``encrypted``;
+* ``k``: ``signature``, ``redacted`` or ``encrypted``; ``compaction`` for a compaction block or
+  item (:mod:`apibridge.codecs._compaction`), whose ``d`` is the original block or item as JSON;
 * ``d``: the original opaque value, byte for byte (absent for ``none``);
 * ``i``: the original reasoning item id (Responses), when there was one.
 

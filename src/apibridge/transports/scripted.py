@@ -34,8 +34,8 @@ import anyio
 import attrs
 
 from apibridge._exchange import Exchange
-from apibridge._tokens import estimate_request_tokens, estimate_text_tokens
 from apibridge.codecs._context import new_id
+from apibridge.codecs._tokens import estimate_request_tokens, estimate_text_tokens
 from apibridge.config import UpstreamConfig
 from apibridge.errors import ApiError, UpstreamError
 from apibridge.model import (

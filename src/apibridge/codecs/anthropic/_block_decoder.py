@@ -25,6 +25,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from apibridge._json import dumps_str
+from apibridge.codecs._compaction import KIND as COMPACTION
+from apibridge.codecs._compaction import compaction_part
 from apibridge.codecs._context import (
     Context,
     expect_list,
@@ -230,6 +232,8 @@ def _plain_tool_result(b: dict[str, Any]) -> ToolResultPart | None:
 def server_part(block: Mapping[str, Any]) -> ServerToolPart:
     """A block carried whole: server tools, search results and block types not yet known."""
     kind = str(block.get("type"))
+    if kind == COMPACTION:  # maybe a Responses compaction item in its envelope
+        return compaction_part(block, FORMAT)
     tool = SERVER_BLOCK_TOOLS.get(kind)
     if kind == "server_tool_use":
         tool = SERVER_TOOL_NAMES.get(str(block.get("name")))

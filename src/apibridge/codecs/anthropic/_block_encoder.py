@@ -34,6 +34,8 @@ from typing import Any, Final
 
 from apibridge import _json
 from apibridge.codecs._cache_markers import anthropic_marker
+from apibridge.codecs._compaction import KIND as COMPACTION
+from apibridge.codecs._compaction import anthropic_block
 from apibridge.codecs._context import Context, new_id
 from apibridge.codecs._custom_tools import wrap_input
 from apibridge.codecs._server_text import sent_as_text
@@ -347,6 +349,9 @@ def encode_server_part(
     answer, as a ``server_tool_use`` block with its query."""
     if part.source_format == FORMAT:
         return dict(part.raw)
+    if part.kind == COMPACTION:
+        block: dict[str, Any] | None = anthropic_block(part, where, ctx, answer=answer)
+        return block
     action = part.raw.get("action")
     query = action.get("query") if isinstance(action, Mapping) else None
     if answer and part.tool == "web_search" and isinstance(query, str):

@@ -41,6 +41,7 @@ from apibridge.codecs._context import (
     opt_int,
     opt_number,
 )
+from apibridge.codecs._context_edits import carry_context_management
 from apibridge.codecs._openai_twins import fast_requested, request_tier, without_fast
 from apibridge.codecs.anthropic._block_decoder import decode_block, decode_blocks, string_text
 from apibridge.codecs.anthropic._block_encoder import encode_blocks, is_plain_text
@@ -268,6 +269,7 @@ def encode_request(request: Request, ctx: Context) -> dict[str, Any]:
         raise UnsupportedFeature(
             Loss(field="n", reason="Anthropic returns one answer per request", action="refused")
         )
+    request = carry_context_management(request, ctx, FORMAT)
     own = own_of(request.extras)
     native = bool(own.get(NATIVE_TURNS))
     messages, moved = _encode_messages(request, ctx, native=native)

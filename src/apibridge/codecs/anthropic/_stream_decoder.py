@@ -187,6 +187,9 @@ class StreamDecoder:
         self._require_start("message_delta")
         delta = expect_obj(data.get("delta", {}), "message_delta.delta")
         self._message_own.update(Own(delta, _DELTA_KEYS).data)
+        edits = data.get("context_management")  # beta: the edits the upstream applied
+        if edits is not None:
+            self._message_own["context_management"] = edits
         usage = None
         if data.get("usage") is not None:
             fresh = decode_usage(data["usage"], "message_delta.usage")
@@ -296,6 +299,12 @@ class StreamDecoder:
             text = expect_str(delta.get("thinking"), f"{where}.thinking")
             state.text.append(text)
             return [PartDelta(index=index, field="thinking", value=text)] if text else []
+        if kind == "compaction_delta" and state.kind == "compaction":
+            # the summary and its opaque value arrive here; the block is whole at its stop
+            for key in ("content", "encrypted_content"):
+                if delta.get(key) is not None:
+                    state.extras = {**(state.extras or {}), key: delta[key]}
+            return []
         if kind == "signature_delta" and state.kind == "thinking":
             state.held.append(expect_str(delta.get("signature"), f"{where}.signature"))
             return []
@@ -354,6 +363,11 @@ class StreamDecoder:
             if value is not None:
                 raw["input"] = value
             return [PartStop(index=index, part=server_part(raw))]
+        if state.kind == "compaction" and state.extras:
+            part = decode_block(
+                {**state.start, **state.extras}, "compaction", self._ctx, answer=True
+            )
+            return [PartStop(index=index, part=part)]
         if state.kind == "thinking":
             signature = "".join(state.held)
             if open_envelope(signature) is not None:

@@ -359,6 +359,16 @@ class _BlockWriter(_Writer):
             self.enc.ctx.lose(self.where, f"an answer cannot hold a {type(part).__name__}")
         if block is None:
             return []
+        if block.get("type") == "compaction":
+            # As Anthropic streams it: the summary and its opaque value in one delta.
+            held: dict[str, Any] = {
+                k: block[k] for k in ("content", "encrypted_content") if block.get(k) is not None
+            }
+            start = {k: v for k, v in block.items() if k not in ("content", "encrypted_content")}
+            out = self.open({**start, "content": None})
+            if held:
+                out.append(self.delta({"type": "compaction_delta", **held}))
+            return [*out, *self.close()]
         if block.get("type") not in ("server_tool_use", "tool_use"):
             return [*self.open(block), *self.close()]
         # As Anthropic streams it: the input arrives as JSON after an empty start.
@@ -487,16 +497,20 @@ class StreamEncoder:
             "stop_reason": reason,
             "stop_sequence": encode_stop_sequence(self._stop_reason, self._stop_sequence, self.ctx),
         }
-        _add_new(delta, self._delta_extras.get(FORMAT, {}), self._start_own)
+        said = self._delta_extras.get(FORMAT, {})
+        edits = said.get("context_management")  # a field of the event, not of its delta
+        if edits is not None:
+            said = {k: v for k, v in said.items() if k != "context_management"}
+        _add_new(delta, said, self._start_own)
         extras, server_tools = server_tool_use_of(self._delta_extras, self.ctx, "message_delta")
         lose_foreign(self.ctx, extras, "message_delta")
         usage = self._usage or Usage()
-        said = self._start_usage.extras if self._start_usage else {}
+        started = self._start_usage.extras if self._start_usage else {}
         # Only what the start did not already say goes in the delta's usage extras (another
         # format's fields too: the encoder reports those, once).
         usage_extras: dict[str, Mapping[str, Any]] = {}
         for fmt, fields in usage.extras.items():
-            before = said.get(fmt, {})
+            before = started.get(fmt, {})
             new = {k: v for k, v in fields.items() if before.get(k) != v}
             if new:
                 usage_extras[fmt] = new
@@ -509,9 +523,12 @@ class StreamEncoder:
         if server_tools is not None:  # a Responses answer's ``tool_usage``
             body.setdefault("server_tool_use", server_tools)
         self._finished = True
+        last: dict[str, Any] = {"type": "message_delta", "delta": delta, "usage": body}
+        if edits is not None:
+            last["context_management"] = edits
         return [
             *out,
-            _frame("message_delta", {"type": "message_delta", "delta": delta, "usage": body}),
+            _frame("message_delta", last),
             _frame("message_stop", {"type": "message_stop"}),
         ]
 

@@ -29,6 +29,7 @@ from typing import Any, Final
 
 import attrs
 
+from apibridge.codecs._compaction import add_chat_summary, is_compaction
 from apibridge.codecs._context import (
     Context,
     expect_list,
@@ -581,6 +582,8 @@ def encode_assistant(
                 calls.append(call)
         elif isinstance(part, RedactedThinkingPart):
             ctx.lose(at, "chat cannot carry redacted thinking", "dropped")
+        elif is_compaction(part):  # its summary as text, or nothing: reported either way
+            offset += add_chat_summary(items, part, at, ctx)
         else:
             ctx.lose(at, f"a chat assistant message cannot hold a {type(part).__name__}", "dropped")
     if thinking:
@@ -611,12 +614,7 @@ def encode_assistant(
 
 
 def _annotations(
-    citations: Sequence[Citation],
-    base: int,
-    length: int,
-    ctx: Context,
-    where: str,
-    request: bool,
+    citations: Sequence[Citation], base: int, length: int, ctx: Context, where: str, request: bool
 ) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for k, citation in enumerate(citations):

@@ -45,6 +45,7 @@ from apibridge.codecs._context import (
     opt_number,
     opt_str,
 )
+from apibridge.codecs._context_edits import carry_context_management
 from apibridge.codecs._custom_tools import describe, input_schema
 from apibridge.codecs._openai_twins import (
     fast_requested,
@@ -207,6 +208,7 @@ def decode_request(body: Mapping[str, Any], ctx: Context) -> Request:
 
 def encode_request(request: Request, ctx: Context) -> dict[str, Any]:
     """A canonical :class:`Request` as a Chat Completions request body."""
+    request = carry_context_management(request, ctx, FORMAT)
     extras = request.extras
     carried = extras.get(FORMAT, NO_HINTS) if extras else NO_HINTS
     twins = request_twins(extras, FORMAT) if extras and "responses" in extras else None

@@ -24,6 +24,7 @@ from typing import Any, Final
 
 from apibridge._json import dumps
 from apibridge._sse import encode_comment, encode_frame
+from apibridge.codecs._compaction import chat_text, is_compaction
 from apibridge.codecs._context import Context, new_id
 from apibridge.codecs._logprobs import chat_logprob
 from apibridge.codecs._openai_errors import encode_error
@@ -51,6 +52,7 @@ from apibridge.model import (
     PartStop,
     Ping,
     RefusalPart,
+    ServerToolPart,
     StreamError,
     TextPart,
     ThinkingPart,
@@ -85,6 +87,7 @@ class StreamEncoder:
         self._tools: dict[int, tuple[int, str]] = {}  # part index → (chat index, kind)
         self._sent: dict[int, int] = {}  # characters sent per part
         self._text_start: dict[int, int] = {}
+        self._compactions: dict[int, ContentPart] = {}  # held until their stop
         self._content_len = 0
         self._citations: dict[int, list[Citation]] = {}
         self._annotations: list[dict[str, Any]] = []
@@ -214,6 +217,9 @@ class StreamEncoder:
         elif isinstance(part, RefusalPart):
             self._kinds[index] = "refusal"
             initial = part.text
+        elif is_compaction(part):
+            self._kinds[index] = "compaction"  # whole only at its stop: see _part_stop
+            self._compactions[index] = part
         else:
             self._kinds[index] = "other"
             kind = type(part).__name__
@@ -293,6 +299,15 @@ class StreamEncoder:
         if final is not None:
             lose_phase(self._ctx, (final,), "chat", f"stream.content[{index}]")
         out: list[bytes] = []
+        if kind == "compaction":
+            part = final if final is not None else self._compactions[index]
+            del self._compactions[index]
+            assert isinstance(part, ServerToolPart)
+            text = chat_text(part, f"content[{index}]", self._ctx)
+            if text is not None:  # sent as the text it holds
+                self._kinds[index] = kind = "text"
+                self._text_start[index] = self._content_len
+                out.extend(self._grow(index, text))
         if final is not None and kind in ("text", "thinking", "refusal", "tool"):
             # A final value may hold what no delta sent (Responses' ``output_item.done``).
             full = _full_value(final)

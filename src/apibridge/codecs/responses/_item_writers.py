@@ -38,6 +38,7 @@ import attrs
 
 from apibridge._json import dumps
 from apibridge._sse import encode_frame
+from apibridge.codecs._compaction import is_compaction
 from apibridge.codecs._context import Context, str_or_none
 from apibridge.codecs._logprobs import TokenScores
 from apibridge.codecs.responses._content import encode_content
@@ -391,6 +392,8 @@ class _ItemWriter(Writer):
             return []
         if isinstance(final, ServerToolPart) and final.source_format == FORMAT:
             item = dict(final.raw)
+        elif is_compaction(final):  # another format's block is whole only now
+            item = self.final_item(final, item["id"])
         return self.stream.item_done(self.output_index, item)
 
     def final_item(self, final: ContentPart, item_id: str) -> dict[str, Any]:

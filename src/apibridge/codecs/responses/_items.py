@@ -42,6 +42,8 @@ from apibridge.codecs._cache_markers import (
     is_marked,
     openai_breakpoint,
 )
+from apibridge.codecs._compaction import KIND as COMPACTION
+from apibridge.codecs._compaction import compaction_part, responses_item
 from apibridge.codecs._context import (
     Context,
     expect_list,
@@ -213,6 +215,8 @@ def decode_item(item: Mapping[str, Any], where: str) -> ContentPart:
         return decode_search(item, kind, where)
     if kind == "reasoning":
         return decode_reasoning(item, where)
+    if kind == COMPACTION:  # maybe an Anthropic compaction block in its envelope
+        return compaction_part(item, FORMAT)
     return ServerToolPart(
         kind=kind,
         raw=dict(item),
@@ -412,6 +416,8 @@ def encode_item(
     if isinstance(part, ServerToolPart):
         if part.source_format == FORMAT:
             return dict(part.raw)
+        if part.kind == COMPACTION:
+            return responses_item(part, ids.make("cmp_", position), where, ctx, output=output)
         return _foreign_server_item(part, part.id or ids.make("ws_", position), ctx, where)
     if isinstance(part, ToolResultPart) and not output:
         return _encode_result(part, ctx, where)

@@ -46,6 +46,7 @@ from apibridge.codecs._context import (
     opt_number,
     str_or_none,
 )
+from apibridge.codecs._context_edits import carry_context_management
 from apibridge.codecs._openai_twins import (
     fast_requested,
     request_tier,
@@ -244,6 +245,7 @@ def encode_request(request: Request, ctx: Context) -> dict[str, Any]:
         raise UnsupportedFeature(
             Loss(field="n", reason="responses answers with one choice", action="rejected")
         )
+    request = carry_context_management(request, ctx, FORMAT)
     own = hints(request.extras)
     twins = request_twins(request.extras, FORMAT) if "chat" in request.extras else None
     rest = without_fast(without_twins(request.extras, FORMAT) if twins else request.extras, FORMAT)
