@@ -72,8 +72,11 @@ class TokenScores:
         return [delta_logprob(e) for e in entries]
 
     def finish(self, entry: dict[str, Any]) -> list[dict[str, Any]]:
-        """Fill the finished ``output_text`` ``entry`` (unless it has its own); the
-        ``output_text.done`` event's ``logprobs``."""
-        if self.entries and entry.get("type") == "output_text" and not entry.get("logprobs"):
-            entry["logprobs"] = [part_logprob(e) for e in self.entries]
+        """Complete the finished ``output_text`` ``entry`` for the stream's events: its
+        ``annotations`` (the SDK types require them there) and, unless it has its own, the
+        scores; the ``output_text.done`` event's ``logprobs``."""
+        if entry.get("type") == "output_text":
+            entry.setdefault("annotations", [])
+            if self.entries and not entry.get("logprobs"):
+                entry["logprobs"] = [part_logprob(e) for e in self.entries]
         return [delta_logprob(e) for e in self.entries]

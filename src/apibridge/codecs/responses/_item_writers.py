@@ -277,9 +277,8 @@ class _TextWriter(Writer):
         assert frame is not None  # made by _open
         if logprobs and isinstance(self.part, TextPart):  # the general (slower) path
             scores = self.scores.add(logprobs)
-            out.append(self.stream.emit(frame.kind, **self.at, delta=text, logprobs=scores))
-        else:
-            out.append(self.stream.emit_delta(frame, text))
+            return [*out, self.stream.emit(frame.kind, **self.at, delta=text, logprobs=scores)]
+        out.append(self.stream.emit_delta(frame, text))
         return out
 
     def _cite(self, cite: Citation) -> list[bytes]:
@@ -323,9 +322,7 @@ class _TextWriter(Writer):
         if rest:
             out += self._text(rest)
         entry = encode_content(final, "assistant", stream.ctx, self.where) or {}
-        said = self.scores.finish(entry)
-        if entry.get("type") == "output_text":
-            entry.setdefault("annotations", [])  # stream events must carry them (SDK types)
+        said = self.scores.finish(entry)  # (and the annotations stream events must carry)
         if isinstance(final, RefusalPart):
             out.append(stream.emit("response.refusal.done", **self.at, refusal=final.text))
         else:
