@@ -499,12 +499,11 @@ class PartStart:
 
 @attrs.frozen(kw_only=True)
 class PartDelta:
-    """More of the part at ``index``.
-
-    ``field`` says what grows: ``text`` (text, refusal), ``arguments`` (tool call JSON or
-    custom input), ``thinking`` (reasoning text), ``signature`` (thinking signature, set
-    whole), ``summary`` (a Responses reasoning summary text; ``summary_index`` says which),
-    ``citation`` (``citation`` holds a whole citation).
+    """More of the part at ``index``. ``field`` says what grows: ``text`` (text, refusal),
+    ``arguments`` (tool call JSON or custom input), ``thinking`` (reasoning text), ``signature``
+    (thinking signature, set whole), ``summary`` (a Responses reasoning summary text;
+    ``summary_index`` says which), ``citation`` (a whole ``citation``). ``logprobs`` scores a text
+    delta's tokens (Chat's shape).
     """
 
     index: int
@@ -512,6 +511,7 @@ class PartDelta:
     value: str = ""
     citation: Citation | None = None
     summary_index: int = 0
+    logprobs: tuple[Mapping[str, JSON], ...] = ()
 
 
 @attrs.frozen(kw_only=True)

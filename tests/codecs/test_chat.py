@@ -708,7 +708,8 @@ def test_oddities_are_reported_once() -> None:
                     {
                         "index": 0,
                         "delta": {"content": "a", "audio": {"id": "x"}},
-                        "logprobs": {"content": []},
+                        # text logprobs travel (PartDelta.logprobs); a refusal's do not
+                        "logprobs": {"content": [], "refusal": [{"token": "x", "logprob": -1}]},
                     },
                     {"index": 1, "delta": {"content": "b"}},
                 ],

@@ -445,7 +445,9 @@ def test_request_from_responses_shapes() -> None:
     [
         (ReasoningConfig(effort="minimal"), "low", {"reasoning.effort"}),
         (ReasoningConfig(effort="medium"), "medium", set()),
-        (ReasoningConfig(mode="adaptive"), None, set()),
+        # adaptive thinking without an effort: no Chat word says "decide", so the server's
+        # default effort applies, reported (issue 15 item 12; docs/fidelity.md)
+        (ReasoningConfig(mode="adaptive"), None, {"reasoning"}),
         (ReasoningConfig(mode="adaptive", effort="low"), "low", set()),
         (ReasoningConfig(mode="disabled"), None, {"reasoning"}),
         # only low/medium/high reach a server (vLLM rejects anything else): "none" cannot

@@ -37,12 +37,14 @@ from apibridge.codecs._context import (
     str_or_none,
 )
 from apibridge.codecs._custom_tools import custom_tool_names, unwrap_call
+from apibridge.codecs._server_text import flatten_search_result
 from apibridge.codecs._tool_search import reference_text
 from apibridge.codecs.anthropic._wire import (
     CONTENT_LIST,
     CONTENT_STRING,
     EMPTY_TEXT,
     FORMAT,
+    SEARCH_RESULTS,
     Own,
     cache_control,
     decode_citation,
@@ -383,18 +385,27 @@ def _decode_tool_result(
         own.set(CONTENT_STRING)
     elif content is not None:
         own.set(CONTENT_LIST)
-        carried_whole = False
+        carried_whole = opaque = False
         referenced: list[str] = []
         for i, item in enumerate(expect_list(content, f"{where}.content")):
             part = decode_block(item, f"{where}.content[{i}]", ctx)
             if isinstance(part, TextPart | ImagePart | DocumentPart):
                 parts.append(part)
-            else:  # search_result, tool_reference …: the list is kept as it came
-                carried_whole = True
-                if item.get("type") == "tool_reference" and isinstance(item.get("tool_name"), str):
-                    referenced.append(item["tool_name"])
+                continue
+            # search_result, tool_reference …: the list is kept as it came; a search result
+            # also stands as its text for other formats (``codecs._server_text``)
+            carried_whole = True
+            kind = part.kind if isinstance(part, ServerToolPart) else None
+            flat = flatten_search_result(item) if kind == "search_result" else None
+            if flat is not None:
+                parts.append(_with_lost_fields(flat, item))
+                continue
+            opaque = True
+            if item.get("type") == "tool_reference" and isinstance(item.get("tool_name"), str):
+                referenced.append(item["tool_name"])
         if carried_whole:
-            own.set("content", list(content))
+            # data other formats report when something has no text form; a hint otherwise
+            own.set("content" if opaque else SEARCH_RESULTS, list(content))
         if referenced:  # (ToolSearch) what a format without tool references gets instead
             parts.append(TextPart(text=reference_text(referenced)))
     elif "content" in b:
@@ -409,6 +420,13 @@ def _decode_tool_result(
         cache_control=cache_control(b, where),
         extras=own.extras(),
     )
+
+
+def _with_lost_fields(flat: TextPart, block: Mapping[str, Any]) -> TextPart:
+    """A search result's text, with what the text does not say (its citation switch, cache
+    marker) as data another format's encoder reports."""
+    rest = {k: block[k] for k in ("citations", "cache_control") if block.get(k) is not None}
+    return TextPart(text=flat.text, extras={FORMAT: {"search_result": rest}} if rest else {})
 
 
 def _decode_thinking(b: Mapping[str, Any], where: str, ctx: Context, answer: bool) -> ThinkingPart:

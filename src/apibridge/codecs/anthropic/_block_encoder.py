@@ -38,11 +38,13 @@ from apibridge.codecs._compaction import KIND as COMPACTION
 from apibridge.codecs._compaction import anthropic_block
 from apibridge.codecs._context import Context, new_id
 from apibridge.codecs._custom_tools import wrap_input
+from apibridge.codecs._server_text import sent_as_text
 from apibridge.codecs.anthropic._wire import (
     CONTENT_LIST,
     CONTENT_STRING,
     EMPTY_TEXT,
     FORMAT,
+    SEARCH_RESULTS,
     encode_citation,
     finish,
     foreign_data,
@@ -187,6 +189,13 @@ def encode_blocks(
             signature = part.signature
             if signature is not None and part.text and not part.summary and not part.extras:
                 append({"type": "thinking", "thinking": part.text, "signature": signature})
+                continue
+        elif isinstance(part, ServerToolPart) and not answer:
+            # Another API's server-tool item in the history: the text it holds, reported.
+            at = where.format(index, j)
+            flat = sent_as_text(part, FORMAT, ctx, at)
+            if flat is not None:
+                out.extend(b for p in flat if (b := encode_part(p, at, ctx, answer=False)))
                 continue
         encoded = encode_part(part, where.format(index, j), ctx, answer=answer)
         if encoded is not None:
@@ -477,7 +486,7 @@ def encode_tool_result(part: ToolResultPart, where: str, ctx: Context) -> dict[s
     }
     only_text = all(isinstance(p, TextPart) for p in part.content)
     plain = len(part.content) == 1 and is_plain_text(part.content[0])
-    carried = own.get("content")
+    carried = own.get("content", own.get(SEARCH_RESULTS))
     if isinstance(carried, list):
         out["content"] = carried
     elif (own.get(CONTENT_STRING) and only_text) or (plain and not own.get(CONTENT_LIST)):

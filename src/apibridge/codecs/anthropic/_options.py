@@ -32,6 +32,7 @@ from apibridge.codecs._context import Context, expect_obj, expect_str, opt_bool,
 from apibridge.codecs._custom_tools import describe, input_schema
 from apibridge.codecs._reasoning import budget_for_effort, effort_for_budget, nearest_effort
 from apibridge.codecs._tool_search import ANTHROPIC_TOOL_SEARCH, is_tool_search
+from apibridge.codecs._web_search import flat_location
 from apibridge.codecs.anthropic._wire import FORMAT, Own, absent_keys, cache_control, finish, own_of
 from apibridge.errors import InvalidPayload
 from apibridge.model import OutputFormat, ReasoningConfig, Request, Tool, ToolChoice
@@ -249,20 +250,13 @@ def encode_tool(tool: Tool, where: str, ctx: Context) -> dict[str, Any] | None:
     return finish(out, tool.extras, ctx, where)
 
 
-_USER_LOCATION_KEYS: Final = ("type", "city", "region", "country", "timezone")
-
-
 def _web_search_tool(tool: Tool, where: str, ctx: Context) -> dict[str, Any]:
     """Another API's web search tool as Anthropic's: location and allowed domains carry."""
     out: dict[str, Any] = {"type": "web_search_20250305", "name": "web_search"}
     raw = tool.raw or {}
     for key, value in raw.items():
         if key == "user_location" and isinstance(value, Mapping):
-            place = value.get("approximate")  # Chat nests the place in ``approximate``
-            if isinstance(place, Mapping):
-                value = place
-            location = {k: value[k] for k in _USER_LOCATION_KEYS if value.get(k) is not None}
-            out["user_location"] = {**location, "type": "approximate"}
+            out["user_location"] = flat_location(value)  # Chat nests the place: read both
         elif key == "filters" and isinstance(value, Mapping):
             domains = value.get("allowed_domains")
             if isinstance(domains, list):

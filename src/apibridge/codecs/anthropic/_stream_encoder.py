@@ -505,11 +505,17 @@ class StreamEncoder:
         extras, server_tools = server_tool_use_of(self._delta_extras, self.ctx, "message_delta")
         lose_foreign(self.ctx, extras, "message_delta")
         usage = self._usage or Usage()
-        start_usage_own = own_of(self._start_usage.extras) if self._start_usage else {}
-        # Only what the start did not already say goes in the delta's usage extras.
-        own = {k: v for k, v in own_of(usage.extras).items() if start_usage_own.get(k) != v}
+        started = self._start_usage.extras if self._start_usage else {}
+        # Only what the start did not already say goes in the delta's usage extras (another
+        # format's fields too: the encoder reports those, once).
+        usage_extras: dict[str, Mapping[str, Any]] = {}
+        for fmt, fields in usage.extras.items():
+            before = started.get(fmt, {})
+            new = {k: v for k, v in fields.items() if before.get(k) != v}
+            if new:
+                usage_extras[fmt] = new
         body = encode_usage(
-            attrs.evolve(usage, extras={FORMAT: own} if own else {}),
+            attrs.evolve(usage, extras=usage_extras),
             self.ctx,
             "message_delta.usage",
             delta=True,

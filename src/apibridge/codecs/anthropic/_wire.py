@@ -46,6 +46,7 @@ __all__ = [
     "INTERRUPTED",
     "MESSAGE_KEYS",
     "ROLES_FROM_WIRE",
+    "SEARCH_RESULTS",
     "STOP_REASON_FROM_WIRE",
     "STOP_REASON_TO_WIRE",
     "TOOL_NAME_MAX",
@@ -88,6 +89,9 @@ ABSENT: Final = "_absent"
 #: hint: an Anthropic body held this empty text block (others' empty text parts are dropped:
 #: Anthropic rejects empty text blocks in requests, and a stream never opens one).
 EMPTY_TEXT: Final = "_empty_text"
+#: hint: a tool result ``content`` list with ``search_result`` blocks, kept as it came (the
+#: canonical parts hold their text, see ``codecs._server_text``).
+SEARCH_RESULTS: Final = "_search_results"
 
 # ------------------------------------------------------------------------------ tables
 

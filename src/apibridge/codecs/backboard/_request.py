@@ -43,6 +43,7 @@ from typing import Any
 from apibridge._json import dumps_str
 from apibridge.codecs._context import Context
 from apibridge.codecs._custom_tools import describe, input_schema
+from apibridge.codecs._server_text import sent_as_text
 from apibridge.codecs.backboard._wire import FORMAT, upstream_only
 from apibridge.errors import UnsupportedFeature
 from apibridge.model import (
@@ -234,8 +235,13 @@ def _render_part(
         ctx.lose(where, "earlier reasoning cannot be replayed into a backboard thread")
         return None
     if isinstance(part, ServerToolPart):
-        ctx.lose(where, f"server tool block {part.kind} has no backboard equivalent")
-        return None
+        flat = sent_as_text(part, FORMAT, ctx, where)  # the text a server tool's block holds
+        if flat is None:
+            ctx.lose(where, f"server tool block {part.kind} has no backboard equivalent")
+            return None
+        if any(not isinstance(p, TextPart) for p in flat):
+            ctx.lose(f"{where}.image", "a screenshot in the history has no backboard form")
+        return "\n".join(p.text for p in flat if isinstance(p, TextPart))
     ctx.lose(where, f"{type(part).__name__} has no backboard equivalent")
     return None
 

@@ -38,6 +38,7 @@ from apibridge.codecs._context import (
     new_id,
     opt_str,
 )
+from apibridge.codecs._server_text import text_forms
 from apibridge.codecs.chat._parts import (
     UNMAPPED,
     content_hint,
@@ -446,9 +447,8 @@ def _encode_plain(
     where: str,
 ) -> dict[str, Any]:
     items: list[Any] = []
-    for k, part in enumerate(parts):
-        item = encode_user_part(part, ctx, f"{where}.content[{k}]")
-        if item is not None:
+    for k, part in text_forms(parts, FORMAT, ctx, where + ".content[{}]"):  # server blocks: text
+        if (item := encode_user_part(part, ctx, f"{where}.content[{k}]")) is not None:
             items.append(item)
     reinsert(items, carried.get(UNMAPPED))
     out: dict[str, Any] = {"role": role}
@@ -532,7 +532,7 @@ def encode_assistant(
     annotations: list[dict[str, Any]] = []
     offset = 0
     plain = True  # every item is a bare ``{"type": "text", "text": …}``
-    for k, part in enumerate(parts):
+    for k, part in text_forms(parts, FORMAT, ctx, where + ".content[{}]", request):
         # The common parts with nothing but their values: no helper call, no place name.
         if type(part) is TextPart:  # (another format's spelling hints only: still plain)
             bare = not part.extras or not carries(part.extras)

@@ -598,7 +598,15 @@ def _encode_reasoning(reasoning: ReasoningConfig, hint: Any, ctx: Context) -> st
             ctx.lose("reasoning.budget_tokens", "chat has effort levels only", "dropped")
         return _effort(reasoning.effort, ctx)
     if reasoning.mode == "adaptive":
-        return None  # the model decides: the server's default
+        # The model decides, at Anthropic's default effort (high). Chat has no word for
+        # "decide yourself", and a fixed high effort would override the server's own default
+        # (and make servers without reasoning reject the request): no reasoning_effort, said.
+        ctx.lose(
+            "reasoning",
+            "chat has no adaptive thinking (Anthropic's default effort is high)",
+            "sent without reasoning_effort: the server's default effort applies",
+        )
+        return None
     if reasoning.budget_tokens is not None:
         effort = effort_for_budget(reasoning.budget_tokens, allowed=_EFFORTS)
         ctx.lose(

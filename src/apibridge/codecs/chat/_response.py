@@ -45,9 +45,8 @@ from apibridge.model import RefusalPart, Response, ToolCallPart
 __all__ = ["decode_response", "encode_response"]
 
 _RESPONSE_MAPPED: Final = frozenset(
-    {"id", "object", "created", "model", "choices", "usage", "system_fingerprint"}
-    | {"service_tier"}
-)
+    {"id", "object", "created", "model", "choices", "usage", "service_tier"}
+)  # ``system_fingerprint`` rides as data (other formats report it; Chat writes it back)
 _CHOICE_MAPPED: Final = frozenset({"index", "message", "finish_reason", "stop_reason"})
 
 
@@ -68,9 +67,8 @@ def decode_response(body: Mapping[str, Any], ctx: Context) -> Response:
     kind = obj.get("object")
     if kind is not None and kind != "chat.completion":
         fields["_object"] = kind
-    for key in ("system_fingerprint", "service_tier"):
-        if obj.get(key) is not None:
-            fields[f"_{key}"] = obj[key]
+    if obj.get("service_tier") is not None:
+        fields["_service_tier"] = obj["service_tier"]
     raw_choices = obj.get("choices")
     choices = [] if raw_choices is None else expect_list(raw_choices, "choices")
     parts: tuple[Any, ...] = ()

@@ -257,9 +257,11 @@ class StreamDecoder:
     def _start(self, chunk: Mapping[str, Any]) -> MessageStart:
         self._started = True
         fields = dict(self._preamble)
-        for key in ("system_fingerprint", "service_tier"):
-            if isinstance(chunk.get(key), str):
-                fields[f"_{key}"] = chunk[key]
+        if isinstance(chunk.get("service_tier"), str):
+            fields["_service_tier"] = chunk["service_tier"]
+        if isinstance(chunk.get("system_fingerprint"), str):
+            # data, not a spelling hint: a client of another format is told it is lost
+            fields["system_fingerprint"] = chunk["system_fingerprint"]
         chunk_id = opt_str(chunk.get("id"), "id")
         return MessageStart(
             id=chunk_id or new_id("chatcmpl-"),
@@ -357,12 +359,14 @@ class StreamDecoder:
         value = delta.get("content")
         if value is not None and type(value) is not str:
             opt_str(value, "choices[0].delta.content")
+        scores = _content_logprobs(choice.get("logprobs"))
         if value:
             index = slots["text"]
             if index is None:
-                out.extend(self._grow("text", value))
+                out.extend(self._grow("text", value, scores))
             else:
-                out.append(PartDelta(index=index, field="text", value=value))
+                out.append(PartDelta(index=index, field="text", value=value, logprobs=scores))
+            scores = ()  # carried
         value = delta.get("refusal")
         if value is not None:
             if type(value) is not str:
@@ -384,8 +388,9 @@ class StreamDecoder:
             out.extend(self._cite(expect_list(annotations, "choices[0].delta.annotations")))
         if delta.get("audio") is not None:
             self._report("audio", "streamed audio is not carried")
-        if choice.get("logprobs") is not None:
-            self._report("logprobs", "streamed logprobs are not carried")
+        if scores or _refusal_logprobs(choice.get("logprobs")):
+            # only the log probabilities of text travel (PartDelta.logprobs)
+            self._report("logprobs", "streamed logprobs of a refusal or no text are not carried")
         finish = choice.get("finish_reason")
         if finish is not None:
             out.extend(
@@ -395,7 +400,9 @@ class StreamDecoder:
             )
         return out
 
-    def _grow(self, kind: str, value: str) -> list[Event]:
+    def _grow(
+        self, kind: str, value: str, logprobs: tuple[Mapping[str, Any], ...] = ()
+    ) -> list[Event]:
         out: list[Event] = []
         index = self._slots[kind]
         if index is None:
@@ -403,7 +410,7 @@ class StreamDecoder:
             index = self._open_part()
             self._slots[kind] = index
             out.append(PartStart(index=index, part=_SINGLE[kind][0]()))
-        out.append(PartDelta(index=index, field=_SINGLE[kind][1], value=value))
+        out.append(PartDelta(index=index, field=_SINGLE[kind][1], value=value, logprobs=logprobs))
         return out
 
     def _open_part(self) -> int:
@@ -581,3 +588,16 @@ def _root_prefix(text: str) -> bool:
             if depth < 0:
                 return False
     return True
+
+
+def _content_logprobs(value: Any) -> tuple[Mapping[str, Any], ...]:
+    """The token log probabilities of a chunk's text (``logprobs.content``), or none."""
+    content = value.get("content") if isinstance(value, Mapping) else None
+    if not isinstance(content, list):
+        return ()
+    return tuple(entry for entry in content if isinstance(entry, Mapping))
+
+
+def _refusal_logprobs(value: Any) -> bool:
+    """Whether a chunk scores refusal tokens (``logprobs.refusal``), which are not carried."""
+    return isinstance(value, Mapping) and bool(value.get("refusal"))

@@ -26,6 +26,7 @@ from apibridge._json import dumps
 from apibridge._sse import encode_comment, encode_frame
 from apibridge.codecs._compaction import chat_text, is_compaction
 from apibridge.codecs._context import Context, new_id
+from apibridge.codecs._logprobs import chat_logprob
 from apibridge.codecs._openai_errors import encode_error
 from apibridge.codecs._openai_twins import answer_twins, tier_from_anthropic
 from apibridge.codecs._phase import lose_phase
@@ -149,12 +150,14 @@ class StreamEncoder:
             self._usage = event.usage
             self._ctx.lose_extras(event.extras, FORMAT, "stream")
             for key in carried:
-                if not key.startswith("_"):
+                if not key.startswith("_") and key != "system_fingerprint":
                     self._report(f"stream.{key}", "a chat stream carries no such field")
         self._head = head
         for key in ("system_fingerprint", "service_tier"):
             if f"_{key}" in carried:
                 self._head[key] = carried[f"_{key}"]
+        if "system_fingerprint" in carried:  # carried as data (see the chat stream decoder)
+            self._head["system_fingerprint"] = carried["system_fingerprint"]
         if event is not None:
             tier = tier_from_anthropic(event.usage)[1]
             if tier is not None:
@@ -250,6 +253,11 @@ class StreamEncoder:
                 return []
             self._sent[index] += len(value)
             self._content_len += len(value)
+            if event.logprobs:  # the upstream scored these tokens: the chunk says so too
+                scores = [chat_logprob(entry) for entry in event.logprobs]
+                return [
+                    self._frame({"content": value}, logprobs={"content": scores, "refusal": None})
+                ]
             try:
                 encoded = dumps(value)
             except ValueError:  # a lone surrogate: left to the general path, which fails as ever

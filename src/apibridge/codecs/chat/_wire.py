@@ -288,7 +288,23 @@ def decode_usage(raw: Any, where: str) -> Usage:
             f"{where}.completion_tokens_details.reasoning_tokens",
         )
     usage = Usage.from_openai(prompt, completion, cached, reasoning, cache_write)
-    return attrs.evolve(usage, extras={FORMAT: {"_raw": dict(obj)}})
+    fields: dict[str, Any] = {"_raw": dict(obj)}
+    for outer, inner in _UNMAPPED_DETAILS:
+        details = obj.get(outer)
+        value = details.get(inner) if isinstance(details, Mapping) else None
+        if value:  # a count other formats have no field for (0, the usual value, says nothing)
+            fields[f"{outer}.{inner}"] = value
+    return attrs.evolve(usage, extras={FORMAT: fields})
+
+
+#: Chat usage details no other format has a field for (audio, predicted outputs); a non-zero
+#: count rides as data in the usage extras, so another format's encoder reports it.
+_UNMAPPED_DETAILS: Final = (
+    ("prompt_tokens_details", "audio_tokens"),
+    ("completion_tokens_details", "audio_tokens"),
+    ("completion_tokens_details", "accepted_prediction_tokens"),
+    ("completion_tokens_details", "rejected_prediction_tokens"),
+)
 
 
 def _numbers(usage: Usage) -> tuple[int | None, ...]:
@@ -330,6 +346,11 @@ def encode_usage(usage: Usage, ctx: Context, where: str = "usage") -> dict[str, 
         out["prompt_tokens_details"] = prompt_details
     if usage.reasoning_tokens is not None:
         out["completion_tokens_details"] = {"reasoning_tokens": usage.reasoning_tokens}
+    own = hints(usage.extras)
+    for outer, inner in _UNMAPPED_DETAILS:
+        value = own.get(f"{outer}.{inner}")
+        if value is not None:  # the numbers changed (a stream's later usage): details kept
+            out.setdefault(outer, {})[inner] = value
     return out
 
 

@@ -214,7 +214,14 @@ def _encode_image(part: ImagePart) -> dict[str, Any]:
 def _encode_file(part: DocumentPart, ctx: Context, where: str) -> dict[str, Any]:
     own = hints(part.extras)
     if part.text is not None and part.data is None and part.url is None and part.file_id is None:
+        # No input_file field holds plain text (file_data is base64 of a file the API parses),
+        # and input_text has no title, context or citation switch: each is reported.
         ctx.lose(where, "responses files cannot be plain text", "sent as input_text")
+        for field, value in (("title", part.title), ("context", part.context)):
+            if value is not None:
+                ctx.lose(f"{where}.{field}", f"responses input_text has no {field}")
+        if part.citations_enabled:
+            ctx.lose(f"{where}.citations", "responses cannot cite a plain-text document")
         return {"type": "input_text", "text": part.text}
     out: dict[str, Any] = {"type": "input_file"}
     if part.data is not None:

@@ -40,6 +40,7 @@ from apibridge._json import dumps
 from apibridge._sse import encode_frame
 from apibridge.codecs._compaction import is_compaction
 from apibridge.codecs._context import Context, str_or_none
+from apibridge.codecs._logprobs import TokenScores
 from apibridge.codecs.responses._content import encode_content
 from apibridge.codecs.responses._items import (
     ItemIds,
@@ -217,6 +218,7 @@ class _TextWriter(Writer):
         self.length = 0
         self.citations: list[Citation] = []
         self.delta_frame: DeltaFrame | None = None  # its text deltas, once opened
+        self.scores = TokenScores()  # its tokens' log probabilities, when the upstream scores
 
     def start(self) -> list[bytes]:
         part = self.part
@@ -234,8 +236,8 @@ class _TextWriter(Writer):
         if not value:
             return []
         frame = self.delta_frame
-        if frame is None:  # not opened yet
-            return self._text(value)
+        if frame is None or delta.logprobs:  # not opened yet, or scored tokens
+            return self._text(value, delta.logprobs)
         self.chunks.append(value)
         self.length += len(value)
         return [self.stream.emit_delta(frame, value)]
@@ -267,12 +269,16 @@ class _TextWriter(Writer):
         out.append(stream.emit("response.content_part.added", **self.at, part=entry))
         return out
 
-    def _text(self, text: str) -> list[bytes]:
+    def _text(self, text: str, logprobs: tuple[Mapping[str, Any], ...] = ()) -> list[bytes]:
         out = self._open()
         self.chunks.append(text)
         self.length += len(text)
-        assert self.delta_frame is not None  # made by _open
-        out.append(self.stream.emit_delta(self.delta_frame, text))
+        frame = self.delta_frame
+        assert frame is not None  # made by _open
+        if logprobs and isinstance(self.part, TextPart):  # the general (slower) path
+            scores = self.scores.add(logprobs)
+            return [*out, self.stream.emit(frame.kind, **self.at, delta=text, logprobs=scores)]
+        out.append(self.stream.emit_delta(frame, text))
         return out
 
     def _cite(self, cite: Citation) -> list[bytes]:
@@ -316,13 +322,12 @@ class _TextWriter(Writer):
         if rest:
             out += self._text(rest)
         entry = encode_content(final, "assistant", stream.ctx, self.where) or {}
-        if entry.get("type") == "output_text":
-            entry.setdefault("annotations", [])  # stream events must carry them (SDK types)
+        said = self.scores.finish(entry)  # (and the annotations stream events must carry)
         if isinstance(final, RefusalPart):
             out.append(stream.emit("response.refusal.done", **self.at, refusal=final.text))
         else:
             out.append(
-                stream.emit("response.output_text.done", **self.at, text=final.text, logprobs=[])
+                stream.emit("response.output_text.done", **self.at, text=final.text, logprobs=said)
             )
         out.append(stream.emit("response.content_part.done", **self.at, part=entry))
         msg = stream.msg

@@ -52,6 +52,7 @@ from apibridge.codecs._context import (
     opt_str,
     str_or_none,
 )
+from apibridge.codecs._server_text import text_forms
 from apibridge.codecs.responses._content import MARKABLE, decode_content, encode_content
 from apibridge.codecs.responses._reasoning_items import (
     decode_reasoning,
@@ -464,7 +465,8 @@ def encode_parts(
     # Another format's assistant text in a request: its item's id is made only if the item
     # keeps its full form (see _close_string), not for every item that becomes a string.
     pending = not output and role == "assistant" and ids.response_id is None
-    for i, part in enumerate(parts):
+    # another API's server-tool blocks in the history: the text they hold (_server_text)
+    for i, part in text_forms(parts, FORMAT, ctx, where + "[{}]", history=not output):
         if type(part) is TextPart and not part.extras:
             # The common part, with nothing but its values: no helper call, no place name
             # (as encode_content writes it, with its one possible loss kept on the way).

@@ -32,6 +32,7 @@ from apibridge.codecs._context import (
 )
 from apibridge.codecs._reasoning import effort_for_budget, nearest_effort
 from apibridge.codecs._tool_search import TOOL_SEARCH, is_tool_search
+from apibridge.codecs._web_search import flat_location
 from apibridge.codecs.responses._wire import (
     FORMAT,
     finish,
@@ -326,20 +327,21 @@ def _foreign_server_tool(tool: Tool, ctx: Context, where: str) -> dict[str, Any]
         ctx.lose(where, f"server tool {tool.name!r} has no responses equivalent")
         return None
     out: dict[str, Any] = {"type": "web_search"}
-    if isinstance(raw.get("allowed_domains"), list):
-        out["filters"] = {"allowed_domains": raw["allowed_domains"]}
-    if isinstance(raw.get("user_location"), Mapping):
-        out["user_location"] = dict(raw["user_location"])
-    for key, value in raw.items():  # max_uses, blocked_domains, strict, allowed_callers…
-        if key not in _WEB_SEARCH_CARRIED and value is not None:
+    for key, value in raw.items():
+        if key == "allowed_domains" and isinstance(value, list):
+            out["filters"] = {"allowed_domains": value}
+        elif key == "user_location" and isinstance(value, Mapping):
+            out["user_location"] = flat_location(value)  # Chat nests the place: read both
+        elif key == "search_context_size" and value is not None:
+            out["search_context_size"] = value  # Chat's web_search_options has it too
+        elif key not in _WEB_SEARCH_SAID and value is not None:
             ctx.lose(f"{where}.{key}", "responses web_search has no such setting")
     return out
 
 
-#: the fields of another format's web search tool that the Responses one carries or spells
-_WEB_SEARCH_CARRIED: Final = frozenset(
-    {"type", "name", "allowed_domains", "user_location", "cache_control"}
-)
+#: keys of another format's web search definition that are said without a loss: its name and
+#: type, and ``cache_control`` (``Tool.cache_control``, reported where tools are encoded).
+_WEB_SEARCH_SAID: Final = frozenset({"type", "name", "cache_control"})
 
 
 def decode_tool_choice(value: Any) -> ToolChoice | None:

@@ -162,6 +162,8 @@ class StreamDecoder:
             slot = self._slots.get((index, content if type(content) is int else 0))
             if slot is None:
                 return None  # the handler opens it
+            if event.get("logprobs"):
+                return None  # the handler carries them
             if type(value) is not str or not value:
                 return []
             slot.chunks.append(value)
@@ -300,7 +302,16 @@ class StreamDecoder:
 
     def _on_text_delta(self, event: Mapping[str, Any]) -> list[Event]:
         slot, out = self._text_slot(event, refusal=False)
-        return out if slot is None else out + self._delta(slot, "text", _str(event, "delta"))
+        if slot is None:
+            return out
+        deltas = self._delta(slot, "text", _str(event, "delta"))
+        scores = event.get("logprobs")
+        if deltas and isinstance(scores, list) and scores:
+            # the tokens' log probabilities, for a Chat client (``PartDelta.logprobs``)
+            logprobs = tuple(s for s in scores if isinstance(s, Mapping))
+            value = _str(event, "delta")
+            return [*out, PartDelta(index=slot.index, field="text", value=value, logprobs=logprobs)]
+        return out + deltas
 
     def _on_text_done(self, event: Mapping[str, Any]) -> list[Event]:
         slot, out = self._text_slot(event, refusal=False)
