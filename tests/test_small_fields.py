@@ -418,3 +418,22 @@ def test_fidelity_21_streamed_responses_logprobs_stay_for_a_responses_client() -
     final = final_from_stream("responses", data)
     assert [s.token for s in final.output[0].content[0].logprobs] == ["Hel", "lo"]
     assert losses == []
+
+
+@pytest.mark.parametrize("source", ["chat", "responses"])
+def test_fidelity_21_streamed_logprobs_are_reported_to_an_anthropic_client(source: str) -> None:
+    """Scored deltas reached an Anthropic client with the scores dropped silently (the ledger
+    found it); the text streams and the loss is said once."""
+    tokens = [("Hel", -0.5), ("lo", -0.25)]
+    if source == "chat":
+        chunks = _chat_scored_stream(tokens)
+        upstream = b"".join(sse(None, c) for c in chunks) + b"data: [DONE]\n\n"
+    else:
+        upstream = _responses_scored_stream(tokens)
+    losses: list[Loss] = []
+    data = b"".join(
+        apibridge.convert_stream([upstream], source=source, target="anthropic", losses=losses)
+    )
+    message = final_from_stream("anthropic", data)
+    assert message.content[0].text == "Hello"
+    assert [loss.field for loss in losses if "logprobs" in loss.field] == ["logprobs"]

@@ -156,6 +156,51 @@ NOTHING: list[tuple[str, str, str]] = [
         "a container: its fields have their own entries",
     ),
     (
+        r"anthropic\.(request|response):.*server_tool_use\]\.caller(\[direct\])?",
+        "responses",
+        "`direct` is the default (the model called the tool itself); another caller is reported",
+    ),
+    (
+        r"anthropic\.request:tools\[tool_search_tool_(bm25|regex)\w*\|?\w*\]\.name",
+        "responses",
+        "fixed by the tool's type (the hosted `tool_search` it becomes has no name)",
+    ),
+    (
+        r"anthropic\.beta_request:context_management\.edits\[clear_thinking_20251015\]\.keep"
+        r"(\[all\])?",
+        "*",
+        "`keep: all` keeps every thinking turn, so nothing is cleared; other `keep` values are "
+        "applied and reported (tests/test_context_management.py)",
+    ),
+    (
+        r"(chat|responses)\.request:.*prompt_cache_breakpoint\.mode",
+        "anthropic",
+        "always `explicit`: the marker itself is carried as `cache_control`",
+    ),
+    (
+        r"chat\.(response|stream):usage\.(completion|prompt)_tokens_details\.text_tokens",
+        "*",
+        "the text share of the totals, which are carried (audio and image shares are reported)",
+    ),
+    (
+        r"responses\.response:tool_usage\.web_search",
+        "anthropic",
+        "a container: its count (`num_requests`) has its own entry",
+    ),
+    (r"responses\.stream:\[response\.compaction\.compacting\]", "*", "a status notification"),
+    (
+        r"chat\.stream:choices\[\]\.logprobs",
+        "*",
+        "a container: its scores (`logprobs.content`) have their own entries",
+    ),
+    (
+        r"(chat|responses)\.request:prompt_cache_options(\.mode|\.ttl)?",
+        "anthropic",
+        "`mode: explicit` is Anthropic's own caching (at markers only) and its `ttl` goes on "
+        "the markers; `mode: implicit` becomes a top-level `cache_control` "
+        "(tests/test_cache_markers.py)",
+    ),
+    (
         r"chat\.(response|stream):choices\[\]\.index",
         "*",
         "the position of the one choice apibridge carries (others are reported)",
@@ -184,7 +229,7 @@ NOTHING: list[tuple[str, str, str]] = [
     ),
     (
         r"responses\.stream:\[response\.(code_interpreter_call|file_search_call|shell_call|"
-        r"web_search_call|image_generation_call).*",
+        r"web_search_call|image_generation_call|mcp_call|mcp_list_tools).*",
         "*",
         "progress of a server-side item: the item itself (output_item.done) is carried or reported",
     ),

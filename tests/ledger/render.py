@@ -49,7 +49,8 @@ format. Each row is proven by a test that converts a payload holding that elemen
   whose text is carried and one of its parts reported);
 * **refused** — the conversion stops with `UnsupportedFeature` naming it;
 * **nothing** — nothing to carry, for the reason given;
-* **pending: item N** — an open item of issue 15 will carry or report it.
+* **pending** — not allowed: the ledger test fails on any (a new SDK element the codecs drop
+  is classified `pending: silent` until it is carried, reported or shown to hold nothing).
 
 A field of a block inherits the block's fate: when the block is reported lost, its fields
 are listed as lost under the block's name. Fields of the same type appear once, where the
@@ -67,12 +68,11 @@ The ledger test fails when the installed SDKs have an element the ledger does no
 1. `PYTHONPATH=src python -m tests.ledger.draft --prune` converts each new element to every
    target and writes a proposal into `tests/ledger/ledger.yaml` (`mapped`, `lost`, or
    `pending: silent` when the conversion neither carries nor reports it);
-2. the ledger test refuses `pending: silent`: fix each in the codec (carry it, or
+2. the ledger test refuses any `pending`: fix each in the codec (carry it, or
    `ctx.lose(...)` it), or — when there is truly nothing to carry — add a pattern and its
-   reason to `NOTHING` in `tests/ledger/draft.py` (an open issue item that will carry it goes
-   to `ITEMS`, giving `pending: item N`); then `python -m tests.ledger.draft --redo` proposes
-   every entry again from what the conversions do (an entry edited by hand survives with
-   `keep: true`);
+   reason to `NOTHING` in `tests/ledger/draft.py`; then `python -m tests.ledger.draft --redo`
+   proposes every entry again from what the conversions do (an entry edited by hand survives
+   with `keep: true`);
 3. `PYTHONPATH=src python -m tests.ledger.render` regenerates this page; commit both.
 
 A sample payload the generated builder cannot make valid gets its value in

@@ -204,6 +204,9 @@ class _TextWriter(_Writer):
         field = event.field
         if field == "text":
             value = event.value
+            if event.logprobs and not self.enc.logprobs_lost:  # scored tokens: no home here
+                self.enc.logprobs_lost = True
+                self.enc.ctx.lose("logprobs", "Anthropic returns no log probabilities")
             if value and self._delta_kind == "text_delta":  # open, its delta head made: the
                 try:  # hot path, as ``_text`` and ``delta_string`` write it
                     encoded = _json.dumps(value)
@@ -405,6 +408,8 @@ class StreamEncoder:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.tool_call = False
+        #: whether streamed log probabilities were reported lost (once per stream)
+        self.logprobs_lost = False
         self._started = False
         self._finished = False
         self._sequencer = PartSequencer()

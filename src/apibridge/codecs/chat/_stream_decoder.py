@@ -89,6 +89,8 @@ _CHUNK_KEYS: Final = frozenset(
     {"id", "object", "created", "model", "choices", "usage", "system_fingerprint"}
     | {"service_tier", "obfuscation"}
 )
+#: chunk fields carried from the first chunk, whose later changes are reported.
+_LATE_KEYS: Final = ("service_tier", "system_fingerprint")
 
 
 class _Call:
@@ -140,6 +142,7 @@ class StreamDecoder:
         self._finished = False  # finish_reason seen
         self._done = False  # terminal event given
         self._preamble: dict[str, Any] = {}
+        self._first: dict[str, Any] = {}  # the first chunk's service tier and fingerprint
         self._next = 0
         self._open: list[int] = []
         self._slots: dict[str, int | None] = dict.fromkeys(_SINGLE)
@@ -249,6 +252,11 @@ class StreamDecoder:
         the first chunk's fields are carried, a later one's new value has no place (a field
         every chunk repeats with the same value says nothing new)."""
         for key, value in chunk.items():
+            if key in _LATE_KEYS:  # said at the start: a new value later has no place
+                if value is not None and self._first.get(key) != value:
+                    self._first[key] = value
+                    self._report(key, "a chat stream field after the first chunk")
+                continue
             if key in _CHUNK_KEYS or key == "x_groq" or value is None:
                 continue
             if self._preamble.get(key) != value:
@@ -256,6 +264,7 @@ class StreamDecoder:
 
     def _start(self, chunk: Mapping[str, Any]) -> MessageStart:
         self._started = True
+        self._first = {key: chunk.get(key) for key in _LATE_KEYS}
         fields = dict(self._preamble)
         if isinstance(chunk.get("service_tier"), str):
             fields["_service_tier"] = chunk["service_tier"]

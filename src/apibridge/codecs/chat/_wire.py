@@ -297,10 +297,12 @@ def decode_usage(raw: Any, where: str) -> Usage:
     return attrs.evolve(usage, extras={FORMAT: fields})
 
 
-#: Chat usage details no other format has a field for (audio, predicted outputs); a non-zero
-#: count rides as data in the usage extras, so another format's encoder reports it.
+#: Chat usage details no other format has a field for (audio, image, predicted outputs); a
+#: non-zero count rides as data in the usage extras, so another format's encoder reports it.
+#: (``text_tokens`` is what remains of the totals, which are carried.)
 _UNMAPPED_DETAILS: Final = (
     ("prompt_tokens_details", "audio_tokens"),
+    ("prompt_tokens_details", "image_tokens"),
     ("completion_tokens_details", "audio_tokens"),
     ("completion_tokens_details", "accepted_prediction_tokens"),
     ("completion_tokens_details", "rejected_prediction_tokens"),
@@ -473,6 +475,10 @@ def decode_annotation(raw: Any, where: str) -> Citation:
     return Citation(kind=kind, raw=dict(obj), source_format=FORMAT)
 
 
+#: where a Claude ``search_result_location`` citation points in the request's content blocks.
+_CLAUDE_POSITIONS: Final = ("search_result_index", "start_block_index", "end_block_index")
+
+
 def encode_citation(
     citation: Citation, base: int, length: int, ctx: Context, where: str
 ) -> dict[str, Any] | None:
@@ -498,6 +504,9 @@ def encode_citation(
         ctx.lose(f"{where}.cited_text", "url_citation has no quoted text")
     if citation.raw and citation.raw.get("encrypted_index") is not None:
         ctx.lose(f"{where}.encrypted_index", "Claude's search-result handle has no chat place")
+    for key in _CLAUDE_POSITIONS:  # a search_result_location's place in Claude's content
+        if citation.raw and citation.raw.get(key) is not None:
+            ctx.lose(f"{where}.{key}", "a url_citation has no search-result position")
     start = citation.start_index if citation.kind == "url_citation" else None
     end = citation.end_index if citation.kind == "url_citation" else None
     return {

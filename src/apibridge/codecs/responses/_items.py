@@ -347,6 +347,8 @@ def _foreign_server_item(
         caller = raw.get("caller")
         if isinstance(caller, Mapping) and caller.get("type") not in (None, "direct"):
             ctx.lose(f"{where}.caller", "a web_search_call has no caller")  # code execution's
+        if raw.get("cache_control") is not None:
+            ctx.lose(f"{where}.cache_control", "a web_search_call has no cache breakpoint")
         return {"type": "web_search_call", "id": item_id, "status": "completed", "action": action}
     ctx.lose(where, f"{part.source_format} {part.kind} block has no responses equivalent")
     return None

@@ -270,6 +270,10 @@ def decode_annotation(ann: Any, where: str) -> Citation:
     )
 
 
+#: where a Claude ``search_result_location`` citation points in the request's content blocks.
+_CLAUDE_POSITIONS: Final = ("search_result_index", "start_block_index", "end_block_index")
+
+
 def encode_annotation(
     cite: Citation, text_length: int, ctx: Context, where: str
 ) -> dict[str, Any] | None:
@@ -283,6 +287,9 @@ def encode_annotation(
         ctx.lose(f"{where}.cited_text", "url_citation has no quoted text")
     if cite.raw and cite.raw.get("encrypted_index") is not None:
         ctx.lose(f"{where}.encrypted_index", "Claude's search-result handle has no place here")
+    for key in _CLAUDE_POSITIONS:  # a search_result_location's place in Claude's content
+        if cite.raw and cite.raw.get(key) is not None:
+            ctx.lose(f"{where}.{key}", "a url_citation has no search-result position")
     # A citation without a position covers the whole text part it annotates.
     return {
         "type": "url_citation",
