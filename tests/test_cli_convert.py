@@ -271,3 +271,23 @@ def test_an_error_body_without_status_gets_its_kinds_status() -> None:
         assert result.returncode == 0, result.stderr
         assert f"status {status}".encode() in result.stderr, (source, body)
         validate_error(target, status, orjson.loads(result.stdout))
+
+
+def test_an_unknown_block_is_named_in_user_words(tmp_path: Path) -> None:
+    """A block type apibridge does not know is kept opaque (and goes back to Anthropic as it
+    came); for Chat the warning names it as the client wrote it, not an internal class."""
+    body = {
+        "model": "claude-x",
+        "max_tokens": 100,
+        "messages": [
+            {"role": "user", "content": [{"type": "text", "text": "hi"}, {"type": "hologram"}]}
+        ],
+    }
+    path = tmp_path / "request.json"
+    path.write_bytes(orjson.dumps(body))
+    chat = run("--from", "anthropic", "--to", "chat", str(path))
+    assert chat.returncode == 0
+    assert b'cannot hold an anthropic "hologram" block; dropped' in chat.stderr
+    assert b"Part" not in chat.stderr
+    same = run("--from", "anthropic", "--to", "anthropic", str(path))
+    assert orjson.loads(same.stdout)["messages"][0]["content"][1] == {"type": "hologram"}

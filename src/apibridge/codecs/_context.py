@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from apibridge.errors import InvalidPayload, Loss, UnsupportedFeature
-from apibridge.model import Request
+from apibridge.model import ContentPart, Request, ServerToolPart
 
 __all__ = [
     "Context",
@@ -222,3 +222,25 @@ def split_extras(
     """The fields of ``body`` outside ``known``, as ``{fmt: {...}}`` (empty when none)."""
     rest = {k: v for k, v in body.items() if k not in known}
     return {fmt: rest} if rest else {}
+
+
+#: what a user calls each kind of content part (in loss messages).
+_PART_WORDS: Final = {
+    "TextPart": "text",
+    "ImagePart": "an image",
+    "DocumentPart": "a document",
+    "ToolCallPart": "a tool call",
+    "ToolResultPart": "a tool result",
+    "ThinkingPart": "a thinking block",
+    "RedactedThinkingPart": "a redacted thinking block",
+    "RefusalPart": "a refusal",
+}
+
+
+def part_words(part: ContentPart) -> str:
+    """``part`` as a user would name it: ``an image``, or for a block apibridge does not know
+    (kept opaque) its own format and type, ``an anthropic "hologram" block``."""
+    if isinstance(part, ServerToolPart):
+        article = "an" if part.source_format[:1] in "aeiou" else "a"
+        return f'{article} {part.source_format} "{part.kind}" block'
+    return _PART_WORDS.get(type(part).__name__, type(part).__name__)

@@ -36,7 +36,7 @@ from apibridge import _json
 from apibridge.codecs._cache_markers import anthropic_marker
 from apibridge.codecs._compaction import KIND as COMPACTION
 from apibridge.codecs._compaction import anthropic_block
-from apibridge.codecs._context import Context, new_id
+from apibridge.codecs._context import Context, new_id, part_words
 from apibridge.codecs._custom_tools import wrap_input
 from apibridge.codecs._server_text import sent_as_text
 from apibridge.codecs.anthropic._wire import (
@@ -128,7 +128,7 @@ def encode_part(
     if isinstance(part, ServerToolPart):
         return encode_server_part(part, where, ctx, answer=answer)
     if answer:
-        ctx.lose(where, f"an answer cannot hold a {type(part).__name__}")
+        ctx.lose(where, f"an answer cannot hold {part_words(part)}")
         return None
     if isinstance(part, ImagePart):
         return encode_image(part, where, ctx)

@@ -32,7 +32,7 @@ import attrs
 
 from apibridge import _json
 from apibridge._sse import encode_frame
-from apibridge.codecs._context import Context, new_id
+from apibridge.codecs._context import Context, new_id, part_words
 from apibridge.codecs._openai_twins import anthropic_usage_tier
 from apibridge.codecs._phase import lose_phase
 from apibridge.codecs._sequencer import PartSequencer
@@ -359,7 +359,7 @@ class _BlockWriter(_Writer):
         if isinstance(part, ServerToolPart):
             block = encode_server_part(part, self.where, self.enc.ctx, answer=True)
         else:
-            self.enc.ctx.lose(self.where, f"an answer cannot hold a {type(part).__name__}")
+            self.enc.ctx.lose(self.where, f"an answer cannot hold {part_words(part)}")
         if block is None:
             return []
         if block.get("type") == "compaction":

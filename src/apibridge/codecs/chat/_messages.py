@@ -37,6 +37,7 @@ from apibridge.codecs._context import (
     expect_str,
     new_id,
     opt_str,
+    part_words,
 )
 from apibridge.codecs._server_text import text_forms
 from apibridge.codecs.chat._parts import (
@@ -585,7 +586,7 @@ def encode_assistant(
         elif is_compaction(part):  # its summary as text, or nothing: reported either way
             offset += add_chat_summary(items, part, at, ctx)
         else:
-            ctx.lose(at, f"a chat assistant message cannot hold a {type(part).__name__}", "dropped")
+            ctx.lose(at, f"a chat assistant message cannot hold {part_words(part)}", "dropped")
     if thinking:
         key = carried.get("_reasoning_key", "reasoning_content")
         out[key] = "\n\n".join(thinking)

@@ -17,7 +17,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from apibridge.codecs._cache_markers import BREAKPOINT, openai_breakpoint
-from apibridge.codecs._context import Context, expect_list, expect_obj, expect_str, opt_str
+from apibridge.codecs._context import (
+    Context,
+    expect_list,
+    expect_obj,
+    expect_str,
+    opt_str,
+    part_words,
+)
 from apibridge.codecs.chat._wire import (
     ABSENT,
     FORMAT,
@@ -297,5 +304,5 @@ def encode_user_part(part: ContentPart, ctx: Context, where: str) -> dict[str, A
         return _encode_image(part, ctx, where)
     if isinstance(part, DocumentPart):
         return _encode_document(part, ctx, where)
-    ctx.lose(where, f"a chat user message cannot hold a {type(part).__name__}", "dropped")
+    ctx.lose(where, f"a chat user message cannot hold {part_words(part)}", "dropped")
     return None
