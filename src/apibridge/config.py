@@ -135,11 +135,20 @@ class Timeouts:
         first_byte: from sending the request to the response headers (a non-streamed answer
             usually arrives whole, so this bounds the whole generation).
         idle: between two chunks of a response body (a stream that stalls longer fails).
+        total: the whole upstream request, retries and every streamed chunk included: an
+            upstream that trickles a stream forever is cut off past it (504 before the first
+            event, the format's in-band error after).
     """
 
     connect: float = 10.0
     first_byte: float = 600.0
     idle: float = 300.0
+    total: float = 3600.0
+
+    def __attrs_post_init__(self) -> None:
+        for name in ("connect", "first_byte", "idle", "total"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"timeouts.{name}: must be more than 0 seconds")
 
 
 @attrs.frozen(kw_only=True)
@@ -236,6 +245,19 @@ class ServerConfig:
             ``repr`` or a log line.
         store_prefix: the prefix of every key in Redis (several gateways can share one
             database under different prefixes).
+        allowed_hosts: ``Host`` names served besides loopback names and the bind address
+            (``.example.com``: that domain and its subdomains; ``*``: any; see
+            :mod:`apibridge._gateway._edge`).
+        cors_origins: browser origins (``https://app.example.com``, ``*`` for any) allowed to
+            call the gateway; a request with any other ``Origin`` gets 403.
+        allow_open: serve a non-loopback address without client keys (``apibridge serve``
+            refuses to otherwise).
+        max_in_flight: requests handled at once (streams included); past it the client's
+            overload error (529 Anthropic, 503 OpenAI) with ``Retry-After``. 0: no cap.
+        max_connections: open connections (``apibridge serve``; past it uvicorn answers 503).
+        header_timeout: seconds a connection may take to send a request's head
+            (``apibridge serve``; it is closed past it).
+        body_timeout: seconds a client may take to send a request body (408 past it).
     """
 
     host: str = "127.0.0.1"
@@ -249,12 +271,23 @@ class ServerConfig:
     store_max_items: int = 10_000
     store_url: str | None = attrs.field(default=None, repr=_url_repr)
     store_prefix: str = "apibridge:"
+    allowed_hosts: tuple[str, ...] = ()
+    cors_origins: tuple[str, ...] = ()
+    allow_open: bool = False
+    max_in_flight: int = 512
+    max_connections: int = 1000
+    header_timeout: float = 30.0
+    body_timeout: float = 120.0
 
     def __attrs_post_init__(self) -> None:
         for name, value, low, high in (
             ("port", "a TCP port (1 to 65535)", 1, 65535),
             ("workers", "a number of processes (1 or more)", 1, 1 << 16),
             ("max_body_bytes", "a size in bytes (1 or more)", 1, 1 << 62),
+            ("max_in_flight", "a number of requests (0 for no cap)", 0, 1 << 30),
+            ("max_connections", "a number of connections (1 or more)", 1, 1 << 30),
+            ("header_timeout", "a number of seconds (more than 0)", 1e-3, 1e9),
+            ("body_timeout", "a number of seconds (more than 0)", 1e-3, 1e9),
         ):
             if not low <= getattr(self, name) <= high:
                 raise ConfigError(f"server.{name}: {getattr(self, name)} is not {value}")
@@ -587,7 +620,8 @@ def load_config(
     ``APIBRIDGE_MAX_OUTPUT_TOKENS``, ``APIBRIDGE_FORWARD_CLIENT_KEY`` (``1``: that upstream gets
     each client's own key), ``APIBRIDGE_HOST``, ``APIBRIDGE_PORT``,
     ``APIBRIDGE_CLIENT_KEYS``, ``APIBRIDGE_ADMIN_KEY``, ``APIBRIDGE_MAX_BODY_BYTES``,
-    ``APIBRIDGE_STORE_URL``; and for
+    ``APIBRIDGE_STORE_URL``, ``APIBRIDGE_ALLOWED_HOSTS`` and ``APIBRIDGE_CORS_ORIGINS``
+    (comma-separated), ``APIBRIDGE_ALLOW_OPEN`` (``1``); and for
     the earlier backboard proxy ``BBD_API_KEY``, ``BBD_UPSTREAM``, ``THREAD_TTL``, ``HOST``,
     ``PORT``. ``env`` defaults to an empty mapping: pass ``os.environ`` to read the process's.
     """
@@ -636,4 +670,9 @@ def load_config(
         changes["admin_key"] = env["APIBRIDGE_ADMIN_KEY"]
     if env.get("APIBRIDGE_STORE_URL"):
         changes["store_url"] = env["APIBRIDGE_STORE_URL"]
+    for name in ("allowed_hosts", "cors_origins"):
+        if env.get(f"APIBRIDGE_{name.upper()}"):
+            changes[name] = _split_keys(env[f"APIBRIDGE_{name.upper()}"])
+    if env.get("APIBRIDGE_ALLOW_OPEN"):
+        changes["allow_open"] = env["APIBRIDGE_ALLOW_OPEN"].lower() in ("1", "true", "yes")
     return GatewayConfig(upstreams=upstreams, routes=routes, server=attrs.evolve(server, **changes))
