@@ -40,6 +40,8 @@ import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn, override
 
+from apibridge._config_convert import first_error, say_error, strict_converter
+
 __all__ = [
     "DEFAULT_BASE_URLS",
     "UPSTREAM_FORMATS",
@@ -391,43 +393,8 @@ _SECRET_KEYS = frozenset({"client_keys", "client_keys_env", "admin_key", "admin_
 _UPSTREAM_EXTRA_KEYS = frozenset({"api_key", "api_keys", "api_key_env", "models"})
 
 
-def _scalar(kind: type, words: str) -> Any:
-    def structure(value: Any, _: Any) -> Any:
-        # bool is an int in Python; a port of `true` is a mistake worth naming
-        if isinstance(value, bool) and kind is not bool:
-            raise ValueError(f"expected {words}, got a boolean")
-        if kind is float and isinstance(value, int):
-            return value
-        if not isinstance(value, kind):
-            raise ValueError(f"expected {words}, got {type(value).__name__}")
-        return value
-
-    return structure
-
-
-def _string_map(value: Any, _: Any) -> Mapping[str, str]:
-    if not isinstance(value, Mapping):
-        raise ValueError("expected a table")
-    if not all(isinstance(v, str) for v in value.values()):
-        raise ValueError("values must be strings")
-    return dict(value)
-
-
-def _any_table(value: Any, _: Any) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise ValueError("expected a table")
-    return dict(value)
-
-
 def _make_converter() -> cattrs.Converter:
-    converter = cattrs.Converter(forbid_extra_keys=True)
-    converter.register_structure_hook(int, _scalar(int, "an integer"))
-    converter.register_structure_hook(float, _scalar(float, "a number"))
-    converter.register_structure_hook(str, _scalar(str, "a string"))
-    converter.register_structure_hook(bool, _scalar(bool, "true or false"))
-    # generic aliases are matched by equality (singledispatch takes classes only)
-    converter.register_structure_hook_func(lambda t: t == Mapping[str, str], _string_map)
-    converter.register_structure_hook_func(lambda t: t == Mapping[str, Any], _any_table)
+    converter = strict_converter()
     converter.register_structure_hook(
         Route,
         make_dict_structure_fn(
@@ -448,26 +415,12 @@ def _structure(data: Mapping[str, Any], cls: type[_T], where: str) -> _T:
         if isinstance(exc, BaseExceptionGroup):
             own, _ = exc.split(ConfigError)  # a value's own check already names its setting
             if own is not None:
-                raise _first(own) from None
-        messages = cattrs.transform_error(exc, path=where, format_exception=_say)
+                raise first_error(own) from None
+        messages = cattrs.transform_error(exc, path=where, format_exception=say_error)
         message, _, place = messages[0].rpartition(" @ ")
         if cls is Route:  # the TOML key of Route.pattern is `model`
             place = place.replace(".pattern", ".model")
         raise ConfigError(f"{place}: {message}") from None
-
-
-def _first(group: BaseException) -> BaseException:
-    while isinstance(group, BaseExceptionGroup):
-        group = group.exceptions[0]
-    return group
-
-
-def _say(exc: BaseException, _: Any) -> str:
-    if isinstance(exc, cattrs.ForbiddenExtraKeysError):
-        return f"unknown setting {sorted(exc.extra_fields)[0]!r}"
-    if isinstance(exc, KeyError):
-        return "missing"
-    return str(exc)
 
 
 def _split_keys(value: str) -> tuple[str, ...]:

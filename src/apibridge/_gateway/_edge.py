@@ -32,15 +32,22 @@ in the client's own format and status. A configured origin gets
 from __future__ import annotations
 
 import functools
-import ipaddress
 from collections.abc import Mapping
 
 import attrs
 
+from apibridge._hosts import host_name, is_loopback
 from apibridge.config import ServerConfig
 from apibridge.errors import ApiError, GatewayError
 
-__all__ = ["EdgePolicy", "check_edge", "cors_headers", "edge_policy", "is_loopback", "preflight"]
+__all__ = [
+    "EdgePolicy",
+    "check_edge",
+    "check_json_body",
+    "cors_headers",
+    "edge_policy",
+    "preflight",
+]
 
 #: response headers a browser page may read (the request id, the retry hint, the estimate mark).
 _EXPOSED = "request-id, x-request-id, retry-after, x-apibridge-token-count"
@@ -49,27 +56,6 @@ _ALLOWED_HEADERS = (
     "authorization, content-type, x-api-key, anthropic-version, anthropic-beta, x-request-id"
 )
 _PREFLIGHT_MAX_AGE = "600"
-
-
-def host_name(value: str) -> str:
-    """The name part of a ``Host`` header value, lower-case, without port or brackets."""
-    value = value.strip().lower()
-    if value.startswith("["):  # [::1]:8080
-        return value[1 : value.find("]")] if "]" in value else value[1:]
-    if value.count(":") == 1:
-        value = value.partition(":")[0]
-    return value.rstrip(".")
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` (a bind address or a ``Host`` name) names this machine's loopback."""
-    name = host_name(host) if host else ""
-    if name == "localhost" or name.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
 
 
 @attrs.frozen

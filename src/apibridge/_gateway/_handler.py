@@ -65,7 +65,13 @@ from apibridge._gateway._http import (
     request_id,
     too_large,
 )
-from apibridge._gateway._limits import events_within_deadline, overloaded, within_deadline
+from apibridge._gateway._limits import (
+    body_too_slow,
+    events_within_deadline,
+    overloaded,
+    warn_if_open,
+    within_deadline,
+)
 from apibridge._gateway._model_list import model_entry, model_list
 from apibridge._gateway._policy import apply_request_policies
 from apibridge._gateway._previous_response import ResponseHistory
@@ -120,6 +126,7 @@ class Handler:
         self.losses = LossReport(self.counters)
         #: requests inside :meth:`handle` now (open streams are ``counters["streams_open"]``).
         self.in_flight = 0
+        warn_if_open(config.server)
         #: each upstream's overrides of the Claude model table, checked once, at start-up.
         self.claude_models = _claude_model_overrides(config)
         #: whether each upstream takes prompt-cache markers (``options.cache_breakpoints``).
@@ -173,6 +180,12 @@ class Handler:
         """The 413 answer for a body that turned out larger than :attr:`max_body`."""
         call = self._call(method, path, headers)
         return self._finish(call, self._error(call, too_large(self.max_body)), headers)
+
+    def too_slow(self, method: str, path: str, headers: Mapping[str, str]) -> HttpResponse:
+        """The 408 answer for a body that did not arrive within ``server.body_timeout``."""
+        call = self._call(method, path, headers)
+        error = body_too_slow(self.config.server.body_timeout)
+        return self._finish(call, self._error(call, error), headers)
 
     async def handle(self, request: HttpRequest) -> HttpResponse:
         """Answer ``request``. Never raises for a bad request: errors become responses."""

@@ -18,19 +18,69 @@ Theory of operation
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
 from typing import TypeVar
 
 import anyio
 
-from apibridge.config import UpstreamConfig
+from apibridge._hosts import is_loopback
+from apibridge.config import ServerConfig, UpstreamConfig
 from apibridge.errors import ApiError, UpstreamError
 from apibridge.model import Event
 from apibridge.transports._closing import aclose_shielded
 
-__all__ = ["events_within_deadline", "overloaded", "within_deadline"]
+__all__ = [
+    "body_too_slow",
+    "events_within_deadline",
+    "overloaded",
+    "warn_if_open",
+    "warn_if_reached_from_afar",
+    "within_deadline",
+]
 
 T = TypeVar("T")
+log = logging.getLogger("apibridge.gateway")
+
+
+def warn_if_open(server: ServerConfig) -> None:
+    """Say at start-up that a gateway without client keys serves whoever reaches it.
+
+    ``apibridge serve`` refuses a non-loopback bind in that case (unless ``allow_open``); an
+    app mounted in another server cannot see where that server listens, so it says so here,
+    and once more (:func:`warn_if_reached_from_afar`) when a request arrives from beyond
+    loopback.
+    """
+    if server.client_keys or server.allow_open:
+        return
+    log.info(
+        "no client keys: the gateway serves every program that reaches it (web pages are kept "
+        "out by the Host, Origin and content-type checks); if it is mounted in a server that "
+        "listens beyond loopback, set client keys, or server.allow_open to serve it open"
+    )
+
+
+def warn_if_reached_from_afar(server: ServerConfig, local_address: str) -> bool:
+    """Warn that an open gateway received a request on ``local_address``, a non-loopback
+    address; whether it warned (the driver then stops checking)."""
+    if server.client_keys or server.allow_open or is_loopback(local_address):
+        return False
+    log.warning(
+        "no client keys, and a request arrived on %s, beyond loopback: anyone who reaches "
+        "that address uses the upstream keys; set client keys (or server.allow_open = true "
+        "if the gateway is meant to be open)",
+        local_address,
+    )
+    return True
+
+
+def body_too_slow(seconds: float) -> ApiError:
+    """The 408 error for a request body that took longer than ``seconds``."""
+    return ApiError.of(
+        "timeout",
+        f"the request body did not arrive within {seconds:g} s (server.body_timeout)",
+        status=408,
+    )
 
 
 def overloaded(client_format: str, limit: int) -> ApiError:
