@@ -19,8 +19,8 @@ revealed), the client key (401, when keys are configured; ``x-api-key`` or ``Aut
 Bearer``, compared in constant time against every key), a POST body not declared
 ``application/json`` (415), a ``Content-Length`` over the limit (413). :func:`read_json_body`
 inflates a gzip/deflate body within the same limit and parses the JSON object.
-:func:`forwarding` is what a transport may
-pass on from the request (:class:`~apibridge.transports.Forwarding`).
+:func:`forwarding` is what a transport may pass on from the request
+(:class:`~apibridge.transports.Forwarding`).
 """
 
 from __future__ import annotations
