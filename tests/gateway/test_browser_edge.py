@@ -301,3 +301,35 @@ def test_the_wsgi_app_refuses_the_same(
             assert _post(url, "chat", JSON).status_code == 200
     finally:
         app.close()
+
+
+# ------------------------------------------------------------------- mounted
+
+
+def test_a_mounted_app_checks_host_against_its_own_configuration() -> None:
+    """Mounted in Starlette under uvicorn, the app cannot see where the host server listens:
+    its own ``server.host`` (loopback by default) and ``allowed_hosts`` decide."""
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    from apibridge.config import GatewayConfig, ServerConfig
+
+    default = AsgiApp(upstream="scripted=echo")
+    named = AsgiApp(
+        GatewayConfig.single("scripted=echo", server=ServerConfig(allowed_hosts=("llm.example",)))
+    )
+    host_app = Starlette(routes=[Mount("/a", app=default), Mount("/b", app=named)])
+    body = body_for("chat", "m")
+    with serve_asgi(host_app) as url:
+        for mount, host, status in (
+            ("/a", "localhost", 200),
+            ("/a", "llm.example", 403),
+            ("/b", "llm.example", 200),
+            ("/b", "other.example", 403),
+        ):
+            response = httpx.post(
+                url + mount + "/v1/chat/completions", json=body, headers={"host": host}
+            )
+            assert response.status_code == status, (mount, host)
+            if status == 403:
+                validate_error("chat", 403, response.json())
