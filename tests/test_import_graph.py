@@ -36,11 +36,17 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ),
     ("apibridge.codecs",),
     ("apibridge._exchange", "apibridge._api", "apibridge.__init__"),
-    ("apibridge.config", "apibridge.store"),
+    ("apibridge.config", "apibridge._config_convert", "apibridge._hosts", "apibridge.store"),
     ("apibridge.transports",),
     ("apibridge._gateway",),
     ("apibridge.asgi", "apibridge.wsgi"),
-    ("apibridge._cli_convert", "apibridge._cli_serve", "apibridge.cli", "apibridge.__main__"),
+    (
+        "apibridge._cli_convert",
+        "apibridge._cli_serve",
+        "apibridge._serve_bounds",
+        "apibridge.cli",
+        "apibridge.__main__",
+    ),
 )
 
 #: what a codec may import from the rest of apibridge (purity: no gateway, no transport).

@@ -26,6 +26,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
+from apibridge._hosts import is_loopback
 from apibridge.config import ConfigError, GatewayConfig, load_config, redact_url
 from apibridge.store import import_redis
 
@@ -34,8 +35,6 @@ __all__ = ["HELP", "add_arguments", "app_factory", "run"]
 HELP = "Run the gateway: serve the Anthropic, Chat and Responses APIs over any upstream."
 
 log = logging.getLogger("apibridge.gateway")
-
-_LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -52,7 +51,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--upstream-key",
         metavar="KEY",
-        help="key(s) for --upstream, comma-separated (default: $APIBRIDGE_UPSTREAM_KEY)",
+        help="key(s) for --upstream, comma-separated, or @FILE to read them from a file "
+        "(default: $APIBRIDGE_UPSTREAM_KEY). A key given here is visible to every user of "
+        "this machine in `ps`: prefer the variable or --upstream-key-file",
+    )
+    parser.add_argument(
+        "--upstream-key-file",
+        metavar="FILE",
+        help="read the key(s) for --upstream from FILE (one per line or comma-separated; "
+        "blank lines and # comments ignored)",
     )
     parser.add_argument(
         "--forward-client-key",
@@ -76,7 +83,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--client-key",
         action="append",
         metavar="KEY",
-        help="a key clients must present (repeatable; default: $APIBRIDGE_CLIENT_KEYS or open)",
+        help="a key clients must present, or @FILE to read keys from a file (repeatable; "
+        "default: $APIBRIDGE_CLIENT_KEYS or open). Visible in `ps`: prefer the variable or "
+        "--client-key-file",
+    )
+    parser.add_argument(
+        "--client-key-file",
+        metavar="FILE",
+        help="read the keys clients must present from FILE (one per line or comma-separated)",
+    )
+    parser.add_argument(
+        "--allow-open",
+        action="store_true",
+        help="serve a non-loopback --host without client keys (refused otherwise: anyone who "
+        "reaches the port would use your upstream keys; default: $APIBRIDGE_ALLOW_OPEN)",
+    )
+    parser.add_argument(
+        "--allowed-host",
+        action="append",
+        metavar="NAME",
+        help="a Host name to serve besides loopback names and the bind address (repeatable; "
+        ".example.com for a domain and its subdomains, * for any; default: "
+        "$APIBRIDGE_ALLOWED_HOSTS)",
+    )
+    parser.add_argument(
+        "--cors-origin",
+        action="append",
+        metavar="ORIGIN",
+        help="a browser origin (https://app.example.com, * for any) allowed to call the "
+        "gateway (repeatable; default: $APIBRIDGE_CORS_ORIGINS; none: requests carrying an "
+        "Origin are refused)",
     )
     parser.add_argument(
         "--max-output-tokens", type=int, metavar="N", help="largest max_tokens for --upstream"
@@ -104,23 +140,67 @@ def _ranged(low: int, high: int) -> Any:
     return parse
 
 
+def _key_file(path: str, flag: str) -> list[str]:
+    """The keys in ``path``: one per line or comma-separated, blank lines and ``#`` comments
+    skipped."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except OSError as exc:
+        raise ConfigError(f"{flag} {path}: {exc.strerror or exc}") from None
+    keys = [
+        key.strip()
+        for line in text.splitlines()
+        if not line.lstrip().startswith("#")
+        for key in line.split(",")
+        if key.strip()
+    ]
+    if not keys:
+        raise ConfigError(f"{flag} {path}: the file holds no key")
+    return keys
+
+
+def _keys(values: list[str], flag: str, file: str | None) -> list[str]:
+    """Keys given on the command line: ``values`` (``@FILE`` read from a file), then ``file``."""
+    keys: list[str] = []
+    for value in values:
+        if value.startswith("@"):
+            keys.extend(_key_file(value[1:], flag))
+        else:
+            keys.extend(k.strip() for k in value.split(",") if k.strip())
+    if file:
+        keys.extend(_key_file(file, f"{flag}-file"))
+    return keys
+
+
 def _overlay(args: argparse.Namespace) -> dict[str, str]:
-    """The command line as environment settings."""
+    """The command line as environment settings (a :class:`ConfigError` for a key file that
+    cannot be read)."""
     env: dict[str, str] = {}
     if args.config:
         env["APIBRIDGE_CONFIG"] = args.config
     if args.upstream:
         env["APIBRIDGE_UPSTREAM"] = args.upstream
-    if args.upstream_key:
-        env["APIBRIDGE_UPSTREAM_KEY"] = args.upstream_key
+    upstream_keys = _keys(
+        [args.upstream_key] if args.upstream_key else [], "--upstream-key", args.upstream_key_file
+    )
+    if upstream_keys:
+        env["APIBRIDGE_UPSTREAM_KEY"] = ",".join(upstream_keys)
     if args.forward_client_key:
         env["APIBRIDGE_FORWARD_CLIENT_KEY"] = "1"
     if args.host:
         env["APIBRIDGE_HOST"] = args.host
     if args.port is not None:
         env["APIBRIDGE_PORT"] = str(args.port)
-    if args.client_key:
-        env["APIBRIDGE_CLIENT_KEYS"] = ",".join(args.client_key)
+    client_keys = _keys(args.client_key or [], "--client-key", args.client_key_file)
+    if client_keys:
+        env["APIBRIDGE_CLIENT_KEYS"] = ",".join(client_keys)
+    if args.allow_open:
+        env["APIBRIDGE_ALLOW_OPEN"] = "1"
+    if args.allowed_host:
+        env["APIBRIDGE_ALLOWED_HOSTS"] = ",".join(args.allowed_host)
+    if args.cors_origin:
+        env["APIBRIDGE_CORS_ORIGINS"] = ",".join(args.cors_origin)
     if args.max_output_tokens is not None:
         env["APIBRIDGE_MAX_OUTPUT_TOKENS"] = str(args.max_output_tokens)
     if args.store_url:
@@ -158,10 +238,10 @@ def _describe(config: GatewayConfig, workers: int) -> None:
         rename = f" as {route.rename}" if route.rename else ""
         log.info("route %s -> %s%s", route.pattern, route.upstream, rename)
     server = config.server
-    if server.host not in _LOOPBACK and not server.client_keys:
+    if not is_loopback(server.host) and not server.client_keys:
         log.warning(
-            "listening on %s without client keys: anyone who reaches this port uses your "
-            "upstream keys (set --client-key or APIBRIDGE_CLIENT_KEYS)",
+            "listening on %s without client keys (--allow-open): anyone who reaches this port "
+            "uses your upstream keys",
             server.host,
         )
     if workers > 1 and not server.store_url:
@@ -177,9 +257,26 @@ def _describe(config: GatewayConfig, workers: int) -> None:
 
 def app_factory() -> Any:
     """The ASGI app for a worker process, configured from the environment."""
+    from apibridge import _serve_bounds
     from apibridge.asgi import App
 
-    return App(load_config(env=os.environ))
+    config = load_config(env=os.environ)
+    _serve_bounds.configure(config.server.header_timeout)
+    return App(config)
+
+
+def refuse_open(config: GatewayConfig) -> str | None:
+    """Why ``config`` must not be served (a non-loopback bind with no client keys and no
+    ``allow_open``), or ``None``."""
+    server = config.server
+    if is_loopback(server.host) or server.client_keys or server.allow_open:
+        return None
+    return (
+        f"refusing to listen on {server.host} without client keys: anyone who reaches the "
+        f"port would use your upstream keys. Set client keys (--client-key-file FILE, "
+        f"APIBRIDGE_CLIENT_KEYS, or [server] client_keys_env), or pass --allow-open "
+        f"(APIBRIDGE_ALLOW_OPEN=1, [server] allow_open = true) to serve it open on purpose"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -192,9 +289,9 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    overlay = _overlay(args)
-    env: Mapping[str, str] = {**os.environ, **overlay}
     try:
+        overlay = _overlay(args)
+        env: Mapping[str, str] = {**os.environ, **overlay}
         config = load_config(env=env)
     except ConfigError as exc:
         print(f"apibridge serve: {exc}", file=sys.stderr)
@@ -206,6 +303,10 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    refusal = refuse_open(config)
+    if refusal is not None:
+        print(f"apibridge serve: {refusal}", file=sys.stderr)
+        return 2
     workers = args.workers if args.workers is not None else config.server.workers
     if config.server.store_url:
         try:
@@ -213,6 +314,8 @@ def run(args: argparse.Namespace) -> int:
         except ConfigError as exc:
             print(f"apibridge serve: {exc}", file=sys.stderr)
             return 2
+    from apibridge import _serve_bounds
+
     logging.config.dictConfig(log_config(args.log_level))
     _describe(config, workers)
     options: dict[str, Any] = {
@@ -222,7 +325,14 @@ def run(args: argparse.Namespace) -> int:
         "access_log": False,
         "server_header": False,
         "lifespan": "on",
+        # the bounds on connections (_serve_bounds): a slow or idle head is closed, past
+        # max_connections new requests get 503, idle keep-alive connections close after 5 s
+        "http": _serve_bounds.PROTOCOL,
+        "limit_concurrency": config.server.max_connections,
+        "timeout_keep_alive": 5,
+        "h11_max_incomplete_event_size": _serve_bounds.MAX_HEAD_BYTES,
     }
+    _serve_bounds.configure(config.server.header_timeout)
     if workers > 1:
         # worker processes start afresh: hand them the settings through the environment
         os.environ.update(overlay)

@@ -12,9 +12,12 @@ over the sans-IO :class:`apibridge._gateway._handler.Handler`:
    client. A mounted app gets no lifespan events (Starlette does not forward them), so the
    pool is also created on first use; call :meth:`App.aclose` from the host application's
    own shutdown.
-2. ``http``: the request head goes to :meth:`Handler.check` first (wrong path, method, key or
-   ``Content-Length``: answered without reading the body); the body is then read up to the
-   configured limit (413 beyond it) and the request handled.
+2. ``http``: the request head goes to :meth:`Handler.check` first (``Host``, ``Origin``,
+   path, method, key, content type or ``Content-Length`` refused: answered without reading
+   the body); the body is then read up to the configured limit (413 beyond it) within
+   ``server.body_timeout`` (408 past it) and the request handled. An open gateway (no
+   client keys) warns once when a request arrives on a non-loopback address (the server's
+   address in ``scope["server"]``).
 3. While the handler works on the request, a second task listens for ``http.disconnect``:
    a client that leaves during a long non-streamed answer (or before a stream's first
    event) cancels the work, which closes the upstream request.
@@ -44,6 +47,7 @@ except ModuleNotFoundError as exc:  # a core install: name the extra
     raise missing_extra(exc, "apibridge.asgi", "http") from exc
 
 from apibridge._gateway._handler import Handler, HttpRequest, HttpResponse
+from apibridge._gateway._limits import warn_if_reached_from_afar
 from apibridge.config import GatewayConfig
 from apibridge.store import Store
 from apibridge.transports import Transport, Transports
@@ -98,6 +102,8 @@ class App:
         self.handler = Handler(
             self.config, transports=Transports(transports, client=client), store=store
         )
+        # an open gateway warns once when a request arrives on a non-loopback address
+        self._watch_address = not (self.config.server.client_keys or self.config.server.allow_open)
 
     async def aclose(self) -> None:
         """Close the upstream pool and the Redis client (for hosts that do not forward
@@ -139,11 +145,20 @@ class App:
             name = raw_name.decode("latin-1").lower()
             value = raw_value.decode("latin-1")
             headers[name] = f"{headers[name]}, {value}" if name in headers else value
+        if self._watch_address:
+            local = scope.get("server")
+            if local and warn_if_reached_from_afar(self.config.server, str(local[0])):
+                self._watch_address = False
         rejected = self.handler.check(method, path, headers)
         if rejected is not None:
             await _send_whole(send, rejected)
             return
-        body = await _read_body(receive, self.handler.max_body)
+        body: bytes | None = None
+        with anyio.move_on_after(self.config.server.body_timeout) as reading:
+            body = await _read_body(receive, self.handler.max_body)
+        if reading.cancelled_caught:
+            await _send_whole(send, self.handler.too_slow(method, path, headers))
+            return
         if body is None:
             await _send_whole(send, self.handler.too_large(method, path, headers))
             return

@@ -40,6 +40,8 @@ import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn, override
 
+from apibridge._config_convert import first_error, say_error, strict_converter
+
 __all__ = [
     "DEFAULT_BASE_URLS",
     "UPSTREAM_FORMATS",
@@ -135,11 +137,20 @@ class Timeouts:
         first_byte: from sending the request to the response headers (a non-streamed answer
             usually arrives whole, so this bounds the whole generation).
         idle: between two chunks of a response body (a stream that stalls longer fails).
+        total: the whole upstream request, retries and every streamed chunk included: an
+            upstream that trickles a stream forever is cut off past it (504 before the first
+            event, the format's in-band error after).
     """
 
     connect: float = 10.0
     first_byte: float = 600.0
     idle: float = 300.0
+    total: float = 3600.0
+
+    def __attrs_post_init__(self) -> None:
+        for name in ("connect", "first_byte", "idle", "total"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"timeouts.{name}: must be more than 0 seconds")
 
 
 @attrs.frozen(kw_only=True)
@@ -236,6 +247,19 @@ class ServerConfig:
             ``repr`` or a log line.
         store_prefix: the prefix of every key in Redis (several gateways can share one
             database under different prefixes).
+        allowed_hosts: ``Host`` names served besides loopback names and the bind address
+            (``.example.com``: that domain and its subdomains; ``*``: any; see
+            :mod:`apibridge._gateway._edge`).
+        cors_origins: browser origins (``https://app.example.com``, ``*`` for any) allowed to
+            call the gateway; a request with any other ``Origin`` gets 403.
+        allow_open: serve a non-loopback address without client keys (``apibridge serve``
+            refuses to otherwise).
+        max_in_flight: requests handled at once (streams included); past it the client's
+            overload error (529 Anthropic, 503 OpenAI) with ``Retry-After``. 0: no cap.
+        max_connections: open connections (``apibridge serve``; past it uvicorn answers 503).
+        header_timeout: seconds a connection may take to send a request's head
+            (``apibridge serve``; it is closed past it).
+        body_timeout: seconds a client may take to send a request body (408 past it).
     """
 
     host: str = "127.0.0.1"
@@ -249,12 +273,23 @@ class ServerConfig:
     store_max_items: int = 10_000
     store_url: str | None = attrs.field(default=None, repr=_url_repr)
     store_prefix: str = "apibridge:"
+    allowed_hosts: tuple[str, ...] = ()
+    cors_origins: tuple[str, ...] = ()
+    allow_open: bool = False
+    max_in_flight: int = 512
+    max_connections: int = 1000
+    header_timeout: float = 30.0
+    body_timeout: float = 120.0
 
     def __attrs_post_init__(self) -> None:
         for name, value, low, high in (
             ("port", "a TCP port (1 to 65535)", 1, 65535),
             ("workers", "a number of processes (1 or more)", 1, 1 << 16),
             ("max_body_bytes", "a size in bytes (1 or more)", 1, 1 << 62),
+            ("max_in_flight", "a number of requests (0 for no cap)", 0, 1 << 30),
+            ("max_connections", "a number of connections (1 or more)", 1, 1 << 30),
+            ("header_timeout", "a number of seconds (more than 0)", 1e-3, 1e9),
+            ("body_timeout", "a number of seconds (more than 0)", 1e-3, 1e9),
         ):
             if not low <= getattr(self, name) <= high:
                 raise ConfigError(f"server.{name}: {getattr(self, name)} is not {value}")
@@ -358,43 +393,8 @@ _SECRET_KEYS = frozenset({"client_keys", "client_keys_env", "admin_key", "admin_
 _UPSTREAM_EXTRA_KEYS = frozenset({"api_key", "api_keys", "api_key_env", "models"})
 
 
-def _scalar(kind: type, words: str) -> Any:
-    def structure(value: Any, _: Any) -> Any:
-        # bool is an int in Python; a port of `true` is a mistake worth naming
-        if isinstance(value, bool) and kind is not bool:
-            raise ValueError(f"expected {words}, got a boolean")
-        if kind is float and isinstance(value, int):
-            return value
-        if not isinstance(value, kind):
-            raise ValueError(f"expected {words}, got {type(value).__name__}")
-        return value
-
-    return structure
-
-
-def _string_map(value: Any, _: Any) -> Mapping[str, str]:
-    if not isinstance(value, Mapping):
-        raise ValueError("expected a table")
-    if not all(isinstance(v, str) for v in value.values()):
-        raise ValueError("values must be strings")
-    return dict(value)
-
-
-def _any_table(value: Any, _: Any) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise ValueError("expected a table")
-    return dict(value)
-
-
 def _make_converter() -> cattrs.Converter:
-    converter = cattrs.Converter(forbid_extra_keys=True)
-    converter.register_structure_hook(int, _scalar(int, "an integer"))
-    converter.register_structure_hook(float, _scalar(float, "a number"))
-    converter.register_structure_hook(str, _scalar(str, "a string"))
-    converter.register_structure_hook(bool, _scalar(bool, "true or false"))
-    # generic aliases are matched by equality (singledispatch takes classes only)
-    converter.register_structure_hook_func(lambda t: t == Mapping[str, str], _string_map)
-    converter.register_structure_hook_func(lambda t: t == Mapping[str, Any], _any_table)
+    converter = strict_converter()
     converter.register_structure_hook(
         Route,
         make_dict_structure_fn(
@@ -415,26 +415,12 @@ def _structure(data: Mapping[str, Any], cls: type[_T], where: str) -> _T:
         if isinstance(exc, BaseExceptionGroup):
             own, _ = exc.split(ConfigError)  # a value's own check already names its setting
             if own is not None:
-                raise _first(own) from None
-        messages = cattrs.transform_error(exc, path=where, format_exception=_say)
+                raise first_error(own) from None
+        messages = cattrs.transform_error(exc, path=where, format_exception=say_error)
         message, _, place = messages[0].rpartition(" @ ")
         if cls is Route:  # the TOML key of Route.pattern is `model`
             place = place.replace(".pattern", ".model")
         raise ConfigError(f"{place}: {message}") from None
-
-
-def _first(group: BaseException) -> BaseException:
-    while isinstance(group, BaseExceptionGroup):
-        group = group.exceptions[0]
-    return group
-
-
-def _say(exc: BaseException, _: Any) -> str:
-    if isinstance(exc, cattrs.ForbiddenExtraKeysError):
-        return f"unknown setting {sorted(exc.extra_fields)[0]!r}"
-    if isinstance(exc, KeyError):
-        return "missing"
-    return str(exc)
 
 
 def _split_keys(value: str) -> tuple[str, ...]:
@@ -587,7 +573,8 @@ def load_config(
     ``APIBRIDGE_MAX_OUTPUT_TOKENS``, ``APIBRIDGE_FORWARD_CLIENT_KEY`` (``1``: that upstream gets
     each client's own key), ``APIBRIDGE_HOST``, ``APIBRIDGE_PORT``,
     ``APIBRIDGE_CLIENT_KEYS``, ``APIBRIDGE_ADMIN_KEY``, ``APIBRIDGE_MAX_BODY_BYTES``,
-    ``APIBRIDGE_STORE_URL``; and for
+    ``APIBRIDGE_STORE_URL``, ``APIBRIDGE_ALLOWED_HOSTS`` and ``APIBRIDGE_CORS_ORIGINS``
+    (comma-separated), ``APIBRIDGE_ALLOW_OPEN`` (``1``); and for
     the earlier backboard proxy ``BBD_API_KEY``, ``BBD_UPSTREAM``, ``THREAD_TTL``, ``HOST``,
     ``PORT``. ``env`` defaults to an empty mapping: pass ``os.environ`` to read the process's.
     """
@@ -636,4 +623,9 @@ def load_config(
         changes["admin_key"] = env["APIBRIDGE_ADMIN_KEY"]
     if env.get("APIBRIDGE_STORE_URL"):
         changes["store_url"] = env["APIBRIDGE_STORE_URL"]
+    for name in ("allowed_hosts", "cors_origins"):
+        if env.get(f"APIBRIDGE_{name.upper()}"):
+            changes[name] = _split_keys(env[f"APIBRIDGE_{name.upper()}"])
+    if env.get("APIBRIDGE_ALLOW_OPEN"):
+        changes["allow_open"] = env["APIBRIDGE_ALLOW_OPEN"].lower() in ("1", "true", "yes")
     return GatewayConfig(upstreams=upstreams, routes=routes, server=attrs.evolve(server, **changes))

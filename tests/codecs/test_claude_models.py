@@ -34,6 +34,8 @@ from apibridge.transports import NO_FORWARDING, Forwarding
 from apibridge.transports.scripted import ScriptedTransport, echo
 from oracles import validate_request
 
+JSON = {"content-type": "application/json"}
+
 USER = [{"role": "user", "content": "hi"}]
 
 
@@ -391,7 +393,7 @@ def test_gateway_upstream_override_reaches_the_anthropic_encoder() -> None:
     recorder = _Recording()
     handler = Handler(config, transports={"default": recorder})
     body = {"model": "my-claude-1", "input": "hi", "temperature": 0.5}
-    request = HttpRequest(method="POST", path="/v1/responses", body=_json.dumps(body))
+    request = HttpRequest(method="POST", path="/v1/responses", headers=JSON, body=_json.dumps(body))
     response = asyncio.run(handler.handle(request))
     assert response.status == 200
     (exchange,) = recorder.exchanges

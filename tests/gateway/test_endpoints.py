@@ -18,7 +18,7 @@ ENDPOINT = {
     "chat": "/v1/chat/completions",
     "responses": "/v1/responses",
 }
-AUTH = {"x-api-key": CLIENT_KEY}
+AUTH = {"x-api-key": CLIENT_KEY, "content-type": "application/json"}
 
 
 def minimal(fmt: str, model: str, text: str = "hi", **extra: Any) -> dict[str, Any]:

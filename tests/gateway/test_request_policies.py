@@ -19,6 +19,8 @@ from apibridge.transports import NO_FORWARDING, Forwarding
 from apibridge.transports.http import HttpTransport
 from apibridge.transports.scripted import ScriptedTransport, echo
 
+JSON = {"content-type": "application/json"}
+
 
 def transport(fmt: str = "chat", **config: Any) -> HttpTransport:
     upstream = UpstreamConfig(
@@ -86,7 +88,7 @@ def test_backboard_upstream_gets_the_max_tokens_clamp() -> None:
         "thinking": {"type": "enabled", "budget_tokens": 2048},
         "messages": [{"role": "user", "content": "hi"}],
     }
-    request = HttpRequest(method="POST", path="/v1/messages", body=_json.dumps(body))
+    request = HttpRequest(method="POST", path="/v1/messages", headers=JSON, body=_json.dumps(body))
     response = asyncio.run(handler.handle(request))
     assert response.status == 200
     (exchange,) = recorder.exchanges

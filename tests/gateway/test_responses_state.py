@@ -18,6 +18,8 @@ from apibridge._gateway._handler import Handler, HttpRequest
 from apibridge._sse import SSEDecoder
 from apibridge.config import GatewayConfig
 
+JSON = {"content-type": "application/json"}
+
 TOOLS: Any = [
     {
         "type": "function",
@@ -117,7 +119,7 @@ def test_a_streamed_answer_is_stored_as_the_encoder_wrote_it() -> None:
     the terminal event the client received, without reading the stream back."""
     handler = Handler(GatewayConfig.single("scripted=echo"))
     body = {"model": "m", "input": "hello", "stream": True}
-    request = HttpRequest(method="POST", path="/v1/responses", body=_json.dumps(body))
+    request = HttpRequest(method="POST", path="/v1/responses", headers=JSON, body=_json.dumps(body))
 
     async def scenario() -> tuple[bytes, Any]:
         response = await handler.handle(request)

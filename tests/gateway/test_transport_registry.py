@@ -20,6 +20,8 @@ from apibridge.transports import KINDS, Transports
 from apibridge.transports.http import HttpTransport
 from apibridge.transports.scripted import ScriptedTransport
 
+JSON = {"content-type": "application/json"}
+
 SRC = pathlib.Path(apibridge.__file__).parent
 
 
@@ -78,7 +80,7 @@ def test_the_default_client_is_closed_and_made_anew_after_aclose() -> None:
 def test_a_handler_over_a_scripted_upstream_answers_and_closes() -> None:
     handler = Handler(GatewayConfig.single("scripted=echo"))
     body = b'{"model": "m", "messages": [{"role": "user", "content": "hello"}]}'
-    request = HttpRequest(method="POST", path="/v1/chat/completions", body=body)
+    request = HttpRequest(method="POST", path="/v1/chat/completions", headers=JSON, body=body)
 
     async def scenario() -> int:
         await handler.startup()

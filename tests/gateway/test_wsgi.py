@@ -10,6 +10,8 @@ from servers import CLIENT_KEY, UPSTREAM_FORMATS, Plan, ScriptedUpstream
 
 from oracles import validate_error
 
+AUTH_JSON = {"x-api-key": CLIENT_KEY, "content-type": "application/json"}
+
 
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
 @pytest.mark.parametrize("upstream_format", UPSTREAM_FORMATS)
@@ -32,7 +34,7 @@ def test_tool_round_trip(
 @pytest.mark.parametrize("fmt", UPSTREAM_FORMATS)
 def test_errors(wsgi_gateway: str, upstreams: dict[str, ScriptedUpstream], fmt: str) -> None:
     path = {"anthropic": "/v1/messages", "chat": "/v1/chat/completions"}.get(fmt, "/v1/responses")
-    response = httpx.post(wsgi_gateway + path, content=b"[", headers={"x-api-key": CLIENT_KEY})
+    response = httpx.post(wsgi_gateway + path, content=b"[", headers=AUTH_JSON)
     assert response.status_code == 400
     validate_error(fmt, 400, response.json())
     response = httpx.post(wsgi_gateway + path, content=b"x" * 600_000)
@@ -50,7 +52,7 @@ def test_head_and_health(wsgi_gateway: str) -> None:
     limit = httpx.post(
         wsgi_gateway + "/v1/chat/completions",
         content=b"x" * 600_000,
-        headers={"x-api-key": CLIENT_KEY},
+        headers=AUTH_JSON,
     )
     assert limit.status_code == 413
     validate_error("chat", 413, limit.json())

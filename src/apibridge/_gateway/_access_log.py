@@ -8,7 +8,9 @@ answer or the stream's events, a short note such as ``error=rate_limit``). When 
 is complete (for a stream: when its last chunk was sent, or the client left)
 :meth:`CallRecord.log` writes one line on the ``apibridge.access`` logger: request id,
 method and path, status, latency, client format, upstream, model, whether streamed, tokens
-in and out. Never a key.
+in and out. Never a key. The path and the model name come from the client, so they are
+escaped (:func:`escape`: control characters, quotes and backslashes as ``\\xNN`` escapes,
+cut at :data:`_FIELD_MAX` characters): a request cannot forge a log line.
 
 :class:`LossReport` logs what an exchange could not carry, on ``apibridge.gateway``: each kind
 of loss (upstream, field with list indexes removed, reason) at WARNING the first time it is
@@ -29,7 +31,7 @@ import attrs
 from apibridge._exchange import Exchange
 from apibridge.model import Usage
 
-__all__ = ["CallRecord", "LossReport", "access_log", "log"]
+__all__ = ["CallRecord", "LossReport", "access_log", "escape", "log"]
 
 access_log = logging.getLogger("apibridge.access")
 log = logging.getLogger("apibridge.gateway")
@@ -37,6 +39,22 @@ log = logging.getLogger("apibridge.gateway")
 # a loss's field with its list indexes removed: messages[3].content[0] → messages[].content[]
 _INDEX = re.compile(r"\[\d+\]")
 _LOSS_KINDS_MAX = 4096  # distinct kinds remembered; past that, every loss is a warning again
+# what a client-given field may not bring into a log line as it is: C0 and C1 controls,
+# DEL, quotes, backslash, and the Unicode line and paragraph separators
+_UNSAFE = re.compile(r'[\x00-\x1f\x7f-\x9f"\\\u2028\u2029]')
+_FIELD_MAX = 512
+
+
+def _escaped(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def escape(text: str) -> str:
+    """``text`` safe for one log line (see the module docstring)."""
+    if len(text) > _FIELD_MAX:
+        text = text[:_FIELD_MAX] + "..."
+    return _UNSAFE.sub(_escaped, text)
 
 
 @attrs.define
@@ -66,12 +84,12 @@ class CallRecord:
             '%s "%s %s" %s %.1fms client=%s upstream=%s model=%s stream=%s in=%s out=%s%s',
             self.request_id,
             self.method,
-            self.path,
+            escape(self.path),
             self.status,
             (time.perf_counter() - self.started) * 1000,
             self.format,
             self.upstream,
-            self.model,
+            escape(self.model),
             "yes" if self.stream else "no",
             "-" if tokens_in is None else tokens_in,
             "-" if tokens_out is None else tokens_out,

@@ -8,8 +8,11 @@ headers, and either a body or an async generator of body chunks (a stream). Ever
 between is here and in the modules beside this one, with no server, framework, network
 client or concrete transport in sight:
 
-1. **Route and check** the head (:func:`apibridge._gateway._http.check_head`: 404, 405, 401,
-   413). The endpoint fixes the client's format, so every error is answered in that
+1. **Route and check** the head (:func:`apibridge._gateway._http.check_head`: 403 for a
+   ``Host`` or ``Origin`` that is not allowed, 404, 405, 401, 415, 413; a CORS preflight
+   from an allowed origin is answered here), then the load (past ``server.max_in_flight``,
+   the client's overload error: :mod:`~apibridge._gateway._limits`). The endpoint fixes the
+   client's format, so every error is answered in that
    client's own envelope. Drivers call :meth:`Handler.check` before reading a body, so a bad
    request is refused without reading it.
 2. **Decode** the JSON (400 naming the problem), route the model to an upstream (404 for a
@@ -19,7 +22,8 @@ client or concrete transport in sight:
    tool names mapped. The exchange's upstream side is the upstream's wire format, or the
    client's own for a transport that speaks canonical events (the registry says which).
 3. **Call** the upstream's transport (from :class:`apibridge.transports.Transports`, with a
-   :class:`~apibridge.transports.Forwarding` beside the exchange). A non-streamed answer is
+   :class:`~apibridge.transports.Forwarding` beside the exchange), within the upstream's
+   ``timeouts.total``. A non-streamed answer is
    encoded in the client's format; a stream goes through
    :mod:`~apibridge._gateway._streaming`.
 4. **Finish**: one access-log line per request, one warning per new kind of conversion loss
@@ -42,10 +46,12 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 import anyio
+import attrs
 
 from apibridge import _json
 from apibridge._exchange import Exchange
 from apibridge._gateway._access_log import CallRecord, LossReport, log
+from apibridge._gateway._edge import cors_headers, preflight
 from apibridge._gateway._http import (
     AllowError,
     Endpoint,
@@ -54,9 +60,17 @@ from apibridge._gateway._http import (
     check_head,
     client_format,
     forwarding,
+    is_preflight,
     read_json_body,
     request_id,
     too_large,
+)
+from apibridge._gateway._limits import (
+    body_too_slow,
+    events_within_deadline,
+    overloaded,
+    warn_if_open,
+    within_deadline,
 )
 from apibridge._gateway._model_list import model_entry, model_list
 from apibridge._gateway._policy import apply_request_policies
@@ -110,6 +124,9 @@ class Handler:
             "losses": 0,
         }
         self.losses = LossReport(self.counters)
+        #: requests inside :meth:`handle` now (open streams are ``counters["streams_open"]``).
+        self.in_flight = 0
+        warn_if_open(config.server)
         #: each upstream's overrides of the Claude model table, checked once, at start-up.
         self.claude_models = _claude_model_overrides(config)
         #: whether each upstream takes prompt-cache markers (``options.cache_breakpoints``).
@@ -147,26 +164,41 @@ class Handler:
         """Refuse a request from its head alone (404, 405, 401, 413), or ``None`` to go on."""
         started = time.perf_counter()
         try:
-            check_head(self.config, method, path, headers)
+            endpoint, _ = check_head(self.config, method, path, headers)
         except ApibridgeError as exc:
             # the record only for a refusal: an accepted request gets its own in handle()
             call = self._call(method, path, headers)
             call.started = started
-            return self._finish(call, self._error(call, exc.error))
+            return self._finish(call, self._error(call, exc.error), headers)
+        if is_preflight(method, headers):
+            call = self._call(method, path, headers)
+            call.started = started
+            return self._finish(call, self._preflight(call, endpoint, headers), headers)
         return None
 
     def too_large(self, method: str, path: str, headers: Mapping[str, str]) -> HttpResponse:
         """The 413 answer for a body that turned out larger than :attr:`max_body`."""
         call = self._call(method, path, headers)
-        return self._finish(call, self._error(call, too_large(self.max_body)))
+        return self._finish(call, self._error(call, too_large(self.max_body)), headers)
+
+    def too_slow(self, method: str, path: str, headers: Mapping[str, str]) -> HttpResponse:
+        """The 408 answer for a body that did not arrive within ``server.body_timeout``."""
+        call = self._call(method, path, headers)
+        error = body_too_slow(self.config.server.body_timeout)
+        return self._finish(call, self._error(call, error), headers)
 
     async def handle(self, request: HttpRequest) -> HttpResponse:
         """Answer ``request``. Never raises for a bad request: errors become responses."""
         call = self._call(request.method, request.path, request.headers)
         self.counters["requests"] += 1
+        self.in_flight += 1
         try:
             endpoint, param = check_head(self.config, request.method, request.path, request.headers)
-            response = await self._dispatch(call, endpoint, param, request)
+            if is_preflight(request.method, request.headers):
+                response = self._preflight(call, endpoint, request.headers)
+            else:
+                self._check_load(call, endpoint)
+                response = await self._dispatch(call, endpoint, param, request)
         except anyio.get_cancelled_exc_class():
             # the driver cancelled the request: its client went away before any answer
             call.status = 499  # nginx's "client closed request": nothing was sent
@@ -182,9 +214,34 @@ class Handler:
             log.exception("%s: internal error", call.request_id)
             error = ApiError.of("api_error", f"internal error (request id {call.request_id})")
             response = self._error(call, error)
+        finally:
+            self.in_flight -= 1
         if response.stream is not None:
-            return response  # the stream logs its own line when it ends
-        return self._finish(call, response)
+            # the stream logs its own line when it ends
+            return self._with_cors(response, request.headers)
+        return self._finish(call, response, request.headers)
+
+    def _check_load(self, call: CallRecord, endpoint: Endpoint) -> None:
+        """Refuse a request past ``server.max_in_flight`` (open streams count too)."""
+        limit = self.config.server.max_in_flight
+        if not limit or endpoint.operation in ("health", "root"):
+            return
+        if self.in_flight + self.counters["streams_open"] > limit:
+            raise GatewayError(overloaded(call.format, limit))
+
+    def _preflight(
+        self, call: CallRecord, endpoint: Endpoint, headers: Mapping[str, str]
+    ) -> HttpResponse:
+        """The 204 answer to a CORS preflight from an allowed origin."""
+        allowed = preflight(self.config.server, endpoint.methods, headers)
+        return HttpResponse(status=204, headers=self._headers(call, allowed))
+
+    def _with_cors(self, response: HttpResponse, headers: Mapping[str, str]) -> HttpResponse:
+        """``response`` with the CORS headers an allowed ``Origin`` gets."""
+        extra = cors_headers(self.config.server, headers)
+        if not extra or response.status == 204:  # a preflight has them already
+            return response
+        return attrs.evolve(response, headers=(*response.headers, *extra))
 
     # --------------------------------------------------------------------- dispatch
 
@@ -290,8 +347,8 @@ class Handler:
         transport = self.transport(upstream)
         forwarded = forwarding(upstream, request.headers)
         if exchange.request.stream:
-            return await self._stream(call, exchange, transport, forwarded, full_input)
-        response = await transport.complete(exchange, forwarded)
+            return await self._stream(call, exchange, upstream, forwarded, full_input)
+        response = await within_deadline(upstream, transport.complete(exchange, forwarded))
         call.add_usage(response.usage)
         out = exchange.client.encode_response(response, exchange.ctx)
         if full_input is not None:
@@ -303,7 +360,7 @@ class Handler:
         self,
         call: CallRecord,
         exchange: Exchange,
-        transport: Transport,
+        upstream: UpstreamConfig,
         forwarded: Forwarding,
         full_input: list[Any] | None,
     ) -> HttpResponse:
@@ -319,7 +376,7 @@ class Handler:
         body = await open_stream(
             call,
             exchange,
-            transport.stream(exchange, forwarded),
+            events_within_deadline(upstream, self.transport(upstream).stream(exchange, forwarded)),
             counters=self.counters,
             losses=self.losses,
             on_end=on_end,
@@ -391,7 +448,10 @@ class Handler:
         call.note = call.note or f"error={error.kind}"
         return self._json(call, status, body, head=call.method == "HEAD", extra=tuple(extra))
 
-    def _finish(self, call: CallRecord, response: HttpResponse) -> HttpResponse:
+    def _finish(
+        self, call: CallRecord, response: HttpResponse, headers: Mapping[str, str]
+    ) -> HttpResponse:
+        response = self._with_cors(response, headers)
         call.status = response.status
         if response.status >= 400:
             self.counters["errors"] += 1

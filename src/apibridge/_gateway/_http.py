@@ -11,13 +11,16 @@ model id) are in :data:`PATTERNS`, tried in order after the exact table. :func:`
 the lookup; a wrong method is :class:`MethodNotAllowed`, whose error also knows the ``Allow``
 header.
 
-:func:`check_head` refuses a request from its head alone, in this order: unknown path (404),
-wrong method (405), the admin key for the admin view (a 404 when no admin key is configured,
-so the endpoint's existence is not revealed), the client key (401, when keys are configured;
-``x-api-key`` or ``Authorization: Bearer``, compared in constant time against every key), a
-``Content-Length`` over the limit (413). :func:`read_json_body` inflates a gzip/deflate body
-within the same limit and parses the JSON object. :func:`forwarding` is what a transport may
-pass on from the request (:class:`~apibridge.transports.Forwarding`).
+:func:`check_head` refuses a request from its head alone, in this order: a ``Host`` or
+``Origin`` that is not allowed (403, :mod:`~apibridge._gateway._edge`), unknown path (404),
+wrong method (405; a CORS preflight from an allowed origin passes), the admin key for the
+admin view (a 404 when no admin key is configured, so the endpoint's existence is not
+revealed), the client key (401, when keys are configured; ``x-api-key`` or ``Authorization:
+Bearer``, compared in constant time against every key), a POST body not declared
+``application/json`` (415), a ``Content-Length`` over the limit (413). :func:`read_json_body`
+inflates a gzip/deflate body within the same limit and parses the JSON object.
+:func:`forwarding` is what a transport may pass on from the request
+(:class:`~apibridge.transports.Forwarding`).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from typing import Any
 import attrs
 
 from apibridge import _json
+from apibridge._gateway._edge import check_edge, check_json_body
 from apibridge._gateway._policy import forwardable_headers
 from apibridge.config import GatewayConfig, UpstreamConfig
 from apibridge.errors import ApiError, GatewayError, InvalidPayload
@@ -48,6 +52,7 @@ __all__ = [
     "bearer",
     "check_head",
     "client_format",
+    "is_preflight",
     "forwarding",
     "read_json_body",
     "request_id",
@@ -194,9 +199,12 @@ def check_head(
     config: GatewayConfig, method: str, path: str, headers: Mapping[str, str]
 ) -> tuple[Endpoint, str | None]:
     """The endpoint and its parameter, or a :class:`GatewayError` (see the module docstring)."""
+    check_edge(config.server, method, headers)
     endpoint, param = route(path)
     if endpoint is None:
         raise GatewayError(ApiError.of("not_found", f"no such endpoint: {method} {path}"))
+    if is_preflight(method, headers):
+        return endpoint, param  # its origin is allowed (check_edge); it carries no key
     if method not in endpoint.methods:
         raise MethodNotAllowed(method, path, endpoint.methods)
     if endpoint.operation == "admin":
@@ -213,11 +221,21 @@ def check_head(
                 "a valid API key is required (x-api-key or Authorization: Bearer)",
             )
         )
+    if method == "POST":
+        check_json_body(headers)
     length = headers.get("content-length")
     limit = config.server.max_body_bytes
     if length is not None and length.isdigit() and int(length) > limit:
         raise GatewayError(too_large(limit))
     return endpoint, param
+
+
+def is_preflight(method: str, headers: Mapping[str, str]) -> bool:
+    """Whether the request is a CORS preflight (``OPTIONS`` with ``Origin`` and
+    ``Access-Control-Request-Method``)."""
+    return (
+        method == "OPTIONS" and "origin" in headers and ("access-control-request-method" in headers)
+    )
 
 
 def too_large(limit: int) -> ApiError:
