@@ -21,12 +21,22 @@ Failure handling, in order:
    504 and 529 are retried with exponential backoff and jitter, or after ``Retry-After`` when
    the upstream asks for a wait no longer than ``retries.max_retry_after``; otherwise the
    error goes to the caller as :class:`~apibridge.errors.UpstreamError`.
-3. *A stream whose first event is an error* (Anthropic's in-band ``overloaded_error``) is
-   treated like an error status: nothing has reached the client, so it may be retried, and
-   otherwise it is raised, so the client gets a real HTTP error status.
+3. *A success status whose body is an error* (``{"error": …}``, Anthropic's
+   ``{"type": "error", …}``; :meth:`apibridge.Exchange.answer_error`), also as JSON
+   where a stream was asked for, is the error it says, raised with its status from its
+   own type or code. *A stream whose first event is an error* (Anthropic's in-band
+   ``overloaded_error``) is treated like an error status: nothing has reached the client,
+   so it may be retried, and otherwise it is raised, so the client gets a real HTTP error
+   status.
 4. *After the first event*: nothing is retried. A broken connection, a stall longer than the
    idle timeout or an undecodable event ends the stream with a
    :class:`~apibridge.model.StreamError` event.
+
+Every error that quotes the upstream (its error body, an in-band error event with or
+without a ``type``, an undecodable answer) goes through :meth:`HttpTransport._redact`:
+this upstream's keys, and anything shaped like a key, are replaced
+(:func:`apibridge._secrets.redact`). The gateway scrubs every error once more on its way
+to the client.
 
 httpx and anyio exceptions are translated here and nowhere else. The upstream response is
 closed in every case, under a shielded cancel scope, so a client that goes away (which
@@ -39,7 +49,6 @@ import contextlib
 import email.utils
 import functools
 import random
-import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any
@@ -58,6 +67,7 @@ except ModuleNotFoundError as exc:  # a core install: name the extra
 
 from apibridge import _json
 from apibridge._exchange import Exchange
+from apibridge._secrets import redact_error
 from apibridge._sse import SSEDecoder
 from apibridge.config import UpstreamConfig
 from apibridge.errors import ApiError, InvalidPayload, UpstreamError
@@ -108,8 +118,6 @@ _COUNT_FIELDS = frozenset(
 
 _MAX_BODY = 64 * 1024 * 1024  # a non-streamed answer larger than this is refused
 _MAX_ERROR_BODY = 256 * 1024
-# OpenAI shows keys masked (``sk-proj-****abcd``); even a masked key is nobody's business
-_MASKED_KEY = re.compile(r"\b(?:sk|key)-[A-Za-z0-9_*.\-]{6,}")
 
 
 def parse_retry_after(headers: Mapping[str, str]) -> float | None:
@@ -321,19 +329,16 @@ class HttpTransport:
         error = exchange.upstream.decode_error(body, response.status_code)
         headers = response.headers
         return attrs.evolve(
-            error,
-            message=self._redact(error.message),
+            self._redact(error),
             retry_after=error.retry_after
             if error.retry_after is not None
             else parse_retry_after(headers),
             request_id=error.request_id or headers.get("request-id") or headers.get("x-request-id"),
         )
 
-    def _redact(self, text: str) -> str:
-        for key in self.config.api_keys:
-            if key:
-                text = text.replace(key, "[redacted]")
-        return _MASKED_KEY.sub("[redacted]", text)
+    def _redact(self, error: ApiError) -> ApiError:
+        """``error`` without this upstream's keys, or anything shaped like a key, in it."""
+        return redact_error(error, self.config.api_keys)
 
     def _fault(self, error: ApiError) -> ApiError:
         """A stream error as the client should see it.
@@ -343,12 +348,12 @@ class HttpTransport:
         rather than an internal error. Errors the upstream sent keep their kind.
         """
         if error.type is None and error.kind == "api_error":
-            return ApiError.of(
+            error = ApiError.of(
                 "bad_gateway",
                 f"upstream {self.config.name}: {error.message}",
                 source_format=error.source_format,
             )
-        return attrs.evolve(error, message=self._redact(error.message))
+        return self._redact(error)  # both kinds quote the upstream's words
 
     def _broken(self, exc: BaseException) -> ApiError:
         """A transport failure after the request was sent, as an API error."""
@@ -434,12 +439,16 @@ class HttpTransport:
         fmt = self.config.format
         try:
             return exchange.decode_response(_json.loads(raw))
+        except UpstreamError as exc:  # a 200 that is an error (an error body, a failed answer)
+            raise UpstreamError(self._redact(exc.error)) from None
         except InvalidPayload as exc:
             raise UpstreamError(
-                ApiError.of(
-                    "bad_gateway",
-                    f"upstream {self.config.name} sent an invalid {fmt} response: {exc}",
-                    source_format=fmt,
+                self._redact(
+                    ApiError.of(
+                        "bad_gateway",
+                        f"upstream {self.config.name} sent an invalid {fmt} response: {exc}",
+                        source_format=fmt,
+                    )
                 )
             ) from None
 
@@ -454,6 +463,8 @@ class HttpTransport:
             response, attempt = await self._send(
                 exchange, forwarding, "messages", payload, stream=True, attempt=attempt
             )
+            if _is_json(response):  # an error body where a stream was asked for
+                await self._json_instead_of_stream(exchange, response)
             remaining = self.config.timeouts.first_byte - (anyio.current_time() - start)
             events = self._events(exchange, response, max(remaining, 0.001))
             try:
@@ -478,6 +489,25 @@ class HttpTransport:
                 return
             finally:
                 await aclose_shielded(events)
+
+    async def _json_instead_of_stream(self, exchange: Exchange, response: httpx.Response) -> None:
+        """Raise the error a JSON answer to a stream request says (an error body sent with a
+        success status); any other JSON is not a stream, a bad gateway."""
+        try:
+            raw = await self._read(response, _MAX_ERROR_BODY)
+        finally:
+            await _close(response)
+        body: Any = None
+        with contextlib.suppress(InvalidPayload):
+            body = _json.loads(raw)
+        error = exchange.answer_error(body) if isinstance(body, Mapping) else None
+        if error is None:
+            error = ApiError.of(
+                "bad_gateway",
+                f"upstream {self.config.name} answered a stream request with JSON",
+                source_format=self.config.format,
+            )
+        raise UpstreamError(self._redact(error))
 
     async def _events(
         self, exchange: Exchange, response: httpx.Response, first_wait: float
@@ -515,9 +545,12 @@ class HttpTransport:
                         events = [e for f in frames.feed(chunk) for e in decoder.feed(f)]
                 except InvalidPayload as exc:
                     yield StreamError(
-                        error=ApiError.of(
-                            "bad_gateway",
-                            f"upstream {name} sent an invalid {self.config.format} event: {exc}",
+                        error=self._redact(
+                            ApiError.of(
+                                "bad_gateway",
+                                f"upstream {name} sent an invalid {self.config.format} "
+                                f"event: {exc}",
+                            )
                         )
                     )
                     return
@@ -589,6 +622,11 @@ async def _close(response: httpx.Response) -> None:
         pooled.release()
         return
     await aclose_shielded(response, broken=(httpx.HTTPError,))
+
+
+def _is_json(response: httpx.Response) -> bool:
+    content_type: str = response.headers.get("content-type", "")
+    return content_type.split(";", 1)[0].strip().lower() == "application/json"
 
 
 def _connect_failure(exc: httpx.HTTPError) -> str:
