@@ -285,6 +285,9 @@ class Handler:
     async def _create(self, call: CallRecord, request: HttpRequest) -> HttpResponse:
         body = read_json_body(request, self.max_body)
         upstream, upstream_model = self._route_model(call, body)
+        if call.format == "anthropic" and body.get("max_tokens") is None:
+            # required by the Messages API (count_tokens, which takes none, is not here)
+            raise InvalidPayload("max_tokens: Field required", param="max_tokens")
         full_input: list[Any] | None = None
         if call.format == "responses":
             target = self.transports.upstream_format(upstream, call.format)
