@@ -22,21 +22,18 @@ Failure handling, in order:
    the upstream asks for a wait no longer than ``retries.max_retry_after``; otherwise the
    error goes to the caller as :class:`~apibridge.errors.UpstreamError`.
 3. *A success status whose body is an error* (``{"error": …}``, Anthropic's
-   ``{"type": "error", …}``; :meth:`apibridge.Exchange.answer_error`), also as JSON
-   where a stream was asked for, is the error it says, raised with its status from its
-   own type or code. *A stream whose first event is an error* (Anthropic's in-band
-   ``overloaded_error``) is treated like an error status: nothing has reached the client,
-   so it may be retried, and otherwise it is raised, so the client gets a real HTTP error
-   status.
+   ``{"type": "error", …}``; :meth:`apibridge.Exchange.answer_error`), also as the whole
+   body where a stream was asked for (bytes without a single SSE frame), is the error it
+   says, raised with its status from its own type or code. *A stream whose first event is
+   an error* (Anthropic's in-band ``overloaded_error``) is treated like an error status:
+   nothing has reached the client, so it may be retried, and otherwise it is raised, so the
+   client gets a real HTTP error status.
 4. *After the first event*: nothing is retried. A broken connection, a stall longer than the
    idle timeout or an undecodable event ends the stream with a
    :class:`~apibridge.model.StreamError` event.
 
-Every error that quotes the upstream (its error body, an in-band error event with or
-without a ``type``, an undecodable answer) goes through :meth:`HttpTransport._redact`:
-this upstream's keys, and anything shaped like a key, are replaced
-(:func:`apibridge._secrets.redact`). The gateway scrubs every error once more on its way
-to the client.
+Every error quoting the upstream (with or without a ``type``) goes through ``_redact``
+(:func:`apibridge._secrets.redact`); the gateway scrubs every error again on its way out.
 
 httpx and anyio exceptions are translated here and nowhere else. The upstream response is
 closed in every case, under a shielded cancel scope, so a client that goes away (which
@@ -463,8 +460,6 @@ class HttpTransport:
             response, attempt = await self._send(
                 exchange, forwarding, "messages", payload, stream=True, attempt=attempt
             )
-            if _is_json(response):  # an error body where a stream was asked for
-                await self._json_instead_of_stream(exchange, response)
             remaining = self.config.timeouts.first_byte - (anyio.current_time() - start)
             events = self._events(exchange, response, max(remaining, 0.001))
             try:
@@ -490,25 +485,6 @@ class HttpTransport:
             finally:
                 await aclose_shielded(events)
 
-    async def _json_instead_of_stream(self, exchange: Exchange, response: httpx.Response) -> None:
-        """Raise the error a JSON answer to a stream request says (an error body sent with a
-        success status); any other JSON is not a stream, a bad gateway."""
-        try:
-            raw = await self._read(response, _MAX_ERROR_BODY)
-        finally:
-            await _close(response)
-        body: Any = None
-        with contextlib.suppress(InvalidPayload):
-            body = _json.loads(raw)
-        error = exchange.answer_error(body) if isinstance(body, Mapping) else None
-        if error is None:
-            error = ApiError.of(
-                "bad_gateway",
-                f"upstream {self.config.name} answered a stream request with JSON",
-                source_format=self.config.format,
-            )
-        raise UpstreamError(self._redact(error))
-
     async def _events(
         self, exchange: Exchange, response: httpx.Response, first_wait: float
     ) -> AsyncIterator[Event]:
@@ -520,6 +496,7 @@ class HttpTransport:
         wait = first_wait
         read, mapped_errors = self._reader(response)
         now = anyio.current_time
+        head: list[bytes] | None = []  # the bytes before any frame (an error body is no SSE)
         try:
             while True:
                 try:
@@ -539,10 +516,19 @@ class HttpTransport:
                 wait = idle
                 try:
                     if chunk is None:
+                        if head:  # bytes but no event at all: an error body instead of a stream?
+                            error = self._body_error(exchange, b"".join(head))
+                            if error is not None:
+                                yield StreamError(error=error)
+                                return
                         events = [e for f in frames.close() for e in decoder.feed(f)]
                         events.extend(decoder.close())
                     else:
-                        events = [e for f in frames.feed(chunk) for e in decoder.feed(f)]
+                        got = frames.feed(chunk)
+                        if head is not None:  # kept until the first frame, at most 256 KiB
+                            size = sum(map(len, head)) + len(chunk)
+                            head = None if got or size > _MAX_ERROR_BODY else [*head, chunk]
+                        events = [e for f in got for e in decoder.feed(f)]
                 except InvalidPayload as exc:
                     yield StreamError(
                         error=self._redact(
@@ -563,6 +549,15 @@ class HttpTransport:
                     return
         finally:
             await _close(response)
+
+    def _body_error(self, exchange: Exchange, raw: bytes) -> ApiError | None:
+        """The error a JSON error body sent instead of a stream says (scrubbed), or None."""
+        try:
+            body = _json.loads(raw)
+        except InvalidPayload:
+            return None
+        error = exchange.answer_error(body) if isinstance(body, Mapping) else None
+        return None if error is None else self._redact(error)
 
     # ----------------------------------------------------------------------- extras
 
@@ -622,11 +617,6 @@ async def _close(response: httpx.Response) -> None:
         pooled.release()
         return
     await aclose_shielded(response, broken=(httpx.HTTPError,))
-
-
-def _is_json(response: httpx.Response) -> bool:
-    content_type: str = response.headers.get("content-type", "")
-    return content_type.split(";", 1)[0].strip().lower() == "application/json"
 
 
 def _connect_failure(exc: httpx.HTTPError) -> str:
