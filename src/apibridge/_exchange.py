@@ -316,8 +316,9 @@ class Exchange:
     def answer_error(self, body: Mapping[str, Any]) -> ApiError | None:
         """The error an answer ``body`` sent with a success status is, else ``None``: an
         error body is the error it says in every client format, its status from its own type
-        or code (:func:`apibridge.codecs._error_bodies.is_error_answer`)."""
-        if not is_error_answer(body):
+        or code (:func:`apibridge.codecs._error_bodies.is_error_answer`). A backboard
+        answer's ``error`` is its codec's to read (a failed run)."""
+        if self.upstream.FORMAT == "backboard" or not is_error_answer(body):
             return None
         return self.upstream.decode_error(body, 0)
 
