@@ -33,6 +33,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "apibridge._sse",
         "apibridge.model",
         "apibridge._extras",
+        "apibridge._secrets",
     ),
     ("apibridge.codecs",),
     ("apibridge._exchange", "apibridge._api", "apibridge.__init__"),

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from apibridge import _json
 from apibridge.errors import InvalidPayload
@@ -34,3 +36,46 @@ def test_raw_decode_reads_one_value_inside_text() -> None:
     assert text[end:] == " and more"
     with pytest.raises(InvalidPayload):
         _json.raw_decode(text, 0)
+
+
+_JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**80), max_value=2**80)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=30,
+)
+
+
+@given(value=_JSON_VALUES, indent=st.booleans(), sort_keys=st.booleans())
+def test_the_writer_without_recursion_writes_what_the_standard_library_writes(
+    value: object, indent: bool, sort_keys: bool
+) -> None:
+    expected = json.dumps(
+        value,
+        indent=2 if indent else None,
+        separators=None if indent else (",", ":"),
+        ensure_ascii=False,
+        sort_keys=sort_keys,
+    )
+    assert _json._flat_dumps(value, indent=indent, sort_keys=sort_keys) == expected
+
+
+@pytest.mark.parametrize("depth", [254, 255, 600, 1023, 1024])
+def test_json_as_deep_as_it_can_be_read_is_written_back_unchanged(depth: int) -> None:
+    text = '{"a":' * (depth - 2) + '[1,"é",2.5,null,true]' + "}" * (depth - 2)
+    value = _json.loads(text)
+    assert _json.dumps(value).decode() == text
+    assert _json.dumps_str(value) == text
+    pretty = _json.dumps(value, indent=True, sort_keys=True).decode()
+    assert "".join(pretty.split()) == text.replace(" ", "")
+
+
+@pytest.mark.parametrize("depth", [1025, 5000])
+def test_json_deeper_than_it_can_be_read_is_an_invalid_payload_naming_the_limit(
+    depth: int,
+) -> None:
+    with pytest.raises(InvalidPayload, match="nested deeper than 1024 levels"):
+        _json.loads("[" * depth + "]" * depth)

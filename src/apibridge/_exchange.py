@@ -28,9 +28,10 @@ import attrs
 
 from apibridge._sse import SSEDecoder, SSEFrame
 from apibridge.codecs import Codec, Context, StreamDecoder, get_codec
+from apibridge.codecs._error_bodies import is_error_answer
 from apibridge.codecs._tool_search import flat_tool_name
 from apibridge.codecs.responses import answer_failure
-from apibridge.errors import InvalidPayload, Loss, UpstreamError
+from apibridge.errors import ApiError, InvalidPayload, Loss, UpstreamError
 from apibridge.model import (
     ContentPart,
     Event,
@@ -296,17 +297,30 @@ class Exchange:
     def decode_response(self, body: Mapping[str, Any]) -> Response:
         """The upstream's answer, canonical, with the client's tool names restored.
 
-        Raises :class:`~apibridge.errors.UpstreamError` for a failed Responses answer to a
-        client of another format, which has no failed answer to say it with.
+        Raises :class:`~apibridge.errors.UpstreamError` for an error body
+        (:meth:`answer_error`), and for a failed Responses answer to a client of another
+        format, which has no failed answer to say it with.
         """
         if not isinstance(body, Mapping):
             raise InvalidPayload("the response body must be a JSON object")
+        error = self.answer_error(body)
+        if error is not None:
+            raise UpstreamError(error)
         response = self.upstream.decode_response(body, self.ctx)
         if response.stop_reason == "error" and self.client is not self.upstream:
             failure = answer_failure(response) if self.upstream.FORMAT == "responses" else None
             if failure is not None:
                 raise UpstreamError(failure)
         return self.names.restore_response(response)
+
+    def answer_error(self, body: Mapping[str, Any]) -> ApiError | None:
+        """The error an answer ``body`` sent with a success status is, else ``None``: an
+        error body is the error it says in every client format, its status from its own type
+        or code (:func:`apibridge.codecs._error_bodies.is_error_answer`). A backboard
+        answer's ``error`` is its codec's to read (a failed run)."""
+        if self.upstream.FORMAT == "backboard" or not is_error_answer(body):
+            return None
+        return self.upstream.decode_error(body, 0)
 
     def restore_response(self, response: Response) -> Response:
         """A canonical answer made with the upstream's tool names, with the client's back."""

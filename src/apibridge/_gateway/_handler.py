@@ -33,7 +33,9 @@ client or concrete transport in sight:
 
 The handler owns the lifecycle of what it was given or opened: the transports (their shared
 httpx client) and the state store (:func:`apibridge.store.open_store`). Upstream keys exist
-only inside transports and never reach an error body or a log line.
+only inside transports and never reach an error body or a log line: every error answered
+(:meth:`Handler._error`) or written in-band (the stream) goes through :meth:`Handler.redact`,
+whatever made it.
 """
 
 from __future__ import annotations
@@ -76,6 +78,7 @@ from apibridge._gateway._model_list import model_entry, model_list
 from apibridge._gateway._policy import apply_request_policies
 from apibridge._gateway._previous_response import ResponseHistory
 from apibridge._gateway._streaming import SSE_HEADERS, open_stream
+from apibridge._secrets import redact_error
 from apibridge.codecs import StreamEncoder, get_codec
 from apibridge.codecs._claude_models import overrides_from_options
 from apibridge.codecs._tokens import estimate_request_tokens
@@ -131,6 +134,8 @@ class Handler:
         self.claude_models = _claude_model_overrides(config)
         #: whether each upstream takes prompt-cache markers (``options.cache_breakpoints``).
         self.cache_breakpoints = _cache_breakpoints(config)
+        #: every key the gateway holds, scrubbed from every error it answers with.
+        self.secrets = _secrets(config)
 
     # --------------------------------------------------------------------- lifecycle
 
@@ -337,6 +342,9 @@ class Handler:
     async def _create(self, call: CallRecord, request: HttpRequest) -> HttpResponse:
         body = read_json_body(request, self.max_body)
         upstream, upstream_model = self._route_model(call, body)
+        if call.format == "anthropic" and body.get("max_tokens") is None:
+            # required by the Messages API (count_tokens, which takes none, is not here)
+            raise InvalidPayload("max_tokens: Field required", param="max_tokens")
         full_input: list[Any] | None = None
         if call.format == "responses":
             target = self.transports.upstream_format(upstream, call.format)
@@ -380,6 +388,7 @@ class Handler:
             counters=self.counters,
             losses=self.losses,
             on_end=on_end,
+            redact=self.redact,
         )
         return HttpResponse(status=200, headers=self._headers(call, SSE_HEADERS), stream=body)
 
@@ -438,7 +447,14 @@ class Handler:
         headers = self._headers(call, (("content-type", "application/json"), *extra))
         return HttpResponse(status=status, headers=headers, body=b"" if head else _json.dumps(body))
 
+    def redact(self, error: ApiError) -> ApiError:
+        """``error`` without any key the gateway holds, or anything shaped like a key: the
+        one scrub every error answered (here) or written in-band (the stream) goes through,
+        whatever transport or decoder made it."""
+        return redact_error(error, self.secrets)
+
     def _error(self, call: CallRecord, error: ApiError) -> HttpResponse:
+        error = self.redact(error)
         status, body = get_codec(call.format).encode_error(error)
         extra: list[tuple[str, str]] = []
         if error.retry_after is not None:
@@ -480,6 +496,16 @@ class Handler:
             "store_items": store_items,
             "counters": dict(self.counters),
         }
+
+
+def _secrets(config: GatewayConfig) -> tuple[str, ...]:
+    """Every key in ``config`` (upstreams', clients', the admin's), longest first, so a key
+    that contains another is replaced whole."""
+    keys = {k for u in config.upstreams.values() for k in u.api_keys if k}
+    keys.update(k for k in config.server.client_keys if k)
+    if config.server.admin_key:
+        keys.add(config.server.admin_key)
+    return tuple(sorted(keys, key=len, reverse=True))
 
 
 #: the host whose Chat and Responses endpoints take explicit cache breakpoints by default.

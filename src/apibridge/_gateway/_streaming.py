@@ -14,10 +14,11 @@ The body encodes each event with the client codec's ``StreamEncoder``, adding th
 ``MessageStart``/``MessageDelta`` to the access-log record. After the first event the status
 is 200, so a failure (the transport's ``StreamError`` event, or an exception here) becomes
 the format's in-band error (``event: error``, an error chunk, ``response.failed``) followed
-by a clean end. When the body ends it closes the upstream (shielded), calls ``on_end`` with
-the encoder when the stream was written to its end (the handler stores a Responses answer
-from the encoder's ``final_response`` then), and writes the access-log line; a client that
-left is noted as such.
+by a clean end; its message goes through the handler's key scrub (``redact``) first.
+When the body ends it closes the upstream (shielded), calls ``on_end`` with the encoder
+when the stream was written to its end (the handler stores a Responses answer from the
+encoder's ``final_response`` then), and writes the access-log line; a client that left is
+noted as such.
 """
 
 from __future__ import annotations
@@ -43,6 +44,13 @@ SSE_HEADERS = (
 #: called when a stream was written to its end, with the encoder that wrote it.
 OnEnd = Callable[[StreamEncoder], Awaitable[None]]
 
+#: the gateway's scrub of keys from an error (:meth:`apibridge._gateway._handler.Handler.redact`).
+Redact = Callable[[ApiError], ApiError]
+
+
+def _as_is(error: ApiError) -> ApiError:
+    return error
+
 
 async def open_stream(
     call: CallRecord,
@@ -52,8 +60,10 @@ async def open_stream(
     counters: dict[str, int],
     losses: LossReport,
     on_end: OnEnd | None = None,
+    redact: Redact = _as_is,
 ) -> AsyncGenerator[bytes, None]:
-    """The primed body of a streamed answer (see the module docstring)."""
+    """The primed body of a streamed answer (see the module docstring); every in-band error
+    goes through ``redact`` first."""
     try:
         first = await anext(events)
     except StopAsyncIteration:
@@ -63,7 +73,7 @@ async def open_stream(
     except BaseException:
         await aclose_shielded(events)
         raise
-    body = _body(call, exchange, events, first, counters, losses, on_end)
+    body = _body(call, exchange, events, first, counters, losses, on_end, redact)
     counters["streams_open"] += 1
     await anext(body)  # the priming point
     return body
@@ -77,6 +87,7 @@ async def _body(
     counters: dict[str, int],
     losses: LossReport,
     on_end: OnEnd | None,
+    redact: Redact,
 ) -> AsyncGenerator[bytes, None]:
     encoder = exchange.client.StreamEncoder(exchange.ctx)
     call.status = 200
@@ -84,11 +95,11 @@ async def _body(
     try:
         yield b""  # the priming point (see open_stream); never sent
         try:
-            out = _encode(call, counters, encoder, first)
+            out = _encode(call, counters, encoder, first, redact)
             if out:
                 yield out
             async for event in events:
-                out = _encode(call, counters, encoder, event)
+                out = _encode(call, counters, encoder, event, redact)
                 if out:
                     yield out
             tail = b"".join(encoder.close())
@@ -101,7 +112,7 @@ async def _body(
                 log.exception("%s: internal error mid-stream", call.request_id)
                 error = ApiError.of("api_error", f"internal error (request id {call.request_id})")
             call.note = f"error={error.kind}"
-            tail = b"".join(encoder.feed(StreamError(error=error)))
+            tail = b"".join(encoder.feed(StreamError(error=redact(error))))
             tail += b"".join(encoder.close())
         if tail:
             yield tail
@@ -118,7 +129,11 @@ async def _body(
 
 
 def _encode(
-    call: CallRecord, counters: dict[str, int], encoder: StreamEncoder, event: Event
+    call: CallRecord,
+    counters: dict[str, int],
+    encoder: StreamEncoder,
+    event: Event,
+    redact: Redact,
 ) -> bytes:
     if isinstance(event, MessageStart | MessageDelta):
         call.add_usage(event.usage)
@@ -126,4 +141,5 @@ def _encode(
         error: ApiError = event.error
         call.note = f"error={error.kind}"
         counters["errors"] += 1
+        event = StreamError(error=redact(error))
     return b"".join(encoder.feed(event))

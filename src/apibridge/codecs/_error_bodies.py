@@ -25,6 +25,10 @@ envelope live here, once:
   word; any other (0 for an error inside a stream) gives way to the kind's own status.
 * :func:`body_error`: the :class:`~apibridge.errors.ApiError` an envelope module has read,
   with those two rules applied: the status to answer, and the wait.
+* :func:`is_error_answer`: an answer body (HTTP 200) that is an error all the same:
+  Anthropic's ``{"type": "error", …}``, or any object with a non-empty ``error`` that is not
+  a Responses response object (whose ``error`` belongs to a ``failed`` answer). A Chat body
+  with both ``choices`` and ``error`` is an error, as such a chunk is in a stream.
 
 Messages read from a text or from a whole value are capped at :data:`MAX_MESSAGE`
 characters. Nothing here raises on odd input; nothing does I/O.
@@ -46,6 +50,7 @@ __all__ = [
     "body_error",
     "code_text",
     "detail_text",
+    "is_error_answer",
     "is_error_status",
     "read_body",
     "retry_after",
@@ -161,6 +166,16 @@ def retry_after(message: str, *fields: Any) -> float | None:
 def is_error_status(status: Any) -> bool:
     """Whether ``status`` is an HTTP error status (an integer in 400-599, no bool)."""
     return isinstance(status, int) and not isinstance(status, bool) and 400 <= status <= 599
+
+
+def is_error_answer(body: Mapping[str, Any]) -> bool:
+    """Whether an answer ``body`` (sent with a success status) is an error body."""
+    if body.get("type") == "error":
+        return True
+    error = body.get("error")
+    if not error or not isinstance(error, Mapping | str):
+        return False
+    return body.get("object") != "response" and "output" not in body
 
 
 def answer_status(status: Any, kind: str) -> int:

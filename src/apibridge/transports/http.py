@@ -21,12 +21,19 @@ Failure handling, in order:
    504 and 529 are retried with exponential backoff and jitter, or after ``Retry-After`` when
    the upstream asks for a wait no longer than ``retries.max_retry_after``; otherwise the
    error goes to the caller as :class:`~apibridge.errors.UpstreamError`.
-3. *A stream whose first event is an error* (Anthropic's in-band ``overloaded_error``) is
-   treated like an error status: nothing has reached the client, so it may be retried, and
-   otherwise it is raised, so the client gets a real HTTP error status.
+3. *A success status whose body is an error* (``{"error": …}``, Anthropic's
+   ``{"type": "error", …}``; :meth:`apibridge.Exchange.answer_error`), also as the whole
+   body where a stream was asked for (bytes without a single SSE frame), is the error it
+   says, raised with its status from its own type or code. *A stream whose first event is
+   an error* (Anthropic's in-band ``overloaded_error``) is treated like an error status:
+   nothing has reached the client, so it may be retried, and otherwise it is raised, so the
+   client gets a real HTTP error status.
 4. *After the first event*: nothing is retried. A broken connection, a stall longer than the
    idle timeout or an undecodable event ends the stream with a
    :class:`~apibridge.model.StreamError` event.
+
+Every error quoting the upstream (with or without a ``type``) goes through ``_redact``
+(:func:`apibridge._secrets.redact`); the gateway scrubs every error again on its way out.
 
 httpx and anyio exceptions are translated here and nowhere else. The upstream response is
 closed in every case, under a shielded cancel scope, so a client that goes away (which
@@ -39,7 +46,6 @@ import contextlib
 import email.utils
 import functools
 import random
-import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any
@@ -58,6 +64,7 @@ except ModuleNotFoundError as exc:  # a core install: name the extra
 
 from apibridge import _json
 from apibridge._exchange import Exchange
+from apibridge._secrets import redact_error
 from apibridge._sse import SSEDecoder
 from apibridge.config import UpstreamConfig
 from apibridge.errors import ApiError, InvalidPayload, UpstreamError
@@ -108,8 +115,6 @@ _COUNT_FIELDS = frozenset(
 
 _MAX_BODY = 64 * 1024 * 1024  # a non-streamed answer larger than this is refused
 _MAX_ERROR_BODY = 256 * 1024
-# OpenAI shows keys masked (``sk-proj-****abcd``); even a masked key is nobody's business
-_MASKED_KEY = re.compile(r"\b(?:sk|key)-[A-Za-z0-9_*.\-]{6,}")
 
 
 def parse_retry_after(headers: Mapping[str, str]) -> float | None:
@@ -321,19 +326,16 @@ class HttpTransport:
         error = exchange.upstream.decode_error(body, response.status_code)
         headers = response.headers
         return attrs.evolve(
-            error,
-            message=self._redact(error.message),
+            self._redact(error),
             retry_after=error.retry_after
             if error.retry_after is not None
             else parse_retry_after(headers),
             request_id=error.request_id or headers.get("request-id") or headers.get("x-request-id"),
         )
 
-    def _redact(self, text: str) -> str:
-        for key in self.config.api_keys:
-            if key:
-                text = text.replace(key, "[redacted]")
-        return _MASKED_KEY.sub("[redacted]", text)
+    def _redact(self, error: ApiError) -> ApiError:
+        """``error`` without this upstream's keys, or anything shaped like a key, in it."""
+        return redact_error(error, self.config.api_keys)
 
     def _fault(self, error: ApiError) -> ApiError:
         """A stream error as the client should see it.
@@ -343,12 +345,12 @@ class HttpTransport:
         rather than an internal error. Errors the upstream sent keep their kind.
         """
         if error.type is None and error.kind == "api_error":
-            return ApiError.of(
+            error = ApiError.of(
                 "bad_gateway",
                 f"upstream {self.config.name}: {error.message}",
                 source_format=error.source_format,
             )
-        return attrs.evolve(error, message=self._redact(error.message))
+        return self._redact(error)  # both kinds quote the upstream's words
 
     def _broken(self, exc: BaseException) -> ApiError:
         """A transport failure after the request was sent, as an API error."""
@@ -434,12 +436,16 @@ class HttpTransport:
         fmt = self.config.format
         try:
             return exchange.decode_response(_json.loads(raw))
+        except UpstreamError as exc:  # a 200 that is an error (an error body, a failed answer)
+            raise UpstreamError(self._redact(exc.error)) from None
         except InvalidPayload as exc:
             raise UpstreamError(
-                ApiError.of(
-                    "bad_gateway",
-                    f"upstream {self.config.name} sent an invalid {fmt} response: {exc}",
-                    source_format=fmt,
+                self._redact(
+                    ApiError.of(
+                        "bad_gateway",
+                        f"upstream {self.config.name} sent an invalid {fmt} response: {exc}",
+                        source_format=fmt,
+                    )
                 )
             ) from None
 
@@ -490,6 +496,7 @@ class HttpTransport:
         wait = first_wait
         read, mapped_errors = self._reader(response)
         now = anyio.current_time
+        head: list[bytes] | None = []  # the bytes before any frame (an error body is no SSE)
         try:
             while True:
                 try:
@@ -509,15 +516,27 @@ class HttpTransport:
                 wait = idle
                 try:
                     if chunk is None:
+                        if head:  # bytes but no event at all: an error body instead of a stream?
+                            error = self._body_error(exchange, b"".join(head))
+                            if error is not None:
+                                yield StreamError(error=error)
+                                return
                         events = [e for f in frames.close() for e in decoder.feed(f)]
                         events.extend(decoder.close())
                     else:
-                        events = [e for f in frames.feed(chunk) for e in decoder.feed(f)]
+                        got = frames.feed(chunk)
+                        if head is not None:  # kept until the first frame, at most 256 KiB
+                            size = sum(map(len, head)) + len(chunk)
+                            head = None if got or size > _MAX_ERROR_BODY else [*head, chunk]
+                        events = [e for f in got for e in decoder.feed(f)]
                 except InvalidPayload as exc:
                     yield StreamError(
-                        error=ApiError.of(
-                            "bad_gateway",
-                            f"upstream {name} sent an invalid {self.config.format} event: {exc}",
+                        error=self._redact(
+                            ApiError.of(
+                                "bad_gateway",
+                                f"upstream {name} sent an invalid {self.config.format} "
+                                f"event: {exc}",
+                            )
                         )
                     )
                     return
@@ -530,6 +549,15 @@ class HttpTransport:
                     return
         finally:
             await _close(response)
+
+    def _body_error(self, exchange: Exchange, raw: bytes) -> ApiError | None:
+        """The error a JSON error body sent instead of a stream says (scrubbed), or None."""
+        try:
+            body = _json.loads(raw)
+        except InvalidPayload:
+            return None
+        error = exchange.answer_error(body) if isinstance(body, Mapping) else None
+        return None if error is None else self._redact(error)
 
     # ----------------------------------------------------------------------- extras
 

@@ -17,8 +17,10 @@ instead: system turns are appended to ``system`` (a loss, action ``moved``), con
 turns of one role merge, ``tool_result`` blocks lead their user turn, thinking blocks lead
 their assistant turn, and sampling settings Anthropic refuses while thinking are dropped
 (reported). Either way thinking without a native signature is omitted (loss): an Anthropic
-upstream verifies every signature. ``n > 1`` is refused; a missing ``max_tokens`` (required
-by Anthropic) becomes the model's own maximum output (``codecs._claude_models``), with a loss.
+upstream verifies every signature. ``n > 1`` is refused, and so is a ``max_tokens`` below 1
+(the gateway also refuses an Anthropic client's request without one; a library caller's
+decodes); a missing ``max_tokens`` (required by Anthropic) becomes the model's own maximum
+output (``codecs._claude_models``) when encoding, with a loss.
 A request from another format is also fitted to the model: sampling settings it refuses are
 dropped, and reasoning becomes the thinking and effort it takes (``_options``), each reported.
 """
@@ -141,6 +143,8 @@ def decode_request(body: Mapping[str, Any], ctx: Context) -> Request:
     max_tokens = get("max_tokens")
     if max_tokens is not None and type(max_tokens) is not int:
         max_tokens = opt_int(max_tokens, "max_tokens")
+    if max_tokens is not None and max_tokens < 1:
+        raise InvalidPayload(f"max_tokens: must be at least 1, got {max_tokens}")
     temperature = get("temperature")
     if temperature is not None and type(temperature) is not float:
         temperature = opt_number(temperature, "temperature")

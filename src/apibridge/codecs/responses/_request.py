@@ -9,7 +9,10 @@ assistant messages, ``function_call``, ``custom_tool_call``, ``reasoning``, serv
 ``web_search_call``; user side: user messages and the ``*_output`` items, as
 :class:`~apibridge.model.ToolResultPart`). ``item_reference`` items stay in place as opaque
 :class:`~apibridge.model.ServerToolPart` values of the current turn. Hints in the parts (see
-:mod:`apibridge.codecs.responses._items`) put the items back exactly.
+:mod:`apibridge.codecs.responses._items`) put the items back exactly. Refused (400): a message
+role other than ``user``, ``assistant``, ``system``, ``developer``; an item with neither
+``type`` nor ``role`` (an ``item_reference`` without its optional type still has an ``id``),
+or an ``item_reference`` without ``id``; a negative ``max_output_tokens``.
 
 Top-level fields map one to one where the model has them (``max_output_tokens`` ↔
 ``max_tokens``, ``reasoning`` ↔ :class:`ReasoningConfig`, ``text.format`` ↔
@@ -84,7 +87,7 @@ from apibridge.codecs.responses._wire import (
     part_hints,
     split,
 )
-from apibridge.errors import Loss, UnsupportedFeature
+from apibridge.errors import InvalidPayload, Loss, UnsupportedFeature
 from apibridge.model import ContentPart, Message, Request, ServerToolPart, TextPart, Tool
 
 __all__ = ["decode_request", "encode_request"]
@@ -104,6 +107,17 @@ _SAFETY_FIELDS: Final = _REQUEST_FIELDS | {"safety_identifier"}
 
 _LOGPROBS_INCLUDE = "message.output_text.logprobs"
 _REASONING_INCLUDE = "reasoning.encrypted_content"
+
+
+#: the roles of an input message (``EasyInputMessage``); any other is refused.
+_INPUT_ROLES: Final = frozenset({"user", "assistant", "system", "developer"})
+
+
+def _max_output_tokens(value: Any) -> int | None:
+    limit = opt_int(value, "max_output_tokens")
+    if limit is not None and limit < 0:
+        raise InvalidPayload(f"max_output_tokens: must not be negative, got {limit}")
+    return limit
 
 
 # ------------------------------------------------------------------------------ input
@@ -129,6 +143,8 @@ def _decode_input(
             side = item.get("role")
             if type(side) is not str:
                 side = expect_str(side, f"input[{i}].role")
+            if side not in _INPUT_ROLES:
+                raise InvalidPayload(f"input[{i}].role: unknown role {side!r}")
             parts = decode_message(item, side, f"input[{i}]")
             if not turns and side in ("system", "developer") and system_role in (None, side):
                 texts = [p for p in parts if isinstance(p, TextPart)]
@@ -137,8 +153,13 @@ def _decode_input(
                     system_role = side
                     continue
         elif item.get("type", "item_reference") == "item_reference":
-            # A reference to a stored item: kept in place, in whatever turn is open.
+            # A reference to a stored item: kept in place, in whatever turn is open. Without
+            # an id it references nothing (and without a type it was no reference at all).
             ref_id = str_or_none(item.get("id"))
+            if not ref_id:
+                if "type" not in item:
+                    raise InvalidPayload(f"input[{i}]: an item needs a type or a role")
+                raise InvalidPayload(f"input[{i}].id: an item_reference needs an id")
             parts = [
                 ServerToolPart(
                     kind="item_reference", raw=dict(item), source_format=FORMAT, id=ref_id
@@ -198,7 +219,7 @@ def decode_request(body: Mapping[str, Any], ctx: Context) -> Request:
         tools=tools,
         tool_choice=decode_tool_choice(body.get("tool_choice")),
         parallel_tool_calls=parallel if isinstance(parallel, bool) else None,
-        max_tokens=opt_int(body.get("max_output_tokens"), "max_output_tokens"),
+        max_tokens=_max_output_tokens(body.get("max_output_tokens")),
         temperature=opt_number(body.get("temperature"), "temperature"),
         top_p=opt_number(body.get("top_p"), "top_p"),
         reasoning=decode_reasoning_config(body.get("reasoning"), extra),
