@@ -42,6 +42,7 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 import anyio
+import attrs
 
 from apibridge import _json
 from apibridge._exchange import Exchange
@@ -60,7 +61,7 @@ from apibridge._gateway._http import (
 )
 from apibridge._gateway._model_list import model_entry, model_list
 from apibridge._gateway._policy import apply_request_policies
-from apibridge._gateway._previous_response import ResponseHistory
+from apibridge._gateway._previous_response import MintedId, ResponseHistory
 from apibridge._gateway._streaming import SSE_HEADERS, open_stream
 from apibridge._tokens import estimate_request_tokens
 from apibridge.codecs import StreamEncoder, get_codec
@@ -281,7 +282,9 @@ class Handler:
         body = read_json_body(request, self.max_body)
         upstream, upstream_model = self._route_model(call, body)
         full_input: list[Any] | None = None
+        minted: MintedId | None = None
         if call.format == "responses":
+            minted = MintedId()  # the client never sees the upstream's id (see _previous_response)
             target = self.transports.upstream_format(upstream, call.format)
             body, full_input = await self.history.expand(body, upstream_format=target)
             if body.get("store") is False:
@@ -290,12 +293,15 @@ class Handler:
         transport = self.transport(upstream)
         forwarded = forwarding(upstream, request.headers)
         if exchange.request.stream:
-            return await self._stream(call, exchange, transport, forwarded, full_input)
+            return await self._stream(call, exchange, transport, forwarded, full_input, minted)
         response = await transport.complete(exchange, forwarded)
         call.add_usage(response.usage)
+        if minted is not None:
+            minted.upstream = response.id
+            response = attrs.evolve(response, id=minted.id)
         out = exchange.client.encode_response(response, exchange.ctx)
         if full_input is not None:
-            await self._save(call, out, full_input)
+            await self._save(call, out, full_input, minted)
         self.losses.report(call, exchange)
         return self._json(call, 200, out)
 
@@ -306,6 +312,7 @@ class Handler:
         transport: Transport,
         forwarded: Forwarding,
         full_input: list[Any] | None,
+        minted: MintedId | None,
     ) -> HttpResponse:
         on_end = None
         if full_input is not None:
@@ -314,7 +321,7 @@ class Handler:
                 # the Responses encoder keeps the response object it wrote last
                 final = getattr(encoder, "final_response", None)
                 if final is not None:
-                    await self._save(call, final, full_input)
+                    await self._save(call, final, full_input, minted)
 
         body = await open_stream(
             call,
@@ -323,16 +330,24 @@ class Handler:
             counters=self.counters,
             losses=self.losses,
             on_end=on_end,
+            minted=minted,
         )
         return HttpResponse(status=200, headers=self._headers(call, SSE_HEADERS), stream=body)
 
     async def _save(
-        self, call: CallRecord, response: Mapping[str, Any], full_input: list[Any]
+        self,
+        call: CallRecord,
+        response: Mapping[str, Any],
+        full_input: list[Any],
+        minted: MintedId | None,
     ) -> None:
         """Store a Responses answer for ``previous_response_id``; a store that is down costs
         only that (the upstream already answered: the client gets its answer all the same)."""
+        upstream_id = minted.upstream if minted is not None else None
         try:
-            await self.history.save(response, full_input)
+            if not await self.history.save(response, full_input, upstream_id=upstream_id):
+                call.note = call.note or "error=not_stored"
+                log.error("%s: response %s not stored", call.request_id, response.get("id"))
         except StoreUnavailable as exc:
             call.note = call.note or "error=unavailable"
             log.error(

@@ -22,6 +22,14 @@ conversation so far lives server-side. apibridge keeps it in the :class:`~apibri
   (the object of the ``response.completed`` or ``response.incomplete`` event it wrote for the
   client), so the stored id is the one the client saw from first event to last, and nothing
   re-reads the bytes the encoder just produced.
+* **Ids**: every response a Responses client gets from the gateway carries an id the gateway
+  minted (:func:`new_response_id`: ``resp_`` and 192 random bits), never the upstream's: an
+  upstream with a small id space (Ollama's ``chatcmpl-NNN``) would otherwise make two
+  clients' stored responses share a key. The handler renames the canonical answer (or the
+  stream's ``MessageStart``) before encoding, so the item ids the encoder derives from the
+  response id (``msg_…``, ``fc_…``) are as unguessable; the upstream's own id is kept only
+  as data (``upstream_id`` in the stored value). A stored value is written only under an id
+  that is not taken (:meth:`ResponseHistory.save` refuses to overwrite).
 * **Reading**: ``GET`` returns the stored response object; ``DELETE`` forgets it;
   ``GET …/input_items`` lists the input items (newest first unless ``order=asc``, ``limit``
   1 to 100, ``after`` an item id), each with the ``id``/``status`` the list format requires.
@@ -30,17 +38,37 @@ conversation so far lives server-side. apibridge keeps it in the :class:`~apibri
 from __future__ import annotations
 
 import hashlib
+import secrets
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs
 
+import attrs
+
 from apibridge.errors import ApiError, GatewayError, InvalidPayload
 from apibridge.store import Store
 
-__all__ = ["ResponseHistory", "input_items"]
+__all__ = ["MintedId", "ResponseHistory", "input_items", "new_response_id"]
 
 _PREFIX = "responses:"
 _ID_PREFIX: Mapping[str, str] = {"message": "msg_", "function_call": "fc_"}
+
+#: random bytes in a minted response id (192 bits: ``resp_`` and 48 hex digits, OpenAI's shape).
+ID_BYTES = 24
+
+
+def new_response_id() -> str:
+    """A fresh, unguessable Responses id: ``resp_`` and :data:`ID_BYTES` random bytes in hex."""
+    return "resp_" + secrets.token_hex(ID_BYTES)
+
+
+@attrs.define
+class MintedId:
+    """The id the gateway gives one Responses answer, and the upstream's own (data only)."""
+
+    id: str = attrs.field(factory=new_response_id)
+    #: the id the upstream gave its answer (``None`` until known, or when it gave none).
+    upstream: str | None = None
 
 
 def input_items(body: Mapping[str, Any]) -> list[Any]:
@@ -90,12 +118,21 @@ class ResponseHistory:
         expanded["input"] = full
         return expanded, full
 
-    async def save(self, response: Mapping[str, Any], full_input: list[Any]) -> None:
-        """Store ``response`` (a Responses object) with the input that led to it."""
+    async def save(
+        self, response: Mapping[str, Any], full_input: list[Any], *, upstream_id: str | None = None
+    ) -> bool:
+        """Store ``response`` (a Responses object, under the id the gateway minted for it) with
+        the input that led to it and the upstream's own id. Never over an entry already stored
+        under that id: ``False`` then (ids are minted at random, so that means a bug)."""
         response_id = response.get("id")
-        if isinstance(response_id, str) and response_id:
-            value = {"response": dict(response), "input": full_input}
-            await self.store.set(_PREFIX + response_id, value, ttl=self.ttl)
+        if not isinstance(response_id, str) or not response_id:
+            return False
+        key = _PREFIX + response_id
+        if await self.store.get(key) is not None:
+            return False
+        value = {"response": dict(response), "input": full_input, "upstream_id": upstream_id}
+        await self.store.set(key, value, ttl=self.ttl)
+        return True
 
     async def get(self, response_id: str) -> dict[str, Any]:
         """The stored response object, or a 404 :class:`GatewayError`."""

@@ -14,18 +14,23 @@ The body encodes each event with the client codec's ``StreamEncoder``, adding th
 ``MessageStart``/``MessageDelta`` to the access-log record. After the first event the status
 is 200, so a failure (the transport's ``StreamError`` event, or an exception here) becomes
 the format's in-band error (``event: error``, an error chunk, ``response.failed``) followed
-by a clean end. When the body ends it closes the upstream (shielded), calls ``on_end`` with
-the encoder when the stream was written to its end (the handler stores a Responses answer
-from the encoder's ``final_response`` then), and writes the access-log line; a client that
-left is noted as such.
+by a clean end. For a Responses client the handler passes the id it minted (``minted``):
+the ``MessageStart`` event is renamed to it before encoding, and the upstream's own id is
+kept in ``minted.upstream``. When the body ends it closes the upstream (shielded), calls
+``on_end`` with the encoder when the stream was written to its end (the handler stores a
+Responses answer from the encoder's ``final_response`` then), and writes the access-log
+line; a client that left is noted as such.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 
+import attrs
+
 from apibridge._exchange import Exchange
 from apibridge._gateway._access_log import CallRecord, LossReport, log
+from apibridge._gateway._previous_response import MintedId
 from apibridge.codecs import StreamEncoder
 from apibridge.errors import ApibridgeError, ApiError, UpstreamError
 from apibridge.model import Event, MessageDelta, MessageStart, StreamError
@@ -52,6 +57,7 @@ async def open_stream(
     counters: dict[str, int],
     losses: LossReport,
     on_end: OnEnd | None = None,
+    minted: MintedId | None = None,
 ) -> AsyncGenerator[bytes, None]:
     """The primed body of a streamed answer (see the module docstring)."""
     try:
@@ -63,7 +69,7 @@ async def open_stream(
     except BaseException:
         await aclose_shielded(events)
         raise
-    body = _body(call, exchange, events, first, counters, losses, on_end)
+    body = _body(call, exchange, events, first, counters, losses, on_end, minted)
     counters["streams_open"] += 1
     await anext(body)  # the priming point
     return body
@@ -77,6 +83,7 @@ async def _body(
     counters: dict[str, int],
     losses: LossReport,
     on_end: OnEnd | None,
+    minted: MintedId | None,
 ) -> AsyncGenerator[bytes, None]:
     encoder = exchange.client.StreamEncoder(exchange.ctx)
     call.status = 200
@@ -84,11 +91,11 @@ async def _body(
     try:
         yield b""  # the priming point (see open_stream); never sent
         try:
-            out = _encode(call, counters, encoder, first)
+            out = _encode(call, counters, encoder, first, minted)
             if out:
                 yield out
             async for event in events:
-                out = _encode(call, counters, encoder, event)
+                out = _encode(call, counters, encoder, event, minted)
                 if out:
                     yield out
             tail = b"".join(encoder.close())
@@ -118,8 +125,15 @@ async def _body(
 
 
 def _encode(
-    call: CallRecord, counters: dict[str, int], encoder: StreamEncoder, event: Event
+    call: CallRecord,
+    counters: dict[str, int],
+    encoder: StreamEncoder,
+    event: Event,
+    minted: MintedId | None,
 ) -> bytes:
+    if minted is not None and isinstance(event, MessageStart):
+        minted.upstream = event.id
+        event = attrs.evolve(event, id=minted.id)
     if isinstance(event, MessageStart | MessageDelta):
         call.add_usage(event.usage)
     elif isinstance(event, StreamError):
