@@ -111,14 +111,16 @@ def test_a_stored_response_is_never_overwritten() -> None:
     second: Any = [{"role": "user", "content": "second"}]
 
     async def scenario() -> tuple[bool, bool, dict[str, Any]]:
-        kept = await history.save({"id": response_id, "output": []}, first, upstream_id="x")
-        again = await history.save({"id": response_id, "output": []}, second)
-        return kept, again, await history.get(response_id)
+        kept = await history.save(
+            {"id": response_id, "output": []}, first, tenant="t", upstream_id="x"
+        )
+        again = await history.save({"id": response_id, "output": []}, second, tenant="t")
+        return kept, again, await history.get(response_id, tenant="t")
 
     kept, again, stored = asyncio.run(scenario())
     assert (kept, again) == (True, False)
     assert stored == {"id": response_id, "output": []}
-    listed = asyncio.run(history.list_input_items(response_id, ""))
+    listed = asyncio.run(history.list_input_items(response_id, "", tenant="t"))
     assert [i["content"][0]["text"] for i in listed["data"]] == ["first"]
 
 

@@ -63,6 +63,7 @@ from apibridge._gateway._model_list import model_entry, model_list
 from apibridge._gateway._policy import apply_request_policies
 from apibridge._gateway._previous_response import MintedId, ResponseHistory
 from apibridge._gateway._streaming import SSE_HEADERS, open_stream
+from apibridge._gateway._tenant import tenant_of
 from apibridge._tokens import estimate_request_tokens
 from apibridge.codecs import StreamEncoder, get_codec
 from apibridge.codecs._claude_models import overrides_from_options
@@ -222,11 +223,14 @@ class Handler:
                 raise GatewayError(ApiError.of("not_found", f"model {param!r} is not served"))
             return self._json(call, 200, entry)
         if op == "stored" and param is not None:
+            tenant = tenant_of(self.config, request.headers)
             if request.method == "DELETE":
-                return self._json(call, 200, await self.history.delete(param))
-            return self._json(call, 200, await self.history.get(param))
+                return self._json(call, 200, await self.history.delete(param, tenant=tenant))
+            return self._json(call, 200, await self.history.get(param, tenant=tenant))
         if op == "input_items" and param is not None:
-            return self._json(call, 200, await self.history.list_input_items(param, request.query))
+            tenant = tenant_of(self.config, request.headers)
+            page = await self.history.list_input_items(param, request.query, tenant=tenant)
+            return self._json(call, 200, page)
         if op == "admin":
             return self._json(call, 200, self._admin_state())
         raise GatewayError(ApiError.of("not_found", f"no such endpoint: {request.path}"))
@@ -281,17 +285,20 @@ class Handler:
     async def _create(self, call: CallRecord, request: HttpRequest) -> HttpResponse:
         body = read_json_body(request, self.max_body)
         upstream, upstream_model = self._route_model(call, body)
+        tenant = tenant_of(self.config, request.headers)
         full_input: list[Any] | None = None
         minted: MintedId | None = None
         if call.format == "responses":
-            minted = MintedId()  # the client never sees the upstream's id (see _previous_response)
+            minted = MintedId(tenant=tenant)  # the client never sees the upstream's id
             target = self.transports.upstream_format(upstream, call.format)
-            body, full_input = await self.history.expand(body, upstream_format=target)
+            body, full_input = await self.history.expand(
+                body, upstream_format=target, tenant=tenant
+            )
             if body.get("store") is False:
                 full_input = None
         exchange = self._exchange(call, body, upstream, upstream_model, request.headers)
         transport = self.transport(upstream)
-        forwarded = forwarding(upstream, request.headers)
+        forwarded = attrs.evolve(forwarding(upstream, request.headers), tenant=tenant)
         if exchange.request.stream:
             return await self._stream(call, exchange, transport, forwarded, full_input, minted)
         response = await transport.complete(exchange, forwarded)
@@ -300,7 +307,7 @@ class Handler:
             minted.upstream = response.id
             response = attrs.evolve(response, id=minted.id)
         out = exchange.client.encode_response(response, exchange.ctx)
-        if full_input is not None:
+        if full_input is not None and minted is not None:
             await self._save(call, out, full_input, minted)
         self.losses.report(call, exchange)
         return self._json(call, 200, out)
@@ -315,7 +322,7 @@ class Handler:
         minted: MintedId | None,
     ) -> HttpResponse:
         on_end = None
-        if full_input is not None:
+        if full_input is not None and minted is not None:
 
             async def on_end(encoder: StreamEncoder) -> None:
                 # the Responses encoder keeps the response object it wrote last
@@ -339,13 +346,15 @@ class Handler:
         call: CallRecord,
         response: Mapping[str, Any],
         full_input: list[Any],
-        minted: MintedId | None,
+        minted: MintedId,
     ) -> None:
         """Store a Responses answer for ``previous_response_id``; a store that is down costs
         only that (the upstream already answered: the client gets its answer all the same)."""
-        upstream_id = minted.upstream if minted is not None else None
         try:
-            if not await self.history.save(response, full_input, upstream_id=upstream_id):
+            saved = await self.history.save(
+                response, full_input, tenant=minted.tenant, upstream_id=minted.upstream
+            )
+            if not saved:
                 call.note = call.note or "error=not_stored"
                 log.error("%s: response %s not stored", call.request_id, response.get("id"))
         except StoreUnavailable as exc:

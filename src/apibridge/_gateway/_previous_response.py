@@ -4,7 +4,7 @@ Theory of operation
 -------------------
 A Responses client may send only its newest input plus ``previous_response_id``; the
 conversation so far lives server-side. apibridge keeps it in the :class:`~apibridge.store.Store`
-(key ``responses:<id>``), in the Responses wire format the client itself used:
+(key ``responses:<tenant>:<id>``), in the Responses wire format the client itself used:
 
 ``{"response": <the response object the client received>, "input": [<every input item>]}``
 
@@ -30,6 +30,11 @@ conversation so far lives server-side. apibridge keeps it in the :class:`~apibri
   response id (``msg_…``, ``fc_…``) are as unguessable; the upstream's own id is kept only
   as data (``upstream_id`` in the stored value). A stored value is written only under an id
   that is not taken (:meth:`ResponseHistory.save` refuses to overwrite).
+* **Tenants**: every key holds the tenant of the client that stored it (a digest of its
+  client key, :mod:`~apibridge._gateway._tenant`), and every lookup is made in the asking
+  client's tenant only: another client's response is a 404 like one that never existed, for
+  ``previous_response_id`` (then, as an unknown id, sent on to a Responses upstream, which
+  never knows a minted id), ``GET``, ``DELETE`` and the input items alike.
 * **Reading**: ``GET`` returns the stored response object; ``DELETE`` forgets it;
   ``GET …/input_items`` lists the input items (newest first unless ``order=asc``, ``limit``
   1 to 100, ``after`` an item id), each with the ``id``/``status`` the list format requires.
@@ -64,8 +69,10 @@ def new_response_id() -> str:
 
 @attrs.define
 class MintedId:
-    """The id the gateway gives one Responses answer, and the upstream's own (data only)."""
+    """The id the gateway gives one Responses answer, the tenant it is stored for, and the
+    upstream's own id (data only)."""
 
+    tenant: str
     id: str = attrs.field(factory=new_response_id)
     #: the id the upstream gave its answer (``None`` until known, or when it gave none).
     upstream: str | None = None
@@ -91,7 +98,7 @@ class ResponseHistory:
         self.ttl = ttl
 
     async def expand(
-        self, body: Mapping[str, Any], *, upstream_format: str
+        self, body: Mapping[str, Any], *, upstream_format: str, tenant: str
     ) -> tuple[dict[str, Any], list[Any]]:
         """``body`` with its stored history put in front; also the full input to store later."""
         items = input_items(body)
@@ -100,7 +107,7 @@ class ResponseHistory:
             return dict(body), items
         if not isinstance(previous, str):
             raise InvalidPayload("previous_response_id: expected a string")
-        stored = await self.store.get(_PREFIX + previous)
+        stored = await self.store.get(_key(tenant, previous))
         if not isinstance(stored, dict):
             if upstream_format == "responses":
                 return dict(body), items  # the upstream itself may have stored it
@@ -119,7 +126,12 @@ class ResponseHistory:
         return expanded, full
 
     async def save(
-        self, response: Mapping[str, Any], full_input: list[Any], *, upstream_id: str | None = None
+        self,
+        response: Mapping[str, Any],
+        full_input: list[Any],
+        *,
+        tenant: str,
+        upstream_id: str | None = None,
     ) -> bool:
         """Store ``response`` (a Responses object, under the id the gateway minted for it) with
         the input that led to it and the upstream's own id. Never over an entry already stored
@@ -127,26 +139,28 @@ class ResponseHistory:
         response_id = response.get("id")
         if not isinstance(response_id, str) or not response_id:
             return False
-        key = _PREFIX + response_id
+        key = _key(tenant, response_id)
         if await self.store.get(key) is not None:
             return False
         value = {"response": dict(response), "input": full_input, "upstream_id": upstream_id}
         await self.store.set(key, value, ttl=self.ttl)
         return True
 
-    async def get(self, response_id: str) -> dict[str, Any]:
-        """The stored response object, or a 404 :class:`GatewayError`."""
-        return dict((await self._stored(response_id))["response"])
+    async def get(self, response_id: str, *, tenant: str) -> dict[str, Any]:
+        """``tenant``'s stored response object, or a 404 :class:`GatewayError`."""
+        return dict((await self._stored(response_id, tenant))["response"])
 
-    async def delete(self, response_id: str) -> dict[str, Any]:
-        """Forget a stored response; the deletion confirmation body."""
-        if not await self.store.delete(_PREFIX + response_id):
+    async def delete(self, response_id: str, *, tenant: str) -> dict[str, Any]:
+        """Forget one of ``tenant``'s stored responses; the deletion confirmation body."""
+        if not await self.store.delete(_key(tenant, response_id)):
             raise self._missing(response_id)
         return {"id": response_id, "object": "response.deleted", "deleted": True}
 
-    async def list_input_items(self, response_id: str, query: str) -> dict[str, Any]:
+    async def list_input_items(
+        self, response_id: str, query: str, *, tenant: str
+    ) -> dict[str, Any]:
         """The ``input_items`` list page for ``query`` (``limit``, ``order``, ``after``)."""
-        stored = await self._stored(response_id)
+        stored = await self._stored(response_id, tenant)
         params = {k: v[-1] for k, v in parse_qs(query).items()}
         try:
             limit = int(params.get("limit", "20"))
@@ -175,8 +189,8 @@ class ResponseHistory:
             "has_more": len(items) > limit,
         }
 
-    async def _stored(self, response_id: str) -> dict[str, Any]:
-        stored = await self.store.get(_PREFIX + response_id)
+    async def _stored(self, response_id: str, tenant: str) -> dict[str, Any]:
+        stored = await self.store.get(_key(tenant, response_id))
         if not isinstance(stored, dict):
             raise self._missing(response_id)
         return stored
@@ -184,6 +198,11 @@ class ResponseHistory:
     @staticmethod
     def _missing(response_id: str) -> GatewayError:
         return GatewayError(ApiError.of("not_found", f"no stored response with id {response_id!r}"))
+
+
+def _key(tenant: str, response_id: str) -> str:
+    """The store key of ``tenant``'s response ``response_id``."""
+    return f"{_PREFIX}{tenant}:{response_id}"
 
 
 def _listed(item: Any, response_id: str, index: int) -> Any:
