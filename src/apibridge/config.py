@@ -229,7 +229,10 @@ class ServerConfig:
         strict: refuse (HTTP 400) requests with fields the upstream cannot carry, instead of
             dropping them with a warning.
         store_ttl: seconds stored responses and conversation state live.
-        store_max_items: bound of the in-memory store.
+        store_max_items: bound of the in-memory store, in entries.
+        store_max_bytes: bound of the in-memory store, in bytes (its entries' keys and JSON;
+            least recently used evicted first). A Redis store is bounded by Redis's own
+            ``maxmemory``.
         store_url: a Redis URL (``redis://[:password@]host:port/db``, ``rediss://`` for TLS,
             ``unix://``): state then lives there, shared by every worker and machine that uses
             it, instead of in each process's memory. Its password never appears in a
@@ -247,6 +250,7 @@ class ServerConfig:
     strict: bool = False
     store_ttl: float = 24 * 3600.0
     store_max_items: int = 10_000
+    store_max_bytes: int = 256 * 1024 * 1024
     store_url: str | None = attrs.field(default=None, repr=_url_repr)
     store_prefix: str = "apibridge:"
 
@@ -255,6 +259,7 @@ class ServerConfig:
             ("port", "a TCP port (1 to 65535)", 1, 65535),
             ("workers", "a number of processes (1 or more)", 1, 1 << 16),
             ("max_body_bytes", "a size in bytes (1 or more)", 1, 1 << 62),
+            ("store_max_bytes", "a size in bytes (1 or more)", 1, 1 << 62),
         ):
             if not low <= getattr(self, name) <= high:
                 raise ConfigError(f"server.{name}: {getattr(self, name)} is not {value}")

@@ -19,7 +19,7 @@ from calls import openai_client
 from ollama_like import OllamaLikeChat, heard
 from servers import CLIENT_KEY, serve_asgi
 
-from apibridge._gateway._previous_response import ResponseHistory, new_response_id
+from apibridge._gateway._previous_response import NewTurn, ResponseHistory, new_response_id
 from apibridge.asgi import App as AsgiApp
 from apibridge.config import GatewayConfig, ServerConfig
 from apibridge.store import MemoryStore
@@ -107,8 +107,8 @@ def test_a_stored_response_is_never_overwritten() -> None:
     history = ResponseHistory(MemoryStore())
     response_id = new_response_id()
 
-    first: Any = [{"role": "user", "content": "first"}]
-    second: Any = [{"role": "user", "content": "second"}]
+    first = NewTurn([{"role": "user", "content": "first"}])
+    second = NewTurn([{"role": "user", "content": "second"}])
 
     async def scenario() -> tuple[bool, bool, dict[str, Any]]:
         kept = await history.save(

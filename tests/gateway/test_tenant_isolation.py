@@ -235,3 +235,20 @@ def test_another_key_cannot_answer_or_replay_a_backboard_conversation(
     answered = chat(alice, None, question, assistant, result, tools=[WEATHER])
     assert answered.choices[0].message.content.startswith("Results:")
     assert len(fake.recorded("tool_outputs")) == 1
+
+
+def test_another_keys_response_is_a_404_on_an_events_upstream_too(
+    backboard: tuple[FakeBackboard, str],
+) -> None:
+    """A transport that speaks events (backboard) cannot know a stored response: an id this
+    gateway does not find for the client is a 404, never a conversation without history."""
+    fake, url = backboard
+    alice, bob = openai_client(url, ALICE), openai_client(url, BOB)
+    first = alice.responses.create(model="gpt-4o", input="alice's secret")
+    sent = len(fake.recorded("message"))
+    with pytest.raises(openai.NotFoundError) as caught:
+        bob.responses.create(model="gpt-4o", input="go on", previous_response_id=first.id)
+    assert "previous_response_id" in str(caught.value)
+    assert len(fake.recorded("message")) == sent
+    more = alice.responses.create(model="gpt-4o", input="go on", previous_response_id=first.id)
+    assert more.output_text == "Echo #2: go on"

@@ -61,7 +61,7 @@ from apibridge._gateway._http import (
 )
 from apibridge._gateway._model_list import model_entry, model_list
 from apibridge._gateway._policy import apply_request_policies
-from apibridge._gateway._previous_response import MintedId, ResponseHistory
+from apibridge._gateway._previous_response import MintedId, NewTurn, ResponseHistory
 from apibridge._gateway._streaming import SSE_HEADERS, open_stream
 from apibridge._gateway._tenant import tenant_of
 from apibridge._tokens import estimate_request_tokens
@@ -286,29 +286,30 @@ class Handler:
         body = read_json_body(request, self.max_body)
         upstream, upstream_model = self._route_model(call, body)
         tenant = tenant_of(self.config, request.headers)
-        full_input: list[Any] | None = None
+        turn: NewTurn | None = None
         minted: MintedId | None = None
         if call.format == "responses":
             minted = MintedId(tenant=tenant)  # the client never sees the upstream's id
-            target = self.transports.upstream_format(upstream, call.format)
-            body, full_input = await self.history.expand(
-                body, upstream_format=target, tenant=tenant
+            # an unknown id goes on only to a Responses HTTP upstream, which may know it (a
+            # transport that speaks events, such as backboard's, would drop it silently)
+            body, turn = await self.history.expand(
+                body, upstream_format=upstream.format, tenant=tenant
             )
             if body.get("store") is False:
-                full_input = None
+                turn = None
         exchange = self._exchange(call, body, upstream, upstream_model, request.headers)
         transport = self.transport(upstream)
         forwarded = attrs.evolve(forwarding(upstream, request.headers), tenant=tenant)
         if exchange.request.stream:
-            return await self._stream(call, exchange, transport, forwarded, full_input, minted)
+            return await self._stream(call, exchange, transport, forwarded, turn, minted)
         response = await transport.complete(exchange, forwarded)
         call.add_usage(response.usage)
         if minted is not None:
             minted.upstream = response.id
             response = attrs.evolve(response, id=minted.id)
         out = exchange.client.encode_response(response, exchange.ctx)
-        if full_input is not None and minted is not None:
-            await self._save(call, out, full_input, minted)
+        if turn is not None and minted is not None:
+            await self._save(call, out, turn, minted)
         self.losses.report(call, exchange)
         return self._json(call, 200, out)
 
@@ -318,17 +319,17 @@ class Handler:
         exchange: Exchange,
         transport: Transport,
         forwarded: Forwarding,
-        full_input: list[Any] | None,
+        turn: NewTurn | None,
         minted: MintedId | None,
     ) -> HttpResponse:
         on_end = None
-        if full_input is not None and minted is not None:
+        if turn is not None and minted is not None:
 
             async def on_end(encoder: StreamEncoder) -> None:
                 # the Responses encoder keeps the response object it wrote last
                 final = getattr(encoder, "final_response", None)
                 if final is not None:
-                    await self._save(call, final, full_input, minted)
+                    await self._save(call, final, turn, minted)
 
         body = await open_stream(
             call,
@@ -345,14 +346,14 @@ class Handler:
         self,
         call: CallRecord,
         response: Mapping[str, Any],
-        full_input: list[Any],
+        turn: NewTurn,
         minted: MintedId,
     ) -> None:
         """Store a Responses answer for ``previous_response_id``; a store that is down costs
         only that (the upstream already answered: the client gets its answer all the same)."""
         try:
             saved = await self.history.save(
-                response, full_input, tenant=minted.tenant, upstream_id=minted.upstream
+                response, turn, tenant=minted.tenant, upstream_id=minted.upstream
             )
             if not saved:
                 call.note = call.note or "error=not_stored"
