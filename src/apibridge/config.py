@@ -229,10 +229,7 @@ class ServerConfig:
         strict: refuse (HTTP 400) requests with fields the upstream cannot carry, instead of
             dropping them with a warning.
         store_ttl: seconds stored responses and conversation state live.
-        store_max_items: bound of the in-memory store, in entries.
-        store_max_bytes: bound of the in-memory store, in bytes (its entries' keys and JSON;
-            least recently used evicted first). A Redis store is bounded by Redis's own
-            ``maxmemory``.
+        store_max_items, store_max_bytes: bounds of the in-memory store (entries, bytes).
         store_url: a Redis URL (``redis://[:password@]host:port/db``, ``rediss://`` for TLS,
             ``unix://``): state then lives there, shared by every worker and machine that uses
             it, instead of in each process's memory. Its password never appears in a
@@ -259,7 +256,6 @@ class ServerConfig:
             ("port", "a TCP port (1 to 65535)", 1, 65535),
             ("workers", "a number of processes (1 or more)", 1, 1 << 16),
             ("max_body_bytes", "a size in bytes (1 or more)", 1, 1 << 62),
-            ("store_max_bytes", "a size in bytes (1 or more)", 1, 1 << 62),
         ):
             if not low <= getattr(self, name) <= high:
                 raise ConfigError(f"server.{name}: {getattr(self, name)} is not {value}")

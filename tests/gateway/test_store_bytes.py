@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import attrs
+import httpx
 import openai
 import pytest
 import redis
@@ -243,7 +244,7 @@ def test_redis_without_an_evicting_memory_bound_is_warned_about(
 
 def test_store_max_bytes_is_checked() -> None:
     with pytest.raises(ConfigError, match="store_max_bytes"):
-        ServerConfig(store_max_bytes=0)
+        AsgiApp(config(store_max_bytes=0))
     assert attrs.fields(ServerConfig).store_max_bytes.default == 256 * 2**20
 
 
@@ -269,3 +270,13 @@ def _loads(data: bytes) -> Any:
     from apibridge import _json
 
     return _json.loads(data)
+
+
+def test_the_admin_view_shows_the_bytes_the_store_holds() -> None:
+    admin = "admin-" + "z" * 32
+    app = AsgiApp(config(admin_key=admin))
+    with serve_asgi(app) as url:
+        openai_client(url, CLIENT_KEY).responses.create(model="m", input="w" * 50_000)
+        state = httpx.get(url + "/admin/state", headers={"x-admin-key": admin}).json()
+    assert state["store_items"] == 1
+    assert 100_000 < state["store_bytes"] < 110_000  # the input and its echo, once each

@@ -443,6 +443,7 @@ class Handler:
             "upstreams": upstreams,
             "routes": routes,
             "store_items": store_items,
+            "store_bytes": getattr(self.store, "bytes_used", None),
             "counters": dict(self.counters),
         }
 
