@@ -48,9 +48,6 @@ REDIS_TIMEOUT = 5.0
 #: the default byte bound of the in-memory store (``server.store_max_bytes``).
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 
-#: values whose JSON is longer are copied to exact size before they are kept.
-_EXACT_COPY = 64 * 1024
-
 
 class StoreUnavailable(ApibridgeError):
     """The state store cannot be reached or refused the command (HTTP 503).
@@ -118,10 +115,6 @@ class MemoryStore:
     async def set(self, key: str, value: Any, *, ttl: float | None = None) -> None:
         """See :meth:`Store.set`."""
         data = _json.dumps(value)
-        if len(data) > _EXACT_COPY:
-            # orjson's bytes keep the allocation it wrote into (up to ~12 times the JSON for
-            # a long string); a copy holds only the JSON, so the byte bound is what is held
-            data = bytes(memoryview(data))
         self._remove(key)
         size = len(key) + len(data)
         if size > self.max_bytes:
