@@ -252,3 +252,19 @@ def test_another_keys_response_is_a_404_on_an_events_upstream_too(
     assert len(fake.recorded("message")) == sent
     more = alice.responses.create(model="gpt-4o", input="go on", previous_response_id=first.id)
     assert more.output_text == "Echo #2: go on"
+
+
+def test_an_open_gateway_forwarding_client_keys_keeps_each_key_apart(
+    ollama: tuple[OllamaLikeChat, str],
+) -> None:
+    """Bring your own key: without client keys, but with the client's key forwarded upstream,
+    each key is its own tenant (one user's key reads nothing another's stored)."""
+    config = GatewayConfig.single(f"chat={ollama[1]}/v1", forward_client_key=True)
+    with serve_asgi(AsgiApp(config)) as url:
+        alice, bob = openai_client(url, ALICE), openai_client(url, BOB)
+        mine = alice.responses.create(model="llama", input="mine")
+        with pytest.raises(openai.NotFoundError):
+            bob.responses.retrieve(mine.id)
+        with pytest.raises(openai.NotFoundError):
+            bob.responses.create(model="llama", input="more", previous_response_id=mine.id)
+        assert alice.responses.retrieve(mine.id).output_text == heard(["mine"])

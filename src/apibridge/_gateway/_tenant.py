@@ -10,7 +10,11 @@ neither a store dump nor a log line holds a key. The digest is stable: reorderin
 removing *other* keys changes no tenant; rotating a client's key starts it afresh.
 
 A gateway without client keys is open and has one tenant, :data:`OPEN_TENANT`: anyone who
-can reach it shares what it stores.
+can reach it shares what it stores. Unless it forwards client keys to an upstream (bring
+your own key, ``forward_client_key``): then each key a client presents is its own tenant
+(its digest, as above; no key at all is :data:`OPEN_TENANT`), so that one user's key does
+not read what another user's key stored. The gateway does not check such a key, but state is
+only made by answers the upstream gave to it.
 
 The digest is unkeyed, so a short, guessable client key could be found from a store dump by
 trying candidates; client keys should be long random strings (they are bearer secrets in any
@@ -42,11 +46,16 @@ def key_tenant(key: str) -> str:
 
 def tenant_of(config: GatewayConfig, headers: Mapping[str, str]) -> str:
     """The tenant of an authorised request: that of the configured client key it presented
-    (``x-api-key`` first, then ``Authorization: Bearer``), or :data:`OPEN_TENANT` when the
-    gateway has no client keys. A request that presents no configured key (it was not
-    authorised) gets a tenant of its own that no key has."""
+    (``x-api-key`` first, then ``Authorization: Bearer``), or, when the gateway has no client
+    keys, :data:`OPEN_TENANT` (or the presented key's, when client keys are forwarded). A
+    request that presents no configured key (it was not authorised) gets a tenant of its own
+    that no key has."""
     keys = config.server.client_keys
     if not keys:
+        if any(u.forward_client_key for u in config.upstreams.values()):
+            presented = headers.get("x-api-key") or bearer(headers.get("authorization", ""))
+            if presented:
+                return key_tenant(presented)
         return OPEN_TENANT
     for presented in (headers.get("x-api-key", ""), bearer(headers.get("authorization", ""))):
         if not presented:
