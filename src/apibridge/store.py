@@ -64,7 +64,12 @@ class StoreUnavailable(ApibridgeError):
 
 
 class Store(Protocol):
-    """An async key → JSON-value store with per-key expiry."""
+    """An async key → JSON-value store with per-key expiry.
+
+    A store may also have ``async expire(key, ttl=None) -> bool`` (both built-in stores do):
+    stored Responses use it to keep a continued conversation's earlier turns alive as long as
+    its newest; without it each turn lives its own TTL.
+    """
 
     async def get(self, key: str) -> Any | None:
         """The value at ``key``, or ``None`` when absent or expired."""

@@ -51,7 +51,7 @@ turn holding all of it.
 * **Reading**: ``GET`` returns the stored response object; ``DELETE`` forgets it: its entry
   becomes a tombstone holding only the items later turns of its conversation need (as the
   whole-conversation entries of old held them), answered 404 to ``GET``, ``DELETE``,
-  ``input_items`` and ``previous_response_id`` alike, and gone at the end of its TTL;
+  ``input_items`` and ``previous_response_id`` alike, and gone ``store_ttl`` after that;
   ``GET …/input_items`` lists the input items (the whole conversation's input up to that
   turn, as the client could have sent it in one request; newest first unless ``order=asc``,
   ``limit`` 1 to 100, ``after`` an item id), each with the ``id``/``status`` the list
