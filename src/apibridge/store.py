@@ -363,9 +363,9 @@ async def start_store(store: Store, server: ServerConfig) -> None:
     bound = await store.memory_bound()
     if bound is not None and (bound[0] == 0 or bound[1] not in EVICTING_POLICIES):
         log.warning(
-            "state store at %s: Redis has maxmemory %d with policy %r, so stored state is "
-            "bounded only by store_ttl; set maxmemory and maxmemory-policy volatile-lru "
-            "to bound it by bytes",
+            "state store at %s: Redis has maxmemory %d with policy %r: stored state is "
+            "bounded only by store_ttl (maxmemory 0) or refused once Redis is full; set "
+            "maxmemory and maxmemory-policy volatile-lru to bound it by bytes",
             redact_url(server.store_url or ""),
             bound[0],
             bound[1],
