@@ -240,7 +240,7 @@ class ServerConfig:
         strict: refuse (HTTP 400) requests with fields the upstream cannot carry, instead of
             dropping them with a warning.
         store_ttl: seconds stored responses and conversation state live.
-        store_max_items: bound of the in-memory store.
+        store_max_items, store_max_bytes: bounds of the in-memory store (entries, bytes).
         store_url: a Redis URL (``redis://[:password@]host:port/db``, ``rediss://`` for TLS,
             ``unix://``): state then lives there, shared by every worker and machine that uses
             it, instead of in each process's memory. Its password never appears in a
@@ -271,6 +271,7 @@ class ServerConfig:
     strict: bool = False
     store_ttl: float = 24 * 3600.0
     store_max_items: int = 10_000
+    store_max_bytes: int = 256 * 1024 * 1024
     store_url: str | None = attrs.field(default=None, repr=_url_repr)
     store_prefix: str = "apibridge:"
     allowed_hosts: tuple[str, ...] = ()

@@ -76,8 +76,9 @@ from apibridge._gateway._limits import (
 )
 from apibridge._gateway._model_list import model_entry, model_list
 from apibridge._gateway._policy import apply_request_policies
-from apibridge._gateway._previous_response import ResponseHistory
+from apibridge._gateway._previous_response import MintedId, NewTurn, ResponseHistory
 from apibridge._gateway._streaming import SSE_HEADERS, open_stream
+from apibridge._gateway._tenant import tenant_of
 from apibridge._secrets import redact_error
 from apibridge.codecs import StreamEncoder, get_codec
 from apibridge.codecs._claude_models import overrides_from_options
@@ -283,11 +284,14 @@ class Handler:
                 raise GatewayError(ApiError.of("not_found", f"model {param!r} is not served"))
             return self._json(call, 200, entry)
         if op == "stored" and param is not None:
+            tenant = tenant_of(self.config, request.headers)
             if request.method == "DELETE":
-                return self._json(call, 200, await self.history.delete(param))
-            return self._json(call, 200, await self.history.get(param))
+                return self._json(call, 200, await self.history.delete(param, tenant=tenant))
+            return self._json(call, 200, await self.history.get(param, tenant=tenant))
         if op == "input_items" and param is not None:
-            return self._json(call, 200, await self.history.list_input_items(param, request.query))
+            tenant = tenant_of(self.config, request.headers)
+            page = await self.history.list_input_items(param, request.query, tenant=tenant)
+            return self._json(call, 200, page)
         if op == "admin":
             return self._json(call, 200, self._admin_state())
         raise GatewayError(ApiError.of("not_found", f"no such endpoint: {request.path}"))
@@ -345,22 +349,31 @@ class Handler:
         if call.format == "anthropic" and body.get("max_tokens") is None:
             # required by the Messages API (count_tokens, which takes none, is not here)
             raise InvalidPayload("max_tokens: Field required", param="max_tokens")
-        full_input: list[Any] | None = None
+        tenant = tenant_of(self.config, request.headers)
+        turn: NewTurn | None = None
+        minted: MintedId | None = None
         if call.format == "responses":
-            target = self.transports.upstream_format(upstream, call.format)
-            body, full_input = await self.history.expand(body, upstream_format=target)
+            minted = MintedId(tenant=tenant)  # the client never sees the upstream's id
+            # an unknown id goes on only to a Responses HTTP upstream, which may know it (a
+            # transport that speaks events, such as backboard's, would drop it silently)
+            body, turn = await self.history.expand(
+                body, upstream_format=upstream.format, tenant=tenant
+            )
             if body.get("store") is False:
-                full_input = None
+                turn = None
         exchange = self._exchange(call, body, upstream, upstream_model, request.headers)
         transport = self.transport(upstream)
-        forwarded = forwarding(upstream, request.headers)
+        forwarded = attrs.evolve(forwarding(upstream, request.headers), tenant=tenant)
         if exchange.request.stream:
-            return await self._stream(call, exchange, upstream, forwarded, full_input)
+            return await self._stream(call, exchange, upstream, forwarded, turn, minted)
         response = await within_deadline(upstream, transport.complete(exchange, forwarded))
         call.add_usage(response.usage)
+        if minted is not None:
+            minted.upstream = response.id
+            response = attrs.evolve(response, id=minted.id)
         out = exchange.client.encode_response(response, exchange.ctx)
-        if full_input is not None:
-            await self._save(call, out, full_input)
+        if turn is not None and minted is not None:
+            await self._save(call, out, turn, minted)
         self.losses.report(call, exchange)
         return self._json(call, 200, out)
 
@@ -370,16 +383,17 @@ class Handler:
         exchange: Exchange,
         upstream: UpstreamConfig,
         forwarded: Forwarding,
-        full_input: list[Any] | None,
+        turn: NewTurn | None,
+        minted: MintedId | None,
     ) -> HttpResponse:
         on_end = None
-        if full_input is not None:
+        if turn is not None and minted is not None:
 
             async def on_end(encoder: StreamEncoder) -> None:
                 # the Responses encoder keeps the response object it wrote last
                 final = getattr(encoder, "final_response", None)
                 if final is not None:
-                    await self._save(call, final, full_input)
+                    await self._save(call, final, turn, minted)
 
         body = await open_stream(
             call,
@@ -389,16 +403,26 @@ class Handler:
             losses=self.losses,
             on_end=on_end,
             redact=self.redact,
+            minted=minted,
         )
         return HttpResponse(status=200, headers=self._headers(call, SSE_HEADERS), stream=body)
 
     async def _save(
-        self, call: CallRecord, response: Mapping[str, Any], full_input: list[Any]
+        self,
+        call: CallRecord,
+        response: Mapping[str, Any],
+        turn: NewTurn,
+        minted: MintedId,
     ) -> None:
         """Store a Responses answer for ``previous_response_id``; a store that is down costs
         only that (the upstream already answered: the client gets its answer all the same)."""
         try:
-            await self.history.save(response, full_input)
+            saved = await self.history.save(
+                response, turn, tenant=minted.tenant, upstream_id=minted.upstream
+            )
+            if not saved:
+                call.note = call.note or "error=not_stored"
+                log.error("%s: response %s not stored", call.request_id, response.get("id"))
         except StoreUnavailable as exc:
             call.note = call.note or "error=unavailable"
             log.error(
@@ -494,6 +518,7 @@ class Handler:
             "upstreams": upstreams,
             "routes": routes,
             "store_items": store_items,
+            "store_bytes": getattr(self.store, "bytes_used", None),
             "counters": dict(self.counters),
         }
 

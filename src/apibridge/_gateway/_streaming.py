@@ -14,19 +14,24 @@ The body encodes each event with the client codec's ``StreamEncoder``, adding th
 ``MessageStart``/``MessageDelta`` to the access-log record. After the first event the status
 is 200, so a failure (the transport's ``StreamError`` event, or an exception here) becomes
 the format's in-band error (``event: error``, an error chunk, ``response.failed``) followed
-by a clean end; its message goes through the handler's key scrub (``redact``) first.
-When the body ends it closes the upstream (shielded), calls ``on_end`` with the encoder
-when the stream was written to its end (the handler stores a Responses answer from the
-encoder's ``final_response`` then), and writes the access-log line; a client that left is
-noted as such.
+by a clean end; its message goes through the handler's key scrub (``redact``) first. For
+a Responses client the handler passes the id it minted (``minted``): the ``MessageStart``
+event is renamed to it before encoding, and the upstream's own id is kept in
+``minted.upstream``. When the body ends it closes the upstream (shielded), calls ``on_end``
+with the encoder when the stream was written to its end (the handler stores a Responses
+answer from the encoder's ``final_response`` then), and writes the access-log line; a client
+that left is noted as such.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 
+import attrs
+
 from apibridge._exchange import Exchange
 from apibridge._gateway._access_log import CallRecord, LossReport, log
+from apibridge._gateway._previous_response import MintedId
 from apibridge.codecs import StreamEncoder
 from apibridge.errors import ApibridgeError, ApiError, UpstreamError
 from apibridge.model import Event, MessageDelta, MessageStart, StreamError
@@ -61,6 +66,7 @@ async def open_stream(
     losses: LossReport,
     on_end: OnEnd | None = None,
     redact: Redact = _as_is,
+    minted: MintedId | None = None,
 ) -> AsyncGenerator[bytes, None]:
     """The primed body of a streamed answer (see the module docstring); every in-band error
     goes through ``redact`` first."""
@@ -73,7 +79,7 @@ async def open_stream(
     except BaseException:
         await aclose_shielded(events)
         raise
-    body = _body(call, exchange, events, first, counters, losses, on_end, redact)
+    body = _body(call, exchange, events, first, counters, losses, on_end, redact, minted)
     counters["streams_open"] += 1
     await anext(body)  # the priming point
     return body
@@ -88,6 +94,7 @@ async def _body(
     losses: LossReport,
     on_end: OnEnd | None,
     redact: Redact,
+    minted: MintedId | None,
 ) -> AsyncGenerator[bytes, None]:
     encoder = exchange.client.StreamEncoder(exchange.ctx)
     call.status = 200
@@ -95,11 +102,11 @@ async def _body(
     try:
         yield b""  # the priming point (see open_stream); never sent
         try:
-            out = _encode(call, counters, encoder, first, redact)
+            out = _encode(call, counters, encoder, first, redact, minted)
             if out:
                 yield out
             async for event in events:
-                out = _encode(call, counters, encoder, event, redact)
+                out = _encode(call, counters, encoder, event, redact, minted)
                 if out:
                     yield out
             tail = b"".join(encoder.close())
@@ -134,7 +141,11 @@ def _encode(
     encoder: StreamEncoder,
     event: Event,
     redact: Redact,
+    minted: MintedId | None,
 ) -> bytes:
+    if minted is not None and isinstance(event, MessageStart):
+        minted.upstream = event.id
+        event = attrs.evolve(event, id=minted.id)
     if isinstance(event, MessageStart | MessageDelta):
         call.add_usage(event.usage)
     elif isinstance(event, StreamError):

@@ -33,6 +33,10 @@ class Forwarding:
     #: the key the client presented (``x-api-key`` or Bearer), only for an upstream configured
     #: to forward it (bring your own key); never part of a repr or a log line.
     key: str | None = attrs.field(default=None, repr=False)
+    #: whose state this request may use (the gateway's digest of the client key, see
+    #: :mod:`apibridge._gateway._tenant`): a transport keeps what a client names (backboard's
+    #: conversation ids, tool-call routes) apart per tenant. Empty outside the gateway.
+    tenant: str = ""
 
 
 #: nothing to forward (library use, tests).

@@ -11,9 +11,9 @@ to share between processes), under keys namespaced by the upstream's name:
                     created it (never the key) and its ``tip``: the digest of the transcript
                     the thread holds right now;
 ``digest:<d>``      transcript digest → thread id (written after each answer);
-``conv:<id>``       explicit conversation id (header or metadata) → thread id;
-``call:<id>``       backboard's own tool-call id → ``(thread, run, key, all call ids of
-                    the run)``, so that tool results find their run;
+``conv:<t>:<id>``   explicit conversation id (header or metadata) of tenant ``t`` → thread id;
+``call:<t>:<id>``   backboard's own tool-call id, for tenant ``t`` → ``(thread, run, key, all
+                    call ids of the run)``, so that tool results find their run;
 ``key:<fp>``        a key's health: consecutive failures and when it may be used again;
 ``assistant:<fp>``  the assistant id found or created for that key;
 ``pool:<fp>``       threads created ahead of need for that key;
@@ -26,6 +26,12 @@ out on purpose, because clients re-split turns and drop reasoning when they send
 transcript back. A thread is reused only while its ``tip`` equals the digest of the prior
 transcript: a conversation that branched (an edited or regenerated turn) or two identical
 conversations never write into one thread; they get a new thread with the history replayed.
+
+Everything a client names or replays is scoped to its *tenant* (the gateway's digest of its
+client key, :attr:`apibridge.transports.Forwarding.tenant`): the conversation ids and the
+tool-call routes by key, the transcript digest by covering the tenant. A client naming
+another client's conversation id, replaying its transcript or answering its tool calls finds
+nothing and starts a thread of its own.
 """
 
 from __future__ import annotations
@@ -103,8 +109,9 @@ def _atoms(messages: Iterable[Message]) -> list[list[Any]]:
     return atoms
 
 
-def transcript_digest(request: Request, messages: Sequence[Message]) -> str:
-    """The digest naming ``messages`` as a conversation of ``request``'s client."""
+def transcript_digest(request: Request, messages: Sequence[Message], tenant: str = "") -> str:
+    """The digest naming ``messages`` as a conversation of ``request``'s client, of
+    ``tenant``."""
     user = request.user
     if user is None and request.metadata is not None:
         value = request.metadata.get("user_id")
@@ -112,6 +119,7 @@ def transcript_digest(request: Request, messages: Sequence[Message]) -> str:
     scope = {
         "system": "\n\n".join(p.text for p in request.system),
         "user": user,
+        "tenant": tenant,
     }
     payload = _json.dumps([scope, _atoms(messages)], sort_keys=True)
     return hashlib.sha256(payload).hexdigest()
@@ -169,9 +177,9 @@ class ThreadState:
         ref = await self._thread(thread_id)
         return ref if ref is not None and ref.tip == digest else None
 
-    async def by_conversation(self, conversation_id: str) -> ThreadRef | None:
-        """The thread of an explicitly named conversation, if any."""
-        thread_id = await self.store.get(self._key("conv", conversation_id))
+    async def by_conversation(self, conversation_id: str, tenant: str) -> ThreadRef | None:
+        """The thread of a conversation ``tenant`` named explicitly, if any."""
+        thread_id = await self.store.get(self._key("conv", tenant, conversation_id))
         return await self._thread(thread_id) if isinstance(thread_id, str) else None
 
     async def claim(self, ref: ThreadRef) -> ThreadRef | None:
@@ -185,20 +193,23 @@ class ThreadState:
         await self.save(claimed)
         return claimed
 
-    async def advance(self, ref: ThreadRef, digest: str, conversation_id: str | None) -> None:
+    async def advance(
+        self, ref: ThreadRef, digest: str, conversation_id: str | None, tenant: str
+    ) -> None:
         """The thread now holds the transcript ``digest`` names (after an answer)."""
         await self.save(attrs.evolve(ref, tip=digest))
         await self.store.set(self._key("digest", digest), ref.thread_id, ttl=self.ttl)
         if conversation_id is not None:
-            await self.store.set(self._key("conv", conversation_id), ref.thread_id, ttl=self.ttl)
+            key = self._key("conv", tenant, conversation_id)
+            await self.store.set(key, ref.thread_id, ttl=self.ttl)
 
     async def release(self, ref: ThreadRef, tip: str | None) -> None:
         """Give a claimed thread back with ``tip`` (the old one when nothing was sent, ``None``
         when the thread may hold a half-finished turn and must not be reused by digest)."""
         await self.save(attrs.evolve(ref, tip=tip))
 
-    async def remember_calls(self, route: ToolRoute) -> None:
-        """Remember the run that waits for the outputs of ``route.call_ids``."""
+    async def remember_calls(self, route: ToolRoute, tenant: str) -> None:
+        """Remember the run that waits for ``tenant``'s outputs of ``route.call_ids``."""
         value = {
             "thread": route.thread_id,
             "run": route.run_id,
@@ -206,14 +217,15 @@ class ThreadState:
             "calls": list(route.call_ids),
         }
         for call_id in route.call_ids:
-            await self.store.set(self._key("call", call_id), value, ttl=self.ttl)
+            await self.store.set(self._key("call", tenant, call_id), value, ttl=self.ttl)
 
-    async def route_of(self, call_ids: Sequence[str]) -> ToolRoute | None:
-        """The one run waiting for all of ``call_ids``; ``None`` if unknown or split."""
+    async def route_of(self, call_ids: Sequence[str], tenant: str) -> ToolRoute | None:
+        """The one run waiting for all of ``tenant``'s ``call_ids``; ``None`` if unknown or
+        split."""
         routes = set()
         found: dict[str, Any] | None = None
         for call_id in call_ids:
-            raw = await self.store.get(self._key("call", call_id))
+            raw = await self.store.get(self._key("call", tenant, call_id))
             if not isinstance(raw, dict):
                 return None
             routes.add((raw["thread"], raw["run"]))
@@ -227,10 +239,10 @@ class ThreadState:
             call_ids=tuple(found["calls"]),
         )
 
-    async def forget_calls(self, route: ToolRoute) -> None:
+    async def forget_calls(self, route: ToolRoute, tenant: str) -> None:
         """The run got its outputs: its call ids route nowhere any more."""
         for call_id in route.call_ids:
-            await self.store.delete(self._key("call", call_id))
+            await self.store.delete(self._key("call", tenant, call_id))
 
     async def thread(self, thread_id: str) -> ThreadRef | None:
         """The record of ``thread_id``, if known."""

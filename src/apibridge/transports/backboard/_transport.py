@@ -170,13 +170,14 @@ class BackboardTransport:
             request=request,
             conversation_id=conversation_id or self._conversation_id(exchange, forwarding),
             fallback=fallback,
+            tenant=forwarding.tenant,
             declared=frozenset(t.name for t in request.tools if t.kind == "function"),
             new_turn_start=turn_start(request.messages),
         )
         new = request.messages[turn.new_turn_start :]
         results = [p for m in new for p in m.content if isinstance(p, ToolResultPart)]
         if results and not fallback:
-            route = await self.state.route_of([r.call_id for r in results])
+            route = await self.state.route_of([r.call_id for r in results], turn.tenant)
             key = self.keys.key_of(route.key) if route is not None else None
             ref = await self.state.thread(route.thread_id) if route is not None else None
             if route is not None and key is not None and ref is not None:
@@ -188,9 +189,10 @@ class BackboardTransport:
         prior = request.messages[: turn.new_turn_start]
         found: ThreadRef | None = None
         if turn.conversation_id is not None:
-            found = await self.state.by_conversation(turn.conversation_id)
+            found = await self.state.by_conversation(turn.conversation_id, turn.tenant)
         elif prior:
-            found = await self.state.by_digest(transcript_digest(exchange.request, prior))
+            digest = transcript_digest(exchange.request, prior, turn.tenant)
+            found = await self.state.by_digest(digest)
         key = self.keys.key_of(found.key) if found is not None else None
         if found is not None and key is not None:
             claimed = await self.state.claim(found)
@@ -345,16 +347,18 @@ class BackboardTransport:
         assert turn.ref is not None
         assert turn.key is not None
         answer = Message(role="assistant", content=response.content)
-        digest = transcript_digest(turn.exchange.request, (*turn.request.messages, answer))
-        await self.state.advance(turn.ref, digest, turn.conversation_id)
+        messages = (*turn.request.messages, answer)
+        digest = transcript_digest(turn.exchange.request, messages, turn.tenant)
+        await self.state.advance(turn.ref, digest, turn.conversation_id, turn.tenant)
         if turn.route is not None:
-            await self.state.forget_calls(turn.route)
+            await self.state.forget_calls(turn.route, turn.tenant)
         calls = tuple(p.id for p in response.content if isinstance(p, ToolCallPart))
         if calls and not turn.fallback and run_id:
             await self.state.remember_calls(
                 ToolRoute(
                     thread_id=turn.ref.thread_id, run_id=run_id, key=turn.ref.key, call_ids=calls
-                )
+                ),
+                turn.tenant,
             )
         await self.keys.succeeded(turn.key)
 

@@ -48,6 +48,7 @@ class Turn:
     request: Request  # the client's whole request, model routed, ``stream`` set
     conversation_id: str | None
     fallback: bool
+    tenant: str  # whose conversation ids and tool calls these are (Forwarding.tenant)
     declared: frozenset[str]
     mode: str = "new"  # "new" | "message" | "tool_outputs"
     new_turn_start: int = 0
