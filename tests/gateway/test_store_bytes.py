@@ -176,7 +176,7 @@ def test_continuing_a_conversation_refreshes_its_earlier_turns() -> None:
         body: dict[str, Any] = {"model": "m", "input": text}
         if previous:
             body["previous_response_id"] = previous
-        headers = {"x-api-key": CLIENT_KEY}
+        headers = {"x-api-key": CLIENT_KEY, "content-type": "application/json"}
         request = HttpRequest(
             method="POST", path="/v1/responses", headers=headers, body=_dumps(body)
         )
