@@ -95,6 +95,18 @@ FAULTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         ("test_faults.py::test_500_then_success",),
     ),
     (
+        "500 / 529 with a short Retry-After",
+        "retried after the upstream's wait; the client gets the answer",
+        ("test_faults.py::test_500_and_529_with_a_short_retry_after_are_retried_after_it",),
+    ),
+    (
+        "500 / 529 with a long Retry-After",
+        "the same status and `Retry-After`, the upstream's message; not retried",
+        (
+            "test_faults.py::test_500_and_529_with_a_long_retry_after_reach_the_client_with_the_hint",
+        ),
+    ),
+    (
         "529 overloaded, every try",
         "retried twice, then 529 `overloaded_error` (Anthropic) / 503 (OpenAI formats)",
         (
@@ -148,7 +160,6 @@ FAULTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 NOT_COVERED = (
     "cut UTF-8 (a multi-byte character split across chunks, or invalid UTF-8 from the upstream)",
     "a stream that ends cleanly without its terminal event",
-    "500 and 529 *with* `Retry-After`",
     "1,000 random client disconnects timed (upstream closed within 100 ms p99)",
     "a soak with RSS before/after (`python -m benchmarks --only process` measures RSS "
     "across a soak; not repeated here)",
