@@ -15,7 +15,8 @@ stored-response routes with arbitrary ids. Every answer is classified:
 * ``upstream_5xx``: a 502/503/504 for a request the upstream did receive (its own failure,
   reported in the client's format);
 * failures: ``crash`` (an exception out of the app, or no answer), ``apibridge_5xx`` (any
-  other 5xx), ``invalid_error`` (a 4xx/5xx whose body the client's SDK could not parse).
+  other 5xx), ``invalid_error`` (a 4xx/5xx whose body the client's SDK could not parse),
+  ``key_leak`` (an upstream key in any byte of the answer).
 """
 
 from __future__ import annotations
@@ -32,7 +33,14 @@ from urllib.parse import quote
 
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
-from servers import CLIENT_KEY, UPSTREAM_FORMATS, ScriptedUpstream, make_config, serve_asgi
+from servers import (
+    CLIENT_KEY,
+    UPSTREAM_FORMATS,
+    ScriptedUpstream,
+    make_config,
+    serve_asgi,
+    upstream_key,
+)
 
 from apibridge.asgi import App
 from oracles import validate_error
@@ -49,7 +57,8 @@ ENDPOINTS: tuple[tuple[str, str, str], ...] = (
     ("DELETE", "/v1/responses/{id}", "responses"),
     ("GET", "/v1/responses/{id}/input_items", "responses"),
 )
-FAILURES = ("crash", "apibridge_5xx", "invalid_error")
+FAILURES = ("crash", "apibridge_5xx", "invalid_error", "key_leak")
+SECRETS = tuple(upstream_key(fmt).encode() for fmt in UPSTREAM_FORMATS)
 MODELS = [f"{fmt}-model" for fmt in UPSTREAM_FORMATS]
 KEYS = [
     "model", "messages", "role", "content", "type", "text", "input", "max_tokens",
@@ -297,6 +306,8 @@ def run(count: int, *, seed_value: int = 0) -> Tally:
             else:
                 asked = sum(len(u.requests) for u in upstreams.values()) > before
                 outcome, detail = _classify(fmt, status, answer, asked)
+                if any(secret in answer for secret in SECRETS):
+                    outcome = "key_leak"
                 detail = f"{method} {target} {ctype!r} {body[:120]!r}: {detail}"
             tally.record(endpoint, outcome, status, detail)
 
