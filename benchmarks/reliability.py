@@ -108,7 +108,7 @@ FAULTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ),
     (
         "529 overloaded, every try",
-        "retried twice, then 529 `overloaded_error` (Anthropic) / 503 (OpenAI formats)",
+        "retried twice, then 529 `overloaded_error` (Anthropic) / 503 or 529 (OpenAI formats)",
         (
             "test_faults.py::test_fidelity_9_529_retried_then_reported",
             "test_faults.py::test_529_through_the_anthropic_sdk",
