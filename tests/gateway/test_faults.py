@@ -241,3 +241,29 @@ def test_failed_responses_answer_stays_a_failed_response_for_a_responses_client(
     assert response.status_code == 200
     assert response.json()["status"] == "failed"
     assert response.json()["error"]["code"] == "server_error"
+
+
+@pytest.mark.parametrize("status", [500, 529])
+def test_500_and_529_with_a_short_retry_after_are_retried_after_it(
+    gateway: str, upstreams: dict[str, ScriptedUpstream], status: int
+) -> None:
+    upstreams["anthropic"].plan(Plan(kind="status", status=status, headers={"retry-after": "0"}))
+    response = call(gateway, "responses", "anthropic-model")
+    assert response.status_code == 200, response.text
+    assert len(upstreams["anthropic"].requests) == 2
+
+
+@pytest.mark.parametrize("status", [500, 529])
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_500_and_529_with_a_long_retry_after_reach_the_client_with_the_hint(
+    gateway: str, upstreams: dict[str, ScriptedUpstream], fmt: str, status: int
+) -> None:
+    upstreams["anthropic"].plan(
+        Plan(kind="status", status=status, headers={"retry-after": "30"}, message="busy")
+    )
+    response = call(gateway, fmt, "anthropic-model")
+    assert len(upstreams["anthropic"].requests) == 1  # a wait past max_retry_after: no retry
+    assert response.headers["retry-after"] == "30"
+    validate_error(fmt, response.status_code, response.json())
+    assert response.status_code == status
+    assert "busy" in response.text

@@ -1,0 +1,302 @@
+"""``python -m benchmarks.reliability``: the figures of ``docs/reliability.md``, in one run.
+
+    python -m benchmarks.reliability [--cases N] [--seed S] [--only fuzz|faults] [--json FILE]
+
+Sections (both by default):
+
+- ``fuzz``: ``N`` generated bad requests (default 50,000; Hypothesis) through the real ASGI
+  gateway, in-process, in front of scripted upstreams on loopback
+  (``tests/gateway/fuzz_requests.py``): answers counted by outcome and endpoint; a crash, a
+  5xx of apibridge's own or an error body the client's SDK cannot parse is a failure;
+- ``faults``: re-runs the upstream-fault, canary-key and client-disconnect tests
+  (``tests/gateway/test_faults.py``, ``test_key_leaks.py``, ``test_client_disconnect.py``)
+  under pytest and prints, for each fault, what each client format sees and how many test
+  cases proved it this run.
+
+Prints markdown; exits 1 if anything failed. The test suite runs the short form
+(``tests/gateway/test_reliability.py``: 5,000 requests, and the same fault tests).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+for _path in (ROOT / "tests" / "gateway", ROOT / "tests", ROOT / "src"):
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
+
+SECTIONS = ("fuzz", "faults")
+FAULT_FILES = ("test_faults.py", "test_key_leaks.py", "test_client_disconnect.py")
+
+# fault → (what an Anthropic / Chat / Responses client sees, the tests that prove it). The
+# client-visible result is the same shape in every client format, each in its own envelope.
+FAULTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    (
+        "connection refused",
+        "HTTP 502, the API's error saying *refused* (whole and streamed)",
+        ("test_faults.py::test_refused_connection_is_502",),
+    ),
+    (
+        "reset mid-stream",
+        "HTTP 200 then the format's in-band error (`error` event / error chunk / "
+        "`response.failed`); never retried once begun",
+        (
+            "test_faults.py::test_fidelity_9_stream_cut_midway_ends_in_band",
+            "test_faults.py::test_stream_cut_through_the_sdks",
+        ),
+    ),
+    (
+        "stall before the first byte",
+        "HTTP 504 (first-byte timeout), not retried",
+        ("test_faults.py::test_slow_answer_hits_the_first_byte_timeout",),
+    ),
+    (
+        "stall mid-stream",
+        "in-band error naming the idle timeout",
+        ("test_faults.py::test_stalled_stream_hits_the_idle_timeout",),
+    ),
+    (
+        "garbage (not JSON)",
+        "HTTP 502 (whole, or stream before its first event); in-band error after it",
+        ("test_faults.py::test_invalid_json_from_upstream",),
+    ),
+    (
+        "huge line (9 MiB event)",
+        "HTTP 502 naming the 8 MiB limit before the first event; in-band error after it",
+        ("test_faults.py::test_oversized_upstream_event_is_a_502_in_the_client_format",),
+    ),
+    (
+        "429 with Retry-After ≤ limit",
+        "retried; the client gets the answer (HTTP 200)",
+        ("test_faults.py::test_429_with_short_retry_after_is_retried",),
+    ),
+    (
+        "429 with a long Retry-After",
+        "HTTP 429 with the same `Retry-After`, the upstream's message; not retried",
+        (
+            "test_faults.py::test_fidelity_9_429_reaches_the_client_with_its_retry_hint",
+            "test_faults.py::test_429_through_the_sdk_carries_the_hint",
+        ),
+    ),
+    (
+        "500 (no Retry-After)",
+        "retried with backoff; the client gets the answer",
+        ("test_faults.py::test_500_then_success",),
+    ),
+    (
+        "500 / 529 with a short Retry-After",
+        "retried after the upstream's wait; the client gets the answer",
+        ("test_faults.py::test_500_and_529_with_a_short_retry_after_are_retried_after_it",),
+    ),
+    (
+        "500 / 529 with a long Retry-After",
+        "the same status and `Retry-After`, the upstream's message; not retried",
+        (
+            "test_faults.py::test_500_and_529_with_a_long_retry_after_reach_the_client_with_the_hint",
+        ),
+    ),
+    (
+        "529 overloaded, every try",
+        "retried twice, then 529 `overloaded_error` (Anthropic) / 503 or 529 (OpenAI formats)",
+        (
+            "test_faults.py::test_fidelity_9_529_retried_then_reported",
+            "test_faults.py::test_529_through_the_anthropic_sdk",
+        ),
+    ),
+    (
+        "in-band overload as first event",
+        "retried (nothing reached the client yet); 529/503 after the last try",
+        ("test_faults.py::test_in_band_error_as_first_event_is_retried",),
+    ),
+    (
+        "4xx (400/401/403/404)",
+        "same status, the client's envelope, not retried, the key scrubbed",
+        ("test_faults.py::test_client_errors_are_not_retried",),
+    ),
+    (
+        "Responses `status: failed`",
+        "429/500 error for Anthropic and Chat clients; the failed response for Responses",
+        (
+            "test_faults.py::test_fidelity_9_failed_responses_answer_is_an_error_in_the_clients_format",
+            "test_faults.py::test_failed_responses_answer_stays_a_failed_response_for_a_responses_client",
+        ),
+    ),
+    (
+        "canary key in an error (HTTP 200 error body, untyped stream error first / mid-stream, "
+        "transport errors)",
+        "the error in the client's format; the canary and its masked form in no byte sent "
+        "and no log line",
+        (
+            "test_key_leaks.py::test_fidelity_9_error_body_with_status_200_is_that_error_without_the_key",
+            "test_key_leaks.py::test_chat_error_body_with_status_200_gets_its_status_from_its_type",
+            "test_key_leaks.py::test_untyped_stream_error_as_first_event_is_an_http_error_without_the_key",
+            "test_key_leaks.py::test_untyped_stream_error_mid_stream_is_in_band_without_the_key",
+            "test_key_leaks.py::test_gateway_scrubs_every_key_it_holds_from_any_transports_errors",
+        ),
+    ),
+    (
+        "client disconnects",
+        "the upstream stream or call is closed/cancelled (ASGI and WSGI, before or after "
+        "the status line); the access-log line is still written",
+        (
+            "test_client_disconnect.py::test_asgi_stream_closed_when_the_status_line_cannot_be_sent",
+            "test_client_disconnect.py::test_wsgi_stream_closed_when_the_iterable_is_closed_unstarted",
+            "test_client_disconnect.py::test_asgi_non_streamed_request_cancelled_when_the_client_leaves",
+            "test_client_disconnect.py::test_a_request_cancelled_by_a_leaving_client_still_gets_its_access_log_line",
+        ),
+    ),
+)
+NOT_COVERED = (
+    "cut UTF-8 (a multi-byte character split across chunks, or invalid UTF-8 from the upstream)",
+    "a stream that ends cleanly without its terminal event",
+    "1,000 random client disconnects timed (upstream closed within 100 ms p99)",
+    "a soak with RSS before/after (`python -m benchmarks --only process` measures RSS "
+    "across a soak; not repeated here)",
+)
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.reliability", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--cases", type=int, default=50_000, help="generated bad requests")
+    parser.add_argument("--seed", type=int, default=0, help="Hypothesis seed")
+    parser.add_argument("--only", choices=SECTIONS, action="append", help="only this section")
+    parser.add_argument("--json", metavar="FILE", help="also write the raw figures here")
+    return parser.parse_args(argv)
+
+
+def fuzz_section(cases: int, seed: int) -> tuple[list[str], dict[str, Any]]:
+    import fuzz_requests
+
+    tally = fuzz_requests.run(cases, seed_value=seed)
+    outcomes = ["accepted", "refused", "upstream_5xx", *fuzz_requests.FAILURES]
+    lines = [
+        "## Generated bad requests",
+        "",
+        f"{tally.total:,} requests (seed {seed}) in {tally.seconds:.0f} s; "
+        f"failures: {tally.failures}.",
+        "",
+        "| endpoint | " + " | ".join(outcomes) + " |",
+        "|---" * (len(outcomes) + 1) + "|",
+    ]
+    endpoints = [f"{m} {p}" for m, p, _ in fuzz_requests.ENDPOINTS]
+    for endpoint in [*endpoints, "total"]:
+        if endpoint == "total":
+            row = [tally.outcomes[o] for o in outcomes]
+        else:
+            row = [tally.by_endpoint[endpoint, o] for o in outcomes]
+        lines.append(f"| `{endpoint}` | " + " | ".join(f"{n:,}" for n in row) + " |")
+    statuses = ", ".join(f"{s}: {n:,}" for s, n in sorted(tally.statuses.items()))
+    lines += ["", f"Statuses: {statuses}."]
+    if tally.examples:
+        lines += ["", "First failures:", ""] + [f"- `{e}`" for e in tally.examples]
+    raw = {
+        "total": tally.total,
+        "failures": tally.failures,
+        "seconds": tally.seconds,
+        "outcomes": dict(tally.outcomes),
+        "statuses": {str(k): v for k, v in tally.statuses.items()},
+        "examples": tally.examples,
+    }
+    return lines, raw
+
+
+def run_fault_tests() -> dict[str, tuple[int, int]]:
+    """Run the fault test files under pytest; (passed, failed) per test function."""
+    with tempfile.TemporaryDirectory() as tmp:
+        xml = Path(tmp) / "faults.xml"
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
+        paths = [str(ROOT / "tests" / "gateway" / name) for name in FAULT_FILES]
+        subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--no-cov",
+             f"--junitxml={xml}", *paths],
+            cwd=ROOT, env=env, capture_output=True, check=False,
+        )  # fmt: skip
+        tree = ET.parse(xml)
+    counts: dict[str, tuple[int, int]] = {}
+    for case in tree.iter("testcase"):
+        module = case.get("classname", "").rsplit(".", 1)[-1]
+        name = module + ".py::" + case.get("name", "").split("[", 1)[0]
+        passed, failed = counts.get(name, (0, 0))
+        bad = any(child.tag in ("failure", "error") for child in case)
+        skipped = any(child.tag == "skipped" for child in case)
+        if bad:
+            failed += 1
+        elif not skipped:
+            passed += 1
+        counts[name] = (passed, failed)
+    return counts
+
+
+def faults_section() -> tuple[list[str], dict[str, Any]]:
+    counts = run_fault_tests()
+    lines = [
+        "## Upstream faults, canary key, disconnects",
+        "",
+        "| fault | what the client sees (Anthropic, Chat, Responses alike, each in its own "
+        "format) | proved by | cases passed |",
+        "|---|---|---|---|",
+    ]
+    failures = 0
+    for fault, result, tests in FAULTS:
+        passed = sum(counts.get(t, (0, 0))[0] for t in tests)
+        failed = sum(counts.get(t, (0, 0))[1] for t in tests)
+        missing = [t for t in tests if t not in counts]
+        failures += failed + len(missing)
+        names = "<br>".join(f"`{t.split('::')[1]}`" for t in tests)
+        mark = f"{passed}" + (f" (**{failed} failed**)" if failed else "")
+        mark += f" (**not found: {len(missing)}**)" if missing else ""
+        lines.append(f"| {fault} | {result} | {names} | {mark} |")
+    total = sum(p for p, _ in counts.values())
+    lines += [
+        "",
+        f"{total} test cases passed in {', '.join(FAULT_FILES)}; failures: {failures}.",
+        "",
+        "Not covered yet:",
+        "",
+        *[f"- {gap}" for gap in NOT_COVERED],
+    ]
+    return lines, {"failures": failures, "passed": total, "tests": counts}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    sections = set(args.only or SECTIONS)
+    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    out = [
+        "# apibridge reliability",
+        "",
+        f"{started}; Python {platform.python_version()} on {platform.machine()}, "
+        f"{os.cpu_count()} CPUs.",
+        "",
+    ]
+    raw: dict[str, Any] = {}
+    failures = 0
+    if "fuzz" in sections:
+        lines, raw["fuzz"] = fuzz_section(args.cases, args.seed)
+        out += [*lines, ""]
+        failures += raw["fuzz"]["failures"]
+    if "faults" in sections:
+        lines, raw["faults"] = faults_section()
+        out += [*lines, ""]
+        failures += raw["faults"]["failures"]
+    print("\n".join(out).rstrip())
+    if args.json:
+        Path(args.json).write_text(json.dumps(raw, indent=2))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
