@@ -19,11 +19,12 @@ import attrs
 import httpx
 import pytest
 from calls import call, openai_client
-from servers import ADMIN_KEY, CLIENT_KEY, Plan, ScriptedUpstream, serve_asgi
+from servers import ADMIN_KEY, CLIENT_KEY, Plan, ScriptedUpstream, serve_asgi, serve_wsgi
 from test_serve import serve
 
 from apibridge.asgi import App
 from apibridge.config import GatewayConfig, load_config
+from apibridge.wsgi import App as WsgiApp
 
 prometheus_client = pytest.importorskip("prometheus_client")
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
@@ -103,6 +104,24 @@ def test_requests_latency_and_tokens_match_what_clients_saw(
     assert value(samples, "apibridge_tokens_total", direction="input", **stream) == (
         usage.prompt_tokens
     )
+    assert value(samples, "apibridge_streams_open") == 0
+
+
+def test_wsgi_app_serves_the_same_metrics(
+    gateway_config: GatewayConfig, upstreams: dict[str, ScriptedUpstream]
+) -> None:
+    server = attrs.evolve(gateway_config.server, metrics=True)
+    app = WsgiApp(attrs.evolve(gateway_config, server=server))
+    try:
+        with serve_wsgi(app) as root:
+            for stream in (False, True, True):
+                assert call(root, "responses", "chat-model", stream=stream).status_code == 200
+            samples = scrape(root)
+    finally:
+        app.close()
+    labels = {"client": "responses", "upstream": "chat", "model": "chat-model", "status": "200"}
+    assert value(samples, "apibridge_requests_total", **labels) == 3
+    assert value(samples, "apibridge_tokens_total", client="responses", direction="output") > 0
     assert value(samples, "apibridge_streams_open") == 0
 
 
