@@ -256,6 +256,7 @@ class Exchange:
         policy: RequestPolicy | None = None,
         claude_models: Sequence[tuple[str, Mapping[str, Any]]] = (),
         cache_breakpoints: bool | None = None,
+        reasoning_efforts: tuple[str, ...] | None = None,
     ) -> Exchange:
         """Decode the client's request ``body`` (in format ``client``).
 
@@ -266,6 +267,8 @@ class Exchange:
         ``cache_breakpoints`` says whether the upstream takes prompt-cache markers (Anthropic
         ``cache_control`` ⇄ OpenAI ``prompt_cache_breakpoint``); ``None`` is the upstream
         format's default: on for Anthropic, off for Chat and Responses.
+        ``reasoning_efforts`` are the ``reasoning_effort`` words a Chat upstream takes
+        (``None``: ``low``, ``medium``, ``high``, which every compatible server accepts).
         """
         client_codec, upstream_codec = get_codec(client), get_codec(upstream)
         ctx = Context(
@@ -273,6 +276,7 @@ class Exchange:
             losses=losses,
             claude_models=claude_models,
             cache_breakpoints=cache_breakpoints,
+            reasoning_efforts=reasoning_efforts,
         )
         if type(body) is not dict and not isinstance(body, Mapping):
             raise InvalidPayload("the request body must be a JSON object")

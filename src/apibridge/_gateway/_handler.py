@@ -141,6 +141,8 @@ class Handler:
         self.claude_models = _claude_model_overrides(config)
         #: whether each upstream takes prompt-cache markers (``options.cache_breakpoints``).
         self.cache_breakpoints = _cache_breakpoints(config)
+        #: the reasoning_effort words each Chat upstream takes (``options.reasoning_efforts``).
+        self.reasoning_efforts = _reasoning_efforts(config)
         #: every key the gateway holds, scrubbed from every error it answers with.
         self.secrets = _secrets(config)
         #: the Prometheus metrics (``server.metrics``); ``None``, and never imported, when off.
@@ -359,6 +361,7 @@ class Handler:
             policy=policy,
             claude_models=self.claude_models.get(upstream.name, ()),
             cache_breakpoints=self.cache_breakpoints.get(upstream.name),
+            reasoning_efforts=self.reasoning_efforts.get(upstream.name),
         )
         call.stream = exchange.request.stream
         return exchange
@@ -572,6 +575,33 @@ def _cache_breakpoints(config: GatewayConfig) -> dict[str, bool | None]:
         elif not isinstance(value, bool):
             raise ConfigError(f"upstreams.{name}.options.cache_breakpoints: expected true or false")
         out[name] = value
+    return out
+
+
+#: every ``reasoning_effort`` word of the OpenAI API (``ReasoningEffort`` in openai 3.63).
+OPENAI_EFFORTS: Final = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
+
+
+def _reasoning_efforts(config: GatewayConfig) -> dict[str, tuple[str, ...] | None]:
+    """Each Chat upstream's ``options.reasoning_efforts``, checked; unset, every OpenAI word
+    for the OpenAI API's own host and ``None`` (``low``, ``medium``, ``high``, which every
+    compatible server such as vLLM accepts) elsewhere."""
+    out: dict[str, tuple[str, ...] | None] = {}
+    for name, upstream in config.upstreams.items():
+        value = upstream.options.get("reasoning_efforts")
+        if value is None:
+            host = urlsplit(upstream.base_url).hostname
+            out[name] = OPENAI_EFFORTS if host == OPENAI_API_HOST else None
+            continue
+        where = f"upstreams.{name}.options.reasoning_efforts"
+        if not isinstance(value, list) or not value or not all(isinstance(w, str) for w in value):
+            raise ConfigError(f"{where}: expected a list of words from {', '.join(OPENAI_EFFORTS)}")
+        unknown = [w for w in value if w not in OPENAI_EFFORTS]
+        if unknown:
+            raise ConfigError(
+                f"{where}: {', '.join(unknown)} not among {', '.join(OPENAI_EFFORTS)}"
+            )
+        out[name] = tuple(w for w in OPENAI_EFFORTS if w in value)  # in increasing order
     return out
 
 

@@ -41,6 +41,8 @@ class Context:
     (:mod:`apibridge.codecs._claude_models`), pattern → fields; the Anthropic encoder reads it.
     ``cache_breakpoints`` says whether the upstream takes prompt-cache markers (``None``: the
     target format's default; :mod:`apibridge.codecs._cache_markers`).
+    ``reasoning_efforts`` are the ``reasoning_effort`` words a Chat upstream takes (``None``:
+    ``low``, ``medium``, ``high``, which every compatible server accepts).
     ``upstream_betas`` collects the ``anthropic-beta`` flags an encoder's output needs (a field
     it wrote for another format's client that the Anthropic API gates behind one); the HTTP
     transport adds them to the upstream request's ``anthropic-beta`` header (:meth:`need_beta`).
@@ -53,6 +55,7 @@ class Context:
         "cache_breakpoints",
         "claude_models",
         "losses",
+        "reasoning_efforts",
         "request",
         "strict",
         "upstream_betas",
@@ -68,6 +71,7 @@ class Context:
         upstream_names: Mapping[str, str] | None = None,
         claude_models: Sequence[tuple[str, Mapping[str, Any]]] = (),
         cache_breakpoints: bool | None = None,
+        reasoning_efforts: tuple[str, ...] | None = None,
     ) -> None:
         self.strict = strict
         self.losses: list[Loss] = [] if losses is None else losses
@@ -75,6 +79,7 @@ class Context:
         self.upstream_names: Mapping[str, str] = {} if upstream_names is None else upstream_names
         self.claude_models = claude_models
         self.cache_breakpoints = cache_breakpoints
+        self.reasoning_efforts = reasoning_efforts
         self.upstream_betas: list[str] = []
 
     def __repr__(self) -> str:

@@ -608,7 +608,9 @@ def _encode_reasoning(reasoning: ReasoningConfig, hint: Any, ctx: Context) -> st
         )
         return None
     if reasoning.budget_tokens is not None:
-        effort = effort_for_budget(reasoning.budget_tokens, allowed=_EFFORTS)
+        effort = effort_for_budget(
+            reasoning.budget_tokens, allowed=ctx.reasoning_efforts or _EFFORTS
+        )
         ctx.lose(
             "reasoning.budget_tokens",
             f"chat has effort levels only; a budget of {reasoning.budget_tokens} tokens",
@@ -619,13 +621,19 @@ def _encode_reasoning(reasoning: ReasoningConfig, hint: Any, ctx: Context) -> st
 
 
 def _effort(word: str, ctx: Context) -> str:
-    """``word`` as one of the efforts every compatible server accepts (a loss if changed)."""
-    effort = nearest_effort(word, _EFFORTS)
+    """``word`` as one of the efforts the upstream accepts (``ctx.reasoning_efforts``, by
+    default those every compatible server accepts), the nearest when not (a loss)."""
+    accepted = ctx.reasoning_efforts or _EFFORTS
+    effort = nearest_effort(word, accepted)
     if effort != word:
+        server = (
+            "this chat upstream accepts"
+            if ctx.reasoning_efforts
+            else ("chat servers such as vLLM accept")
+        )
         ctx.lose(
             "reasoning.effort",
-            f"chat servers such as vLLM accept reasoning_effort {', '.join(_EFFORTS)} only, "
-            f"not {word!r}",
+            f"{server} reasoning_effort {', '.join(accepted)} only, not {word!r}",
             f"sent as reasoning_effort {effort!r}",
         )
     return effort
