@@ -191,6 +191,31 @@ def test_conversion_losses_by_field(metered: str, upstreams: dict[str, ScriptedU
     assert {ls["upstream"] for ls, _ in losses} == {"chat"}
 
 
+def test_store_operations(metered: str, upstreams: dict[str, ScriptedUpstream]) -> None:
+    client = openai_client(metered, CLIENT_KEY)
+
+    def ops(operation: str, outcome: str = "ok") -> float:
+        samples = scrape(metered)
+        return value(
+            samples, "apibridge_store_operations_total", operation=operation, outcome=outcome
+        )
+
+    assert ops("set") == 0
+    first = client.responses.create(model="chat-model", input="hi")
+    stored_once = ops("set")
+    assert stored_once >= 1
+    gets = ops("get")
+    client.responses.create(model="chat-model", input="more", previous_response_id=first.id)
+    assert ops("get") > gets  # the earlier turn read back
+    assert ops("set") == 2 * stored_once  # the new turn stored the same way
+    client.responses.delete(first.id)  # a tombstone written over the stored response
+    assert ops("set") == 2 * stored_once + 1
+    samples = scrape(metered)
+    timed = value(samples, "apibridge_store_operation_duration_seconds_count", operation="set")
+    assert timed == 2 * stored_once + 1
+    assert not value(samples, "apibridge_store_operations_total", outcome="error")
+
+
 def test_client_model_names_are_bounded(
     metered: str, upstreams: dict[str, ScriptedUpstream]
 ) -> None:

@@ -120,13 +120,21 @@ class Handler:
     ) -> None:
         self.config = config
         self.store, self._owns_store = open_store(config.server, store)
-        self.history = ResponseHistory(self.store, ttl=config.server.store_ttl)
+        #: the Prometheus metrics (``server.metrics``); ``None``, and never imported, when off.
+        self.metrics: Metrics | None = None
+        if config.server.metrics:
+            from apibridge._gateway._metrics import Metrics
+
+            self.metrics = Metrics(config)
+        # what requests use: the store, its operations counted when metrics are on
+        used = self.store if self.metrics is None else self.metrics.counting(self.store)
+        self.history = ResponseHistory(used, ttl=config.server.store_ttl)
         if not isinstance(transports, Transports):
             transports = Transports(transports)
         self.transports = transports
         # eager transports are built now, so a bad setting (a script that does not exist)
         # fails at start-up
-        transports.configure(config.upstreams.values(), self.store)
+        transports.configure(config.upstreams.values(), used)
         self.counters: dict[str, int] = {
             "requests": 0,
             "errors": 0,
@@ -145,12 +153,6 @@ class Handler:
         self.reasoning_efforts = _reasoning_efforts(config)
         #: every key the gateway holds, scrubbed from every error it answers with.
         self.secrets = _secrets(config)
-        #: the Prometheus metrics (``server.metrics``); ``None``, and never imported, when off.
-        self.metrics: Metrics | None = None
-        if config.server.metrics:
-            from apibridge._gateway._metrics import Metrics
-
-            self.metrics = Metrics(config)
 
     # --------------------------------------------------------------------- lifecycle
 

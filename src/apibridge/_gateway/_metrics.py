@@ -7,7 +7,9 @@ a gateway without metrics never loads ``prometheus_client``. It hears of each re
 place: the access-log record (:class:`~apibridge._gateway._access_log.CallRecord`) calls
 :meth:`Metrics.stream_opened` when a streamed answer starts and :meth:`Metrics.finished`
 when its line is written, with the client format, upstream, model, status, latency, tokens,
-retries, upstream error and the fields of its conversion losses.
+retries, upstream error and the fields of its conversion losses. The state store the
+handler gives stored Responses and the transports is wrapped (:meth:`Metrics.counting`), so
+each of its operations is counted and timed.
 
 Label values are bounded. The model comes from the client: a route's exact model name is
 kept, as are the first :data:`MAX_MODELS` other routed names seen by a process; any other
@@ -25,6 +27,9 @@ streams gauge summed over live workers.
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 from apibridge._extras import missing_extra
 
@@ -39,6 +44,7 @@ except ModuleNotFoundError as exc:  # metrics on, the extra missing: name it
 
 from apibridge._gateway._access_log import CallRecord
 from apibridge.config import GatewayConfig
+from apibridge.store import Store, StoreUnavailable
 
 __all__ = ["MAX_LOSS_FIELDS", "MAX_MODELS", "OTHER", "Metrics"]
 
@@ -54,6 +60,7 @@ _LABEL_MAX = 128  # characters of a client-given label value
 BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 
 _CALL = ("client", "upstream", "model", "status")
+_T = TypeVar("_T")
 
 
 class _Bounded:
@@ -121,6 +128,19 @@ class Metrics:
             ("upstream", "field"),
             registry=registry,
         )
+        self.store_ops = Counter(
+            "apibridge_store_operations",
+            "State store operations, by operation and outcome (ok, unavailable, error).",
+            ("operation", "outcome"),
+            registry=registry,
+        )
+        self.store_seconds = Histogram(
+            "apibridge_store_operation_duration_seconds",
+            "Time a state store operation took.",
+            ("operation",),
+            buckets=(0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0),
+            registry=registry,
+        )
         self.streams_open = Gauge(
             "apibridge_streams_open",
             "Streamed answers being sent now.",
@@ -155,6 +175,24 @@ class Metrics:
         for field in call.loss_fields:
             self.losses.labels(call.upstream, self._field(field)).inc()
 
+    def counting(self, store: Store) -> Store:
+        """``store``, each operation counted and timed."""
+        return _CountingStore(store, self)
+
+    async def timed(self, operation: str, work: Awaitable[_T]) -> _T:
+        outcome = "error"
+        started = time.perf_counter()
+        try:
+            result = await work
+            outcome = "ok"
+            return result
+        except StoreUnavailable:
+            outcome = "unavailable"
+            raise
+        finally:
+            self.store_ops.labels(operation, outcome).inc()
+            self.store_seconds.labels(operation).observe(time.perf_counter() - started)
+
     def exposition(self) -> tuple[str, bytes]:
         """The content type and body of a ``/metrics`` answer (Prometheus text format)."""
         registry = self.registry
@@ -162,3 +200,32 @@ class Metrics:
             registry = CollectorRegistry()
             MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         return prometheus_client.CONTENT_TYPE_LATEST, prometheus_client.generate_latest(registry)
+
+
+class _CountingStore:
+    """A :class:`~apibridge.store.Store` whose operations :class:`Metrics` counts; anything
+    else (``expire``, counted too, when the store has it) is the store's own."""
+
+    def __init__(self, inner: Store, metrics: Metrics) -> None:
+        self._inner = inner
+        self._metrics = metrics
+
+    async def get(self, key: str) -> Any | None:
+        return await self._metrics.timed("get", self._inner.get(key))
+
+    async def set(self, key: str, value: Any, *, ttl: float | None = None) -> None:
+        await self._metrics.timed("set", self._inner.set(key, value, ttl=ttl))
+
+    async def delete(self, key: str) -> bool:
+        return await self._metrics.timed("delete", self._inner.delete(key))
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._inner, name)  # AttributeError when the store has none
+        if name != "expire":
+            return attr
+
+        async def expire(key: str, ttl: float | None = None) -> bool:
+            result: bool = await self._metrics.timed("expire", attr(key, ttl=ttl))
+            return result
+
+        return expire
