@@ -23,6 +23,7 @@ import logging
 import logging.config
 import os
 import sys
+import tempfile
 from collections.abc import Mapping
 from typing import Any
 
@@ -115,6 +116,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "Origin are refused)",
     )
     parser.add_argument(
+        "--metrics",
+        action="store_true",
+        help="serve Prometheus metrics at /metrics (needs apibridge[metrics]; default: "
+        "$APIBRIDGE_METRICS)",
+    )
+    parser.add_argument(
         "--max-output-tokens", type=int, metavar="N", help="largest max_tokens for --upstream"
     )
     parser.add_argument(
@@ -197,6 +204,8 @@ def _overlay(args: argparse.Namespace) -> dict[str, str]:
         env["APIBRIDGE_CLIENT_KEYS"] = ",".join(client_keys)
     if args.allow_open:
         env["APIBRIDGE_ALLOW_OPEN"] = "1"
+    if args.metrics:
+        env["APIBRIDGE_METRICS"] = "1"
     if args.allowed_host:
         env["APIBRIDGE_ALLOWED_HOSTS"] = ",".join(args.allowed_host)
     if args.cors_origin:
@@ -314,6 +323,16 @@ def run(args: argparse.Namespace) -> int:
         except ConfigError as exc:
             print(f"apibridge serve: {exc}", file=sys.stderr)
             return 2
+    if config.server.metrics:
+        try:
+            import prometheus_client  # noqa: F401  (checked before any worker starts)
+        except ImportError:
+            print(
+                "apibridge serve: --metrics needs the metrics extra: "
+                "pip install 'apibridge[metrics]'",
+                file=sys.stderr,
+            )
+            return 2
     from apibridge import _serve_bounds
 
     logging.config.dictConfig(log_config(args.log_level))
@@ -336,6 +355,10 @@ def run(args: argparse.Namespace) -> int:
     if workers > 1:
         # worker processes start afresh: hand them the settings through the environment
         os.environ.update(overlay)
+        if config.server.metrics and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            # the workers share their metrics through files there (prometheus_client's
+            # multiprocess mode), so any worker's /metrics counts every worker's requests
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="apibridge-metrics-")
         uvicorn.run("apibridge._cli_serve:app_factory", factory=True, workers=workers, **options)
         return 0
     from apibridge.asgi import App

@@ -260,6 +260,7 @@ class ServerConfig:
         header_timeout: seconds a connection may take to send a request's head
             (``apibridge serve``; it is closed past it).
         body_timeout: seconds a client may take to send a request body (408 past it).
+        metrics: serve Prometheus metrics at ``/metrics`` (the ``metrics`` extra).
     """
 
     host: str = "127.0.0.1"
@@ -281,6 +282,7 @@ class ServerConfig:
     max_connections: int = 1000
     header_timeout: float = 30.0
     body_timeout: float = 120.0
+    metrics: bool = False
 
     def __attrs_post_init__(self) -> None:
         for name, value, low, high in (
@@ -575,7 +577,7 @@ def load_config(
     each client's own key), ``APIBRIDGE_HOST``, ``APIBRIDGE_PORT``,
     ``APIBRIDGE_CLIENT_KEYS``, ``APIBRIDGE_ADMIN_KEY``, ``APIBRIDGE_MAX_BODY_BYTES``,
     ``APIBRIDGE_STORE_URL``, ``APIBRIDGE_ALLOWED_HOSTS`` and ``APIBRIDGE_CORS_ORIGINS``
-    (comma-separated), ``APIBRIDGE_ALLOW_OPEN`` (``1``); and for
+    (comma-separated), ``APIBRIDGE_ALLOW_OPEN``, ``APIBRIDGE_METRICS`` (``1``); and for
     the earlier backboard proxy ``BBD_API_KEY``, ``BBD_UPSTREAM``, ``THREAD_TTL``, ``HOST``,
     ``PORT``. ``env`` defaults to an empty mapping: pass ``os.environ`` to read the process's.
     """
@@ -627,6 +629,7 @@ def load_config(
     for name in ("allowed_hosts", "cors_origins"):
         if env.get(f"APIBRIDGE_{name.upper()}"):
             changes[name] = _split_keys(env[f"APIBRIDGE_{name.upper()}"])
-    if env.get("APIBRIDGE_ALLOW_OPEN"):
-        changes["allow_open"] = env["APIBRIDGE_ALLOW_OPEN"].lower() in ("1", "true", "yes")
+    for name in ("allow_open", "metrics"):
+        if env.get(f"APIBRIDGE_{name.upper()}"):
+            changes[name] = env[f"APIBRIDGE_{name.upper()}"].lower() in ("1", "true", "yes")
     return GatewayConfig(upstreams=upstreams, routes=routes, server=attrs.evolve(server, **changes))

@@ -17,6 +17,12 @@ of loss (upstream, field with list indexes removed, reason) at WARNING the first
 seen, at DEBUG after that (a client such as Claude Code repeats the same losses on every
 request; the first report says it, the rest would drown the log). It remembers at most
 ``4096`` kinds; past that every loss is a warning again.
+
+The record is also the one place metrics hear of a request: with ``server.metrics`` on, the
+handler gives each record an ``observer`` (:class:`apibridge._gateway._metrics.Metrics`),
+told when a stream opens (:meth:`CallRecord.stream_opened`) and when the line is written
+(:meth:`CallRecord.log`), with the retries, the upstream error and the loss fields the
+record collected on the way. Without it nothing more is done.
 """
 
 from __future__ import annotations
@@ -25,13 +31,14 @@ import functools
 import logging
 import re
 import time
+from typing import Protocol
 
 import attrs
 
 from apibridge._exchange import Exchange
 from apibridge.model import Usage
 
-__all__ = ["CallRecord", "LossReport", "access_log", "escape", "log"]
+__all__ = ["CallObserver", "CallRecord", "LossReport", "access_log", "escape", "log"]
 
 access_log = logging.getLogger("apibridge.access")
 log = logging.getLogger("apibridge.gateway")
@@ -57,9 +64,17 @@ def escape(text: str) -> str:
     return _UNSAFE.sub(_escaped, text)
 
 
+class CallObserver(Protocol):
+    """Told about each request by its record (the metrics)."""
+
+    def stream_opened(self, call: CallRecord) -> None: ...
+
+    def finished(self, call: CallRecord, seconds: float) -> None: ...
+
+
 @attrs.define
 class CallRecord:
-    """What the access-log line of one request reports."""
+    """What the access-log line of one request reports (and its observer hears)."""
 
     request_id: str
     method: str
@@ -72,6 +87,23 @@ class CallRecord:
     stream: bool = False
     usage: Usage | None = None
     note: str = ""
+    #: upstream retries made for this request (:mod:`apibridge.transports._retries`).
+    retries: int = 0
+    #: the error kind when the upstream failed (before or during a stream), else empty.
+    upstream_error: str = ""
+    #: the fields (list indexes removed) of the conversion losses reported for it.
+    loss_fields: tuple[str, ...] = ()
+    observer: CallObserver | None = attrs.field(default=None, repr=False)
+    #: whether a streamed answer was opened (and counted as an open stream).
+    opened: bool = False
+
+    def note_retry(self) -> None:
+        self.retries += 1
+
+    def stream_opened(self) -> None:
+        self.opened = True
+        if self.observer is not None:
+            self.observer.stream_opened(self)
 
     def add_usage(self, usage: Usage | None) -> None:
         self.usage = usage if self.usage is None else self.usage.merged(usage)
@@ -80,13 +112,16 @@ class CallRecord:
         usage = self.usage or Usage()
         tokens_in = usage.total_input
         tokens_out = usage.output_tokens
+        seconds = time.perf_counter() - self.started
+        if self.observer is not None:
+            self.observer.finished(self, seconds)
         access_log.info(
             '%s "%s %s" %s %.1fms client=%s upstream=%s model=%s stream=%s in=%s out=%s%s',
             self.request_id,
             self.method,
             escape(self.path),
             self.status,
-            (time.perf_counter() - self.started) * 1000,
+            seconds * 1000,
             self.format,
             self.upstream,
             escape(self.model),
@@ -111,7 +146,9 @@ class LossReport:
         self._counters = counters  # the gateway's; "losses" counts every loss reported
 
     def report(self, call: CallRecord, exchange: Exchange) -> None:
-        """Log what ``exchange`` could not carry."""
+        """Log what ``exchange`` could not carry (and note its fields on ``call``)."""
+        if exchange.losses:
+            call.loss_fields = tuple(_kind_field(loss.field) for loss in exchange.losses)
         for loss in exchange.losses:
             self._counters["losses"] += 1
             kind = (call.upstream, _kind_field(loss.field), loss.reason)

@@ -27,7 +27,9 @@ client or concrete transport in sight:
    encoded in the client's format; a stream goes through
    :mod:`~apibridge._gateway._streaming`.
 4. **Finish**: one access-log line per request, one warning per new kind of conversion loss
-   (:mod:`~apibridge._gateway._access_log`), and the request id in ``x-request-id`` /
+   (:mod:`~apibridge._gateway._access_log`; with ``server.metrics`` on, the same record
+   feeds :mod:`~apibridge._gateway._metrics`, served at ``/metrics``), and the request id in
+   ``x-request-id`` /
    ``request-id`` response headers. Errors become responses in the client's format, with
    ``Retry-After`` and ``Allow`` where they apply.
 
@@ -44,7 +46,7 @@ import functools
 import math
 import time
 from collections.abc import Mapping, Sized
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
 import anyio
@@ -84,10 +86,14 @@ from apibridge.codecs import StreamEncoder, get_codec
 from apibridge.codecs._claude_models import overrides_from_options
 from apibridge.codecs._tokens import estimate_request_tokens
 from apibridge.config import ConfigError, GatewayConfig, UpstreamConfig, redact_url
-from apibridge.errors import ApibridgeError, ApiError, GatewayError, InvalidPayload
+from apibridge.errors import ApibridgeError, ApiError, GatewayError, InvalidPayload, UpstreamError
 from apibridge.model import Usage
 from apibridge.store import Store, StoreUnavailable, close_store, open_store, start_store
 from apibridge.transports import Forwarding, Transport, Transports
+from apibridge.transports._protocol import on_retry
+
+if TYPE_CHECKING:
+    from apibridge._gateway._metrics import Metrics
 
 __all__ = ["Handler", "HttpRequest", "HttpResponse"]
 
@@ -114,13 +120,21 @@ class Handler:
     ) -> None:
         self.config = config
         self.store, self._owns_store = open_store(config.server, store)
-        self.history = ResponseHistory(self.store, ttl=config.server.store_ttl)
+        #: the Prometheus metrics (``server.metrics``); ``None``, and never imported, when off.
+        self.metrics: Metrics | None = None
+        if config.server.metrics:
+            from apibridge._gateway._metrics import Metrics
+
+            self.metrics = Metrics(config)
+        # what requests use: the store, its operations counted when metrics are on
+        used = self.store if self.metrics is None else self.metrics.counting(self.store)
+        self.history = ResponseHistory(used, ttl=config.server.store_ttl)
         if not isinstance(transports, Transports):
             transports = Transports(transports)
         self.transports = transports
         # eager transports are built now, so a bad setting (a script that does not exist)
         # fails at start-up
-        transports.configure(config.upstreams.values(), self.store)
+        transports.configure(config.upstreams.values(), used)
         self.counters: dict[str, int] = {
             "requests": 0,
             "errors": 0,
@@ -200,6 +214,7 @@ class Handler:
         call = self._call(request.method, request.path, request.headers)
         self.counters["requests"] += 1
         self.in_flight += 1
+        listening = on_retry.set(call.note_retry)
         try:
             endpoint, param = check_head(self.config, request.method, request.path, request.headers)
             if is_preflight(request.method, request.headers):
@@ -217,6 +232,8 @@ class Handler:
             log.error("%s: state store unavailable: %s", call.request_id, exc.detail)
             response = self._error(call, exc.error)
         except ApibridgeError as exc:
+            if isinstance(exc, UpstreamError):
+                call.upstream_error = exc.error.kind
             response = self._error(call, exc.error)
         except Exception:
             log.exception("%s: internal error", call.request_id)
@@ -224,6 +241,7 @@ class Handler:
             response = self._error(call, error)
         finally:
             self.in_flight -= 1
+            on_retry.reset(listening)
         if response.stream is not None:
             # the stream logs its own line when it ends
             return self._with_cors(response, request.headers)
@@ -232,7 +250,7 @@ class Handler:
     def _check_load(self, call: CallRecord, endpoint: Endpoint) -> None:
         """Refuse a request past ``server.max_in_flight`` (open streams count too)."""
         limit = self.config.server.max_in_flight
-        if not limit or endpoint.operation in ("health", "root"):
+        if not limit or endpoint.operation in ("health", "root", "metrics"):
             return
         if self.in_flight + self.counters["streams_open"] > limit:
             raise GatewayError(overloaded(call.format, limit))
@@ -253,13 +271,13 @@ class Handler:
 
     # --------------------------------------------------------------------- dispatch
 
-    @staticmethod
-    def _call(method: str, path: str, headers: Mapping[str, str]) -> CallRecord:
+    def _call(self, method: str, path: str, headers: Mapping[str, str]) -> CallRecord:
         return CallRecord(
             request_id=request_id(headers),
             method=method,
             path=path,
             format=client_format(path, headers),
+            observer=self.metrics,
         )
 
     async def _dispatch(
@@ -296,6 +314,10 @@ class Handler:
             return self._json(call, 200, page)
         if op == "admin":
             return self._json(call, 200, self._admin_state())
+        if op == "metrics" and self.metrics is not None:
+            content_type, text = self.metrics.exposition()
+            headers = self._headers(call, (("content-type", content_type),))
+            return HttpResponse(status=200, headers=headers, body=text)
         raise GatewayError(ApiError.of("not_found", f"no such endpoint: {request.path}"))
 
     # --------------------------------------------------------------------- create

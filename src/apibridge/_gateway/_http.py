@@ -15,7 +15,8 @@ header.
 ``Origin`` that is not allowed (403, :mod:`~apibridge._gateway._edge`), unknown path (404),
 wrong method (405; a CORS preflight from an allowed origin passes), the admin key for the
 admin view (a 404 when no admin key is configured, so the endpoint's existence is not
-revealed), the client key (401, when keys are configured; ``x-api-key`` or ``Authorization:
+revealed), a client or the admin key for ``/metrics`` when any is configured (a 404 when
+metrics are off), the client key (401, when keys are configured; ``x-api-key`` or ``Authorization:
 Bearer``, compared in constant time against every key), a POST body not declared
 ``application/json`` (415), a ``Content-Length`` over the limit (413). :func:`read_json_body`
 inflates a gzip/deflate body within the same limit and parses the JSON object.
@@ -114,6 +115,7 @@ ENDPOINTS: Mapping[str, Endpoint] = {
     "/health": _ep("health", "GET HEAD", None, needs_key=False),
     "/": _ep("root", "GET HEAD", None, needs_key=False),
     "/admin/state": _ep("admin", "GET", "chat", needs_key=False),
+    "/metrics": _ep("metrics", "GET", "chat", needs_key=False),
 }
 
 #: parametrised paths, tried in order after :data:`ENDPOINTS`.
@@ -214,6 +216,8 @@ def check_head(
             raise GatewayError(ApiError.of("not_found", f"no such endpoint: {path}"))
         if not presented or not _matches_any(presented, (admin,)):
             raise GatewayError(ApiError.of("authentication", "a valid admin key is required"))
+    elif endpoint.operation == "metrics":
+        _check_metrics_key(config, path, headers)
     elif endpoint.needs_key and not _authorised(config, headers):
         raise GatewayError(
             ApiError.of(
@@ -228,6 +232,25 @@ def check_head(
     if length is not None and length.isdigit() and int(length) > limit:
         raise GatewayError(too_large(limit))
     return endpoint, param
+
+
+def _check_metrics_key(config: GatewayConfig, path: str, headers: Mapping[str, str]) -> None:
+    """``/metrics``: 404 when metrics are off; when client keys or an admin key are
+    configured, any of them (``x-api-key``, ``x-admin-key`` or ``Authorization: Bearer``)."""
+    server = config.server
+    if not server.metrics:
+        raise GatewayError(ApiError.of("not_found", f"no such endpoint: {path}"))
+    keys = server.client_keys + ((server.admin_key,) if server.admin_key else ())
+    if not keys:
+        return
+    for name in ("x-api-key", "x-admin-key"):
+        presented = headers.get(name, "")
+        if presented and _matches_any(presented, keys):
+            return
+    presented = bearer(headers.get("authorization", ""))
+    if presented and _matches_any(presented, keys):
+        return
+    raise GatewayError(ApiError.of("authentication", "a valid API or admin key is required"))
 
 
 def is_preflight(method: str, headers: Mapping[str, str]) -> bool:

@@ -81,6 +81,7 @@ async def open_stream(
         raise
     body = _body(call, exchange, events, first, counters, losses, on_end, redact, minted)
     counters["streams_open"] += 1
+    call.stream_opened()
     await anext(body)  # the priming point
     return body
 
@@ -113,6 +114,8 @@ async def _body(
         except Exception as exc:
             # the stream has begun: the only way left to say so is in-band
             error = exc.error if isinstance(exc, ApibridgeError) else None
+            if isinstance(exc, UpstreamError):
+                call.upstream_error = exc.error.kind
             if isinstance(exc, StoreUnavailable):
                 log.error("%s: state store unavailable: %s", call.request_id, exc.detail)
             if error is None:
@@ -151,6 +154,7 @@ def _encode(
     elif isinstance(event, StreamError):
         error: ApiError = event.error
         call.note = f"error={error.kind}"
+        call.upstream_error = error.kind
         counters["errors"] += 1
         event = StreamError(error=redact(error))
     return b"".join(encoder.feed(event))

@@ -1,6 +1,12 @@
 """What every transport shares: the :class:`Transport` protocol, the :class:`Forwarding` that
 travels beside an exchange, and the :class:`Resources` a transport is built with.
 
+A transport retries inside its own ``complete``/``stream`` call, knowing nothing of the
+gateway: :func:`note_retry` tells whoever set :data:`on_retry` for the current request (the
+gateway's handler: its access-log record, for the metrics); outside the gateway nobody
+listens. Every retry happens before the answer or first event returns, so in the handler's
+own task and context.
+
 In a module of its own, so the transports can name these without importing the
 :mod:`apibridge.transports` face, which imports the registry, which builds them.
 """
@@ -8,6 +14,7 @@ In a module of its own, so the transports can name these without importing the
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Protocol
 
 import attrs
@@ -19,7 +26,17 @@ from apibridge.store import Store
 if TYPE_CHECKING:  # httpx is loaded by the transports that send, when first built
     import httpx
 
-__all__ = ["NO_FORWARDING", "Forwarding", "Resources", "Transport"]
+__all__ = ["NO_FORWARDING", "Forwarding", "Resources", "Transport", "note_retry", "on_retry"]
+
+#: called once per retry of the current request (``None``: nobody listens).
+on_retry: ContextVar[Callable[[], None] | None] = ContextVar("apibridge_on_retry", default=None)
+
+
+def note_retry() -> None:
+    """Tell the current request's listener, if any, that its upstream call is retried."""
+    listener = on_retry.get()
+    if listener is not None:
+        listener()
 
 
 @attrs.frozen(kw_only=True)

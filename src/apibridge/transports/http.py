@@ -71,7 +71,7 @@ from apibridge.errors import ApiError, InvalidPayload, UpstreamError
 from apibridge.model import Event, Request, Response, StreamError
 from apibridge.transports._closing import aclose_shielded
 from apibridge.transports._pool import POOLED_RESPONSE, PooledClient, default_client
-from apibridge.transports._protocol import NO_FORWARDING, Forwarding
+from apibridge.transports._protocol import NO_FORWARDING, Forwarding, note_retry
 
 __all__ = ["RETRY_STATUSES", "HttpTransport", "default_client", "parse_retry_after"]
 
@@ -239,10 +239,10 @@ class HttpTransport:
         return httpx.Timeout(connect=t.connect, read=None, write=t.first_byte, pool=t.connect)
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
-        if retry_after is not None:
-            return retry_after
+        note_retry()  # every retry waits this long first: the one place that counts them
         r = self.config.retries
-        return float(min(r.backoff * 2**attempt, r.backoff_max) * random.uniform(0.5, 1.0))
+        backoff = min(r.backoff * 2**attempt, r.backoff_max) * random.uniform(0.5, 1.0)
+        return float(backoff if retry_after is None else retry_after)
 
     async def _send(
         self,

@@ -31,6 +31,7 @@ from apibridge import _json
 from apibridge.codecs import backboard as codec
 from apibridge.errors import ApiError, InvalidPayload, UpstreamError
 from apibridge.transports._closing import aclose_shielded
+from apibridge.transports._protocol import note_retry
 from apibridge.transports.backboard._settings import BackboardSettings
 
 __all__ = ["KEY_FAULT_KINDS", "BackboardAPI", "form_fields", "parse_retry_after"]
@@ -110,6 +111,7 @@ class BackboardAPI:
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
         """Seconds to wait before retry number ``attempt + 1``."""
+        note_retry()  # every retry waits this long first: the one place that counts them
         if retry_after is not None:
             return min(retry_after, self.settings.backoff_max)
         return float(min(self.settings.backoff * 2**attempt, self.settings.backoff_max))
