@@ -8,7 +8,11 @@ import json
 from typing import Any
 
 import apibridge
+from apibridge import Exchange
 from apibridge.errors import Loss
+from apibridge.model import Response
+from apibridge.transports import NO_FORWARDING, Forwarding
+from apibridge.transports.scripted import ScriptedTransport, echo
 from oracles import validate_response
 
 #: a completed Responses assistant message saying "hi".
@@ -33,3 +37,18 @@ def sse(event: str | None, data: dict[str, Any]) -> bytes:
     """One SSE frame: an optional ``event:`` line and ``data`` as JSON."""
     head = f"event: {event}\n".encode() if event else b""
     return head + b"data: " + json.dumps(data).encode() + b"\n\n"
+
+
+class RecordingTransport(ScriptedTransport):
+    """A scripted upstream that answers with ``echo`` and keeps every exchange it was given
+    (what a gateway test inspects: ``exchange.upstream_request()``, ``exchange.ctx.losses``)."""
+
+    def __init__(self) -> None:
+        super().__init__(responder=echo)
+        self.exchanges: list[Exchange] = []
+
+    async def complete(
+        self, exchange: Exchange, forwarding: Forwarding = NO_FORWARDING
+    ) -> Response:
+        self.exchanges.append(exchange)
+        return await super().complete(exchange, forwarding)

@@ -16,7 +16,7 @@ import pytest
 from anthropic.types import model_param
 
 import apibridge
-from apibridge import Exchange, _json
+from apibridge import _json
 from apibridge._gateway._handler import Handler, HttpRequest
 from apibridge.codecs import anthropic as codec
 from apibridge.codecs._claude_models import (
@@ -29,10 +29,9 @@ from apibridge.codecs._claude_models import (
 from apibridge.codecs._context import Context
 from apibridge.config import ConfigError, GatewayConfig
 from apibridge.errors import Loss, UnsupportedFeature
-from apibridge.model import ReasoningConfig, Request, Response
-from apibridge.transports import NO_FORWARDING, Forwarding
-from apibridge.transports.scripted import ScriptedTransport, echo
+from apibridge.model import ReasoningConfig, Request
 from oracles import validate_request
+from samples import RecordingTransport
 
 JSON = {"content-type": "application/json"}
 
@@ -367,20 +366,6 @@ def test_a_bad_override_is_refused(table: Any) -> None:
         overrides_from_options(table)
 
 
-class _Recording(ScriptedTransport):
-    """Answers with ``echo`` and keeps every exchange it was given."""
-
-    def __init__(self) -> None:
-        super().__init__(responder=echo)
-        self.exchanges: list[Exchange] = []
-
-    async def complete(
-        self, exchange: Exchange, forwarding: Forwarding = NO_FORWARDING
-    ) -> Response:
-        self.exchanges.append(exchange)
-        return await super().complete(exchange, forwarding)
-
-
 def test_gateway_upstream_override_reaches_the_anthropic_encoder() -> None:
     options = {
         "claude_models": {
@@ -390,7 +375,7 @@ def test_gateway_upstream_override_reaches_the_anthropic_encoder() -> None:
     config = GatewayConfig.single(
         "anthropic=http://anthropic.test", api_key="sk-ant-test", options=options
     )
-    recorder = _Recording()
+    recorder = RecordingTransport()
     handler = Handler(config, transports={"default": recorder})
     body = {"model": "my-claude-1", "input": "hi", "temperature": 0.5}
     request = HttpRequest(method="POST", path="/v1/responses", headers=JSON, body=_json.dumps(body))
@@ -408,4 +393,4 @@ def test_a_bad_gateway_override_fails_at_start_up() -> None:
         "anthropic=http://anthropic.test", api_key="sk-ant-test", options=options
     )
     with pytest.raises(ConfigError, match=r"upstreams\.default\.options\.claude_models"):
-        Handler(config, transports={"default": _Recording()})
+        Handler(config, transports={"default": RecordingTransport()})

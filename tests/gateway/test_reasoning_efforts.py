@@ -9,34 +9,18 @@ from typing import Any
 
 import pytest
 
-from apibridge import Exchange, _json
+from apibridge import _json
 from apibridge._gateway._handler import Handler, HttpRequest
 from apibridge.config import ConfigError, GatewayConfig
 from apibridge.errors import Loss
-from apibridge.model import Response
-from apibridge.transports import NO_FORWARDING, Forwarding
-from apibridge.transports.scripted import ScriptedTransport, echo
 from oracles import validate_request
-
-
-class _Recording(ScriptedTransport):
-    """Answers with ``echo`` and keeps every exchange it was given."""
-
-    def __init__(self) -> None:
-        super().__init__(responder=echo)
-        self.exchanges: list[Exchange] = []
-
-    async def complete(
-        self, exchange: Exchange, forwarding: Forwarding = NO_FORWARDING
-    ) -> Response:
-        self.exchanges.append(exchange)
-        return await super().complete(exchange, forwarding)
+from samples import RecordingTransport
 
 
 def _sent(base_url: str, body: dict[str, Any], **options: Any) -> tuple[dict[str, Any], list[Loss]]:
     """What a Chat upstream at ``base_url`` gets for a Responses client's ``body``."""
     config = GatewayConfig.single(f"chat={base_url}", api_key="sk-test", options=options)
-    recorder = _Recording()
+    recorder = RecordingTransport()
     handler = Handler(config, transports={"default": recorder})
     request = HttpRequest(
         method="POST",
@@ -85,4 +69,4 @@ def test_a_bad_effort_list_fails_at_start_up(value: Any) -> None:
         "chat=http://127.0.0.1:8000/v1", api_key="k", options={"reasoning_efforts": value}
     )
     with pytest.raises(ConfigError, match=r"options\.reasoning_efforts"):
-        Handler(config, transports={"default": _Recording()})
+        Handler(config, transports={"default": RecordingTransport()})

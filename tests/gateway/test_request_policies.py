@@ -14,10 +14,8 @@ from apibridge import Exchange, _json
 from apibridge._gateway._handler import Handler, HttpRequest
 from apibridge._gateway._policy import limit_output
 from apibridge.config import GatewayConfig, Retries, UpstreamConfig
-from apibridge.model import Response
-from apibridge.transports import NO_FORWARDING, Forwarding
 from apibridge.transports.http import HttpTransport
-from apibridge.transports.scripted import ScriptedTransport, echo
+from samples import RecordingTransport
 
 JSON = {"content-type": "application/json"}
 
@@ -60,27 +58,13 @@ def test_limits_clamp_with_a_warning() -> None:
     assert prepared.reasoning.budget_tokens == 2999
 
 
-class _Recording(ScriptedTransport):
-    """Answers with ``echo`` and keeps every exchange it was given."""
-
-    def __init__(self) -> None:
-        super().__init__(responder=echo)
-        self.exchanges: list[Exchange] = []
-
-    async def complete(
-        self, exchange: Exchange, forwarding: Forwarding = NO_FORWARDING
-    ) -> Response:
-        self.exchanges.append(exchange)
-        return await super().complete(exchange, forwarding)
-
-
 def test_backboard_upstream_gets_the_max_tokens_clamp() -> None:
     """The output limit is a request policy now: a backboard upstream gets it too (the
     thinking budget is fitted below it), where before only HTTP upstreams did."""
     config = GatewayConfig.single(
         "backboard=http://backboard.test/api", api_key="bb-key", max_output_tokens=1500
     )
-    recorder = _Recording()
+    recorder = RecordingTransport()
     handler = Handler(config, transports={"default": recorder})
     body = {
         "model": "gpt-4o",
