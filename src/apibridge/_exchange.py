@@ -257,6 +257,7 @@ class Exchange:
         claude_models: Sequence[tuple[str, Mapping[str, Any]]] = (),
         cache_breakpoints: bool | None = None,
         reasoning_efforts: tuple[str, ...] | None = None,
+        reasoning_field: str | None = None,
     ) -> Exchange:
         """Decode the client's request ``body`` (in format ``client``).
 
@@ -269,6 +270,8 @@ class Exchange:
         format's default: on for Anthropic, off for Chat and Responses.
         ``reasoning_efforts`` are the ``reasoning_effort`` words a Chat upstream takes
         (``None``: ``low``, ``medium``, ``high``, which every compatible server accepts).
+        ``reasoning_field`` is how a Chat upstream spells reasoning in the history it is sent
+        (:class:`apibridge.codecs._context.Context`; ``None``: as each message came).
         """
         client_codec, upstream_codec = get_codec(client), get_codec(upstream)
         ctx = Context(
@@ -277,6 +280,7 @@ class Exchange:
             claude_models=claude_models,
             cache_breakpoints=cache_breakpoints,
             reasoning_efforts=reasoning_efforts,
+            reasoning_field=reasoning_field,
         )
         if type(body) is not dict and not isinstance(body, Mapping):
             raise InvalidPayload("the request body must be a JSON object")

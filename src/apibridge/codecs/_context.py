@@ -43,6 +43,10 @@ class Context:
     target format's default; :mod:`apibridge.codecs._cache_markers`).
     ``reasoning_efforts`` are the ``reasoning_effort`` words a Chat upstream takes (``None``:
     ``low``, ``medium``, ``high``, which every compatible server accepts).
+    ``reasoning_field`` is how a Chat upstream spells reasoning in the assistant history it is
+    sent: ``"reasoning_content"``, ``"reasoning"``, ``"reasoning_details"`` or ``"think"``
+    (``<think>…</think>`` inside ``content``); ``None`` keeps the spelling each message came
+    with (``reasoning_content`` for reasoning from another format). Set by a server profile.
     ``upstream_betas`` collects the ``anthropic-beta`` flags an encoder's output needs (a field
     it wrote for another format's client that the Anthropic API gates behind one); the HTTP
     transport adds them to the upstream request's ``anthropic-beta`` header (:meth:`need_beta`).
@@ -56,6 +60,7 @@ class Context:
         "claude_models",
         "losses",
         "reasoning_efforts",
+        "reasoning_field",
         "request",
         "strict",
         "upstream_betas",
@@ -72,6 +77,7 @@ class Context:
         claude_models: Sequence[tuple[str, Mapping[str, Any]]] = (),
         cache_breakpoints: bool | None = None,
         reasoning_efforts: tuple[str, ...] | None = None,
+        reasoning_field: str | None = None,
     ) -> None:
         self.strict = strict
         self.losses: list[Loss] = [] if losses is None else losses
@@ -80,6 +86,7 @@ class Context:
         self.claude_models = claude_models
         self.cache_breakpoints = cache_breakpoints
         self.reasoning_efforts = reasoning_efforts
+        self.reasoning_field = reasoning_field
         self.upstream_betas: list[str] = []
 
     def __repr__(self) -> str:
