@@ -130,6 +130,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=["critical", "error", "warning", "info", "debug"],
         help="log level (default info)",
     )
+    parser.add_argument(
+        "--log-format",
+        default=os.environ.get("APIBRIDGE_LOG_FORMAT", "text"),
+        choices=["text", "json"],
+        help="log lines as text or as JSON objects, one per line, the access line with its "
+        "fields and request id (default text, or $APIBRIDGE_LOG_FORMAT)",
+    )
 
 
 def _ranged(low: int, high: int) -> Any:
@@ -217,17 +224,21 @@ def _overlay(args: argparse.Namespace) -> dict[str, str]:
     return env
 
 
-def log_config(level: str) -> dict[str, Any]:
-    """Logging for uvicorn and the gateway: one stream, plain lines, no uvicorn access log."""
+def log_config(level: str, fmt: str = "text") -> dict[str, Any]:
+    """Logging for uvicorn and the gateway: one stream, no uvicorn access log; plain lines,
+    or JSON lines with ``fmt="json"`` (:class:`apibridge.jsonlog.JsonFormatter`)."""
     level = level.upper()
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+        "formatters": {
+            "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+            "json": {"()": "apibridge.jsonlog.JsonFormatter"},
+        },
         "handlers": {
             "stderr": {
                 "class": "logging.StreamHandler",
-                "formatter": "plain",
+                "formatter": "json" if fmt == "json" else "plain",
                 "stream": "ext://sys.stderr",
             }
         },
@@ -335,12 +346,12 @@ def run(args: argparse.Namespace) -> int:
             return 2
     from apibridge import _serve_bounds
 
-    logging.config.dictConfig(log_config(args.log_level))
+    logging.config.dictConfig(log_config(args.log_level, args.log_format))
     _describe(config, workers)
     options: dict[str, Any] = {
         "host": config.server.host,
         "port": config.server.port,
-        "log_config": log_config(args.log_level),
+        "log_config": log_config(args.log_level, args.log_format),
         "access_log": False,
         "server_header": False,
         "lifespan": "on",
