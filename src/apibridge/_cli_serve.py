@@ -122,6 +122,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "$APIBRIDGE_METRICS)",
     )
     parser.add_argument(
+        "--traces",
+        action="store_true",
+        help="OpenTelemetry spans for each request and upstream call, sent by OTLP/HTTP as the "
+        "OTEL_* variables say (needs apibridge[traces]; default: $APIBRIDGE_TRACES)",
+    )
+    parser.add_argument(
         "--max-output-tokens", type=int, metavar="N", help="largest max_tokens for --upstream"
     )
     parser.add_argument(
@@ -213,6 +219,8 @@ def _overlay(args: argparse.Namespace) -> dict[str, str]:
         env["APIBRIDGE_ALLOW_OPEN"] = "1"
     if args.metrics:
         env["APIBRIDGE_METRICS"] = "1"
+    if args.traces:
+        env["APIBRIDGE_TRACES"] = "1"
     if args.allowed_host:
         env["APIBRIDGE_ALLOWED_HOSTS"] = ",".join(args.allowed_host)
     if args.cors_origin:
@@ -282,7 +290,16 @@ def app_factory() -> Any:
 
     config = load_config(env=os.environ)
     _serve_bounds.configure(config.server.header_timeout)
+    _configure_traces(config)
     return App(config)
+
+
+def _configure_traces(config: GatewayConfig) -> None:
+    """With ``server.traces``, the OpenTelemetry SDK exporting by OTLP (each process)."""
+    if config.server.traces:
+        from apibridge._gateway._traces import configure_sdk
+
+        configure_sdk()
 
 
 def refuse_open(config: GatewayConfig) -> str | None:
@@ -343,6 +360,12 @@ def run(args: argparse.Namespace) -> int:
                 "pip install 'apibridge[metrics]'",
                 file=sys.stderr,
             )
+            return 2
+    if config.server.traces:
+        try:
+            _configure_traces(config)  # checked before any worker starts
+        except ImportError as exc:
+            print(f"apibridge serve: --traces: {exc}", file=sys.stderr)
             return 2
     from apibridge import _serve_bounds
 

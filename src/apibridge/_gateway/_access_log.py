@@ -33,7 +33,7 @@ import functools
 import logging
 import re
 import time
-from typing import Protocol
+from typing import Any, Protocol
 
 import attrs
 
@@ -100,6 +100,10 @@ class CallRecord:
     observer: CallObserver | None = attrs.field(default=None, repr=False)
     #: whether a streamed answer was opened (and counted as an open stream).
     opened: bool = False
+    #: the answer's stop reason (canonical), when one came.
+    stop_reason: str | None = None
+    #: the request's open trace spans (server, then upstream client), with ``server.traces``.
+    spans: tuple[Any, ...] = attrs.field(default=(), repr=False)
 
     def note_retry(self) -> None:
         self.retries += 1
