@@ -19,7 +19,7 @@ from oracles import final_from_stream, validate_response
 
 from .recorder import LoopbackServer
 from .scripted import Call, Turn
-from .vllm_like import VllmLikeChat, refusal
+from .vllm_like import VllmLikeChat, context_refusal, prompt_tokens, refusal
 
 pytestmark = pytest.mark.acceptance
 
@@ -231,3 +231,16 @@ def test_api_key_and_models() -> None:
 def test_scripted_call_ids_look_like_vllms() -> None:
     with pytest.raises(ValueError, match="chatcmpl-tool-"):
         VllmLikeChat([Turn(calls=(Call(id="call_1", name="f", arguments="{}"),))])
+
+
+def test_prompt_plus_output_beyond_the_context_is_refused() -> None:
+    body = _body(max_tokens=1000)
+    fits = prompt_tokens(body) + 1000
+    assert context_refusal(body, fits) is None
+    refused = context_refusal(body, fits - 1)
+    assert refused is not None
+    assert f"maximum context length is {fits - 1} tokens" in refused.message
+    fake = VllmLikeChat(max_model_len=fits - 1)
+    answer = _post(fake, body)
+    assert answer.status_code == 400
+    assert answer.json()["error"]["type"] == "BadRequestError"

@@ -105,6 +105,13 @@ accepts is accepted by both.
     ``choices: []`` and ``usage``; with ``continuous_usage_stats`` too, every chunk carries
     ``usage`` (the first with the prompt tokens and 0 completion tokens). [SRV] [ENG]
 24. ``GET /v1/models`` lists ``ModelCard``\\ s with ``owned_by: "vllm"``. [ENG]
+25. A request whose prompt plus ``max_completion_tokens``/``max_tokens`` exceeds the model's
+    ``max_model_len`` is refused with a 400: "This model's maximum context length is N
+    tokens. However, you requested M output tokens and your prompt contains at least P input
+    tokens, …" ([PCC] ``build_tok_params`` passes ``max_total_tokens=max_model_len`` and the
+    requested output tokens to the tokenizer step, which checks the sum; the wording as
+    vLLM users quote it). The fake estimates the prompt as one token per 4 bytes of the
+    JSON of ``messages`` and ``tools``, and checks only when given ``max_model_len``.
 """
 
 from __future__ import annotations
@@ -130,6 +137,8 @@ __all__ = [
     "Refusal",
     "VllmBridge",
     "VllmLikeChat",
+    "context_refusal",
+    "prompt_tokens",
     "refusal",
     "vllm_bridge",
 ]
@@ -401,6 +410,25 @@ def refusal(body: Any) -> Refusal | None:
     return None
 
 
+def prompt_tokens(body: Mapping[str, Any]) -> int:
+    """Fact 25: the fake's estimate of a request's prompt tokens."""
+    return len(orjson.dumps([body.get("messages"), body.get("tools")])) // 4
+
+
+def context_refusal(body: Mapping[str, Any], max_model_len: int) -> Refusal | None:
+    """Fact 25: the refusal of a request that cannot fit a ``max_model_len`` context."""
+    wanted = body.get("max_completion_tokens") or body.get("max_tokens") or 0
+    prompt = prompt_tokens(body)
+    if prompt + wanted <= max_model_len:
+        return None
+    return Refusal(
+        f"This model's maximum context length is {max_model_len} tokens. However, you "
+        f"requested {wanted} output tokens and your prompt contains at least {prompt} input "
+        f"tokens, for a total of at least {prompt + wanted} tokens. Please reduce the length "
+        "of the input prompt or the number of requested output tokens."
+    )
+
+
 def ignored_fields(body: Mapping[str, Any]) -> set[str]:
     """Fact 1: the top-level fields vLLM accepts without using them."""
     return set(body) - KNOWN_FIELDS
@@ -434,6 +462,7 @@ class VllmLikeChat:
     (0.10-era, [P10]); it also picks that revision's answer shape. ``envelope`` is
     ``"nested"`` (0.10 and later) or ``"flat"`` (earlier). ``api_key``, when set, is required
     as ``Authorization: Bearer`` (vLLM's ``--api-key``), answered 401 otherwise.
+    ``max_model_len``, when set, is the served model's context length (fact 25).
     """
 
     def __init__(
@@ -443,6 +472,7 @@ class VllmLikeChat:
         reasoning_field: str = "reasoning",
         envelope: str = "nested",
         api_key: str | None = None,
+        max_model_len: int | None = None,
     ) -> None:
         if reasoning_field not in ("reasoning", "reasoning_content"):
             raise ValueError(f"reasoning_field: {reasoning_field!r}")
@@ -455,6 +485,7 @@ class VllmLikeChat:
         self.reasoning_field = reasoning_field
         self.envelope = envelope
         self.api_key = api_key
+        self.max_model_len = max_model_len
         self.requests: list[Any] = []
         """Every body POSTed to ``/v1/chat/completions``, parsed (``None`` if not JSON)."""
         self.refusals: list[tuple[int, Refusal]] = []
@@ -523,9 +554,12 @@ class VllmLikeChat:
             index = len(self.requests)
             self.requests.append(body)
             refused = refusal(body)
+            if refused is None and self.max_model_len is not None:
+                refused = context_refusal(body, self.max_model_len)
             if refused is not None:
                 self.refusals.append((index, refused))
-                return 400, json_type, self._error(refused.message, "Bad Request", refused.param)
+                kind = "Bad Request" if refused.param else "BadRequestError"
+                return 400, json_type, self._error(refused.message, kind, refused.param)
             ignored = ignored_fields(body)
             if ignored:
                 self.ignored.append((index, ignored))
@@ -667,12 +701,16 @@ class VllmBridge:
         """The gateway's URL as OpenAI clients take it (with ``/v1``)."""
         return self.url + "/v1"
 
-    def accepted_bodies(self, count: int | None = None) -> list[dict[str, Any]]:
+    def accepted_bodies(
+        self, count: int | None = None, *, tolerated: frozenset[str] = frozenset()
+    ) -> list[dict[str, Any]]:
         """Every request the upstream received, after checking that vLLM would have taken
-        each one (no refusal) and used every field (nothing it ignores)."""
+        each one (no refusal) and used every field but those in ``tolerated`` (fields vLLM
+        accepts and ignores, fact 1)."""
         upstream = self.upstream
         assert upstream.refusals == [], [(i, r.message) for i, r in upstream.refusals]
-        assert upstream.ignored == [], upstream.ignored
+        unused = set().union(*(fields for _, fields in upstream.ignored))
+        assert unused <= tolerated, f"vLLM would ignore {sorted(unused - tolerated)}"
         bodies = upstream.requests
         if count is not None:
             assert len(bodies) == count, bodies
@@ -686,13 +724,21 @@ def vllm_bridge(
     reasoning_field: str = "reasoning",
     envelope: str = "nested",
     options: MutableMapping[str, Any] | None = None,
+    max_model_len: int | None = None,
+    max_output_tokens: int | None = None,
 ) -> Iterator[VllmBridge]:
     """apibridge (a ``chat`` upstream, no retries) in front of a :class:`VllmLikeChat`.
 
-    ``options`` become the upstream's ``options`` (empty: the generic Chat upstream).
+    ``options`` become the upstream's ``options`` (empty: the generic Chat upstream);
+    ``max_output_tokens`` the upstream's output cap in the gateway; ``max_model_len`` the
+    fake model's context length (fact 25).
     """
     upstream = VllmLikeChat(
-        script, reasoning_field=reasoning_field, envelope=envelope, api_key=UPSTREAM_KEY
+        script,
+        reasoning_field=reasoning_field,
+        envelope=envelope,
+        api_key=UPSTREAM_KEY,
+        max_model_len=max_model_len,
     )
     with LoopbackServer(upstream) as server:
         config = GatewayConfig.single(
@@ -700,6 +746,7 @@ def vllm_bridge(
             api_key=UPSTREAM_KEY,
             retries=Retries(attempts=0, backoff=0.05, backoff_max=0.2),
             options=dict(options or {}),
+            max_output_tokens=max_output_tokens,
         )
         with LoopbackServer(App(config)) as gateway:
             yield VllmBridge(url=gateway.url, upstream=upstream)
