@@ -104,7 +104,7 @@ accepts is accepted by both.
 23. Usage in a stream only with ``stream_options.include_usage``: a last chunk with
     ``choices: []`` and ``usage``; with ``continuous_usage_stats`` too, every chunk carries
     ``usage`` (the first with the prompt tokens and 0 completion tokens). [SRV] [ENG]
-24. ``GET /v1/models`` lists ``ModelCard``\\ s with ``owned_by: "vllm"``. [ENG]
+24. ``GET /v1/models`` lists ``ModelCard`` entries with ``owned_by: "vllm"``. [ENG]
 25. A request whose prompt plus ``max_completion_tokens``/``max_tokens`` exceeds the model's
     ``max_model_len`` is refused with a 400: "This model's maximum context length is N
     tokens. However, you requested M output tokens and your prompt contains at least P input
