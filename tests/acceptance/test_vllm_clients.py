@@ -152,3 +152,33 @@ def test_codex_reasoning_answer(tmp_path: Path) -> None:
     assert answer == "2 + 2 = 4."
     assert "What is 2 + 2?" in wire.user_text("chat", body)
     assert body.get("reasoning_effort") in (None, "low", "medium", "high")
+
+
+# ---------------------------------------------------------------------- vLLM's refusals
+
+
+@requires("claude")
+@pytest.mark.parametrize("envelope", ["nested", "flat"])
+def test_claude_code_shows_vllms_context_refusal(envelope: str, tmp_path: Path) -> None:
+    # Without an output cap, Claude Code's 32000 output tokens do not fit a 32K model: vLLM
+    # answers 400 (in either envelope) and Claude Code reports the provider's own words.
+    with vllm_bridge([Turn(text="unused")], envelope=envelope, max_model_len=32768) as gateway:
+        run = _claude(gateway, "Say hi.", tmp_path, [])
+        refusals = list(gateway.upstream.refusals)
+    result = run.json()
+    assert run.returncode != 0 or result["is_error"] is True, run.summary()
+    assert result["api_error_status"] == 400, run.summary()
+    assert "maximum context length is 32768 tokens" in result["result"], run.summary()
+    assert len(refusals) == 1
+
+
+@requires("codex")
+@pytest.mark.parametrize("envelope", ["nested", "flat"])
+def test_codex_shows_vllms_context_refusal(envelope: str, tmp_path: Path) -> None:
+    with vllm_bridge([Turn(text="unused")], envelope=envelope, max_model_len=4096) as gateway:
+        run = run_codex(gateway.openai_url, "Say hi.", workdir=tmp_path, timeout=60)
+        refusals = list(gateway.upstream.refusals)
+    assert run.returncode != 0, run.summary()
+    assert not run.timed_out, run.summary()
+    assert "maximum context length is 4096 tokens" in run.stderr, run.summary()
+    assert len(refusals) == 1
