@@ -9,12 +9,15 @@ stream accumulator, so a failing scenario points at the gateway, not at the fake
 from __future__ import annotations
 
 import json
+import warnings
+from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
 import pytest
 
+from apibridge import convert_request
 from oracles import final_from_stream, validate_response
 
 from .recorder import LoopbackServer
@@ -244,3 +247,116 @@ def test_prompt_plus_output_beyond_the_context_is_refused() -> None:
     answer = _post(fake, body)
     assert answer.status_code == 400
     assert answer.json()["error"]["type"] == "BadRequestError"
+
+
+# -------------------------------------------- what a generic Chat upstream sends to vLLM
+
+_FIXTURES = Path(__file__).parents[1] / "fixtures"
+_HI = [{"role": "user", "content": "hi"}]
+_F = {"name": "f", "input_schema": {"type": "object"}}
+_RF = [
+    {"type": "function", "name": "f", "parameters": {"type": "object"}},
+    {"type": "function", "name": "g", "parameters": {"type": "object"}},
+]
+
+#: Client requests beside the fixtures: every effort word and tool_choice shape.
+VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
+    **{
+        f"responses effort {e}": (
+            "responses",
+            {"model": "m", "input": "hi", "reasoning": {"effort": e}},
+        )
+        for e in ("none", "minimal", "low", "medium", "high", "xhigh", "max")
+    },
+    **{
+        f"anthropic effort {e}": (
+            "anthropic",
+            {"model": "m", "max_tokens": 99, "messages": _HI, "output_config": {"effort": e}},
+        )
+        for e in ("low", "medium", "high", "xhigh", "max")
+    },
+    **{
+        f"anthropic budget {b}": (
+            "anthropic",
+            {
+                "model": "m",
+                "max_tokens": 32000,
+                "messages": _HI,
+                "thinking": {"type": "enabled", "budget_tokens": b},
+            },
+        )
+        for b in (1024, 12000, 31999)
+    },
+    **{
+        f"anthropic tool_choice {c['type']}": (
+            "anthropic",
+            {"model": "m", "max_tokens": 99, "messages": _HI, "tools": [_F], "tool_choice": c},
+        )
+        for c in (
+            {"type": "auto"},
+            {"type": "any"},
+            {"type": "tool", "name": "f"},
+            {"type": "none"},
+        )
+    },
+    "anthropic tool_choice without tools": (
+        "anthropic",
+        {"model": "m", "max_tokens": 99, "messages": _HI, "tool_choice": {"type": "auto"}},
+    ),
+    "responses tool_choice allowed_tools": (
+        "responses",
+        {
+            "model": "m",
+            "input": "hi",
+            "tools": _RF,
+            "tool_choice": {"type": "allowed_tools", "mode": "auto", "tools": [_RF[0]]},
+        },
+    ),
+    "responses tool_choice function": (
+        "responses",
+        {
+            "model": "m",
+            "input": "hi",
+            "tools": _RF,
+            "tool_choice": {"type": "function", "name": "f"},
+        },
+    ),
+}
+
+#: What apibridge's generic Chat encoding sends today that vLLM refuses (findings for the
+#: vLLM server profile; a fix removes an entry, a new refusal fails the test).
+KNOWN_REFUSED: dict[str, str] = {
+    "anthropic/request_images_documents.json": "content part type: 'file'",
+    "responses/request_images_files.json": "content part type: 'file'",
+    "chat/request_vision_files_audio.json": "content part type: 'file'",
+    "chat/request_custom_tools_allowed.json": "tools.0",
+    "anthropic tool_choice without tools": "`tools` must be set",
+    "responses tool_choice allowed_tools": "Invalid value for `function`",
+}
+
+
+def _client_requests() -> dict[str, tuple[str, dict[str, Any]]]:
+    found = dict(VARIANTS)
+    for fmt in ("anthropic", "responses", "chat"):
+        for path in sorted((_FIXTURES / fmt).glob("*request*.json")):
+            body = json.loads(path.read_text())["body"]
+            if "messages" in body or "input" in body:
+                found[f"{fmt}/{path.name}"] = (fmt, body)
+    return found
+
+
+def test_what_generic_chat_sends_vllm_takes() -> None:
+    refused: dict[str, str] = {}
+    for name, (fmt, body) in _client_requests().items():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            sent = convert_request(body, source=fmt, target="chat")
+        why = refusal(sent)
+        if why is not None:
+            refused[name] = why.message
+    unexpected = {
+        name: message
+        for name, message in refused.items()
+        if name not in KNOWN_REFUSED or KNOWN_REFUSED[name] not in message
+    }
+    assert unexpected == {}
