@@ -4,9 +4,11 @@ The upstream is :class:`~.vllm_like.VllmLikeChat`: it refuses with a 400 whateve
 request model refuses, notes the fields vLLM would silently ignore, and answers in vLLM's
 dialect (``chatcmpl-tool-`` call ids, ``reasoning`` or the older ``reasoning_content``).
 Each scenario checks what the user sees (exit status, the answer) and that every request
-reached the upstream whole: nothing vLLM would refuse or ignore
-(:meth:`~.vllm_like.VllmBridge.accepted_bodies`), the tool call and its real output in the
-history, and the reasoning replayed under one of vLLM's spellings.
+reached the upstream whole: nothing vLLM would refuse, no field it would ignore beyond the
+ones a scenario lists (:meth:`~.vllm_like.VllmBridge.accepted_bodies`), the tool call and its
+real output in the history, and the reasoning replayed under one of vLLM's spellings. The
+last scenarios make vLLM refuse (a context too small) and check that the user reads vLLM's
+own words.
 
 The gateway runs with a generic ``chat`` upstream; the assertions hold as well for a
 vLLM server profile, which changes how things are spelled, not what arrives.
@@ -35,7 +37,7 @@ FIELDS = ["reasoning", "reasoning_content"]
 
 # Fields the generic Chat upstream passes on from a Codex request that vLLM accepts but
 # ignores (its request model has no such field; it only logs them): harmless, but nothing
-# happens. A vLLM server profile would not send them.
+# happens. A vLLM server profile need not send them.
 CODEX_IGNORED_BY_VLLM = frozenset({"prompt_cache_key", "store", "verbosity", "web_search_options"})
 
 
