@@ -9,7 +9,8 @@ Sections (both by default):
   (``tests/gateway/fuzz_requests.py``): answers counted by outcome and endpoint; a crash, a
   5xx of apibridge's own or an error body the client's SDK cannot parse is a failure;
 - ``faults``: re-runs the upstream-fault, canary-key and client-disconnect tests
-  (``tests/gateway/test_faults.py``, ``test_key_leaks.py``, ``test_client_disconnect.py``)
+  (``tests/gateway/test_faults.py``, ``test_utf8_faults.py``, ``test_key_leaks.py``,
+  ``test_client_disconnect.py``)
   under pytest and prints, for each fault, what each client format sees and how many test
   cases proved it this run.
 
@@ -37,7 +38,12 @@ for _path in (ROOT / "tests" / "gateway", ROOT / "tests", ROOT / "src"):
         sys.path.insert(0, str(_path))
 
 SECTIONS = ("fuzz", "faults")
-FAULT_FILES = ("test_faults.py", "test_key_leaks.py", "test_client_disconnect.py")
+FAULT_FILES = (
+    "test_faults.py",
+    "test_utf8_faults.py",
+    "test_key_leaks.py",
+    "test_client_disconnect.py",
+)
 
 # fault → (what an Anthropic / Chat / Responses client sees, the tests that prove it). The
 # client-visible result is the same shape in every client format, each in its own envelope.
@@ -75,6 +81,22 @@ FAULTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         "huge line (9 MiB event)",
         "HTTP 502 naming the 8 MiB limit before the first event; in-band error after it",
         ("test_faults.py::test_oversized_upstream_event_is_a_502_in_the_client_format",),
+    ),
+    (
+        "cut UTF-8 (every multi-byte character split at each of its bytes across reads)",
+        "the text intact, no U+FFFD (whole and streamed, every upstream format)",
+        (
+            "test_utf8_faults.py::test_characters_cut_at_every_byte_reach_every_client_format_intact",
+        ),
+    ),
+    (
+        "invalid UTF-8 (stray, cut-short, overlong, surrogate bytes)",
+        "HTTP 502 saying *not valid UTF-8* (whole, or stream before its first event); "
+        "in-band error after it; never silently U+FFFD",
+        (
+            "test_utf8_faults.py::test_invalid_utf8_in_a_whole_answer_is_a_502_in_the_client_format",
+            "test_utf8_faults.py::test_invalid_utf8_in_a_stream_is_a_502_before_the_first_event_and_in_band_after",
+        ),
     ),
     (
         "429 with Retry-After ≤ limit",
@@ -158,7 +180,6 @@ FAULTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ),
 )
 NOT_COVERED = (
-    "cut UTF-8 (a multi-byte character split across chunks, or invalid UTF-8 from the upstream)",
     "a stream that ends cleanly without its terminal event",
     "1,000 random client disconnects timed (upstream closed within 100 ms p99)",
     "a soak with RSS before/after (`python -m benchmarks --only process` measures RSS "
