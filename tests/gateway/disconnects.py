@@ -120,8 +120,7 @@ class _UpstreamConnection(asyncio.Protocol):
         self.current: int | None = None  # the id of the request being answered
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = transport  # type: ignore[assignment]  # (uvloop's is no subclass)
         self.upstream.open += 1
         self.upstream.connections += 1
 
@@ -200,8 +199,9 @@ def _head(status: int, kind: bytes, length: int | None = None) -> bytes:
 
 
 class SlowUpstream:
-    """See the module docstring. ``open``: connections open now; ``closed_at[id]``: when the
-    connection answering request ``id`` closed before the answer ended (loop time)."""
+    """See the module docstring. ``open``: connections open now; :meth:`arrival` and
+    :meth:`close_of`: when request ``id`` arrived, and when the connection answering it
+    closed before the answer ended (``time.perf_counter()``)."""
 
     def __init__(self) -> None:
         self.open = 0
@@ -233,12 +233,12 @@ class SlowUpstream:
     def arrived(self, number: int) -> None:
         future = self._future(self._arrivals, number)
         if not future.done():
-            future.set_result(asyncio.get_running_loop().time())
+            future.set_result(time.perf_counter())
 
     def lost(self, number: int) -> None:
         future = self._future(self._closes, number)
         if not future.done():
-            future.set_result(asyncio.get_running_loop().time())
+            future.set_result(time.perf_counter())
 
     async def arrival(self, number: int) -> float:
         return await self._future(self._arrivals, number)
@@ -293,12 +293,19 @@ def _rss_kib() -> int:
     return 0
 
 
+#: the soak's store bound: full after any warm-up, so that the store's growth (by design, up
+#: to its bounds) is over before RSS is watched, while storing and evicting go on
+STORE_MAX_ITEMS = 20
+
+
 def gateway_app(upstream_root: str) -> Probed:
-    """The gateway every ``<fmt>-model`` of which leads to the upstream at ``upstream_root``."""
+    """The gateway every ``<fmt>-model`` of which leads to the upstream at ``upstream_root``
+    (stored responses bounded to :data:`STORE_MAX_ITEMS`)."""
     from apibridge.asgi import App
 
-    roots = dict.fromkeys(UPSTREAM_FORMATS, upstream_root)
-    return Probed(App(make_config(roots, client_keys=(CLIENT_KEY,))))
+    config = make_config(dict.fromkeys(UPSTREAM_FORMATS, upstream_root), client_keys=(CLIENT_KEY,))
+    server = attrs.evolve(config.server, store_max_items=STORE_MAX_ITEMS)
+    return Probed(App(attrs.evolve(config, server=server)))
 
 
 def serve_process(port: int, upstream_root: str) -> None:
@@ -352,8 +359,7 @@ class _Client(asyncio.Protocol):
         self.waiter: tuple[int, asyncio.Future[None]] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = transport  # type: ignore[assignment]  # (uvloop's is no subclass)
 
     def data_received(self, data: bytes) -> None:
         self.received += data
@@ -401,7 +407,10 @@ def _request(port: int, fmt: str, model: str, text: str, *, stream: bool) -> byt
 
 
 async def _connect(port: int) -> _Client:
-    _, client = await asyncio.get_running_loop().create_connection(_Client, "127.0.0.1", port)
+    transport, client = await asyncio.get_running_loop().create_connection(
+        _Client, "127.0.0.1", port
+    )
+    client.transport = transport  # type: ignore[assignment]  # (uvloop: connection_made later)
     return client
 
 
@@ -424,6 +433,7 @@ class Tally:
     requests: int = 0
     seconds: float = 0.0
     latencies: list[float] = attrs.field(factory=list)  # client close → upstream close, s
+    by_phase: dict[str, list[float]] = attrs.field(factory=dict)  # the same, by phase
     never_closed: int = 0
     phases: Counter[str] = attrs.field(factory=Counter)
     outcomes: Counter[str] = attrs.field(factory=Counter)
@@ -432,8 +442,10 @@ class Tally:
     rss: dict[str, int] = attrs.field(factory=dict)
     failures: list[str] = attrs.field(factory=list)
 
-    def percentile(self, q: float) -> float:
-        ordered = sorted(self.latencies)
+    def percentile(self, q: float, phase: str | None = None) -> float:
+        """The ``q`` quantile of the close times (of one phase), nearest rank."""
+        values = self.latencies if phase is None else self.by_phase.get(phase, [])
+        ordered = sorted(values)
         if not ordered:
             return float("nan")
         return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -515,10 +527,11 @@ async def _leave(
         client.transport.abort()
         return
     status = client.status()
-    tally.phases["before the status line" if status is None else "after events"] += 1
+    phase = "before the status line" if status is None else "after events"
+    tally.phases[phase] += 1
     if status not in (None, 200):
         tally.failures.append(f"request {number} got {status}: {bytes(client.received)[:300]!r}")
-    left = asyncio.get_running_loop().time()
+    left = time.perf_counter()
     if rng.random() < 0.5:
         client.transport.abort()  # a reset
     else:
@@ -530,6 +543,7 @@ async def _leave(
         tally.failures.append(f"request {number} ({fmt} → {upstream_format}): upstream open")
     else:
         tally.latencies.append(max(closed - left, 0.0))
+        tally.by_phase.setdefault(phase, []).append(max(closed - left, 0.0))
     upstream.forget(number)
 
 
