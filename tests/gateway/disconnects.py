@@ -269,6 +269,7 @@ class Probed:
                 "tasks": len(asyncio.all_tasks()) - 1,  # not this request's own
                 "fds": len(os.listdir("/proc/self/fd")),
                 "rss_kib": _rss_kib(),
+                "cpu_ms": round(time.process_time() * 1000),
             }
             payload = json.dumps(found).encode()
             await send(
