@@ -68,7 +68,7 @@ ENDPOINT = {
     "responses": "/v1/responses",
 }
 _PATH_FORMAT = {path: fmt for fmt, path in ENDPOINT.items()}
-INTERVAL = 0.01  # between the deltas of a slow stream
+INTERVAL = 0.025  # between the deltas of a slow stream
 #: a close the upstream has not seen after this long counts as never seen (a hang)
 HANG = 5.0
 _DIRECTIVE = re.compile(rb"#(\d+)#(\w+)#(\d+)#")
@@ -206,6 +206,7 @@ class SlowUpstream:
     def __init__(self) -> None:
         self.open = 0
         self.connections = 0
+        self.port = 0
         self.server: asyncio.Server | None = None
         self._arrivals: dict[int, asyncio.Future[float]] = {}
         self._closes: dict[int, asyncio.Future[float]] = {}
@@ -215,8 +216,8 @@ class SlowUpstream:
         self.server = await loop.create_server(
             lambda: _UpstreamConnection(self), "127.0.0.1", 0, backlog=1024
         )
-        port = self.server.sockets[0].getsockname()[1]
-        return f"http://127.0.0.1:{port}"
+        self.port = int(self.server.sockets[0].getsockname()[1])
+        return f"http://127.0.0.1:{self.port}"
 
     async def stop(self) -> None:
         if self.server is not None:
@@ -508,11 +509,15 @@ async def _leave(
     *,
     first_ms: tuple[int, int],
     events: tuple[int, int],
+    direct: int | None = None,
 ) -> None:
-    """One streamed request, left at a random moment; its close timed."""
+    """One streamed request, left at a random moment; its close timed. ``direct``: the
+    upstream's port, to call it without the gateway (the harness's own floor)."""
     fmt, upstream_format = rng.choice(FORMATS), rng.choice(UPSTREAM_FORMATS)
     early = rng.random() < 0.5
     first = rng.randint(*first_ms)
+    if direct is not None:
+        fmt, port = upstream_format, direct
     client = await _connect(port)
     assert client.transport is not None
     text = f"#{number}#slow#{first}#"
@@ -529,6 +534,8 @@ async def _leave(
         return
     status = client.status()
     phase = "before the status line" if status is None else "after events"
+    if direct is not None:
+        phase = "no gateway"
     tally.phases[phase] += 1
     if status not in (None, 200):
         tally.failures.append(f"request {number} got {status}: {bytes(client.received)[:300]!r}")
@@ -543,7 +550,8 @@ async def _leave(
         tally.never_closed += 1
         tally.failures.append(f"request {number} ({fmt} → {upstream_format}): upstream open")
     else:
-        tally.latencies.append(max(closed - left, 0.0))
+        if direct is None:
+            tally.latencies.append(max(closed - left, 0.0))
         tally.by_phase.setdefault(phase, []).append(max(closed - left, 0.0))
     upstream.forget(number)
 
@@ -556,27 +564,33 @@ async def disconnects(
     seed: int = 0,
     concurrency: int = 16,
     first_ms: tuple[int, int] = (20, 200),
-    events: tuple[int, int] = (1, 20),
+    events: tuple[int, int] = (1, 10),
+    floor: int = 0,
 ) -> Tally:
     """``count`` streamed requests through the gateway at ``root``, each left at a random
     moment (half before the status line: the upstream's first event comes ``first_ms``
-    milliseconds after the request; half after ``events`` events); see :class:`Tally`."""
+    milliseconds after the request; half after ``events`` events); see :class:`Tally`.
+    ``floor``: as many more, mixed in, sent to the upstream directly (phase ``no gateway``):
+    how long the harness itself takes to see a close, on the same loop under the same load."""
     port = int(root.rsplit(":", 1)[1])
     rng = random.Random(seed)
     tally = Tally(requests=count)
     tally.before = await _warm(root, upstream)
     gate = asyncio.Semaphore(concurrency)
-    seeds = [rng.random() for _ in range(count)]
+    seeds = [rng.random() for _ in range(count + floor)]
+    order = list(range(count + floor))
+    rng.shuffle(order)
 
     async def one(number: int) -> None:
         async with gate:
             await _leave(
                 port, upstream, number, random.Random(seeds[number]), tally,
                 first_ms=first_ms, events=events,
+                direct=upstream.port if number >= count else None,
             )  # fmt: skip
 
     started = time.perf_counter()
-    await asyncio.gather(*(one(n) for n in range(count)))
+    await asyncio.gather(*(one(n) for n in order))
     tally.seconds = time.perf_counter() - started
     tally.after = await _settled(root, upstream, tally.before)
     tally.failures += [f"left behind: {x}" for x in _left_behind(tally.before, tally.after)]

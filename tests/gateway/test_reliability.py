@@ -67,7 +67,7 @@ def test_the_page_shows_what_the_command_prints() -> None:
         assert f"\n{title}\n" in page, title
     for _, label in reliability.LEFT_BEHIND:
         assert page.count(f"| {label} |") >= 2, label  # the disconnects' and the soak's
-    for label in ("before the status line", "after 1-20 events", "all"):
+    for label in ("before the status line", "after 1-10 events", "all", reliability.FLOOR_LABEL):
         assert f"\n| {label} |" in page, label
     assert "| RSS at the start | after warm-up | half-way | at the end |" in page
     for option in ("--only disconnects", "--only soak", "--disconnects", "--soak"):
@@ -92,7 +92,9 @@ def test_the_disconnect_and_soak_sections_run_short() -> None:
     assert lines[0] == reliability.DISCONNECTS_TITLE
     assert raw["examples"] == []
     assert raw["never_closed"] == 0
-    assert sum(raw["phases"].values()) == 40
+    phases = raw["phases"]
+    assert phases["before the status line"] + phases["after events"] == 40
+    assert phases["no gateway"] == 8  # the floor: a fifth more, straight to the upstream
     assert raw["after"]["in_flight"] == raw["after"]["streams_open"] == 0
     lines, raw = reliability.soak_section(120)
     print("\n".join(lines))
