@@ -19,7 +19,8 @@ Sections (all by default):
   moment (before the status line or after some events): the time from the client's close to
   the upstream seeing its connection closed (p50/p99/max; the target is p99 < 100 ms), and
   what was left behind (requests in flight, open streams, asyncio tasks, file descriptors of
-  the gateway; open upstream connections), before and after (``tests/gateway/disconnects.py``);
+  the gateway; upstream connections still answering a request), before and after
+  (``tests/gateway/disconnects.py``);
 - ``soak``: ``N`` mixed requests (default 20,000: whole, streamed, left mid-stream, refused,
   upstream errors) through the same set-up, and the gateway's RSS at the start, after a
   warm-up, half-way and at the end.
@@ -200,7 +201,8 @@ LEFT_BEHIND = (
     ("streams_open", "gateway: streams open"),
     ("tasks", "gateway: asyncio tasks"),
     ("fds", "gateway: file descriptors"),
-    ("upstream_open", "upstream: connections open"),
+    ("upstream_busy", "upstream: connections answering a request"),
+    ("upstream_idle", "upstream: idle keep-alive connections (the gateway's pool)"),
 )
 DISCONNECTS_TITLE = "## Client disconnects, timed"
 FLOOR_LABEL = "floor: no gateway, straight to the upstream"
