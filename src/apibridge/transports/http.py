@@ -467,7 +467,7 @@ class HttpTransport:
         self, exchange: Exchange, response: httpx.Response, first_wait: float
     ) -> AsyncIterator[Event]:
         """Canonical events from ``response``'s SSE body; failures end it with a StreamError."""
-        frames = SSEDecoder()
+        frames = SSEDecoder(strict=True)  # bytes that are not UTF-8: an error, not U+FFFD
         decoder = exchange.stream_decoder()  # client tool names in its events
         name = self.config.name
         idle = self.config.timeouts.idle
