@@ -43,15 +43,23 @@ from apibridge.errors import InvalidPayload
 from apibridge.model import PartDelta, RedactedThinkingPart, TextPart, ThinkingPart
 
 __all__ = [
+    "CLOSE",
     "DETAILS",
     "DIALECTS",
+    "KEY",
+    "MIRROR",
+    "OPEN",
     "THINK",
     "DetailsStream",
     "ReasoningWriter",
     "ThinkSplitter",
+    "coalesce",
     "details_part",
+    "read_details",
     "read_reasoning",
+    "reads_think",
     "split_think",
+    "think_part",
 ]
 
 #: the values of ``Context.reasoning_field``.

@@ -1,7 +1,9 @@
 """Chat Completions answers (``chat.completion`` bodies) ↔ canonical :class:`Response`.
 
 Theory of operation. ``choices[0].message`` becomes ``[ThinkingPart] + TextPart (annotations →
-citations) + [RefusalPart] + ToolCallParts`` (``_messages.decode_assistant``);
+citations) + [RefusalPart] + ToolCallParts`` (``_messages.decode_assistant``; ``<think>`` blocks
+in the content are thinking parts where they stood while the upstream's dialect is unknown or
+``think``, see ``_reasoning_dialects``);
 ``finish_reason`` maps through :data:`~apibridge.codecs.chat._wire.FINISH_TO_STOP` (a tool call
 means ``tool_use`` unless ``length`` or ``content_filter`` cut the turn short; vLLM's
 ``stop_reason`` string is the stop sequence); ``usage`` keeps OpenAI's meaning through
