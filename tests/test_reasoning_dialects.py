@@ -533,3 +533,12 @@ def test_a_chat_client_streams_reasoning_details_whole_at_the_part_end() -> None
     assert "".join(d.get("reasoning_content") or "" for d in deltas) == "First, the units."
     (entries,) = [d["reasoning_details"] for d in deltas if "reasoning_details" in d]
     assert entries == CLAUDE_DETAILS
+
+
+@pytest.mark.parametrize("content", ["Let me check <", "<think>plan</think>Calling <", "a </"])
+def test_a_tail_held_back_as_maybe_a_tag_stays_before_the_tool_call(content: str) -> None:
+    call = {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+    whole = decode_whole({"content": content, "tool_calls": [call]})
+    streamed = decode_stream([{"content": content}, {"tool_calls": [{"index": 0, **call}]}])
+    assert streamed.content == whole.content
+    assert streamed.content[-2] == TextPart(text=content.rsplit(">", 1)[-1])

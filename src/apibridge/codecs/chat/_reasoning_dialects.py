@@ -229,6 +229,11 @@ class ThinkSplitter:
             out.append((self.inside, buffer[: len(buffer) - keep]))
         return out
 
+    def before(self, delta: Mapping[str, Any]) -> list[tuple[bool, str]]:
+        """The held-back tail, when a stream ``delta`` brings a tool call or a refusal (which
+        come after it); nothing otherwise (more content may complete the tag)."""
+        return self.flush() if delta.get("tool_calls") or delta.get("refusal") else []
+
     def flush(self) -> list[tuple[bool, str]]:
         """The held-back tail, at the end of the content (a tag that never completed is text)."""
         held, self.pending = self.pending, ""

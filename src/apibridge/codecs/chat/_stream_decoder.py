@@ -12,10 +12,9 @@ after), one chunk with ``finish_reason``, a usage chunk (``choices: []``) when t
 *Decoding.* The first chunk with choices (or usage) is ``MessageStart``; an earlier chunk
 without either (Azure's ``prompt_filter_results`` preamble) only lends its fields to it.
 Reasoning, text and refusal are single-stream parts: a new kind of part starts when its first
-delta arrives and the previous single-stream part stops. OpenRouter's ``reasoning_details``
-fragments join into whole entries, given with the thinking part's ``PartStop``, and
-``<think>`` blocks in ``content`` (read while the upstream's dialect is unknown or ``think``)
-are thinking parts however the chunks cut the tags (``_reasoning_dialects``). Tool calls may
+delta arrives and the previous single-stream part stops. ``reasoning_details`` fragments join
+into whole entries (in the thinking part's ``PartStop``); ``<think>`` blocks in ``content`` are
+thinking parts however chunks cut the tags (``_reasoning_dialects``). Tool calls may
 interleave (calls 0 and 1 alternating, several calls in one chunk); each stays open until
 ``finish_reason``. A call opens when its name is known (arguments that come first are held);
 a function call to a client's free-form tool that the encoder sent as a function
@@ -361,6 +360,9 @@ class StreamDecoder:
                 self._report("delta", "content arrived after finish_reason")
             return []
         out: list[Event] = []
+        think = self._think
+        if think is not None and think.pending:  # a tail held back came before a call
+            out.extend(self._content(think.before(delta), ()))
         slots = self._slots
         details = delta.get("reasoning_details")
         if details:  # OpenRouter: its plain ``reasoning`` beside it is the same text
@@ -384,7 +386,6 @@ class StreamDecoder:
         if value is not None and type(value) is not str:
             opt_str(value, "choices[0].delta.content")
         scores = _content_logprobs(choice.get("logprobs"))
-        think = self._think
         if value and think is not None and not think.quiet(value):
             out.extend(self._content(think.feed(value), scores))
             scores = ()
@@ -434,8 +435,7 @@ class StreamDecoder:
         index = self._slots["thinking"]
         if index is None or self._details is None:
             out.extend(self._close_single())
-            index = self._open_part()
-            self._slots["thinking"] = index
+            self._slots["thinking"] = index = self._open_part()
             self._details = DetailsStream()
             out.append(PartStart(index=index, part=ThinkingPart(text="")))
         out.extend(self._details.feed(raw, index, "choices[0].delta.reasoning_details"))
