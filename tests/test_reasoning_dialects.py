@@ -457,23 +457,6 @@ def test_fidelity_27_reasoning_details_replay_through_an_anthropic_client(
     assert lost == []
 
 
-@pytest.mark.parametrize("entries", [CLAUDE_DETAILS, OPENAI_DETAILS], ids=["claude", "openai"])
-def test_fidelity_27_streamed_reasoning_details_replay_through_an_anthropic_client(
-    entries: list[dict[str, Any]],
-) -> None:
-    chunks = [chunk({"role": "assistant", "content": ""})]
-    chunks += [chunk(d) for d in _fragments(entries, 5)]
-    chunks += [chunk({"content": "42"}), chunk({}, "stop")]
-    data = b"".join(
-        apibridge.convert_stream([sse_bytes(chunks)], source="chat", target="anthropic")
-    )
-    final = final_from_stream("anthropic", data)  # the SDK's own accumulator
-    content = [block.model_dump(exclude_none=True) for block in final.content]
-    out, lost = to_chat(anthropic_request(content), "anthropic", None)
-    assert assistant(out)["reasoning_details"] == entries
-    assert lost == []
-
-
 def test_reasoning_details_replay_through_a_responses_client() -> None:
     message = {"content": "42", "reasoning_details": CLAUDE_DETAILS}
     answer = apibridge.convert_response(chat_answer(message), source="chat", target="responses")
@@ -542,3 +525,60 @@ def test_a_tail_held_back_as_maybe_a_tag_stays_before_the_tool_call(content: str
     streamed = decode_stream([{"content": content}, {"tool_calls": [{"index": 0, **call}]}])
     assert streamed.content == whole.content
     assert streamed.content[-2] == TextPart(text=content.rsplit(">", 1)[-1])
+
+
+def _replayed(target: str, chunks: list[dict[str, Any]]) -> tuple[dict[str, Any], list]:
+    """The Chat upstream's stream through a ``target`` client (its SDK accumulating it), and
+    that client's next request back to the upstream: the assistant message and the losses."""
+    data = b"".join(apibridge.convert_stream([sse_bytes(chunks)], source="chat", target=target))
+    final = final_from_stream(target, data)
+    if target == "anthropic":
+        content = [block.model_dump(exclude_none=True) for block in final.content]
+        out, lost = to_chat(anthropic_request(content), "anthropic", None)
+    else:
+        items = [item.model_dump(exclude_none=True) for item in final.output]
+        body = {"model": "m", "input": [{"role": "user", "content": "q"}, *items]}
+        validate_request("responses", body)
+        out, lost = to_chat(body, "responses", None)
+    return assistant(out), lost
+
+
+@pytest.mark.parametrize("target", ["anthropic", "responses"])
+@pytest.mark.parametrize("entries", [CLAUDE_DETAILS, OPENAI_DETAILS], ids=["claude", "openai"])
+def test_fidelity_27_streamed_reasoning_details_replay_through_either_client(
+    target: str, entries: list[dict[str, Any]]
+) -> None:
+    chunks = [chunk({"role": "assistant", "content": ""})]
+    chunks += [chunk(d) for d in _fragments(entries, 5)]
+    chunks += [chunk({"content": "42"}), chunk({}, "stop")]
+    message, lost = _replayed(target, chunks)
+    assert message["reasoning_details"] == entries
+    assert lost == []
+
+
+@pytest.mark.parametrize("target", ["anthropic", "responses"])
+def test_streamed_think_tags_replay_through_either_client(target: str) -> None:
+    content = "<think>Units first.</think>A furlong is 201 m."
+    chunks = [chunk({"role": "assistant", "content": ""})]
+    chunks += [chunk(d) for d in streamed_content(content, [4, 12, 30])] + [chunk({}, "stop")]
+    message, lost = _replayed(target, chunks)
+    assert message["content"] == content
+    assert lost == []
+
+
+def test_a_chat_clients_reasoning_details_reach_a_chat_upstream_as_they_came() -> None:
+    body = {
+        "model": "m",
+        "messages": [
+            {"role": "user", "content": "q"},
+            {"role": "assistant", "content": "42", "reasoning_details": OPENAI_DETAILS},
+            {"role": "user", "content": "more"},
+        ],
+    }
+    for field in (None, "reasoning_details"):
+        out, lost = to_chat(body, "chat", field)
+        assert out["messages"] == body["messages"]
+        assert lost == []
+    out, lost = to_chat(body, "chat", "reasoning_content")
+    assert assistant(out)["reasoning_content"] == "Checked the units."  # the summary
+    assert "messages[1].content[0].reasoning_details" in lost
