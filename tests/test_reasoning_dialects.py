@@ -220,7 +220,7 @@ def _fragments(entries: list[dict[str, Any]], size: int) -> list[dict[str, Any]]
             continue
         head = {k: v for k, v in entry.items() if k not in (grows, "signature")}
         value = entry[grows]
-        for at in range(0, len(value), size):
+        for at in range(0, max(len(value), 1), size):  # an empty entry still comes once
             piece = value[at : at + size]
             delta: dict[str, Any] = {"reasoning_details": [{**head, grows: piece}]}
             if grows == "text":
@@ -243,6 +243,35 @@ def test_fidelity_27_streamed_reasoning_details_agree_with_the_whole_answer(
     (thinking, _) = streamed.content
     assert isinstance(thinking, ThinkingPart)
     assert thinking.extras["chat"]["_details"] == entries  # the signature and data whole
+
+
+ENTRIES = st.lists(
+    st.one_of(
+        st.fixed_dictionaries(
+            {"type": st.just("reasoning.text"), "text": st.text(max_size=12)},
+            optional={"signature": st.text(min_size=1, max_size=8), "format": st.just("x")},
+        ),
+        st.fixed_dictionaries(
+            {"type": st.just("reasoning.summary"), "summary": st.text(max_size=12)},
+            optional={"id": st.just("rs_1")},
+        ),
+        st.fixed_dictionaries(
+            {"type": st.just("reasoning.encrypted"), "data": st.text(min_size=1, max_size=8)}
+        ),
+    ),
+    min_size=1,
+    max_size=5,
+).map(lambda entries: [{**e, "index": k} for k, e in enumerate(entries)])
+
+
+@given(entries=ENTRIES, size=st.integers(min_value=1, max_value=6))
+def test_any_streamed_reasoning_details_agree_with_the_whole_answer(
+    entries: list[dict[str, Any]], size: int
+) -> None:
+    streamed = decode_stream([*_fragments(entries, size), {"content": "ok"}])
+    whole = decode_whole({"content": "ok", "reasoning_details": entries})
+    assert streamed.content == whole.content
+    assert streamed.content[0].extras["chat"]["_details"] == entries
 
 
 def test_an_encrypted_entry_alone_opens_a_thinking_part() -> None:

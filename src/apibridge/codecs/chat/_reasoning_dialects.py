@@ -273,7 +273,7 @@ class DetailsStream:
             grows = _GROWS.get(kind)
             for name, value in fragment.items():
                 if name in (grows, "signature") and isinstance(value, str):
-                    entry[name] = entry.get(name, "") + value
+                    entry[name] = (entry.get(name) or "") + value
                 elif entry.get(name) is None:
                     entry[name] = value
             value = fragment.get(grows) if grows is not None else None
