@@ -388,18 +388,17 @@ class ReasoningWriter:
         self, part: ThinkingPart, own: Mapping[str, Any], where: str, spelling: str
     ) -> None:
         """Report the opaque reasoning values a text dialect cannot carry."""
-        word = "think tags" if spelling == "think" else spelling
         if part.signature is not None:
-            self.ctx.lose(f"{where}.signature", f"chat {word} have no signature", "dropped")
+            self.ctx.lose(f"{where}.signature", "chat reasoning has no signature", "dropped")
         if part.encrypted_content is not None:
             self.ctx.lose(
-                f"{where}.encrypted_content", f"chat {word} have no encrypted form", "dropped"
+                f"{where}.encrypted_content", "chat reasoning has no encrypted form", "dropped"
             )
         entries = own.get(DETAILS)
         if isinstance(entries, list) and _opaque(entries):
             self.ctx.lose(
                 f"{where}.reasoning_details",
-                f"chat {word} carry reasoning text only (signatures, encrypted entries)",
+                f"chat {spelling} carries reasoning text only (signatures, encrypted entries)",
                 "dropped",
             )
 
