@@ -7,6 +7,7 @@ from typing import Any
 
 from apibridge._exchange import Exchange, StreamTranslator, ToolNames
 from apibridge.codecs import FORMATS, Context, get_codec
+from apibridge.codecs.chat._reasoning_dialects import DIALECTS
 from apibridge.errors import InvalidPayload, Loss, emit
 
 __all__ = [
@@ -34,6 +35,7 @@ def convert_request(
     strict: bool = False,
     losses: list[Loss] | None = None,
     cache_breakpoints: bool | None = None,
+    reasoning_field: str | None = None,
 ) -> dict[str, Any]:
     """Translate a request ``body`` from format ``source`` to format ``target``.
 
@@ -47,7 +49,16 @@ def convert_request(
     ``prompt_cache_options.mode: implicit``. The default (``None``) carries them to Anthropic
     and reports them lost for Chat and Responses, whose explicit breakpoints only the OpenAI
     API takes (gpt-5.6 and later); pass ``True`` when the target takes them.
+
+    ``reasoning_field`` is how a Chat target spells reasoning in the assistant history:
+    ``"reasoning_content"``, ``"reasoning"``, ``"reasoning_details"`` (OpenRouter) or
+    ``"think"`` (``<think>…</think>`` in ``content``). The default (``None``) keeps each
+    message's own spelling, ``reasoning_content`` for reasoning from another format.
     """
+    if reasoning_field is not None and reasoning_field not in DIALECTS:
+        raise ValueError(
+            f"unknown reasoning_field {reasoning_field!r}; expected one of {', '.join(DIALECTS)}"
+        )
     found: list[Loss] = []
     exchange = Exchange.from_client(
         body,
@@ -56,6 +67,7 @@ def convert_request(
         strict=strict,
         losses=found,
         cache_breakpoints=cache_breakpoints,
+        reasoning_field=reasoning_field,
     )
     result = exchange.upstream_request()
     _report(losses, found)

@@ -7,10 +7,13 @@ kind of upstream (or from one that signs nothing), apibridge wraps it:
 ``abr1.`` + base64url(JSON ``{"f": origin, "k": kind, "d": data, "i": id}``) with no padding
 
 * ``f``: the origin: ``anthropic`` (a Claude signature or redacted thinking), ``responses``
-  (OpenAI encrypted reasoning), ``none`` (reasoning from a model that signs nothing, such as a
-  Chat upstream's ``reasoning_content``);
+  (OpenAI encrypted reasoning), ``chat`` (a Chat upstream's reasoning whose spelling must
+  replay), ``none`` (reasoning from a model that signs nothing, such as a Chat upstream's
+  ``reasoning_content``);
 * ``k``: ``signature``, ``redacted`` or ``encrypted``; ``compaction`` for a compaction block or
   item (:mod:`apibridge.codecs._compaction`), whose ``d`` is the original block or item as JSON;
+  for origin ``chat``, ``details`` (``d``: OpenRouter's ``reasoning_details`` entries as JSON,
+  signatures and encrypted entries included) or ``think`` (it came as ``<think>`` tags);
 * ``d``: the original opaque value, byte for byte (absent for ``none``);
 * ``i``: the original reasoning item id (Responses), when there was one.
 
@@ -24,12 +27,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Mapping
+from typing import Any
 
 import attrs
 
 from apibridge import _json
 
-__all__ = ["PREFIX", "Envelope", "open_envelope", "seal"]
+__all__ = ["PREFIX", "Envelope", "chat_extras", "chat_seal", "open_envelope", "seal"]
 
 PREFIX = "abr1."
 
@@ -68,3 +73,33 @@ def open_envelope(value: str | None) -> Envelope | None:
     return Envelope(
         origin=body["f"], kind=str(body.get("k", "")), data=body.get("d"), id=body.get("i")
     )
+
+
+def chat_seal(extras: Mapping[str, Mapping[str, Any]]) -> str | None:
+    """The envelope of a thinking part whose Chat spelling must replay (its ``reasoning_details``
+    entries, or its ``<think>`` tags), or ``None`` (see ``codecs.chat._reasoning_dialects``)."""
+    own = extras.get("chat")
+    if not own:
+        return None
+    details = own.get("_details")
+    if isinstance(details, list):
+        return seal(Envelope(origin="chat", kind="details", data=_json.dumps_str(details)))
+    if own.get("_think"):
+        return seal(Envelope(origin="chat", kind="think"))
+    return None
+
+
+def chat_extras(envelope: Envelope) -> dict[str, Mapping[str, Any]]:
+    """The Chat hints a ``chat`` envelope held, for the thinking part it came back on."""
+    if envelope.origin != "chat":
+        return {}
+    if envelope.kind == "think":
+        return {"chat": {"_think": True}}
+    if envelope.kind == "details" and envelope.data is not None:
+        try:
+            details = _json.loads(envelope.data)
+        except ValueError:
+            return {}
+        if isinstance(details, list) and all(isinstance(e, dict) for e in details):
+            return {"chat": {"_details": details}}
+    return {}

@@ -51,7 +51,7 @@ from apibridge.codecs.anthropic._wire import (
     lose_foreign,
     own_of,
 )
-from apibridge.codecs.envelope import Envelope, seal
+from apibridge.codecs.envelope import Envelope, chat_seal, seal
 from apibridge.errors import InvalidPayload
 from apibridge.model import (
     ContentPart,
@@ -323,6 +323,9 @@ def answer_signature(part: ThinkingPart) -> str:
         return seal(
             Envelope(origin="responses", kind="encrypted", data=part.encrypted_content, id=part.id)
         )
+    sealed = chat_seal(part.extras) if part.extras else None  # a Chat dialect to replay
+    if sealed is not None:
+        return sealed
     return seal(Envelope(origin="none", kind="signature", id=part.id))
 
 

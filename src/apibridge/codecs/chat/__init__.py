@@ -11,10 +11,13 @@ module below opens with its theory of operation:
 * ``_wire``: the constants and tables shared by all of them (finish reasons, tool names),
   spelling hints, usage, tool calls, annotations;
 * ``_errors``: the error envelope (the rule itself is ``apibridge.codecs._openai_errors``,
-  shared with ``responses``).
+  shared with ``responses``);
+* ``_reasoning_dialects``: the four spellings of reasoning (``reasoning_content``,
+  ``reasoning``, OpenRouter's ``reasoning_details``, ``<think>`` tags), read and written.
 
-*Deliberately lossy.* Chat has no thinking signatures, encrypted reasoning, redacted
-thinking, cache breakpoints in Claude's sense, server-tool blocks, document citations or tool
+*Deliberately lossy.* Chat (but for OpenRouter's ``reasoning_details``, when the upstream's
+dialect is that) has no thinking signatures, encrypted reasoning, redacted thinking, cache
+breakpoints in Claude's sense, server-tool blocks, document citations or tool
 error flags: each is reported through ``ctx.lose`` when encoding, never dropped silently.
 Same-format trips are exact: ``_``-prefixed hints in ``extras["chat"]`` keep spellings
 (``null`` versus absent, string versus part list, which of two synonyms was used).

@@ -15,11 +15,12 @@ formats report them.
 Encoding: the reverse, plus what other formats need: a user message holding tool results
 splits into one ``tool`` message per result, then a ``user`` message with the rest of the
 turn; images and documents inside tool results move into that user message (a loss with
-action ``moved``, as Chat tool messages hold only text); thinking is replayed as
-``reasoning_content`` (DeepSeek and Kimi require it back) while its signature or encrypted
-value cannot travel (a loss); a free-form (``custom``) call in the history that did not come
-from a Chat client goes as a function call with ``{"input": text}`` arguments, as its tool
-does (see ``codecs.chat``).
+action ``moved``, as Chat tool messages hold only text); thinking is replayed in the
+upstream's reasoning dialect (``_reasoning_dialects``: ``reasoning_content``, which DeepSeek and
+Kimi require back, ``reasoning``, ``reasoning_details`` or ``<think>`` tags), where a text
+dialect cannot carry a signature or encrypted value (a loss); a free-form (``custom``) call
+in the history that did not come from a Chat client goes as a function call with
+``{"input": text}`` arguments, as its tool does (see ``codecs.chat``).
 """
 
 from __future__ import annotations
@@ -62,6 +63,12 @@ from apibridge.codecs.chat._plain import (
     spell_plain,
     write_message,
 )
+from apibridge.codecs.chat._reasoning_dialects import (
+    ReasoningWriter,
+    coalesce,
+    read_reasoning,
+    split_think,
+)
 from apibridge.codecs.chat._wire import (
     ABSENT,
     CHAT_CUSTOM,
@@ -74,7 +81,6 @@ from apibridge.codecs.chat._wire import (
     encode_citation,
     encode_tool_call,
     hints,
-    thinking_text,
 )
 from apibridge.errors import InvalidPayload
 from apibridge.model import (
@@ -112,7 +118,7 @@ ROLE_TO_CANONICAL: Final[Mapping[str, str]] = {
 
 _ASSISTANT_KEYS: Final = frozenset(
     {"role", "content", "refusal", "tool_calls", "function_call", "annotations"}
-    | {"reasoning_content", "reasoning"}
+    | {"reasoning_content", "reasoning", "reasoning_details"}
 )
 
 
@@ -317,10 +323,12 @@ def decode_assistant(
     legacy_ids: dict[str, str] | None = None,
     *,
     request: bool,
+    think: bool = False,
 ) -> tuple[tuple[ContentPart, ...], dict[str, Any], str | None]:
     """An assistant message (request history or a response's ``choices[0].message``).
 
     Returns its parts, its carried fields and hints, and its ``name`` (requests only).
+    ``think``: read ``<think>`` blocks in a string ``content`` as reasoning.
     """
     fields: dict[str, Any] = {}
     trivial: dict[str, Any] = {}
@@ -331,13 +339,17 @@ def decode_assistant(
         elif key not in mapped:
             (trivial if value is None else fields)[key] = value
     parts: list[ContentPart] = []
-    thinking = _decode_reasoning(message, fields)
+    thinking = read_reasoning(message, fields, where)
     if thinking is not None:
-        parts.append(ThinkingPart(text=thinking))
+        parts.append(thinking)
     content = message.get("content", ABSENT)
-    content_parts, unmapped = decode_content(content, f"{where}.content")
+    content_parts: list[Any]
+    if think and type(content) is str and "<think>" in content and not message.get("annotations"):
+        content_parts, unmapped = list(split_think(content)), None
+    else:
+        content_parts, unmapped = decode_content(content, f"{where}.content")
     for k, part in enumerate(content_parts):
-        if not isinstance(part, TextPart | RefusalPart):
+        if not isinstance(part, TextPart | RefusalPart | ThinkingPart):
             raise InvalidPayload(f"{where}.content[{k}]: assistant content is text or refusal")
     annotations = message.get("annotations")
     if not (is_trivial(annotations) or isinstance(annotations, list)):
@@ -380,30 +392,6 @@ def decode_assistant(
     _spelling(fields, unmapped, hint, trivial)
     name = opt_str(message.get("name"), f"{where}.name") if request else None
     return tuple(parts), fields, name
-
-
-def _decode_reasoning(message: Mapping[str, Any], fields: dict[str, Any]) -> str | None:
-    """The reasoning text: ``reasoning_content`` (DeepSeek, vLLM < 0.10) or ``reasoning``
-    (vLLM ≥ 0.10, Ollama, OpenRouter); the spelling and any disagreement are kept."""
-    primary = message.get("reasoning_content")
-    secondary = message.get("reasoning")
-    if isinstance(primary, str) and primary:
-        if isinstance(secondary, str) and secondary:
-            if secondary == primary:
-                fields["_reasoning_both"] = True
-            else:
-                fields["reasoning"] = secondary
-        elif not is_trivial(secondary):
-            fields["reasoning"] = secondary
-        return primary
-    if not is_trivial(primary):
-        fields["reasoning_content"] = primary
-    if isinstance(secondary, str) and secondary:
-        fields["_reasoning_key"] = "reasoning"
-        return secondary
-    if not is_trivial(secondary):
-        fields["reasoning"] = secondary
-    return None
 
 
 # -------------------------------------------------------------------------------- encoding
@@ -526,7 +514,7 @@ def encode_assistant(
     come from Chat are dropped with a loss (Chat requests carry no annotations).
     """
     out: dict[str, Any] = {"role": "assistant"}
-    thinking: list[str] = []
+    reasoning = ReasoningWriter(ctx, carried, request=request)
     items: list[Any] = []
     refusals: list[str] = []
     calls: list[dict[str, Any]] = []
@@ -559,11 +547,8 @@ def encode_assistant(
                 _annotations(part.citations, offset, len(part.text), ctx, at, request)
             )
             offset += len(part.text)
-        elif isinstance(part, ThinkingPart):
-            text = thinking_text(part.text, part.summary)
-            if text:
-                thinking.append(text)
-            _lose_opaque(part, ctx, at)
+        elif isinstance(part, ThinkingPart | RedactedThinkingPart):
+            offset += reasoning.add(part, items, at)
         elif isinstance(part, RefusalPart):
             if hints(part.extras).get("_in_content"):
                 item: dict[str, Any] = {"type": "refusal", "refusal": part.text}
@@ -581,17 +566,13 @@ def encode_assistant(
                 out["function_call"] = call["function"]
             else:
                 calls.append(call)
-        elif isinstance(part, RedactedThinkingPart):
-            ctx.lose(at, "chat cannot carry redacted thinking", "dropped")
         elif is_compaction(part):  # its summary as text, or nothing: reported either way
             offset += add_chat_summary(items, part, at, ctx)
         else:
             ctx.lose(at, f"a chat assistant message cannot hold {part_words(part)}", "dropped")
-    if thinking:
-        key = carried.get("_reasoning_key", "reasoning_content")
-        out[key] = "\n\n".join(thinking)
-        if carried.get("_reasoning_both"):
-            out["reasoning"] = out[key]
+    reasoning.write(out, carried)
+    if reasoning.think:
+        coalesce(items)  # think blocks and the text around them: one string, as they came
     has_calls = bool(calls) or "function_call" in out
     if plain and request and not carried:  # bare text items, no hint: as ``spell`` writes
         out["content"] = spell_plain(items, has_calls)
@@ -627,12 +608,3 @@ def _annotations(
         if encoded is not None:
             out.append(encoded)
     return out
-
-
-def _lose_opaque(part: ThinkingPart, ctx: Context, where: str) -> None:
-    """Report the opaque reasoning values Chat cannot carry."""
-    if part.signature is not None:
-        ctx.lose(f"{where}.signature", "chat reasoning has no signature", "dropped")
-    if part.encrypted_content is not None:
-        ctx.lose(f"{where}.encrypted_content", "chat reasoning has no encrypted form", "dropped")
-    ctx.lose_extras(part.extras, FORMAT, where)

@@ -1,7 +1,9 @@
 """Chat Completions answers (``chat.completion`` bodies) ↔ canonical :class:`Response`.
 
 Theory of operation. ``choices[0].message`` becomes ``[ThinkingPart] + TextPart (annotations →
-citations) + [RefusalPart] + ToolCallParts`` (``_messages.decode_assistant``);
+citations) + [RefusalPart] + ToolCallParts`` (``_messages.decode_assistant``; ``<think>`` blocks
+in the content are thinking parts where they stood while the upstream's dialect is unknown or
+``think``, see ``_reasoning_dialects``);
 ``finish_reason`` maps through :data:`~apibridge.codecs.chat._wire.FINISH_TO_STOP` (a tool call
 means ``tool_use`` unless ``length`` or ``content_filter`` cut the turn short; vLLM's
 ``stop_reason`` string is the stop sequence); ``usage`` keeps OpenAI's meaning through
@@ -27,6 +29,7 @@ from apibridge.codecs._custom_tools import unwrap_call
 from apibridge.codecs._openai_twins import answer_twins, tier_from_anthropic
 from apibridge.codecs._phase import lose_phase
 from apibridge.codecs.chat._messages import decode_assistant, encode_assistant
+from apibridge.codecs.chat._reasoning_dialects import reads_think
 from apibridge.codecs.chat._wire import (
     ABSENT,
     FINISH_TO_STOP,
@@ -74,7 +77,7 @@ def decode_response(body: Mapping[str, Any], ctx: Context) -> Response:
     parts: tuple[Any, ...] = ()
     stop = stop_sequence = None
     if choices:
-        parts, stop, stop_sequence = _decode_choice(choices[0], fields)
+        parts, stop, stop_sequence = _decode_choice(choices[0], fields, reads_think(ctx))
         wrapped = wrapped_custom_names(ctx)
         if wrapped:
             parts = tuple(
@@ -103,7 +106,7 @@ def decode_response(body: Mapping[str, Any], ctx: Context) -> Response:
 
 
 def _decode_choice(
-    raw: Any, fields: dict[str, Any]
+    raw: Any, fields: dict[str, Any], think: bool
 ) -> tuple[tuple[Any, ...], str | None, str | None]:
     choice = expect_obj(raw, "choices[0]")
     trivial: dict[str, Any] = {}
@@ -120,7 +123,9 @@ def _decode_choice(
     if index != 0:
         fields["_choice_index"] = "absent" if index is ABSENT else index
     message = expect_obj(choice.get("message"), "choices[0].message")
-    parts, message_fields, _ = decode_assistant(message, "choices[0].message", request=False)
+    parts, message_fields, _ = decode_assistant(
+        message, "choices[0].message", request=False, think=think
+    )
     for key, value in message_fields.items():
         fields[f"_message{key}" if key.startswith("_") else f"message.{key}"] = value
     finish = opt_str(choice.get("finish_reason"), "choices[0].finish_reason")

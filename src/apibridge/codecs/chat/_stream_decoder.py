@@ -3,7 +3,7 @@
 Theory of operation.
 
 *Grammar.* A Chat stream is a role chunk (``delta: {"role": "assistant", "content": ""}``),
-then deltas (``content``, ``reasoning_content``/``reasoning``, ``refusal``, ``tool_calls``
+then deltas (``content``, reasoning, ``refusal``, ``tool_calls``
 entries keyed by ``index``: id, type and name on a call's first fragment, ``arguments``
 after), one chunk with ``finish_reason``, a usage chunk (``choices: []``) when the client asked
 ``stream_options.include_usage``, then ``data: [DONE]``. Every chunk carries the same ``id``,
@@ -12,8 +12,10 @@ after), one chunk with ``finish_reason``, a usage chunk (``choices: []``) when t
 *Decoding.* The first chunk with choices (or usage) is ``MessageStart``; an earlier chunk
 without either (Azure's ``prompt_filter_results`` preamble) only lends its fields to it.
 Reasoning, text and refusal are single-stream parts: a new kind of part starts when its first
-delta arrives and the previous single-stream part stops. Tool calls may interleave (fragments
-of calls 0 and 1 alternating, several calls in one chunk); each stays open until
+delta arrives and the previous single-stream part stops. ``reasoning_details`` fragments join
+into whole entries (in the thinking part's ``PartStop``); ``<think>`` blocks in ``content`` are
+thinking parts however chunks cut the tags (``_reasoning_dialects``). Tool calls may
+interleave (calls 0 and 1 alternating, several calls in one chunk); each stays open until
 ``finish_reason``. A call opens when its name is known (arguments that come first are held);
 a function call to a client's free-form tool that the encoder sent as a function
 (``{"input": string}``) opens as a ``custom`` call whose fragments are held and given,
@@ -40,10 +42,12 @@ from apibridge._sse import SSEFrame
 from apibridge.codecs._context import Context, expect_list, expect_obj, new_id, opt_int, opt_str
 from apibridge.codecs._custom_tools import unwrap_call
 from apibridge.codecs.chat._errors import decode_error
+from apibridge.codecs.chat._reasoning_dialects import DetailsStream, ThinkSplitter, think_part
 from apibridge.codecs.chat._wire import (
     FORMAT,
     decode_annotation,
     decode_usage,
+    json_prefix,
     stop_for,
     wrapped_custom_names,
 )
@@ -72,6 +76,7 @@ _Field = Literal["text", "thinking"]
 #: single-stream delta field → the canonical part it grows and the PartDelta field.
 _SINGLE: Final[Mapping[str, tuple[Callable[[], ContentPart], _Field]]] = {
     "thinking": (lambda: ThinkingPart(text=""), "thinking"),
+    "think": (lambda: think_part(""), "thinking"),  # a <think> block in the content
     "text": (lambda: TextPart(text=""), "text"),
     "refusal": (lambda: RefusalPart(text=""), "text"),
 }
@@ -84,6 +89,10 @@ _PLAIN: Final[Mapping[str, tuple[str, _Field]]] = {
     "reasoning": ("thinking", "thinking"),
 }
 
+#: delta fields that carry the answer (reported when they come after ``finish_reason``).
+_ANSWER_KEYS: Final = frozenset(
+    {"content", "reasoning_content", "reasoning", "reasoning_details", "tool_calls"}
+)
 #: chunk fields that describe the stream itself rather than the answer.
 _CHUNK_KEYS: Final = frozenset(
     {"id", "object", "created", "model", "choices", "usage", "system_fingerprint"}
@@ -152,6 +161,8 @@ class StreamDecoder:
         self._usage: Usage | None = None
         self._reported: set[str] = set()
         self._wrapped = wrapped_custom_names(ctx)
+        self._think = ThinkSplitter.upstream(ctx)
+        self._details: DetailsStream | None = None  # the open part's reasoning_details
 
     def feed(self, frame: SSEFrame) -> list[Event]:
         """Events that ``frame`` completes; a malformed chunk ends the stream with an error."""
@@ -308,6 +319,8 @@ class StreamDecoder:
         value = delta.get(said)
         if grows is None or type(value) is not str:
             return None
+        if said == "content" and self._think is not None and not self._think.quiet(value):
+            return None  # maybe a <think> tag: ``_choice`` reads it
         index = self._slots[grows[0]]
         if index is None:
             return None
@@ -343,17 +356,21 @@ class StreamDecoder:
         if type(delta) is not dict:
             delta = {} if delta is None else expect_obj(delta, "choices[0].delta")
         if self._finished:
-            if any(
-                delta.get(k) for k in ("content", "reasoning_content", "reasoning", "tool_calls")
-            ):
+            if any(delta.get(k) for k in _ANSWER_KEYS):
                 self._report("delta", "content arrived after finish_reason")
             return []
         out: list[Event] = []
+        think = self._think
+        if think is not None and think.pending:  # a tail held back came before a call
+            out.extend(self._content(think.before(delta), ()))
         slots = self._slots
-        value = delta.get("reasoning_content")
+        details = delta.get("reasoning_details")
+        if details:  # OpenRouter: its plain ``reasoning`` beside it is the same text
+            out.extend(self._reason_details(details))
+        value = None if details else delta.get("reasoning_content")
         if value is not None and type(value) is not str:
             opt_str(value, "choices[0].delta.reasoning_content")
-        if not value:
+        if not value and not details:
             # vLLM in transition sends both spellings of the same text: the second is read
             # only when the first says nothing.
             value = delta.get("reasoning")
@@ -369,7 +386,10 @@ class StreamDecoder:
         if value is not None and type(value) is not str:
             opt_str(value, "choices[0].delta.content")
         scores = _content_logprobs(choice.get("logprobs"))
-        if value:
+        if value and think is not None and not think.quiet(value):
+            out.extend(self._content(think.feed(value), scores))
+            scores = ()
+        elif value:
             index = slots["text"]
             if index is None:
                 out.extend(self._grow("text", value, scores))
@@ -409,6 +429,33 @@ class StreamDecoder:
             )
         return out
 
+    def _reason_details(self, raw: Any) -> list[Event]:
+        """``reasoning_details`` fragments: the thinking part they open (even with no text)."""
+        out: list[Event] = []
+        index = self._slots["thinking"]
+        if index is None or self._details is None:
+            out.extend(self._close_single())
+            self._slots["thinking"] = index = self._open_part()
+            self._details = DetailsStream()
+            out.append(PartStart(index=index, part=ThinkingPart(text="")))
+        out.extend(self._details.feed(raw, index, "choices[0].delta.reasoning_details"))
+        return out
+
+    def _content(
+        self, pieces: list[tuple[bool, str]], scores: tuple[Mapping[str, Any], ...]
+    ) -> list[Event]:
+        """Content through the ``<think>`` splitter (log probabilities: the first text)."""
+        out: list[Event] = []
+        for thinking, text in pieces:
+            if thinking:
+                out.extend(self._grow("think", text))
+            else:
+                out.extend(self._grow("text", text, scores))
+                scores = ()
+        if scores:
+            self._report("logprobs", "streamed logprobs of reasoning in <think> tags")
+        return out
+
     def _grow(
         self, kind: str, value: str, logprobs: tuple[Mapping[str, Any], ...] = ()
     ) -> list[Event]:
@@ -434,7 +481,10 @@ class StreamDecoder:
         for kind, index in self._slots.items():
             if index is not None:
                 self._open.remove(index)
-                out.append(PartStop(index=index))
+                final = None
+                if kind == "thinking" and self._details is not None:
+                    final, self._details = self._details.part(), None  # whole entries
+                out.append(PartStop(index=index, part=final))
                 self._slots[kind] = None
         return out
 
@@ -493,7 +543,7 @@ class StreamDecoder:
             new = text
             if kind == "function" and call.size and len(text) >= call.size:
                 so_far = call.args
-                if text.startswith(so_far) and _root_prefix(text):
+                if text.startswith(so_far) and json_prefix(text):
                     new = text[call.size :]
             if new:
                 call.parts.append(new)
@@ -534,6 +584,8 @@ class StreamDecoder:
 
     def _finish(self, finish: str, stop_string: Any) -> list[Event]:
         out: list[Event] = []
+        if self._think is not None:
+            out.extend(self._content(self._think.flush(), ()))  # a tag cut by the end: text
         for call in self._order:
             if call.index is None:
                 self._ctx.lose(
@@ -572,31 +624,6 @@ def _call_where(k: int | None) -> str:
     if k is None:
         return "choices[0].delta.function_call"
     return f"choices[0].delta.tool_calls[{k}]"
-
-
-def _root_prefix(text: str) -> bool:
-    """Whether ``text`` can be the start of a JSON document: read alone, it never closes a
-    bracket it did not open. A cumulative snapshot always can; a delta that merely repeats
-    the text so far (``{"a":`` then ``{"a":1}}``, a nested object) usually cannot."""
-    depth = 0
-    in_string = escaped = False
-    for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "{[":
-            depth += 1
-        elif char in "}]":
-            depth -= 1
-            if depth < 0:
-                return False
-    return True
 
 
 def _content_logprobs(value: Any) -> tuple[Mapping[str, Any], ...]:

@@ -3,12 +3,14 @@
 Theory of operation. The reverse of ``_stream_decoder`` (whose docstring gives the chunk
 grammar): a role chunk on ``MessageStart`` (or before the first event, if that is not one),
 then one delta chunk per ``PartDelta`` (text as ``content``, thinking as
-``reasoning_content``, refusals as ``refusal``, tool calls as ``tool_calls`` entries numbered
-in the order they start). Chat can interleave every part kind, so nothing is buffered except
-citations (sent as one ``annotations`` delta before the finish chunk, with offsets into the
-content once each text part is complete) and the ``MessageDelta`` information (held until
-``MessageStop``, which writes the finish chunk, the usage chunk when the client asked for it,
-then ``[DONE]``). A final part in ``PartStop`` may hold what no delta sent (Responses'
+``reasoning_content``, a Chat upstream's ``<think>`` block as it came in ``content`` and its
+``reasoning_details`` entries whole at the part's stop, refusals as ``refusal``, tool calls as
+``tool_calls`` entries numbered in the order they start). Chat can interleave every part kind,
+so nothing is buffered except citations (sent as one ``annotations`` delta before the finish
+chunk, with offsets into the content once each text part is complete) and the
+``MessageDelta`` information (held until ``MessageStop``, which writes the finish chunk, the
+usage chunk when the client asked for it, then ``[DONE]``). A final part in ``PartStop`` may
+hold what no delta sent (Responses'
 ``output_item.done``): the rest is written then. ``Ping`` is an SSE comment.
 
 *Deliberately lossy.* Parts Chat cannot carry (images, server-tool blocks, redacted thinking)
@@ -30,6 +32,7 @@ from apibridge.codecs._logprobs import chat_logprob
 from apibridge.codecs._openai_errors import encode_error
 from apibridge.codecs._openai_twins import answer_twins, tier_from_anthropic
 from apibridge.codecs._phase import lose_phase
+from apibridge.codecs.chat._reasoning_dialects import CLOSE, DETAILS, OPEN, THINK
 from apibridge.codecs.chat._wire import (
     FORMAT,
     encode_citation,
@@ -72,6 +75,7 @@ _GROWS: Final[Mapping[str, str]] = {
     "text": "text",
     "refusal": "text",
     "thinking": "thinking",
+    "think": "thinking",  # a <think> block in the content
     "tool": "arguments",
 }
 
@@ -204,7 +208,13 @@ class StreamEncoder:
                 self._report(f"content[{index}].item_id", "chat tool calls have no item id")
             return [self._frame({"tool_calls": [first]})]
         initial = ""
-        if isinstance(part, TextPart):
+        opening: list[bytes] = []
+        if isinstance(part, ThinkingPart) and hints(part.extras).get(THINK):
+            self._kinds[index] = "think"  # a Chat upstream's <think> block, written as it came
+            self._content_len += len(OPEN)
+            opening.append(self._delta({"content": OPEN}))
+            initial = part.text
+        elif isinstance(part, TextPart):
             self._kinds[index] = "text"
             self._text_start[index] = self._content_len
             self._citations[index] = list(part.citations)
@@ -224,12 +234,12 @@ class StreamEncoder:
             self._kinds[index] = "other"
             kind = type(part).__name__
             self._report(f"content[{index}]", f"a chat stream cannot carry a {kind}")
-        return self._grow(index, initial) if initial else []
+        return opening + self._grow(index, initial) if initial else opening
 
     def _grow(self, index: int, value: str) -> list[bytes]:
         kind = self._kinds[index]
         self._sent[index] += len(value)
-        if kind == "text":
+        if kind in ("text", "think"):
             self._content_len += len(value)
             return [self._delta({"content": value})]
         if kind == "thinking":
@@ -308,7 +318,7 @@ class StreamEncoder:
                 self._kinds[index] = kind = "text"
                 self._text_start[index] = self._content_len
                 out.extend(self._grow(index, text))
-        if final is not None and kind in ("text", "thinking", "refusal", "tool"):
+        if final is not None and kind in ("text", "thinking", "think", "refusal", "tool"):
             # A final value may hold what no delta sent (Responses' ``output_item.done``).
             full = _full_value(final)
             if len(full) > self._sent[index]:
@@ -317,6 +327,12 @@ class StreamEncoder:
                 self._citations[index] = list(final.citations)
             if isinstance(final, ThinkingPart) and (final.signature or final.encrypted_content):
                 self._report(f"content[{index}].signature", "chat reasoning has no signature")
+            details = hints(final.extras).get(DETAILS) if isinstance(final, ThinkingPart) else None
+            if isinstance(details, list):  # OpenRouter's entries, whole, signatures and all
+                out.append(self._delta({"reasoning_details": details}))
+        if kind == "think":
+            self._content_len += len(CLOSE)
+            out.append(self._delta({"content": CLOSE}))
         if kind == "text":
             self._flush_citations(index)
         return out

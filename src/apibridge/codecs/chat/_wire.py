@@ -66,6 +66,7 @@ __all__ = [
     "finish_for",
     "hints",
     "is_chat_custom",
+    "json_prefix",
     "now",
     "parse_data_url",
     "stop_for",
@@ -518,3 +519,28 @@ def encode_citation(
             "end_index": base + (end if end is not None else length),
         },
     }
+
+
+def json_prefix(text: str) -> bool:
+    """Whether ``text`` can be the start of a JSON document: read alone, it never closes a
+    bracket it did not open. A cumulative snapshot always can; a delta that merely repeats
+    the text so far (``{"a":`` then ``{"a":1}}``, a nested object) usually cannot."""
+    depth = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "{[":
+            depth += 1
+        elif char in "}]":
+            depth -= 1
+            if depth < 0:
+                return False
+    return True
