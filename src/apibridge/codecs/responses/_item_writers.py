@@ -27,6 +27,13 @@ A writer's ``stop`` takes the final part when the event has one of the same type
 authoritative: what the deltas did not say yet is written from it), else the part as its deltas
 said; the item it ends with is the one ``encode_item``/``encode_content`` make for a
 non-streamed answer, with the id decided at ``.added``.
+
+A stream that fails (the upstream broke off, or ended without its terminal event) never stops
+the part being written: its writer's ``cut`` writes no event, so its item (and the open
+message item, :meth:`ItemStream.cut_message`) stays open in the event stream, and puts in the
+output what the deltas said, with status ``incomplete``, for the ``response.failed`` event. A
+client that acts on ``output_item.done`` or ``function_call_arguments.done`` never sees a call
+whose arguments were cut off.
 """
 
 from __future__ import annotations
@@ -152,6 +159,20 @@ class ItemStream:
         }
         return [self.add_item(added)]
 
+    def cut_message(self) -> None:
+        """The stream failed: the open message item stays open (no event); the output has it
+        as far as it got, with status ``incomplete``."""
+        msg, self.msg = self.msg, None
+        if msg is None:
+            return
+        self.output[msg.output_index] = {
+            **new_message("assistant", None, self.ids, msg.output_index),
+            **(msg.fields or {}),
+            "id": msg.item_id,
+            "status": "incomplete",
+            "content": [c for c in msg.content if c],
+        }
+
     def close_message(self) -> list[bytes]:
         """``output_item.done`` for the open message item, if any."""
         msg, self.msg = self.msg, None
@@ -199,6 +220,10 @@ class Writer:
         """The closing frames for the part's final value."""
         return []
 
+    def cut(self) -> None:
+        """The stream failed while this part was being written: no closing frames; the output
+        gets the part as far as its deltas said (the base has nothing to put there)."""
+
 
 def _rest(full: str, chunks: list[str]) -> str:
     """What ``full`` adds to the text already said (nothing when they disagree)."""
@@ -217,6 +242,7 @@ class _TextWriter(Writer):
         self.at: dict[str, Any] = {}  # item_id, output_index, content_index once opened
         self.length = 0
         self.citations: list[Citation] = []
+        self.annotations: list[dict[str, Any]] = []  # the annotations said so far
         self.delta_frame: DeltaFrame | None = None  # its text deltas, once opened
         self.scores = TokenScores()  # its tokens' log probabilities, when the upstream scores
 
@@ -290,6 +316,7 @@ class _TextWriter(Writer):
         annotation = encode_annotation(cite, self.length, Context(), where)
         self.citations.append(cite)
         if annotation is not None:
+            self.annotations.append(annotation)
             out.append(
                 self.stream.emit(
                     "response.output_text.annotation.added",
@@ -336,6 +363,18 @@ class _TextWriter(Writer):
             if self.at["content_index"] == 0 and isinstance(own.get("_item"), Mapping):
                 msg.fields = dict(own["_item"])
         return out
+
+    def cut(self) -> None:
+        msg = self.stream.msg
+        if not self.at or msg is None:
+            return
+        said = "".join(self.chunks)
+        entry: dict[str, Any]
+        if isinstance(self.part, RefusalPart):
+            entry = {"type": "refusal", "refusal": said}
+        else:
+            entry = {"type": "output_text", "text": said, "annotations": list(self.annotations)}
+        msg.content[self.at["content_index"]] = entry
 
 
 class _LostWriter(Writer):
@@ -392,6 +431,17 @@ class _ItemWriter(Writer):
         elif is_compaction(final):  # another format's block is whole only now
             item = self.final_item(final, item["id"])
         return self.stream.item_done(self.output_index, item)
+
+    def cut(self) -> None:
+        if self.item is not None:
+            self.stream.output[self.output_index] = self.cut_item(self.item)
+
+    def cut_item(self, added: dict[str, Any]) -> dict[str, Any]:
+        """The item as far as its deltas said (a server tool item: as it was added), its
+        status the one its type has for "not finished"."""
+        if "status" not in added:
+            return added
+        return {**added, "status": _CUT_STATUS.get(added.get("type"), "incomplete")}
 
     def final_item(self, final: ContentPart, item_id: str) -> dict[str, Any]:
         """``final`` as ``encode_item`` makes it, with the id said at ``.added``."""
@@ -450,6 +500,10 @@ class _CallWriter(_ItemWriter):
         assert isinstance(self.part, ToolCallPart)
         return attrs.evolve(self.part, arguments="".join(self.chunks))
 
+    def cut_item(self, added: dict[str, Any]) -> dict[str, Any]:
+        field = "input" if added["type"] == "custom_tool_call" else "arguments"
+        return {**added, "status": "incomplete", field: "".join(self.chunks)}
+
     def finish(self, final: ContentPart) -> list[bytes]:
         assert isinstance(final, ToolCallPart)
         assert self.item is not None
@@ -471,6 +525,14 @@ class _CallWriter(_ItemWriter):
             )
         return out + self.stream.item_done(self.output_index, self.final_item(final, item_id))
 
+
+#: Item type → its status when the stream fails before it is done, where its type has no
+#: ``incomplete`` (the SDK's ``ResponseOutputItem`` types).
+_CUT_STATUS: Final[Mapping[Any, str]] = {
+    "image_generation_call": "failed",
+    "apply_patch_call": "in_progress",
+    "apply_patch_call_output": "failed",
+}
 
 #: custom call? → the event its argument deltas are.
 _ARGS_DELTA: Final[Mapping[bool, str]] = {
@@ -586,6 +648,24 @@ class _ReasoningWriter(_ItemWriter):
         return attrs.evolve(
             part, text="".join(self.chunks), summary=tuple(summary), signature=signature
         )
+
+    def cut_item(self, added: dict[str, Any]) -> dict[str, Any]:
+        said = "".join(self.chunks)
+        if self.thinking_as_summary:  # the reasoning text was said as summary 0
+            summaries = {0: said}
+        else:
+            summaries = {index: "".join(texts) for index, texts in self.summaries.items()}
+        item = {
+            **added,
+            "status": "incomplete",
+            "summary": [
+                {"type": "summary_text", "text": summaries.get(index, "")}
+                for index in range(self.summary_parts)
+            ],
+        }
+        if self.reasoning_open:
+            item["content"] = [{"type": "reasoning_text", "text": said}]
+        return item
 
     def finish(self, final: ContentPart) -> list[bytes]:
         assert self.item is not None

@@ -18,8 +18,13 @@ agree.
 
 :class:`MessageDelta` is held until :class:`MessageStop`, which writes the one terminal event
 (``completed``, ``incomplete`` or ``failed`` by the stop reason). A :class:`StreamError`, or
-``close()`` before :class:`MessageStop`, finishes the item being written (parts still held are
-dropped) and writes ``response.failed`` instead: exactly one terminal event, always. A failure
+``close()`` before :class:`MessageStop`, writes ``response.failed`` instead: exactly one
+terminal event, always. What the upstream never finished is not said finished: the item being
+written and the open message item get no ``.done`` event (a client that runs a tool call at
+``output_item.done`` would run one cut off mid-arguments), and the failed response's ``output``
+has them as far as their deltas got, with status ``incomplete``; parts still held are dropped
+(the openai SDK's stream helper, like the API's own mid-stream failures, leaves items open
+before ``response.failed``). A failure
 is said with the few codes the SDK allows (``_openai_errors.encode_failed``). Responses has no
 ping event: a :class:`Ping` is an SSE comment.
 """
@@ -194,18 +199,18 @@ class StreamEncoder:
         return self._fail(event.error)
 
     def _fail(self, error: ApiError) -> list[bytes]:
-        """Finish the item being written and end with ``response.failed``."""
-        out: list[bytes] = []
+        """End with ``response.failed``, the items still open left open (``incomplete`` in its
+        ``output``)."""
         writer, self._current = self._current, None
         if writer is not None:
-            out += writer.stop(None)
-        out += self._stream.close_message()
+            writer.cut()
+        self._stream.cut_message()
         body = self._response(stop="error")
         body["status"] = "failed"
         body["incomplete_details"] = None
         body["error"] = encode_failed(error)
         self._finished = True
-        return [*out, self._stream.emit("response.failed", response=body)]
+        return [self._stream.emit("response.failed", response=body)]
 
     # -------------------------------------------------------------------- parts
 
