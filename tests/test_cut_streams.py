@@ -16,10 +16,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from cut_streams import check_cut_stream, cut_point, keep_frames
 
 import apibridge
 from apibridge._sse import SSEDecoder
+from cut_streams import check_cut_stream, cut_point, keep_frames
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -91,7 +91,8 @@ def test_stream_ending_after_its_stop_reason_but_before_message_stop_still_fails
     whole = _recorded(SOURCES["anthropic", "arguments"])
     count = len([f for f in whole.decode().split("\n\n") if f.strip()]) - 1
     data = keep_frames(whole, count)
-    assert b"message_delta" in data and b"message_stop" not in data
+    assert b"message_delta" in data
+    assert b"message_stop" not in data
     out = b"".join(apibridge.convert_stream([data], source="anthropic", target=client))
     frames = [(f.event, f.data) for f in SSEDecoder().feed(out)]
     if client == "responses":
@@ -111,4 +112,5 @@ def test_stream_ending_after_its_stop_reason_but_before_message_stop_still_fails
     else:
         names = [name for name, _ in frames]
         assert names[-1] == "error"
-        assert "message_delta" not in names and "message_stop" not in names
+        assert "message_delta" not in names
+        assert "message_stop" not in names

@@ -72,7 +72,8 @@ class Plan:
     """How to answer one request instead of normally.
 
     kind: ``status`` (error ``status`` with ``headers``), ``cut`` (stream ``events`` events,
-    then drop the connection), ``invalid_json`` (a body or an event that is not JSON, after
+    then drop the connection), ``end`` (stream ``events`` events, then end the body cleanly:
+    a stream without its terminal event), ``invalid_json`` (a body or an event that is not JSON, after
     ``events`` good events), ``slow`` (``delay`` seconds before the event after ``events``),
     ``hang`` (``events`` events, then wait for the client to leave), ``stream_error``
     (Anthropic: an in-band ``overloaded_error`` as the first event), ``huge_event`` (after
@@ -583,6 +584,9 @@ class ScriptedUpstream:
             if plan is not None and i == plan.events:
                 if plan.kind == "cut":
                     return  # returning without finishing the body drops the connection
+                if plan.kind == "end":
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
+                    return
                 if plan.kind == "invalid_json":
                     await _chunk(send, b"data: {broken json\n\n")
                     await send({"type": "http.response.body", "body": b"", "more_body": False})
