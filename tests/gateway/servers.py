@@ -72,14 +72,14 @@ class Plan:
     """How to answer one request instead of normally.
 
     kind: ``status`` (error ``status`` with ``headers``), ``cut`` (stream ``events`` events,
-    then drop the connection), ``end`` (stream ``events`` events, then end the body cleanly:
-    a stream without its terminal event), ``invalid_json`` (a body or an event that is not JSON, after
+    then drop the connection), ``invalid_json`` (a body or an event that is not JSON, after
     ``events`` good events), ``slow`` (``delay`` seconds before the event after ``events``),
     ``hang`` (``events`` events, then wait for the client to leave), ``stream_error``
     (Anthropic: an in-band ``overloaded_error`` as the first event), ``huge_event`` (after
     ``events`` events, one ``data:`` line that never ends, 9 MiB in 1 MiB chunks: over the
     SSE decoder's 8 MiB limit), ``failed`` (Responses, not streamed: HTTP 200 with a
-    ``status: "failed"`` response object whose error code is ``message``).
+    ``status: "failed"`` response object whose error code is ``message``), ``end`` (stream
+    ``events`` events, then end the body cleanly: a stream without its terminal event).
     """
 
     kind: str
