@@ -54,7 +54,7 @@ def _cut(upstream: str, inside: str) -> tuple[bytes, str]:
 @pytest.mark.filterwarnings("ignore::apibridge.ConversionWarning")
 @pytest.mark.parametrize("client", CLIENTS)
 @pytest.mark.parametrize(("upstream", "inside"), list(SOURCES))
-def test_cut_stream_leaves_no_item_completed_in_any_client_format(
+def test_fidelity_23_cut_stream_leaves_no_item_completed_in_any_client_format(
     client: str, upstream: str, inside: str
 ) -> None:
     data, said = _cut(upstream, inside)
