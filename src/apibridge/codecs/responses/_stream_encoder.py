@@ -22,11 +22,11 @@ agree.
 terminal event, always. What the upstream never finished is not said finished: the item being
 written and the open message item get no ``.done`` event (a client that runs a tool call at
 ``output_item.done`` would run one cut off mid-arguments), and the failed response's ``output``
-has them as far as their deltas got, with status ``incomplete``; parts still held are dropped
-(the openai SDK's stream helper, like the API's own mid-stream failures, leaves items open
-before ``response.failed``). A failure
-is said with the few codes the SDK allows (``_openai_errors.encode_failed``). Responses has no
-ping event: a :class:`Ping` is an SSE comment.
+has them as far as their deltas got, with status ``incomplete``; parts still held are dropped.
+Items left open before ``response.failed`` are what the API's own mid-stream failures look like,
+and what the openai SDK's stream helper takes (it finalises only ``response.completed``). A
+failure is said with the few codes the SDK allows (``_openai_errors.encode_failed``). Responses
+has no ping event: a :class:`Ping` is an SSE comment.
 """
 
 from __future__ import annotations
