@@ -114,3 +114,18 @@ def test_stream_ending_after_its_stop_reason_but_before_message_stop_still_fails
         assert names[-1] == "error"
         assert "message_delta" not in names
         assert "message_stop" not in names
+
+
+@pytest.mark.filterwarnings("ignore::apibridge.ConversionWarning")
+@pytest.mark.parametrize("client", CLIENTS)
+@pytest.mark.parametrize("inside", ["text", "arguments", "reasoning"])
+def test_chat_stream_done_without_finish_reason_leaves_no_item_completed(
+    client: str, inside: str
+) -> None:
+    """``data: [DONE]`` is not Chat's terminal event: a stream that says it without any
+    ``finish_reason`` ended early all the same."""
+    data, said = _cut("chat", inside)
+    out = b"".join(
+        apibridge.convert_stream([data + b"data: [DONE]\n\n"], source="chat", target=client)
+    )
+    check_cut_stream(client, out, inside, said)
