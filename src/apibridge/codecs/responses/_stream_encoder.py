@@ -43,7 +43,8 @@ from apibridge.codecs._openai_twins import tier_from_anthropic
 from apibridge.codecs._sequencer import PartSequencer
 from apibridge.codecs._tool_usage import tool_usage_of
 from apibridge.codecs.responses._errors import encode_failed
-from apibridge.codecs.responses._item_writers import ItemStream, Writer
+from apibridge.codecs.responses._item_stream import ItemStream
+from apibridge.codecs.responses._item_writers import Writer
 from apibridge.codecs.responses._items import ItemIds
 from apibridge.codecs.responses._response import report_stop, response_object
 from apibridge.codecs.responses._search_writer import part_writer
