@@ -23,6 +23,7 @@ from openai.types.responses import response_create_params
 from pydantic import TypeAdapter
 
 __all__ = [
+    "events_from_stream",
     "final_from_stream",
     "validate_error",
     "validate_request",
@@ -125,6 +126,20 @@ def final_from_stream(fmt: str, data: bytes) -> Any:
         if incomplete is not None:  # the helper only finalises `response.completed`
             return incomplete
         return stream.get_final_response()
+
+
+def events_from_stream(fmt: str, data: bytes) -> tuple[list[Any], Exception | None]:
+    """Drive the SDK's stream helper over ``data`` as far as it goes: the events it gave (with
+    the helper's own ``.done`` events) and the error it raised at an in-band error, if any."""
+    client = _mock_client(fmt, data)
+    events: list[Any] = []
+    try:
+        with _FINALS[fmt](client) as stream:
+            for event in stream:
+                events.append(event)
+    except (openai.APIError, anthropic.APIError) as exc:
+        return events, exc
+    return events, None
 
 
 def _without_custom_calls(data: str) -> Any:

@@ -547,3 +547,13 @@ def test_decoder_never_raises_on_well_formed_json(sequence: list[dict[str, Any]]
     ends = [e for e in out if isinstance(e, (StreamError, MessageStop))]
     assert len(ends) == 1
     assert out[-1] is ends[0]
+
+
+@given(st.lists(events.filter(lambda e: not isinstance(e, PartStop | MessageStop)), max_size=14))
+def test_stream_failing_before_any_part_stops_says_nothing_done(sequence: list[Event]) -> None:
+    """No part stopped, the answer never finished: not one ``.done`` event, whatever came (a
+    failure, or an end without one), and every item ``incomplete`` in ``response.failed``."""
+    payload = check_grammar(encode(sequence))
+    assert payload[-1]["type"] == "response.failed"
+    assert not [e["type"] for e in payload if e["type"].endswith(".done")]
+    assert {i.get("status") for i in payload[-1]["response"]["output"]} <= {"incomplete"}

@@ -78,7 +78,8 @@ class Plan:
     (Anthropic: an in-band ``overloaded_error`` as the first event), ``huge_event`` (after
     ``events`` events, one ``data:`` line that never ends, 9 MiB in 1 MiB chunks: over the
     SSE decoder's 8 MiB limit), ``failed`` (Responses, not streamed: HTTP 200 with a
-    ``status: "failed"`` response object whose error code is ``message``).
+    ``status: "failed"`` response object whose error code is ``message``), ``end`` (stream
+    ``events`` events, then end the body cleanly: a stream without its terminal event).
     """
 
     kind: str
@@ -583,6 +584,9 @@ class ScriptedUpstream:
             if plan is not None and i == plan.events:
                 if plan.kind == "cut":
                     return  # returning without finishing the body drops the connection
+                if plan.kind == "end":
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
+                    return
                 if plan.kind == "invalid_json":
                     await _chunk(send, b"data: {broken json\n\n")
                     await send({"type": "http.response.body", "body": b"", "more_body": False})

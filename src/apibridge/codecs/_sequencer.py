@@ -21,8 +21,8 @@ push-style: :meth:`PartSequencer.feed` takes one event and returns the events to
 * ``MessageStart``, ``MessageDelta`` and ``Ping`` pass on at once, even while parts are held.
 * ``StreamError`` ends a failed stream: held parts are dropped (a failed answer is not
   completed), the current part is forgotten *without* a ``PartStop`` (the encoder knows which
-  part it was writing and decides: Anthropic leaves its block open, Responses finishes the item
-  being written), and the error passes on. Later events of those parts are ignored.
+  part it was writing: Anthropic leaves its block open, Responses its item, neither says it
+  finished), and the error passes on. Later events of those parts are ignored.
 
 Like :func:`apibridge.model.accumulate` and the encoders it feeds, the sequencer tolerates a
 sloppy stream: a ``PartStart`` for an index already seen is ignored (the first one wins), a

@@ -3,8 +3,8 @@
 A pure re-export face. The modules, lowest layer first; each imports only modules below it:
 ``_wire`` (tables, hints, stops, citations, usage) → ``_content``, ``_reasoning_items``,
 ``_search_items`` → ``_items`` → ``_settings`` → ``_request`` → ``_response`` →
-``_stream_decoder``, and ``_item_writers`` → ``_search_writer`` → ``_stream_encoder``;
-``_errors`` (the error envelope) rests on ``_wire`` alone.
+``_stream_decoder``, and ``_item_stream`` → ``_item_writers`` → ``_search_writer`` →
+``_stream_encoder``; ``_errors`` (the error envelope) rests on ``_wire`` alone.
 """
 
 from __future__ import annotations

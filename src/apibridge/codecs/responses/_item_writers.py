@@ -5,8 +5,8 @@ Theory of operation
 The stream encoder (:mod:`~apibridge.codecs.responses._stream_encoder`) sees one part at a
 time and hands it to a writer chosen by the part's type (:func:`writer_for`); the writer gets
 the part's ``start``, each ``feed(delta)`` and the ``stop(final)``. What the writers share is
-an :class:`ItemStream`: the sequence numbers, the output items written so far (the terminal
-event's ``output``) and the message item open now.
+an :class:`~apibridge.codecs.responses._item_stream.ItemStream`: the sequence numbers, the
+output items written so far (the terminal event's ``output``) and the message item open now.
 
 * :class:`_TextWriter` (text, refusal): a content part of the current message item, opened at
   its first text or citation (a text part that never gets any emits nothing, unless its hints
@@ -27,6 +27,13 @@ A writer's ``stop`` takes the final part when the event has one of the same type
 authoritative: what the deltas did not say yet is written from it), else the part as its deltas
 said; the item it ends with is the one ``encode_item``/``encode_content`` make for a
 non-streamed answer, with the id decided at ``.added``.
+
+A stream that fails (the upstream broke off, or ended without its terminal event) never stops
+the part being written: its writer's ``cut`` writes no event, so its item (and the open
+message item, ``ItemStream.cut_message``) stays open in the event stream, and puts in the
+output what the deltas said, with status ``incomplete``, for the ``response.failed`` event. A
+client that acts on ``output_item.done`` or ``function_call_arguments.done`` never sees a call
+whose arguments were cut off.
 """
 
 from __future__ import annotations
@@ -36,18 +43,15 @@ from typing import Any, Final
 
 import attrs
 
-from apibridge._json import dumps
-from apibridge._sse import encode_frame
 from apibridge.codecs._compaction import is_compaction
-from apibridge.codecs._context import Context, str_or_none
+from apibridge.codecs._context import Context
 from apibridge.codecs._logprobs import TokenScores
 from apibridge.codecs.responses._content import encode_content
+from apibridge.codecs.responses._item_stream import DeltaFrame, ItemStream
 from apibridge.codecs.responses._items import (
-    ItemIds,
     encode_item,
     is_blank,
     is_textlike,
-    new_message,
 )
 from apibridge.codecs.responses._wire import FORMAT, encode_annotation, hints, part_hints
 from apibridge.model import (
@@ -62,109 +66,7 @@ from apibridge.model import (
     ToolCallPart,
 )
 
-__all__ = ["ItemStream", "Writer", "writer_for"]
-
-
-class _Message:
-    """The message item being written."""
-
-    __slots__ = ("content", "fields", "item_id", "output_index")
-
-    def __init__(self, item_id: str, output_index: int, fields: dict[str, Any] | None) -> None:
-        self.item_id = item_id
-        self.output_index = output_index
-        self.fields = fields
-        self.content: list[dict[str, Any]] = []
-
-
-class DeltaFrame:
-    """The frame of one kind of delta event of one part, made once: ``event: kind``, then
-    ``{"type": kind, "sequence_number": n, **fields, "delta": value, **after}``, with the pieces
-    around ``n`` and ``value`` already serialised (compact JSON concatenates exactly)."""
-
-    __slots__ = ("after", "fields", "head", "kind", "middle", "tail")
-
-    def __init__(self, kind: str, fields: Mapping[str, Any], after: Mapping[str, Any]) -> None:
-        self.kind, self.fields, self.after = kind, fields, after
-        self.head = b'event: %b\ndata: {"type":%b,"sequence_number":' % (kind.encode(), dumps(kind))
-        # ``{…,"delta":""}`` without its last ``""}``: the fields and the key, ready for the value
-        self.middle = b"," + dumps({**fields, "delta": ""})[1:-3]
-        self.tail = (b"," + dumps(after)[1:-1] if after else b"") + b"}\n\n"
-
-
-class ItemStream:
-    """What the writers share: the frame counter, the output items, the open message item."""
-
-    def __init__(self, ctx: Context) -> None:
-        self.ctx = ctx
-        self.ids = ItemIds(None)  # the response's, once the stream has started
-        #: the output items so far, each replaced by its final form at ``.done``
-        self.output: list[dict[str, Any]] = []
-        self.msg: _Message | None = None
-        self._seq = 0
-
-    def emit(self, kind: str, **fields: Any) -> bytes:
-        """One frame: ``event: kind`` and the payload with the next ``sequence_number``."""
-        payload = {"type": kind, "sequence_number": self._seq, **fields}
-        self._seq += 1
-        return encode_frame(dumps(payload), event=kind)
-
-    def emit_delta(self, template: DeltaFrame, value: str) -> bytes:
-        """``emit(template.kind, **template.fields, delta=value, **template.after)``: the same
-        bytes, put together from the template's pieces (the hot path: one ``dumps`` of the
-        value and no dict per delta)."""
-        try:
-            encoded = dumps(value)
-        except ValueError:  # a lone surrogate: left to the general path, which fails as ever
-            return self.emit(template.kind, **template.fields, delta=value, **template.after)
-        seq = self._seq
-        self._seq = seq + 1
-        return b"%b%d%b%b%b" % (template.head, seq, template.middle, encoded, template.tail)
-
-    def add_item(self, item: dict[str, Any]) -> bytes:
-        """``output_item.added`` for ``item``, the next output item."""
-        position = len(self.output)
-        self.output.append(item)
-        return self.emit("response.output_item.added", output_index=position, item=item)
-
-    def item_done(self, position: int, item: dict[str, Any]) -> list[bytes]:
-        """``output_item.done``: ``item`` is the final form of output item ``position``."""
-        self.output[position] = item
-        return [self.emit("response.output_item.done", output_index=position, item=item)]
-
-    def open_message(self, fields: Mapping[str, Any] | None) -> list[bytes]:
-        """A new message item (``fields``: the ``_item`` hint of its first part)."""
-        position = len(self.output)
-        base = new_message("assistant", fields, self.ids, position)
-        item_id = str_or_none(base.get("id"))
-        item_id = item_id or self.ids.make("msg_", position)
-        self.msg = _Message(
-            item_id=item_id,
-            output_index=position,
-            fields=dict(fields) if fields is not None else None,
-        )
-        added: dict[str, Any] = {
-            "id": item_id,
-            "type": "message",
-            "status": "in_progress",
-            "role": "assistant",
-            "content": [],
-        }
-        return [self.add_item(added)]
-
-    def close_message(self) -> list[bytes]:
-        """``output_item.done`` for the open message item, if any."""
-        msg, self.msg = self.msg, None
-        if msg is None:
-            return []
-        # Output messages always have these; the hint (which may be partial) overrides them.
-        item = {
-            **new_message("assistant", None, self.ids, msg.output_index),
-            **(msg.fields or {}),
-            "id": msg.item_id,
-            "content": [c for c in msg.content if c],
-        }
-        return self.item_done(msg.output_index, item)
+__all__ = ["Writer", "writer_for"]
 
 
 class Writer:
@@ -199,6 +101,10 @@ class Writer:
         """The closing frames for the part's final value."""
         return []
 
+    def cut(self) -> None:
+        """The stream failed while this part was being written: no closing frames; the output
+        gets the part as far as its deltas said (the base has nothing to put there)."""
+
 
 def _rest(full: str, chunks: list[str]) -> str:
     """What ``full`` adds to the text already said (nothing when they disagree)."""
@@ -217,6 +123,7 @@ class _TextWriter(Writer):
         self.at: dict[str, Any] = {}  # item_id, output_index, content_index once opened
         self.length = 0
         self.citations: list[Citation] = []
+        self.annotations: list[dict[str, Any]] = []  # the annotations said so far
         self.delta_frame: DeltaFrame | None = None  # its text deltas, once opened
         self.scores = TokenScores()  # its tokens' log probabilities, when the upstream scores
 
@@ -290,6 +197,7 @@ class _TextWriter(Writer):
         annotation = encode_annotation(cite, self.length, Context(), where)
         self.citations.append(cite)
         if annotation is not None:
+            self.annotations.append(annotation)
             out.append(
                 self.stream.emit(
                     "response.output_text.annotation.added",
@@ -336,6 +244,18 @@ class _TextWriter(Writer):
             if self.at["content_index"] == 0 and isinstance(own.get("_item"), Mapping):
                 msg.fields = dict(own["_item"])
         return out
+
+    def cut(self) -> None:
+        msg = self.stream.msg
+        if not self.at or msg is None:
+            return
+        said = "".join(self.chunks)
+        entry: dict[str, Any]
+        if isinstance(self.part, RefusalPart):
+            entry = {"type": "refusal", "refusal": said}
+        else:
+            entry = {"type": "output_text", "text": said, "annotations": list(self.annotations)}
+        msg.content[self.at["content_index"]] = entry
 
 
 class _LostWriter(Writer):
@@ -392,6 +312,17 @@ class _ItemWriter(Writer):
         elif is_compaction(final):  # another format's block is whole only now
             item = self.final_item(final, item["id"])
         return self.stream.item_done(self.output_index, item)
+
+    def cut(self) -> None:
+        if self.item is not None:
+            self.stream.output[self.output_index] = self.cut_item(self.item)
+
+    def cut_item(self, added: dict[str, Any]) -> dict[str, Any]:
+        """The item as far as its deltas said (a server tool item: as it was added), its
+        status the one its type has for "not finished"."""
+        if "status" not in added:
+            return added
+        return {**added, "status": _CUT_STATUS.get(added.get("type"), "incomplete")}
 
     def final_item(self, final: ContentPart, item_id: str) -> dict[str, Any]:
         """``final`` as ``encode_item`` makes it, with the id said at ``.added``."""
@@ -450,6 +381,10 @@ class _CallWriter(_ItemWriter):
         assert isinstance(self.part, ToolCallPart)
         return attrs.evolve(self.part, arguments="".join(self.chunks))
 
+    def cut_item(self, added: dict[str, Any]) -> dict[str, Any]:
+        field = "input" if added["type"] == "custom_tool_call" else "arguments"
+        return {**added, "status": "incomplete", field: "".join(self.chunks)}
+
     def finish(self, final: ContentPart) -> list[bytes]:
         assert isinstance(final, ToolCallPart)
         assert self.item is not None
@@ -471,6 +406,14 @@ class _CallWriter(_ItemWriter):
             )
         return out + self.stream.item_done(self.output_index, self.final_item(final, item_id))
 
+
+#: Item type → its status when the stream fails before it is done, where its type has no
+#: ``incomplete`` (the SDK's ``ResponseOutputItem`` types).
+_CUT_STATUS: Final[Mapping[Any, str]] = {
+    "image_generation_call": "failed",
+    "apply_patch_call": "in_progress",
+    "apply_patch_call_output": "failed",
+}
 
 #: custom call? → the event its argument deltas are.
 _ARGS_DELTA: Final[Mapping[bool, str]] = {
@@ -586,6 +529,24 @@ class _ReasoningWriter(_ItemWriter):
         return attrs.evolve(
             part, text="".join(self.chunks), summary=tuple(summary), signature=signature
         )
+
+    def cut_item(self, added: dict[str, Any]) -> dict[str, Any]:
+        said = "".join(self.chunks)
+        if self.thinking_as_summary:  # the reasoning text was said as summary 0
+            summaries = {0: said}
+        else:
+            summaries = {index: "".join(texts) for index, texts in self.summaries.items()}
+        item = {
+            **added,
+            "status": "incomplete",
+            "summary": [
+                {"type": "summary_text", "text": summaries.get(index, "")}
+                for index in range(self.summary_parts)
+            ],
+        }
+        if self.reasoning_open:
+            item["content"] = [{"type": "reasoning_text", "text": said}]
+        return item
 
     def finish(self, final: ContentPart) -> list[bytes]:
         assert self.item is not None

@@ -18,10 +18,15 @@ agree.
 
 :class:`MessageDelta` is held until :class:`MessageStop`, which writes the one terminal event
 (``completed``, ``incomplete`` or ``failed`` by the stop reason). A :class:`StreamError`, or
-``close()`` before :class:`MessageStop`, finishes the item being written (parts still held are
-dropped) and writes ``response.failed`` instead: exactly one terminal event, always. A failure
-is said with the few codes the SDK allows (``_openai_errors.encode_failed``). Responses has no
-ping event: a :class:`Ping` is an SSE comment.
+``close()`` before :class:`MessageStop`, writes ``response.failed`` instead: exactly one
+terminal event, always. What the upstream never finished is not said finished: the item being
+written and the open message item get no ``.done`` event (a client that runs a tool call at
+``output_item.done`` would run one cut off mid-arguments), and the failed response's ``output``
+has them as far as their deltas got, with status ``incomplete``; parts still held are dropped.
+Items left open before ``response.failed`` are what the API's own mid-stream failures look like,
+and what the openai SDK's stream helper takes (it finalises only ``response.completed``). A
+failure is said with the few codes the SDK allows (``_openai_errors.encode_failed``). Responses
+has no ping event: a :class:`Ping` is an SSE comment.
 """
 
 from __future__ import annotations
@@ -38,7 +43,8 @@ from apibridge.codecs._openai_twins import tier_from_anthropic
 from apibridge.codecs._sequencer import PartSequencer
 from apibridge.codecs._tool_usage import tool_usage_of
 from apibridge.codecs.responses._errors import encode_failed
-from apibridge.codecs.responses._item_writers import ItemStream, Writer
+from apibridge.codecs.responses._item_stream import ItemStream
+from apibridge.codecs.responses._item_writers import Writer
 from apibridge.codecs.responses._items import ItemIds
 from apibridge.codecs.responses._response import report_stop, response_object
 from apibridge.codecs.responses._search_writer import part_writer
@@ -194,18 +200,18 @@ class StreamEncoder:
         return self._fail(event.error)
 
     def _fail(self, error: ApiError) -> list[bytes]:
-        """Finish the item being written and end with ``response.failed``."""
-        out: list[bytes] = []
+        """End with ``response.failed``, the items still open left open (``incomplete`` in its
+        ``output``)."""
         writer, self._current = self._current, None
         if writer is not None:
-            out += writer.stop(None)
-        out += self._stream.close_message()
+            writer.cut()
+        self._stream.cut_message()
         body = self._response(stop="error")
         body["status"] = "failed"
         body["incomplete_details"] = None
         body["error"] = encode_failed(error)
         self._finished = True
-        return [*out, self._stream.emit("response.failed", response=body)]
+        return [self._stream.emit("response.failed", response=body)]
 
     # -------------------------------------------------------------------- parts
 
