@@ -30,7 +30,7 @@ import agents
 from openai import AsyncOpenAI
 
 sys.path.insert(0, str(Path(__file__).parent))
-from gateway_process import serve  # noqa: E402  (the helper beside this file)
+from gateway_process import serve
 
 
 @agents.function_tool
@@ -39,7 +39,9 @@ def get_weather(city: str) -> str:
     return f"Sunny, 21 degrees in {city}"
 
 
-def build_agent(base_url: str, model: str, *, api: str = "responses", key: str = "unused") -> agents.Agent:
+def build_agent(
+    base_url: str, model: str, *, api: str = "responses", key: str = "unused"
+) -> agents.Agent:
     """An agent with one function tool, on the gateway at ``base_url`` (its root URL)."""
     client = AsyncOpenAI(base_url=base_url + "/v1", api_key=key, max_retries=0, timeout=120)
     model_class = {

@@ -31,10 +31,12 @@ from pathlib import Path
 import openai
 
 sys.path.insert(0, str(Path(__file__).parent))
-from gateway_process import serve  # noqa: E402  (the helper beside this file)
+from gateway_process import serve
 
 
-def converse(base_url: str, model: str, questions: Sequence[str], *, key: str = "unused") -> list[str]:
+def converse(
+    base_url: str, model: str, questions: Sequence[str], *, key: str = "unused"
+) -> list[str]:
     """Ask ``questions`` in one conversation; the answers.
 
     The first question goes with the whole (one-message) transcript, not streamed; every later

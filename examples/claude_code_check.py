@@ -16,7 +16,8 @@ Run it against a gateway you started (``apibridge serve --config examples/claude
 
 or let it start one in front of your server (Ollama here; ``scripted=echo`` without a flag)::
 
-    python examples/claude_code_check.py --upstream chat=http://127.0.0.1:11434/v1 --model qwen3-coder
+    python examples/claude_code_check.py --model qwen3-coder \
+        --upstream chat=http://127.0.0.1:11434/v1
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from typing import Any
 import anthropic
 
 sys.path.insert(0, str(Path(__file__).parent))
-from gateway_process import serve  # noqa: E402  (the helper beside this file)
+from gateway_process import serve
 
 #: What Claude Code 2.1 sends in ``anthropic-beta`` (see docs/clients.md).
 BETAS = [
@@ -129,9 +130,8 @@ def check(base_url: str, model: str, prompt: str, *, turns: int = 4, key: str = 
         if not calls:
             return message
         # the assistant turn goes back as received (thinking and its signature included)
-        messages.append(
-            {"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in message.content]}
-        )
+        content = [block.model_dump(exclude_none=True) for block in message.content]
+        messages.append({"role": "assistant", "content": content})
         messages.append(
             {
                 "role": "user",

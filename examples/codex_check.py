@@ -18,7 +18,8 @@ Run it against a gateway you started::
 or let it start one (Claude here, with ``ANTHROPIC_API_KEY`` set; ``scripted=echo`` without a
 flag)::
 
-    python examples/codex_check.py --upstream anthropic=https://api.anthropic.com --model claude-sonnet-4-5
+    python examples/codex_check.py --model claude-sonnet-4-5 \
+        --upstream anthropic=https://api.anthropic.com
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from typing import Any
 import openai
 
 sys.path.insert(0, str(Path(__file__).parent))
-from gateway_process import serve  # noqa: E402  (the helper beside this file)
+from gateway_process import serve
 
 TOOLS: list[dict[str, Any]] = [
     {
@@ -129,7 +130,8 @@ def check(base_url: str, model: str, prompt: str, *, turns: int = 4, key: str = 
                 text = "".join(p.text for p in item.content if p.type == "output_text")
                 print(f"  text: {text}")
             elif item.type == "reasoning":
-                print(f"  reasoning: encrypted_content {'kept' if item.encrypted_content else 'none'}")
+                kept = "kept" if item.encrypted_content else "none"
+                print(f"  reasoning: encrypted_content {kept}")
             elif item.type == "function_call":
                 print(f"  tool call: {item.name} {item.arguments}")
             elif item.type == "custom_tool_call":

@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from typing import IO
 
 import httpx
 
@@ -41,38 +42,44 @@ def serve(
     ``start_timeout`` seconds.
     """
     port = free_port()
+    root = f"http://127.0.0.1:{port}"
     command = [sys.executable, "-m", "apibridge", "serve", *args]
     command += ["--host", "127.0.0.1", "--port", str(port)]
-    log = tempfile.TemporaryFile()  # a file, not a pipe: a long log never blocks the server
-    process = subprocess.Popen(
-        command,
-        env=dict(os.environ if env is None else env),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    root = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + start_timeout
-        while True:
-            try:
-                if httpx.get(root + "/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                process.wait()
-                log.seek(0)
-                output = log.read().decode(errors="replace")
-                raise RuntimeError(f"apibridge serve did not start:\n{output}")
-            time.sleep(0.1)
-        yield root
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        log.close()
+    # the log goes to a file, not a pipe: a long log never blocks the server
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(
+            command,
+            env=dict(os.environ if env is None else env),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            _wait_until_up(process, log, root, start_timeout)
+            yield root
+        finally:
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+
+
+def _wait_until_up(
+    process: subprocess.Popen[bytes], log: IO[bytes], root: str, timeout: float
+) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(root + "/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            process.wait()
+            log.seek(0)
+            output = log.read().decode(errors="replace")
+            raise RuntimeError(f"apibridge serve did not start:\n{output}")
+        time.sleep(0.1)
