@@ -1,7 +1,7 @@
 """apibridge's WSGI app beside a Django project, in one WSGI application.
 
 Django routes URLs to views, not to other WSGI applications, so the gateway is joined to the
-project one level up: :func:`mount` hands every request under ``/llm`` to the gateway
+project one level up: ``mount`` hands every request under ``/llm`` to the gateway
 (moving the prefix from ``PATH_INFO`` to ``SCRIPT_NAME``, as any WSGI mount does) and every
 other request to Django. Point an Anthropic client at ``http://127.0.0.1:8000/llm`` and an
 OpenAI client at ``http://127.0.0.1:8000/llm/v1``. The upstream comes from

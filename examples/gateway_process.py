@@ -2,7 +2,7 @@
 
 The recipes' programs (``claude_code_check.py``, ``codex_check.py``, ``agents_sdk_app.py``,
 ``backboard_app.py``) either talk to a gateway you already run (``--gateway URL``) or start
-one themselves with :func:`serve`: the same ``apibridge serve`` command the recipe's page
+one themselves with ``serve``: the same ``apibridge serve`` command the recipe's page
 gives, on ``127.0.0.1`` and a free port, in a child process that inherits your environment
 (so ``APIBRIDGE_UPSTREAM_KEY``, ``BBD_API_KEY`` … reach it as they would from your shell).
 The process is stopped when the ``with`` block ends, whatever happens inside it.

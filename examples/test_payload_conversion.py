@@ -3,7 +3,7 @@
 Say your application builds Claude (Anthropic Messages) requests and sends some of them to an
 OpenAI-compatible server through ``apibridge.convert_request``, converting the answers back
 with ``apibridge.convert_response``. Instead of a few hand-written payloads, describe the
-requests your application can build as a Hypothesis strategy (:func:`claude_requests`) and
+requests your application can build as a Hypothesis strategy (``claude_requests``) and
 state what must hold for every one of them:
 
 * the converted request carries every text and every tool of the original, and reports

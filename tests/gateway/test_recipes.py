@@ -164,10 +164,12 @@ def test_codex_config_points_at_the_gateway() -> None:
 
 
 def test_every_gateway_config_on_the_recipe_pages_loads(tmp_path: Path) -> None:
-    """A TOML block that configures the gateway (it has ``[upstreams.…]``) is a valid config;
-    one for Codex (``model_providers``) has what Codex needs."""
+    """A TOML block that configures the gateway (it has ``[upstreams.…]``) is a valid config
+    (on the recipe pages and the migration page); one for Codex (``model_providers``) has what
+    Codex needs."""
     seen = 0
-    for page in sorted(RECIPES.glob("*.md")):
+    pages = [*sorted(RECIPES.glob("*.md")), ROOT / "docs" / "migrating-from-openai-api-bridge.md"]
+    for page in pages:
         for block in _toml_fences(page):
             if "--8<--" in block:
                 continue  # an included file, tested above
@@ -185,4 +187,3 @@ def test_every_gateway_config_on_the_recipe_pages_loads(tmp_path: Path) -> None:
                         assert provider["wire_api"] == "responses", page.name
                         assert provider["base_url"].endswith("/v1"), page.name
     assert seen >= 3
-
