@@ -156,6 +156,27 @@ def test_claude_code_config_routes_claude_names_to_the_local_model() -> None:
     assert config.route("qwen3-coder") == (local, "qwen3-coder")
 
 
+def test_the_codex_pages_two_upstream_config_routes_by_name(tmp_path: Path) -> None:
+    (block,) = [b for b in _toml_fences(RECIPES / "codex.md") if "[upstreams." in b]
+    path = tmp_path / "codex.toml"
+    path.write_text(block, encoding="utf-8")
+    config = load_config(path, env={"ANTHROPIC_API_KEY": "x"})
+    assert config.route("claude-sonnet-4-5") == (config.upstreams["claude"], "claude-sonnet-4-5")
+    assert config.route("qwen3-coder") == (config.upstreams["local"], "qwen3-coder")
+
+
+def test_the_migration_pages_routes_keep_the_clients_model_names(tmp_path: Path) -> None:
+    page = ROOT / "docs" / "migrating-from-openai-api-bridge.md"
+    block = next(b for b in _toml_fences(page) if "[[routes]]" in b)
+    path = tmp_path / "migrating.toml"
+    path.write_text(block, encoding="utf-8")
+    config = load_config(path, env={"BRIDGE_API_KEY": "k", "GROQ_API_KEY": "g"})
+    assert config.server.client_keys == ("k",)
+    assert config.route("llama-main/qwen3") == (config.upstreams["llama-main"], "qwen3")
+    groq = config.upstreams["groq"]
+    assert config.route("groq/llama-3.3-70b-versatile") == (groq, "llama-3.3-70b-versatile")
+
+
 def test_codex_config_points_at_the_gateway() -> None:
     codex = tomllib.loads((EXAMPLES / "codex_config.toml").read_text(encoding="utf-8"))
     provider = codex["model_providers"][codex["model_provider"]]
