@@ -30,7 +30,8 @@ def _fences(text: str, lang: str) -> list[str]:
     return re.findall(rf"```{lang}\n(.*?)```", text, flags=re.DOTALL)
 
 
-@pytest.mark.parametrize("page", ["README.md", "docs/quickstart.md"])
+# docs/quickstart.md has a test of its own: tests/gateway/test_quickstart.py
+@pytest.mark.parametrize("page", ["README.md"])
 def test_the_quick_start_prints_what_the_page_says(page: str) -> None:
     """The page's convert command, run, prints on stderr exactly the warnings the page shows;
     both commands install into one virtual environment, editable, in the order given."""

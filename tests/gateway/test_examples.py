@@ -1,9 +1,10 @@
-"""The examples run: the ASGI app mounted in Starlette, the WSGI app mounted in Flask, the
-sample configuration file loads."""
+"""The examples run: the ASGI app mounted in Starlette and FastAPI, the WSGI app mounted in
+Flask and beside Django, the sample configuration file loads."""
 
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -22,6 +23,7 @@ def load(name: str) -> ModuleType:
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # as an import would (Django imports its URLconf by name)
     spec.loader.exec_module(module)
     return module
 
@@ -58,6 +60,25 @@ def test_flask_mount(env: dict[str, str]) -> None:
     app, bridge = load("flask_mount").build(env)
     with serve_wsgi(app) as root:
         exercise(root)
+    bridge.close()
+
+
+def test_fastapi_mount(env: dict[str, str]) -> None:
+    pytest.importorskip("fastapi")
+    app = load("fastapi_mount").build(env)
+    with serve_asgi(app) as root:
+        exercise(root)
+
+
+def test_django_mount(env: dict[str, str]) -> None:
+    pytest.importorskip("django")
+    module = load("django_mount")
+    module.gateway.close()  # the one built at import, from this process's environment
+    app, bridge = module.build(env)
+    with serve_wsgi(app) as root:
+        exercise(root)
+        # Django still answers everything outside the prefix, including its own 404
+        assert httpx.get(root + "/llmx").status_code == 404
     bridge.close()
 
 
