@@ -140,6 +140,7 @@ class StreamDecoder:
         self._ctx = ctx
         self._started = False
         self._finished = False  # finish_reason seen
+        self._refused = False  # some refusal text seen
         self._done = False  # terminal event given
         self._preamble: dict[str, Any] = {}
         self._first: dict[str, Any] = {}  # the first chunk's service tier and fingerprint
@@ -381,6 +382,7 @@ class StreamDecoder:
             if type(value) is not str:
                 opt_str(value, "choices[0].delta.refusal")
             if value:
+                self._refused = True  # a ``stop`` finish then says ``refusal``
                 out.extend(self._grow("refusal", value))
         calls = delta.get("tool_calls")
         if calls is not None:
@@ -561,7 +563,7 @@ class StreamDecoder:
             out.append(PartStop(index=index, part=final))
         self._open.clear()
         self._finished = True
-        stop = stop_for(finish, bool(self._order), stop_string)
+        stop = stop_for(finish, bool(self._order), stop_string, has_refusal=self._refused)
         sequence = stop_string if isinstance(stop_string, str) else None
         out.append(MessageDelta(stop_reason=stop, stop_sequence=sequence, usage=self._usage))
         return out
