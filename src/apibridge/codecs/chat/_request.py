@@ -71,6 +71,9 @@ from apibridge.model import OutputFormat, ReasoningConfig, Request, Tool, ToolCh
 
 __all__ = ["TOOL_CHOICE_MODES", "decode_request", "encode_request"]
 
+#: hint: a Chat client sent ``tool_choice`` or ``parallel_tool_calls`` without tools.
+_CHOICE_ALONE: Final = "_choice_without_tools"
+
 #: ``tool_choice`` strings ↔ canonical modes (``required`` is Claude's ``any``).
 TOOL_CHOICE_MODES: Final[Mapping[str, Literal["auto", "none", "any"]]] = {
     "auto": "auto",
@@ -178,6 +181,10 @@ def decode_request(body: Mapping[str, Any], ctx: Context) -> Request:
         "tool_choice"
     ):
         fields["_tool_choice"] = body["tool_choice"]
+    if (raw_choice is not None or body.get("parallel_tool_calls") is not None) and not body.get(
+        "tools"
+    ):
+        fields[_CHOICE_ALONE] = True  # the client's own choice without tools, sent as it came
     metadata = body.get("metadata")
     if trivial:
         fields["_trivial"] = trivial
@@ -258,6 +265,10 @@ def encode_request(request: Request, ctx: Context) -> dict[str, Any]:
             ctx.lose(where, f"chat has no {kind!r} server tool", "dropped")
     if tools:
         out["tools"] = tools
+    # Without tools OpenAI answers 400 to both ("'tool_choice' is only allowed when 'tools'
+    # are specified"), and vLLM too: another format's choice among no tools is not sent, and
+    # says nothing that is lost. A Chat client's own is sent as it came.
+    keep = bool(tools) or bool(carried.get(_CHOICE_ALONE))
     if request.tool_choice is not None:
         choice = request.tool_choice
         hint = carried.get("_tool_choice")
@@ -268,7 +279,9 @@ def encode_request(request: Request, ctx: Context) -> dict[str, Any]:
             if encoded is not None:
                 out["tool_choice"] = encoded
         ctx.lose_extras(choice.extras, FORMAT, "tool_choice")
-    if request.parallel_tool_calls is not None:
+        if not keep:
+            out.pop("tool_choice", None)
+    if request.parallel_tool_calls is not None and keep:
         out["parallel_tool_calls"] = request.parallel_tool_calls
     if request.max_tokens is not None:
         out[carried.get("_max_tokens_key", "max_tokens")] = request.max_tokens
