@@ -232,7 +232,8 @@ class StreamDecoder:
             )
             if not choices and usage is None:
                 return out  # a preamble (Azure's prompt filter results): wait for the answer
-            out.append(self._start(chunk))
+            # vLLM's ``continuous_usage_stats`` counts the prompt from the first chunk on
+            out.append(self._start(chunk, usage))
         else:
             self._later_fields(chunk)
         was_finished = self._finished
@@ -263,7 +264,7 @@ class StreamDecoder:
             if self._preamble.get(key) != value:
                 self._report(key, "a chat stream field after the first chunk")
 
-    def _start(self, chunk: Mapping[str, Any]) -> MessageStart:
+    def _start(self, chunk: Mapping[str, Any], usage: Usage | None) -> MessageStart:
         self._started = True
         self._first = {key: chunk.get(key) for key in _LATE_KEYS}
         fields = dict(self._preamble)
@@ -277,6 +278,7 @@ class StreamDecoder:
             id=chunk_id or new_id("chatcmpl-"),
             model=opt_str(chunk.get("model"), "model") or "",
             created=opt_int(chunk.get("created"), "created"),
+            usage=usage,
             extras={FORMAT: fields} if fields else {},
         )
 
