@@ -63,8 +63,10 @@ from apibridge.codecs.chat._wire import (
     CHAT_CUSTOM,
     FORMAT,
     apply_extras,
+    flat_grammar,
     hints,
     is_chat_custom,
+    nested_grammar,
 )
 from apibridge.errors import InvalidPayload
 from apibridge.model import OutputFormat, ReasoningConfig, Request, Tool, ToolChoice
@@ -396,28 +398,9 @@ def _decode_tool(raw: Any, where: str) -> Tool:
         description=opt_str(inner.get("description"), f"{where}.{kind}.description"),
         parameters=None if parameters is None else expect_obj(parameters, f"{where}.parameters"),
         strict=opt_bool(inner.get("strict"), f"{where}.{kind}.strict"),
-        format=None if tool_format is None else _flat_grammar(expect_obj(tool_format, where)),
+        format=None if tool_format is None else flat_grammar(expect_obj(tool_format, where)),
         extras={FORMAT: fields} if fields else {},
     )
-
-
-def _flat_grammar(chat_format: Mapping[str, Any]) -> dict[str, Any]:
-    """A Chat custom-tool format in the canonical (Responses) shape: Chat nests a grammar's
-    ``syntax`` and ``definition`` under ``grammar``, Responses writes them beside ``type``."""
-    grammar = chat_format.get("grammar")
-    plain = set(chat_format) == {"type", "grammar"} and chat_format["type"] == "grammar"
-    if plain and isinstance(grammar, Mapping) and "type" not in grammar:
-        return {"type": "grammar", **grammar}
-    return dict(chat_format)  # any other spelling is carried as it is
-
-
-def _nested_grammar(canonical: Mapping[str, Any]) -> dict[str, Any]:
-    """The canonical (Responses) grammar format as Chat spells it."""
-    if canonical.get("type") == "grammar" and "grammar" not in canonical:
-        inner = {k: v for k, v in canonical.items() if k not in ("type", "grammar")}
-        if inner:
-            return {"type": "grammar", "grammar": inner}
-    return dict(canonical)
 
 
 def _encode_tool(tool: Tool, ctx: Context, where: str) -> dict[str, Any]:
@@ -430,7 +413,7 @@ def _encode_tool(tool: Tool, ctx: Context, where: str) -> dict[str, Any]:
         inner["description"] = tool.description
     if kind == "custom":
         if tool.format is not None:
-            inner["format"] = _nested_grammar(tool.format)
+            inner["format"] = nested_grammar(tool.format)
         if tool.parameters is not None:
             ctx.lose(f"{where}.parameters", "chat custom tools take no schema", "dropped")
     else:

@@ -64,8 +64,10 @@ __all__ = [
     "encode_tool_call",
     "encode_usage",
     "finish_for",
+    "flat_grammar",
     "hints",
     "is_chat_custom",
+    "nested_grammar",
     "now",
     "openai_refusal",
     "parse_data_url",
@@ -203,6 +205,25 @@ def parse_data_url(url: str) -> tuple[str, str] | None:
 def data_url(media_type: str, data: str) -> str:
     """A base64 data URL."""
     return f"data:{media_type};base64,{data}"
+
+
+def flat_grammar(chat_format: Mapping[str, Any]) -> dict[str, Any]:
+    """A Chat custom-tool format in the canonical (Responses) shape: Chat nests a grammar's
+    ``syntax`` and ``definition`` under ``grammar``, Responses writes them beside ``type``."""
+    grammar = chat_format.get("grammar")
+    plain = set(chat_format) == {"type", "grammar"} and chat_format["type"] == "grammar"
+    if plain and isinstance(grammar, Mapping) and "type" not in grammar:
+        return {"type": "grammar", **grammar}
+    return dict(chat_format)  # any other spelling is carried as it is
+
+
+def nested_grammar(canonical: Mapping[str, Any]) -> dict[str, Any]:
+    """The canonical (Responses) grammar format as Chat spells it."""
+    if canonical.get("type") == "grammar" and "grammar" not in canonical:
+        inner = {k: v for k, v in canonical.items() if k not in ("type", "grammar")}
+        if inner:
+            return {"type": "grammar", "grammar": inner}
+    return dict(canonical)
 
 
 def thinking_text(text: str, summary: Sequence[str]) -> str:
