@@ -30,9 +30,17 @@ def _error_kinds() -> str:
 
 
 def _effort_budget() -> str:
-    from apibridge.codecs._reasoning import EFFORT_BUDGET
+    """Effort → budget and the budgets that read back as each effort, from ``_reasoning``."""
+    from apibridge.codecs._reasoning import BUDGET_BANDS, EFFORT_BUDGET
 
-    return _md(("effort", "budget_tokens"), list(EFFORT_BUDGET.items()))
+    rows, low = [], 0
+    uppers = dict((name, bound) for bound, name in BUDGET_BANDS)
+    for effort, budget in EFFORT_BUDGET.items():
+        upper = uppers.get(effort)
+        band = f"{low:,} to {upper:,}" if upper is not None else f"{low:,} and more"
+        rows.append((effort, f"{budget:,}", band))
+        low = (upper or 0) + 1
+    return _md(("effort", "budget_tokens sent", "budget_tokens read as it"), rows)
 
 
 def _claude_models() -> str:

@@ -234,7 +234,7 @@ def _fragments(entries: list[dict[str, Any]], size: int) -> list[dict[str, Any]]
 
 @pytest.mark.parametrize("entries", [CLAUDE_DETAILS, OPENAI_DETAILS], ids=["claude", "openai"])
 @pytest.mark.parametrize("size", [1, 3, 100])
-def test_fidelity_27_streamed_reasoning_details_agree_with_the_whole_answer(
+def test_fidelity_28_streamed_reasoning_details_agree_with_the_whole_answer(
     entries: list[dict[str, Any]], size: int
 ) -> None:
     streamed = decode_stream([*_fragments(entries, size), {"content": "42"}])
@@ -308,7 +308,7 @@ CONTENTS = [
 
 
 @pytest.mark.parametrize("content", CONTENTS)
-def test_fidelity_27_think_tags_cut_at_every_point_read_as_the_whole(content: str) -> None:
+def test_fidelity_28_think_tags_cut_at_every_point_read_as_the_whole(content: str) -> None:
     whole = decode_whole({"content": content}).content
     for cut in range(1, len(content)):
         assert decode_stream(streamed_content(content, [cut])).content == whole, cut
@@ -369,7 +369,7 @@ THINKING_BLOCK = {"type": "thinking", "thinking": "Units first.", "signature": S
 TEXT_BLOCK = {"type": "text", "text": "A furlong is 201 m."}
 
 
-def test_fidelity_27_each_reasoning_field_is_written_as_that_dialect() -> None:
+def test_fidelity_28_each_reasoning_field_is_written_as_that_dialect() -> None:
     body = anthropic_request([THINKING_BLOCK, TEXT_BLOCK])
     out, _ = to_chat(body, "anthropic", "reasoning_content")
     assert assistant(out)["reasoning_content"] == "Units first."
@@ -471,7 +471,7 @@ def _anthropic_answer(message: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.mark.parametrize("entries", [CLAUDE_DETAILS, OPENAI_DETAILS], ids=["claude", "openai"])
 @pytest.mark.parametrize("field", [None, "reasoning_details"])
-def test_fidelity_27_reasoning_details_replay_through_an_anthropic_client(
+def test_fidelity_28_reasoning_details_replay_through_an_anthropic_client(
     entries: list[dict[str, Any]], field: str | None
 ) -> None:
     answer = _anthropic_answer({"content": "42", "reasoning_details": entries})
@@ -574,7 +574,7 @@ def _replayed(target: str, chunks: list[dict[str, Any]]) -> tuple[dict[str, Any]
 
 @pytest.mark.parametrize("target", ["anthropic", "responses"])
 @pytest.mark.parametrize("entries", [CLAUDE_DETAILS, OPENAI_DETAILS], ids=["claude", "openai"])
-def test_fidelity_27_streamed_reasoning_details_replay_through_either_client(
+def test_fidelity_28_streamed_reasoning_details_replay_through_either_client(
     target: str, entries: list[dict[str, Any]]
 ) -> None:
     chunks = [chunk({"role": "assistant", "content": ""})]

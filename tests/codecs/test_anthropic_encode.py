@@ -354,7 +354,7 @@ def test_tool_choice_without_tools_is_dropped() -> None:
     ctx = Context()
     body = encode(request(user(text("hi")), tool_choice=ToolChoice(mode="none")), ctx)
     assert "tool_choice" not in body
-    assert has_loss(ctx, "tool_choice")
+    assert not has_loss(ctx, "tool_choice")  # a choice among no tools says nothing
 
 
 def test_images_and_documents_from_other_formats() -> None:
@@ -521,8 +521,12 @@ def test_refusal_part_in_an_answer() -> None:
     body = answer(RefusalPart(text="No."), stop_reason="refusal", ctx=ctx)
     assert body["content"] == [{"type": "text", "text": "No."}]
     assert body["stop_reason"] == "refusal"
+    assert not ctx.losses  # Claude refuses so: text, then the ``refusal`` stop
+    ctx = Context()
+    assert answer(RefusalPart(text="No."), stop_reason="end_turn", ctx=ctx)["stop_reason"] == (
+        "end_turn"
+    )
     assert has_loss(ctx, "content[0]", "sent as a text block")
-    assert answer(RefusalPart(text="No."), stop_reason="end_turn")["stop_reason"] == "end_turn"
 
 
 def test_parts_an_answer_cannot_hold_are_reported() -> None:

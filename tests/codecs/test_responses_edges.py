@@ -254,6 +254,7 @@ def test_changed_raw_choice_is_encoded_afresh() -> None:
     renamed = Request(
         model="m",
         messages=(),
+        tools=(Tool(name="b"),),  # (a choice naming a tool is sent only with tools)
         tool_choice=ToolChoice(mode="tool", name="b", extras=request.tool_choice.extras),
     )
     assert codec.encode_request(renamed, Context())["tool_choice"] == {

@@ -290,10 +290,23 @@ def build(surface: Surface, path: str) -> Sample:
     return s
 
 
+#: a tool for the elements that only mean something beside one (a choice among no tools is not
+#: sent: tests/test_tool_choice_without_tools.py)
+_A_TOOL: dict[str, dict[str, Any]] = {
+    "anthropic.request": {"name": "get", "input_schema": {"type": "object", "properties": {}}},
+    "anthropic.beta_request": {"name": "get", "input_schema": {"type": "object", "properties": {}}},
+    "chat.request": {"type": "function", "function": {"name": "get", "parameters": {}}},
+    "responses.request": {"type": "function", "name": "get", "parameters": {}, "strict": False},
+}
+_NEEDS_A_TOOL = re.compile(r"(tool_choice|parallel_tool_calls)\b")
+
+
 def _build(surface: Surface, path: str) -> Sample:
     eid = f"{surface.name}:{path}"
     steps = parse_path(path)
     base = copy.deepcopy(BASES.get(surface.name, {}))
+    if surface.name in _A_TOOL and _NEEDS_A_TOOL.match(path):
+        base["tools"] = [copy.deepcopy(_A_TOOL[surface.name])]
     # walk: obj is the dict being filled, struct its type
     root = _strip(surface.root)
     with_ = base

@@ -44,6 +44,7 @@ from apibridge.codecs.anthropic._wire import (
     CONTENT_STRING,
     EMPTY_TEXT,
     FORMAT,
+    REFUSAL_STOP,
     SEARCH_RESULTS,
     encode_citation,
     finish,
@@ -69,6 +70,7 @@ from apibridge.model import (
 
 __all__ = [
     "IMAGE_MAGIC",
+    "answer_parts",
     "answer_signature",
     "encode_document",
     "encode_image",
@@ -135,6 +137,27 @@ def encode_part(
     if isinstance(part, DocumentPart):
         return encode_document(part, where, ctx)
     return encode_tool_result(part, where, ctx)
+
+
+def answer_parts(parts: Sequence[ContentPart], stop: str | None) -> Sequence[ContentPart]:
+    """An answer's parts as Anthropic says them: a refusal is its ``refusal`` stop.
+
+    The refusal part this codec made of a ``refusal`` stop is that stop again (no block), and
+    so is a refusal with no words; another format's refusal text is a text block, which under
+    a ``refusal`` stop is just how Claude answers when it refuses (no loss; under any other
+    stop it is reported by :func:`encode_part`).
+    """
+    if not any(isinstance(p, RefusalPart) for p in parts):
+        return parts  # the common case
+    out: list[ContentPart] = []
+    for part in parts:
+        if isinstance(part, RefusalPart):
+            if not part.text or (part.extras.get(FORMAT) or {}).get(REFUSAL_STOP):
+                continue
+            if stop == "refusal":
+                part = TextPart(text=part.text, extras=part.extras)
+        out.append(part)
+    return out
 
 
 def encode_blocks(

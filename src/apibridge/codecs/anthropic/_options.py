@@ -280,8 +280,7 @@ def encode_tool_choice(
     choice, parallel = request.tool_choice, request.parallel_tool_calls
     if choice is None and parallel is None:
         return None
-    if not has_tools:
-        ctx.lose("tool_choice", "Anthropic takes a tool choice only with tools")
+    if not has_tools:  # the API answers 400 to a choice without tools; nothing is lost
         return None
     mode = choice.mode if choice is not None else "auto"
     if not forced and mode in ("any", "tool"):

@@ -25,10 +25,11 @@ from apibridge.codecs._openai_twins import anthropic_usage_tier
 from apibridge.codecs._phase import lose_phase
 from apibridge.codecs._tool_usage import server_tool_use_of
 from apibridge.codecs.anthropic._block_decoder import decode_blocks
-from apibridge.codecs.anthropic._block_encoder import encode_blocks
+from apibridge.codecs.anthropic._block_encoder import answer_parts, encode_blocks
 from apibridge.codecs.anthropic._wire import (
     DEFAULTS,
     MESSAGE_KEYS,
+    STOP_DETAILS,
     Own,
     absent_keys,
     decode_stop_reason,
@@ -37,7 +38,9 @@ from apibridge.codecs.anthropic._wire import (
     encode_stop_sequence,
     encode_usage,
     finish,
+    keep_stop_details,
     own_of,
+    refusal_part,
 )
 from apibridge.errors import InvalidPayload
 from apibridge.model import Response, ToolCallPart
@@ -58,11 +61,15 @@ def decode_response(body: Mapping[str, Any], ctx: Context) -> Response:
     )
     ident, model = body.get("id"), body.get("model")
     usage = body.get("usage")
+    stop = decode_stop_reason(body.get("stop_reason"), "stop_reason")
+    if stop == "refusal":  # the refusal's words (or none) as the part OpenAI clients read
+        content = (*content, refusal_part(body.get("stop_details")))
+        keep_stop_details(own.data)
     return Response(
         id=ident if isinstance(ident, str) and ident else new_id("msg_"),
         model=expect_str(model, "model") if model is not None else "",
         content=content,
-        stop_reason=decode_stop_reason(body.get("stop_reason"), "stop_reason"),
+        stop_reason=stop,
         stop_sequence=opt_str(body.get("stop_sequence"), "stop_sequence"),
         usage=None if usage is None else decode_usage(usage, "usage"),
         extras=own.extras(),
@@ -72,7 +79,9 @@ def decode_response(body: Mapping[str, Any], ctx: Context) -> Response:
 def encode_response(response: Response, ctx: Context) -> dict[str, Any]:
     """A canonical response as a Message object for a Claude client."""
     own = own_of(response.extras)
-    blocks = encode_blocks(response.content, ctx, "content[{1}]", answer=True)
+    blocks = encode_blocks(
+        answer_parts(response.content, response.stop_reason), ctx, "content[{1}]", answer=True
+    )
     lose_phase(ctx, response.content, "anthropic", "content[{}]")
     has_tool_call = any(isinstance(p, ToolCallPart) for p in response.content)
     defaults = own.get(DEFAULTS) or {}
@@ -95,6 +104,8 @@ def encode_response(response: Response, ctx: Context) -> dict[str, Any]:
     extras, server_tools = server_tool_use_of(response.extras, ctx, "response")
     if server_tools is not None:
         out["usage"].setdefault("server_tool_use", server_tools)
+    if own.get(STOP_DETAILS) is not None:
+        out["stop_details"] = own[STOP_DETAILS]
     absent = absent_keys(response.extras)
     unset = {
         "type": True,

@@ -50,7 +50,9 @@ from apibridge.codecs.anthropic._wire import (
     decode_stop_reason,
     decode_usage,
     json_text,
+    keep_stop_details,
     own_of,
+    refusal_part,
 )
 from apibridge.codecs.envelope import open_envelope
 from apibridge.errors import ApiError, InvalidPayload
@@ -112,6 +114,7 @@ class StreamDecoder:
         self._message_own: dict[str, Any] = {}
         self._usage_own: dict[str, Any] = {}
         self._custom = custom_tool_names(ctx)
+        self._refused = False  # the refusal part of a ``refusal`` stop was given
 
     def feed(self, frame: SSEFrame) -> list[Event]:
         """Events that ``frame`` completes; a malformed frame ends the stream in an error."""
@@ -186,7 +189,20 @@ class StreamDecoder:
     def _message_delta(self, data: Mapping[str, Any]) -> list[Event]:
         self._require_start("message_delta")
         delta = expect_obj(data.get("delta", {}), "message_delta.delta")
-        self._message_own.update(Own(delta, _DELTA_KEYS).data)
+        fields = Own(delta, _DELTA_KEYS).data
+        stop = decode_stop_reason(delta.get("stop_reason"), "message_delta.delta.stop_reason")
+        out: list[Event] = []
+        if stop == "refusal" and not self._refused:  # its words (or none) as a refusal part
+            self._refused = True
+            keep_stop_details(fields)
+            part = refusal_part(delta.get("stop_details"))
+            index = self._next
+            self._next += 1
+            out.append(PartStart(index=index, part=attrs.evolve(part, text="")))
+            if part.text:
+                out.append(PartDelta(index=index, field="text", value=part.text))
+            out.append(PartStop(index=index))
+        self._message_own.update(fields)
         edits = data.get("context_management")  # beta: the edits the upstream applied
         if edits is not None:
             self._message_own["context_management"] = edits
@@ -199,16 +215,15 @@ class StreamDecoder:
                 fresh, extras={FORMAT: dict(self._usage_own)} if self._usage_own else {}
             )
         sequence = delta.get("stop_sequence")
-        return [
+        out.append(
             MessageDelta(
-                stop_reason=decode_stop_reason(
-                    delta.get("stop_reason"), "message_delta.delta.stop_reason"
-                ),
+                stop_reason=stop,
                 stop_sequence=opt_str(sequence, "message_delta.delta.stop_sequence"),
                 usage=usage,
                 extras={FORMAT: dict(self._message_own)} if self._message_own else {},
             )
-        ]
+        )
+        return out
 
     def _message_stop(self, data: Mapping[str, Any]) -> list[Event]:
         self._require_start("message_stop")

@@ -47,6 +47,8 @@ from apibridge.codecs.anthropic._errors import encode_error
 from apibridge.codecs.anthropic._wire import (
     EMPTY_TEXT,
     FORMAT,
+    REFUSAL_STOP,
+    STOP_DETAILS,
     encode_citation,
     encode_stop_reason,
     encode_stop_sequence,
@@ -163,8 +165,8 @@ class _TextWriter(_Writer):
         self.chunks: list[str] = []
 
     def start(self) -> list[bytes]:
-        if isinstance(self.part, RefusalPart):
-            self.enc.ctx.lose(self.where, "Anthropic has no refusal block", "sent as a text block")
+        if isinstance(self.part, RefusalPart):  # a loss unless the stop says ``refusal``
+            self.enc.refusal_at = self.where
         out = self._text(self.part.text) if isinstance(self.part, TextPart | RefusalPart) else []
         if isinstance(self.part, TextPart):
             for citation in self.part.citations:
@@ -421,6 +423,8 @@ class StreamEncoder:
         self._stop_reason: str | None = None
         self._stop_sequence: str | None = None
         self._delta_extras: dict[str, dict[str, Any]] = {}
+        #: where a refusal part went out as text (a loss unless the stop says ``refusal``)
+        self.refusal_at: str | None = None
 
     def take_index(self) -> int:
         """The next wire block index (blocks open one at a time, so in order)."""
@@ -506,7 +510,11 @@ class StreamEncoder:
         edits = said.get("context_management")  # a field of the event, not of its delta
         if edits is not None:
             said = {k: v for k, v in said.items() if k != "context_management"}
+        if said.get(STOP_DETAILS) is not None:  # what the refusal part did not say
+            delta["stop_details"] = said[STOP_DETAILS]
         _add_new(delta, said, self._start_own)
+        if self.refusal_at is not None and self._stop_reason != "refusal":
+            self.ctx.lose(self.refusal_at, "Anthropic has no refusal block", "sent as a text block")
         extras, server_tools = server_tool_use_of(self._delta_extras, self.ctx, "message_delta")
         lose_foreign(self.ctx, extras, "message_delta")
         usage = self._usage or Usage()
@@ -555,6 +563,8 @@ class StreamEncoder:
     def _part_start(self, event: PartStart) -> list[bytes]:
         out = self._implicit_start()
         writer_type = _WRITERS.get(type(event.part), _BlockWriter)
+        if isinstance(event.part, RefusalPart) and own_of(event.part.extras).get(REFUSAL_STOP):
+            writer_type = _Writer  # made of a ``refusal`` stop: that stop again, no block
         self._current = writer_type(self, event.index, event.part)
         return [*out, *self._current.start()]
 

@@ -22,6 +22,12 @@ envelope is ``_errors``).
   numbers stay ``None`` (0 only where the SDK type requires a number).
 * **Stop reasons**: the tables below, both ways; any tool call in an answer means
   ``tool_use`` unless the turn was cut short.
+* **Refusals**: Claude's ``refusal`` stop decodes to the ``refusal`` stop reason *and* a
+  :class:`~apibridge.model.RefusalPart` at the end of the answer holding
+  ``stop_details.explanation`` (or no words), so that OpenAI clients get the refusal part
+  they read (:func:`refusal_part`). The part is marked with :data:`REFUSAL_STOP` and is no
+  block when encoded again; ``stop_details`` comes back whole (:func:`keep_stop_details`).
+  Text Claude wrote before the stop stays text.
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ from apibridge import _json
 from apibridge.codecs._context import Context, expect_obj, expect_str, opt_int
 from apibridge.codecs.envelope import Envelope, open_envelope, seal
 from apibridge.errors import InvalidPayload
-from apibridge.model import Citation, Extras, Usage
+from apibridge.model import Citation, Extras, RefusalPart, Usage
 
 __all__ = [
     "ABSENT",
@@ -45,8 +51,10 @@ __all__ = [
     "FORMAT",
     "INTERRUPTED",
     "MESSAGE_KEYS",
+    "REFUSAL_STOP",
     "ROLES_FROM_WIRE",
     "SEARCH_RESULTS",
+    "STOP_DETAILS",
     "STOP_REASON_FROM_WIRE",
     "STOP_REASON_TO_WIRE",
     "TOOL_NAME_MAX",
@@ -66,8 +74,10 @@ __all__ = [
     "foreign_data",
     "is_empty",
     "json_text",
+    "keep_stop_details",
     "lose_foreign",
     "own_of",
+    "refusal_part",
 ]
 
 FORMAT: Final = "anthropic"
@@ -92,6 +102,13 @@ EMPTY_TEXT: Final = "_empty_text"
 #: hint: a tool result ``content`` list with ``search_result`` blocks, kept as it came (the
 #: canonical parts hold their text, see ``codecs._server_text``).
 SEARCH_RESULTS: Final = "_search_results"
+
+#: hint on a :class:`~apibridge.model.RefusalPart`: this codec made it of a ``refusal`` stop
+#: (its text is ``stop_details.explanation``); encoded again, it is no block.
+REFUSAL_STOP: Final = "_refusal_stop"
+#: hint: the answer's ``stop_details`` when it says no more than the refusal part carries
+#: (a ``category`` stays a field, which other formats report lost).
+STOP_DETAILS: Final = "_stop_details"
 
 # ------------------------------------------------------------------------------ tables
 
@@ -141,6 +158,32 @@ _USAGE_KEYS: Final = frozenset(
         "output_tokens_details",
     }
 )
+
+
+# ------------------------------------------------------------------------------ refusals
+
+
+def refusal_part(stop_details: Any) -> RefusalPart:
+    """The refusal part of Claude's ``refusal`` stop: ``stop_details.explanation`` or no words.
+
+    Anthropic's classifier adds no refusal message of its own (its "Streaming refusals"
+    page); the explanation, where ``stop_details`` has one, is what an OpenAI ``refusal``
+    holds.
+    """
+    words = stop_details.get("explanation") if isinstance(stop_details, Mapping) else None
+    return RefusalPart(
+        text=words if isinstance(words, str) else "", extras={FORMAT: {REFUSAL_STOP: True}}
+    )
+
+
+def keep_stop_details(own: dict[str, Any]) -> None:
+    """Turn ``stop_details`` into the :data:`STOP_DETAILS` hint when all it says (its type,
+    its explanation) travels as the refusal part; a category stays a field (reported)."""
+    details = own.get("stop_details")
+    if isinstance(details, Mapping) and all(
+        value is None for key, value in details.items() if key not in ("type", "explanation")
+    ):
+        own[STOP_DETAILS] = own.pop("stop_details")
 
 
 # ------------------------------------------------------------------------ extras helpers

@@ -386,7 +386,9 @@ def decode_assistant(
         parts.append(attrs.evolve(call, extras=wrap(legacy_fields)))
         if legacy_ids is not None:
             legacy_ids[call.name] = call.id
-    hint = content_hint(content, null_when_empty=not (is_trivial(calls) and is_trivial(legacy)))
+    # ``null`` beside tool calls or a refusal, as OpenAI writes them
+    bare = is_trivial(calls) and is_trivial(legacy) and not (isinstance(refusal, str) and refusal)
+    hint = content_hint(content, null_when_empty=not bare)
     if not request and isinstance(content, list):
         hint = "list"  # an answer's default content is one joined string
     _spelling(fields, unmapped, hint, trivial)
@@ -581,7 +583,7 @@ def encode_assistant(
         if not request and "_content" not in carried and len(items) > 1:
             # An answer's content is one string: the text parts are contiguous pieces of it.
             items = [{"type": "text", "text": "".join(i.get("text", "") for i in items)}]
-        content = spell(items, carried.get("_content"), null_when_empty=has_calls)
+        content = spell(items, carried.get("_content"), null_when_empty=has_calls or bool(refusals))
         if content is not ABSENT:
             out["content"] = content
     if refusals:

@@ -63,13 +63,18 @@ from apibridge.codecs.chat._wire import (
     CHAT_CUSTOM,
     FORMAT,
     apply_extras,
+    flat_grammar,
     hints,
     is_chat_custom,
+    nested_grammar,
 )
 from apibridge.errors import InvalidPayload
 from apibridge.model import OutputFormat, ReasoningConfig, Request, Tool, ToolChoice
 
 __all__ = ["TOOL_CHOICE_MODES", "decode_request", "encode_request"]
+
+#: hint: a Chat client sent ``tool_choice`` or ``parallel_tool_calls`` without tools.
+_CHOICE_ALONE: Final = "_choice_without_tools"
 
 #: ``tool_choice`` strings ↔ canonical modes (``required`` is Claude's ``any``).
 TOOL_CHOICE_MODES: Final[Mapping[str, Literal["auto", "none", "any"]]] = {
@@ -178,6 +183,10 @@ def decode_request(body: Mapping[str, Any], ctx: Context) -> Request:
         "tool_choice"
     ):
         fields["_tool_choice"] = body["tool_choice"]
+    if (raw_choice is not None or body.get("parallel_tool_calls") is not None) and not body.get(
+        "tools"
+    ):
+        fields[_CHOICE_ALONE] = True  # the client's own choice without tools, sent as it came
     metadata = body.get("metadata")
     if trivial:
         fields["_trivial"] = trivial
@@ -258,6 +267,10 @@ def encode_request(request: Request, ctx: Context) -> dict[str, Any]:
             ctx.lose(where, f"chat has no {kind!r} server tool", "dropped")
     if tools:
         out["tools"] = tools
+    # Without tools OpenAI answers 400 to both ("'tool_choice' is only allowed when 'tools'
+    # are specified"), and vLLM too: another format's choice among no tools is not sent, and
+    # says nothing that is lost. A Chat client's own is sent as it came.
+    keep = bool(tools) or bool(carried.get(_CHOICE_ALONE))
     if request.tool_choice is not None:
         choice = request.tool_choice
         hint = carried.get("_tool_choice")
@@ -268,7 +281,9 @@ def encode_request(request: Request, ctx: Context) -> dict[str, Any]:
             if encoded is not None:
                 out["tool_choice"] = encoded
         ctx.lose_extras(choice.extras, FORMAT, "tool_choice")
-    if request.parallel_tool_calls is not None:
+        if not keep:
+            out.pop("tool_choice", None)
+    if request.parallel_tool_calls is not None and keep:
         out["parallel_tool_calls"] = request.parallel_tool_calls
     if request.max_tokens is not None:
         out[carried.get("_max_tokens_key", "max_tokens")] = request.max_tokens
@@ -383,28 +398,9 @@ def _decode_tool(raw: Any, where: str) -> Tool:
         description=opt_str(inner.get("description"), f"{where}.{kind}.description"),
         parameters=None if parameters is None else expect_obj(parameters, f"{where}.parameters"),
         strict=opt_bool(inner.get("strict"), f"{where}.{kind}.strict"),
-        format=None if tool_format is None else _flat_grammar(expect_obj(tool_format, where)),
+        format=None if tool_format is None else flat_grammar(expect_obj(tool_format, where)),
         extras={FORMAT: fields} if fields else {},
     )
-
-
-def _flat_grammar(chat_format: Mapping[str, Any]) -> dict[str, Any]:
-    """A Chat custom-tool format in the canonical (Responses) shape: Chat nests a grammar's
-    ``syntax`` and ``definition`` under ``grammar``, Responses writes them beside ``type``."""
-    grammar = chat_format.get("grammar")
-    plain = set(chat_format) == {"type", "grammar"} and chat_format["type"] == "grammar"
-    if plain and isinstance(grammar, Mapping) and "type" not in grammar:
-        return {"type": "grammar", **grammar}
-    return dict(chat_format)  # any other spelling is carried as it is
-
-
-def _nested_grammar(canonical: Mapping[str, Any]) -> dict[str, Any]:
-    """The canonical (Responses) grammar format as Chat spells it."""
-    if canonical.get("type") == "grammar" and "grammar" not in canonical:
-        inner = {k: v for k, v in canonical.items() if k not in ("type", "grammar")}
-        if inner:
-            return {"type": "grammar", "grammar": inner}
-    return dict(canonical)
 
 
 def _encode_tool(tool: Tool, ctx: Context, where: str) -> dict[str, Any]:
@@ -417,7 +413,7 @@ def _encode_tool(tool: Tool, ctx: Context, where: str) -> dict[str, Any]:
         inner["description"] = tool.description
     if kind == "custom":
         if tool.format is not None:
-            inner["format"] = _nested_grammar(tool.format)
+            inner["format"] = nested_grammar(tool.format)
         if tool.parameters is not None:
             ctx.lose(f"{where}.parameters", "chat custom tools take no schema", "dropped")
     else:

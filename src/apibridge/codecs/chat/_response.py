@@ -40,6 +40,7 @@ from apibridge.codecs.chat._wire import (
     finish_for,
     hints,
     now,
+    openai_refusal,
     stop_for,
     wrapped_custom_names,
 )
@@ -135,10 +136,13 @@ def _decode_choice(
     elif stop_string is not None and not isinstance(stop_string, str):
         fields["choice.stop_reason"] = stop_string  # vLLM: the token id that stopped it
     has_calls = any(isinstance(p, ToolCallPart) for p in parts)
-    stop = stop_for(finish, has_calls, stop_string)
+    refused = any(isinstance(p, RefusalPart) for p in parts)
+    stop = stop_for(finish, has_calls, stop_string, has_refusal=refused)
     if "finish_reason" not in choice:
         fields["_finish_absent"] = True
-    elif finish_for(stop, has_calls) != finish or (finish and finish not in FINISH_TO_STOP):
+    elif finish_for(stop, has_calls, has_refusal=openai_refusal(parts)) != finish or (
+        finish and finish not in FINISH_TO_STOP
+    ):
         fields["_finish_reason"] = finish  # a vendor's own word comes back as it was
     if trivial:
         fields["_choice_trivial"] = trivial
@@ -174,9 +178,8 @@ def encode_response(response: Response, ctx: Context) -> dict[str, Any]:
     if "_finish_reason" in carried:
         choice["finish_reason"] = carried["_finish_reason"]
     elif not carried.get("_finish_absent"):
-        has_refusal = any(isinstance(p, RefusalPart) for p in response.content)
         choice["finish_reason"] = finish_for(
-            response.stop_reason, has_calls, ctx, has_refusal=has_refusal
+            response.stop_reason, has_calls, ctx, has_refusal=openai_refusal(response.content)
         )
     if response.stop_sequence is not None:
         choice["stop_reason"] = response.stop_sequence  # vLLM's field for the matched string

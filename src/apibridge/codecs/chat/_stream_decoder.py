@@ -149,6 +149,7 @@ class StreamDecoder:
         self._ctx = ctx
         self._started = False
         self._finished = False  # finish_reason seen
+        self._refused = False  # some refusal text seen
         self._done = False  # terminal event given
         self._preamble: dict[str, Any] = {}
         self._first: dict[str, Any] = {}  # the first chunk's service tier and fingerprint
@@ -242,7 +243,8 @@ class StreamDecoder:
             )
             if not choices and usage is None:
                 return out  # a preamble (Azure's prompt filter results): wait for the answer
-            out.append(self._start(chunk))
+            # vLLM's ``continuous_usage_stats`` counts the prompt from the first chunk on
+            out.append(self._start(chunk, usage))
         else:
             self._later_fields(chunk)
         was_finished = self._finished
@@ -273,7 +275,7 @@ class StreamDecoder:
             if self._preamble.get(key) != value:
                 self._report(key, "a chat stream field after the first chunk")
 
-    def _start(self, chunk: Mapping[str, Any]) -> MessageStart:
+    def _start(self, chunk: Mapping[str, Any], usage: Usage | None) -> MessageStart:
         self._started = True
         self._first = {key: chunk.get(key) for key in _LATE_KEYS}
         fields = dict(self._preamble)
@@ -287,6 +289,7 @@ class StreamDecoder:
             id=chunk_id or new_id("chatcmpl-"),
             model=opt_str(chunk.get("model"), "model") or "",
             created=opt_int(chunk.get("created"), "created"),
+            usage=usage,
             extras={FORMAT: fields} if fields else {},
         )
 
@@ -401,6 +404,7 @@ class StreamDecoder:
             if type(value) is not str:
                 opt_str(value, "choices[0].delta.refusal")
             if value:
+                self._refused = True  # a ``stop`` finish then says ``refusal``
                 out.extend(self._grow("refusal", value))
         calls = delta.get("tool_calls")
         if calls is not None:
@@ -613,7 +617,7 @@ class StreamDecoder:
             out.append(PartStop(index=index, part=final))
         self._open.clear()
         self._finished = True
-        stop = stop_for(finish, bool(self._order), stop_string)
+        stop = stop_for(finish, bool(self._order), stop_string, has_refusal=self._refused)
         sequence = stop_string if isinstance(stop_string, str) else None
         out.append(MessageDelta(stop_reason=stop, stop_sequence=sequence, usage=self._usage))
         return out

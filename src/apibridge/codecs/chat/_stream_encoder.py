@@ -227,6 +227,8 @@ class StreamEncoder:
         elif isinstance(part, RefusalPart):
             self._kinds[index] = "refusal"
             initial = part.text
+            if not initial:  # OpenAI opens a refusal with ``""``; a wordless one is just that
+                return [self._delta({"refusal": ""})]
         elif is_compaction(part):
             self._kinds[index] = "compaction"  # whole only at its stop: see _part_stop
             self._compactions[index] = part
@@ -359,7 +361,10 @@ class StreamEncoder:
             self._flush_citations(index)  # text parts that were never stopped
         if self._annotations:
             out.append(self._frame({"annotations": self._annotations}))
-        refusal = "refusal" in self._kinds.values()
+        # OpenAI's shape of a refusal: refusal text, no content (see ``openai_refusal``)
+        refusal = self._content_len == 0 and any(
+            self._sent[i] for i, kind in self._kinds.items() if kind == "refusal"
+        )
         finish = (
             finish_for(self._stop_reason, bool(self._tools), self._ctx, has_refusal=refusal)
             or "stop"

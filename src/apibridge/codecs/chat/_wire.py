@@ -42,7 +42,7 @@ from apibridge.codecs._context import (
 )
 from apibridge.codecs._custom_tools import custom_tool_names, wrap_input
 from apibridge.errors import InvalidPayload
-from apibridge.model import Citation, Tool, ToolCallPart, Usage
+from apibridge.model import Citation, ContentPart, RefusalPart, TextPart, Tool, ToolCallPart, Usage
 
 __all__ = [
     "ABSENT",
@@ -64,10 +64,13 @@ __all__ = [
     "encode_tool_call",
     "encode_usage",
     "finish_for",
+    "flat_grammar",
     "hints",
     "is_chat_custom",
     "json_prefix",
+    "nested_grammar",
     "now",
+    "openai_refusal",
     "parse_data_url",
     "stop_for",
     "thinking_text",
@@ -205,6 +208,25 @@ def data_url(media_type: str, data: str) -> str:
     return f"data:{media_type};base64,{data}"
 
 
+def flat_grammar(chat_format: Mapping[str, Any]) -> dict[str, Any]:
+    """A Chat custom-tool format in the canonical (Responses) shape: Chat nests a grammar's
+    ``syntax`` and ``definition`` under ``grammar``, Responses writes them beside ``type``."""
+    grammar = chat_format.get("grammar")
+    plain = set(chat_format) == {"type", "grammar"} and chat_format["type"] == "grammar"
+    if plain and isinstance(grammar, Mapping) and "type" not in grammar:
+        return {"type": "grammar", **grammar}
+    return dict(chat_format)  # any other spelling is carried as it is
+
+
+def nested_grammar(canonical: Mapping[str, Any]) -> dict[str, Any]:
+    """The canonical (Responses) grammar format as Chat spells it."""
+    if canonical.get("type") == "grammar" and "grammar" not in canonical:
+        inner = {k: v for k, v in canonical.items() if k not in ("type", "grammar")}
+        if inner:
+            return {"type": "grammar", "grammar": inner}
+    return dict(canonical)
+
+
 def thinking_text(text: str, summary: Sequence[str]) -> str:
     """What a Chat ``reasoning_content`` carries: the reasoning, or else its summaries."""
     return text if text else "\n\n".join(summary)
@@ -213,17 +235,23 @@ def thinking_text(text: str, summary: Sequence[str]) -> str:
 # ------------------------------------------------------------------------------ stop reasons
 
 
-def stop_for(finish: str | None, has_tool_calls: bool, stop_string: Any) -> str | None:
+def stop_for(
+    finish: str | None, has_tool_calls: bool, stop_string: Any, *, has_refusal: bool = False
+) -> str | None:
     """The canonical stop reason for a Chat ``finish_reason``.
 
     A tool call in the answer means ``tool_use`` (Ollama and vLLM say ``stop``) unless the
     turn was cut short (``length``, ``content_filter``: the call may be truncated); vLLM's
-    ``stop_reason`` string names the stop sequence that matched.
+    ``stop_reason`` string names the stop sequence that matched. A ``stop`` over a refusal
+    (``has_refusal``: the message's ``refusal`` is set) is the canonical ``refusal``, as the
+    Responses codec reads a completed refusal part.
     """
     if has_tool_calls and finish not in _CUT_SHORT_FINISHES:
         return "tool_use"
     if finish is None:
         return None
+    if finish == "stop" and has_refusal:
+        return "refusal"
     if finish == "stop" and isinstance(stop_string, str):
         return "stop_sequence"
     return FINISH_TO_STOP.get(finish, finish)
@@ -239,10 +267,10 @@ def finish_for(
     """The Chat ``finish_reason`` for a canonical stop reason (``ctx`` records inexact ones).
 
     A tool call means ``tool_calls``, unless the turn was cut short (as OpenAI says it: a
-    truncated call comes with ``length``). A ``refusal`` stop over an OpenAI refusal part
-    (``has_refusal``: the Responses codec's reading of a completed refusal) is ``stop``, as
-    OpenAI itself finishes a message whose ``refusal`` is set; Claude's classifier stop,
-    which has no refusal part, is ``content_filter``."""
+    truncated call comes with ``length``). A ``refusal`` stop in OpenAI's shape of a refusal
+    (``has_refusal``: refusal text and no other text, :func:`openai_refusal`) is ``stop``, as
+    OpenAI itself finishes a message whose ``refusal`` is set; Claude's classifier stop that
+    cut text short, or said no word, is ``content_filter``."""
     if has_tool_calls and stop not in _CUT_SHORT_STOPS:
         return "tool_calls"
     if stop is None:
@@ -256,6 +284,21 @@ def finish_for(
     if ctx is not None:
         ctx.lose("stop_reason", f"unknown stop reason {stop!r}", "passed on as is")
     return stop
+
+
+def openai_refusal(parts: Sequence[ContentPart]) -> bool:
+    """Whether an answer is a refusal as OpenAI writes one: refusal text, no other text.
+
+    Claude's refusal stop (``stop_details.explanation`` as the refusal part, or no word at
+    all) after text it had already streamed is not: that text was cut short.
+    """
+    refused = False
+    for part in parts:
+        if isinstance(part, TextPart) and part.text:
+            return False
+        if isinstance(part, RefusalPart) and part.text:
+            refused = True
+    return refused
 
 
 # ------------------------------------------------------------------------------------- usage

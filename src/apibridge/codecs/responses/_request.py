@@ -302,7 +302,13 @@ def encode_request(request: Request, ctx: Context) -> dict[str, Any]:
         if tools or own.get("_empty_tools"):  # (loaded tools alone stay in their items)
             body["tools"] = tools
     if request.tool_choice is not None:
-        body["tool_choice"] = encode_tool_choice(request, ctx)
+        choice = encode_tool_choice(request, ctx)
+        if own.get("_native") or request.tools or choice in ("auto", "none"):
+            body["tool_choice"] = choice
+        # else another format's choice forcing or naming tools in a request with none: the
+        # API answers 400 ("Tool choice 'required' must be specified with 'tools'
+        # parameter"), and it says nothing then (not sent, no loss). ``auto`` and ``none``
+        # are accepted (answers echo them with no tools), and so is ``parallel_tool_calls``.
     _encode_settings(request, ctx, own, body)
     nested = ("reasoning", "text", "text_format")
     if own:
