@@ -10,8 +10,8 @@ Sections (all by default):
   (``tests/gateway/fuzz_requests.py``): answers counted by outcome and endpoint; a crash, a
   5xx of apibridge's own or an error body the client's SDK cannot parse is a failure;
 - ``faults``: re-runs the upstream-fault, canary-key and client-disconnect tests
-  (``tests/gateway/test_faults.py``, ``test_utf8_faults.py``, ``test_key_leaks.py``,
-  ``test_client_disconnect.py``)
+  (``tests/gateway/test_faults.py``, ``test_unfinished_streams.py``, ``test_utf8_faults.py``,
+  ``test_key_leaks.py``, ``test_client_disconnect.py``)
   under pytest and prints, for each fault, what each client format sees and how many test
   cases proved it this run;
 - ``disconnects``: ``N`` streamed requests (default 1,000) through the gateway under uvicorn in
@@ -51,6 +51,7 @@ for _path in (ROOT / "tests" / "gateway", ROOT / "tests", ROOT / "src"):
 SECTIONS = ("fuzz", "faults", "disconnects", "soak")
 FAULT_FILES = (
     "test_faults.py",
+    "test_unfinished_streams.py",
     "test_utf8_faults.py",
     "test_key_leaks.py",
     "test_client_disconnect.py",
@@ -87,6 +88,17 @@ FAULTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         "garbage (not JSON)",
         "HTTP 502 (whole, or stream before its first event); in-band error after it",
         ("test_faults.py::test_invalid_json_from_upstream",),
+    ),
+    (
+        "stream ending without its terminal event (cleanly, or cut inside tool arguments)",
+        "HTTP 200 then the in-band error; no open item said finished: Responses items stay "
+        "open and `response.failed` lists them `incomplete`, no Chat `finish_reason`, no "
+        "Anthropic `content_block_stop` (every upstream format, ASGI and WSGI)",
+        (
+            "test_unfinished_streams.py::test_stream_ending_without_terminal_event_fails_open_items_in_every_client_format",
+            "test_unfinished_streams.py::test_dropped_connection_inside_tool_arguments_fails_the_open_call",
+            "test_unfinished_streams.py::test_stream_ending_without_terminal_event_through_wsgi_fails_the_open_call",
+        ),
     ),
     (
         "huge line (9 MiB event)",
