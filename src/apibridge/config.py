@@ -260,6 +260,10 @@ class ServerConfig:
         header_timeout: seconds a connection may take to send a request's head
             (``apibridge serve``; it is closed past it).
         body_timeout: seconds a client may take to send a request body (408 past it).
+        drain_timeout: seconds ``apibridge serve`` lets the open requests run after SIGTERM
+            (streams finish normally within it); past it each still waiting on its upstream
+            ends with a 503 "shutting down" error, in-band for a stream that has begun
+            (:mod:`apibridge._gateway._drain`).
         metrics: serve Prometheus metrics at ``/metrics`` (the ``metrics`` extra).
         traces: OpenTelemetry spans for each request and upstream call (the ``traces`` extra).
     """
@@ -283,6 +287,7 @@ class ServerConfig:
     max_connections: int = 1000
     header_timeout: float = 30.0
     body_timeout: float = 120.0
+    drain_timeout: float = 25.0
     metrics: bool = False
     traces: bool = False
 
@@ -295,6 +300,7 @@ class ServerConfig:
             ("max_connections", "a number of connections (1 or more)", 1, 1 << 30),
             ("header_timeout", "a number of seconds (more than 0)", 1e-3, 1e9),
             ("body_timeout", "a number of seconds (more than 0)", 1e-3, 1e9),
+            ("drain_timeout", "a number of seconds (0 or more)", 0, 1e9),
         ):
             if not low <= getattr(self, name) <= high:
                 raise ConfigError(f"server.{name}: {getattr(self, name)} is not {value}")
@@ -530,6 +536,13 @@ def _int_env(env: Mapping[str, str], name: str) -> int:
         raise ConfigError(f"{name}: expected an integer, got {env[name]!r}") from None
 
 
+def _float_env(env: Mapping[str, str], name: str) -> float:
+    try:
+        return float(env[name])
+    except ValueError:
+        raise ConfigError(f"{name}: expected a number, got {env[name]!r}") from None
+
+
 def _env_upstream(env: Mapping[str, str]) -> UpstreamConfig | None:
     """The upstream the environment describes, if any (see :func:`load_config`)."""
     if env.get("APIBRIDGE_UPSTREAM"):
@@ -578,7 +591,8 @@ def load_config(
     ``APIBRIDGE_MAX_OUTPUT_TOKENS``, ``APIBRIDGE_FORWARD_CLIENT_KEY`` (``1``: that upstream gets
     each client's own key), ``APIBRIDGE_HOST``, ``APIBRIDGE_PORT``,
     ``APIBRIDGE_CLIENT_KEYS``, ``APIBRIDGE_ADMIN_KEY``, ``APIBRIDGE_MAX_BODY_BYTES``,
-    ``APIBRIDGE_STORE_URL``, ``APIBRIDGE_ALLOWED_HOSTS`` and ``APIBRIDGE_CORS_ORIGINS``
+    ``APIBRIDGE_STORE_URL``, ``APIBRIDGE_DRAIN_TIMEOUT``, ``APIBRIDGE_ALLOWED_HOSTS`` and
+    ``APIBRIDGE_CORS_ORIGINS``
     (comma-separated), ``APIBRIDGE_ALLOW_OPEN``, ``APIBRIDGE_METRICS`` (``1``); and for
     the earlier backboard proxy ``BBD_API_KEY``, ``BBD_UPSTREAM``, ``THREAD_TTL``, ``HOST``,
     ``PORT``. ``env`` defaults to an empty mapping: pass ``os.environ`` to read the process's.
@@ -628,6 +642,8 @@ def load_config(
         changes["admin_key"] = env["APIBRIDGE_ADMIN_KEY"]
     if env.get("APIBRIDGE_STORE_URL"):
         changes["store_url"] = env["APIBRIDGE_STORE_URL"]
+    if env.get("APIBRIDGE_DRAIN_TIMEOUT"):
+        changes["drain_timeout"] = _float_env(env, "APIBRIDGE_DRAIN_TIMEOUT")
     for name in ("allowed_hosts", "cors_origins"):
         if env.get(f"APIBRIDGE_{name.upper()}"):
             changes[name] = _split_keys(env[f"APIBRIDGE_{name.upper()}"])
