@@ -340,9 +340,11 @@ def test_kubernetes_gateway_deployment() -> None:
     assert secret_names  # the keys come from a Secret …
     assert ("Secret", secret_names[0]) not in objects  # … created apart, not in this file
     assert [name for name in config_map if SECRET_NAME.search(name)] == []
-    # the grace period covers the drain and the backstop after it
+    # the grace period covers the preStop pause, the drain and the backstop after it
     drain = float(config_map.get("APIBRIDGE_DRAIN_TIMEOUT", ServerConfig().drain_timeout))
-    assert pod["terminationGracePeriodSeconds"] > drain + BACKSTOP
+    pre_stop = container["lifecycle"]["preStop"]["exec"]["command"]
+    assert pre_stop[0] == "sleep"
+    assert pod["terminationGracePeriodSeconds"] > float(pre_stop[1]) + drain + BACKSTOP
     # the args: a serve command line, configured from the ConfigMap and the Secret
     args = _serve_args(container.get("command", []) + container["args"])
     secret = {"APIBRIDGE_UPSTREAM_KEY": "sk-up", "APIBRIDGE_CLIENT_KEYS": "ck-a,ck-b"}

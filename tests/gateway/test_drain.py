@@ -3,7 +3,8 @@
 uvicorn stops accepting connections and waits for the requests in flight; the gateway bounds
 that wait with ``--drain-timeout``: a stream that ends within it ends normally, one still
 open when it expires ends with its format's in-band error and a clean end of body. No stream
-is ever cut silently, and the process exits on its own.
+is ever cut silently, and the process exits on its own. A request answered whole that is
+still waiting on its upstream when the drain expires gets a 503 in its client's format.
 
 The upstream is a scripted Chat server on loopback: half the requests pause mid-stream for
 a while and then finish (``slow``), half stop sending after their first event and never
@@ -19,10 +20,16 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from servers import Plan, ScriptedUpstream, free_port, serve_asgi
+
+from apibridge._cli_serve import _overlay
+from apibridge.cli import build_parser
+from apibridge.config import ConfigError, load_config
 
 STREAMS = 50
 SLOW_DELAY = 8.0  # a slow stream's pause after its first event (seconds)
@@ -87,6 +94,19 @@ def _outcome(fmt: str, raw: bytes) -> str:
     return "cut"
 
 
+class Whole(threading.Thread):
+    """One request answered whole (not streamed): its status and body."""
+
+    def __init__(self, root: str, fmt: str) -> None:
+        super().__init__(daemon=True)
+        self.root, self.fmt = root, fmt
+        self.response: httpx.Response | None = None
+
+    def run(self) -> None:
+        path, body = REQUESTS[self.fmt]
+        self.response = httpx.post(self.root + path, json=body, timeout=60)
+
+
 class Stream(threading.Thread):
     """One client stream; ``started`` is set once its first event arrived."""
 
@@ -121,6 +141,8 @@ def test_sigterm_during_50_streams_ends_each_properly() -> None:
             upstream.plans.append(Plan(kind="hang", events=1))
         else:
             upstream.plans.append(Plan(kind="slow", events=1, delay=SLOW_DELAY))
+    # then two requests answered whole, whose upstream takes far longer than the drain
+    upstream.plans.extend([Plan(kind="slow", delay=120.0)] * 2)
     with serve_asgi(upstream) as upstream_root:
         port = free_port()
         process = subprocess.Popen(
@@ -159,11 +181,16 @@ def test_sigterm_during_50_streams_ends_each_properly() -> None:
             for stream in streams:
                 assert stream.started.wait(30)
             assert all(s.failure is None for s in streams), [s.failure for s in streams]
+            wholes = [Whole(root, "anthropic"), Whole(root, "chat")]
+            for whole in wholes:
+                whole.start()
+            while len(upstream.requests) < STREAMS + len(wholes):
+                time.sleep(0.05)
             mid_stream = sum(s.is_alive() for s in streams)
             signalled = time.monotonic()
             process.send_signal(signal.SIGTERM)
-            for stream in streams:
-                stream.join(DRAIN + 20)
+            for thread in [*streams, *wholes]:
+                thread.join(DRAIN + 20)
             status = process.wait(DRAIN + 20)
             took = time.monotonic() - signalled
         finally:
@@ -178,7 +205,32 @@ def test_sigterm_during_50_streams_ends_each_properly() -> None:
     for stream in streams:
         if _outcome(stream.fmt, stream.raw) == "error":
             assert b"shutting down" in stream.raw
+    # a request not yet answered gets the retryable 503 in its client's format
+    anthropic, chat = (whole.response for whole in wholes)
+    assert anthropic is not None
+    assert chat is not None
+    assert anthropic.status_code == chat.status_code == 503
+    assert anthropic.json()["error"]["type"] == "overloaded_error"
+    assert "shutting down" in anthropic.json()["error"]["message"]
+    assert chat.json()["error"]["type"] == "server_error"
+    assert "shutting down" in chat.json()["error"]["message"]
     # uvicorn re-raises the stop signal once shut down: the conventional "ended by SIGTERM"
     assert status in (0, -signal.SIGTERM), log
     assert "Finished server process" in log
     assert DRAIN - 1 < took < DRAIN + 10, (took, log)
+
+
+def test_drain_timeout_settings(tmp_path: Path) -> None:
+    base = {"APIBRIDGE_UPSTREAM": "chat=http://127.0.0.1:9/v1"}
+    assert load_config(env=base).server.drain_timeout == 25.0
+    assert load_config(env={**base, "APIBRIDGE_DRAIN_TIMEOUT": "7.5"}).server.drain_timeout == 7.5
+    toml = tmp_path / "gateway.toml"
+    toml.write_text("[server]\ndrain_timeout = 3\n")
+    assert load_config(toml, env=base).server.drain_timeout == 3.0
+    for bad in ("soon", "-1"):
+        with pytest.raises(ConfigError, match=r"DRAIN_TIMEOUT|drain_timeout"):
+            load_config(env={**base, "APIBRIDGE_DRAIN_TIMEOUT": bad})
+    args = build_parser().parse_args(["serve", "--drain-timeout", "0"])
+    assert _overlay(args)["APIBRIDGE_DRAIN_TIMEOUT"] == "0.0"
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["serve", "--drain-timeout", "-3"])
