@@ -132,8 +132,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--drain-timeout",
         type=_seconds,
         metavar="SECONDS",
-        help="on SIGTERM, let open streams run this long, then end each with an in-band "
-        "error (default 25, or $APIBRIDGE_DRAIN_TIMEOUT)",
+        help="on SIGTERM, let open requests run this long, then end each properly: a stream "
+        "with its in-band error, others with 503 (default 25, or $APIBRIDGE_DRAIN_TIMEOUT)",
     )
     parser.add_argument(
         "--max-output-tokens", type=int, metavar="N", help="largest max_tokens for --upstream"

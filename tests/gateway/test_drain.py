@@ -134,7 +134,10 @@ class Stream(threading.Thread):
             self.started.set()
 
 
-def test_sigterm_during_50_streams_ends_each_properly() -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_sigterm_during_50_streams_ends_each_properly(workers: int) -> None:
+    """With one process, and with two workers (each drains its own streams: the parent passes
+    SIGTERM on to them)."""
     upstream = ScriptedUpstream("chat")
     for i in range(STREAMS):
         if i % 2:
@@ -157,6 +160,8 @@ def test_sigterm_during_50_streams_ends_each_properly() -> None:
                 f"chat={upstream_root}/v1",
                 "--drain-timeout",
                 str(DRAIN),
+                "--workers",
+                str(workers),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,

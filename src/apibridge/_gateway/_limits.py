@@ -97,8 +97,8 @@ def overloaded(client_format: str, limit: int) -> ApiError:
     )
 
 
-def _cut_error(upstream: UpstreamConfig, scope: anyio.CancelScope) -> ApibridgeError:
-    """Why ``scope`` cut an upstream wait: the drain (:mod:`~apibridge._gateway._drain`) or the
+def _cut_error(upstream: UpstreamConfig) -> ApibridgeError:
+    """Why an upstream wait was cut: the drain (:mod:`~apibridge._gateway._drain`) or the
     upstream's total deadline."""
     if draining():
         return GatewayError(shutting_down())
@@ -117,9 +117,9 @@ def _deadline_error(upstream: UpstreamConfig) -> UpstreamError:
 
 async def within_deadline(upstream: UpstreamConfig, call: Awaitable[T]) -> T:
     """``await call``, cut off after ``upstream.timeouts.total`` seconds (a 504 error)."""
-    with bounded(anyio.current_time() + upstream.timeouts.total) as scope:
+    with bounded(anyio.current_time() + upstream.timeouts.total):
         return await call
-    raise _cut_error(upstream, scope)
+    raise _cut_error(upstream)
 
 
 async def events_within_deadline(
@@ -135,7 +135,7 @@ async def events_within_deadline(
             except StopAsyncIteration:
                 return
             if scope.cancelled_caught:
-                raise _cut_error(upstream, scope)
+                raise _cut_error(upstream)
             yield event
     finally:
         await aclose_shielded(events)
