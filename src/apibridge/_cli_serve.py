@@ -13,7 +13,8 @@ uvicorn is an optional extra (``pip install 'apibridge[server]'``): the library 
 light, and without the extra this command says what to install. The server binds
 ``127.0.0.1`` unless told otherwise; uvicorn's own access log is off because the gateway
 writes a better one (one line per request, with client format, upstream, model, status,
-latency and tokens, never a key).
+latency and tokens, never a key). On SIGTERM the open requests get ``--drain-timeout``
+seconds, then a proper end (:mod:`apibridge._gateway._drain`).
 """
 
 from __future__ import annotations
@@ -128,6 +129,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "OTEL_* variables say (needs apibridge[traces]; default: $APIBRIDGE_TRACES)",
     )
     parser.add_argument(
+        "--drain-timeout",
+        type=_seconds,
+        metavar="SECONDS",
+        help="on SIGTERM, let open requests run this long, then end each properly: a stream "
+        "with its in-band error, others with 503 (default 25, or $APIBRIDGE_DRAIN_TIMEOUT)",
+    )
+    parser.add_argument(
         "--max-output-tokens", type=int, metavar="N", help="largest max_tokens for --upstream"
     )
     parser.add_argument(
@@ -158,6 +166,17 @@ def _ranged(low: int, high: int) -> Any:
         return value
 
     return parse
+
+
+def _seconds(text: str) -> float:
+    """An argparse type: a number of seconds, 0 or more."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 <= value <= 1e9:
+        raise argparse.ArgumentTypeError(f"{value:g} is not a number of seconds (0 or more)")
+    return value
 
 
 def _key_file(path: str, flag: str) -> list[str]:
@@ -229,6 +248,8 @@ def _overlay(args: argparse.Namespace) -> dict[str, str]:
         env["APIBRIDGE_MAX_OUTPUT_TOKENS"] = str(args.max_output_tokens)
     if args.store_url:
         env["APIBRIDGE_STORE_URL"] = args.store_url
+    if args.drain_timeout is not None:
+        env["APIBRIDGE_DRAIN_TIMEOUT"] = repr(args.drain_timeout)
     return env
 
 
@@ -286,12 +307,13 @@ def _describe(config: GatewayConfig, workers: int) -> None:
 def app_factory() -> Any:
     """The ASGI app for a worker process, configured from the environment."""
     from apibridge import _serve_bounds
+    from apibridge._gateway._drain import DrainOnSignal
     from apibridge.asgi import App
 
     config = load_config(env=os.environ)
     _serve_bounds.configure(config.server.header_timeout)
     _configure_traces(config)
-    return App(config)
+    return DrainOnSignal(App(config), config.server.drain_timeout)
 
 
 def _configure_traces(config: GatewayConfig) -> None:
@@ -368,6 +390,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"apibridge serve: --traces: {exc}", file=sys.stderr)
             return 2
     from apibridge import _serve_bounds
+    from apibridge._gateway._drain import BACKSTOP, DrainOnSignal
 
     logging.config.dictConfig(log_config(args.log_level, args.log_format))
     _describe(config, workers)
@@ -384,6 +407,9 @@ def run(args: argparse.Namespace) -> int:
         "limit_concurrency": config.server.max_connections,
         "timeout_keep_alive": 5,
         "h11_max_incomplete_event_size": _serve_bounds.MAX_HEAD_BYTES,
+        # SIGTERM: the open requests drain (DrainOnSignal); this backstop cancels what is
+        # left a little later (a client that stopped reading)
+        "timeout_graceful_shutdown": config.server.drain_timeout + BACKSTOP,
     }
     _serve_bounds.configure(config.server.header_timeout)
     if workers > 1:
@@ -402,5 +428,6 @@ def run(args: argparse.Namespace) -> int:
     except (ConfigError, ValueError) as exc:
         print(f"apibridge serve: {exc}", file=sys.stderr)
         return 2
-    uvicorn.Server(uvicorn.Config(app, **options)).run()
+    drained = DrainOnSignal(app, config.server.drain_timeout)
+    uvicorn.Server(uvicorn.Config(drained, **options)).run()
     return 0

@@ -10,11 +10,11 @@ from apibridge import __version__
 from apibridge import _cli_convert as _convert_cli
 from apibridge import _cli_serve as _serve
 
-__all__ = ["main"]
+__all__ = ["build_parser", "main"]
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``apibridge`` command; returns the exit status."""
+def build_parser() -> argparse.ArgumentParser:
+    """The ``apibridge`` command line (the deployment files' tests parse theirs with it)."""
     parser = argparse.ArgumentParser(
         prog="apibridge",
         description="Translate between Anthropic Messages, OpenAI Chat Completions, "
@@ -26,7 +26,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     _convert_cli.add_arguments(convert)
     serve = commands.add_parser("serve", help=_serve.HELP, description=_serve.HELP)
     _serve.add_arguments(serve)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``apibridge`` command; returns the exit status."""
+    args = build_parser().parse_args(argv)
     if args.command == "convert":
         return _convert_cli.run(args)
     return _serve.run(args)

@@ -15,8 +15,7 @@ loaders here, which take the environment as an argument (the CLI and the example
   ``max_tokens`` it accepts, timeouts, retries and format-specific ``options``.
 * A :class:`Route` maps a model name (exact, or a glob such as ``claude-*``) to an upstream,
   optionally renaming the model. Exact names win over globs; globs are tried in order.
-* :class:`ServerConfig` holds the bind address, the body limit, the optional client keys and
-  the optional admin key.
+* :class:`ServerConfig` holds how the gateway listens and whom it serves.
 
 Secrets (upstream keys, client keys, the admin key, extra header values) never appear in a
 ``repr``, so a config can be logged.
@@ -260,6 +259,7 @@ class ServerConfig:
         header_timeout: seconds a connection may take to send a request's head
             (``apibridge serve``; it is closed past it).
         body_timeout: seconds a client may take to send a request body (408 past it).
+        drain_timeout: seconds open requests get after SIGTERM (:mod:`apibridge._gateway._drain`).
         metrics: serve Prometheus metrics at ``/metrics`` (the ``metrics`` extra).
         traces: OpenTelemetry spans for each request and upstream call (the ``traces`` extra).
     """
@@ -283,6 +283,7 @@ class ServerConfig:
     max_connections: int = 1000
     header_timeout: float = 30.0
     body_timeout: float = 120.0
+    drain_timeout: float = 25.0
     metrics: bool = False
     traces: bool = False
 
@@ -295,6 +296,7 @@ class ServerConfig:
             ("max_connections", "a number of connections (1 or more)", 1, 1 << 30),
             ("header_timeout", "a number of seconds (more than 0)", 1e-3, 1e9),
             ("body_timeout", "a number of seconds (more than 0)", 1e-3, 1e9),
+            ("drain_timeout", "a number of seconds (0 or more)", 0, 1e9),
         ):
             if not low <= getattr(self, name) <= high:
                 raise ConfigError(f"server.{name}: {getattr(self, name)} is not {value}")
@@ -523,11 +525,11 @@ def config_from_mapping(data: Mapping[str, Any], env: Mapping[str, str]) -> Gate
     return GatewayConfig(upstreams=upstreams, routes=tuple(routes), server=server)
 
 
-def _int_env(env: Mapping[str, str], name: str) -> int:
+def _int_env(env: Mapping[str, str], name: str, kind: Any = int, what: str = "an integer") -> Any:
     try:
-        return int(env[name])
+        return kind(env[name])
     except ValueError:
-        raise ConfigError(f"{name}: expected an integer, got {env[name]!r}") from None
+        raise ConfigError(f"{name}: expected {what}, got {env[name]!r}") from None
 
 
 def _env_upstream(env: Mapping[str, str]) -> UpstreamConfig | None:
@@ -576,10 +578,10 @@ def load_config(
     ``APIBRIDGE_UPSTREAM_KEY`` (comma-separated keys; else ``OPENAI_API_KEY`` /
     ``ANTHROPIC_API_KEY`` when the base URL is that provider's own host),
     ``APIBRIDGE_MAX_OUTPUT_TOKENS``, ``APIBRIDGE_FORWARD_CLIENT_KEY`` (``1``: that upstream gets
-    each client's own key), ``APIBRIDGE_HOST``, ``APIBRIDGE_PORT``,
-    ``APIBRIDGE_CLIENT_KEYS``, ``APIBRIDGE_ADMIN_KEY``, ``APIBRIDGE_MAX_BODY_BYTES``,
-    ``APIBRIDGE_STORE_URL``, ``APIBRIDGE_ALLOWED_HOSTS`` and ``APIBRIDGE_CORS_ORIGINS``
-    (comma-separated), ``APIBRIDGE_ALLOW_OPEN``, ``APIBRIDGE_METRICS`` (``1``); and for
+    each client's own key), ``APIBRIDGE_HOST``, ``APIBRIDGE_PORT``, ``APIBRIDGE_CLIENT_KEYS``,
+    ``APIBRIDGE_ADMIN_KEY``, ``APIBRIDGE_MAX_BODY_BYTES``, ``APIBRIDGE_STORE_URL``,
+    ``APIBRIDGE_ALLOWED_HOSTS`` and ``APIBRIDGE_CORS_ORIGINS`` (comma-separated),
+    ``APIBRIDGE_ALLOW_OPEN``, ``APIBRIDGE_METRICS`` (``1``), ``APIBRIDGE_DRAIN_TIMEOUT``; and for
     the earlier backboard proxy ``BBD_API_KEY``, ``BBD_UPSTREAM``, ``THREAD_TTL``, ``HOST``,
     ``PORT``. ``env`` defaults to an empty mapping: pass ``os.environ`` to read the process's.
     """
@@ -620,8 +622,9 @@ def load_config(
         changes["host"] = env["APIBRIDGE_HOST"]
     if env.get("APIBRIDGE_PORT"):
         changes["port"] = _int_env(env, "APIBRIDGE_PORT")
-    if env.get("APIBRIDGE_MAX_BODY_BYTES"):
-        changes["max_body_bytes"] = _int_env(env, "APIBRIDGE_MAX_BODY_BYTES")
+    for name, kind, what in (("max_body_bytes", int, "an integer"), ("drain_timeout", float, "")):
+        if env.get(f"APIBRIDGE_{name.upper()}"):
+            changes[name] = _int_env(env, f"APIBRIDGE_{name.upper()}", kind, what or "a number")
     if env.get("APIBRIDGE_CLIENT_KEYS"):
         changes["client_keys"] = _split_keys(env["APIBRIDGE_CLIENT_KEYS"])
     if env.get("APIBRIDGE_ADMIN_KEY"):

@@ -14,6 +14,9 @@ Theory of operation
   event: before the first event it is the same 504, after it the stream ends with the
   format's in-band error (:mod:`~apibridge._gateway._streaming`). Either way the upstream
   request is closed.
+* **Drain.** Both bounds also end at the drain deadline set when ``apibridge serve`` is told
+  to stop (:mod:`~apibridge._gateway._drain`): a request still waiting on its upstream then
+  gets the 503 "shutting down" error, in-band for a stream that has begun.
 """
 
 from __future__ import annotations
@@ -24,9 +27,10 @@ from typing import TypeVar
 
 import anyio
 
+from apibridge._gateway._drain import bounded, draining, shutting_down
 from apibridge._hosts import is_loopback
 from apibridge.config import ServerConfig, UpstreamConfig
-from apibridge.errors import ApiError, UpstreamError
+from apibridge.errors import ApibridgeError, ApiError, GatewayError, UpstreamError
 from apibridge.model import Event
 from apibridge.transports._closing import aclose_shielded
 
@@ -93,6 +97,14 @@ def overloaded(client_format: str, limit: int) -> ApiError:
     )
 
 
+def _cut_error(upstream: UpstreamConfig) -> ApibridgeError:
+    """Why an upstream wait was cut: the drain (:mod:`~apibridge._gateway._drain`) or the
+    upstream's total deadline."""
+    if draining():
+        return GatewayError(shutting_down())
+    return _deadline_error(upstream)
+
+
 def _deadline_error(upstream: UpstreamConfig) -> UpstreamError:
     return UpstreamError(
         ApiError.of(
@@ -105,11 +117,9 @@ def _deadline_error(upstream: UpstreamConfig) -> UpstreamError:
 
 async def within_deadline(upstream: UpstreamConfig, call: Awaitable[T]) -> T:
     """``await call``, cut off after ``upstream.timeouts.total`` seconds (a 504 error)."""
-    try:
-        with anyio.fail_after(upstream.timeouts.total):
-            return await call
-    except TimeoutError:
-        raise _deadline_error(upstream) from None
+    with bounded(anyio.current_time() + upstream.timeouts.total):
+        return await call
+    raise _cut_error(upstream)
 
 
 async def events_within_deadline(
@@ -120,12 +130,12 @@ async def events_within_deadline(
     try:
         while True:
             try:
-                with anyio.fail_after(deadline - anyio.current_time()):
+                with bounded(deadline) as scope:
                     event = await anext(events)
             except StopAsyncIteration:
                 return
-            except TimeoutError:
-                raise _deadline_error(upstream) from None
+            if scope.cancelled_caught:
+                raise _cut_error(upstream)
             yield event
     finally:
         await aclose_shielded(events)
