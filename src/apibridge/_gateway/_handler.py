@@ -79,6 +79,7 @@ from apibridge._gateway._limits import (
 from apibridge._gateway._model_list import model_entry, model_list
 from apibridge._gateway._policy import apply_request_policies
 from apibridge._gateway._previous_response import MintedId, NewTurn, ResponseHistory
+from apibridge._gateway._profiles import Profiles
 from apibridge._gateway._streaming import SSE_HEADERS, open_stream
 from apibridge._gateway._tenant import tenant_of
 from apibridge._secrets import redact_error
@@ -94,6 +95,7 @@ from apibridge.transports._protocol import on_retry
 
 if TYPE_CHECKING:
     from apibridge._gateway._metrics import Metrics
+    from apibridge.codecs._profiles import Profile
 
 __all__ = ["Handler", "HttpRequest", "HttpResponse"]
 
@@ -149,8 +151,11 @@ class Handler:
         self.claude_models = _claude_model_overrides(config)
         #: whether each upstream takes prompt-cache markers (``options.cache_breakpoints``).
         self.cache_breakpoints = _cache_breakpoints(config)
-        #: the reasoning_effort words each Chat upstream takes (``options.reasoning_efforts``).
+        #: the reasoning_effort words each Chat upstream takes (``options.reasoning_efforts``;
+        #: unset, its server profile's).
         self.reasoning_efforts = _reasoning_efforts(config)
+        #: each upstream's server profile (``options.profile``, or detected once).
+        self.profiles = Profiles(config)
         #: every key the gateway holds, scrubbed from every error it answers with.
         self.secrets = _secrets(config)
 
@@ -345,8 +350,10 @@ class Handler:
         upstream: UpstreamConfig,
         upstream_model: str,
         headers: Mapping[str, str],
+        profile: Profile | None,
     ) -> Exchange:
-        """Decode ``body``, apply every request policy, and build the exchange, once."""
+        """Decode ``body``, apply every request policy, and build the exchange, once
+        (fitted to the upstream's server ``profile``)."""
         target = self.transports.upstream_format(upstream, call.format)
         policy = functools.partial(
             apply_request_policies,
@@ -363,7 +370,11 @@ class Handler:
             policy=policy,
             claude_models=self.claude_models.get(upstream.name, ()),
             cache_breakpoints=self.cache_breakpoints.get(upstream.name),
-            reasoning_efforts=self.reasoning_efforts.get(upstream.name),
+            reasoning_efforts=self.reasoning_efforts.get(upstream.name)
+            or (profile.reasoning_efforts if profile is not None else None)
+            or None,
+            reasoning_field=None if profile is None else profile.reasoning_field,
+            profile=profile,
         )
         call.stream = exchange.request.stream
         return exchange
@@ -386,8 +397,9 @@ class Handler:
             )
             if body.get("store") is False:
                 turn = None
-        exchange = self._exchange(call, body, upstream, upstream_model, request.headers)
         transport = self.transport(upstream)
+        profile = await self.profiles.get(upstream, transport)
+        exchange = self._exchange(call, body, upstream, upstream_model, request.headers, profile)
         forwarded = attrs.evolve(forwarding(upstream, request.headers), tenant=tenant)
         if exchange.request.stream:
             return await self._stream(call, exchange, upstream, forwarded, turn, minted)
@@ -462,8 +474,9 @@ class Handler:
         upstream, upstream_model = self._route_model(call, body)
         # count_tokens bodies carry no max_tokens, which a Messages request requires
         body = {"max_tokens": 1, **body, "stream": False}
-        exchange = self._exchange(call, body, upstream, upstream_model, request.headers)
         transport = self.transport(upstream)
+        profile = await self.profiles.get(upstream, transport)
+        exchange = self._exchange(call, body, upstream, upstream_model, request.headers, profile)
         counter = getattr(transport, "count_tokens", None)
         count = None
         if counter is not None:
@@ -585,15 +598,14 @@ OPENAI_EFFORTS: Final = ("none", "minimal", "low", "medium", "high", "xhigh", "m
 
 
 def _reasoning_efforts(config: GatewayConfig) -> dict[str, tuple[str, ...] | None]:
-    """Each Chat upstream's ``options.reasoning_efforts``, checked; unset, every OpenAI word
-    for the OpenAI API's own host and ``None`` (``low``, ``medium``, ``high``, which every
-    compatible server such as vLLM accepts) elsewhere."""
+    """Each Chat upstream's ``options.reasoning_efforts``, checked; unset, ``None``: its
+    server profile's words (every OpenAI word for the OpenAI API, ``low``, ``medium``,
+    ``high`` for vLLM …), or without one those every compatible server accepts."""
     out: dict[str, tuple[str, ...] | None] = {}
     for name, upstream in config.upstreams.items():
         value = upstream.options.get("reasoning_efforts")
         if value is None:
-            host = urlsplit(upstream.base_url).hostname
-            out[name] = OPENAI_EFFORTS if host == OPENAI_API_HOST else None
+            out[name] = None
             continue
         where = f"upstreams.{name}.options.reasoning_efforts"
         if not isinstance(value, list) or not value or not all(isinstance(w, str) for w in value):

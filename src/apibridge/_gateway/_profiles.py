@@ -1,0 +1,95 @@
+"""Which server profile each upstream gets (:mod:`apibridge.codecs._profiles`).
+
+Theory of operation. ``options.profile`` names a family (``"vllm"``), ``"generic"`` (no
+profile, no detection) or ``"auto"`` (the default): then the family is detected, in order,
+from a known host name (``api.deepseek.com`` → ``deepseek``, no request at all) and, for a
+Chat upstream, from the ``owned_by`` of its ``GET /v1/models`` entries (vLLM answers
+``"vllm"``, SGLang ``"sglang"``, llama.cpp ``"llamacpp"``, Ollama ``"library"``). That list
+is fetched once per upstream, on its first request (concurrent first requests wait for the
+one fetch), and the answer is kept; a failed or unhelpful fetch means ``generic``, kept too,
+and never fails the request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import anyio
+
+from apibridge.codecs._profiles import (
+    ANTHROPIC_PROFILES,
+    CHAT_PROFILES,
+    Profile,
+    profile_for_host,
+    profile_for_owner,
+)
+from apibridge.config import ConfigError, GatewayConfig, UpstreamConfig
+
+__all__ = ["Profiles", "profile_tables"]
+
+
+def profile_tables() -> Mapping[str, Mapping[str, Profile]]:
+    """The profile tables by upstream format."""
+    return {"chat": CHAT_PROFILES, "anthropic": ANTHROPIC_PROFILES}
+
+
+class Profiles:
+    """Each upstream's profile: fixed at start-up where the config or the host name says,
+    detected once from ``GET /v1/models`` otherwise (see the module docstring)."""
+
+    def __init__(self, config: GatewayConfig) -> None:
+        #: upstream name → its profile (``None``: generic), once known.
+        self.known: dict[str, Profile | None] = {}
+        self._locks: dict[str, anyio.Lock] = {}
+        tables = profile_tables()
+        for name, upstream in config.upstreams.items():
+            value = upstream.options.get("profile", "auto")
+            table = tables.get(upstream.format)
+            where = f"upstreams.{name}.options.profile"
+            if not isinstance(value, str):
+                raise ConfigError(f"{where}: expected a string")
+            if table is None:
+                if value not in ("auto", "generic"):
+                    raise ConfigError(f"{where}: {upstream.format} upstreams have no profiles")
+                self.known[name] = None
+            elif value == "auto":
+                host = profile_for_host(urlsplit(upstream.base_url).hostname, upstream.format)
+                if host is not None:
+                    self.known[name] = table[host]
+                elif upstream.format != "chat":
+                    self.known[name] = None
+            elif value in table:
+                self.known[name] = None if value == "generic" else table[value]
+            else:
+                raise ConfigError(
+                    f"{where}: {value!r} is not one of auto, {', '.join(table)} "
+                    f"(the {upstream.format} profiles)"
+                )
+
+    async def get(self, upstream: UpstreamConfig, transport: Any) -> Profile | None:
+        """``upstream``'s profile, detected on the first call where it must be."""
+        name = upstream.name
+        if name in self.known:
+            return self.known[name]
+        lock = self._locks.setdefault(name, anyio.Lock())
+        async with lock:
+            if name not in self.known:  # the first request here fetches, the others wait
+                self.known[name] = await _detect(transport)
+        return self.known[name]
+
+
+async def _detect(transport: Any) -> Profile | None:
+    """The Chat profile the upstream's model list names (``owned_by``), ``None`` when it
+    names none or cannot be had: detection never fails a request."""
+    lister = getattr(transport, "list_models", None)
+    if lister is None:
+        return None
+    try:
+        models = await lister()
+    except Exception:  # any failure means generic: a request is never failed by detection
+        return None
+    owners = [m["owned_by"] for m in models if isinstance(m.get("owned_by"), str)]
+    family = profile_for_owner(owners)
+    return None if family is None else CHAT_PROFILES[family]
