@@ -1,13 +1,14 @@
 """Which server profile each upstream gets (:mod:`apibridge.codecs._profiles`).
 
 Theory of operation. ``options.profile`` names a family (``"vllm"``), ``"generic"`` (no
-profile, no detection) or ``"auto"`` (the default): then the family is detected, in order,
-from a known host name (``api.deepseek.com`` → ``deepseek``, no request at all) and, for a
-Chat upstream, from the ``owned_by`` of its ``GET /v1/models`` entries (vLLM answers
-``"vllm"``, SGLang ``"sglang"``, llama.cpp ``"llamacpp"``, Ollama ``"library"``). That list
-is fetched once per upstream, on its first request (concurrent first requests wait for the
-one fetch), and the answer is kept; a failed or unhelpful fetch means ``generic``, kept too,
-and never fails the request.
+profile, no detection) or ``"auto"``. Unset, a known host name decides (``api.deepseek.com``
+→ ``deepseek``, no request at all) and any other host is ``generic``: the gateway sends
+nothing to an upstream that its clients did not ask for. ``"auto"`` adds, for a Chat
+upstream on another host, the ``owned_by`` of its ``GET /v1/models`` entries (vLLM answers
+``"vllm"``, SGLang ``"sglang"``, llama.cpp ``"llamacpp"``, Ollama ``"library"``, LM Studio
+``"organization_owner"``). That list is fetched once per upstream, on its first request
+(concurrent first requests wait for the one fetch), and the answer is kept; a failed or
+unhelpful fetch means ``generic``, kept too, and never fails the request.
 """
 
 from __future__ import annotations
@@ -45,21 +46,21 @@ class Profiles:
         self._locks: dict[str, anyio.Lock] = {}
         tables = profile_tables()
         for name, upstream in config.upstreams.items():
-            value = upstream.options.get("profile", "auto")
+            value = upstream.options.get("profile")
             table = tables.get(upstream.format)
             where = f"upstreams.{name}.options.profile"
-            if not isinstance(value, str):
+            if value is not None and not isinstance(value, str):
                 raise ConfigError(f"{where}: expected a string")
             if table is None:
-                if value not in ("auto", "generic"):
+                if value not in (None, "auto", "generic"):
                     raise ConfigError(f"{where}: {upstream.format} upstreams have no profiles")
                 self.known[name] = None
-            elif value == "auto":
+            elif value is None or value == "auto":
                 host = profile_for_host(urlsplit(upstream.base_url).hostname, upstream.format)
                 if host is not None:
                     self.known[name] = table[host]
-                elif upstream.format != "chat":
-                    self.known[name] = None
+                elif value is None or upstream.format != "chat":
+                    self.known[name] = None  # detected on the first request only for "auto"
             elif value in table:
                 self.known[name] = None if value == "generic" else table[value]
             else:
