@@ -64,6 +64,10 @@ def apply_chat_profile(out: dict[str, Any], ctx: Context, hints: Mapping[str, An
         if key in out:
             out.pop(key)
             ctx.lose(key, f"{name} refuses {key}", "dropped")
+    if profile.fields is not None:
+        for key in [k for k in out if k not in profile.fields]:
+            out.pop(key)
+            ctx.lose(key, f"{name} does not take {key}", "dropped")
     messages = out.get("messages")
     if isinstance(messages, list):
         _messages(messages, profile, ctx)

@@ -52,6 +52,8 @@ class Profile:
         response_formats: the ``response_format`` types it takes (besides ``text``).
         image_input: whether user messages may hold ``image_url`` parts.
         cache_usage: where its answers report cached prompt tokens (a dotted usage path).
+        fields: the top-level fields it takes (``None``: unknown); others are dropped with a
+            loss (a server that ignores them would drop them unsaid).
         rejects: top-level fields it refuses (a 400), dropped with a loss.
         message_rejects: message fields it refuses (``name``), dropped with a loss.
         ignores: (Anthropic-format) top-level fields it documents as ignored, dropped with a
@@ -65,6 +67,7 @@ class Profile:
         "allowed_tools",
         "blocks",
         "cache_usage",
+        "fields",
         "format",
         "ignores",
         "image_input",
@@ -102,6 +105,7 @@ class Profile:
         response_formats: tuple[str, ...] | None = None,
         image_input: bool | None = None,
         cache_usage: str | None = None,
+        fields: tuple[str, ...] | None = None,
         rejects: tuple[str, ...] = (),
         message_rejects: tuple[str, ...] = (),
         ignores: tuple[str, ...] = (),
@@ -123,6 +127,7 @@ class Profile:
         self.response_formats = response_formats
         self.image_input = image_input
         self.cache_usage = cache_usage
+        self.fields = fields
         self.rejects = rejects
         self.message_rejects = message_rejects
         self.ignores = ignores
@@ -136,6 +141,17 @@ class Profile:
 #: every ``reasoning_effort`` word of the OpenAI API (``ReasoningEffort`` in openai 3.63).
 _OPENAI_EFFORTS: Final = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
 _OPENAI_CACHE: Final = "prompt_tokens_details.cached_tokens"
+#: the OpenAI Chat request's fields (``CompletionCreateParams`` in openai 3.63).
+_OPENAI_FIELDS: Final = (
+    *("messages", "model", "audio", "frequency_penalty", "function_call", "functions"),
+    *("logit_bias", "logprobs", "max_completion_tokens", "max_tokens", "metadata"),
+    *("modalities", "moderation", "n", "parallel_tool_calls", "prediction"),
+    *("presence_penalty", "prompt_cache_key", "prompt_cache_options"),
+    *("prompt_cache_retention", "reasoning_effort", "response_format", "safety_identifier"),
+    *("seed", "service_tier", "stop", "store", "stream_options", "temperature"),
+    *("tool_choice", "tools", "top_logprobs", "top_p", "user", "verbosity"),
+    *("web_search_options", "stream"),
+)
 
 #: the safe default: apibridge's behaviour without a profile (every fact unknown).
 GENERIC: Final = Profile("generic", "any other server")
@@ -159,6 +175,7 @@ CHAT_PROFILES: Final[Mapping[str, Profile]] = {
             response_formats=("json_object", "json_schema"),
             image_input=True,
             cache_usage=_OPENAI_CACHE,
+            fields=_OPENAI_FIELDS,
         ),
         Profile(
             "azure",
@@ -222,6 +239,13 @@ CHAT_PROFILES: Final[Mapping[str, Profile]] = {
             parallel_tool_calls=False,
             include_usage=True,
             image_input=True,
+            fields=(
+                *("model", "messages", "frequency_penalty", "presence_penalty"),
+                *("response_format", "seed", "stop", "stream", "stream_options"),
+                *("temperature", "top_p", "max_tokens", "tools", "tool_choice"),
+                *("logit_bias", "user", "n", "reasoning_effort", "reasoning"),
+                *("logprobs", "top_logprobs"),
+            ),
         ),
         Profile(
             "lmstudio",
@@ -295,13 +319,7 @@ ANTHROPIC_PROFILES: Final[Mapping[str, Profile]] = {
             "DeepSeek (/anthropic)",
             format="anthropic",
             ignores=("container", "mcp_servers", "service_tier", "top_k"),
-            blocks=(
-                "text",
-                "tool_use",
-                "tool_result",
-                "thinking",
-                "redacted_thinking",
-            ),
+            blocks=("text", "tool_use", "tool_result", "thinking"),
             parallel_control=False,
         ),
         Profile(
