@@ -40,7 +40,7 @@ import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn, override
 
-from apibridge._config_convert import first_error, say_error, strict_converter
+from apibridge._config_convert import first_error, say_error, spec_profile, strict_converter
 
 __all__ = [
     "DEFAULT_BASE_URLS",
@@ -351,10 +351,12 @@ class GatewayConfig:
     ) -> GatewayConfig:
         """The common case in one line: every model goes, unchanged, to one upstream.
 
-        ``spec`` is ``format=base_url`` (``"chat=http://127.0.0.1:11434/v1"``); ``api_key`` one
-        key or several; further keywords are :class:`UpstreamConfig` fields.
+        ``spec`` is ``format=base_url`` (``"chat+vllm=…"`` names a server profile); ``api_key``
+        one key or several; further keywords are :class:`UpstreamConfig` fields.
         """
         fmt, base_url = parse_upstream_spec(spec)
+        if profile := spec_profile(spec):
+            upstream["options"] = {**upstream.get("options", {}), "profile": profile}
         keys = (api_key,) if isinstance(api_key, str) else tuple(api_key or ())
         config = UpstreamConfig(
             name="default", format=fmt, base_url=base_url, api_keys=keys, **upstream
@@ -369,14 +371,15 @@ class GatewayConfig:
 def parse_upstream_spec(spec: str) -> tuple[str, str]:
     """Split ``format=base_url`` (``"chat=http://127.0.0.1:11434/v1"``) into its two halves.
 
-    A bare format (``"anthropic"``) means that provider's official base URL.
+    A bare format (``"anthropic"``) means that provider's official base URL; a server profile
+    after a ``+`` (``"chat+vllm=…"``) is left out (``_config_convert.spec_profile``).
     """
-    fmt, sep, base_url = spec.strip().partition("=")
-    fmt = fmt.strip()
-    if fmt not in UPSTREAM_FORMATS:
+    head, sep, base_url = spec.strip().partition("=")
+    fmt = head.partition("+")[0].strip()
+    if fmt not in UPSTREAM_FORMATS or spec_profile(spec) == "":
         raise ConfigError(
-            f"upstream {spec!r}: expected FORMAT=BASE_URL with FORMAT one of "
-            f"{', '.join(UPSTREAM_FORMATS)}"
+            f"upstream {spec!r}: expected FORMAT=BASE_URL (or FORMAT+PROFILE=BASE_URL) with "
+            f"FORMAT one of {', '.join(UPSTREAM_FORMATS)}"
         )
     base_url = base_url.strip() if sep else DEFAULT_BASE_URLS[fmt]
     if not base_url:
@@ -532,6 +535,7 @@ def _env_upstream(env: Mapping[str, str]) -> UpstreamConfig | None:
     """The upstream the environment describes, if any (see :func:`load_config`)."""
     if env.get("APIBRIDGE_UPSTREAM"):
         fmt, base_url = parse_upstream_spec(env["APIBRIDGE_UPSTREAM"])
+        profile = spec_profile(env["APIBRIDGE_UPSTREAM"])
         keys = _split_keys(env.get("APIBRIDGE_UPSTREAM_KEY", ""))
         if not keys and fmt in _PROVIDER_KEY_ENV:
             host, variable = _PROVIDER_KEY_ENV[fmt]
@@ -548,6 +552,7 @@ def _env_upstream(env: Mapping[str, str]) -> UpstreamConfig | None:
             api_keys=keys,
             max_output_tokens=max_out,
             forward_client_key=forward,
+            options={"profile": profile} if profile else {},
         )
     if env.get("BBD_API_KEY"):
         # compatibility with the earlier backboard proxy (bbd2api)

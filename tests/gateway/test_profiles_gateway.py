@@ -15,7 +15,7 @@ from servers import serve_asgi
 
 from apibridge._gateway._profiles import Profiles
 from apibridge.asgi import App as AsgiApp
-from apibridge.config import ConfigError, GatewayConfig
+from apibridge.config import ConfigError, GatewayConfig, load_config
 
 #: a Responses client asking for what vLLM cannot take as it is.
 BODY: dict[str, Any] = {
@@ -153,3 +153,21 @@ def test_an_unknown_profile_is_refused_at_start_up(fmt: str, value: str) -> None
     config = GatewayConfig.single(f"{fmt}=http://127.0.0.1:9/v1", options={"profile": value})
     with pytest.raises(ConfigError, match=r"options\.profile"):
         Profiles(config)
+
+
+def test_the_upstream_spec_names_a_profile_after_a_plus() -> None:
+    config = GatewayConfig.single("chat+vllm=http://127.0.0.1:8000/v1")
+    (upstream,) = config.upstreams.values()
+    assert upstream.format == "chat"
+    assert upstream.base_url == "http://127.0.0.1:8000/v1"
+    assert upstream.options["profile"] == "vllm"
+    assert Profiles(config).known["default"] is not None
+    env = {"APIBRIDGE_UPSTREAM": "anthropic+deepseek=https://api.deepseek.com/anthropic"}
+    (upstream,) = load_config(env=env).upstreams.values()
+    assert (upstream.format, upstream.options["profile"]) == ("anthropic", "deepseek")
+
+
+@pytest.mark.parametrize("spec", ["chat+=http://h/v1", "vllm=http://h/v1", "+vllm=http://h"])
+def test_a_bad_profile_spelling_is_refused(spec: str) -> None:
+    with pytest.raises(ConfigError):
+        GatewayConfig.single(spec)
