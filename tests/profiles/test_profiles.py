@@ -9,6 +9,7 @@ claimed more than its server takes would send requests the facts refuse.
 from __future__ import annotations
 
 import copy
+import importlib.util
 import tomllib
 import typing
 from pathlib import Path
@@ -553,3 +554,25 @@ def test_each_owned_by_fact_names_its_family(family: str) -> None:
     assert facts["owned_by_source"].strip()
     assert profile_for_owner(["someone-else", owner]) == family
     assert profile_for_owner(["someone-else"]) is None
+
+
+# ------------------------------------------------------------------ the docs
+
+
+def test_the_profiles_page_tables_are_generated_from_the_code() -> None:
+    docs = Path(__file__).parents[2] / "docs"
+    page = (docs / "profiles.md").read_text(encoding="utf-8")
+    assert "<!-- table: profiles -->" in page
+    assert "<!-- table: anthropic_profiles -->" in page
+    spec = importlib.util.spec_from_file_location("docs_hooks", docs / "hooks.py")
+    assert spec is not None
+    assert spec.loader is not None
+    hooks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hooks)
+    chat_table = hooks.TABLES["profiles"]()
+    header = chat_table.splitlines()[0]
+    assert [c.strip() for c in header.strip("|").split("|")][1:] == CHAT_FAMILIES
+    assert "`reasoning_details`" in chat_table  # OpenRouter's reasoning field, from the table
+    anthropic_table = hooks.TABLES["anthropic_profiles"]()
+    for family in ANTHROPIC_FAMILIES:
+        assert f"| `{family}` |" in anthropic_table
