@@ -18,6 +18,8 @@ from typing import Any
 import openai.types.chat.completion_create_params as chat_params
 import openai.types.shared.reasoning_effort as effort_module
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from apibridge._exchange import Exchange
 from apibridge.codecs import chat
@@ -576,3 +578,75 @@ def test_the_profiles_page_tables_are_generated_from_the_code() -> None:
     anthropic_table = hooks.TABLES["anthropic_profiles"]()
     for family in ANTHROPIC_FAMILIES:
         assert f"| `{family}` |" in anthropic_table
+
+
+# ------------------------------------------------------------------ generated requests
+
+_EFFORTS = ["none", "minimal", "low", "medium", "high", "xhigh", "max"]
+
+
+@st.composite
+def _responses_bodies(draw: st.DrawFn) -> dict[str, Any]:
+    """A Responses client's request mixing the features the profiles differ on."""
+    tools = [
+        {"type": "function", "name": n, "parameters": SCHEMA, "strict": draw(st.booleans())}
+        for n in ("get", "put", "rm")[: draw(st.integers(1, 3))]
+    ]
+    names = [t["name"] for t in tools]
+    choice = draw(
+        st.sampled_from(
+            [
+                "auto",
+                "required",
+                {"type": "function", "name": names[0]},
+                {
+                    "type": "allowed_tools",
+                    "mode": draw(st.sampled_from(["auto", "required"])),
+                    "tools": [{"type": "function", "name": n} for n in names[:1]],
+                },
+            ]
+        )
+    )
+    content: list[dict[str, Any]] = [{"type": "input_text", "text": "hi"}]
+    if draw(st.booleans()):
+        content.append({"type": "input_image", "image_url": DATA_URL, "detail": "auto"})
+    body: dict[str, Any] = {
+        "model": "m",
+        "input": [{"role": "user", "content": content}],
+        "tools": tools,
+        "tool_choice": choice,
+        "stream": draw(st.booleans()),
+        "max_output_tokens": draw(st.integers(1, 10_000)),
+    }
+    if draw(st.booleans()):
+        body["parallel_tool_calls"] = draw(st.booleans())
+    if draw(st.booleans()):
+        body["reasoning"] = {"effort": draw(st.sampled_from(_EFFORTS[1:]))}
+    fmt = draw(st.sampled_from([None, "json_object", "json_schema"]))
+    if fmt == "json_object":
+        body["text"] = {"format": {"type": "json_object"}}
+    elif fmt == "json_schema":
+        body["text"] = {"format": {"type": "json_schema", "name": "a", "schema": SCHEMA}}
+    return body
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(body=_responses_bodies(), family=st.sampled_from(CHAT_FAMILIES))
+def test_generated_requests_fit_every_profiles_facts(body: dict[str, Any], family: str) -> None:
+    facts = _facts("chat", family)
+    sent, exchange = _sent("responses", "chat", CHAT_PROFILES[family], body)
+    assert _violations(sent, facts, "responses") == []
+    bare, bare_exchange = _sent("responses", "chat", None, body)
+    sent, bare = copy.deepcopy(sent), copy.deepcopy(bare)
+    for tool in [*sent.get("tools", ()), *bare.get("tools", ())]:
+        if tool["function"].get("strict") is False:  # asks for nothing a server could lose
+            del tool["function"]["strict"]
+    if sent != bare:  # a change the client did not ask for is either equivalent or reported
+        changed = {k for k in {*sent, *bare} if sent.get(k) != bare.get(k)}
+        silent = {"max_tokens", "max_completion_tokens", "stream_options", "messages"}
+        silent |= {"reasoning_effort"}  # the nearest word: reported by the effort rule itself
+        if sent.get("response_format", {}).get("json_schema", {}).get("schema") == {
+            "type": "object"
+        }:
+            silent.add("response_format")  # json_object as an open schema: the same request
+        assert changed <= silent or len(exchange.losses) > len(bare_exchange.losses), changed
