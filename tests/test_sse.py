@@ -282,3 +282,38 @@ def test_the_limit_holds_alike_for_any_chunking(data: bytes, cuts: list[int]) ->
     text = data.decode("latin-1").removeprefix("\xef\xbb\xbf")  # bytes, one char each
     blocks = _LINE_END.sub("\n", text).split("\n\n")
     assert (whole == "too large") == any(len(b.removesuffix("\n")) > limit for b in blocks)
+
+
+def strict_outcome(chunks: list[bytes]) -> list[SSEFrame] | str:
+    decoder = SSEDecoder(strict=True)
+    try:
+        out = [frame for chunk in chunks for frame in decoder.feed(chunk)]
+        return out + decoder.close()
+    except InvalidPayload as exc:
+        return "not UTF-8" if "not valid UTF-8" in str(exc) else str(exc)
+
+
+@given(_SOUP, st.lists(st.integers(min_value=0, max_value=500), max_size=12))
+def test_strict_refuses_what_is_not_utf8_alike_for_any_chunking(
+    data: bytes, cuts: list[int]
+) -> None:
+    whole = strict_outcome([data])
+    assert strict_outcome(split(data, cuts)) == whole
+    assert strict_outcome([data[i : i + 1] for i in range(len(data))]) == whole
+    lenient = frames_of([data])
+    if whole == "not UTF-8":
+        # the rule: a field that is decoded (not a comment) holds bytes that are not UTF-8
+        assert any("\ufffd" in f.data + (f.event or "") + (f.id or "") for f in lenient)
+    else:
+        assert whole == lenient
+
+
+@given(
+    st.text(st.characters(min_codepoint=0x80), min_size=1, max_size=20),
+    st.lists(st.integers(min_value=0, max_value=500), max_size=12),
+)
+def test_strict_joins_characters_split_anywhere(text: str, cuts: list[int]) -> None:
+    data = encode_frame(text.replace("\r", "").replace("\n", ""), "e" + text[:3].strip())
+    expected = frames_of([data])
+    assert strict_outcome(split(data, cuts)) == expected
+    assert strict_outcome([data[i : i + 1] for i in range(len(data))]) == expected

@@ -24,7 +24,7 @@ import orjson
 
 from apibridge.errors import InvalidPayload
 
-__all__ = ["MAX_DEPTH", "dumps", "dumps_str", "loads", "raw_decode"]
+__all__ = ["MAX_DEPTH", "dumps", "dumps_ascii", "dumps_str", "loads", "raw_decode"]
 
 _DECODER = json.JSONDecoder()
 
@@ -63,6 +63,12 @@ def dumps_str(value: Any) -> str:
         return orjson.dumps(value).decode()
     except orjson.JSONEncodeError:
         return _stdlib(value)
+
+
+def dumps_ascii(value: Any) -> str:
+    """JSON text with every non-ASCII and control character escaped (``\\uXXXX``), values
+    JSON has no form for written as their ``str``: for log lines."""
+    return json.dumps(value, ensure_ascii=True, default=str)
 
 
 def raw_decode(text: str, index: int = 0) -> tuple[Any, int]:

@@ -7,7 +7,9 @@ dropped; a frame ends at a blank line; a UTF-8 byte order mark opening the strea
 UTF-8 may be split anywhere between chunks. Any chunking of the same bytes gives the same
 frames (a property test holds this). Two leniencies, both kept on purpose: a frame with any
 field dispatches even without ``data``, and a last frame with no blank line after it is
-flushed by ``close()`` instead of dropped.
+flushed by ``close()`` instead of dropped. Bytes that are not UTF-8 become U+FFFD, as the
+rules say, unless the decoder is ``strict`` (the gateway's, reading upstreams): then they
+raise :class:`~apibridge.errors.InvalidPayload` (comment lines are never decoded).
 
 Theory of operation (the decoder is on the path of every streamed event, so it is written for
 speed and compiled by mypyc): each chunk is brought to LF line endings, then cut into
@@ -56,15 +58,17 @@ class SSEDecoder:
     event, or an unterminated line that makes it larger, raises
     :class:`~apibridge.errors.InvalidPayload` from the ``feed`` (or ``close``) that shows it;
     frames that same chunk completed before it are lost with it, and the decoder is not to be
-    fed again.
+    fed again. ``strict``: an event that is not UTF-8 raises the same way (instead of
+    decoding to U+FFFD).
     """
 
-    __slots__ = ("_buffer", "_cr", "_head", "_id", "_limit", "_scan", "_start")
+    __slots__ = ("_buffer", "_cr", "_errors", "_head", "_id", "_limit", "_scan", "_start")
 
-    def __init__(self, max_event_size: int = MAX_EVENT_SIZE) -> None:
+    def __init__(self, max_event_size: int = MAX_EVENT_SIZE, *, strict: bool = False) -> None:
         if max_event_size < 1:
             raise ValueError(f"max_event_size must be positive, not {max_event_size}")
         self._limit = max_event_size
+        self._errors = "strict" if strict else "replace"
         self._buffer = bytearray()  # an unfinished block: bytes after the last blank line
         self._scan = 0  # where to resume the search for the blank line ending _buffer
         self._cr = False  # the previous chunk ended in CR: a leading LF is part of it
@@ -109,29 +113,33 @@ class SSEDecoder:
             self._scan = len(rest) - 1
         frames: list[SSEFrame] = []
         check = len(data) > self._limit
-        for block in blocks:
-            if check and len(block) > self._limit:
-                self._too_large()
-            # The two shapes upstreams send, read directly: ``data: …`` and
-            # ``event: …\ndata: …``; anything else takes the general loop.
-            if block.startswith(b"data: "):
-                if block.find(b"\n") < 0:
-                    frames.append(SSEFrame(data=block[6:].decode("utf-8", "replace"), id=self._id))
-                    continue
-            elif block.startswith(b"event: "):
-                end = block.find(b"\n")
-                if block.startswith(b"data: ", end + 1) and block.find(b"\n", end + 1) < 0:
-                    frames.append(
-                        SSEFrame(
-                            data=block[end + 7 :].decode("utf-8", "replace"),
-                            event=block[7:end].decode("utf-8", "replace"),
-                            id=self._id,
+        errors = self._errors
+        try:
+            for block in blocks:
+                if check and len(block) > self._limit:
+                    self._too_large()
+                # The two shapes upstreams send, read directly: ``data: …`` and
+                # ``event: …\ndata: …``; anything else takes the general loop.
+                if block.startswith(b"data: "):
+                    if block.find(b"\n") < 0:
+                        frames.append(SSEFrame(data=block[6:].decode("utf-8", errors), id=self._id))
+                        continue
+                elif block.startswith(b"event: "):
+                    end = block.find(b"\n")
+                    if block.startswith(b"data: ", end + 1) and block.find(b"\n", end + 1) < 0:
+                        frames.append(
+                            SSEFrame(
+                                data=block[end + 7 :].decode("utf-8", errors),
+                                event=block[7:end].decode("utf-8", errors),
+                                id=self._id,
+                            )
                         )
-                    )
-                    continue
-            frame = self._frame(block)
-            if frame is not None:
-                frames.append(frame)
+                        continue
+                frame = self._frame(block)
+                if frame is not None:
+                    frames.append(frame)
+        except UnicodeDecodeError as exc:
+            raise _not_utf8(exc) from None
         return frames
 
     def close(self) -> list[SSEFrame]:
@@ -143,7 +151,10 @@ class SSEDecoder:
             return []
         if len(rest) - (1 if rest.endswith(b"\n") else 0) > self._limit:
             self._too_large()
-        frame = self._frame(rest)
+        try:
+            frame = self._frame(rest)
+        except UnicodeDecodeError as exc:
+            raise _not_utf8(exc) from None
         return [] if frame is None else [frame]
 
     def _skip_bom(self, chunk: bytes) -> bytes:
@@ -162,6 +173,7 @@ class SSEDecoder:
         event: str | None = None
         retry: int | None = None
         any_field = False
+        errors = self._errors
         for line in block.split(b"\n"):
             if not line or line.startswith(b":"):
                 continue  # a blank line can only open a block; a comment
@@ -171,10 +183,10 @@ class SSEDecoder:
             if name == b"data":
                 data.append(value)
             elif name == b"event":
-                event = value.decode("utf-8", "replace")
+                event = value.decode("utf-8", errors)
             elif name == b"id":
                 if b"\0" not in value:
-                    self._id = value.decode("utf-8", "replace")
+                    self._id = value.decode("utf-8", errors)
             elif name == b"retry":
                 if value.isdigit():  # bytes.isdigit: ASCII digits only, as the spec says
                     retry = int(value)
@@ -183,11 +195,15 @@ class SSEDecoder:
             any_field = True
         if not any_field:
             return None
-        text = b"\n".join(data).decode("utf-8", "replace")
+        text = b"\n".join(data).decode("utf-8", errors)
         return SSEFrame(data=text, event=event, id=self._id, retry=retry)
 
     def _too_large(self) -> None:
         raise InvalidPayload(f"an SSE event is larger than {self._limit} bytes")
+
+
+def _not_utf8(exc: UnicodeDecodeError) -> InvalidPayload:
+    return InvalidPayload(f"an SSE event is not valid UTF-8 ({exc.reason})")
 
 
 def encode_frame(data: str | bytes, event: str | None = None) -> bytes:

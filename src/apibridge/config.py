@@ -261,6 +261,7 @@ class ServerConfig:
             (``apibridge serve``; it is closed past it).
         body_timeout: seconds a client may take to send a request body (408 past it).
         metrics: serve Prometheus metrics at ``/metrics`` (the ``metrics`` extra).
+        traces: OpenTelemetry spans for each request and upstream call (the ``traces`` extra).
     """
 
     host: str = "127.0.0.1"
@@ -283,6 +284,7 @@ class ServerConfig:
     header_timeout: float = 30.0
     body_timeout: float = 120.0
     metrics: bool = False
+    traces: bool = False
 
     def __attrs_post_init__(self) -> None:
         for name, value, low, high in (
@@ -371,8 +373,7 @@ class GatewayConfig:
 def parse_upstream_spec(spec: str) -> tuple[str, str]:
     """Split ``format=base_url`` (``"chat=http://127.0.0.1:11434/v1"``) into its two halves.
 
-    A bare format (``"anthropic"``) means that provider's official base URL; a server profile
-    after a ``+`` (``"chat+vllm=…"``) is left out (``_config_convert.spec_profile``).
+    A bare format (``"anthropic"``) means that provider's official base URL; a ``+PROFILE`` is cut.
     """
     head, sep, base_url = spec.strip().partition("=")
     fmt = head.partition("+")[0].strip()
@@ -535,7 +536,6 @@ def _env_upstream(env: Mapping[str, str]) -> UpstreamConfig | None:
     """The upstream the environment describes, if any (see :func:`load_config`)."""
     if env.get("APIBRIDGE_UPSTREAM"):
         fmt, base_url = parse_upstream_spec(env["APIBRIDGE_UPSTREAM"])
-        profile = spec_profile(env["APIBRIDGE_UPSTREAM"])
         keys = _split_keys(env.get("APIBRIDGE_UPSTREAM_KEY", ""))
         if not keys and fmt in _PROVIDER_KEY_ENV:
             host, variable = _PROVIDER_KEY_ENV[fmt]
@@ -552,7 +552,7 @@ def _env_upstream(env: Mapping[str, str]) -> UpstreamConfig | None:
             api_keys=keys,
             max_output_tokens=max_out,
             forward_client_key=forward,
-            options={"profile": profile} if profile else {},
+            options={"profile": p} if (p := spec_profile(env["APIBRIDGE_UPSTREAM"])) else {},
         )
     if env.get("BBD_API_KEY"):
         # compatibility with the earlier backboard proxy (bbd2api)
@@ -634,7 +634,7 @@ def load_config(
     for name in ("allowed_hosts", "cors_origins"):
         if env.get(f"APIBRIDGE_{name.upper()}"):
             changes[name] = _split_keys(env[f"APIBRIDGE_{name.upper()}"])
-    for name in ("allow_open", "metrics"):
+    for name in ("allow_open", "metrics", "traces"):
         if env.get(f"APIBRIDGE_{name.upper()}"):
             changes[name] = env[f"APIBRIDGE_{name.upper()}"].lower() in ("1", "true", "yes")
     return GatewayConfig(upstreams=upstreams, routes=routes, server=attrs.evolve(server, **changes))

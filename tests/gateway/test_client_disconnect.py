@@ -10,7 +10,9 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+import disconnects
 import pytest
+from servers import serve_asgi
 
 from apibridge import _json
 from apibridge._exchange import Exchange
@@ -178,3 +180,54 @@ def test_a_request_cancelled_by_a_leaving_client_still_gets_its_access_log_line(
     (line,) = [r.getMessage() for r in caplog.records if r.name == "apibridge.access"]
     assert '"POST /v1/messages" 499' in line
     assert "client went away" in line
+
+
+# ------------------------------------------------------------------------- served, at random
+
+
+def _served(run: Any) -> Any:
+    """``run(gateway_url, upstream)`` with the slow upstream of :mod:`disconnects` on this
+    loop and the gateway (with its probe) under uvicorn on loopback."""
+
+    async def scenario() -> Any:
+        upstream = disconnects.SlowUpstream()
+        root = await upstream.start()
+        try:
+            with serve_asgi(disconnects.gateway_app(root)) as gateway:
+                return await run(gateway, upstream)
+        finally:
+            await upstream.stop()
+
+    return asyncio.run(scenario())
+
+
+@pytest.mark.timeout(120)
+def test_50_random_client_disconnects_close_the_upstream_and_leave_nothing_behind() -> None:
+    """The short form of ``python -m benchmarks.reliability --only disconnects``: streamed
+    requests (random client and upstream formats) left at random moments, before the status
+    line or after some events, by a reset or a FIN."""
+    tally = _served(lambda url, up: disconnects.disconnects(url, up, 50, seed=1, concurrency=8))
+    print(f"50 disconnects: {tally.summary()}; {dict(tally.phases)}")  # timings: shown only
+    assert tally.failures == []
+    assert tally.never_closed == 0
+    assert len(tally.latencies) == 50  # every upstream connection closed (within 5 s)
+    assert tally.phases["before the status line"] > 5
+    assert tally.phases["after events"] > 5
+    for gauge in ("in_flight", "streams_open"):
+        assert tally.after[gauge] == 0, tally.after
+    assert tally.after["tasks"] <= tally.before["tasks"], (tally.before, tally.after)
+    pool = 2 * max(tally.after["upstream_idle"] - tally.before["upstream_idle"], 0)
+    assert tally.after["fds"] <= tally.before["fds"] + pool, (tally.before, tally.after)
+    assert tally.after["upstream_busy"] == 0
+
+
+@pytest.mark.timeout(120)
+def test_a_short_mixed_soak_answers_everything_and_leaves_nothing_behind() -> None:
+    """The smoke form of ``--only soak`` (RSS is measured there, in its own process)."""
+    tally = _served(
+        lambda url, up: disconnects.soak(url, up, 120, warm=60, rss=lambda: 0, concurrency=8)
+    )
+    assert tally.failures == []
+    assert sum(tally.outcomes.values()) == 180
+    assert set(tally.outcomes) == set(disconnects.SOAK_MIX)
+    assert tally.after["in_flight"] == tally.after["streams_open"] == 0

@@ -1,8 +1,9 @@
 """The short form of ``python -m benchmarks.reliability``: 5,000 generated bad requests
 through the real ASGI gateway end in a valid error of the client's own API (or a success),
-never a crash or a 5xx of apibridge's own; and ``docs/reliability.md`` lists what the command
-prints, with tests that exist. (The upstream-fault, canary-key and disconnect tests the
-command re-runs are in this directory and run with the suite as they are.)"""
+never a crash or a 5xx of apibridge's own; the disconnect and soak sections run with a few
+requests; and ``docs/reliability.md`` lists what the command prints, with tests that exist.
+(The upstream-fault, canary-key and disconnect tests the command re-runs are in this
+directory and run with the suite as they are.)"""
 
 from __future__ import annotations
 
@@ -62,11 +63,43 @@ def test_the_page_shows_what_the_command_prints() -> None:
             assert f"`{test.split('::')[1]}`" in row[0], test
     for gap in reliability.NOT_COVERED:
         assert gap in page, gap
+    for title in (reliability.DISCONNECTS_TITLE, reliability.SOAK_TITLE):
+        assert f"\n{title}\n" in page, title
+    for _, label in reliability.LEFT_BEHIND:
+        assert page.count(f"| {label} |") >= 2, label  # the disconnects' and the soak's
+    for label in ("before the status line", "after 1-10 events", "all", reliability.FLOOR_LABEL):
+        assert f"\n| {label} |" in page, label
+    assert "| RSS at the start | after warm-up | half-way | at the end |" in page
+    for option in ("--only disconnects", "--only soak", "--disconnects", "--soak"):
+        assert option in page, option
     assert "gateway.md#security-and-threat-model" in page
 
 
-@pytest.mark.parametrize("only", ["faults"])
+@pytest.mark.parametrize("only", reliability.SECTIONS)
 def test_the_command_parses_its_sections(only: str) -> None:
-    args = reliability.parse(["--only", only, "--cases", "10"])
+    args = reliability.parse(["--only", only, "--cases", "10", "--disconnects", "5"])
     assert args.only == [only]
     assert args.cases == 10
+    assert args.disconnects == 5
+
+
+@pytest.mark.timeout(180)
+def test_the_disconnect_and_soak_sections_run_short() -> None:
+    """The command's own code for both sections (the gateway in its own process), in a few
+    seconds; times are shown, not judged (the p99 target is the long form's)."""
+    lines, raw = reliability.disconnects_section(40, seed=2)
+    print("\n".join(lines))
+    assert lines[0] == reliability.DISCONNECTS_TITLE
+    assert raw["examples"] == []
+    assert raw["never_closed"] == 0
+    phases = raw["phases"]
+    assert phases["before the status line"] + phases["after events"] == 40
+    assert phases["no gateway"] == 8  # the floor: a fifth more, straight to the upstream
+    assert raw["after"]["in_flight"] == raw["after"]["streams_open"] == 0
+    lines, raw = reliability.soak_section(120)
+    print("\n".join(lines))
+    assert lines[0] == reliability.SOAK_TITLE
+    assert raw["examples"] == []
+    assert raw["failures"] == 0
+    assert set(raw["rss_kib"]) == {"start", "after warm-up", "middle", "end"}
+    assert all(kib > 10_000 for kib in raw["rss_kib"].values())  # a real process's

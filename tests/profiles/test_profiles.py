@@ -403,7 +403,7 @@ def test_deepseek_gets_json_object_for_a_schema_and_no_images() -> None:
     user = sent["messages"][1] if sent["messages"][0]["role"] == "system" else sent["messages"][0]
     assert all(p.get("type") != "image_url" for p in user["content"])
     fields = _loss_fields(exchange)
-    assert "output_format.schema" in fields
+    assert "text.format.schema" in fields  # named in the Responses client's words
     assert any(f.startswith("messages[") for f in fields)
 
 

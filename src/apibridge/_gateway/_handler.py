@@ -54,7 +54,7 @@ import attrs
 
 from apibridge import _json
 from apibridge._exchange import Exchange
-from apibridge._gateway._access_log import CallRecord, LossReport, log
+from apibridge._gateway._access_log import CallObserver, CallRecord, LossReport, log
 from apibridge._gateway._edge import cors_headers, preflight
 from apibridge._gateway._http import (
     AllowError,
@@ -95,6 +95,7 @@ from apibridge.transports._protocol import on_retry
 
 if TYPE_CHECKING:
     from apibridge._gateway._metrics import Metrics
+    from apibridge._gateway._traces import Tracing
     from apibridge.codecs._profiles import Profile
 
 __all__ = ["Handler", "HttpRequest", "HttpResponse"]
@@ -128,6 +129,15 @@ class Handler:
             from apibridge._gateway._metrics import Metrics
 
             self.metrics = Metrics(config)
+        #: the OpenTelemetry spans (``server.traces``); ``None``, and never imported, when off.
+        self.traces: Tracing | None = None
+        observer: CallObserver | None = self.metrics
+        if config.server.traces:
+            from apibridge._gateway._traces import Observers, Tracing
+
+            self.traces = Tracing()
+            observer = self.traces if observer is None else Observers(observer, self.traces)
+        self._observer = observer
         # what requests use: the store, its operations counted when metrics are on
         used = self.store if self.metrics is None else self.metrics.counting(self.store)
         self.history = ResponseHistory(used, ttl=config.server.store_ttl)
@@ -151,10 +161,8 @@ class Handler:
         self.claude_models = _claude_model_overrides(config)
         #: whether each upstream takes prompt-cache markers (``options.cache_breakpoints``).
         self.cache_breakpoints = _cache_breakpoints(config)
-        #: the reasoning_effort words each Chat upstream takes (``options.reasoning_efforts``;
-        #: unset, its server profile's).
-        self.reasoning_efforts = _reasoning_efforts(config)
-        #: each upstream's server profile (``options.profile``, or detected once).
+        #: each upstream's server profile (``options.profile``, or detected once) and the
+        #: reasoning_effort words it takes (``options.reasoning_efforts``, else the profile's).
         self.profiles = Profiles(config)
         #: every key the gateway holds, scrubbed from every error it answers with.
         self.secrets = _secrets(config)
@@ -277,13 +285,16 @@ class Handler:
     # --------------------------------------------------------------------- dispatch
 
     def _call(self, method: str, path: str, headers: Mapping[str, str]) -> CallRecord:
-        return CallRecord(
+        call = CallRecord(
             request_id=request_id(headers),
             method=method,
             path=path,
             format=client_format(path, headers),
-            observer=self.metrics,
+            observer=self._observer,
         )
+        if self.traces is not None:
+            self.traces.start(call, headers)
+        return call
 
     async def _dispatch(
         self, call: CallRecord, endpoint: Endpoint, param: str | None, request: HttpRequest
@@ -370,9 +381,7 @@ class Handler:
             policy=policy,
             claude_models=self.claude_models.get(upstream.name, ()),
             cache_breakpoints=self.cache_breakpoints.get(upstream.name),
-            reasoning_efforts=self.reasoning_efforts.get(upstream.name)
-            or (profile.reasoning_efforts if profile is not None else None)
-            or None,
+            reasoning_efforts=self.profiles.efforts(upstream.name, profile),
             reasoning_field=None if profile is None else profile.reasoning_field,
             profile=profile,
         )
@@ -401,10 +410,14 @@ class Handler:
         profile = await self.profiles.get(upstream, transport)
         exchange = self._exchange(call, body, upstream, upstream_model, request.headers, profile)
         forwarded = attrs.evolve(forwarding(upstream, request.headers), tenant=tenant)
+        if self.traces is not None:
+            traced = self.traces.upstream(call, exchange, upstream)
+            forwarded = attrs.evolve(forwarded, trace_headers=traced)
         if exchange.request.stream:
             return await self._stream(call, exchange, upstream, forwarded, turn, minted)
         response = await within_deadline(upstream, transport.complete(exchange, forwarded))
         call.add_usage(response.usage)
+        call.stop_reason = response.stop_reason
         if minted is not None:
             minted.upstream = response.id
             response = attrs.evolve(response, id=minted.id)
@@ -590,32 +603,6 @@ def _cache_breakpoints(config: GatewayConfig) -> dict[str, bool | None]:
         elif not isinstance(value, bool):
             raise ConfigError(f"upstreams.{name}.options.cache_breakpoints: expected true or false")
         out[name] = value
-    return out
-
-
-#: every ``reasoning_effort`` word of the OpenAI API (``ReasoningEffort`` in openai 3.63).
-OPENAI_EFFORTS: Final = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
-
-
-def _reasoning_efforts(config: GatewayConfig) -> dict[str, tuple[str, ...] | None]:
-    """Each Chat upstream's ``options.reasoning_efforts``, checked; unset, ``None``: its
-    server profile's words (every OpenAI word for the OpenAI API, ``low``, ``medium``,
-    ``high`` for vLLM …), or without one those every compatible server accepts."""
-    out: dict[str, tuple[str, ...] | None] = {}
-    for name, upstream in config.upstreams.items():
-        value = upstream.options.get("reasoning_efforts")
-        if value is None:
-            out[name] = None
-            continue
-        where = f"upstreams.{name}.options.reasoning_efforts"
-        if not isinstance(value, list) or not value or not all(isinstance(w, str) for w in value):
-            raise ConfigError(f"{where}: expected a list of words from {', '.join(OPENAI_EFFORTS)}")
-        unknown = [w for w in value if w not in OPENAI_EFFORTS]
-        if unknown:
-            raise ConfigError(
-                f"{where}: {', '.join(unknown)} not among {', '.join(OPENAI_EFFORTS)}"
-            )
-        out[name] = tuple(w for w in OPENAI_EFFORTS if w in value)  # in increasing order
     return out
 
 

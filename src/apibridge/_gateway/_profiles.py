@@ -14,7 +14,7 @@ unhelpful fetch means ``generic``, kept too, and never fails the request.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 import anyio
@@ -28,7 +28,10 @@ from apibridge.codecs._profiles import (
 )
 from apibridge.config import ConfigError, GatewayConfig, UpstreamConfig
 
-__all__ = ["Profiles", "profile_tables"]
+__all__ = ["OPENAI_EFFORTS", "Profiles", "profile_tables"]
+
+#: every ``reasoning_effort`` word of the OpenAI API (``ReasoningEffort`` in openai 3.63).
+OPENAI_EFFORTS: Final = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
 
 
 def profile_tables() -> Mapping[str, Mapping[str, Profile]]:
@@ -43,6 +46,8 @@ class Profiles:
     def __init__(self, config: GatewayConfig) -> None:
         #: upstream name → its profile (``None``: generic), once known.
         self.known: dict[str, Profile | None] = {}
+        #: upstream name → its ``options.reasoning_efforts``, checked (``None``: unset).
+        self.own_efforts = _reasoning_efforts(config)
         self._locks: dict[str, anyio.Lock] = {}
         tables = profile_tables()
         for name, upstream in config.upstreams.items():
@@ -69,6 +74,15 @@ class Profiles:
                     f"(the {upstream.format} profiles)"
                 )
 
+    def efforts(self, name: str, profile: Profile | None) -> tuple[str, ...] | None:
+        """The ``reasoning_effort`` words upstream ``name`` takes: its own option, else its
+        profile's (every OpenAI word for the OpenAI API, ``low``, ``medium``, ``high`` for
+        vLLM …), else ``None``: those every compatible server accepts."""
+        own = self.own_efforts.get(name)
+        if own is not None:
+            return own
+        return (profile.reasoning_efforts or None) if profile is not None else None
+
     async def get(self, upstream: UpstreamConfig, transport: Any) -> Profile | None:
         """``upstream``'s profile, detected on the first call where it must be."""
         name = upstream.name
@@ -94,3 +108,23 @@ async def _detect(transport: Any) -> Profile | None:
     owners = [m["owned_by"] for m in models if isinstance(m.get("owned_by"), str)]
     family = profile_for_owner(owners)
     return None if family is None else CHAT_PROFILES[family]
+
+
+def _reasoning_efforts(config: GatewayConfig) -> dict[str, tuple[str, ...] | None]:
+    """Each upstream's ``options.reasoning_efforts``, checked (``None`` where unset)."""
+    out: dict[str, tuple[str, ...] | None] = {}
+    for name, upstream in config.upstreams.items():
+        value = upstream.options.get("reasoning_efforts")
+        if value is None:
+            out[name] = None
+            continue
+        where = f"upstreams.{name}.options.reasoning_efforts"
+        if not isinstance(value, list) or not value or not all(isinstance(w, str) for w in value):
+            raise ConfigError(f"{where}: expected a list of words from {', '.join(OPENAI_EFFORTS)}")
+        unknown = [w for w in value if w not in OPENAI_EFFORTS]
+        if unknown:
+            raise ConfigError(
+                f"{where}: {', '.join(unknown)} not among {', '.join(OPENAI_EFFORTS)}"
+            )
+        out[name] = tuple(w for w in OPENAI_EFFORTS if w in value)  # in increasing order
+    return out

@@ -45,7 +45,7 @@ async def read_events(
     decoder = events_in.wire
     assert isinstance(decoder, codec.StreamDecoder)
     loop = asyncio.get_running_loop()
-    frames = SSEDecoder()
+    frames = SSEDecoder(strict=True)  # bytes that are not UTF-8: an error, not U+FFFD
     chunks = response.aiter_bytes()
     pending: asyncio.Future[bytes | None] | None = None
     last_frame = last_event = loop.time()
@@ -93,7 +93,7 @@ async def read_events(
                 pending = None
             try:
                 got = frames.close() if chunk is None else frames.feed(chunk)
-            except InvalidPayload as exc:  # an event over the SSE decoder's size limit
+            except InvalidPayload as exc:  # an event over the size limit, or not UTF-8
                 yield StreamError(
                     error=ApiError.of(
                         "bad_gateway",
