@@ -119,6 +119,61 @@ def _fidelity_tests() -> str:
     return _md(("#", "test", "file"), found)
 
 
+def _words(value: Any) -> str:
+    """A profile fact as a table cell: unknown (``None``) shows as ``—`` (generic)."""
+    if value is None:
+        return ""
+    if value is True:
+        return "yes"
+    if value is False:
+        return "no"
+    if isinstance(value, tuple):
+        return ", ".join(value) or "none"
+    return str(value)
+
+
+def _profiles() -> str:
+    """The Chat server profiles side by side, from ``codecs._profiles`` itself."""
+    from apibridge.codecs._profiles import CHAT_PROFILES
+
+    facts = (
+        ("reasoning field", "reasoning_field"),
+        ("reasoning_effort words", "reasoning_efforts"),
+        ("output limit", "max_tokens_keys"),
+        ("tool result parts", "tool_result_parts"),
+        ("allowed_tools choice", "allowed_tools"),
+        ("named tool choice", "named_tool_choice"),
+        ("parallel_tool_calls", "parallel_tool_calls"),
+        ("strict tools", "tool_strict"),
+        ("stream_options", "include_usage"),
+        ("response_format", "response_formats"),
+        ("image input", "image_input"),
+        ("cached tokens in", "cache_usage"),
+        ("refused fields", "rejects"),
+    )
+    names = [n for n in CHAT_PROFILES if n != "generic"]
+    rows = [
+        (label, *(_words(getattr(CHAT_PROFILES[n], key)) for n in names)) for label, key in facts
+    ]
+    rows.append(("field whitelist", *("yes" if CHAT_PROFILES[n].fields else "" for n in names)))
+    return _md(("fact", *names), rows)
+
+
+def _anthropic_profiles() -> str:
+    """The Anthropic-format server profiles, from ``codecs._profiles`` itself."""
+    from apibridge.codecs._profiles import ANTHROPIC_PROFILES
+
+    rows = [
+        (name, p.title, _words(p.ignores or None), _words(p.blocks), _words(p.parallel_control))
+        for name, p in ANTHROPIC_PROFILES.items()
+        if name != "generic"
+    ]
+    return _md(
+        ("profile", "server", "ignored (dropped)", "content blocks", "disable_parallel_tool_use"),
+        rows,
+    )
+
+
 _FIDELITY_TEST = re.compile(r"def test_fidelity_(\d+)_\w+")
 
 TABLES: dict[str, Callable[[], str]] = {
@@ -126,6 +181,8 @@ TABLES: dict[str, Callable[[], str]] = {
     "error_kinds": _error_kinds,
     "effort_budget": _effort_budget,
     "fidelity_tests": _fidelity_tests,
+    "profiles": _profiles,
+    "anthropic_profiles": _anthropic_profiles,
     "stop_reasons": _stop_reasons,
     "wire_to_canonical": _wire_to_canonical,
 }

@@ -47,7 +47,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FORMAT=URL",
         help="route every model, unchanged, to this upstream, e.g. "
         "chat=http://127.0.0.1:11434/v1 (FORMAT: anthropic, chat, responses, backboard; "
-        "URL as that provider's official SDK takes it), or scripted=echo: an offline "
+        "URL as that provider's official SDK takes it; FORMAT+PROFILE=URL picks a server "
+        "profile, e.g. chat+vllm=http://127.0.0.1:8000/v1), or scripted=echo: an offline "
         "upstream in the process that answers 'echo: <your text>' (demos, smoke tests)",
     )
     parser.add_argument(

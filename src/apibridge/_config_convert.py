@@ -11,7 +11,7 @@ from typing import Any
 
 import cattrs
 
-__all__ = ["first_error", "say_error", "strict_converter"]
+__all__ = ["first_error", "say_error", "spec_profile", "strict_converter"]
 
 
 def _scalar(kind: type, words: str) -> Any:
@@ -69,3 +69,11 @@ def say_error(exc: BaseException, _: Any) -> str:
     if isinstance(exc, KeyError):
         return "missing"
     return str(exc)
+
+
+def spec_profile(spec: str) -> str | None:
+    """The server profile an upstream spec ``format+profile=base_url`` names (``"chat+vllm=…"``
+    → ``"vllm"``, the upstream's ``options.profile``); ``None`` without a ``+``, ``""`` for a
+    ``+`` with nothing after it."""
+    _, plus, profile = spec.strip().partition("=")[0].partition("+")
+    return profile.strip() if plus else None

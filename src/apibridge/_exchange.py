@@ -30,6 +30,7 @@ from apibridge._loss_words import in_client_words
 from apibridge._sse import SSEDecoder, SSEFrame
 from apibridge.codecs import Codec, Context, StreamDecoder, get_codec
 from apibridge.codecs._error_bodies import is_error_answer
+from apibridge.codecs._profiles import Profile
 from apibridge.codecs._tool_search import flat_tool_name
 from apibridge.codecs.responses import answer_failure
 from apibridge.errors import ApiError, InvalidPayload, Loss, UpstreamError
@@ -259,6 +260,7 @@ class Exchange:
         cache_breakpoints: bool | None = None,
         reasoning_efforts: tuple[str, ...] | None = None,
         reasoning_field: str | None = None,
+        profile: Profile | None = None,
     ) -> Exchange:
         """Decode the client's request ``body`` (in format ``client``).
 
@@ -273,6 +275,8 @@ class Exchange:
         (``None``: ``low``, ``medium``, ``high``, which every compatible server accepts).
         ``reasoning_field`` is how a Chat upstream spells reasoning in the history it is sent
         (:class:`apibridge.codecs._context.Context`; ``None``: as each message came).
+        ``profile`` is the upstream's server profile (:mod:`apibridge.codecs._profiles`): the
+        request sent is fitted to what that server family accepts.
         """
         client_codec, upstream_codec = get_codec(client), get_codec(upstream)
         ctx = Context(
@@ -282,6 +286,7 @@ class Exchange:
             cache_breakpoints=cache_breakpoints,
             reasoning_efforts=reasoning_efforts,
             reasoning_field=reasoning_field,
+            profile=profile,
         )
         if type(body) is not dict and not isinstance(body, Mapping):
             raise InvalidPayload("the request body must be a JSON object")

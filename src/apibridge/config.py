@@ -39,7 +39,7 @@ import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn, override
 
-from apibridge._config_convert import first_error, say_error, strict_converter
+from apibridge._config_convert import first_error, say_error, spec_profile, strict_converter
 
 __all__ = [
     "DEFAULT_BASE_URLS",
@@ -355,10 +355,12 @@ class GatewayConfig:
     ) -> GatewayConfig:
         """The common case in one line: every model goes, unchanged, to one upstream.
 
-        ``spec`` is ``format=base_url`` (``"chat=http://127.0.0.1:11434/v1"``); ``api_key`` one
-        key or several; further keywords are :class:`UpstreamConfig` fields.
+        ``spec`` is ``format=base_url`` (``"chat+vllm=…"`` names a server profile); ``api_key``
+        one key or several; further keywords are :class:`UpstreamConfig` fields.
         """
         fmt, base_url = parse_upstream_spec(spec)
+        if profile := spec_profile(spec):
+            upstream["options"] = {**upstream.get("options", {}), "profile": profile}
         keys = (api_key,) if isinstance(api_key, str) else tuple(api_key or ())
         config = UpstreamConfig(
             name="default", format=fmt, base_url=base_url, api_keys=keys, **upstream
@@ -373,14 +375,14 @@ class GatewayConfig:
 def parse_upstream_spec(spec: str) -> tuple[str, str]:
     """Split ``format=base_url`` (``"chat=http://127.0.0.1:11434/v1"``) into its two halves.
 
-    A bare format (``"anthropic"``) means that provider's official base URL.
+    A bare format (``"anthropic"``) means that provider's official base URL; a ``+PROFILE`` is cut.
     """
-    fmt, sep, base_url = spec.strip().partition("=")
-    fmt = fmt.strip()
-    if fmt not in UPSTREAM_FORMATS:
+    head, sep, base_url = spec.strip().partition("=")
+    fmt = head.partition("+")[0].strip()
+    if fmt not in UPSTREAM_FORMATS or spec_profile(spec) == "":
         raise ConfigError(
-            f"upstream {spec!r}: expected FORMAT=BASE_URL with FORMAT one of "
-            f"{', '.join(UPSTREAM_FORMATS)}"
+            f"upstream {spec!r}: expected FORMAT=BASE_URL (or FORMAT+PROFILE=BASE_URL) with "
+            f"FORMAT one of {', '.join(UPSTREAM_FORMATS)}"
         )
     base_url = base_url.strip() if sep else DEFAULT_BASE_URLS[fmt]
     if not base_url:
@@ -552,6 +554,7 @@ def _env_upstream(env: Mapping[str, str]) -> UpstreamConfig | None:
             api_keys=keys,
             max_output_tokens=max_out,
             forward_client_key=forward,
+            options={"profile": p} if (p := spec_profile(env["APIBRIDGE_UPSTREAM"])) else {},
         )
     if env.get("BBD_API_KEY"):
         # compatibility with the earlier backboard proxy (bbd2api)

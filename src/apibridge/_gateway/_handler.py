@@ -79,6 +79,7 @@ from apibridge._gateway._limits import (
 from apibridge._gateway._model_list import model_entry, model_list
 from apibridge._gateway._policy import apply_request_policies
 from apibridge._gateway._previous_response import MintedId, NewTurn, ResponseHistory
+from apibridge._gateway._profiles import Profiles
 from apibridge._gateway._streaming import SSE_HEADERS, open_stream
 from apibridge._gateway._tenant import tenant_of
 from apibridge._secrets import redact_error
@@ -95,6 +96,7 @@ from apibridge.transports._protocol import on_retry
 if TYPE_CHECKING:
     from apibridge._gateway._metrics import Metrics
     from apibridge._gateway._traces import Tracing
+    from apibridge.codecs._profiles import Profile
 
 __all__ = ["Handler", "HttpRequest", "HttpResponse"]
 
@@ -159,8 +161,9 @@ class Handler:
         self.claude_models = _claude_model_overrides(config)
         #: whether each upstream takes prompt-cache markers (``options.cache_breakpoints``).
         self.cache_breakpoints = _cache_breakpoints(config)
-        #: the reasoning_effort words each Chat upstream takes (``options.reasoning_efforts``).
-        self.reasoning_efforts = _reasoning_efforts(config)
+        #: each upstream's server profile (``options.profile``, or detected once) and the
+        #: reasoning_effort words it takes (``options.reasoning_efforts``, else the profile's).
+        self.profiles = Profiles(config)
         #: every key the gateway holds, scrubbed from every error it answers with.
         self.secrets = _secrets(config)
 
@@ -358,8 +361,10 @@ class Handler:
         upstream: UpstreamConfig,
         upstream_model: str,
         headers: Mapping[str, str],
+        profile: Profile | None,
     ) -> Exchange:
-        """Decode ``body``, apply every request policy, and build the exchange, once."""
+        """Decode ``body``, apply every request policy, and build the exchange, once
+        (fitted to the upstream's server ``profile``)."""
         target = self.transports.upstream_format(upstream, call.format)
         policy = functools.partial(
             apply_request_policies,
@@ -376,7 +381,9 @@ class Handler:
             policy=policy,
             claude_models=self.claude_models.get(upstream.name, ()),
             cache_breakpoints=self.cache_breakpoints.get(upstream.name),
-            reasoning_efforts=self.reasoning_efforts.get(upstream.name),
+            reasoning_efforts=self.profiles.efforts(upstream.name, profile),
+            reasoning_field=None if profile is None else profile.reasoning_field,
+            profile=profile,
         )
         call.stream = exchange.request.stream
         return exchange
@@ -399,8 +406,9 @@ class Handler:
             )
             if body.get("store") is False:
                 turn = None
-        exchange = self._exchange(call, body, upstream, upstream_model, request.headers)
         transport = self.transport(upstream)
+        profile = await self.profiles.get(upstream, transport)
+        exchange = self._exchange(call, body, upstream, upstream_model, request.headers, profile)
         forwarded = attrs.evolve(forwarding(upstream, request.headers), tenant=tenant)
         if self.traces is not None:
             traced = self.traces.upstream(call, exchange, upstream)
@@ -479,8 +487,9 @@ class Handler:
         upstream, upstream_model = self._route_model(call, body)
         # count_tokens bodies carry no max_tokens, which a Messages request requires
         body = {"max_tokens": 1, **body, "stream": False}
-        exchange = self._exchange(call, body, upstream, upstream_model, request.headers)
         transport = self.transport(upstream)
+        profile = await self.profiles.get(upstream, transport)
+        exchange = self._exchange(call, body, upstream, upstream_model, request.headers, profile)
         counter = getattr(transport, "count_tokens", None)
         count = None
         if counter is not None:
@@ -594,33 +603,6 @@ def _cache_breakpoints(config: GatewayConfig) -> dict[str, bool | None]:
         elif not isinstance(value, bool):
             raise ConfigError(f"upstreams.{name}.options.cache_breakpoints: expected true or false")
         out[name] = value
-    return out
-
-
-#: every ``reasoning_effort`` word of the OpenAI API (``ReasoningEffort`` in openai 3.63).
-OPENAI_EFFORTS: Final = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
-
-
-def _reasoning_efforts(config: GatewayConfig) -> dict[str, tuple[str, ...] | None]:
-    """Each Chat upstream's ``options.reasoning_efforts``, checked; unset, every OpenAI word
-    for the OpenAI API's own host and ``None`` (``low``, ``medium``, ``high``, which every
-    compatible server such as vLLM accepts) elsewhere."""
-    out: dict[str, tuple[str, ...] | None] = {}
-    for name, upstream in config.upstreams.items():
-        value = upstream.options.get("reasoning_efforts")
-        if value is None:
-            host = urlsplit(upstream.base_url).hostname
-            out[name] = OPENAI_EFFORTS if host == OPENAI_API_HOST else None
-            continue
-        where = f"upstreams.{name}.options.reasoning_efforts"
-        if not isinstance(value, list) or not value or not all(isinstance(w, str) for w in value):
-            raise ConfigError(f"{where}: expected a list of words from {', '.join(OPENAI_EFFORTS)}")
-        unknown = [w for w in value if w not in OPENAI_EFFORTS]
-        if unknown:
-            raise ConfigError(
-                f"{where}: {', '.join(unknown)} not among {', '.join(OPENAI_EFFORTS)}"
-            )
-        out[name] = tuple(w for w in OPENAI_EFFORTS if w in value)  # in increasing order
     return out
 
 

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
+from apibridge.codecs._profiles import Profile
 from apibridge.errors import InvalidPayload, Loss, UnsupportedFeature
 from apibridge.model import ContentPart, Request, ServerToolPart
 
@@ -47,6 +48,9 @@ class Context:
     sent: ``"reasoning_content"``, ``"reasoning"``, ``"reasoning_details"`` or ``"think"``
     (``<think>…</think>`` inside ``content``); ``None`` keeps the spelling each message came
     with (``reasoning_content`` for reasoning from another format). Set by a server profile.
+    ``profile`` is the upstream's server profile (:class:`apibridge.codecs._profiles.Profile`:
+    what that server family accepts, applied to encoded requests by
+    :mod:`apibridge.codecs._profile_rules`); ``None`` behaves like ``generic``.
     ``upstream_betas`` collects the ``anthropic-beta`` flags an encoder's output needs (a field
     it wrote for another format's client that the Anthropic API gates behind one); the HTTP
     transport adds them to the upstream request's ``anthropic-beta`` header (:meth:`need_beta`).
@@ -59,6 +63,7 @@ class Context:
         "cache_breakpoints",
         "claude_models",
         "losses",
+        "profile",
         "reasoning_efforts",
         "reasoning_field",
         "request",
@@ -78,6 +83,7 @@ class Context:
         cache_breakpoints: bool | None = None,
         reasoning_efforts: tuple[str, ...] | None = None,
         reasoning_field: str | None = None,
+        profile: Profile | None = None,
     ) -> None:
         self.strict = strict
         self.losses: list[Loss] = [] if losses is None else losses
@@ -87,6 +93,7 @@ class Context:
         self.cache_breakpoints = cache_breakpoints
         self.reasoning_efforts = reasoning_efforts
         self.reasoning_field = reasoning_field
+        self.profile = profile
         self.upstream_betas: list[str] = []
 
     def __repr__(self) -> str:

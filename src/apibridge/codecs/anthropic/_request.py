@@ -45,6 +45,7 @@ from apibridge.codecs._context import (
 )
 from apibridge.codecs._context_edits import carry_context_management
 from apibridge.codecs._openai_twins import fast_requested, request_tier, without_fast
+from apibridge.codecs._profile_rules import apply_anthropic_profile
 from apibridge.codecs.anthropic._block_decoder import decode_block, decode_blocks, string_text
 from apibridge.codecs.anthropic._block_encoder import encode_blocks, is_plain_text
 from apibridge.codecs.anthropic._options import (
@@ -327,7 +328,9 @@ def encode_request(request: Request, ctx: Context) -> dict[str, Any]:
     rest, marker = cache_options_for_anthropic(rest, ctx)
     if marker is not None:  # an OpenAI client's ``prompt_cache_options.mode: implicit``
         out["cache_control"] = marker
-    return finish(out, rest, ctx, "request")
+    body = finish(out, rest, ctx, "request")
+    apply_anthropic_profile(body, ctx)  # a Messages server that is not Anthropic's
+    return body
 
 
 def _encode_sampling(

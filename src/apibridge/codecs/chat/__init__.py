@@ -25,6 +25,10 @@ Same-format trips are exact: ``_``-prefixed hints in ``extras["chat"]`` keep spe
 
 from __future__ import annotations
 
+from typing import Any
+
+from apibridge.codecs._context import Context
+from apibridge.codecs._profile_rules import apply_chat_profile
 from apibridge.codecs.chat._errors import (
     ERROR_CODE_KIND,
     ERROR_TYPE_KIND,
@@ -32,7 +36,8 @@ from apibridge.codecs.chat._errors import (
     encode_error,
 )
 from apibridge.codecs.chat._messages import ROLE_TO_CANONICAL
-from apibridge.codecs.chat._request import TOOL_CHOICE_MODES, decode_request, encode_request
+from apibridge.codecs.chat._request import TOOL_CHOICE_MODES, decode_request
+from apibridge.codecs.chat._request import encode_request as _encode_request
 from apibridge.codecs.chat._response import decode_response, encode_response
 from apibridge.codecs.chat._stream_decoder import StreamDecoder
 from apibridge.codecs.chat._stream_encoder import StreamEncoder
@@ -44,6 +49,7 @@ from apibridge.codecs.chat._wire import (
     TOOL_NAME_RE,
     TOOL_NAMESPACES,
 )
+from apibridge.model import Request
 
 __all__ = [
     "ERROR_CODE_KIND",
@@ -65,3 +71,12 @@ __all__ = [
     "encode_request",
     "encode_response",
 ]
+
+
+def encode_request(request: Request, ctx: Context) -> dict[str, Any]:
+    """A canonical :class:`Request` as a Chat Completions request body, fitted to the
+    upstream's server profile (``ctx.profile``, :mod:`apibridge.codecs._profile_rules`)."""
+    out = _encode_request(request, ctx)
+    if ctx.profile is not None:
+        apply_chat_profile(out, ctx, request.extras.get(FORMAT) or {})
+    return out
