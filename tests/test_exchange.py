@@ -3,6 +3,8 @@ the way back (FIDELITY 15), in answers and streams, for function and free-form t
 
 from __future__ import annotations
 
+from typing import Any
+
 import attrs
 import orjson
 import pytest
@@ -148,3 +150,52 @@ def test_stream_decoder_gives_events_with_the_clients_tool_names() -> None:
     assert isinstance(restored, PartStart)
     assert isinstance(restored.part, ToolCallPart)
     assert restored.part.name == LONG
+
+
+@pytest.mark.parametrize(
+    ("client", "body", "field"),
+    [
+        (
+            "anthropic",
+            {
+                "model": "m",
+                "max_tokens": 4096,
+                "thinking": {"type": "enabled", "budget_tokens": 2048},
+                "messages": [{"role": "user", "content": "hi"}],
+            },
+            "thinking.budget_tokens",
+        ),
+        (
+            "chat",
+            {
+                "model": "m",
+                "messages": [{"role": "user", "content": "hi"}],
+                "response_format": {
+                    "type": "json_schema",
+                    "json_schema": {"name": "n", "description": "d", "schema": {}},
+                },
+            },
+            "response_format.json_schema.description",
+        ),
+        (
+            "responses",
+            {
+                "model": "m",
+                "input": "hi",
+                "text": {"format": {"type": "json_schema", "name": "n", "schema": {}}},
+            },
+            "text.format.name",
+        ),
+    ],
+)
+def test_losses_name_the_field_the_client_wrote(
+    client: str, body: dict[str, Any], field: str
+) -> None:
+    """What the upstream request cannot carry is named by the client's own field, not by the
+    canonical request's (``reasoning.budget_tokens``, ``output_format``)."""
+    losses: list[apibridge.Loss] = []
+    target = "anthropic" if client != "anthropic" else "chat"
+    apibridge.convert_request(body, source=client, target=target, losses=losses)
+    fields = [loss.field for loss in losses]
+    assert field in fields, fields
+    assert not [f for f in fields if f.startswith(("reasoning.", "output_format"))], fields

@@ -261,11 +261,11 @@ def test_fidelity_21_adaptive_thinking_without_effort_to_chat_is_reported() -> N
     }
     out, lost = _request(body, "anthropic", "chat")
     assert "reasoning_effort" not in out
-    assert "reasoning" in lost
+    assert "thinking" in lost  # the client's own field
     with_effort = {**body, "output_config": {"effort": "low"}}
     out, lost = _request(with_effort, "anthropic", "chat")
     assert out["reasoning_effort"] == "low"
-    assert "reasoning" not in lost
+    assert "thinking" not in lost
 
 
 # ------------------------------------------------------------------------- streamed logprobs

@@ -122,6 +122,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "$APIBRIDGE_METRICS)",
     )
     parser.add_argument(
+        "--traces",
+        action="store_true",
+        help="OpenTelemetry spans for each request and upstream call, sent by OTLP/HTTP as the "
+        "OTEL_* variables say (needs apibridge[traces]; default: $APIBRIDGE_TRACES)",
+    )
+    parser.add_argument(
         "--max-output-tokens", type=int, metavar="N", help="largest max_tokens for --upstream"
     )
     parser.add_argument(
@@ -129,6 +135,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="info",
         choices=["critical", "error", "warning", "info", "debug"],
         help="log level (default info)",
+    )
+    parser.add_argument(
+        "--log-format",
+        default=os.environ.get("APIBRIDGE_LOG_FORMAT", "text"),
+        choices=["text", "json"],
+        help="log lines as text or as JSON objects, one per line, the access line with its "
+        "fields and request id (default text, or $APIBRIDGE_LOG_FORMAT)",
     )
 
 
@@ -206,6 +219,8 @@ def _overlay(args: argparse.Namespace) -> dict[str, str]:
         env["APIBRIDGE_ALLOW_OPEN"] = "1"
     if args.metrics:
         env["APIBRIDGE_METRICS"] = "1"
+    if args.traces:
+        env["APIBRIDGE_TRACES"] = "1"
     if args.allowed_host:
         env["APIBRIDGE_ALLOWED_HOSTS"] = ",".join(args.allowed_host)
     if args.cors_origin:
@@ -217,17 +232,21 @@ def _overlay(args: argparse.Namespace) -> dict[str, str]:
     return env
 
 
-def log_config(level: str) -> dict[str, Any]:
-    """Logging for uvicorn and the gateway: one stream, plain lines, no uvicorn access log."""
+def log_config(level: str, fmt: str = "text") -> dict[str, Any]:
+    """Logging for uvicorn and the gateway: one stream, no uvicorn access log; plain lines,
+    or JSON lines with ``fmt="json"`` (:class:`apibridge.jsonlog.JsonFormatter`)."""
     level = level.upper()
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+        "formatters": {
+            "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+            "json": {"()": "apibridge.jsonlog.JsonFormatter"},
+        },
         "handlers": {
             "stderr": {
                 "class": "logging.StreamHandler",
-                "formatter": "plain",
+                "formatter": "json" if fmt == "json" else "plain",
                 "stream": "ext://sys.stderr",
             }
         },
@@ -271,7 +290,16 @@ def app_factory() -> Any:
 
     config = load_config(env=os.environ)
     _serve_bounds.configure(config.server.header_timeout)
+    _configure_traces(config)
     return App(config)
+
+
+def _configure_traces(config: GatewayConfig) -> None:
+    """With ``server.traces``, the OpenTelemetry SDK exporting by OTLP (each process)."""
+    if config.server.traces:
+        from apibridge._gateway._traces import configure_sdk
+
+        configure_sdk()
 
 
 def refuse_open(config: GatewayConfig) -> str | None:
@@ -333,14 +361,20 @@ def run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 2
+    if config.server.traces:
+        try:
+            _configure_traces(config)  # checked before any worker starts
+        except ImportError as exc:
+            print(f"apibridge serve: --traces: {exc}", file=sys.stderr)
+            return 2
     from apibridge import _serve_bounds
 
-    logging.config.dictConfig(log_config(args.log_level))
+    logging.config.dictConfig(log_config(args.log_level, args.log_format))
     _describe(config, workers)
     options: dict[str, Any] = {
         "host": config.server.host,
         "port": config.server.port,
-        "log_config": log_config(args.log_level),
+        "log_config": log_config(args.log_level, args.log_format),
         "access_log": False,
         "server_header": False,
         "lifespan": "on",

@@ -26,6 +26,7 @@ from typing import Any, Final
 
 import attrs
 
+from apibridge._loss_words import in_client_words
 from apibridge._sse import SSEDecoder, SSEFrame
 from apibridge.codecs import Codec, Context, StreamDecoder, get_codec
 from apibridge.codecs._error_bodies import is_error_answer
@@ -286,7 +287,13 @@ class Exchange:
             raise InvalidPayload("the request body must be a JSON object")
         decoded = client_codec.decode_request(body, ctx)
         ctx.request = decoded
-        request = decoded if policy is None else policy(decoded, ctx)
+        if policy is None:
+            request = decoded
+        else:
+            start = len(ctx.losses)
+            request = policy(decoded, ctx)
+            if len(ctx.losses) > start:
+                in_client_words(ctx.losses, start, client)
         names = ToolNames.for_target(request, upstream_codec)
         ctx.upstream_names = names.upstream_names
         return cls(client_codec, upstream_codec, request, names, ctx)
@@ -297,10 +304,17 @@ class Exchange:
         return self.ctx.losses
 
     def upstream_request(self, request: Request | None = None) -> dict[str, Any]:
-        """The request in the upstream's format (``request`` overrides the decoded one)."""
-        return self.upstream.encode_request(
+        """The request in the upstream's format (``request`` overrides the decoded one).
+
+        What it loses is named in the client's words (:mod:`apibridge._loss_words`)."""
+        losses = self.ctx.losses
+        start = len(losses)
+        body = self.upstream.encode_request(
             self.names.rename_request(request or self.request), self.ctx
         )
+        if len(losses) > start:
+            in_client_words(losses, start, self.client.FORMAT)
+        return body
 
     def decode_response(self, body: Mapping[str, Any]) -> Response:
         """The upstream's answer, canonical, with the client's tool names restored.

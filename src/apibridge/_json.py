@@ -26,7 +26,15 @@ import orjson
 
 from apibridge.errors import InvalidPayload
 
-__all__ = ["MAX_DEPTH", "dumps", "dumps_str", "loads", "nests_deeper", "raw_decode"]
+__all__ = [
+    "MAX_DEPTH",
+    "dumps",
+    "dumps_ascii",
+    "dumps_str",
+    "loads",
+    "nests_deeper",
+    "raw_decode",
+]
 
 _DECODER = json.JSONDecoder()
 
@@ -65,6 +73,12 @@ def dumps_str(value: Any) -> str:
         return orjson.dumps(value).decode()
     except orjson.JSONEncodeError:
         return _stdlib(value)
+
+
+def dumps_ascii(value: Any) -> str:
+    """JSON text with every non-ASCII and control character escaped (``\\uXXXX``), values
+    JSON has no form for written as their ``str``: for log lines."""
+    return json.dumps(value, ensure_ascii=True, default=str)
 
 
 def raw_decode(text: str, index: int = 0) -> tuple[Any, int]:

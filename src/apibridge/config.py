@@ -261,6 +261,7 @@ class ServerConfig:
             (``apibridge serve``; it is closed past it).
         body_timeout: seconds a client may take to send a request body (408 past it).
         metrics: serve Prometheus metrics at ``/metrics`` (the ``metrics`` extra).
+        traces: OpenTelemetry spans for each request and upstream call (the ``traces`` extra).
     """
 
     host: str = "127.0.0.1"
@@ -283,6 +284,7 @@ class ServerConfig:
     header_timeout: float = 30.0
     body_timeout: float = 120.0
     metrics: bool = False
+    traces: bool = False
 
     def __attrs_post_init__(self) -> None:
         for name, value, low, high in (
@@ -629,7 +631,7 @@ def load_config(
     for name in ("allowed_hosts", "cors_origins"):
         if env.get(f"APIBRIDGE_{name.upper()}"):
             changes[name] = _split_keys(env[f"APIBRIDGE_{name.upper()}"])
-    for name in ("allow_open", "metrics"):
+    for name in ("allow_open", "metrics", "traces"):
         if env.get(f"APIBRIDGE_{name.upper()}"):
             changes[name] = env[f"APIBRIDGE_{name.upper()}"].lower() in ("1", "true", "yes")
     return GatewayConfig(upstreams=upstreams, routes=routes, server=attrs.evolve(server, **changes))

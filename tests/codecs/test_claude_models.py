@@ -74,7 +74,8 @@ def test_fidelity_16_codex_without_max_output_gets_the_models_max_output_on_clau
 ) -> None:
     out, losses = to_claude(codex(model, reasoning={"effort": "high"}))
     assert out["max_tokens"] == cap
-    assert fields(losses)["max_tokens"] == f"defaulted to the model's maximum output, {cap}"
+    # named as the Codex client spells it
+    assert fields(losses)["max_output_tokens"] == f"defaulted to the model's maximum output, {cap}"
     budget = out.get("thinking", {}).get("budget_tokens")
     assert budget is None or budget < cap
     assert budget != 4095  # the old 4096 cap cut the thinking budget to 4095
@@ -270,7 +271,8 @@ def test_reasoning_off_on_an_always_thinking_model_is_its_lowest_effort(
     out, losses = to_claude(body, source=source)
     assert "thinking" not in out  # ``disabled`` is a 400 on these models
     assert out["output_config"]["effort"] == "low"
-    (loss,) = [x for x in losses if x.field == "reasoning"]
+    word = "reasoning_effort" if source == "chat" else "reasoning"  # the client's field
+    (loss,) = [x for x in losses if x.field == word]
     assert loss.reason == f"{model} always thinks"
     assert loss.action == "sent at the lowest effort, low"
 
@@ -281,7 +283,10 @@ def test_reasoning_off_on_sonnet_5_5_is_thinking_between_tools_only() -> None:
     assert out["thinking"] == {"type": "between_tools"}
     assert "effort" not in out.get("output_config", {})
     _beta_thinking(out)
-    assert fields(losses)["reasoning"] == "sent as thinking between tool calls only (between_tools)"
+    assert (
+        fields(losses)["reasoning_effort"]
+        == "sent as thinking between tool calls only (between_tools)"
+    )
 
 
 @pytest.mark.parametrize("model", ["claude-opus-5", "claude-sonnet-5", "claude-haiku-5-5"])

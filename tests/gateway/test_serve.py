@@ -3,6 +3,7 @@ request, the request id echoed, no secret in the log."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -139,3 +140,64 @@ def test_help_names_every_upstream_format() -> None:
     for fmt in UPSTREAM_FORMATS:
         assert fmt in text, fmt
     assert "scripted=echo" in text
+
+
+def test_log_format_json_writes_one_object_per_line_with_the_request_id(
+    upstream_servers: dict[str, tuple[ScriptedUpstream, str]],
+) -> None:
+    _, chat_root = upstream_servers["chat"]
+    lines: list[str]
+    with serve(
+        "--upstream",
+        f"chat={chat_root}/v1",
+        "--upstream-key",
+        UPSTREAM_SECRET,
+        "--client-key",
+        "ck-json-1",
+        "--log-format",
+        "json",
+    ) as (root, lines):
+        raw = openai_client(root, "ck-json-1").chat.completions.with_raw_response.create(
+            model='odd "model"\nname',
+            messages=[{"role": "user", "content": "hi"}],
+            stream=True,
+        )
+        request_id = raw.headers["x-request-id"]
+        assert [c for c in raw.parse() if c.choices]  # the stream was read to its end
+        refused = httpx.post(
+            root + "/v1/messages", json={}, headers={"x-api-key": "wrong", "x-request-id": "r-2"}
+        )
+        assert refused.status_code == 401
+    records = [json.loads(line) for line in lines if line.strip()]  # every line is JSON
+    assert all({"time", "level", "logger", "message"} <= r.keys() for r in records)
+    access = [r for r in records if r["logger"] == "apibridge.access"]
+    streamed = next(r for r in access if r["request_id"] == request_id)
+    assert streamed["method"] == "POST"
+    assert streamed["path"] == "/v1/chat/completions"
+    assert streamed["status"] == 200
+    assert streamed["stream"] is True
+    assert streamed["client"] == "chat"
+    assert streamed["upstream"] == "default"
+    assert streamed["model"] == 'odd "model"\nname'  # as sent, escaped by JSON itself
+    assert streamed["tokens_in"] == 12
+    assert streamed["tokens_out"] == 7
+    assert isinstance(streamed["duration_ms"], float)
+    (denied,) = [r for r in access if r["request_id"] == "r-2"]
+    assert denied["status"] == 401
+    assert denied["client"] == "anthropic"
+    text = "\n".join(lines)
+    assert UPSTREAM_SECRET not in text
+    assert "ck-json-1" not in text
+
+
+def test_log_format_is_checked() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "apibridge", "serve", "--upstream", "scripted=echo"]  # noqa: RUF005
+        + ["--log-format", "xml"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 2
+    assert "--log-format" in done.stderr
+    assert "'xml'" in done.stderr

@@ -3,6 +3,7 @@ keys from files instead of the command line, log lines a request cannot forge.""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import subprocess
@@ -17,6 +18,7 @@ from test_serve import serve
 
 from apibridge.asgi import App
 from apibridge.config import GatewayConfig, ServerConfig
+from apibridge.jsonlog import JsonFormatter
 
 CLEAN_ENV = {k: v for k, v in os.environ.items() if not k.startswith(("APIBRIDGE_", "BBD_"))}
 
@@ -192,3 +194,13 @@ def test_the_access_log_escapes_the_path_and_the_model(
     assert line.count('"') == 2  # only the quotes around "METHOD path"
     if "\n" in model:
         assert "model=evil\\x0a2026" in line
+    (record,) = [r for r in caplog.records if r.name == "apibridge.access"]
+    formatted = JsonFormatter().format(record)
+    for raw in ("\n", "\r", "\x1b", "\u2028"):
+        assert raw not in formatted
+    fields = json.loads(formatted)
+    if fields["status"] == 200:
+        assert fields["model"] == model  # JSON escapes it; the value is the one sent
+    else:  # the forged path is no route: 404, and the path as the client sent it
+        forged = "/v1/chat/completions\n127.0.0.1 fake 200"
+        assert (fields["status"], fields["path"]) == (404, forged)

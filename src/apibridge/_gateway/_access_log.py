@@ -8,9 +8,11 @@ answer or the stream's events, a short note such as ``error=rate_limit``). When 
 is complete (for a stream: when its last chunk was sent, or the client left)
 :meth:`CallRecord.log` writes one line on the ``apibridge.access`` logger: request id,
 method and path, status, latency, client format, upstream, model, whether streamed, tokens
-in and out. Never a key. The path and the model name come from the client, so they are
-escaped (:func:`escape`: control characters, quotes and backslashes as ``\\xNN`` escapes,
-cut at :data:`_FIELD_MAX` characters): a request cannot forge a log line.
+in and out. Never a key. The same values go with the line as structured fields (the record
+attribute ``access``), which :class:`apibridge.jsonlog.JsonFormatter` writes as JSON
+(``apibridge serve --log-format json``). The path and the model name come from the client,
+so they are escaped (:func:`escape`: control characters, quotes and backslashes as
+``\\xNN`` escapes, cut at :data:`_FIELD_MAX` characters): a request cannot forge a log line.
 
 :class:`LossReport` logs what an exchange could not carry, on ``apibridge.gateway``: each kind
 of loss (upstream, field with list indexes removed, reason) at WARNING the first time it is
@@ -31,7 +33,7 @@ import functools
 import logging
 import re
 import time
-from typing import Protocol
+from typing import Any, Protocol
 
 import attrs
 
@@ -57,11 +59,13 @@ def _escaped(match: re.Match[str]) -> str:
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
+def _cut(text: str) -> str:
+    return text if len(text) <= _FIELD_MAX else text[:_FIELD_MAX] + "..."
+
+
 def escape(text: str) -> str:
     """``text`` safe for one log line (see the module docstring)."""
-    if len(text) > _FIELD_MAX:
-        text = text[:_FIELD_MAX] + "..."
-    return _UNSAFE.sub(_escaped, text)
+    return _UNSAFE.sub(_escaped, _cut(text))
 
 
 class CallObserver(Protocol):
@@ -96,6 +100,10 @@ class CallRecord:
     observer: CallObserver | None = attrs.field(default=None, repr=False)
     #: whether a streamed answer was opened (and counted as an open stream).
     opened: bool = False
+    #: the answer's stop reason (canonical), when one came.
+    stop_reason: str | None = None
+    #: the request's open trace spans (server, then upstream client), with ``server.traces``.
+    spans: tuple[Any, ...] = attrs.field(default=(), repr=False)
 
     def note_retry(self) -> None:
         self.retries += 1
@@ -115,6 +123,27 @@ class CallRecord:
         seconds = time.perf_counter() - self.started
         if self.observer is not None:
             self.observer.finished(self, seconds)
+        if not access_log.isEnabledFor(logging.INFO):
+            return
+        fields = {
+            "request_id": self.request_id,
+            "method": self.method,
+            "path": _cut(self.path),
+            "status": self.status,
+            "duration_ms": round(seconds * 1000, 3),
+            "client": self.format,
+            "upstream": self.upstream,
+            "model": _cut(self.model),
+            "stream": self.stream,
+            "tokens_in": tokens_in,
+            "tokens_out": tokens_out,
+        }
+        if self.note:
+            fields["note"] = self.note
+        if self.retries:
+            fields["retries"] = self.retries
+        if self.upstream_error:
+            fields["upstream_error"] = self.upstream_error
         access_log.info(
             '%s "%s %s" %s %.1fms client=%s upstream=%s model=%s stream=%s in=%s out=%s%s',
             self.request_id,
@@ -129,6 +158,7 @@ class CallRecord:
             "-" if tokens_in is None else tokens_in,
             "-" if tokens_out is None else tokens_out,
             f" {self.note}" if self.note else "",
+            extra={"access": fields},
         )
 
 

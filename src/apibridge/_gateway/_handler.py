@@ -54,7 +54,7 @@ import attrs
 
 from apibridge import _json
 from apibridge._exchange import Exchange
-from apibridge._gateway._access_log import CallRecord, LossReport, log
+from apibridge._gateway._access_log import CallObserver, CallRecord, LossReport, log
 from apibridge._gateway._edge import cors_headers, preflight
 from apibridge._gateway._http import (
     AllowError,
@@ -99,6 +99,7 @@ from apibridge.transports._protocol import on_retry
 
 if TYPE_CHECKING:
     from apibridge._gateway._metrics import Metrics
+    from apibridge._gateway._traces import Tracing
 
 __all__ = ["Handler", "HttpRequest", "HttpResponse"]
 
@@ -131,6 +132,15 @@ class Handler:
             from apibridge._gateway._metrics import Metrics
 
             self.metrics = Metrics(config)
+        #: the OpenTelemetry spans (``server.traces``); ``None``, and never imported, when off.
+        self.traces: Tracing | None = None
+        observer: CallObserver | None = self.metrics
+        if config.server.traces:
+            from apibridge._gateway._traces import Observers, Tracing
+
+            self.traces = Tracing()
+            observer = self.traces if observer is None else Observers(observer, self.traces)
+        self._observer = observer
         # what requests use: the store, its operations counted when metrics are on
         used = self.store if self.metrics is None else self.metrics.counting(self.store)
         self.history = ResponseHistory(used, ttl=config.server.store_ttl)
@@ -277,13 +287,16 @@ class Handler:
     # --------------------------------------------------------------------- dispatch
 
     def _call(self, method: str, path: str, headers: Mapping[str, str]) -> CallRecord:
-        return CallRecord(
+        call = CallRecord(
             request_id=request_id(headers),
             method=method,
             path=path,
             format=client_format(path, headers),
-            observer=self.metrics,
+            observer=self._observer,
         )
+        if self.traces is not None:
+            self.traces.start(call, headers)
+        return call
 
     async def _dispatch(
         self, call: CallRecord, endpoint: Endpoint, param: str | None, request: HttpRequest
@@ -396,10 +409,14 @@ class Handler:
         exchange = self._exchange(call, body, upstream, upstream_model, request.headers)
         transport = self.transport(upstream)
         forwarded = attrs.evolve(forwarding(upstream, request.headers), tenant=tenant)
+        if self.traces is not None:
+            traced = self.traces.upstream(call, exchange, upstream)
+            forwarded = attrs.evolve(forwarded, trace_headers=traced)
         if exchange.request.stream:
             return await self._stream(call, exchange, upstream, forwarded, turn, minted)
         response = await within_deadline(upstream, transport.complete(exchange, forwarded))
         call.add_usage(response.usage)
+        call.stop_reason = response.stop_reason
         if minted is not None:
             minted.upstream = response.id
             response = attrs.evolve(response, id=minted.id)

@@ -176,6 +176,8 @@ def _encode(
         event = attrs.evolve(event, id=minted.id)
     if isinstance(event, MessageStart | MessageDelta):
         call.add_usage(event.usage)
+        if isinstance(event, MessageDelta) and event.stop_reason is not None:
+            call.stop_reason = event.stop_reason
     elif isinstance(event, StreamError):
         error: ApiError = event.error
         call.note = f"error={error.kind}"

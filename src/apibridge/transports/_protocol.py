@@ -54,6 +54,9 @@ class Forwarding:
     #: :mod:`apibridge._gateway._tenant`): a transport keeps what a client names (backboard's
     #: conversation ids, tool-call routes) apart per tenant. Empty outside the gateway.
     tenant: str = ""
+    #: trace context headers (``traceparent``, ``tracestate``) the upstream request carries,
+    #: with ``server.traces`` on (:mod:`apibridge._gateway._traces`).
+    trace_headers: Mapping[str, str] = attrs.field(factory=dict)
 
 
 #: nothing to forward (library use, tests).

@@ -42,10 +42,8 @@ cancels the task or closes the event generator) closes the upstream request at o
 from __future__ import annotations
 
 import contextlib
-import email.utils
 import functools
 import random
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
@@ -71,6 +69,7 @@ from apibridge.model import Event, Request, Response, StreamError
 from apibridge.transports._closing import aclose_shielded
 from apibridge.transports._pool import POOLED_RESPONSE, PooledClient, default_client
 from apibridge.transports._protocol import NO_FORWARDING, Forwarding, note_retry
+from apibridge.transports._retry_after import parse_retry_after
 from apibridge.transports._slices import in_slices
 
 __all__ = ["RETRY_STATUSES", "HttpTransport", "default_client", "parse_retry_after"]
@@ -115,28 +114,6 @@ _COUNT_FIELDS = frozenset(
 
 _MAX_BODY = 64 * 1024 * 1024  # a non-streamed answer larger than this is refused
 _MAX_ERROR_BODY = 256 * 1024
-
-
-def parse_retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds to wait according to ``retry-after-ms`` or ``Retry-After`` (seconds or a date)."""
-    raw_ms = headers.get("retry-after-ms")
-    if raw_ms:
-        try:
-            return max(float(raw_ms) / 1000.0, 0.0)
-        except ValueError:
-            pass
-    raw = headers.get("retry-after")
-    if not raw:
-        return None
-    try:
-        return max(float(raw), 0.0)
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(raw)
-    except (TypeError, ValueError):
-        return None
-    return max(when.timestamp() - time.time(), 0.0)
 
 
 class HttpTransport:
@@ -211,6 +188,7 @@ class HttpTransport:
                 headers["x-api-key"] = key
         elif key:
             headers["authorization"] = f"Bearer {key}"
+        headers.update(forwarding.trace_headers)  # traceparent, with server.traces on
         headers.update(self.config.headers)
         return headers
 
