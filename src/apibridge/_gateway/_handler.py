@@ -78,12 +78,7 @@ from apibridge._gateway._limits import (
 )
 from apibridge._gateway._model_list import model_entry, model_list
 from apibridge._gateway._policy import apply_request_policies
-from apibridge._gateway._previous_response import (
-    MintedId,
-    NewTurn,
-    ResponseHistory,
-    check_storable,
-)
+from apibridge._gateway._previous_response import MintedId, NewTurn, ResponseHistory
 from apibridge._gateway._streaming import SSE_HEADERS, open_stream
 from apibridge._gateway._tenant import tenant_of
 from apibridge._secrets import redact_error
@@ -404,8 +399,6 @@ class Handler:
             )
             if body.get("store") is False:
                 turn = None
-            else:
-                check_storable(body)  # before the upstream call: it could not be read back
         exchange = self._exchange(call, body, upstream, upstream_model, request.headers)
         transport = self.transport(upstream)
         forwarded = attrs.evolve(forwarding(upstream, request.headers), tenant=tenant)

@@ -52,9 +52,10 @@ turn holding all of it.
   object echoes the request's fields other than ``input`` (``tools``, ``metadata``, ``text``
   …) at their own depth, so a turn to be stored whose other fields nest as deep as JSON is
   read (:data:`~apibridge._json.MAX_DEPTH`, 1,024 levels) would be written but could never be
-  read back. :func:`check_storable` refuses it before the upstream call, with the client's
-  400 naming the limit (1,023 levels outside ``input``; ``store: false`` lifts it); ``input``
-  items sit no deeper in the stored value than in the request.
+  read back. :meth:`~ResponseHistory.expand` refuses it (:func:`check_storable`) before the
+  upstream call, with the client's 400 naming the limit (1,023 levels outside ``input``;
+  ``store: false`` lifts it); ``input`` items sit no deeper in the stored value than in the
+  request.
 * **Reading**: ``GET`` returns the stored response object; ``DELETE`` forgets it: its entry
   becomes a tombstone holding only the items later turns of its conversation need (as the
   whole-conversation entries of old held them), answered 404 to ``GET``, ``DELETE``,
@@ -162,7 +163,10 @@ class ResponseHistory:
     async def expand(
         self, body: Mapping[str, Any], *, upstream_format: str, tenant: str
     ) -> tuple[dict[str, Any], NewTurn]:
-        """``body`` with its stored history put in front; also what to store later."""
+        """``body`` with its stored history put in front; also what to store later. A body
+        to be stored that could not be read back is refused first (:func:`check_storable`)."""
+        if body.get("store") is not False:
+            check_storable(body)  # before the upstream call: it could not be read back
         items = input_items(body)
         previous = body.get("previous_response_id")
         if previous is None:
