@@ -10,7 +10,9 @@ with the standard library only where orjson cannot serve.
   without recursion (:func:`_flat_dumps`). Whatever :func:`loads` read (orjson reads 1,024
   levels), these write, so a deep request never fails after it was accepted;
 * :func:`raw_decode` reads one JSON value at a position inside longer text and says where it
-  ends (orjson parses whole documents only).
+  ends (orjson parses whole documents only);
+* :func:`nests_deeper` says whether a value nests deeper than a given number of levels (a
+  value stored inside another must leave room for the levels around it).
 """
 
 from __future__ import annotations
@@ -24,7 +26,15 @@ import orjson
 
 from apibridge.errors import InvalidPayload
 
-__all__ = ["MAX_DEPTH", "dumps", "dumps_ascii", "dumps_str", "loads", "raw_decode"]
+__all__ = [
+    "MAX_DEPTH",
+    "dumps",
+    "dumps_ascii",
+    "dumps_str",
+    "loads",
+    "nests_deeper",
+    "raw_decode",
+]
 
 _DECODER = json.JSONDecoder()
 
@@ -78,6 +88,34 @@ def raw_decode(text: str, index: int = 0) -> tuple[Any, int]:
         return _DECODER.raw_decode(text, index)
     except json.JSONDecodeError as exc:
         raise InvalidPayload(f"invalid JSON: {exc}") from None
+
+
+#: the deepest nesting orjson writes: a value it writes nests no deeper.
+_ORJSON_DEPTH = 254
+
+
+def nests_deeper(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests more than ``limit`` levels of objects and arrays (``{}`` is
+    one level, ``{"a": []}`` two, a scalar none); without recursion, at any depth."""
+    if limit >= _ORJSON_DEPTH:
+        try:
+            orjson.dumps(value)  # the common case, at C speed
+            return False
+        except orjson.JSONEncodeError:
+            pass  # deeper than orjson writes, or an integer beyond 64 bits: count
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, (list, tuple)):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def _stdlib(value: Any, *, indent: bool = False, sort_keys: bool = False) -> str:

@@ -153,7 +153,7 @@ class App:
         if rejected is not None:
             await _send_whole(send, rejected)
             return
-        body: bytes | None = None
+        body: bytearray | None = None
         with anyio.move_on_after(self.config.server.body_timeout) as reading:
             body = await _read_body(receive, self.handler.max_body)
         if reading.cancelled_caught:
@@ -173,21 +173,23 @@ class App:
             await _send_stream(send, receive, response)
 
 
-async def _read_body(receive: Receive, limit: int) -> bytes | None:
-    """The request body, or ``None`` once it exceeds ``limit`` bytes."""
-    chunks: list[bytes] = []
-    size = 0
+async def _read_body(receive: Receive, limit: int) -> bytearray | None:
+    """The request body, or ``None`` once it exceeds ``limit`` bytes.
+
+    Gathered in one ``bytearray`` (a list of chunks joined at the end held the body twice),
+    which the handler empties once it has parsed it (:func:`apibridge._gateway._http.
+    read_json_body`), so a large body is not kept beside its parsed form.
+    """
+    body = bytearray()
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            return b"".join(chunks)
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
+            return body
+        body += message.get("body", b"")
+        if len(body) > limit:
             return None
-        chunks.append(chunk)
         if not message.get("more_body", False):
-            return b"".join(chunks)
+            return body
 
 
 async def _handle_watching(

@@ -5,13 +5,17 @@ two. Through the gateway, for every client format and every upstream format, a r
 tool schema brings the body to 254, 255, 600, 1,023 and 1,024 levels reaches the upstream with
 the schema intact (counted in the bytes the upstream received) and answers 200; 1,025 and 5,000
 levels are refused with a 400 in the client's own envelope that names the limit, before any
-upstream call. With the Redis store, the deep Responses request is stored (after the upstream
-answered: a failure there would come too late) and read back, to 1,023 levels.
+upstream call. With the in-memory and the Redis store, the deep Responses request is stored
+(after the upstream answered: a failure there would come too late), read back and continued
+with ``previous_response_id``, to 1,023 levels; its stored value nests one level deeper than
+the request, so at 1,024 levels a request to be stored is refused up front with a 400 naming
+the limit (and goes through with ``store: false``).
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -25,6 +29,7 @@ from servers import WRITERS, Answer, base_url, serve_asgi
 from test_redis_store import redis_server
 
 from apibridge import _json
+from apibridge._gateway._previous_response import MAX_STORED_DEPTH
 from apibridge.asgi import App
 from apibridge.config import GatewayConfig, Retries, Route, ServerConfig, UpstreamConfig
 from oracles import validate_error
@@ -139,6 +144,8 @@ def test_json_nested_as_deep_as_it_can_be_read_is_carried_whole(
     app = recorders[0][upstream]
     app.bodies.clear()
     raw, links = deep_body(fmt, f"{upstream}-model", depth)
+    if fmt == "responses" and depth > MAX_STORED_DEPTH:  # too deep to store: see below
+        raw = raw.replace(b'"input":"hi"', b'"input":"hi","store":false')
     if depth > 254:  # what orjson reads but cannot write
         with pytest.raises(orjson.JSONEncodeError):
             orjson.dumps(orjson.loads(raw))
@@ -168,34 +175,65 @@ def test_json_nested_deeper_than_it_can_be_read_is_a_400_naming_the_limit(
 
 
 #: a stored Responses record nests the response object (which echoes the request's tools) one
-#: level deeper than the request: at 1,024 it is written but no JSON reader takes it back.
+#: level deeper than the request: at 1,024 it could be written but no JSON reader takes it back.
 STORED = (254, 255, 600, 1023)
 
 
+@contextlib.contextmanager
+def _stored_gateway(roots: dict[str, str], store: str) -> Iterator[str]:
+    config = _config(roots)
+    with contextlib.ExitStack() as stack:
+        if store == "redis":
+            url, _ = stack.enter_context(redis_server())
+            config = attrs.evolve(config, server=attrs.evolve(config.server, store_url=url))
+        yield stack.enter_context(serve_asgi(App(config)))
+
+
+def _id(text: str) -> str:
+    start = text.index('"id":"') + len('"id":"')
+    return text[start : text.index('"', start)]
+
+
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
-def test_deep_responses_request_is_stored_in_redis_and_read_back(
-    recorders: tuple[dict[str, RecordingUpstream], dict[str, str]], stream: bool
+@pytest.mark.parametrize("store", ["memory", "redis"])
+def test_deep_responses_request_is_stored_and_read_back(
+    recorders: tuple[dict[str, RecordingUpstream], dict[str, str]], store: str, stream: bool
 ) -> None:
-    with redis_server() as (url, _):
-        config = _config(recorders[1])
-        config = attrs.evolve(config, server=attrs.evolve(config.server, store_url=url))
-        with serve_asgi(App(config)) as gateway:
-            for depth in STORED:
-                raw, links = deep_body("responses", "chat-model", depth)
-                if stream:
-                    raw = raw.replace(b'"input":"hi"', b'"input":"hi","stream":true')
-                response = _post(gateway, "responses", raw)
-                assert response.status_code == 200, (depth, response.text[:500])
-                text = response.text
-                start = text.index('"id":"') + len('"id":"')
-                response_id = text[start : text.index('"', start)]
-                stored = httpx.get(f"{gateway}/v1/responses/{response_id}", timeout=20)
-                assert stored.status_code == 200, (depth, stored.text[:500])
-                again = {
-                    "model": "chat-model",
-                    "input": "more",
-                    "previous_response_id": response_id,
-                }
-                follow = httpx.post(gateway + ENDPOINT["responses"], json=again, timeout=20)
-                assert follow.status_code == 200, (depth, follow.text[:500])
-                assert links > 0
+    with _stored_gateway(recorders[1], store) as gateway:
+        for depth in STORED:
+            raw, links = deep_body("responses", "chat-model", depth)
+            if stream:
+                raw = raw.replace(b'"input":"hi"', b'"input":"hi","stream":true')
+            response = _post(gateway, "responses", raw)
+            assert response.status_code == 200, (depth, response.text[:500])
+            response_id = _id(response.text)
+            stored = httpx.get(f"{gateway}/v1/responses/{response_id}", timeout=20)
+            assert stored.status_code == 200, (depth, stored.text[:500])
+            assert stored.text.count(LINK) == links  # the echoed schema, read back whole
+            again = {"model": "chat-model", "input": "more", "previous_response_id": response_id}
+            follow = httpx.post(gateway + ENDPOINT["responses"], json=again, timeout=20)
+            assert follow.status_code == 200, (depth, follow.text[:500])
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+@pytest.mark.parametrize("store", ["memory", "redis"])
+def test_responses_request_too_deep_to_store_is_refused_before_the_upstream_call(
+    recorders: tuple[dict[str, RecordingUpstream], dict[str, str]], store: str, stream: bool
+) -> None:
+    app = recorders[0]["chat"]
+    app.bodies.clear()
+    raw, links = deep_body("responses", "chat-model", MAX_STORED_DEPTH + 1)
+    if stream:
+        raw = raw.replace(b'"input":"hi"', b'"input":"hi","stream":true')
+    with _stored_gateway(recorders[1], store) as gateway:
+        response = _post(gateway, "responses", raw)
+        assert response.status_code == 400, response.text[:500]
+        validate_error("responses", 400, response.json())
+        assert f"nested deeper than {MAX_STORED_DEPTH} levels outside input" in response.text
+        assert "store: false" in response.text
+        assert not app.bodies  # refused before any upstream call
+        # not stored, it goes through whole
+        unstored = raw.replace(b'"input":"hi"', b'"input":"hi","store":false')
+        response = _post(gateway, "responses", unstored)
+        assert response.status_code == 200, response.text[:500]
+        assert app.bodies.popleft().count(LINK.encode()) == links

@@ -65,13 +65,15 @@ _REQUEST_ID = re.compile(r"[A-Za-z0-9_.:\-]{1,128}")
 
 @attrs.frozen(kw_only=True)
 class HttpRequest:
-    """A request as the drivers hand it over (header names lower-case)."""
+    """A request as the drivers hand it over (header names lower-case). A ``bytearray`` body
+    is the handler's to empty once parsed (:func:`read_json_body`): the ASGI driver gives one,
+    so a large body is not held beside its parsed form."""
 
     method: str
     path: str
     query: str = ""
     headers: Mapping[str, str] = attrs.field(factory=dict)
-    body: bytes = b""
+    body: bytes | bytearray = b""
 
 
 @attrs.frozen(kw_only=True)
@@ -267,8 +269,9 @@ def too_large(limit: int) -> ApiError:
 
 
 def read_json_body(request: HttpRequest, limit: int) -> dict[str, Any]:
-    """The request's JSON object, inflated first when it is gzip/deflate encoded."""
-    raw = request.body
+    """The request's JSON object, inflated first when it is gzip/deflate encoded; a
+    ``bytearray`` body is emptied once read (nothing needs the raw bytes after this)."""
+    raw: bytes | bytearray = request.body
     encoding = request.headers.get("content-encoding", "identity").lower()
     if encoding in ("gzip", "deflate"):
         raw = _inflate(raw, limit)
@@ -281,12 +284,14 @@ def read_json_body(request: HttpRequest, limit: int) -> dict[str, Any]:
     if not raw:
         raise InvalidPayload("the request body is empty; expected a JSON object")
     body = _json.loads(raw)
+    if isinstance(request.body, bytearray):
+        request.body.clear()  # the parsed body replaces it: the two are not held together
     if not isinstance(body, dict):
         raise InvalidPayload("the request body must be a JSON object")
     return body
 
 
-def _inflate(raw: bytes, limit: int) -> bytes:
+def _inflate(raw: bytes | bytearray, limit: int) -> bytes:
     decompressor = zlib.decompressobj(wbits=47)  # gzip or zlib header, detected
     try:
         out = decompressor.decompress(raw, limit + 1)

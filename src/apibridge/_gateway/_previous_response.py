@@ -48,6 +48,14 @@ turn holding all of it.
   client's tenant only: another client's response is a 404 like one that never existed, for
   ``previous_response_id`` (then, as an unknown id, sent on to a Responses upstream, which
   never knows a minted id), ``GET``, ``DELETE`` and the input items alike.
+* **Depth**: a stored value holds the response object one level down, and the response
+  object echoes the request's fields other than ``input`` (``tools``, ``metadata``, ``text``
+  …) at their own depth, so a turn to be stored whose other fields nest as deep as JSON is
+  read (:data:`~apibridge._json.MAX_DEPTH`, 1,024 levels) would be written but could never be
+  read back. :meth:`~ResponseHistory.expand` refuses it (:func:`check_storable`) before the
+  upstream call, with the client's 400 naming the limit (1,023 levels outside ``input``;
+  ``store: false`` lifts it); ``input`` items sit no deeper in the stored value than in the
+  request.
 * **Reading**: ``GET`` returns the stored response object; ``DELETE`` forgets it: its entry
   becomes a tombstone holding only the items later turns of its conversation need (as the
   whole-conversation entries of old held them), answered 404 to ``GET``, ``DELETE``,
@@ -68,10 +76,18 @@ from urllib.parse import parse_qs
 
 import attrs
 
+from apibridge._json import MAX_DEPTH, nests_deeper
 from apibridge.errors import ApiError, GatewayError, InvalidPayload
 from apibridge.store import Store
 
-__all__ = ["MintedId", "NewTurn", "ResponseHistory", "input_items", "new_response_id"]
+__all__ = [
+    "MintedId",
+    "NewTurn",
+    "ResponseHistory",
+    "check_storable",
+    "input_items",
+    "new_response_id",
+]
 
 _PREFIX = "responses:"
 _ID_PREFIX: Mapping[str, str] = {"message": "msg_", "function_call": "fc_"}
@@ -111,6 +127,22 @@ def input_items(body: Mapping[str, Any]) -> list[Any]:
     raise InvalidPayload("input: expected a string or an array of items")
 
 
+#: the deepest a stored turn's fields other than ``input`` may nest: its stored value holds
+#: them one level further down, and no JSON reader here takes more than MAX_DEPTH levels.
+MAX_STORED_DEPTH = MAX_DEPTH - 1
+
+
+def check_storable(body: Mapping[str, Any]) -> None:
+    """Refuse (400) a request to be stored that could not be read back (see the module
+    docstring): its fields other than ``input`` nest deeper than :data:`MAX_STORED_DEPTH`."""
+    if nests_deeper({k: v for k, v in body.items() if k != "input"}, MAX_STORED_DEPTH):
+        raise InvalidPayload(
+            f"invalid JSON: nested deeper than {MAX_STORED_DEPTH} levels outside input, the "
+            f"most apibridge stores for previous_response_id (send store: false to go on "
+            f"without storing it)"
+        )
+
+
 @attrs.frozen
 class NewTurn:
     """What :meth:`ResponseHistory.save` stores after the answer: this turn's input items,
@@ -131,7 +163,10 @@ class ResponseHistory:
     async def expand(
         self, body: Mapping[str, Any], *, upstream_format: str, tenant: str
     ) -> tuple[dict[str, Any], NewTurn]:
-        """``body`` with its stored history put in front; also what to store later."""
+        """``body`` with its stored history put in front; also what to store later. A body
+        to be stored that could not be read back is refused first (:func:`check_storable`)."""
+        if body.get("store") is not False:
+            check_storable(body)  # before the upstream call: it could not be read back
         items = input_items(body)
         previous = body.get("previous_response_id")
         if previous is None:

@@ -9,7 +9,7 @@ per-request layers (see the class). Upstream cookies are never kept (:class:`NoC
 from __future__ import annotations
 
 import http.cookiejar
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import httpx
@@ -20,6 +20,16 @@ __all__ = ["POOLED_RESPONSE", "NoCookies", "PooledClient", "default_client"]
 #: response behind its ``httpx.Response``: :class:`HttpTransport` reads and releases it
 #: directly, without httpx's stream, decoder and close layers, when nothing needs decoding.
 POOLED_RESPONSE = "apibridge.aiohttp_response"
+
+#: a request body larger than this is written to the upstream in slices of this size.
+SEND_SLICE = 256 * 1024
+
+
+async def _slices(body: bytes) -> AsyncIterator[memoryview]:
+    """``body`` in slices of :data:`SEND_SLICE` bytes, none of them a copy."""
+    view = memoryview(body)
+    for start in range(0, len(view), SEND_SLICE):
+        yield view[start : start + SEND_SLICE]
 
 
 class NoCookies(http.cookiejar.CookiePolicy):
@@ -103,12 +113,18 @@ class PooledClient(httpx.AsyncClient):
         session = pool.client
         if session is None or callable(session):
             session = pool.client = pool.get_client()
+        data: bytes | AsyncIterator[memoryview] = body
+        if len(body) > SEND_SLICE:
+            # handed over whole, a body is copied twice on its way out (joined to the head,
+            # then what the socket did not take at once): in slices, each waits for the last
+            headers = [*headers, ("content-length", str(len(body)))]
+            data = _slices(body)
         with self.mapped_errors():
             response = await session.request(
                 "POST",
                 url,
                 headers=headers,
-                data=body,
+                data=data,
                 allow_redirects=False,
                 auto_decompress=False,
                 compress=False,

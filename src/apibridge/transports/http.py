@@ -6,10 +6,10 @@ Theory of operation
 (``exchange.upstream_request``), POSTs it with the httpx client it was given, and decodes the
 answer: a JSON body through ``exchange.decode_response``, or SSE bytes through
 :class:`apibridge._sse.SSEDecoder` and ``exchange.stream_decoder()``, one chunk at a time
-(nothing is buffered; each event is yielded as soon as its frame is complete). Both give the
-client's tool names back. Client headers and a forwarded client key come in the
-:class:`~apibridge.transports.Forwarding` beside the exchange. :func:`default_client` builds
-the gateway's shared httpx client.
+(nothing is buffered; each event is decoded when asked for and yielded as soon as its frame is
+complete; a large read is cut in slices, :mod:`._slices`). Both give the client's tool names
+back. Client headers and a forwarded client key come in :class:`~apibridge.transports.Forwarding`
+beside the exchange. :func:`default_client` builds the gateway's shared httpx client.
 
 Failure handling, in order:
 
@@ -29,8 +29,7 @@ Failure handling, in order:
    nothing has reached the client, so it may be retried, and otherwise it is raised, so the
    client gets a real HTTP error status.
 4. *After the first event*: nothing is retried. A broken connection, a stall longer than the
-   idle timeout or an undecodable event ends the stream with a
-   :class:`~apibridge.model.StreamError` event.
+   idle timeout or an undecodable event ends the stream with a ``StreamError`` event.
 
 Every error quoting the upstream (with or without a ``type``) goes through ``_redact``
 (:func:`apibridge._secrets.redact`); the gateway scrubs every error again on its way out.
@@ -71,6 +70,7 @@ from apibridge.transports._closing import aclose_shielded
 from apibridge.transports._pool import POOLED_RESPONSE, PooledClient, default_client
 from apibridge.transports._protocol import NO_FORWARDING, Forwarding, note_retry
 from apibridge.transports._retry_after import parse_retry_after
+from apibridge.transports._slices import in_slices
 
 __all__ = ["RETRY_STATUSES", "HttpTransport", "default_client", "parse_retry_after"]
 
@@ -348,9 +348,9 @@ class HttpTransport:
         ``b""`` at the end; never an empty chunk before it), and the context that maps the
         pool's errors to httpx ones around each call.
 
-        With the default pool and nothing to decode, the aiohttp response's chunks as they
-        come, read directly: what ``aiter_bytes`` would give, without httpx's stream, decoder
-        and re-chunking layers (three async generators per chunk). Otherwise ``aiter_bytes``.
+        With the default pool and nothing to decode, the aiohttp response's chunks, read
+        directly (what ``aiter_bytes`` would give, without httpx's three async generators per
+        chunk) in slices of at most 64 KiB: a read gives the whole buffer. Else ``aiter_bytes``.
         """
         pooled = response.extensions.get(POOLED_RESPONSE)
         client = self.client
@@ -359,7 +359,7 @@ class HttpTransport:
             and isinstance(client, PooledClient)
             and "content-encoding" not in response.headers
         ):
-            return pooled.content.readany, client.mapped_errors
+            return in_slices(pooled.content.readany), client.mapped_errors
         return functools.partial(anext, response.aiter_bytes(), None), contextlib.nullcontext
 
     async def _read(self, response: httpx.Response, limit: int) -> bytes:
@@ -499,14 +499,19 @@ class HttpTransport:
                             if error is not None:
                                 yield StreamError(error=error)
                                 return
-                        events = [e for f in frames.close() for e in decoder.feed(f)]
-                        events.extend(decoder.close())
+                        last = [e for f in frames.close() for e in decoder.feed(f)]
+                        events = iter(last + decoder.close())
                     else:
                         got = frames.feed(chunk)
                         if head is not None:  # kept until the first frame, at most 256 KiB
                             size = sum(map(len, head)) + len(chunk)
                             head = None if got or size > _MAX_ERROR_BODY else [*head, chunk]
-                        events = [e for f in got for e in decoder.feed(f)]
+                        events = (e for f in got for e in decoder.feed(f))  # lazily
+                    for event in events:
+                        if isinstance(event, StreamError):
+                            yield StreamError(error=self._fault(event.error))
+                            return
+                        yield event
                 except InvalidPayload as exc:
                     yield StreamError(
                         error=self._redact(
@@ -518,11 +523,6 @@ class HttpTransport:
                         )
                     )
                     return
-                for event in events:
-                    if isinstance(event, StreamError):
-                        yield StreamError(error=self._fault(event.error))
-                        return
-                    yield event
                 if chunk is None:
                     return
         finally:
