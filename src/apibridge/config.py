@@ -576,17 +576,13 @@ def load_config(
 ) -> GatewayConfig:
     """The gateway config from a TOML file and/or environment variables.
 
-    ``path`` (or ``APIBRIDGE_CONFIG``) names the TOML file. Environment variables:
-    ``APIBRIDGE_UPSTREAM`` (``format=base_url``; used when the file defines no upstream),
-    ``APIBRIDGE_UPSTREAM_KEY`` (comma-separated keys; else ``OPENAI_API_KEY`` /
-    ``ANTHROPIC_API_KEY`` when the base URL is that provider's own host),
-    ``APIBRIDGE_MAX_OUTPUT_TOKENS``, ``APIBRIDGE_FORWARD_CLIENT_KEY`` (``1``: that upstream gets
-    each client's own key), ``APIBRIDGE_HOST``, ``APIBRIDGE_PORT``, ``APIBRIDGE_CLIENT_KEYS``,
-    ``APIBRIDGE_ADMIN_KEY``, ``APIBRIDGE_MAX_BODY_BYTES``, ``APIBRIDGE_STORE_URL``,
-    ``APIBRIDGE_ALLOWED_HOSTS`` and ``APIBRIDGE_CORS_ORIGINS`` (comma-separated),
-    ``APIBRIDGE_ALLOW_OPEN``, ``APIBRIDGE_METRICS`` (``1``), ``APIBRIDGE_DRAIN_TIMEOUT``; and for
-    the earlier backboard proxy ``BBD_API_KEY``, ``BBD_UPSTREAM``, ``THREAD_TTL``, ``HOST``,
-    ``PORT``. ``env`` defaults to an empty mapping: pass ``os.environ`` to read the process's.
+    ``path`` (or ``APIBRIDGE_CONFIG``) names the TOML file. The environment variables are those
+    of the gateway docs' table: ``APIBRIDGE_UPSTREAM`` (``format[+profile]=base_url``, used when
+    the file defines no upstream) with ``APIBRIDGE_UPSTREAM_KEY`` (else ``OPENAI_API_KEY`` /
+    ``ANTHROPIC_API_KEY`` for that provider's own host), the server's ``APIBRIDGE_*`` settings,
+    and the earlier backboard proxy's ``BBD_API_KEY``, ``BBD_UPSTREAM``, ``THREAD_TTL``,
+    ``HOST``, ``PORT``. ``env`` defaults to an empty mapping: pass ``os.environ`` to read the
+    process's.
     """
     env = env if env is not None else {}
     path = path or env.get("APIBRIDGE_CONFIG") or None

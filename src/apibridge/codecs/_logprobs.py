@@ -12,7 +12,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["TokenScores", "chat_logprob", "delta_logprob", "part_logprob"]
+__all__ = [
+    "TokenScores",
+    "chat_logprob",
+    "chunk_scores_refusal",
+    "chunk_text_logprobs",
+    "delta_logprob",
+    "part_logprob",
+]
 
 
 def _bytes(entry: Mapping[str, Any]) -> Any:
@@ -80,3 +87,16 @@ class TokenScores:
             if self.entries and not entry.get("logprobs"):
                 entry["logprobs"] = [part_logprob(e) for e in self.entries]
         return [delta_logprob(e) for e in self.entries]
+
+
+def chunk_text_logprobs(value: Any) -> tuple[Mapping[str, Any], ...]:
+    """The token log probabilities of a chunk's text (``logprobs.content``), or none."""
+    content = value.get("content") if isinstance(value, Mapping) else None
+    if not isinstance(content, list):
+        return ()
+    return tuple(entry for entry in content if isinstance(entry, Mapping))
+
+
+def chunk_scores_refusal(value: Any) -> bool:
+    """Whether a chunk scores refusal tokens (``logprobs.refusal``), which are not carried."""
+    return isinstance(value, Mapping) and bool(value.get("refusal"))

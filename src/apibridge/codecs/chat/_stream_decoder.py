@@ -41,6 +41,7 @@ from apibridge._json import loads
 from apibridge._sse import SSEFrame
 from apibridge.codecs._context import Context, expect_list, expect_obj, new_id, opt_int, opt_str
 from apibridge.codecs._custom_tools import unwrap_call
+from apibridge.codecs._logprobs import chunk_scores_refusal, chunk_text_logprobs
 from apibridge.codecs.chat._errors import decode_error
 from apibridge.codecs.chat._reasoning_dialects import DetailsStream, ThinkSplitter, think_part
 from apibridge.codecs.chat._wire import (
@@ -388,7 +389,7 @@ class StreamDecoder:
         value = delta.get("content")
         if value is not None and type(value) is not str:
             opt_str(value, "choices[0].delta.content")
-        scores = _content_logprobs(choice.get("logprobs"))
+        scores = chunk_text_logprobs(choice.get("logprobs"))
         if value and think is not None and not think.quiet(value):
             out.extend(self._content(think.feed(value), scores))
             scores = ()
@@ -421,7 +422,7 @@ class StreamDecoder:
             out.extend(self._cite(expect_list(annotations, "choices[0].delta.annotations")))
         if delta.get("audio") is not None:
             self._report("audio", "streamed audio is not carried")
-        if scores or _refusal_logprobs(choice.get("logprobs")):
+        if scores or chunk_scores_refusal(choice.get("logprobs")):
             # only the log probabilities of text travel (PartDelta.logprobs)
             self._report("logprobs", "streamed logprobs of a refusal or no text are not carried")
         finish = choice.get("finish_reason")
@@ -628,16 +629,3 @@ def _call_where(k: int | None) -> str:
     if k is None:
         return "choices[0].delta.function_call"
     return f"choices[0].delta.tool_calls[{k}]"
-
-
-def _content_logprobs(value: Any) -> tuple[Mapping[str, Any], ...]:
-    """The token log probabilities of a chunk's text (``logprobs.content``), or none."""
-    content = value.get("content") if isinstance(value, Mapping) else None
-    if not isinstance(content, list):
-        return ()
-    return tuple(entry for entry in content if isinstance(entry, Mapping))
-
-
-def _refusal_logprobs(value: Any) -> bool:
-    """Whether a chunk scores refusal tokens (``logprobs.refusal``), which are not carried."""
-    return isinstance(value, Mapping) and bool(value.get("refusal"))
