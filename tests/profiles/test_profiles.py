@@ -359,7 +359,9 @@ def _violations(sent: dict[str, Any], facts: dict[str, Any], client: str) -> lis
 
 @pytest.mark.parametrize("client", ["anthropic", "responses", "chat"])
 @pytest.mark.parametrize("family", CHAT_FAMILIES)
-def test_requests_sent_with_a_chat_profile_fit_its_facts(family: str, client: str) -> None:
+def test_fidelity_29_requests_sent_with_a_chat_profile_fit_its_facts(
+    family: str, client: str
+) -> None:
     facts = _facts("chat", family)
     sent, _ = _sent(client, "chat", CHAT_PROFILES[family])
     assert _violations(sent, facts, client) == []
@@ -510,7 +512,9 @@ DOCUMENT_BODY: dict[str, Any] = {
 
 @pytest.mark.parametrize("client", ["anthropic", "responses", "chat"])
 @pytest.mark.parametrize("family", ANTHROPIC_FAMILIES)
-def test_requests_sent_with_an_anthropic_profile_fit_its_facts(family: str, client: str) -> None:
+def test_fidelity_29_requests_sent_with_an_anthropic_profile_fit_its_facts(
+    family: str, client: str
+) -> None:
     facts = _facts("anthropic", family)
     body = DOCUMENT_BODY if client == "anthropic" else None
     sent, _ = _sent(client, "anthropic", ANTHROPIC_PROFILES[family], body)
