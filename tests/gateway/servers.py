@@ -47,6 +47,7 @@ __all__ = [
     "UPSTREAM_FORMATS",
     "Plan",
     "ScriptedUpstream",
+    "lifespan",
     "make_config",
     "serve_asgi",
     "serve_wsgi",
@@ -417,6 +418,15 @@ def _text_of(content: Any) -> str:
     return ""
 
 
+async def lifespan(receive: Any, send: Any) -> None:
+    """Answer an ASGI lifespan scope (startup, then shutdown) for a scripted upstream."""
+    while True:
+        message = await receive()
+        await send({"type": message["type"] + ".complete"})
+        if message["type"] == "lifespan.shutdown":
+            return
+
+
 class ScriptedUpstream:
     """An ASGI app speaking ``fmt`` like a small tool-using model (see the module docstring)."""
 
@@ -503,13 +513,8 @@ class ScriptedUpstream:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                else:
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
+            await lifespan(receive, send)
+            return
         if scope["type"] != "http":
             return
         raw = b""

@@ -25,7 +25,7 @@ import httpx
 import orjson
 import pytest
 from calls import ENDPOINT, FORMATS
-from servers import WRITERS, Answer, base_url, serve_asgi
+from servers import WRITERS, Answer, base_url, lifespan, serve_asgi
 from test_redis_store import redis_server
 
 from apibridge import _json
@@ -50,12 +50,8 @@ class RecordingUpstream:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                done = message["type"] == "lifespan.shutdown"
-                await send({"type": message["type"] + ".complete"})
-                if done:
-                    return
+            await lifespan(receive, send)
+            return
         raw = b""
         while True:
             message = await receive()

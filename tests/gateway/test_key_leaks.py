@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 from calls import ENDPOINT, FORMATS, assert_in_band_error, body_for
-from servers import base_url, serve_asgi
+from servers import base_url, lifespan, serve_asgi
 
 from apibridge import Exchange
 from apibridge.asgi import App
@@ -48,12 +48,8 @@ class CannedUpstream:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                done = message["type"] == "lifespan.shutdown"
-                await send({"type": message["type"] + ".complete"})
-                if done:
-                    return
+            await lifespan(receive, send)
+            return
         while (await receive()).get("more_body"):
             pass
         with self.lock:

@@ -30,7 +30,7 @@ import httpx
 import orjson
 import pytest
 from calls import ENDPOINT, frames
-from servers import serve_asgi
+from servers import lifespan, serve_asgi
 
 from apibridge.asgi import App
 from apibridge.config import GatewayConfig, Route, ServerConfig, UpstreamConfig
@@ -72,12 +72,8 @@ class BurstUpstream:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                done = message["type"] == "lifespan.shutdown"
-                await send({"type": message["type"] + ".complete"})
-                if done:
-                    return
+            await lifespan(receive, send)
+            return
         while (await receive()).get("more_body"):
             pass
         headers = [(b"content-type", b"text/event-stream")]

@@ -61,8 +61,7 @@ def test_the_page_shows_what_the_command_prints() -> None:
         assert len(row) == 1, fault
         for test in tests:
             assert f"`{test.split('::')[1]}`" in row[0], test
-    for gap in reliability.NOT_COVERED:
-        assert gap in page, gap
+    assert "Not covered yet" not in page  # every fault the issue names has its row
     for title in (reliability.DISCONNECTS_TITLE, reliability.SOAK_TITLE):
         assert f"\n{title}\n" in page, title
     for _, label in reliability.LEFT_BEHIND:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from servers import WRITERS, Answer, base_url, serve_asgi
+from servers import WRITERS, Answer, base_url, lifespan, serve_asgi
 
 from apibridge import _json
 
@@ -48,12 +48,8 @@ class CountingUpstream:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                done = message["type"] == "lifespan.shutdown"
-                await send({"type": message["type"] + ".complete"})
-                if done:
-                    return
+            await lifespan(receive, send)
+            return
         size = 0
         while True:
             message = await receive()
