@@ -7,6 +7,7 @@ from typing import Any
 
 from apibridge._exchange import Exchange, StreamTranslator, ToolNames
 from apibridge.codecs import FORMATS, Context, get_codec
+from apibridge.codecs._profiles import ANTHROPIC_PROFILES, CHAT_PROFILES, Profile
 from apibridge.codecs.chat._reasoning_dialects import DIALECTS
 from apibridge.errors import InvalidPayload, Loss, emit
 
@@ -27,6 +28,24 @@ def _report(losses: list[Loss] | None, found: list[Loss]) -> None:
         losses.extend(found)
 
 
+#: the server profiles by target format.
+_PROFILES: dict[str, Mapping[str, Profile]] = {
+    "chat": CHAT_PROFILES,
+    "anthropic": ANTHROPIC_PROFILES,
+}
+
+
+def _profile(name: str | None, target: str) -> Profile | None:
+    """The server profile ``name`` of ``target``'s format (``None``: none, or ``generic``)."""
+    if name is None or name == "generic":
+        return None
+    table = _PROFILES.get(target, {})
+    if name not in table:
+        known = ", ".join(["generic", *table]) if table else "none for this format"
+        raise ValueError(f"unknown {target} profile {name!r}; the profiles: {known}")
+    return table[name]
+
+
 def convert_request(
     body: Mapping[str, Any],
     *,
@@ -36,6 +55,7 @@ def convert_request(
     losses: list[Loss] | None = None,
     cache_breakpoints: bool | None = None,
     reasoning_field: str | None = None,
+    profile: str | None = None,
 ) -> dict[str, Any]:
     """Translate a request ``body`` from format ``source`` to format ``target``.
 
@@ -54,7 +74,16 @@ def convert_request(
     ``"reasoning_content"``, ``"reasoning"``, ``"reasoning_details"`` (OpenRouter) or
     ``"think"`` (``<think>…</think>`` in ``content``). The default (``None``) keeps each
     message's own spelling, ``reasoning_content`` for reasoning from another format.
+
+    ``profile`` fits the request to a server family, as the gateway's ``options.profile``
+    does (``"vllm"``, ``"ollama"``, ``"deepseek"`` …; the Chat families for a ``chat``
+    target, the Anthropic-compatible servers for an ``anthropic`` one; see the docs' "Upstream
+    server profiles"): its reasoning spelling (unless ``reasoning_field`` says otherwise), its
+    ``reasoning_effort`` words, and what it refuses, each change reported as a loss.
     """
+    fitted = _profile(profile, target)
+    if fitted is not None and reasoning_field is None:
+        reasoning_field = fitted.reasoning_field
     if reasoning_field is not None and reasoning_field not in DIALECTS:
         raise ValueError(
             f"unknown reasoning_field {reasoning_field!r}; expected one of {', '.join(DIALECTS)}"
@@ -67,7 +96,9 @@ def convert_request(
         strict=strict,
         losses=found,
         cache_breakpoints=cache_breakpoints,
+        reasoning_efforts=None if fitted is None else (fitted.reasoning_efforts or None),
         reasoning_field=reasoning_field,
+        profile=fitted,
     )
     result = exchange.upstream_request()
     _report(losses, found)

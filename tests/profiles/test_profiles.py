@@ -21,6 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import apibridge
 from apibridge._exchange import Exchange
 from apibridge.codecs import chat
 from apibridge.codecs._context import Context
@@ -654,3 +655,41 @@ def test_generated_requests_fit_every_profiles_facts(body: dict[str, Any], famil
         }:
             silent.add("response_format")  # json_object as an open schema: the same request
         assert changed <= silent or len(exchange.losses) > len(bare_exchange.losses), changed
+
+
+@pytest.mark.parametrize(
+    ("client", "target", "family"),
+    [
+        ("responses", "chat", "vllm"),
+        ("anthropic", "chat", "deepseek"),
+        ("chat", "chat", "groq"),
+        ("responses", "anthropic", "deepseek"),
+    ],
+)
+def test_convert_request_takes_a_profile_as_the_gateway_applies_it(
+    client: str, target: str, family: str
+) -> None:
+    """``apibridge.convert_request(profile=)`` gives what the gateway sends to an upstream
+    with ``options.profile`` set, and reports the same losses."""
+    tables = {"chat": CHAT_PROFILES, "anthropic": ANTHROPIC_PROFILES}
+    sent, exchange = _sent(client, target, tables[target][family])
+    losses: list[apibridge.Loss] = []
+    body = apibridge.convert_request(
+        copy.deepcopy(BODIES[client]), source=client, target=target, profile=family, losses=losses
+    )
+    assert body == sent
+    assert losses == exchange.losses
+
+
+def test_convert_request_refuses_an_unknown_profile_and_takes_generic() -> None:
+    with pytest.raises(ValueError, match="unknown chat profile 'vllmm'"):
+        apibridge.convert_request(BODIES["chat"], source="chat", target="chat", profile="vllmm")
+    with pytest.raises(ValueError, match="unknown responses profile"):
+        apibridge.convert_request(BODIES["chat"], source="chat", target="responses", profile="vllm")
+    plain = apibridge.convert_request(
+        copy.deepcopy(BODIES["chat"]), source="chat", target="chat", losses=[]
+    )
+    generic = apibridge.convert_request(
+        copy.deepcopy(BODIES["chat"]), source="chat", target="chat", profile="generic", losses=[]
+    )
+    assert generic == plain
