@@ -22,6 +22,7 @@ from apibridge.codecs import Context, get_codec
 from apibridge.codecs.chat._reasoning_dialects import ThinkSplitter, split_think
 from apibridge.errors import Loss
 from apibridge.model import (
+    PartDelta,
     PartStart,
     PartStop,
     Response,
@@ -611,3 +612,91 @@ def test_a_chat_clients_reasoning_details_reach_a_chat_upstream_as_they_came() -
     out, lost = to_chat(body, "chat", "reasoning_content")
     assert assistant(out)["reasoning_content"] == "Checked the units."  # the summary
     assert "messages[1].content[0].reasoning_details" in lost
+
+
+# ------------------------------------------------------------- found in review (regressions)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        '[{"text": "x"}]',  # an entry without a type
+        '[{"type": "reasoning.text", "text": 5}]',  # a text that is not a string
+        '{"type": "reasoning.text"}',  # not a list
+    ],
+)
+@pytest.mark.parametrize("field", [None, "reasoning_content", "reasoning_details", "think"])
+def test_a_forged_chat_envelope_is_ignored_not_a_crash(data: str, field: str | None) -> None:
+    """A thinking signature is client input: a ``chat`` envelope whose entries are not
+    ``reasoning_details`` entries is ignored like any envelope that does not decode (it was
+    a KeyError, a 500 through the gateway)."""
+    from apibridge.codecs.envelope import Envelope, seal
+
+    signature = seal(Envelope(origin="chat", kind="details", data=data))
+    thinking = {"type": "thinking", "thinking": "t", "signature": signature}
+    body = {
+        "model": "m",
+        "max_tokens": 10,
+        "messages": [
+            {"role": "user", "content": "hi"},
+            {"role": "assistant", "content": [thinking, {"type": "text", "text": "a"}]},
+            {"role": "user", "content": "more"},
+        ],
+    }
+    out = apibridge.convert_request(
+        body, source="anthropic", target="chat", reasoning_field=field, losses=[]
+    )
+    assert out["messages"][1]["content"] in ("a", "<think>t</think>a")
+    for entry in out["messages"][1].get("reasoning_details", []):
+        assert isinstance(entry.get("type"), str)
+
+
+def test_a_refusal_after_a_think_block_streams_the_finish_its_whole_answer_has() -> None:
+    """``<think>`` text written back into ``content`` is reasoning, not an answer: a refusal
+    after it is OpenAI's refusal shape in a stream as in the whole answer (``stop``)."""
+    request = {"model": "m", "messages": [{"role": "user", "content": "x"}], "stream": True}
+    deltas = [{"content": "<think>hm</think>"}, {"refusal": "no"}]
+    chunks = [chunk({"role": "assistant", "content": ""})] + [chunk(d) for d in deltas]
+    chunks.append(chunk({}, "stop"))
+    streamed = b"".join(
+        apibridge.convert_stream(
+            [sse_bytes(chunks)], source="chat", target="chat", request=request, losses=[]
+        )
+    )
+    finishes = [
+        c["choices"][0]["finish_reason"]
+        for f in streamed.split(b"\n\n")
+        if f.startswith(b"data: {")
+        for c in [json.loads(f[6:])]
+        if c["choices"] and c["choices"][0].get("finish_reason")
+    ]
+    whole = apibridge.convert_response(
+        chat_answer({"role": "assistant", "content": "<think>hm</think>", "refusal": "no"}),
+        source="chat",
+        target="chat",
+        request=request,
+        losses=[],
+    )
+    assert finishes == [whole["choices"][0]["finish_reason"]] == ["stop"]
+
+
+def test_the_scores_of_a_lone_angle_bracket_token_are_kept() -> None:
+    """A ``<`` token may open a ``<think>`` tag, so the splitter holds it back: its log
+    probabilities go with it when it turns out to be text (they were dropped, and reported
+    as reasoning's)."""
+
+    def scored(text: str) -> dict[str, Any]:
+        entry = {"token": text, "logprob": -0.1, "bytes": list(text.encode()), "top_logprobs": []}
+        out = chunk({"content": text})
+        out["choices"][0]["logprobs"] = {"content": [entry]}
+        return out
+
+    decoder = get_codec("chat").StreamDecoder(ctx := Context())
+    chunks = [chunk({"role": "assistant", "content": ""}), scored("a"), scored("<")]
+    chunks += [scored("b"), chunk({}, "stop")]
+    events = [e for f in frames(chunks) for e in decoder.feed(f)] + decoder.close()
+    tokens = [s["token"] for e in events if isinstance(e, PartDelta) for s in e.logprobs]
+    text = "".join(e.value for e in events if isinstance(e, PartDelta) and e.field == "text")
+    assert text == "a<b"
+    assert tokens == ["a", "<", "b"]
+    assert ctx.losses == []

@@ -147,7 +147,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--log-format",
-        default=os.environ.get("APIBRIDGE_LOG_FORMAT", "text"),
+        default=os.environ.get("APIBRIDGE_LOG_FORMAT", "text").strip().lower(),
         choices=["text", "json"],
         help="log lines as text or as JSON objects, one per line, the access line with its "
         "fields and request id (default text, or $APIBRIDGE_LOG_FORMAT)",
@@ -341,6 +341,12 @@ def refuse_open(config: GatewayConfig) -> str | None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``apibridge serve``; the exit status."""
+    if args.log_format not in ("text", "json"):  # argparse checks a flag, not its default
+        print(
+            f"apibridge serve: APIBRIDGE_LOG_FORMAT: {args.log_format!r} is not text or json",
+            file=sys.stderr,
+        )
+        return 2
     try:
         import uvicorn
     except ImportError:
@@ -414,6 +420,13 @@ def run(args: argparse.Namespace) -> int:
     }
     _serve_bounds.configure(config.server.header_timeout)
     if workers > 1:
+        from apibridge._gateway._handler import check_config
+
+        try:
+            check_config(config)  # each worker would fail on its own, again and again
+        except ConfigError as exc:
+            print(f"apibridge serve: {exc}", file=sys.stderr)
+            return 2
         # worker processes start afresh: hand them the settings through the environment
         os.environ.update(overlay)
         if config.server.metrics and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

@@ -4,7 +4,9 @@ An encoder writing the upstream's request, and a gateway policy changing the can
 can only name what they lose by the canonical request's fields (``reasoning.budget_tokens``,
 ``output_format``, ``stop``). The client never sent those names: an Anthropic client sent
 ``thinking.budget_tokens``, a Chat client ``response_format``, a Responses client
-``text.format``. :func:`in_client_words` renames the start of each such loss's field to the
+``text.format``. (A server profile's rules name what they drop by the upstream's own field,
+``thinking`` of an Anthropic-format server: those are in the tables too.)
+:func:`in_client_words` renames the start of each such loss's field to the
 client format's own spelling, so that a warning points at the field the caller wrote.
 
 Only top-level fields are renamed; a place in the history (``messages[2].content[0]``) or a
@@ -48,12 +50,18 @@ CLIENT_WORDS: Final[Mapping[str, Mapping[str, str]]] = {
         "output_format.schema": "response_format.json_schema.schema",
         "tool_choice.allowed": "tool_choice.allowed_tools",
         "tool_choice.name": "tool_choice.function.name",
+        # an Anthropic-format server's profile names the fields it drops as Anthropic does
+        "thinking": "reasoning_effort",
+        "output_config.effort": "reasoning_effort",
     },
     "responses": {
         "reasoning.budget_tokens": "reasoning.effort",
         "output_format": "text.format",
         "max_tokens": "max_output_tokens",
         "tool_choice.allowed": "tool_choice.tools",
+        "thinking": "reasoning",
+        "output_config.effort": "reasoning.effort",
+        "verbosity": "text.verbosity",  # a Chat server's profile names Chat's field
     },
 }
 

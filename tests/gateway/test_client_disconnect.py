@@ -231,3 +231,64 @@ def test_a_short_mixed_soak_answers_everything_and_leaves_nothing_behind() -> No
     assert sum(tally.outcomes.values()) == 180
     assert set(tally.outcomes) == set(disconnects.SOAK_MIX)
     assert tally.after["in_flight"] == tally.after["streams_open"] == 0
+
+
+def test_a_client_leaving_right_after_the_last_event_does_not_undo_the_store_or_the_log(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Codex closes its connection as soon as it has read ``response.completed``: with a store
+    that takes a moment (Redis on a slow link), storing the answer it was given, its
+    access-log line and its record must survive the disconnect."""
+    from apibridge.store import MemoryStore
+
+    class SlowStore(MemoryStore):
+        async def set(self, key: str, value: bytes, *, ttl: float | None = None) -> None:
+            await asyncio.sleep(0.3)
+            await super().set(key, value, ttl=ttl)
+
+    app = AsgiApp(GatewayConfig.single("scripted=echo"), store=SlowStore())
+    headers = [(b"content-type", b"application/json"), (b"host", b"127.0.0.1")]
+
+    def scope(method: str, path: str) -> dict[str, Any]:
+        return {"type": "http", "method": method, "path": path, "headers": headers,
+                "query_string": b"", "server": ("127.0.0.1", 80)}  # fmt: skip
+
+    async def main() -> tuple[str, int]:
+        await app.handler.startup()
+        body = _json.dumps({"model": "m", "input": "hi", "stream": True})
+        gone, sent, asked = asyncio.Event(), bytearray(), [False]
+
+        async def receive() -> dict[str, Any]:
+            if not asked[0]:
+                asked[0] = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            await gone.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.extend(message.get("body", b""))
+            if b"response.completed" in message.get("body", b""):
+                asyncio.get_running_loop().call_later(0.05, gone.set)  # the client leaves
+
+        await app(scope("POST", "/v1/responses"), receive, send)
+        completed = next(f for f in bytes(sent).split(b"\n\n") if b"response.completed" in f)
+        response_id = _json.loads(completed.split(b"data: ", 1)[1])["response"]["id"]
+        status: list[int] = []
+
+        async def no_body() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def record(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                status.append(message["status"])
+
+        await app(scope("GET", f"/v1/responses/{response_id}"), no_body, record)
+        await app.handler.aclose()
+        return response_id, status[0]
+
+    with caplog.at_level(logging.INFO, logger="apibridge.access"):
+        response_id, status = asyncio.run(main())
+    assert status == 200, response_id  # stored, although the client had left
+    lines = [r.getMessage() for r in caplog.records if r.name == "apibridge.access"]
+    assert any('"POST /v1/responses" 200' in line for line in lines), lines
+    assert app.handler.counters["streams_open"] == 0

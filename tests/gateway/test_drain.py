@@ -239,3 +239,19 @@ def test_drain_timeout_settings(tmp_path: Path) -> None:
     assert _overlay(args)["APIBRIDGE_DRAIN_TIMEOUT"] == "0.0"
     with pytest.raises(SystemExit):
         build_parser().parse_args(["serve", "--drain-timeout", "-3"])
+
+
+def test_a_drain_ends_for_a_server_starting_again_in_the_process() -> None:
+    """The drain deadline is per process: once a server drained, one started again (its
+    lifespan, or ``end_drain`` for an embedding server) must not answer 503 to everything."""
+    import anyio
+
+    from apibridge._gateway._drain import begin_drain, draining, end_drain
+
+    async def main() -> None:
+        begin_drain(0.0)
+        assert draining()
+        end_drain()
+        assert not draining()
+
+    anyio.run(main)

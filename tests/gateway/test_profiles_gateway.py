@@ -147,7 +147,17 @@ def test_without_the_option_a_local_server_is_not_asked() -> None:
 
 
 @pytest.mark.parametrize(
-    ("fmt", "value"), [("chat", "vllm2"), ("anthropic", "sglang"), ("responses", "vllm")]
+    ("fmt", "value"),
+    [
+        ("chat", "vllm2"),
+        ("anthropic", "sglang"),
+        ("responses", "vllm"),
+        # formats without profiles take none at all: the backboard transport would refuse
+        # the option on every request (500) instead of once at start-up
+        ("backboard", "generic"),
+        ("backboard", "auto"),
+        ("responses", "auto"),
+    ],
 )
 def test_an_unknown_profile_is_refused_at_start_up(fmt: str, value: str) -> None:
     config = GatewayConfig.single(f"{fmt}=http://127.0.0.1:9/v1", options={"profile": value})

@@ -108,6 +108,9 @@ def test_workers_and_offline_echo() -> None:
         (("--upstream", "scripted=echo", "--port", "0"), "0 is not between 1 and 65535"),
         (("--upstream", "scripted=echo", "--workers", "0"), "0 is not between 1 and 1024"),
         (("--upstream", "scripted=echo", "--port", "http"), "'http' is not a whole number"),
+        # checked before the workers start: not each worker failing and restarting in turn
+        (("--upstream", "chat+bogus=http://127.0.0.1:9/v1", "--workers", "2"), "'bogus'"),
+        (("--upstream", "backboard+auto=http://127.0.0.1:9", "--workers", "2"), "no profiles"),
     ],
 )
 def test_configuration_errors(args: tuple[str, ...], message: str) -> None:
@@ -188,6 +191,19 @@ def test_log_format_json_writes_one_object_per_line_with_the_request_id(
     text = "\n".join(lines)
     assert UPSTREAM_SECRET not in text
     assert "ck-json-1" not in text
+
+
+def test_log_format_from_the_environment_is_checked() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("APIBRIDGE_", "BBD_"))}
+    done = subprocess.run(
+        [sys.executable, "-m", "apibridge", "serve", "--upstream", "scripted=echo"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**env, "APIBRIDGE_LOG_FORMAT": "jsonl"},
+    )
+    assert done.returncode == 2
+    assert "APIBRIDGE_LOG_FORMAT: 'jsonl' is not text or json" in done.stderr
 
 
 def test_log_format_is_checked() -> None:

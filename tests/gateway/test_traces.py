@@ -226,3 +226,19 @@ def test_turned_on_by_toml_and_env(tmp_path: Path) -> None:
     upstream = {"APIBRIDGE_UPSTREAM": "chat=http://h/v1"}
     assert load_config(None, env={**upstream, "APIBRIDGE_TRACES": "1"}).server.traces
     assert not load_config(None, env=upstream).server.traces
+
+
+def test_a_huge_model_name_is_cut_in_the_span(upstreams: dict[str, ScriptedUpstream]) -> None:
+    """The model is the client's text: the span keeps as much of it as the access log does."""
+    config = GatewayConfig.single("scripted=echo")
+    EXPORTER.clear()
+    app = App(attrs.evolve(config, server=attrs.evolve(config.server, traces=True)))
+    with serve_asgi(app) as root:
+        answer = httpx.post(
+            root + "/v1/chat/completions",
+            json={"model": "m" * 200_000, "messages": [{"role": "user", "content": "hi"}]},
+        )
+    assert answer.status_code == 200, answer.text
+    (client,) = spans()[SpanKind.CLIENT]
+    assert len(client.name) <= len("chat ") + 512
+    assert len(dict(client.attributes or {})["gen_ai.request.model"]) == 512

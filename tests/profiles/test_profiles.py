@@ -693,3 +693,31 @@ def test_convert_request_refuses_an_unknown_profile_and_takes_generic() -> None:
         copy.deepcopy(BODIES["chat"]), source="chat", target="chat", profile="generic", losses=[]
     )
     assert generic == plain
+
+
+@pytest.mark.parametrize(
+    ("client", "body", "field"),
+    [
+        ("responses", {"reasoning": {"effort": "high"}, "input": "hi"}, "reasoning"),
+        (
+            "chat",
+            {"reasoning_effort": "high", "messages": [{"role": "user", "content": "hi"}]},
+            "reasoning_effort",
+        ),
+    ],
+)
+def test_an_anthropic_servers_profile_names_what_it_drops_in_the_clients_words(
+    client: str, body: dict[str, Any], field: str
+) -> None:
+    losses: list[apibridge.Loss] = []
+    apibridge.convert_request(
+        {"model": "m", "max_output_tokens" if client == "responses" else "max_tokens": 40_000}
+        | body,
+        source=client,
+        target="anthropic",
+        profile="vllm",
+        losses=losses,
+    )
+    fields = {loss.field for loss in losses}
+    assert field in fields
+    assert not [f for f in fields if f.startswith(("thinking", "output_config"))], fields

@@ -19,8 +19,10 @@ after it (:mod:`~apibridge._gateway._streaming`). Streams that finish within the
 finish normally. uvicorn's ``timeout_graceful_shutdown`` is set a few seconds past the drain,
 a backstop for what no upstream wait covers (a client that stopped reading).
 
-The deadline is per process, like the signal: each worker drains its own requests. An app
-mounted in another server drains only if that server's shutdown calls :func:`begin_drain`.
+The deadline is per process, like the signal: each worker drains its own requests, and a
+server starting again in the process (its lifespan) ends an earlier drain (:func:`end_drain`).
+An app mounted in another server drains only if that server's shutdown calls
+:func:`begin_drain`, and starts afresh after :func:`end_drain`.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ import anyio
 
 from apibridge.errors import ApiError
 
-__all__ = ["DrainOnSignal", "begin_drain", "bounded", "draining", "shutting_down"]
+__all__ = ["DrainOnSignal", "begin_drain", "bounded", "draining", "end_drain", "shutting_down"]
 
 #: the seconds uvicorn's graceful shutdown waits past the drain before it cancels what is left
 BACKSTOP = 5.0
@@ -67,6 +69,12 @@ def begin_drain(seconds: float, now: float | None = None) -> None:
         _DRAIN.seconds = seconds
     for scope in _DRAIN.scopes:
         scope.deadline = min(scope.deadline, _DRAIN.deadline)
+
+
+def end_drain() -> None:
+    """Forget a drain: a server starting (again) in this process is not shutting down."""
+    _DRAIN.deadline = math.inf
+    _DRAIN.seconds = 0.0
 
 
 def draining() -> bool:
@@ -111,6 +119,7 @@ class DrainOnSignal:
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
+            end_drain()  # a drain of an earlier server in this process is over
             self._chain(asyncio.get_running_loop())
         await self.app(scope, receive, send)
 

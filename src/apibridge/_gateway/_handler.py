@@ -98,7 +98,7 @@ if TYPE_CHECKING:
     from apibridge._gateway._traces import Tracing
     from apibridge.codecs._profiles import Profile
 
-__all__ = ["Handler", "HttpRequest", "HttpResponse"]
+__all__ = ["Handler", "HttpRequest", "HttpResponse", "check_config"]
 
 
 class Handler:
@@ -586,6 +586,15 @@ def _secrets(config: GatewayConfig) -> tuple[str, ...]:
 
 #: the host whose Chat and Responses endpoints take explicit cache breakpoints by default.
 OPENAI_API_HOST: Final = "api.openai.com"
+
+
+def check_config(config: GatewayConfig) -> None:
+    """Raise :class:`~apibridge.config.ConfigError` for an upstream option the handler would
+    refuse, without building one (no I/O): ``apibridge serve --workers N`` checks first, so
+    that a typo is one clear error, not every worker failing in turn."""
+    Profiles(config)
+    _cache_breakpoints(config)
+    _claude_model_overrides(config)
 
 
 def _cache_breakpoints(config: GatewayConfig) -> dict[str, bool | None]:

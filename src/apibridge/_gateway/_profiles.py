@@ -57,8 +57,11 @@ class Profiles:
             if value is not None and not isinstance(value, str):
                 raise ConfigError(f"{where}: expected a string")
             if table is None:
-                if value not in (None, "auto", "generic"):
-                    raise ConfigError(f"{where}: {upstream.format} upstreams have no profiles")
+                if value is not None:  # its transport would refuse the option per request
+                    raise ConfigError(
+                        f"{where}: {upstream.format} upstreams have no profiles (only chat "
+                        "and anthropic upstreams have)"
+                    )
                 self.known[name] = None
             elif value is None or value == "auto":
                 host = profile_for_host(urlsplit(upstream.base_url).hostname, upstream.format)

@@ -18,6 +18,7 @@ by a clean end; its message goes through the handler's key scrub (``redact``) fi
 a Responses client the handler passes the id it minted (``minted``): the ``MessageStart``
 event is renamed to it before encoding, and the upstream's own id is kept in
 ``minted.upstream``. When the body ends it closes the upstream (shielded), calls ``on_end``
+(shielded too, and bounded: a client that leaves right after the last event does not undo it)
 with the encoder when the stream was written to its end (the handler stores a Responses
 answer from the encoder's ``final_response`` then), and writes the access-log line; a client
 that left is noted as such.
@@ -39,6 +40,7 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Final
 
+import anyio
 import anyio.lowlevel
 import attrs
 
@@ -61,6 +63,10 @@ SSE_HEADERS = (
 
 #: the longest a stream's body works without letting other tasks run, in seconds.
 YIELD_EVERY: Final = 0.005
+
+#: seconds a stream written to its end may take to store its answer (shielded from a client
+#: that has left by then).
+END_SECONDS = 10.0
 
 #: called when a stream was written to its end, with the encoder that wrote it.
 OnEnd = Callable[[StreamEncoder], Awaitable[None]]
@@ -153,14 +159,27 @@ async def _body(
             yield tail
         finished = True
     finally:
-        await aclose_shielded(events)
-        counters["streams_open"] -= 1
-        if not finished:
-            call.note = call.note or "client went away"
-        elif on_end is not None:
+        try:
+            await aclose_shielded(events)
+            counters["streams_open"] -= 1
+            if not finished:
+                call.note = call.note or "client went away"
+            elif on_end is not None:
+                await _end(call, on_end, encoder)
+        finally:  # whatever happened above, the record is written (and its spans ended)
+            losses.report(call, exchange)
+            call.log()
+
+
+async def _end(call: CallRecord, on_end: OnEnd, encoder: StreamEncoder) -> None:
+    """``on_end`` for a stream written to its end, shielded (bounded by :data:`END_SECONDS`):
+    a client that leaves as soon as it has read the last event (Codex does) must not cancel
+    the storing of the answer it was given."""
+    try:
+        with anyio.CancelScope(shield=True, deadline=anyio.current_time() + END_SECONDS):
             await on_end(encoder)
-        losses.report(call, exchange)
-        call.log()
+    except Exception:
+        log.exception("%s: the end of the stream failed", call.request_id)
 
 
 def _encode(

@@ -49,6 +49,9 @@ from apibridge.config import UpstreamConfig
 
 __all__ = ["Observers", "Tracing", "configure_sdk"]
 
+#: characters of the client's model name kept in a span (the access log keeps as many).
+_MODEL_MAX = 512
+
 #: ``gen_ai.system`` / ``gen_ai.provider.name`` by the upstream's wire format.
 _PROVIDERS = {"anthropic": "anthropic", "chat": "openai", "responses": "openai"}
 
@@ -92,12 +95,13 @@ class Tracing:
         if not call.spans:
             return {}
         request = exchange.request
+        model = request.model[:_MODEL_MAX]  # the client's text: bounded like the access log's
         provider = _PROVIDERS.get(exchange.upstream.FORMAT, exchange.upstream.FORMAT)
         attributes: dict[str, Any] = {
             "gen_ai.operation.name": "chat",
             "gen_ai.system": provider,
             "gen_ai.provider.name": provider,
-            "gen_ai.request.model": request.model,
+            "gen_ai.request.model": model,
             "apibridge.upstream": upstream.name,
             "apibridge.client_format": call.format,
             "apibridge.upstream_format": exchange.upstream.FORMAT,
@@ -117,7 +121,7 @@ class Tracing:
             attributes["server.port"] = port
         context = trace.set_span_in_context(call.spans[0])
         span = self.tracer.start_span(
-            f"chat {request.model}",
+            f"chat {model}",
             context=context,
             kind=SpanKind.CLIENT,
             attributes=attributes,

@@ -100,6 +100,16 @@ def chat_extras(envelope: Envelope) -> dict[str, Mapping[str, Any]]:
             details = _json.loads(envelope.data)
         except ValueError:
             return {}
-        if isinstance(details, list) and all(isinstance(e, dict) for e in details):
+        if isinstance(details, list) and all(_is_entry(e) for e in details):
             return {"chat": {"_details": details}}
     return {}
+
+
+def _is_entry(entry: Any) -> bool:
+    """Whether ``entry`` is a ``reasoning_details`` entry as the Chat codec reads them: an
+    object with a string ``type`` whose text fields are strings (an envelope is client input:
+    one that is not is ignored, like any envelope that does not decode)."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("type"), str):
+        return False
+    fields = (entry.get(key) for key in ("text", "summary", "data", "signature"))
+    return all(value is None or isinstance(value, str) for value in fields)

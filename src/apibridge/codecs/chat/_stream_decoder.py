@@ -165,6 +165,7 @@ class StreamDecoder:
         self._wrapped = wrapped_custom_names(ctx)
         self._think = ThinkSplitter.upstream(ctx)
         self._details: DetailsStream | None = None  # the open part's reasoning_details
+        self._held_scores: tuple[Mapping[str, Any], ...] = ()  # of a held-back content tail
 
     def feed(self, frame: SSEFrame) -> list[Event]:
         """Events that ``frame`` completes; a malformed chunk ends the stream with an error."""
@@ -449,7 +450,10 @@ class StreamDecoder:
     def _content(
         self, pieces: list[tuple[bool, str]], scores: tuple[Mapping[str, Any], ...]
     ) -> list[Event]:
-        """Content through the ``<think>`` splitter (log probabilities: the first text)."""
+        """Content through the ``<think>`` splitter (log probabilities: the first text; those
+        of a tail the splitter holds back, such as a ``<`` token, go with it when it comes)."""
+        if self._held_scores:
+            scores, self._held_scores = (*self._held_scores, *scores), ()
         out: list[Event] = []
         for thinking, text in pieces:
             if thinking:
@@ -457,7 +461,9 @@ class StreamDecoder:
             else:
                 out.extend(self._grow("text", text, scores))
                 scores = ()
-        if scores:
+        if scores and self._think is not None and self._think.pending:
+            self._held_scores = scores
+        elif scores:
             self._report("logprobs", "streamed logprobs of reasoning in <think> tags")
         return out
 

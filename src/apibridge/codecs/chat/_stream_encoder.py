@@ -361,9 +361,11 @@ class StreamEncoder:
             self._flush_citations(index)  # text parts that were never stopped
         if self._annotations:
             out.append(self._frame({"annotations": self._annotations}))
-        # OpenAI's shape of a refusal: refusal text, no content (see ``openai_refusal``)
-        refusal = self._content_len == 0 and any(
-            self._sent[i] for i, kind in self._kinds.items() if kind == "refusal"
+        # OpenAI's shape of a refusal: refusal text, no text content (see ``openai_refusal``;
+        # a <think> block written into ``content`` is reasoning, not an answer)
+        sent = [(kind, self._sent[i]) for i, kind in self._kinds.items()]
+        refusal = not any(n for kind, n in sent if kind == "text") and any(
+            n for kind, n in sent if kind == "refusal"
         )
         finish = (
             finish_for(self._stop_reason, bool(self._tools), self._ctx, has_refusal=refusal)
