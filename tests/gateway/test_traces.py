@@ -242,3 +242,13 @@ def test_a_huge_model_name_is_cut_in_the_span(upstreams: dict[str, ScriptedUpstr
     (client,) = spans()[SpanKind.CLIENT]
     assert len(client.name) <= len("chat ") + 512
     assert len(dict(client.attributes or {})["gen_ai.request.model"]) == 512
+
+
+def test_span_names_are_routes_not_paths(traced: str) -> None:
+    """A span's name is its route (few names); the path itself is ``url.path``."""
+    httpx.get(traced + "/v1/responses/resp_0123456789", headers={"x-api-key": CLIENT_KEY})
+    httpx.get(traced + "/no/such/path/4711", headers={"x-api-key": CLIENT_KEY})
+    names = sorted(span.name for span in spans()[SpanKind.SERVER])
+    assert names == ["GET", "GET /v1/responses/{response_id}"]
+    paths = {dict(s.attributes or {})["url.path"] for s in spans()[SpanKind.SERVER]}
+    assert paths == {"/v1/responses/resp_0123456789", "/no/such/path/4711"}

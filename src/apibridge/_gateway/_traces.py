@@ -8,11 +8,12 @@ an application that mounts apibridge configures its own (exporter, sampler, reso
 ``apibridge serve --traces`` sets up the SDK with the OTLP exporter, configured by the
 standard ``OTEL_*`` environment variables (:func:`configure_sdk`).
 
-Each request gets a SERVER span, ``"{METHOD} {path}"`` for routes and a request that was
-refused, its parent the trace context the client sent (``traceparent``, ``tracestate``, by
-the global propagator). A request that reaches an upstream gets a CLIENT span as its child,
-named ``"{gen_ai.operation.name} {gen_ai.request.model}"`` (``chat claude-sonnet-4-5``), with
-the GenAI semantic conventions' attributes: ``gen_ai.operation.name``, ``gen_ai.system`` and
+Each request gets a SERVER span, ``"{METHOD} {route}"`` (``GET /v1/responses/{response_id}``;
+the method alone for a path that is no route), its parent the trace context the client sent
+(``traceparent``, ``tracestate``, by the global propagator). A request that reaches an
+upstream gets a CLIENT span as its child, named
+``"{gen_ai.operation.name} {gen_ai.request.model}"`` (``chat claude-sonnet-4-5``), with the
+GenAI semantic conventions' attributes: ``gen_ai.operation.name``, ``gen_ai.system`` and
 ``gen_ai.provider.name`` (``anthropic`` or ``openai`` by the upstream's format, ``backboard``),
 ``gen_ai.request.model`` / ``max_tokens`` / ``temperature`` / ``top_p`` / ``top_k``,
 ``gen_ai.response.finish_reasons``, ``gen_ai.usage.input_tokens`` / ``output_tokens``,
@@ -45,6 +46,7 @@ except ModuleNotFoundError as exc:  # traces on, the extra missing: name it
 
 from apibridge._exchange import Exchange
 from apibridge._gateway._access_log import CallObserver, CallRecord
+from apibridge._gateway._http import route
 from apibridge.config import UpstreamConfig
 
 __all__ = ["Observers", "Tracing", "configure_sdk"]
@@ -54,6 +56,20 @@ _MODEL_MAX = 512
 
 #: ``gen_ai.system`` / ``gen_ai.provider.name`` by the upstream's wire format.
 _PROVIDERS = {"anthropic": "anthropic", "chat": "openai", "responses": "openai"}
+
+
+def _route(path: str) -> str:
+    """``path`` as a span name's route (span names are few; the path itself is the
+    ``url.path`` attribute): a stored response's id as ``{response_id}``, a model's name as
+    ``{model}``, and ``""`` for a path that is no route."""
+    endpoint, param = route(path)
+    if endpoint is None:
+        return ""
+    if param is None:
+        return path
+    prefix = "/v1/models/" if endpoint.operation == "model" else "/v1/responses/"
+    name = "{model}" if endpoint.operation == "model" else "{response_id}"
+    return prefix + name + path[len(prefix) + len(param) :]
 
 
 def _server_address(url: str) -> tuple[str | None, int | None]:
@@ -80,7 +96,7 @@ class Tracing:
         parent = propagate.extract(headers)
         started = time.time_ns() - int((time.perf_counter() - call.started) * 1e9)
         span = self.tracer.start_span(
-            f"{call.method} {call.path[:128]}",
+            f"{call.method} {_route(call.path)}".rstrip(),
             context=parent,
             kind=SpanKind.SERVER,
             start_time=started,
