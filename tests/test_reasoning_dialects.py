@@ -700,3 +700,24 @@ def test_the_scores_of_a_lone_angle_bracket_token_are_kept() -> None:
     assert text == "a<b"
     assert tokens == ["a", "<", "b"]
     assert ctx.losses == []
+
+
+def test_plain_reasoning_beside_open_reasoning_details_is_in_the_final_part() -> None:
+    """OpenRouter sends ``reasoning`` beside ``reasoning_details``; a chunk with only the
+    plain text still belongs to the open part, whole as well as in its deltas."""
+    decoder = get_codec("chat").StreamDecoder(ctx := Context())
+    chunks = [
+        chunk({"role": "assistant", "content": ""}),
+        chunk({"reasoning": "a", "reasoning_details": [{"type": "reasoning.text", "text": "a"}]}),
+        chunk({"reasoning": "b"}),
+        chunk({"content": "done"}),
+        chunk({}, "stop"),
+    ]
+    events = [e for f in frames(chunks) for e in decoder.feed(f)] + decoder.close()
+    streamed = "".join(
+        e.value for e in events if isinstance(e, PartDelta) and e.field == "thinking"
+    )
+    (final,) = [e.part for e in events if isinstance(e, PartStop) and e.part is not None]
+    assert isinstance(final, ThinkingPart)
+    assert streamed == final.text == "ab"
+    assert ctx.losses == []

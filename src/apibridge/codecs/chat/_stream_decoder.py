@@ -326,6 +326,8 @@ class StreamDecoder:
             return None
         if said == "content" and self._think is not None and not self._think.quiet(value):
             return None  # maybe a <think> tag: ``_choice`` reads it
+        if grows[0] == "thinking" and self._details is not None:
+            return None  # beside open reasoning_details: ``_choice`` adds it to its entries
         index = self._slots[grows[0]]
         if index is None:
             return None
@@ -385,6 +387,8 @@ class StreamDecoder:
             index = slots["thinking"]
             if index is None:
                 out.extend(self._grow("thinking", value))
+            elif self._details is not None:  # beside open reasoning_details: one of its entries
+                out.extend(self._reason_details([{"type": "reasoning.text", "text": value}]))
             else:
                 out.append(PartDelta(index=index, field="thinking", value=value))
         value = delta.get("content")
@@ -450,8 +454,7 @@ class StreamDecoder:
     def _content(
         self, pieces: list[tuple[bool, str]], scores: tuple[Mapping[str, Any], ...]
     ) -> list[Event]:
-        """Content through the ``<think>`` splitter (log probabilities: the first text; those
-        of a tail the splitter holds back, such as a ``<`` token, go with it when it comes)."""
+        """Content through the ``<think>`` splitter; scores of a held-back tail wait for it."""
         if self._held_scores:
             scores, self._held_scores = (*self._held_scores, *scores), ()
         out: list[Event] = []
