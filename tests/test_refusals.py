@@ -335,3 +335,14 @@ def test_fidelity_24_chat_refusal_reads_as_the_refusal_stop() -> None:
     decoded = chat.decode_response(body, Context())
     assert decoded.stop_reason == "refusal"
     assert chat.encode_response(decoded, Context()) == body
+
+
+@pytest.mark.parametrize("target", ["chat", "responses"])
+def test_fidelity_24_an_explanation_that_is_not_words_is_reported_not_dropped(
+    target: str,
+) -> None:
+    """``stop_details.explanation`` that is no string cannot be the refusal's words: it is
+    reported with ``stop_details`` (it used to vanish into a hint only Claude clients read)."""
+    body = _claude("partial", {"type": "refusal", "explanation": {"x": 1}})
+    _, lost = _convert(body, "anthropic", target)
+    assert "response.stop_details" in lost

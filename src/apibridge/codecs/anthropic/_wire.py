@@ -180,7 +180,10 @@ def keep_stop_details(own: dict[str, Any]) -> None:
     """Turn ``stop_details`` into the :data:`STOP_DETAILS` hint when all it says (its type,
     its explanation) travels as the refusal part; a category stays a field (reported)."""
     details = own.get("stop_details")
-    if isinstance(details, Mapping) and all(
+    if not isinstance(details, Mapping):
+        return
+    words = details.get("explanation")
+    if (words is None or isinstance(words, str)) and all(  # other words stay (reported)
         value is None for key, value in details.items() if key not in ("type", "explanation")
     ):
         own[STOP_DETAILS] = own.pop("stop_details")
