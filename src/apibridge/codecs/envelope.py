@@ -8,12 +8,14 @@ kind of upstream (or from one that signs nothing), apibridge wraps it:
 
 * ``f``: the origin: ``anthropic`` (a Claude signature or redacted thinking), ``responses``
   (OpenAI encrypted reasoning), ``chat`` (a Chat upstream's reasoning whose spelling must
-  replay), ``none`` (reasoning from a model that signs nothing, such as a Chat upstream's
-  ``reasoning_content``);
+  replay), ``gemini`` (a Gemini ``thoughtSignature``), ``none`` (reasoning from a model that
+  signs nothing, such as a Chat upstream's ``reasoning_content``);
 * ``k``: ``signature``, ``redacted`` or ``encrypted``; ``compaction`` for a compaction block or
   item (:mod:`apibridge.codecs._compaction`), whose ``d`` is the original block or item as JSON;
   for origin ``chat``, ``details`` (``d``: OpenRouter's ``reasoning_details`` entries as JSON,
-  signatures and encrypted entries included) or ``think`` (it came as ``<think>`` tags);
+  signatures and encrypted entries included) or ``think`` (it came as ``<think>`` tags); for
+  origin ``gemini``, ``signature`` (a thought part's) or ``carrier`` (a signature that rode on
+  a function call or a text part: ``apibridge.codecs.gemini._wire``);
 * ``d``: the original opaque value, byte for byte (absent for ``none``);
 * ``i``: the original reasoning item id (Responses), when there was one.
 
@@ -34,9 +36,22 @@ import attrs
 
 from apibridge import _json
 
-__all__ = ["PREFIX", "Envelope", "chat_extras", "chat_seal", "open_envelope", "seal"]
+__all__ = [
+    "DIALECT_ORIGINS",
+    "PREFIX",
+    "Envelope",
+    "dialect_extras",
+    "dialect_seal",
+    "gemini_signature",
+    "open_envelope",
+    "seal",
+]
 
 PREFIX = "abr1."
+
+#: origins whose envelope opens into spelling hints of that format (``extras[origin]``), not
+#: into a native field of the canonical thinking part.
+DIALECT_ORIGINS = frozenset({"chat", "gemini"})
 
 
 @attrs.frozen(kw_only=True)
@@ -75,22 +90,42 @@ def open_envelope(value: str | None) -> Envelope | None:
     )
 
 
-def chat_seal(extras: Mapping[str, Mapping[str, Any]]) -> str | None:
-    """The envelope of a thinking part whose Chat spelling must replay (its ``reasoning_details``
-    entries, or its ``<think>`` tags), or ``None`` (see ``codecs.chat._reasoning_dialects``)."""
+def dialect_seal(extras: Mapping[str, Mapping[str, Any]]) -> str | None:
+    """The envelope of a thinking part whose own format's hints must replay (a Chat
+    ``reasoning_details`` list or ``<think>`` tags; a Gemini thought signature), or ``None``
+    (see ``codecs.chat._reasoning_dialects`` and ``codecs.gemini._wire``)."""
     own = extras.get("chat")
-    if not own:
-        return None
-    details = own.get("_details")
-    if isinstance(details, list):
-        return seal(Envelope(origin="chat", kind="details", data=_json.dumps_str(details)))
-    if own.get("_think"):
-        return seal(Envelope(origin="chat", kind="think"))
+    if own:
+        details = own.get("_details")
+        if isinstance(details, list):
+            return seal(Envelope(origin="chat", kind="details", data=_json.dumps_str(details)))
+        if own.get("_think"):
+            return seal(Envelope(origin="chat", kind="think"))
+    signature = gemini_signature(extras)
+    if signature is not None:
+        carrier = bool(extras["gemini"].get("_carrier"))
+        return seal(
+            Envelope(origin="gemini", kind="carrier" if carrier else "signature", data=signature)
+        )
     return None
 
 
-def chat_extras(envelope: Envelope) -> dict[str, Mapping[str, Any]]:
-    """The Chat hints a ``chat`` envelope held, for the thinking part it came back on."""
+def gemini_signature(extras: Mapping[str, Mapping[str, Any]]) -> str | None:
+    """The Gemini ``thoughtSignature`` a thinking part holds, if any."""
+    own = extras.get("gemini")
+    signature = own.get("_signature") if own else None
+    return signature if isinstance(signature, str) else None
+
+
+def dialect_extras(envelope: Envelope) -> dict[str, Mapping[str, Any]]:
+    """The hints a ``chat`` or ``gemini`` envelope held, for the thinking part it came back on."""
+    if envelope.origin == "gemini":
+        if envelope.data is None or envelope.kind not in ("signature", "carrier"):
+            return {}
+        hints: dict[str, Any] = {"_signature": envelope.data}
+        if envelope.kind == "carrier":
+            hints["_carrier"] = True
+        return {"gemini": hints}
     if envelope.origin != "chat":
         return {}
     if envelope.kind == "think":

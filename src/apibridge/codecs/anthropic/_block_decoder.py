@@ -50,7 +50,7 @@ from apibridge.codecs.anthropic._wire import (
     decode_citation,
     json_text,
 )
-from apibridge.codecs.envelope import chat_extras, open_envelope
+from apibridge.codecs.envelope import DIALECT_ORIGINS, dialect_extras, open_envelope
 from apibridge.errors import InvalidPayload
 from apibridge.model import (
     Citation,
@@ -447,8 +447,8 @@ def thinking_part(text: str, signature: str | None, extras: Extras) -> ThinkingP
         )
     if envelope.origin == FORMAT:
         return ThinkingPart(text=text, signature=envelope.data, id=envelope.id, extras=extras)
-    if envelope.origin == "chat":  # a Chat upstream's reasoning_details or think tags
-        return ThinkingPart(text=text, extras={**extras, **chat_extras(envelope)})
+    if envelope.origin in DIALECT_ORIGINS:  # Chat reasoning_details or think tags; Gemini's
+        return ThinkingPart(text=text, extras={**extras, **dialect_extras(envelope)})
     return ThinkingPart(text=text, id=envelope.id, extras=extras)  # origin "none": unsigned
 
 

@@ -52,7 +52,7 @@ from apibridge.codecs.anthropic._wire import (
     lose_foreign,
     own_of,
 )
-from apibridge.codecs.envelope import Envelope, chat_seal, seal
+from apibridge.codecs.envelope import Envelope, dialect_seal, seal
 from apibridge.errors import InvalidPayload
 from apibridge.model import (
     ContentPart,
@@ -346,7 +346,7 @@ def answer_signature(part: ThinkingPart) -> str:
         return seal(
             Envelope(origin="responses", kind="encrypted", data=part.encrypted_content, id=part.id)
         )
-    sealed = chat_seal(part.extras) if part.extras else None  # a Chat dialect to replay
+    sealed = dialect_seal(part.extras) if part.extras else None  # Chat or Gemini hints
     if sealed is not None:
         return sealed
     return seal(Envelope(origin="none", kind="signature", id=part.id))

@@ -28,7 +28,7 @@ when set; otherwise (and in answers) each part keeps the spelling it came with: 
 signature, OpenAI encrypted reasoning and Claude redacted thinking as ``reasoning.encrypted``);
 the string fields and think tags carry text only, and the rest is reported lost. Thinking parts
 that came as ``reasoning_details`` reach other formats' clients through the reasoning envelope
-(origin ``chat``, :func:`apibridge.codecs.envelope.chat_seal`) and come back whole.
+(origin ``chat``, :func:`apibridge.codecs.envelope.dialect_seal`) and come back whole.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from typing import Any, Final
 from apibridge.codecs._context import Context
 from apibridge.codecs.chat._parts import is_trivial
 from apibridge.codecs.chat._wire import FORMAT, hints, thinking_text
+from apibridge.codecs.envelope import gemini_signature
 from apibridge.errors import InvalidPayload
 from apibridge.model import PartDelta, RedactedThinkingPart, TextPart, ThinkingPart
 
@@ -388,7 +389,7 @@ class ReasoningWriter:
         self, part: ThinkingPart, own: Mapping[str, Any], where: str, spelling: str
     ) -> None:
         """Report the opaque reasoning values a text dialect cannot carry."""
-        if part.signature is not None:
+        if part.signature is not None or gemini_signature(part.extras) is not None:
             self.ctx.lose(f"{where}.signature", "chat reasoning has no signature", "dropped")
         if part.encrypted_content is not None:
             self.ctx.lose(

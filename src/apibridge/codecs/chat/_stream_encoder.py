@@ -42,6 +42,7 @@ from apibridge.codecs.chat._wire import (
     now,
     thinking_text,
 )
+from apibridge.codecs.envelope import gemini_signature
 from apibridge.errors import ApiError
 from apibridge.model import (
     Citation,
@@ -327,7 +328,9 @@ class StreamEncoder:
                 out.extend(self._grow(index, full[self._sent[index] :]))
             if isinstance(final, TextPart) and final.citations and not self._citations.get(index):
                 self._citations[index] = list(final.citations)
-            if isinstance(final, ThinkingPart) and (final.signature or final.encrypted_content):
+            if isinstance(final, ThinkingPart) and (
+                final.signature or final.encrypted_content or gemini_signature(final.extras)
+            ):
                 self._report(f"content[{index}].signature", "chat reasoning has no signature")
             details = hints(final.extras).get(DETAILS) if isinstance(final, ThinkingPart) else None
             if isinstance(details, list):  # OpenRouter's entries, whole, signatures and all

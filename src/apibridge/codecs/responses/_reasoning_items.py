@@ -25,7 +25,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from apibridge.codecs._context import Context, expect_list, expect_obj, expect_str, opt_str
-from apibridge.codecs.envelope import Envelope, chat_extras, chat_seal, open_envelope, seal
+from apibridge.codecs.envelope import (
+    DIALECT_ORIGINS,
+    Envelope,
+    dialect_extras,
+    dialect_seal,
+    open_envelope,
+    seal,
+)
 from apibridge.codecs.responses._wire import FORMAT, finish, hints, item_hint, lose_foreign, pack
 from apibridge.model import RedactedThinkingPart, ThinkingPart
 
@@ -70,12 +77,12 @@ def decode_reasoning(item: Mapping[str, Any], where: str) -> ThinkingPart | Reda
             summary=summary,
             extras=pack(extra),
         )
-    if env is not None and env.origin == "chat":  # a Chat upstream's reasoning_details
+    if env is not None and env.origin in DIALECT_ORIGINS:  # Chat or Gemini reasoning hints
         return ThinkingPart(
             text=text if pieces is not None else "",
             id=item_id,
             summary=summary,
-            extras={**pack(extra), **chat_extras(env)},
+            extras={**pack(extra), **dialect_extras(env)},
         )
     native = sealed if env is None else (env.data if env.origin == FORMAT else None)
     if env is not None and env.origin == FORMAT and env.id and env.id != item_id:
@@ -136,8 +143,8 @@ def encode_reasoning(
         )
     elif previous is not None and previous.origin == "none":
         out["encrypted_content"] = own["_sealed"]
-    elif (chat := chat_seal(part.extras)) is not None:
-        out["encrypted_content"] = chat  # Chat reasoning_details (or think tags) to replay
+    elif (chat := dialect_seal(part.extras)) is not None:
+        out["encrypted_content"] = chat  # Chat reasoning_details (or think tags), Gemini signature
     if "_outer_id" in own and out.get("encrypted_content") == own.get("_sealed"):
         out["id"] = own["_outer_id"]
     lose_foreign(ctx, part.extras, where)
