@@ -1,15 +1,17 @@
-"""Run the pinned real clients (Claude Code, Codex CLI) offline against a loopback URL.
+"""Run the pinned real clients (Claude Code, Codex CLI, Gemini CLI) offline against a loopback URL.
 
 Theory of operation
 -------------------
 The clients are installed from ``package.json`` / ``package-lock.json`` beside this file
 (``npm ci`` puts them in ``node_modules/.bin``). Every run gets a throw-away home directory
-(``HOME``, ``CLAUDE_CONFIG_DIR`` or ``CODEX_HOME`` inside it) so no user configuration, login
+(``HOME``, ``CLAUDE_CONFIG_DIR`` or ``CODEX_HOME`` inside it; Gemini CLI's
+``~/.gemini/settings.json``) so no user configuration, login
 or session history leaks in or out, a minimal environment (``PATH`` only, plus what the run
 needs) so no real API key or proxy setting is inherited, ``stdin`` closed, and a hard timeout
 (the process group is killed when it expires). Retries are switched off so an error scenario
 ends quickly: ``CLAUDE_CODE_MAX_RETRIES`` for Claude Code, ``request_max_retries`` /
-``stream_max_retries`` in Codex's ``config.toml``.
+``stream_max_retries`` in Codex's ``config.toml``, ``general.maxAttempts`` in Gemini CLI's
+settings.
 
 How each client runs offline is described in ``docs/clients.md``.
 """
@@ -36,6 +38,7 @@ NODE_BIN = HERE / "node_modules" / ".bin"
 _PACKAGES: dict[str, str] = {
     "claude": "@anthropic-ai/claude-code",
     "codex": "@openai/codex",
+    "gemini": "@google/gemini-cli",
 }
 
 # Environment every client run gets; nothing else is inherited from the test process.
@@ -230,6 +233,59 @@ def run_codex(
     if sandbox:
         argv += ["--sandbox", sandbox]
     argv += [*extra_args, prompt]
+    try:
+        return _run(argv, env=env, cwd=cwd, timeout=timeout)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+#: Gemini CLI's ``~/.gemini/settings.json`` for an offline run: API-key auth, no folder
+#: trust prompt, no update checks, telemetry or IDE, one attempt per request.
+GEMINI_SETTINGS: dict[str, Any] = {
+    "security": {"auth": {"selectedType": "gemini-api-key"}, "folderTrust": {"enabled": False}},
+    "general": {
+        "enableAutoUpdate": False,
+        "enableAutoUpdateNotification": False,
+        "maxAttempts": 1,
+    },
+    "privacy": {"usageStatisticsEnabled": False},
+    "telemetry": {"enabled": False},
+    "ide": {"enabled": False},
+    "model": {"name": "gemini-2.5-flash"},
+}
+
+
+def run_gemini(
+    base_url: str,
+    prompt: str,
+    *,
+    workdir: Path | None = None,
+    model: str = "gemini-2.5-flash",
+    extra_args: Sequence[str] = (),
+    extra_env: Mapping[str, str] | None = None,
+    timeout: float = 60,
+) -> ClientRun:
+    """Run ``gemini -m model -p prompt -o json`` against ``base_url`` (the server root:
+    Gemini CLI appends ``/v1beta/models/...``)."""
+    home = _home("gemini")
+    (home / ".gemini").mkdir()
+    (home / ".gemini" / "settings.json").write_text(json.dumps(GEMINI_SETTINGS, indent=2))
+    cwd = workdir or home / "work"
+    cwd.mkdir(parents=True, exist_ok=True)
+    env = {
+        **_BASE_ENV,
+        "PATH": os.environ["PATH"],
+        "HOME": str(home),
+        "GEMINI_API_KEY": "test-key",
+        "GOOGLE_GEMINI_BASE_URL": base_url,
+        "GEMINI_CLI_TRUST_WORKSPACE": "true",
+        "GEMINI_TELEMETRY_ENABLED": "false",
+        "GEMINI_CLI_NO_RELAUNCH": "true",
+        "NO_BROWSER": "true",
+        "CI": "true",
+        **(extra_env or {}),
+    }
+    argv = [str(NODE_BIN / "gemini"), "-m", model, "-p", prompt, "-o", "json", *extra_args]
     try:
         return _run(argv, env=env, cwd=cwd, timeout=timeout)
     finally:

@@ -15,8 +15,20 @@ route                                  answer
 ``POST /v1/chat/completions``          Chat completion (``data:`` chunks + ``[DONE]``)
 ``POST /v1/responses``                 Responses stream (or one ``response`` object)
 ``GET /v1/models``                     an empty model list
+``POST /{v}/models/{m}:generateContent``      Gemini ``GenerateContentResponse``
+``POST /{v}/models/{m}:streamGenerateContent``  Gemini chunks (SSE with ``alt=sse``, else a
+                                              JSON array)
+``POST /{v}/models/{m}:countTokens``   ``{"totalTokens": ...}``
+``GET /{v}/models[/{m}]``              a Gemini model list / model (also ``GET /v1/models``
+                                       when the client sent ``x-goog-api-key``)
 anything else (``HEAD /`` probes)      ``200`` with an empty body
 ====================================  ==================================================
+
+``{v}`` is ``v1``, ``v1beta`` or ``v1alpha``. With ``check_signatures`` the recorder behaves
+like Gemini 3 about thought signatures: a Gemini request whose history holds a model turn with
+function calls must carry, on the first call of that turn, a ``thoughtSignature`` the recorder
+itself sent (bytes compared, so the SDK's URL-safe re-encoding passes); otherwise it answers
+``400 INVALID_ARGUMENT`` and counts the request in :attr:`Recorder.refused`.
 
 Model requests are answered from a script of :class:`~.scripted.Turn` values, one per
 request, rendered in the request's own format by :mod:`.scripted` (a plain ``"OK"`` by
@@ -32,7 +44,10 @@ requests is written to ``tests/fixtures/<format>/``.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
+import re
 import sys
 import tempfile
 import threading
@@ -46,7 +61,7 @@ import orjson
 import uvicorn
 
 from . import clients, mcp_server
-from .scripted import Call, Rendered, Turn, render
+from .scripted import Call, Rendered, Turn, gemini_error, render, render_gemini
 
 Step = Turn | Callable[[dict[str, Any]], Turn]
 """One entry of a recorder's script: a turn, or a function of the request body giving one."""
@@ -92,6 +107,42 @@ MODEL_PATHS: dict[str, str] = {
     "/v1/chat/completions": "chat",
     "/v1/responses": "responses",
 }
+
+#: ``/{version}/models/{model}:{method}`` of Gemini's REST API.
+GEMINI_PATH = re.compile(r"/(v1|v1beta|v1alpha)/models/([^/:]+):([A-Za-z]+)")
+GEMINI_MODELS = re.compile(r"/(v1|v1beta|v1alpha)/models(?:/([^/:]+))?")
+GEMINI_GENERATE = ("generateContent", "streamGenerateContent")
+
+
+def model_format(method: str, path: str) -> str | None:
+    """The wire format of a model request to ``path`` (``None``: not a model request)."""
+    if method != "POST":
+        return None
+    if path in MODEL_PATHS:
+        return MODEL_PATHS[path]
+    match = GEMINI_PATH.fullmatch(path)
+    if match and match.group(3) in GEMINI_GENERATE:
+        return "gemini"
+    return None
+
+
+def signature_bytes(text: str) -> bytes | None:
+    """A base64 ``thoughtSignature`` (standard or URL-safe alphabet) as bytes, or ``None``."""
+    try:
+        return base64.b64decode(text.replace("-", "+").replace("_", "/") + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _gemini_model(name: str) -> dict[str, Any]:
+    return {
+        "name": f"models/{name}",
+        "displayName": name,
+        "inputTokenLimit": 1048576,
+        "outputTokenLimit": 65536,
+        "supportedGenerationMethods": ["generateContent", "countTokens"],
+        "thinking": True,
+    }
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:
@@ -154,11 +205,23 @@ class Recorder(LoopbackServer):
     :attr:`url` is ``http://127.0.0.1:<port>``.
     """
 
-    def __init__(self, script: Sequence[Step] = (Turn(text="OK"),)) -> None:
+    def __init__(
+        self,
+        script: Sequence[Step] = (Turn(text="OK"),),
+        *,
+        check_signatures: bool = False,
+        max_requests: int | None = None,
+    ) -> None:
         if not script:
             raise ValueError("the script needs at least one turn")
         self.script = tuple(script)
         self.requests: list[Recorded] = []
+        self.check_signatures = check_signatures
+        self.max_requests = max_requests
+        self.sent_signatures: set[bytes] = set()
+        """The Gemini thought signatures answered so far (decoded)."""
+        self.refused: list[str] = []
+        """Why each request refused for its signatures was refused."""
         self._lock = threading.Lock()
         self._turns = 0
         super().__init__(self._app)
@@ -166,7 +229,7 @@ class Recorder(LoopbackServer):
     def model_requests(self) -> list[Recorded]:
         """The recorded POSTs to a model endpoint (not probes, not token counts)."""
         with self._lock:
-            return [r for r in self.requests if r.method == "POST" and r.path in MODEL_PATHS]
+            return [r for r in self.requests if model_format(r.method, r.path)]
 
     async def _app(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -202,19 +265,83 @@ class Recorder(LoopbackServer):
     def _answer(self, record: Recorded) -> Rendered:
         body = record.body if isinstance(record.body, dict) else {}
         json_type = [("content-type", "application/json")]
+        if self.max_requests is not None and len(self.requests) > self.max_requests:
+            message = f"the recorder takes at most {self.max_requests} requests"
+            return 429, json_type, orjson.dumps(gemini_error(429, message))
         if record.method == "POST" and record.path == "/v1/messages/count_tokens":
             return 200, json_type, b'{"input_tokens": 10}'
+        gemini = self._gemini_side_route(record)
+        if gemini is not None:
+            return gemini
         if record.method == "GET" and record.path == "/v1/models":
             return 200, json_type, b'{"object": "list", "data": []}'
-        fmt = MODEL_PATHS.get(record.path) if record.method == "POST" else None
+        fmt = model_format(record.method, record.path)
         if fmt is None:
             # Claude Code probes ``HEAD /`` first; any status will do.
             return 200, [("content-type", "text/plain")], b""
-        step = self.script[min(self._turns, len(self.script) - 1)]
-        self._turns += 1
-        turn = step if isinstance(step, Turn) else step(body)
+        if fmt == "gemini":
+            return self._gemini(record, body)
+        turn = self._next_turn(body)
         model = str(body.get("model", "model"))
         return render(fmt, turn, model=model, stream=bool(body.get("stream")))
+
+    def _next_turn(self, body: dict[str, Any]) -> Turn:
+        step = self.script[min(self._turns, len(self.script) - 1)]
+        self._turns += 1
+        return step if isinstance(step, Turn) else step(body)
+
+    def _gemini_side_route(self, record: Recorded) -> Rendered | None:
+        """Gemini's countTokens and model list/get (not model requests)."""
+        json_type = [("content-type", "application/json")]
+        match = GEMINI_PATH.fullmatch(record.path)
+        if record.method == "POST" and match and match.group(3) == "countTokens":
+            return 200, json_type, b'{"totalTokens": 10}'
+        listing = GEMINI_MODELS.fullmatch(record.path)
+        google = record.path.startswith("/v1beta/") or record.path.startswith("/v1alpha/")
+        if record.method == "GET" and listing and (google or record.header("x-goog-api-key")):
+            if listing.group(2):
+                return 200, json_type, orjson.dumps(_gemini_model(listing.group(2)))
+            models = [_gemini_model("gemini-2.5-flash"), _gemini_model("gemini-3-pro-preview")]
+            return 200, json_type, orjson.dumps({"models": models})
+        return None
+
+    def _gemini(self, record: Recorded, body: dict[str, Any]) -> Rendered:
+        match = GEMINI_PATH.fullmatch(record.path)
+        assert match is not None
+        if self.check_signatures:
+            problem = self._signature_problem(body)
+            if problem is not None:
+                self.refused.append(problem)
+                return (
+                    400,
+                    [("content-type", "application/json")],
+                    orjson.dumps(gemini_error(400, problem)),
+                )
+        turn = self._next_turn(body)
+        if turn.status == 200 and turn.signature:
+            decoded = signature_bytes(turn.signature)
+            if decoded is not None:
+                self.sent_signatures.add(decoded)
+        stream = match.group(3) == "streamGenerateContent"
+        sse = "alt=sse" in record.query.split("&")
+        return render_gemini(turn, model=match.group(2), stream=stream, sse=sse)
+
+    def _signature_problem(self, body: dict[str, Any]) -> str | None:
+        """Why Gemini 3 would refuse ``body``'s history for its signatures (``None``: fine)."""
+        for number, content in enumerate(body.get("contents") or []):
+            if content.get("role") != "model":
+                continue
+            calls = [p for p in content.get("parts") or [] if "functionCall" in p]
+            if not calls:
+                continue
+            first = calls[0]
+            text = first.get("thoughtSignature", first.get("thought_signature"))
+            where = f"contents[{number}]: function call {first['functionCall'].get('name')!r}"
+            if not isinstance(text, str):
+                return f"{where} is missing a thought_signature"
+            if signature_bytes(text) not in self.sent_signatures:
+                return f"{where}: thought signature {text!r} is not one this model sent"
+        return None
 
 
 @attrs.frozen(kw_only=True)

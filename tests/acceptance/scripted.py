@@ -17,7 +17,12 @@ streamed or not as the request asked, exactly as the real services do:
 * **responses**: ``response.created`` / ``in_progress`` → per item ``output_item.added`` …
   ``output_item.done`` (``reasoning`` with a summary and ``encrypted_content``, ``message``,
   ``function_call``, ``custom_tool_call``, ``tool_search_call``) → ``response.completed``,
-  ``sequence_number`` from 0.
+  ``sequence_number`` from 0;
+* **gemini**: ``GenerateContentResponse`` chunks (SSE ``data:`` frames with ``alt=sse``, else
+  one JSON array), each holding only its new parts: a ``thought`` part, text in pieces, each
+  ``functionCall`` whole (the first one carrying the turn's ``thoughtSignature``, as Gemini 3
+  signs it; on a text-only turn the last text part carries it), then ``finishReason`` with the
+  usage. A :class:`Call` with an empty ``id`` is sent without one, as Gemini 2.5 does.
 
 These are written independently of apibridge's codecs on purpose: the gateway under test
 must not be checked against its own encoders. Every tool-call argument string is sent in
@@ -42,10 +47,21 @@ _ERROR_TYPES: dict[int, tuple[str, str]] = {
     529: ("overloaded_error", "server_error"),
 }
 
+# Gemini's google.rpc status names for the same statuses.
+_GEMINI_STATUS: dict[int, str] = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
+    529: "UNAVAILABLE",
+}
+
 _FINISH: dict[str, dict[str, str]] = {
     # canonical stop → the format's own word
     "anthropic": {"end_turn": "end_turn", "tool_use": "tool_use", "max_tokens": "max_tokens"},
     "chat": {"end_turn": "stop", "tool_use": "tool_calls", "max_tokens": "length"},
+    # Gemini says STOP whether or not the turn holds function calls.
+    "gemini": {"end_turn": "STOP", "tool_use": "STOP", "max_tokens": "MAX_TOKENS"},
 }
 
 
@@ -78,7 +94,8 @@ class Turn:
     reasoning: str = ""
     """Reasoning text (thinking block, ``reasoning_content`` or reasoning summary)."""
     signature: str = "c2lnbmF0dXJlLXNjcmlwdGVk"
-    """Anthropic thinking signature / Responses ``encrypted_content`` of the reasoning."""
+    """Anthropic thinking signature / Responses ``encrypted_content`` of the reasoning /
+    Gemini ``thoughtSignature`` (base64) of the turn."""
     calls: tuple[Call, ...] = ()
     """Tool calls, in order."""
     interleave: bool = False
@@ -126,6 +143,8 @@ def render(fmt: str, turn: Turn, *, model: str, stream: bool) -> Rendered:
         if not stream:
             return 200, json_headers, orjson.dumps(_chat_completion(turn, model))
         return 200, sse_headers, b"".join(_chat_stream(turn, model))
+    if fmt == "gemini":
+        return render_gemini(turn, model=model, stream=stream, sse=stream)
     response = _responses_response(turn, model)
     if not stream:
         return 200, json_headers, orjson.dumps(response)
@@ -134,12 +153,17 @@ def render(fmt: str, turn: Turn, *, model: str, stream: bool) -> Rendered:
 
 def _error(fmt: str, turn: Turn) -> Rendered:
     anthropic_type, openai_type = _ERROR_TYPES[turn.status]
+    body: dict[str, Any]
     message = f"scripted upstream error {turn.status}"
     headers = [("content-type", "application/json")]
     if turn.retry_after is not None:
         headers.append(("retry-after", str(turn.retry_after)))
+    if fmt == "gemini":
+        delay = None if turn.retry_after is None else f"{turn.retry_after}s"
+        body = gemini_error(turn.status, message, retry_delay=delay)
+        return turn.status, headers, orjson.dumps(body)
     if fmt == "anthropic":
-        body: dict[str, Any] = {
+        body = {
             "type": "error",
             "error": {"type": anthropic_type, "message": message},
         }
@@ -466,3 +490,106 @@ def _responses_stream(response: dict[str, Any]) -> Iterator[bytes]:
     events.append({"type": "response.completed", "response": response})
     for number, event in enumerate(events):
         yield _sse(event["type"], {**event, "sequence_number": number})
+
+
+# ------------------------------------------------------------------------------------- gemini
+
+
+def gemini_error(status: int, message: str, *, retry_delay: str | None = None) -> dict[str, Any]:
+    """Google's error envelope for ``status``."""
+    error: dict[str, Any] = {
+        "code": status,
+        "message": message,
+        "status": _GEMINI_STATUS.get(status, "UNKNOWN"),
+    }
+    if retry_delay is not None:
+        error["details"] = [
+            {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": retry_delay}
+        ]
+    return {"error": error}
+
+
+def _gemini_usage(turn: Turn, *, final: bool) -> dict[str, Any]:
+    usage: dict[str, Any] = {"promptTokenCount": 20, "totalTokenCount": 20}
+    if final:
+        thoughts = 3 if turn.reasoning else 0
+        usage["candidatesTokenCount"] = 7
+        usage["totalTokenCount"] = 27 + thoughts
+        if thoughts:
+            usage["thoughtsTokenCount"] = thoughts
+    return usage
+
+
+def _gemini_parts(turn: Turn, *, stream: bool) -> list[list[dict[str, Any]]]:
+    """The turn's parts grouped by chunk (one group when not streamed)."""
+    groups: list[list[dict[str, Any]]] = []
+    if turn.reasoning:
+        groups.append([{"text": turn.reasoning, "thought": True}])
+    texts = _pieces(turn.text) if stream else ([turn.text] if turn.text else [])
+    groups.extend([{"text": piece}] for piece in texts)
+    for n, call in enumerate(turn.calls):
+        function: dict[str, Any] = {"name": call.name, "args": orjson.loads(call.arguments)}
+        if call.id:
+            function = {"id": call.id, **function}
+        part: dict[str, Any] = {"functionCall": function}
+        if n == 0 and turn.signature:
+            part["thoughtSignature"] = turn.signature
+        groups.append([part])
+    if not turn.calls and turn.signature and texts:
+        groups[-1][-1]["thoughtSignature"] = turn.signature
+    if not stream:
+        return [[part for group in groups for part in group]]
+    return groups
+
+
+def gemini_response(turn: Turn, model: str) -> dict[str, Any]:
+    """The whole (non-streamed) ``GenerateContentResponse`` for ``turn``."""
+    (parts,) = _gemini_parts(turn, stream=False)
+    return {
+        "candidates": [
+            {
+                "content": {"role": "model", "parts": parts},
+                "finishReason": _FINISH["gemini"][turn.stop],
+                "index": 0,
+            }
+        ],
+        "usageMetadata": _gemini_usage(turn, final=True),
+        "modelVersion": model,
+        "responseId": "scripted-gemini-01",
+    }
+
+
+def gemini_chunks(turn: Turn, model: str) -> list[dict[str, Any]]:
+    """The streamed ``GenerateContentResponse`` chunks for ``turn``, in order."""
+    groups = _gemini_parts(turn, stream=True) or [[{"text": ""}]]
+    chunks = []
+    for number, parts in enumerate(groups):
+        last = number == len(groups) - 1
+        candidate: dict[str, Any] = {"content": {"role": "model", "parts": parts}, "index": 0}
+        if last:
+            candidate["finishReason"] = _FINISH["gemini"][turn.stop]
+        chunks.append(
+            {
+                "candidates": [candidate],
+                "usageMetadata": _gemini_usage(turn, final=last),
+                "modelVersion": model,
+                "responseId": "scripted-gemini-01",
+            }
+        )
+    return chunks
+
+
+def render_gemini(turn: Turn, *, model: str, stream: bool, sse: bool) -> Rendered:
+    """``turn`` as Gemini answers ``generateContent`` (``stream`` false) or
+    ``streamGenerateContent`` (SSE frames when ``sse``, else one JSON array)."""
+    if turn.status != 200:
+        return _error("gemini", turn)
+    if not stream:
+        whole = orjson.dumps(gemini_response(turn, model))
+        return 200, [("content-type", "application/json")], whole
+    chunks = gemini_chunks(turn, model)
+    if sse:
+        frames = b"".join(b"data: " + orjson.dumps(c) + b"\r\n\r\n" for c in chunks)
+        return 200, [("content-type", "text/event-stream")], frames
+    array = b"[" + b",\r\n".join(orjson.dumps(c) for c in chunks) + b"]"
+    return 200, [("content-type", "application/json")], array
