@@ -10,10 +10,13 @@ and ``apibridge.asgi.App`` under uvicorn, configured with that recorder as its o
 :meth:`Bridge.upstream_bodies`, which checks every request the upstream received:
 
 * sent to that format's endpoint (``/v1/messages``, ``/v1/chat/completions``,
-  ``/v1/responses``);
-* valid for the official SDK's request type (``tests/oracles.py``: ``validate_request``);
-* carrying the upstream key the gateway was configured with, in that format's header, and
-  never the key the client presented;
+  ``/v1/responses``; Gemini: ``/v1beta/models/{model}:generateContent`` or
+  ``:streamGenerateContent?alt=sse``);
+* valid for the official SDK's request type (``tests/oracles.py``: ``validate_request``;
+  Gemini: the ``google-genai`` types, :func:`.gemini_wire.validate_request`);
+* carrying the upstream key the gateway was configured with, in that format's header
+  (``x-api-key``, ``Authorization: Bearer``, ``x-goog-api-key``), and never the key the client
+  presented;
 * no ``anthropic-beta`` header on a non-Anthropic upstream (it gates Anthropic-only fields).
 
 The upstream is the acceptance suite's own recorder rather than ``tests/gateway/servers.py``:
@@ -35,8 +38,8 @@ from apibridge.asgi import App
 from apibridge.config import GatewayConfig, Retries
 from oracles import validate_request
 
-from . import wire
-from .recorder import LoopbackServer, Recorded, Recorder, Step
+from . import gemini_wire, wire
+from .recorder import GEMINI_GENERATE, GEMINI_PATH, LoopbackServer, Recorded, Recorder, Step
 from .scripted import Call, Turn
 
 #: The key the gateway sends upstream; the clients present ``CLIENT_KEY`` to the gateway.
@@ -49,8 +52,15 @@ UPSTREAM_PATHS: Mapping[str, str] = {
     "chat": "/v1/chat/completions",
     "responses": "/v1/responses",
 }
-_BASE_SUFFIX: Mapping[str, str] = {"anthropic": "", "chat": "/v1", "responses": "/v1"}
+_BASE_SUFFIX: Mapping[str, str] = {
+    "anthropic": "",
+    "chat": "/v1",
+    "responses": "/v1",
+    "gemini": "",
+}
 
+#: the formats the scenarios written for every upstream run against (a Gemini upstream has
+#: its own scenarios, in ``test_gemini_clients.py``).
 UPSTREAM_FORMATS: tuple[str, ...] = tuple(UPSTREAM_PATHS)
 
 
@@ -85,19 +95,42 @@ class Bridge:
         bodies = []
         for number, request in enumerate(requests):
             where = f"upstream request {number} ({self.format})"
-            assert request.path == UPSTREAM_PATHS[self.format], f"{where}: {request.path}"
             body = request.body
             assert isinstance(body, dict), f"{where}: not a JSON object"
-            validate_request(self.format, body)
-            if self.format == "anthropic":
+            if self.format == "gemini":
+                match = GEMINI_PATH.fullmatch(request.path)
+                assert match, f"{where}: {request.path}"
+                assert match.group(1) == "v1beta", f"{where}: {request.path}"
+                assert match.group(3) in GEMINI_GENERATE, f"{where}: {request.path}"
+                if match.group(3) == "streamGenerateContent":
+                    assert request.query == "alt=sse", f"{where}: {request.query}"
+                gemini_wire.validate_request(body)
+                assert request.header("x-goog-api-key") == UPSTREAM_KEY, where
+                assert request.header("authorization") is None, where
+                assert request.header("anthropic-beta") is None, where
+            elif self.format == "anthropic":
+                assert request.path == UPSTREAM_PATHS[self.format], f"{where}: {request.path}"
+                validate_request(self.format, body)
                 assert request.header("x-api-key") == UPSTREAM_KEY, where
             else:
+                assert request.path == UPSTREAM_PATHS[self.format], f"{where}: {request.path}"
+                validate_request(self.format, body)
                 assert request.header("authorization") == f"Bearer {UPSTREAM_KEY}", where
                 assert request.header("anthropic-beta") is None, where
             leaked = [k for k, v in request.headers if CLIENT_KEY in v]
             assert not leaked, f"{where}: the client's key was forwarded in {leaked}"
             bodies.append(body)
         return bodies
+
+    def upstream_streamed(self) -> list[bool]:
+        """Whether each upstream model request asked for a stream (Gemini: by its path)."""
+        found = []
+        for request in self.upstream_requests():
+            if self.format == "gemini":
+                found.append(request.path.endswith(":streamGenerateContent"))
+            else:
+                found.append(bool(request.body.get("stream")))
+        return found
 
 
 @contextmanager
@@ -106,13 +139,17 @@ def bridge(
     script: Sequence[Step] = (Turn(text="OK"),),
     *,
     retries: int = 0,
+    check_signatures: str | None = "placeholder",
 ) -> Iterator[Bridge]:
     """apibridge in front of a ``fmt`` upstream answering ``script`` (see the module doc).
 
     ``retries`` is the gateway's own retry count for upstream failures before the first byte
-    (0: an upstream error goes straight to the client).
+    (0: an upstream error goes straight to the client). ``check_signatures`` (a Gemini upstream
+    only) is the recorder's Gemini-3 signature check: ``"placeholder"`` as Google does it,
+    ``"strict"`` to require the model's own signatures back, ``None`` for none.
     """
-    with Recorder(script) as upstream:
+    checks = check_signatures if fmt == "gemini" else None
+    with Recorder(script, check_signatures=checks) as upstream:
         config = GatewayConfig.single(
             f"{fmt}={upstream.url}{_BASE_SUFFIX[fmt]}",
             api_key=UPSTREAM_KEY,

@@ -27,8 +27,10 @@ anything else (``HEAD /`` probes)      ``200`` with an empty body
 ``{v}`` is ``v1``, ``v1beta`` or ``v1alpha``. With ``check_signatures`` the recorder behaves
 like Gemini 3 about thought signatures: a Gemini request whose history holds a model turn with
 function calls must carry, on the first call of that turn, a ``thoughtSignature`` the recorder
-itself sent (bytes compared, so the SDK's URL-safe re-encoding passes); otherwise it answers
-``400 INVALID_ARGUMENT`` and counts the request in :attr:`Recorder.refused`.
+itself sent (bytes compared, so the SDK's URL-safe re-encoding passes), or, with
+``"placeholder"`` (what Google does), Gemini's documented placeholder; otherwise it answers
+``400 INVALID_ARGUMENT`` and keeps the reason in :attr:`Recorder.refused`. ``"strict"`` takes
+only its own signatures: the reasoning must have come back.
 
 Model requests are answered from a script of :class:`~.scripted.Turn` values, one per
 request, rendered in the request's own format by :mod:`.scripted` (a plain ``"OK"`` by
@@ -44,8 +46,6 @@ requests is written to ``tests/fixtures/<format>/``.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import re
 import sys
@@ -61,6 +61,7 @@ import orjson
 import uvicorn
 
 from . import clients, mcp_server
+from .gemini_wire import PLACEHOLDER, signature_bytes
 from .scripted import Call, Rendered, Turn, gemini_error, render, render_gemini
 
 Step = Turn | Callable[[dict[str, Any]], Turn]
@@ -124,14 +125,6 @@ def model_format(method: str, path: str) -> str | None:
     if match and match.group(3) in GEMINI_GENERATE:
         return "gemini"
     return None
-
-
-def signature_bytes(text: str) -> bytes | None:
-    """A base64 ``thoughtSignature`` (standard or URL-safe alphabet) as bytes, or ``None``."""
-    try:
-        return base64.b64decode(text.replace("-", "+").replace("_", "/") + "=" * (-len(text) % 4))
-    except (binascii.Error, ValueError):
-        return None
 
 
 def _gemini_model(name: str) -> dict[str, Any]:
@@ -209,13 +202,15 @@ class Recorder(LoopbackServer):
         self,
         script: Sequence[Step] = (Turn(text="OK"),),
         *,
-        check_signatures: bool = False,
+        check_signatures: str | None = None,
         max_requests: int | None = None,
     ) -> None:
         if not script:
             raise ValueError("the script needs at least one turn")
         self.script = tuple(script)
         self.requests: list[Recorded] = []
+        if check_signatures not in (None, "strict", "placeholder"):
+            raise ValueError(f"check_signatures: {check_signatures!r}")
         self.check_signatures = check_signatures
         self.max_requests = max_requests
         self.sent_signatures: set[bytes] = set()
@@ -308,7 +303,7 @@ class Recorder(LoopbackServer):
     def _gemini(self, record: Recorded, body: dict[str, Any]) -> Rendered:
         match = GEMINI_PATH.fullmatch(record.path)
         assert match is not None
-        if self.check_signatures:
+        if self.check_signatures is not None:
             problem = self._signature_problem(body)
             if problem is not None:
                 self.refused.append(problem)
@@ -339,6 +334,8 @@ class Recorder(LoopbackServer):
             where = f"contents[{number}]: function call {first['functionCall'].get('name')!r}"
             if not isinstance(text, str):
                 return f"{where} is missing a thought_signature"
+            if self.check_signatures == "placeholder" and text == PLACEHOLDER:
+                continue
             if signature_bytes(text) not in self.sent_signatures:
                 return f"{where}: thought signature {text!r} is not one this model sent"
         return None

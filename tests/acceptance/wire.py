@@ -27,6 +27,8 @@ from typing import Any
 
 import attrs
 
+from . import gemini_wire
+
 
 @attrs.frozen(kw_only=True)
 class SeenCall:
@@ -67,6 +69,8 @@ def _text_of(content: Any) -> str:
 
 def tool_names(fmt: str, body: dict[str, Any]) -> list[str]:
     """Names of the tools the request offers (server tools without a name are skipped)."""
+    if fmt == "gemini":
+        return gemini_wire.tool_names(body)
     names = []
     for tool in body.get("tools") or []:
         if fmt == "chat":
@@ -93,6 +97,8 @@ def tool_declaration(fmt: str, body: dict[str, Any], name: str) -> dict[str, Any
 
 def user_text(fmt: str, body: dict[str, Any]) -> str:
     """All text of the request's user turns, joined."""
+    if fmt == "gemini":
+        return gemini_wire.user_text(body)
     if fmt == "responses":
         items = body["input"]
         if isinstance(items, str):
@@ -107,6 +113,8 @@ def user_text(fmt: str, body: dict[str, Any]) -> str:
 
 def calls(fmt: str, body: dict[str, Any]) -> list[SeenCall]:
     """Every tool call in the request's history, in order."""
+    if fmt == "gemini":
+        return [SeenCall(id=i, name=n, arguments=a) for i, n, a in gemini_wire.calls(body)]
     found = []
     if fmt == "anthropic":
         for message in body["messages"]:
@@ -137,7 +145,10 @@ def calls(fmt: str, body: dict[str, Any]) -> list[SeenCall]:
 
 
 def results(fmt: str, body: dict[str, Any]) -> dict[str, str]:
-    """The text of every tool result in the request, by call id."""
+    """The text of every tool result in the request, by call id (Gemini: the id, or the
+    function's name for a result without one)."""
+    if fmt == "gemini":
+        return gemini_wire.results(body)
     found: dict[str, str] = {}
     if fmt == "anthropic":
         for message in body["messages"]:
@@ -158,7 +169,10 @@ def results(fmt: str, body: dict[str, Any]) -> dict[str, str]:
 
 
 def reasoning(fmt: str, body: dict[str, Any]) -> list[SeenReasoning]:
-    """The reasoning replayed in the request's assistant history, in order."""
+    """The reasoning replayed in the request's assistant history, in order (Gemini: thought
+    parts, with their signature)."""
+    if fmt == "gemini":
+        return [SeenReasoning(text=t, opaque=o) for t, o in gemini_wire.thoughts(body)]
     found = []
     if fmt == "anthropic":
         for message in body["messages"]:
