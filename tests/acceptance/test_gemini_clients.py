@@ -1,0 +1,516 @@
+"""Gemini through apibridge, both ways, with the real clients.
+
+* the ``google-genai`` SDK (Python) in front of scripted ``anthropic``, ``chat`` and
+  ``responses`` upstreams: a text answer, a stream, a function call answered and sent back, and
+  thinking (the upstream's reasoning shown as thought parts, and replayed on the next turn);
+* Gemini CLI (headless ``-p``) in front of the same three: a plain answer and its ``read_file``
+  tool round trip on a file in its working directory;
+* Claude Code, Codex CLI and the ``anthropic`` / ``openai`` SDKs in front of a scripted Gemini
+  upstream that checks thought signatures as Gemini 3 does (:class:`.recorder.Recorder`,
+  ``check_signatures``): the signature of each function call must come back byte for byte
+  (``strict``), or, for a Chat client, which has nowhere to keep it, as Gemini's documented
+  placeholder.
+
+Every upstream request is checked by :meth:`.harness.Bridge.upstream_bodies` (the SDK's request
+types, the upstream's own key, the right path); what the user saw is checked against the
+script.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+import anthropic
+import openai
+import pytest
+from google import genai
+from google.genai import types
+
+from . import gemini_wire, wire
+from .clients import ClientRun, requires, run_claude, run_codex, run_gemini
+from .gemini_wire import PLACEHOLDER, signature_bytes
+from .harness import CLIENT_KEY, UPSTREAM_FORMATS, Bridge, bridge, call_if_declared
+from .scripted import Call, Turn
+from .test_sdk_streams import _CALLS, _STOPS, _TOOLS, _summary
+
+pytestmark = pytest.mark.acceptance
+
+#: a Gemini 3 signature whose base64 has ``+`` and ``/`` (the Python SDK sends them back as
+#: ``-`` and ``_``: bytes are compared).
+SIGNATURE = base64.b64encode(b"\xfb\xff\xbfgemini-3-thought-signature\x00\x01").decode()
+
+_SCHEMA = {
+    "type": "object",
+    "properties": {"city": {"type": "string"}},
+    "required": ["city"],
+}
+_PROMPT = "What is the weather in Paris?"
+_ARGUMENTS = '{"city": "Paris"}'
+
+#: call ids as each upstream format spells them.
+_CALL_IDS: dict[str, str] = {
+    "anthropic": "toolu_01Gem",
+    "chat": "call_gem01",
+    "responses": "call_gem01",
+}
+
+#: an opaque reasoning token per upstream format: an Anthropic signature, a Responses
+#: ``encrypted_content`` (Chat has none).
+_OPAQUE: dict[str, str] = {
+    "anthropic": "EqQBCkYIARgCIkBnZW1pbmktY2xpZW50LXNpZ25hdHVyZQ==",
+    "chat": "",
+    "responses": "gAAAAB-gemini-client-encrypted-reasoning-0123",
+}
+
+
+# ------------------------------------------------------------------------- google-genai SDK
+
+
+def _sdk(gateway: Bridge) -> genai.Client:
+    return genai.Client(api_key=CLIENT_KEY, http_options=types.HttpOptions(base_url=gateway.url))
+
+
+def _weather_config(**more: Any) -> types.GenerateContentConfig:
+    declaration = types.FunctionDeclaration(
+        name="get_weather",
+        description="Current weather for a city.",
+        parameters_json_schema=_SCHEMA,
+    )
+    return types.GenerateContentConfig(
+        tools=[types.Tool(function_declarations=[declaration])],
+        automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
+        **more,
+    )
+
+
+def _parts(response: types.GenerateContentResponse) -> list[types.Part]:
+    (candidate,) = response.candidates or []
+    assert candidate.content is not None
+    assert candidate.content.role == "model"
+    return list(candidate.content.parts or [])
+
+
+def _stream_parts(chunks: list[types.GenerateContentResponse]) -> list[types.Part]:
+    return [p for chunk in chunks for p in _parts(chunk)]
+
+
+def _text(parts: list[types.Part]) -> str:
+    return "".join(p.text or "" for p in parts if not p.thought)
+
+
+def _thought(parts: list[types.Part]) -> str:
+    return "".join(p.text or "" for p in parts if p.thought)
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+@pytest.mark.parametrize("upstream", UPSTREAM_FORMATS)
+def test_sdk_text(upstream: str, stream: bool) -> None:
+    answer = f"Sunny, from a {upstream} upstream."
+    with bridge(upstream, [Turn(text=answer)]) as gateway:
+        sdk = _sdk(gateway)
+        config = types.GenerateContentConfig(
+            system_instruction="Be brief.", temperature=0.3, max_output_tokens=300
+        )
+        if stream:
+            chunks = list(
+                sdk.models.generate_content_stream(
+                    model="gemini-2.5-flash", contents=_PROMPT, config=config
+                )
+            )
+            parts, last = _stream_parts(chunks), chunks[-1]
+        else:
+            last = sdk.models.generate_content(
+                model="gemini-2.5-flash", contents=_PROMPT, config=config
+            )
+            parts = _parts(last)
+        (body,) = gateway.upstream_bodies(1)
+        streamed = gateway.upstream_streamed()
+    assert _text(parts) == answer
+    assert (last.candidates or [])[0].finish_reason == types.FinishReason.STOP
+    usage = last.usage_metadata
+    assert usage is not None
+    assert (usage.prompt_token_count, usage.candidates_token_count) == (20, 7)
+    assert _PROMPT in wire.user_text(upstream, body)
+    assert streamed == [stream]
+    if upstream == "anthropic":
+        assert body["system"] in ("Be brief.", [{"type": "text", "text": "Be brief."}])
+        assert body["max_tokens"] == 300
+    assert body["temperature"] == 0.3
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+@pytest.mark.parametrize("upstream", UPSTREAM_FORMATS)
+def test_sdk_function_call_round_trip(upstream: str, stream: bool) -> None:
+    call = Call(id=_CALL_IDS[upstream], name="get_weather", arguments=_ARGUMENTS)
+    script = [Turn(calls=(call,)), Turn(text="It is sunny in Paris.")]
+    config = _weather_config()
+    contents: list[types.Content] = [types.Content(role="user", parts=[types.Part(text=_PROMPT)])]
+    with bridge(upstream, script) as gateway:
+        sdk = _sdk(gateway)
+        if stream:
+            chunks = list(
+                sdk.models.generate_content_stream(
+                    model="gemini-2.5-flash", contents=contents, config=config
+                )
+            )
+            parts, last = _stream_parts(chunks), chunks[-1]
+        else:
+            last = sdk.models.generate_content(
+                model="gemini-2.5-flash", contents=contents, config=config
+            )
+            parts = _parts(last)
+        (function_call,) = [p.function_call for p in parts if p.function_call]
+        assert (function_call.name, function_call.args) == ("get_weather", {"city": "Paris"})
+        assert (last.candidates or [])[0].finish_reason == types.FinishReason.STOP
+        contents.append(types.Content(role="model", parts=parts))
+        result = types.FunctionResponse(
+            id=function_call.id, name="get_weather", response={"output": "sunny, 21 C"}
+        )
+        contents.append(types.Content(role="user", parts=[types.Part(function_response=result)]))
+        final = sdk.models.generate_content(
+            model="gemini-2.5-flash", contents=contents, config=config
+        )
+        first, second = gateway.upstream_bodies(2)
+    assert _text(_parts(final)) == "It is sunny in Paris."
+    assert wire.tool_names(upstream, first) == ["get_weather"]
+    (seen,) = wire.calls(upstream, second)
+    assert (seen.id, seen.name) == (call.id, "get_weather")
+    assert json.loads(seen.arguments) == {"city": "Paris"}
+    assert "sunny, 21 C" in wire.results(upstream, second)[call.id]
+
+
+@pytest.mark.parametrize("upstream", UPSTREAM_FORMATS)
+def test_sdk_thinking_shown_and_replayed(upstream: str) -> None:
+    thought = "Paris weather needs the tool."
+    call = Call(id=_CALL_IDS[upstream], name="get_weather", arguments=_ARGUMENTS)
+    script = [
+        Turn(reasoning=thought, signature=_OPAQUE[upstream], calls=(call,)),
+        Turn(text="Sunny."),
+    ]
+    thinking = types.ThinkingConfig(thinking_budget=2048, include_thoughts=True)
+    config = _weather_config(thinking_config=thinking)
+    contents: list[types.Content] = [types.Content(role="user", parts=[types.Part(text=_PROMPT)])]
+    with bridge(upstream, script) as gateway:
+        sdk = _sdk(gateway)
+        chunks = list(
+            sdk.models.generate_content_stream(
+                model="gemini-2.5-flash", contents=contents, config=config
+            )
+        )
+        parts = _stream_parts(chunks)
+        # The upstream's reasoning reaches the Gemini client as thought text.
+        assert _thought(parts) == thought
+        (function_call,) = [p.function_call for p in parts if p.function_call]
+        usage = chunks[-1].usage_metadata
+        assert usage is not None
+        contents.append(types.Content(role="model", parts=parts))
+        result = types.FunctionResponse(
+            id=function_call.id, name="get_weather", response={"output": "sunny"}
+        )
+        contents.append(types.Content(role="user", parts=[types.Part(function_response=result)]))
+        final = sdk.models.generate_content(
+            model="gemini-2.5-flash", contents=contents, config=config
+        )
+        first, second = gateway.upstream_bodies(2)
+    assert _text(_parts(final)) == "Sunny."
+    if upstream == "anthropic":
+        assert first["thinking"] == {"type": "enabled", "budget_tokens": 2048}
+    elif upstream == "responses":
+        assert first["reasoning"]["effort"]
+    else:
+        assert first.get("reasoning_effort")
+    if upstream != "chat":
+        assert usage.thoughts_token_count == 3
+    # The reasoning went back to the upstream it came from on the next turn, its opaque
+    # token (Anthropic signature, Responses encrypted_content) intact.
+    replayed = wire.reasoning(upstream, second)
+    assert [r.text for r in replayed] == [thought]
+    if upstream != "chat":
+        assert replayed[0].opaque == _OPAQUE[upstream]
+
+
+# ------------------------------------------------------------------------------ Gemini CLI
+
+_NOTES = "line one\nthe secret word is pelican\n"
+_READ_PROMPT = "Read the file notes.txt in the current directory and tell me the secret word."
+
+
+def _gemini(gateway: Bridge, prompt: str, workdir: Path, model: str = "gemini-2.5-flash") -> Any:
+    run = run_gemini(gateway.url, prompt, workdir=workdir, model=model, timeout=90)
+    assert run.returncode == 0, run.summary()
+    assert not run.timed_out, run.summary()
+    return run.json()
+
+
+@requires("gemini")
+@pytest.mark.parametrize("upstream", UPSTREAM_FORMATS)
+def test_gemini_cli_plain_answer(upstream: str, tmp_path: Path) -> None:
+    answer = f"Hello from a {upstream} upstream."
+    with bridge(upstream, [Turn(text=answer)]) as gateway:
+        result = _gemini(gateway, "Say hello.", tmp_path)
+        (body,) = gateway.upstream_bodies(1)
+        streamed = gateway.upstream_streamed()
+    assert result["response"] == answer
+    assert "Say hello." in wire.user_text(upstream, body)
+    assert {"read_file", "list_directory", "glob"} <= set(wire.tool_names(upstream, body))
+    assert streamed == [True]
+
+
+@requires("gemini")
+@pytest.mark.parametrize("upstream", UPSTREAM_FORMATS)
+def test_gemini_cli_read_file_round_trip(upstream: str, tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text(_NOTES)
+    call = Call(
+        id=_CALL_IDS[upstream], name="read_file", arguments=json.dumps({"file_path": "notes.txt"})
+    )
+    script = [call_if_declared(upstream, call), Turn(text="The secret word is pelican.")]
+    with bridge(upstream, script) as gateway:
+        result = _gemini(gateway, _READ_PROMPT, tmp_path)
+        _, second = gateway.upstream_bodies(2)
+    assert result["response"] == "The secret word is pelican."
+    assert result["stats"]["tools"]["byName"]["read_file"]["success"] == 1
+    (seen,) = wire.calls(upstream, second)
+    assert (seen.id, seen.name) == (call.id, "read_file")
+    assert json.loads(seen.arguments) == {"file_path": "notes.txt"}
+    # The CLI read the file for real; its content went back upstream as the call's result.
+    assert "the secret word is pelican" in wire.results(upstream, second)[call.id]
+
+
+@requires("gemini")
+@pytest.mark.parametrize("upstream", ["anthropic", "responses"])
+def test_gemini_cli_reasoning_comes_back(upstream: str, tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text(_NOTES)
+    thought = "The answer is in notes.txt."
+    call = Call(
+        id=_CALL_IDS[upstream], name="read_file", arguments=json.dumps({"file_path": "notes.txt"})
+    )
+    script = [
+        Turn(reasoning=thought, signature=_OPAQUE[upstream], calls=(call,)),
+        Turn(text="pelican"),
+    ]
+    with bridge(upstream, script) as gateway:
+        result = _gemini(gateway, _READ_PROMPT, tmp_path)
+        _, second = gateway.upstream_bodies(2)
+    assert result["response"] == "pelican"
+    # Gemini CLI keeps only the signature on the function call (it drops thought parts from
+    # its history); the reasoning must still reach the upstream intact on turn two.
+    assert [(r.text, r.opaque) for r in wire.reasoning(upstream, second)] == [
+        (thought, _OPAQUE[upstream])
+    ]
+
+
+# ---------------------------------------------------------------- clients → Gemini upstream
+
+#: (Gemini model, the call id it gives): Gemini 2.5 calls have none, Gemini 3 calls have one.
+_GEMINI_MODELS = {
+    "gemini-2.5": ("gemini-2.5-flash", ""),
+    "gemini-3": ("gemini-3-pro-preview", "fc_01"),
+}
+
+
+def _signed_calls(second: dict[str, Any], name: str) -> list[bytes | None]:
+    return [s for n, s in gemini_wire.call_signatures(second) if n == name]
+
+
+def _claude(gateway: Bridge, prompt: str, workdir: Path, model: str) -> dict[str, Any]:
+    run = run_claude(
+        gateway.url,
+        prompt,
+        workdir=workdir,
+        model=model,
+        allowed_tools=["Bash(echo:*)"],
+        timeout=90,
+    )
+    return _claude_result(run)
+
+
+def _claude_result(run: ClientRun) -> dict[str, Any]:
+    assert run.returncode == 0, run.summary()
+    result: dict[str, Any] = run.json()
+    assert result["is_error"] is False, run.summary()
+    return result
+
+
+@requires("claude")
+def test_claude_code_plain_answer_from_gemini(tmp_path: Path) -> None:
+    answer = "The capital of France is Paris."
+    with bridge("gemini", [Turn(text=answer, signature=SIGNATURE)]) as gateway:
+        result = _claude(gateway, "What is the capital of France?", tmp_path, "gemini-2.5-flash")
+        bodies = gateway.upstream_bodies()
+        streamed = gateway.upstream_streamed()
+    assert result["result"] == answer
+    assert streamed[-1] is True
+    body = bodies[-1]
+    assert "What is the capital of France?" in wire.user_text("gemini", body)
+    assert {"Bash", "Read"} <= set(wire.tool_names("gemini", body))
+    assert "systemInstruction" in body
+
+
+@requires("claude")
+@pytest.mark.parametrize("generation", sorted(_GEMINI_MODELS))
+def test_claude_code_bash_round_trip_keeps_the_signature(generation: str, tmp_path: Path) -> None:
+    model, call_id = _GEMINI_MODELS[generation]
+    command = json.dumps({"command": "echo gemini-bash-ok", "description": "Print a marker"})
+    call = Call(id=call_id, name="Bash", arguments=command)
+    script = [
+        Turn(reasoning="Echo prints it.", calls=(call,), signature=SIGNATURE),
+        Turn(text="The command printed gemini-bash-ok."),
+    ]
+    with bridge("gemini", script, check_signatures="strict") as gateway:
+        run = run_claude(
+            gateway.url,
+            "Run echo.",
+            workdir=tmp_path,
+            model=model,
+            allowed_tools=["Bash(echo:*)"],
+            timeout=90,
+        )
+        refused = list(gateway.upstream.refused)
+        bodies = gateway.upstream_bodies()
+    assert not refused, refused
+    assert _claude_result(run)["result"] == "The command printed gemini-bash-ok."
+    second = bodies[-1]
+    # Gemini's signature went to Claude Code inside a thinking block and came back onto the
+    # function call it signed, byte for byte.
+    assert _signed_calls(second, "Bash") == [signature_bytes(SIGNATURE)]
+    (seen,) = wire.calls("gemini", second)
+    assert seen.id == call_id  # Gemini 3's own id back; no made id sent to Gemini 2.5
+    assert json.loads(seen.arguments) == json.loads(command)
+    results = wire.results("gemini", second)
+    assert "gemini-bash-ok" in results[call_id or "Bash"]
+
+
+@requires("codex")
+@pytest.mark.parametrize("generation", sorted(_GEMINI_MODELS))
+def test_codex_exec_round_trip_keeps_the_signature(generation: str, tmp_path: Path) -> None:
+    model, call_id = _GEMINI_MODELS[generation]
+    call = Call(id=call_id, name="exec_command", arguments=json.dumps({"cmd": "echo codex-gem"}))
+    script = [
+        Turn(reasoning="A quick echo.", calls=(call,), signature=SIGNATURE),
+        Turn(text="The command printed codex-gem."),
+    ]
+    with bridge("gemini", script, check_signatures="strict") as gateway:
+        run = run_codex(gateway.openai_url, "Run echo.", workdir=tmp_path, model=model, timeout=90)
+        refused = list(gateway.upstream.refused)
+        bodies = gateway.upstream_bodies()
+    assert not refused, refused
+    assert run.returncode == 0, run.summary()
+    assert run.stdout.strip() == "The command printed codex-gem."
+    second = bodies[-1]
+    assert {"exec_command", "apply_patch"} <= set(wire.tool_names("gemini", bodies[0]))
+    assert _signed_calls(second, "exec_command") == [signature_bytes(SIGNATURE)]
+    (seen,) = wire.calls("gemini", second)
+    assert seen.id == call_id
+    assert "codex-gem" in wire.results("gemini", second)[call_id or "exec_command"]
+
+
+@pytest.mark.parametrize("with_tool", [False, True], ids=["text", "tool"])
+@pytest.mark.parametrize("client", ["anthropic", "chat", "responses"])
+def test_sdk_stream_helpers_on_a_gemini_upstream(client: str, with_tool: bool) -> None:
+    text = f"Answer for {client} from gemini."
+    calls = (Call(id="", name="get_weather", arguments=_ARGUMENTS),)
+    turn = Turn(text=text, calls=calls if with_tool else (), signature=SIGNATURE)
+    expected_calls = [("get_weather", {"city": "Paris"})] if with_tool else []
+    with bridge("gemini", [turn]) as gateway:
+        streamed = _CALLS[client](gateway, stream=True)
+        whole = _CALLS[client](gateway, stream=False)
+        bodies = gateway.upstream_bodies(2)
+        upstream_streamed = gateway.upstream_streamed()
+    for final in (streamed, whole):
+        assert _summary(client, final) == (text, expected_calls, _STOPS[client][with_tool])
+    for body in bodies:
+        assert wire.tool_names("gemini", body) == ["get_weather"]
+        assert _PROMPT in wire.user_text("gemini", body)
+        declared = gemini_wire.declaration(body, "get_weather")
+        assert gemini_wire.get(declared, "parametersJsonSchema") == _SCHEMA
+    assert upstream_streamed == [True, False]
+
+
+def _round_trip(client: str, gateway: Bridge) -> str:
+    """Two turns of ``client``'s SDK: the tool call, then its result; the final text."""
+    if client == "anthropic":
+        with anthropic.Anthropic(base_url=gateway.url, api_key=CLIENT_KEY, max_retries=0) as sdk:
+            messages: list[Any] = [{"role": "user", "content": _PROMPT}]
+            args: dict[str, Any] = {
+                "model": "gemini-3-pro-preview",
+                "max_tokens": 2048,
+                "tools": _TOOLS["anthropic"],
+                "thinking": {"type": "enabled", "budget_tokens": 1024},
+            }
+            with sdk.messages.stream(messages=messages, **args) as events:
+                first = events.get_final_message()
+            (use,) = [b for b in first.content if b.type == "tool_use"]
+            messages.append({"role": "assistant", "content": first.content})
+            messages.append(
+                {
+                    "role": "user",
+                    "content": [{"type": "tool_result", "tool_use_id": use.id, "content": "sunny"}],
+                }
+            )
+            final = sdk.messages.create(messages=messages, **args)
+            return "".join(b.text for b in final.content if b.type == "text")
+    with openai.OpenAI(base_url=gateway.openai_url, api_key=CLIENT_KEY, max_retries=0) as sdk:
+        if client == "chat":
+            chat_messages: list[Any] = [{"role": "user", "content": _PROMPT}]
+            answer = sdk.chat.completions.create(
+                model="gemini-3-pro-preview", messages=chat_messages, tools=_TOOLS["chat"]
+            )
+            message = answer.choices[0].message
+            (tool_call,) = message.tool_calls or []
+            chat_messages.append(message.model_dump(exclude_none=True))
+            chat_messages.append({"role": "tool", "tool_call_id": tool_call.id, "content": "sunny"})
+            final_chat = sdk.chat.completions.create(
+                model="gemini-3-pro-preview", messages=chat_messages, tools=_TOOLS["chat"]
+            )
+            return final_chat.choices[0].message.content or ""
+        inputs: list[Any] = [{"role": "user", "content": _PROMPT}]
+        args = {
+            "model": "gemini-3-pro-preview",
+            "tools": _TOOLS["responses"],
+            "reasoning": {"effort": "low", "summary": "auto"},
+            "include": ["reasoning.encrypted_content"],
+            "store": False,
+        }
+        with sdk.responses.stream(input=inputs, **args) as items:
+            first_response = items.get_final_response()
+        inputs.extend(item.model_dump(exclude_none=True) for item in first_response.output)
+        (function_call,) = [o for o in first_response.output if o.type == "function_call"]
+        inputs.append(
+            {"type": "function_call_output", "call_id": function_call.call_id, "output": "sunny"}
+        )
+        final_response = sdk.responses.create(input=inputs, **args)
+        return final_response.output_text
+
+
+@pytest.mark.parametrize("client", ["anthropic", "chat", "responses"])
+def test_sdk_tool_loop_on_gemini_3_keeps_the_signature(client: str) -> None:
+    call = Call(id="fc_sdk01", name="get_weather", arguments=_ARGUMENTS)
+    script = [
+        Turn(reasoning="Needs the tool.", calls=(call,), signature=SIGNATURE),
+        Turn(text="Sunny in Paris."),
+    ]
+    # A Chat client has nowhere to keep a signature: Gemini then gets the placeholder.
+    checks = "placeholder" if client == "chat" else "strict"
+    with bridge("gemini", script, check_signatures=checks) as gateway:
+        text = _round_trip(client, gateway)
+        refused = list(gateway.upstream.refused)
+        _, second = gateway.upstream_bodies(2)
+    assert not refused, refused
+    assert text == "Sunny in Paris."
+    expected = PLACEHOLDER.encode() if client == "chat" else signature_bytes(SIGNATURE)
+    if client == "chat":
+        (placeholder,) = [
+            gemini_wire.get(p, "thoughtSignature")
+            for c in second["contents"]
+            for p in c["parts"]
+            if "functionCall" in p
+        ]
+        assert placeholder == PLACEHOLDER
+    else:
+        assert _signed_calls(second, "get_weather") == [expected]
+    (seen,) = wire.calls("gemini", second)
+    assert seen.id == "fc_sdk01"
+    assert wire.results("gemini", second) == {"fc_sdk01": "sunny"}
