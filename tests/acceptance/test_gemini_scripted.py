@@ -4,13 +4,15 @@ The Gemini scenarios trust :mod:`.scripted` (``render_gemini``) and the recorder
 routes; these checks hold them to the SDK itself, pointed straight at the recorder (no
 gateway): whole answers, SSE streams and JSON-array streams parse to the scripted parts, the
 signature sits where Gemini 3 puts it, and the recorder's Gemini-3 signature check refuses a
-history whose function call lost its signature.
+history whose function call lost its signature. The requests recorded from the real clients
+(``tests/fixtures/gemini/request_*``) pass the checks the scenarios hold upstream bodies to.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 
 import httpx
 import orjson
@@ -18,8 +20,8 @@ import pytest
 from google import genai
 from google.genai import errors, types
 
-from .gemini_wire import PLACEHOLDER, signature_bytes
-from .recorder import Recorder
+from .gemini_wire import PLACEHOLDER, signature_bytes, validate_request
+from .recorder import GEMINI_GENERATE, GEMINI_MODELS, GEMINI_PATH, Recorder
 from .scripted import Call, Turn, gemini_chunks, render_gemini
 
 pytestmark = pytest.mark.acceptance
@@ -158,3 +160,26 @@ def test_recorder_checks_signatures_like_gemini_3(
         assert error["status"] == "INVALID_ARGUMENT"
         assert "get_weather" in error["message"]
         assert recorder.refused == [error["message"]]
+
+
+_RECORDINGS = sorted(
+    (Path(__file__).parents[1] / "fixtures" / "gemini").glob("request_*_*.json"),
+)
+
+
+@pytest.mark.parametrize("path", _RECORDINGS, ids=[p.stem for p in _RECORDINGS])
+def test_recorded_client_requests_pass_the_harness_checks(path: Path) -> None:
+    # What the real clients sent must pass the checks the scenarios put upstream bodies to
+    # (else the checks, not the gateway, would be wrong), and no key may be in a fixture.
+    fixture = json.loads(path.read_text())
+    assert "test-key" not in path.read_text()
+    headers = dict(fixture["headers"])
+    assert headers["x-goog-api-key"] == "<key>"
+    match = GEMINI_PATH.fullmatch(fixture["path"])
+    models = GEMINI_MODELS.fullmatch(fixture["path"])
+    assert match or models, fixture["path"]
+    if match and match.group(3) in GEMINI_GENERATE:
+        validate_request(fixture["body"])
+        assert fixture["body"]["contents"]
+        if match.group(3) == "streamGenerateContent":
+            assert fixture["query"] == "alt=sse"
