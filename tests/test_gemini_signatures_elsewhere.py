@@ -54,7 +54,7 @@ def _gemini_hints(parts: Any) -> list[dict[str, Any]]:
 EXPECTED = [{"_signature": THOUGHT_SIG}, {"_signature": CALL_SIG, "_carrier": True}]
 
 
-def test_a_claude_client_carries_them_in_thinking_signatures_and_back() -> None:
+def test_fidelity_30_a_claude_client_carries_gemini_signatures_and_back() -> None:
     codec = get_codec("anthropic")
     body = codec.encode_response(_answer(), Context())
     signatures = [b["signature"] for b in body["content"] if b["type"] == "thinking"]
