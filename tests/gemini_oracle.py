@@ -71,3 +71,51 @@ def sdk_stream(data: bytes) -> tuple[list[types.GenerateContentResponse], Except
     except errors.APIError as exc:
         return chunks, exc
     return chunks, None
+
+
+_TEXT_KEYS = frozenset({"text", "thought", "thoughtSignature"})
+
+
+def _streams_as_text(part: dict[str, Any]) -> bool:
+    return "text" in part and set(part) <= _TEXT_KEYS
+
+
+def unstreamed(chunks: list[dict[str, Any]]) -> dict[str, Any]:
+    """The non-streamed answer that ``chunks`` (one stream's ``GenerateContentResponse``
+    bodies) stream, as Gemini writes it whole: consecutive text joined into one part (thought
+    text into one thought, up to its signature), a signature alone on an empty text part
+    moved onto the text it ends, empty text left out; the last chunk's finish and usage."""
+    parts: list[dict[str, Any]] = []
+    for chunk in chunks:
+        for candidate in chunk.get("candidates", [])[:1]:
+            for part in (candidate.get("content") or {}).get("parts", []):
+                _merge(parts, part)
+    body: dict[str, Any] = {k: v for k, v in chunks[-1].items() if k != "candidates"}
+    if any("candidates" in chunk for chunk in chunks):
+        final = next(c for c in reversed(chunks) if "candidates" in c)["candidates"][0]
+        body["candidates"] = [{**final, "content": {"parts": parts, "role": "model"}}]
+    return body
+
+
+def _merge(parts: list[dict[str, Any]], part: dict[str, Any]) -> None:
+    last = parts[-1] if parts and _streams_as_text(parts[-1]) else None
+    if not _streams_as_text(part):
+        parts.append(dict(part))
+        return
+    signature = part.get("thoughtSignature")
+    if part.get("thought"):
+        joins = last is not None and last.get("thought")
+        if joins and last is not None and not (signature and "thoughtSignature" in last):
+            last["text"] += part["text"]
+            if signature:
+                last["thoughtSignature"] = signature
+            return
+        parts.append(dict(part))
+        return
+    open_text = last is not None and not last.get("thought") and "thoughtSignature" not in last
+    if open_text and last is not None:
+        last["text"] += part["text"]
+        if signature:
+            last["thoughtSignature"] = signature
+    elif part["text"] or signature:
+        parts.append(dict(part))

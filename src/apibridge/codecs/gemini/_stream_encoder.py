@@ -24,7 +24,9 @@ a refusal's words as ``finishMessage``, the carried candidate fields and the cum
 ``usageMetadata``. A refusal with nothing before it whose source was a blocked Gemini prompt
 is written as ``promptFeedback.blockReason`` again. A ``StreamError`` — or ``close()`` before
 ``MessageStop`` — writes one ``data: {"error": {…}}`` frame (Google's envelope) and ends the
-stream; later events write nothing. ``Ping`` writes an SSE comment.
+stream; later events write nothing. ``Ping`` writes a chunk with no part (``parts: []``, which
+Gemini CLI takes as valid and empty): ``google-genai`` parses every SSE frame as JSON and fails
+on a comment.
 """
 
 from __future__ import annotations
@@ -78,8 +80,10 @@ def frame(body: Mapping[str, Any]) -> bytes:
 def encode_stream_error(error: ApiError) -> dict[str, Any]:
     """An error as Google's envelope (``{"error": {code, message, status}}``)."""
     code, status = KIND_TO_STATUS.get(error.kind, (500, "INTERNAL"))
-    if 400 <= error.status < 600:
-        code = error.status
+    if error.source_format == FORMAT and 400 <= error.status < 600:
+        code = error.status  # Google's own code (another format's, such as 529, is not one)
+    if error.source_format == FORMAT and error.type is not None:
+        status = error.type
     return {"error": {"code": code, "message": error.message, "status": status}}
 
 
@@ -138,7 +142,9 @@ class StreamEncoder:
         if isinstance(event, StreamError):
             return self._error(event.error)
         if isinstance(event, Ping):
-            return [b": ping" + _END]
+            # A Gemini client reads every frame as JSON (google-genai fails on an SSE comment):
+            # a chunk with no new part keeps the line alive instead, once the answer began.
+            return [self._chunk([])] if self._started else []
         out: list[bytes] = []
         for ready in self._seq.feed(event):
             out.extend(self._event(ready))
@@ -240,7 +246,7 @@ class StreamEncoder:
                 stop = "refusal"
             if stop is None and self._has_calls:
                 stop = "tool_use"
-            parts = list(self._pending) or [{"text": ""}]
+            parts = list(self._pending)
             candidate: dict[str, Any] = {"content": {"parts": parts, "role": "model"}}
             candidate["finishReason"] = finish_reason(stop, own, self._ctx)
             if words:
