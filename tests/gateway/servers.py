@@ -484,7 +484,8 @@ def _gemini_events(model: str, a: Answer) -> list[bytes]:
             pieces.extend([{"text": piece}] for piece in _pieces(part["text"]))
         else:
             pieces.append([part])  # a function call comes whole
-    return [chunk(p, i == len(pieces) - 1, 1 + i) for i, p in enumerate(pieces)]
+    last = len(pieces) - 1
+    return [chunk(p, i == last, 7 if i == last else 1 + i) for i, p in enumerate(pieces)]
 
 
 WRITERS: dict[

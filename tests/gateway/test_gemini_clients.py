@@ -186,10 +186,9 @@ def test_models_list_and_get_in_geminis_shape(gateway: str) -> None:
 def test_errors_before_the_answer_in_googles_envelope(
     gateway: str, upstreams: dict[str, ScriptedUpstream]
 ) -> None:
+    stranger = gemini_client(gateway, "not-the-key")  # held: the SDK closes it when freed
     with pytest.raises(gerrors.ClientError) as wrong_key:
-        gemini_client(gateway, "not-the-key").models.generate_content(
-            model="chat-model", contents=PROMPT
-        )
+        stranger.models.generate_content(model="chat-model", contents=PROMPT)
     assert (wrong_key.value.code, wrong_key.value.status) == (401, "UNAUTHENTICATED")
     client = gemini_client(gateway, CLIENT_KEY)
     with pytest.raises(gerrors.ClientError) as unrouted:
@@ -209,14 +208,14 @@ def test_errors_before_the_answer_in_googles_envelope(
     assert check_error("gemini", 429, limited.json())["status"] == "RESOURCE_EXHAUSTED"
     assert limited.headers["retry-after"] == "30"
     path = path_for("gemini", "chat-model")
-    for content, headers, status in (
-        (b"[", GOOGLE_KEY, 400),  # not JSON
-        (b"{}", {**GOOGLE_KEY, "content-type": "text/plain"}, 415),
-        (b"{}", {"content-type": "application/json"}, 401),  # no key at all
+    for content, headers, statuses in (
+        (b"[", GOOGLE_KEY, {400}),  # not JSON
+        (b"{}", {**GOOGLE_KEY, "content-type": "text/plain"}, {400, 415}),  # Google says 400
+        (b"{}", {"content-type": "application/json"}, {401}),  # no key at all
     ):
         response = httpx.post(gateway + path, content=content, headers=headers)
-        assert response.status_code == status, response.text
-        check_error("gemini", status, response.json())
+        assert response.status_code in statuses, response.text
+        check_error("gemini", response.status_code, response.json())
     wrong_method = httpx.get(gateway + path, headers=GOOGLE_KEY)
     assert wrong_method.status_code == 405
     assert wrong_method.headers["allow"] == "POST"
