@@ -63,8 +63,9 @@ def fixture_of(record: Recorded, *, client: str, what: str) -> dict[str, Any]:
     headers = [
         [name, _REDACTED.get(name, _VARYING.get(name, value))] for name, value in record.headers
     ]
+    # No ``kind``: the transcripts beside them have one (test_gemini_transcripts tells the two
+    # apart by it).
     return {
-        "kind": "request",
         "description": f"{what}, captured from {client} on loopback",
         "method": record.method,
         "path": record.path,

@@ -162,8 +162,11 @@ def test_recorder_checks_signatures_like_gemini_3(
         assert recorder.refused == [error["message"]]
 
 
+_FIXTURES = Path(__file__).parents[1] / "fixtures" / "gemini"
+#: the recordings of the real clients (``gemini_recorder.py``; the other ``request_*`` files
+#: there are transcripts in another layout).
 _RECORDINGS = sorted(
-    (Path(__file__).parents[1] / "fixtures" / "gemini").glob("request_*_*.json"),
+    [*_FIXTURES.glob("request_gemini_cli_*.json"), *_FIXTURES.glob("request_genai_sdk_*.json")]
 )
 
 
