@@ -510,8 +510,9 @@ def test_sdk_stream_helpers_on_a_gemini_upstream(client: str, with_tool: bool) -
     assert upstream_streamed == [True, False]
 
 
-def _round_trip(client: str, gateway: Bridge) -> str:
-    """Two turns of ``client``'s SDK: the tool call, then its result; the final text."""
+def _round_trip(client: str, gateway: Bridge) -> tuple[str, str]:
+    """Two turns of ``client``'s SDK: the tool call, then its result; (the reasoning text the
+    client saw on the first turn, the final text)."""
     if client == "anthropic":
         with anthropic.Anthropic(base_url=gateway.url, api_key=CLIENT_KEY, max_retries=0) as sdk:
             messages: list[Any] = [{"role": "user", "content": _PROMPT}]
@@ -532,7 +533,8 @@ def _round_trip(client: str, gateway: Bridge) -> str:
                 }
             )
             final = sdk.messages.create(messages=messages, **args)
-            return "".join(b.text for b in final.content if b.type == "text")
+            thought = "".join(b.thinking for b in first.content if b.type == "thinking")
+            return thought, "".join(b.text for b in final.content if b.type == "text")
     with openai.OpenAI(base_url=gateway.openai_url, api_key=CLIENT_KEY, max_retries=0) as sdk:
         if client == "chat":
             chat_messages: list[Any] = [{"role": "user", "content": _PROMPT}]
@@ -546,7 +548,8 @@ def _round_trip(client: str, gateway: Bridge) -> str:
             final_chat = sdk.chat.completions.create(
                 model="gemini-3-pro-preview", messages=chat_messages, tools=_TOOLS["chat"]
             )
-            return final_chat.choices[0].message.content or ""
+            reasoning = (message.model_extra or {}).get("reasoning_content") or ""
+            return reasoning, final_chat.choices[0].message.content or ""
         inputs: list[Any] = [{"role": "user", "content": _PROMPT}]
         args = {
             "model": "gemini-3-pro-preview",
@@ -563,7 +566,13 @@ def _round_trip(client: str, gateway: Bridge) -> str:
             {"type": "function_call_output", "call_id": function_call.call_id, "output": "sunny"}
         )
         final_response = sdk.responses.create(input=inputs, **args)
-        return final_response.output_text
+        summary = "".join(
+            part.text
+            for item in first_response.output
+            if item.type == "reasoning"
+            for part in item.summary
+        )
+        return summary, final_response.output_text
 
 
 @pytest.mark.parametrize("client", ["anthropic", "chat", "responses"])
@@ -576,11 +585,13 @@ def test_sdk_tool_loop_on_gemini_3_keeps_the_signature(client: str) -> None:
     # A Chat client has nowhere to keep a signature: Gemini then gets the placeholder.
     checks = "placeholder" if client == "chat" else "strict"
     with bridge("gemini", script, check_signatures=checks) as gateway:
-        text = _round_trip(client, gateway)
+        thought, text = _round_trip(client, gateway)
         refused = list(gateway.upstream.refused)
         _, second = gateway.upstream_bodies(2)
     assert not refused, refused
     assert text == "Sunny in Paris."
+    # Gemini's thought reached the client as its own kind of reasoning.
+    assert thought == "Needs the tool."
     expected = PLACEHOLDER.encode() if client == "chat" else signature_bytes(SIGNATURE)
     if client == "chat":
         (placeholder,) = [
@@ -687,3 +698,50 @@ def test_gemini_cli_thinking_fits_anthropic_limits(model: str, tmp_path: Path) -
     assert result["response"] == "Hi."
     assert body["thinking"]["type"] == "enabled"
     assert 1024 <= body["thinking"]["budget_tokens"] < body["max_tokens"]
+
+
+@requires("claude")
+def test_claude_code_parallel_calls_on_gemini_3(tmp_path: Path) -> None:
+    # Gemini 3 signs only the first of parallel calls; both come back in order, the first
+    # with its signature, and both results in one user turn, each echoing its call's id.
+    calls = tuple(
+        Call(
+            id=f"fc_par{n}",
+            name="Bash",
+            arguments=json.dumps({"command": f"echo par-marker-{n}", "description": "marker"}),
+        )
+        for n in (1, 2)
+    )
+    script = [
+        Turn(reasoning="Two echoes.", calls=calls, signature=SIGNATURE),
+        Turn(text="Both ran.", signature=""),
+    ]
+    with bridge("gemini", script, check_signatures="strict") as gateway:
+        result = _claude(gateway, "Run both.", tmp_path, "gemini-3-pro-preview")
+        refused = list(gateway.upstream.refused)
+        second = gateway.upstream_bodies()[-1]
+    assert not refused, refused
+    assert result["result"] == "Both ran."
+    assert [(c.id, c.name) for c in wire.calls("gemini", second)] == [
+        ("fc_par1", "Bash"),
+        ("fc_par2", "Bash"),
+    ]
+    assert _signed_calls(second, "Bash") == [signature_bytes(SIGNATURE), None]
+    (answered,) = [
+        c for c in second["contents"] if any("functionResponse" in p for p in c["parts"])
+    ]
+    ids = [p["functionResponse"].get("id") for p in answered["parts"] if "functionResponse" in p]
+    assert ids == ["fc_par1", "fc_par2"]
+    results = wire.results("gemini", second)
+    assert "par-marker-1" in results["fc_par1"]
+    assert "par-marker-2" in results["fc_par2"]
+
+
+@requires("claude")
+def test_claude_code_sees_gemini_rate_limit_as_429(tmp_path: Path) -> None:
+    with bridge("gemini", [Turn(status=429, retry_after=0)]) as gateway:
+        run = run_claude(gateway.url, "Hello?", workdir=tmp_path, model="gemini-2.5-flash")
+        gateway.upstream_bodies()
+    result = run.json()
+    assert run.returncode != 0 or result["is_error"] is True, run.summary()
+    assert result["api_error_status"] == 429, run.summary()
