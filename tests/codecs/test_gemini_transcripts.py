@@ -132,8 +132,12 @@ def fold(chunks: list[dict[str, Any]]) -> dict[str, Any]:
         "usage": {},
         "server_parts": 0,
         "images": 0,
+        "error": None,
     }
     for chunk in chunks:
+        if "error" in chunk:  # Google's in-band error frame
+            out["error"] = chunk["error"]
+            continue
         feedback = chunk.get("promptFeedback") or {}
         if feedback.get("blockReason"):
             out["block"] = feedback["blockReason"]
@@ -162,6 +166,8 @@ def fold(chunks: list[dict[str, Any]]) -> dict[str, Any]:
 def canonical_stop(said: dict[str, Any]) -> str:
     """The stop reason a Gemini answer means (``_wire.FINISH_TO_STOP``, written out here)."""
     finish = said["finish"]
+    if said["error"]:
+        return "error"
     if said["block"] or finish in ("SAFETY", "RECITATION", "PROHIBITED_CONTENT", "BLOCKLIST"):
         return "refusal"
     if finish == "MAX_TOKENS":
@@ -572,8 +578,8 @@ def _history(body: Mapping[str, Any]) -> list[tuple[str, list[Any]]]:
                 parts.append(("result", result["name"], result.get("response")))
             elif inline is not None:
                 parts.append(("inline", _field(inline, "mimeType"), _bytes(inline["data"])))
-            elif file is not None:
-                parts.append(("file", _field(file, "mimeType"), _field(file, "fileUri")))
+            elif file is not None:  # a URL carries no media type in Claude or OpenAI
+                parts.append(("file", _field(file, "fileUri")))
             elif part.get("text"):
                 parts.append(("text", part["text"]))
         if turns and turns[-1][0] == role:
@@ -581,6 +587,16 @@ def _history(body: Mapping[str, Any]) -> list[tuple[str, list[Any]]]:
         else:
             turns.append((role, parts))
     return turns
+
+
+def _json_text(value: Any) -> str:
+    """A result as text, JSON normalised (the trip carries a JSON value as its text)."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return value
+    return json.dumps(value, sort_keys=True)
 
 
 def _bytes(data: str) -> bytes:
@@ -597,13 +613,7 @@ def _loose(turns: list[tuple[str, list[Any]]]) -> list[tuple[str, list[Any]]]:
             if part[0] == "result":
                 response = part[2] or {}
                 value = response.get("output", response.get("error", response))
-                kept.append(
-                    (
-                        "result",
-                        part[1],
-                        value if isinstance(value, str) else json.dumps(value, sort_keys=True),
-                    )
-                )
+                kept.append(("result", part[1], _json_text(value)))
             else:
                 kept.append(part)
         out.append((role, kept))
