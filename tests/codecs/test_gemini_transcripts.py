@@ -44,13 +44,34 @@ def _transcripts() -> dict[str, dict[str, Any]]:
 TRANSCRIPTS = _transcripts()
 
 
-def _cases(kind: str, targets: tuple[str, ...] = TARGETS) -> list[Any]:
-    return [
-        pytest.param(name, target, id=f"{name}->{target}")
-        for name, fixture in TRANSCRIPTS.items()
-        if fixture["kind"] == kind
-        for target in targets
-    ]
+#: (test, transcript, client format) → what the codec gets wrong there (see the lead's report).
+KNOWN_DEFECTS: dict[tuple[str, str, str], str] = {}
+
+
+def _cases(
+    kind: str, targets: tuple[str, ...] = TARGETS, *, test: str = "", answers_only: bool = False
+) -> list[Any]:
+    """(transcript, client format) cases of ``kind``; ``answers_only`` leaves out the ones that
+    end in an error (a failed answer has no way back)."""
+    cases = []
+    for name, fixture in TRANSCRIPTS.items():
+        if fixture["kind"] != kind:
+            continue
+        if answers_only and _ends_in_error(fixture):
+            continue
+        for target in targets:
+            reason = KNOWN_DEFECTS.get((test, name, target))
+            marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+            cases.append(pytest.param(name, target, id=f"{name}->{target}", marks=marks))
+    return cases
+
+
+def _ends_in_error(fixture: Mapping[str, Any]) -> bool:
+    if fixture["kind"] == "response":
+        return canonical_stop(fold([fixture["body"]])) == "error"
+    if fixture["kind"] == "stream":
+        return canonical_stop(fold(gemini_events(fixture["sse"]))) == "error"
+    return False
 
 
 # ------------------------------------------------------------------------ the Gemini side
@@ -90,6 +111,11 @@ def _field(obj: Mapping[str, Any], camel: str) -> Any:
     return obj.get(snake)
 
 
+def _server_part(part: Mapping[str, Any]) -> bool:
+    """A part only Gemini's own tools make (code execution), which no other format holds."""
+    return any(_field(part, k) is not None for k in ("executableCode", "codeExecutionResult"))
+
+
 def sig_bytes(signature: str) -> bytes:
     """A signature's bytes: the SDK re-encodes them URL-safe, so compare bytes, not text."""
     padded = signature + "=" * (-len(signature) % 4)
@@ -121,9 +147,10 @@ def fold(chunks: list[dict[str, Any]]) -> dict[str, Any]:
             out["usage"] = chunk["usageMetadata"]
         for candidate in chunk.get("candidates", [])[:1]:
             for part in (candidate.get("content") or {}).get("parts", []):
-                if part.get("thoughtSignature"):
-                    out["signatures"].append(part["thoughtSignature"])
                 call = _field(part, "functionCall")
+                if part.get("thoughtSignature") and not _server_part(part):
+                    # a server part's signature goes where the part goes (lost with it elsewhere)
+                    out["signatures"].append(part["thoughtSignature"])
                 if part.get("thought"):
                     out["thoughts"] += part.get("text", "")
                 elif call is not None:
@@ -246,11 +273,10 @@ def check_answer(fmt: str, got: dict[str, Any], said: dict[str, Any]) -> None:
     elif stop == "refusal":
         if fmt == "anthropic":
             assert got["stop"] == "refusal"
-        elif fmt == "chat":
-            assert got["stop"] in ("content_filter", "stop")
-            assert got["refusal"], "a Chat client is told it was refused"
+        elif fmt == "chat":  # told by the finish reason, or by a refusal in words
+            assert got["stop"] == "content_filter" or got["refusal"], got
         else:
-            assert got["refusal"] or got["incomplete"] == "content_filter"
+            assert got["refusal"] is not None or got["incomplete"] == "content_filter", got
     check_usage(fmt, got["usage"], said["usage"])
 
 
@@ -273,24 +299,38 @@ def check_usage(fmt: str, got: dict[str, Any] | None, usage: Mapping[str, Any]) 
         assert got["reasoning"] == thoughts
 
 
-def _client_request(fixture: Mapping[str, Any], target: str) -> dict[str, Any] | None:
+def _client_request(
+    fixture: Mapping[str, Any], target: str, *, stream: bool = False
+) -> dict[str, Any] | None:
+    """The transcript's request as a ``target`` client sends it; a streaming Chat client asks
+    for usage (``stream_options.include_usage``), as Chat clients that count tokens do."""
     request = fixture.get("request")
+    if request is not None:
+        request = apibridge.convert_request(request, source="gemini", target=target, losses=[])
+    if not (stream and target == "chat"):
+        return request
     if request is None:
-        return None
-    return apibridge.convert_request(request, source="gemini", target=target, losses=[])
+        request = {"model": "gemini-2.5-flash", "messages": [{"role": "user", "content": "hi"}]}
+    return {**request, "stream": True, "stream_options": {"include_usage": True}}
+
+
+def _without_made_ids(got: dict[str, Any]) -> dict[str, Any]:
+    """A client's view with the call ids apibridge made (random) left out."""
+    calls = [(n, a, None if i.startswith("gcall_") else i) for n, a, i in got["calls"]]
+    return {**got, "calls": calls}
 
 
 # ---------------------------------------------------------------------------- answers
 
 
-@pytest.mark.parametrize(("name", "target"), _cases("response"))
+@pytest.mark.parametrize(("name", "target"), _cases("response", test="answer"))
 def test_answer_converts(name: str, target: str) -> None:
     fixture = TRANSCRIPTS[name]
     said = fold([fixture["body"]])
     losses: list[apibridge.Loss] = []
     if canonical_stop(said) == "error":
         with pytest.raises(apibridge.UpstreamError):
-            apibridge.convert_response(fixture["body"], source="gemini", target=target)
+            apibridge.convert_response(fixture["body"], source="gemini", target=target, losses=[])
         return
     out = apibridge.convert_response(
         fixture["body"],
@@ -310,14 +350,14 @@ def test_answer_converts(name: str, target: str) -> None:
         assert loss.action
 
 
-@pytest.mark.parametrize(("name", "target"), _cases("response", KEEPERS))
+@pytest.mark.parametrize(
+    ("name", "target"), _cases("response", KEEPERS, test="answer_back", answers_only=True)
+)
 def test_answer_comes_back_to_gemini(name: str, target: str) -> None:
     """Gemini → client format → Gemini: the same texts, calls and signatures, valid for the SDK."""
     fixture = TRANSCRIPTS[name]
     said = fold([fixture["body"]])
-    if canonical_stop(said) == "error":
-        pytest.skip("an upstream error, not an answer")
-    out = apibridge.convert_response(fixture["body"], source="gemini", target=target)
+    out = apibridge.convert_response(fixture["body"], source="gemini", target=target, losses=[])
     back = apibridge.convert_response(out, source=target, target="gemini", losses=[])
     validate_response("gemini", back)
     again = fold([back])
@@ -383,11 +423,15 @@ def test_a_client_gives_gemini_its_own_signatures_back(name: str, target: str) -
     fixture = TRANSCRIPTS[name]
     if fixture["kind"] == "response":
         chunks = [fixture["body"]]
-        answer = apibridge.convert_response(fixture["body"], source="gemini", target=target)
+        answer = apibridge.convert_response(
+            fixture["body"], source="gemini", target=target, losses=[]
+        )
     else:
         chunks = gemini_events(fixture["sse"])
         data = b"".join(
-            apibridge.convert_stream([fixture["sse"].encode()], source="gemini", target=target)
+            apibridge.convert_stream(
+                [fixture["sse"].encode()], source="gemini", target=target, losses=[]
+            )
         )
         answer = final_from_stream(target, data).model_dump(mode="json", exclude_none=True)
     said = fold(chunks)
@@ -410,7 +454,7 @@ def test_a_client_gives_gemini_its_own_signatures_back(name: str, target: str) -
     expected = [
         ((p.get("functionCall") or {}).get("name"), p["thoughtSignature"])
         for p in original
-        if p.get("thoughtSignature")
+        if p.get("thoughtSignature") and not _server_part(p)
     ]
     assert [(n, sig_bytes(s)) for n, s in signed] == [(n, sig_bytes(s)) for n, s in expected]
     calls = [p["functionCall"] for p in turn if "functionCall" in p]
@@ -467,13 +511,13 @@ def _rechunked(data: bytes, seed: str) -> list[bytes]:
     return [data[a:b] for a, b in zip([0, *cuts], [*cuts, len(data)], strict=True)]
 
 
-@pytest.mark.parametrize(("name", "target"), _cases("stream"))
+@pytest.mark.parametrize(("name", "target"), _cases("stream", test="stream"))
 def test_stream_converts(name: str, target: str) -> None:
     fixture = TRANSCRIPTS[name]
     data = fixture["sse"].encode()
     said = fold(gemini_events(data))
     losses: list[apibridge.Loss] = []
-    request = _client_request(fixture, target)
+    request = _client_request(fixture, target, stream=True)
     out = b"".join(
         apibridge.convert_stream(
             [data], source="gemini", target=target, request=request, losses=losses
@@ -481,16 +525,20 @@ def test_stream_converts(name: str, target: str) -> None:
     )
     if canonical_stop(said) == "error":
         assert _in_band_error(target, out), "the model's failure ends the stream in-band"
+        if said["error"]:
+            assert said["error"]["message"].encode() in out
         return
     got = seen(target, final_from_stream(target, out))
     check_answer(target, got, said)
     # any cutting of the upstream bytes gives the same answer
     again = b"".join(
         apibridge.convert_stream(
-            _rechunked(data, name), source="gemini", target=target, request=request
+            _rechunked(data, name), source="gemini", target=target, request=request, losses=[]
         )
     )
-    assert seen(target, final_from_stream(target, again)) == got
+    assert _without_made_ids(seen(target, final_from_stream(target, again))) == (
+        _without_made_ids(got)
+    )
     if said["signatures"] and target == "chat":
         assert any("signature" in (loss.field + loss.reason).lower() for loss in losses), losses
 
@@ -503,18 +551,20 @@ def _in_band_error(fmt: str, data: bytes) -> bool:
     return b"response.failed" in data or b'"type":"error"' in data
 
 
-@pytest.mark.parametrize(("name", "target"), _cases("stream", KEEPERS))
+@pytest.mark.parametrize(
+    ("name", "target"), _cases("stream", KEEPERS, test="stream_back", answers_only=True)
+)
 def test_stream_comes_back_to_gemini(name: str, target: str) -> None:
     """Gemini stream → client stream → Gemini stream: every chunk a valid
     ``GenerateContentResponse``, the same texts, thoughts, calls and signatures."""
     fixture = TRANSCRIPTS[name]
     said = fold(gemini_events(fixture["sse"]))
-    if canonical_stop(said) == "error":
-        pytest.skip("an upstream error, not an answer")
     out = b"".join(
-        apibridge.convert_stream([fixture["sse"].encode()], source="gemini", target=target)
+        apibridge.convert_stream(
+            [fixture["sse"].encode()], source="gemini", target=target, losses=[]
+        )
     )
-    back = b"".join(apibridge.convert_stream([out], source=target, target="gemini"))
+    back = b"".join(apibridge.convert_stream([out], source=target, target="gemini", losses=[]))
     again = fold(read_gemini_stream(back))
     assert again["text"] == said["text"]
     assert again["thoughts"] == said["thoughts"]
@@ -593,7 +643,7 @@ def _loose(turns: list[tuple[str, list[Any]]]) -> list[tuple[str, list[Any]]]:
     return out
 
 
-@pytest.mark.parametrize(("name", "target"), _cases("request"))
+@pytest.mark.parametrize(("name", "target"), _cases("request", test="request"))
 def test_request_converts_and_comes_back(name: str, target: str) -> None:
     body = TRANSCRIPTS[name]["body"]
     losses: list[apibridge.Loss] = []
@@ -649,31 +699,18 @@ def test_images_reach_claude_as_the_same_bytes() -> None:
     assert (out.get("thinking") or {}).get("type") in ("enabled", "adaptive")
 
 
-def test_history_signatures_ride_a_claude_trip_unchanged() -> None:
+def test_history_signatures_sent_elsewhere_are_reported() -> None:
+    """A Gemini client's history signatures mean nothing to another model: not sent, and
+    reported (the way back is the answers', above, not the requests')."""
     body = TRANSCRIPTS["request_tool_history_signatures"]["body"]
-    originals = [
-        p["thoughtSignature"]
-        for p in _parts_of("request_tool_history_signatures")
-        if "thoughtSignature" in p
-    ]
-    assert len(originals) == 2
-    for target in KEEPERS:
-        out = apibridge.convert_request(body, source="gemini", target=target, losses=[])
-        back = apibridge.convert_request(out, source=target, target="gemini", losses=[])
-        validate_gemini_request(back)
-        signed = [
-            p["thoughtSignature"]
-            for turn in _model_turns(back)
-            for p in turn
-            if "thoughtSignature" in p
-        ]
-        assert [sig_bytes(s) for s in signed] == [sig_bytes(s) for s in originals], target
-        assert all(
-            "functionCall" in p
-            for turn in _model_turns(back)
-            for p in turn
-            if "thoughtSignature" in p
-        )
+    assert sum("thoughtSignature" in p for p in _parts_of("request_tool_history_signatures")) == 2
+    for target in TARGETS:
+        losses: list[apibridge.Loss] = []
+        out = apibridge.convert_request(body, source="gemini", target=target, losses=losses)
+        assert "abr1." not in json.dumps(out), "no Gemini signature goes to another model"
+        words = ("signature", "reasoning", "thinking")
+        lost = [loss for loss in losses if any(w in loss.reason.lower() for w in words)]
+        assert len(lost) == 2, losses  # one per signed call
 
 
 def test_tool_results_pair_with_their_calls_in_every_format() -> None:
@@ -731,7 +768,9 @@ def test_structured_output_schema_reaches_every_format() -> None:
     assert responses["text"]["format"]["type"] == "json_schema"
     assert responses["text"]["format"]["schema"]["required"] == schema["required"]
     anthropic = apibridge.convert_request(body, source="gemini", target="anthropic", losses=[])
-    assert anthropic["output_format"]["schema"]["properties"].keys() == schema["properties"].keys()
+    fmt = anthropic["output_config"]["format"]
+    assert fmt["type"] == "json_schema"
+    assert fmt["schema"]["properties"] == schema["properties"]
 
 
 def test_the_google_search_tool_is_reported_lost_elsewhere() -> None:
@@ -746,7 +785,7 @@ def test_the_google_search_tool_is_reported_lost_elsewhere() -> None:
 # ------------------------------------------------------------------------------- errors
 
 
-@pytest.mark.parametrize(("name", "target"), _cases("error"))
+@pytest.mark.parametrize(("name", "target"), _cases("error", test="error"))
 def test_error_converts(name: str, target: str) -> None:
     fixture = TRANSCRIPTS[name]
     error = fixture["body"]["error"]
