@@ -180,6 +180,39 @@ def canonical_stop(said: dict[str, Any]) -> str:
     return "tool_use" if said["calls"] else "end_turn"
 
 
+# ---------------------------------------------------------------- what the codec gets wrong
+
+_NO_CONTENT = (
+    "gemini decode_response: a candidate without `content` (how Google sends a SAFETY stop) "
+    "raises InvalidPayload 'candidates[0].content.parts: expected an array, got tuple' "
+    "(_response.py: parts_raw defaults to () and _parts.decode_parts takes only a list)"
+)
+for _target in TARGETS:
+    KNOWN_DEFECTS[("answer", "response_finish_safety", _target)] = _NO_CONTENT
+for _target in KEEPERS:
+    KNOWN_DEFECTS[("answer_back", "response_finish_safety", _target)] = _NO_CONTENT
+for _name, _fixture in TRANSCRIPTS.items():
+    if _fixture["kind"] == "stream" and fold(gemini_events(_fixture["sse"]))["signatures"]:
+        KNOWN_DEFECTS[("stream", _name, "chat")] = (
+            "a streaming Chat client loses Gemini's signatures unreported: the gemini "
+            "StreamDecoder sends a carrier whole (PartStart with the part, PartStop without "
+            "it) and the chat StreamEncoder reports a signature only from PartStop.part"
+        )
+for _target in ("anthropic", "chat"):
+    KNOWN_DEFECTS[("stream", "stream_malformed_function_call", _target)] = (
+        "finishReason MALFORMED_FUNCTION_CALL (canonical stop 'error': 'an upstream error in "
+        "every other format', _wire.FINISH_TO_STOP) ends a Claude or Chat stream as a normal "
+        "answer (end_turn / stop, with a loss) instead of an in-band error; Responses clients "
+        "get response.failed"
+    )
+for _target in TARGETS:
+    KNOWN_DEFECTS[("error", "error_400_api_key_invalid", _target)] = (
+        "ErrorInfo API_KEY_INVALID is decoded as kind 'authentication' but keeps HTTP 400, so "
+        "Claude and OpenAI clients (whose SDKs pick the exception by status) get a "
+        "BadRequestError with type authentication_error, not an AuthenticationError (401)"
+    )
+
+
 # ---------------------------------------------------------------------- the client side
 
 
@@ -833,3 +866,17 @@ def test_there_are_enough_transcripts() -> None:
     kinds = [f["kind"] for f in TRANSCRIPTS.values()]
     assert len(kinds) >= 25
     assert all(kinds.count(k) >= 5 for k in ("request", "response", "stream", "error"))
+
+
+def test_grounding_metadata_is_reported_where_it_cannot_go() -> None:
+    """Google Search grounding (sources, supported segments, queries) has no place in the other
+    formats' answers as apibridge writes them: the text arrives, the metadata is a loss."""
+    fixture = TRANSCRIPTS["response_google_search_grounding"]
+    text = fixture["body"]["candidates"][0]["content"]["parts"][0]["text"]
+    for target in TARGETS:
+        losses: list[apibridge.Loss] = []
+        out = apibridge.convert_response(
+            fixture["body"], source="gemini", target=target, losses=losses
+        )
+        assert seen(target, validate_response(target, out))["text"] == text
+        assert any("groundingMetadata" in loss.field for loss in losses), losses
