@@ -606,9 +606,25 @@ def test_stream_comes_back_to_gemini(name: str, target: str) -> None:
     assert canonical_stop(again) == canonical_stop(said)
 
 
-def test_the_json_array_form_holds_the_same_chunks_as_the_sse_form() -> None:
+def test_the_json_array_form_reads_and_writes_as_the_sse_form() -> None:
+    """Google's stream without ``alt=sse`` (one JSON array, ``,\\r\\n`` between elements):
+    read in cut pieces it gives the SSE form's frames; the SSE apibridge writes for a Gemini
+    client, put in that form, parses as the same chunks."""
+    from apibridge.codecs.gemini._framing import ArrayReader, sse_to_array
+
     fixture = TRANSCRIPTS["stream_json_array"]
-    assert json.loads(fixture["json_array"]) == gemini_events(fixture["sse"])
+    chunks = gemini_events(fixture["sse"])
+    assert json.loads(fixture["json_array"]) == chunks
+    reader = ArrayReader()
+    data = fixture["json_array"].encode()
+    frames = [f for piece in _rechunked(data, "array") for f in reader.feed(piece)]
+    frames += reader.close()
+    assert [json.loads(f.data) for f in frames] == chunks
+    out = b"".join(
+        apibridge.convert_stream([fixture["sse"].encode()], source="gemini", target="gemini")
+    )
+    assert json.loads(sse_to_array([out])) == gemini_events(out)
+    assert fold(gemini_events(out))["text"] == fold(chunks)["text"]
 
 
 # ----------------------------------------------------------------------------- requests
