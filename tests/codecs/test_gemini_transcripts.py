@@ -748,6 +748,33 @@ def test_images_reach_claude_as_the_same_bytes() -> None:
     assert (out.get("thinking") or {}).get("type") in ("enabled", "adaptive")
 
 
+def test_images_reach_openai_clients_as_the_same_bytes() -> None:
+    body = TRANSCRIPTS["request_multi_turn_images"]["body"]
+    png = _bytes(next(iter(_parts_of("request_multi_turn_images")))["inlineData"]["data"])
+    uri = "https://generativelanguage.googleapis.com/v1beta/files/abc-123"
+    chat = apibridge.convert_request(body, source="gemini", target="chat", losses=[])
+    urls = [
+        c["image_url"]["url"]
+        for m in chat["messages"]
+        if isinstance(m["content"], list)
+        for c in m["content"]
+        if c["type"] == "image_url"
+    ]
+    responses = apibridge.convert_request(body, source="gemini", target="responses", losses=[])
+    urls += [
+        c["image_url"]
+        for m in responses["input"]
+        if isinstance(m.get("content"), list)
+        for c in m["content"]
+        if c["type"] == "input_image"
+    ]
+    prefix = "data:image/png;base64,"
+    assert [u == uri for u in urls] == [False, True, False, True]
+    for url in urls[::2]:
+        assert url.startswith(prefix)
+        assert base64.b64decode(url[len(prefix) :], validate=True) == png
+
+
 @pytest.mark.xfail(
     strict=True,
     reason=(
