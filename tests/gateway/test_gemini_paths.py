@@ -25,7 +25,7 @@ from apibridge._gateway._http import (
 from apibridge._gateway._options import check_config
 from apibridge._gateway._policy import forwardable_headers
 from apibridge._gateway._tenant import OPEN_TENANT, key_tenant, tenant_of
-from apibridge._secrets import redact
+from apibridge._secrets import redact, redact_url
 from apibridge.config import (
     DEFAULT_BASE_URLS,
     ConfigError,
@@ -131,6 +131,13 @@ def test_google_keys_authorise_scope_tenants_and_are_never_forwarded() -> None:
     assert forwarding(upstream, {"x-goog-api-key": "ck-1"}).key is None
     byok = UpstreamConfig(name="g", format="gemini", base_url=GOOGLE, forward_client_key=True)
     assert forwarding(byok, {"x-goog-api-key": "user-key"}).key == "user-key"
+
+
+def test_a_key_in_a_logged_url_is_hidden() -> None:
+    assert redact_url("https://proxy.example/gemini?key=AIzaSecret&alt=sse") == (
+        "https://proxy.example/gemini?key=***&alt=sse"
+    )
+    assert redact_url("http://h/v1?api_key=s&monkey=1") == "http://h/v1?api_key=***&monkey=1"
 
 
 def test_google_shaped_keys_are_redacted_from_error_messages() -> None:
