@@ -5,15 +5,17 @@ stream form, and the ``gemini`` upstream kind in the configuration."""
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncGenerator
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 from google.genai import types as gtypes
 from hypothesis import given
 from hypothesis import strategies as st
 
-from apibridge._gateway._gemini import JsonArray, count_body, generate_body, sse
+from apibridge._gateway._gemini import count_body, generate_body, json_array, sse
 from apibridge._gateway._http import (
     check_head,
     client_format,
@@ -173,28 +175,69 @@ def test_alt_sse_is_read_from_the_query() -> None:
     assert not sse("salt=sse")
 
 
-def _sse_frames(bodies: list[dict[str, Any]]) -> bytes:
-    return b"".join(f"data: {json.dumps(b)}\r\n\r\n".encode() for b in bodies)
+def _sse_frames(bodies: list[dict[str, Any]]) -> list[bytes]:
+    return [f"data: {json.dumps(b)}\r\n\r\n".encode() for b in bodies]
 
 
 @given(
     st.lists(st.dictionaries(st.text(max_size=5), st.text(max_size=20), max_size=3), max_size=5),
-    st.lists(st.integers(min_value=0, max_value=400), max_size=6),
+    st.integers(min_value=0, max_value=6),
 )
-def test_the_json_array_form_holds_every_frame_in_order_however_the_bytes_are_cut(
-    bodies: list[dict[str, Any]], cuts: list[int]
+def test_the_json_array_form_holds_every_frame_in_order(
+    bodies: list[dict[str, Any]], stop_after: int
 ) -> None:
-    raw = _sse_frames(bodies) + b": keep-alive\r\n\r\n"
-    framer = JsonArray()
-    out = b""
-    start = 0
-    for cut in sorted(c for c in cuts if c < len(raw)):
-        out += framer.feed(raw[start:cut])
-        start = cut
-    out += framer.feed(raw[start:]) + framer.close()
-    assert json.loads(out) == bodies
-    if bodies:
-        assert (out.startswith(b"[") and b",\r\n" in out) or len(bodies) == 1
+    """All of a stream, or as much as a client read before it left: either way the stream
+    the array wraps is closed (which closes the upstream)."""
+    closed: list[bool] = []
+
+    async def body() -> AsyncGenerator[bytes, None]:
+        try:
+            yield b""  # primed, as open_stream's body is
+            for frame in _sse_frames(bodies):
+                yield frame
+        finally:
+            closed.append(True)
+
+    async def read() -> tuple[bytes, bool]:
+        inner = body()
+        await anext(inner)
+        wrapped = await json_array(inner)
+        out = b""
+        chunks = 0
+        async for chunk in wrapped:
+            out += chunk
+            chunks += 1
+            if chunks == stop_after:
+                await wrapped.aclose()  # the client left
+                return out, False
+        return out, True
+
+    out, whole = anyio.run(read)
+    assert closed == [True]
+    if whole:
+        assert json.loads(out) == bodies
+    else:
+        assert out.startswith(b"[")
+
+
+def test_a_json_array_stream_closed_before_its_first_chunk_closes_what_it_wraps() -> None:
+    closed: list[bool] = []
+
+    async def body() -> AsyncGenerator[bytes, None]:
+        try:
+            yield b""
+            yield b'data: {"a": 1}\r\n\r\n'
+        finally:
+            closed.append(True)
+
+    async def leave() -> None:
+        inner = body()
+        await anext(inner)
+        wrapped = await json_array(inner)
+        await wrapped.aclose()  # the driver never asked for a chunk
+
+    anyio.run(leave)
+    assert closed == [True]
 
 
 # ----------------------------------------------------------------------------- upstream URLs
