@@ -15,6 +15,7 @@ from google.genai import types as gtypes
 from hypothesis import given
 from hypothesis import strategies as st
 
+from apibridge._gateway._edge import preflight
 from apibridge._gateway._gemini import count_body, generate_body, json_array, sse
 from apibridge._gateway._http import (
     check_head,
@@ -346,3 +347,14 @@ def test_the_transport_sends_google_keys_in_their_header() -> None:
     assert "x-api-key" not in headers
     assert headers["accept"] == "text/event-stream"
     assert headers["x-a"] == "b"
+
+
+def test_a_browser_may_send_googles_key_header() -> None:
+    server = ServerConfig(cors_origins=("https://app.example.com",))
+    endpoint, _ = route("/v1beta/models/m:streamGenerateContent")
+    assert endpoint is not None
+    origin = {"origin": "https://app.example.com", "access-control-request-method": "POST"}
+    answer = dict(preflight(server, endpoint.methods, origin))
+    assert answer["access-control-allow-methods"] == "POST"
+    allowed = {h.strip() for h in answer["access-control-allow-headers"].split(",")}
+    assert {"x-goog-api-key", "x-goog-api-client", "content-type"} <= allowed
