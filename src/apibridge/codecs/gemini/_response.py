@@ -372,13 +372,19 @@ def encode_answer_parts(
     parts: Sequence[ContentPart], ctx: Context, where: str
 ) -> list[dict[str, Any]]:
     """Canonical answer parts (refusals taken out) as the parts of a ``model`` turn."""
-    shown = [answer_view(p, ctx, f"{where}[{k}]") for k, p in enumerate(parts)]
-    said = [
-        p
-        for p in shown
-        if not isinstance(p, ThinkingPart) or p.text or p.summary or signature_of(p) is not None
-    ]  # reasoning with no words and no Gemini signature
-    return encode_parts(said, ctx, where)
+    shown = []
+    for k, part in enumerate(parts):
+        viewed = answer_view(part, ctx, f"{where}[{k}]")  # (reports a foreign signature)
+        if not _wordless(part):  # another model's reasoning with no words: nothing to show
+            shown.append(viewed)
+    return encode_parts(shown, ctx, where)
+
+
+def _wordless(part: ContentPart) -> bool:
+    if not isinstance(part, ThinkingPart) or part.text or part.summary:
+        return False
+    own = part.extras.get(FORMAT, {})
+    return signature_of(part) is None and not own.get("_thought")
 
 
 def refusal_words(parts: Sequence[ContentPart]) -> str | None:

@@ -395,6 +395,8 @@ class StreamEncoder:
                 "a Gemini client cannot return another provider's reasoning signature",
             )
         if signature is None:
+            if not rest and not self._sent[index] and part.extras.get(FORMAT, {}).get("_thought"):
+                return self._write({"text": "", "thought": True})  # an empty Gemini thought
             return self._text(index, rest)
         self._sent[index] += len(rest)
         return self._write({"text": rest, "thought": True, "thoughtSignature": signature})
