@@ -35,6 +35,7 @@ import attrs
 from apibridge._json import loads
 from apibridge._sse import SSEFrame
 from apibridge.codecs._context import Context, expect_list, expect_obj, new_id, opt_str
+from apibridge.codecs.gemini._errors import decode_error
 from apibridge.codecs.gemini._parts import carrier, decode_part
 from apibridge.codecs.gemini._response import (
     BLOCK_HINT,
@@ -53,7 +54,6 @@ from apibridge.codecs.gemini._response import (
 from apibridge.codecs.gemini._wire import (
     FORMAT,
     REFUSAL_FINISHES,
-    STATUS_TO_KIND,
     field,
     model_name,
 )
@@ -127,7 +127,7 @@ class StreamDecoder:
             return self._fail("a chunk is not a JSON object")
         if "error" in chunk:
             self._done = True
-            return [StreamError(error=_error_of(chunk))]
+            return [StreamError(error=decode_error(chunk, 0))]
         try:
             return self._chunk(chunk)
         except InvalidPayload as exc:
@@ -338,22 +338,3 @@ SIGNATURE: Final = "_signature"
 
 def _thought() -> ThinkingPart:
     return ThinkingPart(text="", extras={FORMAT: {"_thought": True}})
-
-
-def _error_of(chunk: Mapping[str, Any]) -> ApiError:
-    """An in-band ``{"error": {code, message, status}}`` chunk as an :class:`ApiError`."""
-    error = chunk.get("error")
-    error = error if isinstance(error, Mapping) else {"message": str(error)}
-    status = error.get("status")
-    code = error.get("code")
-    kind = STATUS_TO_KIND.get(status, "api_error") if isinstance(status, str) else "api_error"
-    message = error.get("message")
-    error_of = ApiError.of(
-        kind,
-        message if isinstance(message, str) else "the Gemini stream failed",
-        type=status if isinstance(status, str) else None,
-        source_format=FORMAT,
-    )
-    if isinstance(code, int) and 400 <= code < 600:
-        error_of = attrs.evolve(error_of, status=code)
-    return error_of

@@ -37,6 +37,7 @@ from typing import Any, Final
 from apibridge._json import dumps
 from apibridge.codecs._context import Context
 from apibridge.codecs._sequencer import PartSequencer
+from apibridge.codecs.gemini._errors import encode_error
 from apibridge.codecs.gemini._parts import encode_part, is_carrier, signature_of
 from apibridge.codecs.gemini._response import (
     BLOCK_HINT,
@@ -46,7 +47,7 @@ from apibridge.codecs.gemini._response import (
     encode_usage,
     finish_reason,
 )
-from apibridge.codecs.gemini._wire import BLOCK_REASONS, FORMAT, KIND_TO_STATUS
+from apibridge.codecs.gemini._wire import BLOCK_REASONS, FORMAT
 from apibridge.errors import ApiError
 from apibridge.model import (
     ContentPart,
@@ -67,7 +68,7 @@ from apibridge.model import (
     _grow,
 )
 
-__all__ = ["StreamEncoder", "encode_stream_error", "frame"]
+__all__ = ["StreamEncoder", "frame"]
 
 _END: Final = b"\r\n\r\n"
 
@@ -75,16 +76,6 @@ _END: Final = b"\r\n\r\n"
 def frame(body: Mapping[str, Any]) -> bytes:
     """One SSE frame as Google writes it: ``data: {json}`` and CRLF CRLF."""
     return b"data: " + dumps(body) + _END
-
-
-def encode_stream_error(error: ApiError) -> dict[str, Any]:
-    """An error as Google's envelope (``{"error": {code, message, status}}``)."""
-    code, status = KIND_TO_STATUS.get(error.kind, (500, "INTERNAL"))
-    if error.source_format == FORMAT and 400 <= error.status < 600:
-        code = error.status  # Google's own code (another format's, such as 529, is not one)
-    if error.source_format == FORMAT and error.type is not None:
-        status = error.type
-    return {"error": {"code": code, "message": error.message, "status": status}}
 
 
 class StreamEncoder:
@@ -179,7 +170,7 @@ class StreamEncoder:
 
     def _error(self, error: ApiError) -> list[bytes]:
         self._closed = True
-        return [frame(encode_stream_error(error))]
+        return [frame(encode_error(error)[1])]
 
     # ------------------------------------------------------------------------ message
 
