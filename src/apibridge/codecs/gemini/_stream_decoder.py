@@ -9,20 +9,20 @@ stream ends after the finishing chunk. A failed stream ends with ``data: {"error
 (Google's error envelope, read by ``_errors``). The JSON-array form (no ``alt=sse``) becomes
 the same frames through ``_framing.ArrayReader``.
 
-*Decoding.* The first chunk is ``MessageStart`` (``responseId``, ``modelVersion``, the usage
-known so far). Text is one canonical part for as long as consecutive text parts come (thought
-text likewise one thinking part); any other part ends it. A ``thoughtSignature`` on a thought
-part is the thinking part's own (given in its final ``PartStop``); on a text part it ends the
-text and adds a carrier after it; on a function call it adds a carrier before it (``_wire``).
-A function call comes whole: ``PartStart``, one ``arguments`` delta, ``PartStop``; media and
-other blocks come whole as well (``PartStart`` + ``PartStop``). ``finishReason`` ends the open
-part and gives ``MessageDelta`` (stop reason as ``_response`` maps it, the usage so far); a
-refusal adds its ``RefusalPart`` (``finishMessage``) first; a prompt block
+*Decoding.* The first chunk is ``MessageStart`` (``responseId``, ``modelVersion``, the usage known
+so far). Text is one canonical part for as long as consecutive text parts come (thought text
+likewise one thinking part); any other part ends it. A ``thoughtSignature`` on a thought part is
+the thinking part's own and ends it (given in its final ``PartStop``: Gemini signs a thought at its
+end); on a text part it ends the text and adds a carrier after it; on a function call it adds a
+carrier before it (``_wire``). A function call comes whole: ``PartStart``, one ``arguments`` delta,
+``PartStop``; media and other blocks come whole as well (``PartStart`` + ``PartStop``).
+``finishReason`` ends the open part and gives ``MessageDelta`` (stop reason as ``_response`` maps
+it, the usage so far); a refusal adds its ``RefusalPart`` (``finishMessage``) first; a prompt block
 (``promptFeedback.blockReason``, no candidate) is a refusal too. A later chunk's usage gives
-another ``MessageDelta``. The end of input after a finish is ``MessageStop``; before one it is
-a cut stream, ``StreamError`` (kind ``api_error``). Fields of the candidate and the body that
-no other format holds ride in the extras of the ``MessageDelta`` (as ``_response`` carries
-them); a second candidate is reported once and ignored.
+another ``MessageDelta``. The end of input after a finish is ``MessageStop``; before one it is a
+cut stream, ``StreamError`` (kind ``api_error``). Fields of the candidate and the body that no
+other format holds ride in the extras of the ``MessageDelta`` (as ``_response`` carries them); a
+second candidate is reported once and ignored.
 """
 
 from __future__ import annotations
@@ -309,12 +309,10 @@ class StreamDecoder:
             return out
         signature = opt_str(field(part, "thoughtSignature"), f"{where}.thoughtSignature")
         if field(part, "thought"):
-            out = []
-            if signature is not None and self._signature is not None:
-                out.extend(self._end_open())  # a second signature: a second thought
-            out.extend(self._grow("thinking", text))
-            if signature is not None:
+            out = self._grow("thinking", text)
+            if signature is not None:  # a thought's signature ends it
                 self._signature = signature
+                out.extend(self._end_open())
             return out
         if signature is None:
             return self._grow("text", text) if text else []
