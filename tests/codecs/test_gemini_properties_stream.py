@@ -24,7 +24,7 @@ from apibridge.codecs import Context
 from apibridge.codecs.gemini._framing import ArrayReader, sse_to_array
 from apibridge.codecs.gemini._response import decode_response, encode_response
 from apibridge.codecs.gemini._stream_decoder import StreamDecoder
-from apibridge.codecs.gemini._stream_encoder import StreamEncoder
+from apibridge.codecs.gemini._stream_encoder import StreamEncoder, frame
 from apibridge.codecs.gemini._wire import FINISH_TO_STOP
 from apibridge.model import Event, PartStart, Response, ToolCallPart, accumulate
 from gemini_oracle import sse_bodies, unstreamed, validate_gemini
@@ -197,6 +197,8 @@ def test_a_stream_written_for_a_gemini_client_decodes_to_the_same_answer(
     ctx = Context()
     encoder = StreamEncoder(ctx)
     data = b"".join(b for e in events for b in encoder.feed(e)) + b"".join(encoder.close())
-    sse_bodies(data)  # every chunk a valid GenerateContentResponse
+    bodies = sse_bodies(data)  # every chunk a valid GenerateContentResponse
+    # the token chunks put together from their ends are the bytes the general path writes
+    assert data == b"".join(frame(body) for body in bodies)
     assert _same(accumulate(_decode_sse([data]))) == _same(accumulate(events))
     assert ctx.losses == []

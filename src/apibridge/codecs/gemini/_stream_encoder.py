@@ -99,6 +99,7 @@ class StreamEncoder:
         "_signatures",
         "_started",
         "_stop",
+        "_template",
         "_usage",
         "_wrote",
     )
@@ -123,6 +124,7 @@ class StreamEncoder:
         self._has_calls = False
         self._wrote = False  # some part was written (a prompt block has none)
         self._reported: set[str] = set()
+        self._template: dict[bool, tuple[bytes, bytes]] = {}  # see ``_ends``
 
     # ------------------------------------------------------------------------- events
 
@@ -191,12 +193,7 @@ class StreamEncoder:
             self._usage = event.usage if self._usage is None else self._usage.merged(event.usage)
         self._own.update(event.extras.get(FORMAT, {}))
         self._ctx.lose_extras(event.extras, FORMAT, "stream")
-
-    def _body(self, candidate: dict[str, Any] | None) -> dict[str, Any]:
-        body: dict[str, Any] = {}
-        if candidate is not None:
-            body["candidates"] = [candidate]
-        return body
+        self._template.clear()  # the chunk's fields may have changed
 
     def _tail(self, body: dict[str, Any]) -> dict[str, Any]:
         body["modelVersion"] = self._model
@@ -302,9 +299,31 @@ class StreamEncoder:
         if not value:
             return []
         self._sent[index] += len(value)
-        if self._kinds[index] == "thinking":
+        thought = self._kinds[index] == "thinking"
+        if not self._pending:  # the chunk of nearly every token: put together from its ends
+            try:
+                encoded = dumps(value)
+            except ValueError:  # a lone surrogate: the general path fails as ever
+                encoded = b""
+            if encoded:
+                self._wrote = True
+                head, tail = self._ends(thought)
+                return [head + encoded + tail]
+        if thought:
             return self._write({"text": value, "thought": True})
         return self._write({"text": value})
+
+    def _ends(self, thought: bool) -> tuple[bytes, bytes]:
+        """The bytes of a one-text chunk around its text (as :meth:`_chunk` writes it), made
+        once per stream and kind: a token's chunk is then one small ``dumps``."""
+        ends = self._template.get(thought)
+        if ends is None:
+            part: dict[str, Any] = (
+                {"text": "\x00", "thought": True} if thought else {"text": "\x00"}
+            )
+            head, tail = self._chunk([part]).split(b'"\\u0000"', 1)
+            ends = self._template[thought] = (head, tail)
+        return ends
 
     def _delta(self, event: PartDelta) -> list[bytes]:
         index = event.index
