@@ -34,6 +34,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
+import attrs
+
 from apibridge._json import dumps
 from apibridge.codecs._context import Context
 from apibridge.codecs._sequencer import PartSequencer
@@ -65,7 +67,6 @@ from apibridge.model import (
     ThinkingPart,
     ToolCallPart,
     Usage,
-    _grow,
 )
 
 __all__ = ["StreamEncoder", "frame"]
@@ -85,7 +86,9 @@ class StreamEncoder:
         "_carrier",
         "_closed",
         "_ctx",
+        "_full",
         "_has_calls",
+        "_held",
         "_id",
         "_kinds",
         "_model",
@@ -96,9 +99,9 @@ class StreamEncoder:
         "_reported",
         "_sent",
         "_seq",
-        "_signatures",
         "_started",
         "_stop",
+        "_summary_at",
         "_template",
         "_usage",
         "_wrote",
@@ -117,7 +120,9 @@ class StreamEncoder:
         self._kinds: dict[int, str] = {}
         self._parts: dict[int, ContentPart] = {}  # each part as its events said so far
         self._sent: dict[int, int] = {}  # characters of text written per part
-        self._signatures: dict[int, list[str]] = {}  # signature deltas (another provider's)
+        self._held: dict[int, list[str]] = {}  # a call's argument fragments; signature deltas
+        self._full: set[int] = set()  # thinking parts that streamed their full text
+        self._summary_at: dict[int, int] = {}  # the summary a thinking part writes now
         self._pending: list[dict[str, Any]] = []  # whole parts waiting for the next frame
         self._carrier: tuple[str, bool] | None = None  # (signature, after) of a carrier
         self._refusal: list[str] | None = None
@@ -281,6 +286,8 @@ class StreamEncoder:
             return self._text(index, part.text)
         if isinstance(part, ThinkingPart):
             self._kinds[index] = "thinking"
+            if part.text:
+                self._full.add(index)
             return self._text(index, part.text or "\n\n".join(part.summary))
         if isinstance(part, RefusalPart):
             self._kinds[index] = "refusal"
@@ -330,21 +337,25 @@ class StreamEncoder:
         kind = self._kinds.get(index)
         if kind is None:
             return []
-        part = self._parts[index]
-        self._parts[index] = _grow(part, event)
         field = event.field
         if kind == "text" and field == "text":
             if event.logprobs:
                 self._report("stream.logprobs", "the Gemini stream writer keeps no logprobs")
             return self._text(index, event.value)
+        if kind == "call" and field == "arguments":
+            self._held.setdefault(index, []).append(event.value)
+            return []
         if kind == "thinking":
             if field == "thinking":
+                self._full.add(index)
                 return self._text(index, event.value)
-            grown = self._parts[index]
-            if field == "summary" and isinstance(grown, ThinkingPart) and not grown.text:
-                return self._text(index, "\n\n".join(grown.summary)[self._sent[index] :])
+            if field == "summary" and index not in self._full:  # summaries, when no full text
+                previous = self._summary_at.setdefault(index, event.summary_index)
+                self._summary_at[index] = event.summary_index
+                joint = "\n\n" if previous != event.summary_index and self._sent[index] else ""
+                return self._text(index, joint + event.value)
             if field == "signature":
-                self._signatures.setdefault(index, []).append(event.value)
+                self._held.setdefault(index, []).append(event.value)
             return []
         if kind == "refusal" and field == "text" and self._refusal is not None:
             self._refusal.append(event.value)
@@ -360,7 +371,7 @@ class StreamEncoder:
         kind = self._kinds.get(index)
         if kind is None:
             return []
-        part = event.part if event.part is not None else self._parts[index]
+        part = event.part if event.part is not None else self._final(index, kind)
         where = f"stream.content[{index}]"
         if kind == "text":
             text = part.text if isinstance(part, TextPart) else ""
@@ -390,15 +401,21 @@ class StreamEncoder:
             self._pending.append(encoded)
         return []
 
+    def _final(self, index: int, kind: str) -> ContentPart:
+        """The part as its deltas made it (no final part came): a call's whole arguments; a
+        text or thinking part's text was written as it came, so its start is enough."""
+        part = self._parts[index]
+        if kind == "call" and isinstance(part, ToolCallPart):
+            return attrs.evolve(part, arguments=part.arguments + "".join(self._held.pop(index, [])))
+        return part
+
     def _stop_thinking(self, index: int, part: ContentPart, where: str) -> list[bytes]:
         if not isinstance(part, ThinkingPart):
             return []
         text = part.text or "\n\n".join(part.summary)
         rest = text[self._sent[index] :]
         signature = signature_of(part)
-        foreign = (
-            part.signature or part.encrypted_content or "".join(self._signatures.get(index, []))
-        )
+        foreign = part.signature or part.encrypted_content or "".join(self._held.pop(index, []))
         if signature is None and foreign:
             self._report(
                 f"{where}.thoughtSignature",
