@@ -134,6 +134,8 @@ CREATE_TIME: Final = "_createTime"
 
 def _key(name: str) -> str:
     """``safety_ratings`` → ``safetyRatings``: the camelCase key a field is carried under."""
+    if "_" not in name:
+        return name
     head, *rest = name.split("_")
     return head + "".join(word[:1].upper() + word[1:] for word in rest)
 

@@ -87,6 +87,7 @@ class StreamDecoder:
         "_fields",
         "_finished",
         "_has_calls",
+        "_held_usage",
         "_next",
         "_open",
         "_open_kind",
@@ -109,6 +110,7 @@ class StreamDecoder:
         self._signature: str | None = None  # the open thinking part's signature
         self._has_calls = False
         self._usage: Usage | None = None
+        self._held_usage: Any = None  # the usage of the last plain chunk, not read yet
         self._fields: dict[str, Any] = {}
         self._reported: set[str] = set()
 
@@ -128,6 +130,10 @@ class StreamDecoder:
         if "error" in chunk:
             self._done = True
             return [StreamError(error=decode_error(chunk, 0))]
+        if self._open is not None:
+            plain = self._plain(chunk)
+            if plain is not None:
+                return plain
         try:
             return self._chunk(chunk)
         except InvalidPayload as exc:
@@ -159,8 +165,53 @@ class StreamDecoder:
 
     # ------------------------------------------------------------------------- chunks
 
+    def _plain(self, chunk: dict[str, Any]) -> list[Event] | None:
+        """The hot path: a chunk that only grows the open text or thinking part (one candidate
+        with one ``text`` part, the usage so far), decoded with no helper calls; ``None``
+        leaves anything else to ``_chunk``. Its usage is read when the next chunk that is not
+        plain comes (the finishing one at the latest): Gemini's usage only grows."""
+        candidates = chunk.get("candidates")
+        if type(candidates) is not list or len(candidates) != 1:
+            return None
+        for key in chunk:
+            if key not in _PLAIN_TOP:
+                return None
+        candidate = candidates[0]
+        if type(candidate) is not dict or len(candidate) != 2 or candidate.get("index") != 0:
+            return None
+        content = candidate.get("content")
+        if type(content) is not dict:
+            return None
+        parts = content.get("parts")
+        if type(parts) is not list or len(parts) != 1 or content.get("role") != "model":
+            return None
+        part = parts[0]
+        if type(part) is not dict:
+            return None
+        text = part.get("text")
+        if type(text) is not str or not text:
+            return None
+        size = len(part)
+        kind = (
+            "text" if size == 1 else "thinking" if size == 2 and part.get("thought") is True else ""
+        )
+        if kind != self._open_kind or self._open is None:
+            return None
+        usage = chunk.get("usageMetadata")
+        if usage is not None:
+            self._held_usage = usage
+        if kind == "thinking":
+            self._text.append(text)
+            return [PartDelta(index=self._open, field="thinking", value=text)]
+        return [PartDelta(index=self._open, field="text", value=text)]
+
     def _chunk(self, chunk: Mapping[str, Any]) -> list[Event]:
         out: list[Event] = []
+        held = self._held_usage
+        if held is not None:  # a plain chunk's usage, read now
+            self._held_usage = None
+            grown = decode_usage(held, "usageMetadata")
+            self._usage = grown if self._usage is None else self._usage.merged(grown)
         raw_usage = field(chunk, "usageMetadata")
         usage = None if raw_usage is None else decode_usage(raw_usage, "usageMetadata")
         if usage is not None:
@@ -326,6 +377,9 @@ class StreamDecoder:
         after = self._open_kind == "text"
         return [*self._end_open(), *self._whole(carrier(signature, after=after, alone=not after))]
 
+
+#: the fields of a chunk the hot path (``StreamDecoder._plain``) reads.
+_PLAIN_TOP: Final = frozenset({"candidates", "modelVersion", "responseId", "usageMetadata"})
 
 #: the fields of a text or thought part that streams as a growing part.
 _TEXT_KEYS: Final = frozenset({"text", "thought", "thoughtSignature", "thought_signature"})
