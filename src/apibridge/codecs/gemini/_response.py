@@ -87,6 +87,7 @@ __all__ = [
     "encode_response",
     "encode_usage",
     "finish_reason",
+    "needs_hint",
     "refusal_of",
     "refusal_words",
     "stop_reason",
@@ -246,6 +247,12 @@ def finish_reason(stop: str | None, own: Mapping[str, Any], ctx: Context) -> str
     return finish
 
 
+def needs_hint(stop: str | None, finish: str) -> bool:
+    """Whether the canonical ``stop`` would be written back as another word than ``finish``
+    (``RECITATION`` → ``refusal`` → ``SAFETY``; a word this version does not know)."""
+    return STOP_TO_FINISH.get(stop or "") != finish
+
+
 def refusal_of(words: Any) -> RefusalPart:
     """The refusal part of a blocked answer or prompt: its message, or no words."""
     return RefusalPart(text=words if isinstance(words, str) else "", extras={})
@@ -322,7 +329,7 @@ def decode_response(body: Mapping[str, Any], ctx: Context) -> Response:
         if finish is None:
             fields[NO_FINISH] = True
             stop = "tool_use" if has_calls else "end_turn"
-        elif finish_reason(stop, {}, ctx) != finish:
+        elif needs_hint(stop, finish):
             fields[FINISH_HINT] = finish
         if finish in REFUSAL_FINISHES:
             content = (*content, refusal_of(words))

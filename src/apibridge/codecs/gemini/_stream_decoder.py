@@ -46,7 +46,7 @@ from apibridge.codecs.gemini._response import (
     candidate_fields,
     created_of,
     decode_usage,
-    finish_reason,
+    needs_hint,
     refusal_of,
     stop_reason,
     top_fields,
@@ -271,7 +271,7 @@ class StreamDecoder:
         if finish is None:
             return out
         stop = stop_reason(finish, self._has_calls)
-        if finish_reason(stop, {}, self._ctx) != finish:
+        if needs_hint(stop, finish):
             self._fields[FINISH_HINT] = finish
         words = field(candidate, "finishMessage")
         if finish in REFUSAL_FINISHES:
