@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from apibridge._sse import SSEDecoder
 from apibridge.codecs import Context
-from apibridge.codecs.gemini._framing import ArrayReader, sse_to_array
+from apibridge.codecs.gemini._framing import ArrayReader, ArrayWriter, sse_to_array
 from apibridge.codecs.gemini._response import decode_response, encode_response
 from apibridge.codecs.gemini._stream_decoder import StreamDecoder
 from apibridge.codecs.gemini._stream_encoder import StreamEncoder, frame
@@ -165,6 +165,9 @@ def test_any_cut_of_the_json_array_form_gives_the_events_of_the_sse_form(
     frames = [_sse([c]) for c in chunks]
     array = sse_to_array(frames)
     assert json.loads(array) == chunks
+    writer = ArrayWriter()  # the SSE bytes cut anywhere make the same array
+    pieces = [writer.feed(piece) for piece in _cut(b"".join(frames), cuts)]
+    assert b"".join(pieces) + writer.close() == array
     assert _numbered(_decode_array(_cut(array, cuts))) == _numbered(_decode_sse(frames))
 
 
