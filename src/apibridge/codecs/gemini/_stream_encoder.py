@@ -9,7 +9,11 @@ Google's do. Events pass a :class:`~apibridge.codecs._sequencer.PartSequencer` f
 never interleave (a Chat stream's parallel calls come one after another).
 
 Text and thought text are written as they come, one frame per delta (``{"text": …}``,
-``{"text": …, "thought": true}``). A function call is written whole at its ``PartStop``
+``{"text": …, "thought": true}``), each held until the next one is ready (or a ``Ping`` comes),
+so that the finishing chunk carries the last content as Gemini's does: a chunk with no part
+makes a ``google-genai`` chat session drop the turn from its history, and an empty text part
+would come back in that history (Gemini refuses empty text); the finish has an empty text only
+when there is nothing else to finish on. A function call is written whole at its ``PartStop``
 (Gemini streams calls whole), media and Gemini's own blocks too; such whole parts wait for the
 next frame (the next text, or the final frame), so that parallel calls share one chunk as
 Gemini sends them and the last one rides on the finishing chunk. Signatures are placed as in
@@ -24,9 +28,9 @@ a refusal's words as ``finishMessage``, the carried candidate fields and the cum
 ``usageMetadata``. A refusal with nothing before it whose source was a blocked Gemini prompt
 is written as ``promptFeedback.blockReason`` again. A ``StreamError`` — or ``close()`` before
 ``MessageStop`` — writes one ``data: {"error": {…}}`` frame (Google's envelope) and ends the
-stream; later events write nothing. ``Ping`` writes a chunk with no part (``parts: []``, which
-Gemini CLI takes as valid and empty): ``google-genai`` parses every SSE frame as JSON and fails
-on a comment.
+stream; later events write nothing. ``Ping`` writes the held chunk, if any, and nothing else:
+``google-genai`` parses every SSE frame as JSON (a comment fails it) and a chunk with no part
+spoils its chat history.
 """
 
 from __future__ import annotations
@@ -91,6 +95,7 @@ class StreamEncoder:
         "_held",
         "_id",
         "_kinds",
+        "_last",
         "_model",
         "_own",
         "_parts",
@@ -130,6 +135,7 @@ class StreamEncoder:
         self._wrote = False  # some part was written (a prompt block has none)
         self._reported: set[str] = set()
         self._template: dict[bool, tuple[bytes, bytes]] = {}  # see ``_ends``
+        self._last: list[dict[str, Any]] | None = None  # the last chunk's parts, not written
 
     # ------------------------------------------------------------------------- events
 
@@ -140,9 +146,10 @@ class StreamEncoder:
         if isinstance(event, StreamError):
             return self._error(event.error)
         if isinstance(event, Ping):
-            # A Gemini client reads every frame as JSON (google-genai fails on an SSE comment):
-            # a chunk with no new part keeps the line alive instead, once the answer began.
-            return [self._chunk([])] if self._started else []
+            # A Gemini client reads every frame as JSON (google-genai fails on an SSE comment)
+            # and a chunk without parts spoils a google-genai chat's history: the held chunk,
+            # if any, goes out now instead.
+            return self._emit()
         out: list[bytes] = []
         for ready in self._seq.feed(event):
             out.extend(self._event(ready))
@@ -176,8 +183,9 @@ class StreamEncoder:
             self._ctx.lose(where, reason, action)
 
     def _error(self, error: ApiError) -> list[bytes]:
+        out = self._emit()  # what was said before the failure
         self._closed = True
-        return [frame(encode_error(error)[1])]
+        return [*out, frame(encode_error(error)[1])]
 
     # ------------------------------------------------------------------------ message
 
@@ -214,11 +222,33 @@ class StreamEncoder:
         return frame(self._tail({"candidates": [candidate]}))
 
     def _write(self, part: dict[str, Any]) -> list[bytes]:
-        """A frame with the waiting whole parts and ``part``."""
+        """Hold a chunk of the waiting whole parts and ``part``, writing the one held before
+        (the last chunk is held until the stream ends, so that the finish rides on it)."""
+        out = self._emit()
         self._wrote = True
-        parts = [*self._pending, part]
+        self._last = [*self._pending, part]
         self._pending.clear()
-        return [self._chunk(parts)]
+        return out
+
+    def _emit(self) -> list[bytes]:
+        """The held chunk, written now; a chunk of one text is put together from its ends
+        (:meth:`_ends`), which is the chunk of nearly every token."""
+        held = self._last
+        if held is None:
+            return []
+        self._last = None
+        if len(held) == 1:
+            part = held[0]
+            text, size = part.get("text"), len(part)
+            if isinstance(text, str) and (size == 1 or (size == 2 and part.get("thought"))):
+                try:
+                    encoded = dumps(text)
+                except ValueError:  # a lone surrogate: the general path fails as ever
+                    encoded = b""
+                if encoded:
+                    head, tail = self._ends(size == 2)
+                    return [head + encoded + tail]
+        return [self._chunk(held)]
 
     def _message_stop(self) -> list[bytes]:
         self._flush_carrier()
@@ -226,6 +256,8 @@ class StreamEncoder:
         words = "".join(self._refusal) if self._refusal is not None else None
         block = own.get(BLOCK_HINT)
         body: dict[str, Any]
+        held = self._last or []
+        self._last = None
         if isinstance(block, str) and block in BLOCK_REASONS and not self._wrote:
             if self._pending:
                 self._report("stream.content", "a blocked prompt has no answer", "dropped")
@@ -239,8 +271,11 @@ class StreamEncoder:
                 stop = "refusal"
             if stop is None and self._has_calls:
                 stop = "tool_use"
-            parts = list(self._pending)
-            candidate: dict[str, Any] = {"content": {"parts": parts, "role": "model"}}
+            parts = [*held, *self._pending]
+            candidate: dict[str, Any] = {}
+            if parts or stop not in ("refusal", "content_filter"):
+                # (a chunk with no part spoils a google-genai chat's history: an empty text)
+                candidate["content"] = {"parts": parts or [{"text": ""}], "role": "model"}
             candidate["finishReason"] = finish_reason(stop, own, self._ctx)
             if words:
                 candidate["finishMessage"] = words
@@ -306,17 +341,7 @@ class StreamEncoder:
         if not value:
             return []
         self._sent[index] += len(value)
-        thought = self._kinds[index] == "thinking"
-        if not self._pending:  # the chunk of nearly every token: put together from its ends
-            try:
-                encoded = dumps(value)
-            except ValueError:  # a lone surrogate: the general path fails as ever
-                encoded = b""
-            if encoded:
-                self._wrote = True
-                head, tail = self._ends(thought)
-                return [head + encoded + tail]
-        if thought:
+        if self._kinds[index] == "thinking":
             return self._write({"text": value, "thought": True})
         return self._write({"text": value})
 
