@@ -87,6 +87,7 @@ __all__ = [
     "encode_response",
     "encode_usage",
     "finish_reason",
+    "needs_hint",
     "refusal_of",
     "refusal_words",
     "stop_reason",
@@ -134,6 +135,8 @@ CREATE_TIME: Final = "_createTime"
 
 def _key(name: str) -> str:
     """``safety_ratings`` → ``safetyRatings``: the camelCase key a field is carried under."""
+    if "_" not in name:
+        return name
     head, *rest = name.split("_")
     return head + "".join(word[:1].upper() + word[1:] for word in rest)
 
@@ -244,6 +247,12 @@ def finish_reason(stop: str | None, own: Mapping[str, Any], ctx: Context) -> str
     return finish
 
 
+def needs_hint(stop: str | None, finish: str) -> bool:
+    """Whether the canonical ``stop`` would be written back as another word than ``finish``
+    (``RECITATION`` → ``refusal`` → ``SAFETY``; a word this version does not know)."""
+    return STOP_TO_FINISH.get(stop or "") != finish
+
+
 def refusal_of(words: Any) -> RefusalPart:
     """The refusal part of a blocked answer or prompt: its message, or no words."""
     return RefusalPart(text=words if isinstance(words, str) else "", extras={})
@@ -320,7 +329,7 @@ def decode_response(body: Mapping[str, Any], ctx: Context) -> Response:
         if finish is None:
             fields[NO_FINISH] = True
             stop = "tool_use" if has_calls else "end_turn"
-        elif finish_reason(stop, {}, ctx) != finish:
+        elif needs_hint(stop, finish):
             fields[FINISH_HINT] = finish
         if finish in REFUSAL_FINISHES:
             content = (*content, refusal_of(words))
@@ -372,13 +381,19 @@ def encode_answer_parts(
     parts: Sequence[ContentPart], ctx: Context, where: str
 ) -> list[dict[str, Any]]:
     """Canonical answer parts (refusals taken out) as the parts of a ``model`` turn."""
-    shown = [answer_view(p, ctx, f"{where}[{k}]") for k, p in enumerate(parts)]
-    said = [
-        p
-        for p in shown
-        if not isinstance(p, ThinkingPart) or p.text or p.summary or signature_of(p) is not None
-    ]  # reasoning with no words and no Gemini signature
-    return encode_parts(said, ctx, where)
+    shown = []
+    for k, part in enumerate(parts):
+        viewed = answer_view(part, ctx, f"{where}[{k}]")  # (reports a foreign signature)
+        if not _wordless(part):  # another model's reasoning with no words: nothing to show
+            shown.append(viewed)
+    return encode_parts(shown, ctx, where)
+
+
+def _wordless(part: ContentPart) -> bool:
+    if not isinstance(part, ThinkingPart) or part.text or part.summary:
+        return False
+    own = part.extras.get(FORMAT, {})
+    return signature_of(part) is None and not own.get("_thought")
 
 
 def refusal_words(parts: Sequence[ContentPart]) -> str | None:
