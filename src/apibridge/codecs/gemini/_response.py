@@ -61,7 +61,7 @@ from apibridge.codecs.gemini._wire import (
     field,
     model_name,
 )
-from apibridge.errors import InvalidPayload
+from apibridge.errors import ApiError, InvalidPayload
 from apibridge.model import (
     ContentPart,
     RefusalPart,
@@ -78,6 +78,7 @@ __all__ = [
     "FINISH_HINT",
     "NO_INDEX",
     "RESPONSE_ID_PREFIX",
+    "answer_failure",
     "answer_view",
     "candidate_fields",
     "created_of",
@@ -247,6 +248,27 @@ def finish_reason(stop: str | None, own: Mapping[str, Any], ctx: Context) -> str
     return finish
 
 
+def answer_failure(response: Response) -> ApiError | None:
+    """The error an answer that ended in the model's own failure states
+    (``MALFORMED_FUNCTION_CALL``, ``UNEXPECTED_TOOL_CALL``, ``OTHER`` …: canonical stop
+    ``error``), else ``None``. Only a Gemini client has a word for such an end; any other client
+    gets it as an upstream error (502), in its own envelope, streamed or not."""
+    if response.stop_reason != "error":
+        return None
+    return failure_of(response.extras.get(FORMAT) or {})
+
+
+def failure_of(own: Mapping[str, Any]) -> ApiError:
+    """The error of a failed end, from the Gemini hints of the answer (or of the stream's
+    last ``MessageDelta``): the finish reason and its ``finishMessage``."""
+    finish = own.get(FINISH_HINT)
+    words = own.get("candidate.finishMessage")
+    message = f"the Gemini model's answer failed: {finish if isinstance(finish, str) else 'OTHER'}"
+    if isinstance(words, str) and words:
+        message += f": {words}"
+    return ApiError.of("bad_gateway", message, source_format=FORMAT)
+
+
 def needs_hint(stop: str | None, finish: str) -> bool:
     """Whether the canonical ``stop`` would be written back as another word than ``finish``
     (``RECITATION`` → ``refusal`` → ``SAFETY``; a word this version does not know)."""
@@ -315,7 +337,7 @@ def decode_response(body: Mapping[str, Any], ctx: Context) -> Response:
         if field(candidate, "index") is None:
             fields[NO_INDEX] = True
         raw_content = field(candidate, "content")
-        parts_raw: Sequence[Any] = ()
+        parts_raw: Sequence[Any] = []  # a SAFETY stop often comes with no content at all
         if raw_content is not None:
             parts_raw = expect_list(
                 field(expect_obj(raw_content, "candidates[0].content"), "parts") or [],

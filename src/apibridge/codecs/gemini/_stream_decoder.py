@@ -345,9 +345,9 @@ class StreamDecoder:
             out.append(PartStart(index=index, part=attrs.evolve(part, arguments="")))
             out.append(PartDelta(index=index, field="arguments", value=part.arguments))
             out.append(PartStop(index=index))
-        else:
+        else:  # the whole part at its stop too: encoders read what they cannot carry there
             out.append(PartStart(index=index, part=part))
-            out.append(PartStop(index=index))
+            out.append(PartStop(index=index, part=part))
         return out
 
     def _part(self, raw: Any, where: str) -> list[Event]:
