@@ -212,6 +212,23 @@ def test_claude_code_config_routes_claude_names_to_the_local_model() -> None:
     assert config.route("qwen3-coder") == (local, "qwen3-coder")
 
 
+def test_the_gemini_configs_route_as_the_recipe_says() -> None:
+    config = load_config(EXAMPLES / "gemini_cli.toml", env={"ANTHROPIC_API_KEY": "k"})
+    claude, local = config.upstreams["claude"], config.upstreams["local"]
+    assert (claude.format, local.format) == ("anthropic", "chat")
+    assert config.route("gemini-2.5-pro") == (claude, "claude-sonnet-4-5")
+    assert config.route("gemini-2.5-flash") == (claude, "claude-sonnet-4-5")
+    assert config.route("gemini-2.5-flash-lite") == (local, "qwen3:8b")
+    assert config.route("qwen3-coder") == (local, "qwen3-coder")
+    config = load_config(EXAMPLES / "claude_code_gemini.toml", env={"GEMINI_API_KEY": "k"})
+    gemini = config.upstreams["gemini"]
+    assert gemini.format == "gemini"
+    assert gemini.api_keys == ("k",)
+    assert config.route("claude-sonnet-4-5") == (gemini, "gemini-2.5-pro")
+    assert config.route("claude-haiku-4-5") == (gemini, "gemini-2.5-flash")
+    assert config.route("gemini-3-pro-preview") == (gemini, "gemini-3-pro-preview")
+
+
 def test_the_codex_pages_two_upstream_config_routes_by_name(tmp_path: Path) -> None:
     (block,) = [b for b in _toml_fences(RECIPES / "codex.md") if "[upstreams." in b]
     path = tmp_path / "codex.toml"
