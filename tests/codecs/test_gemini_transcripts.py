@@ -182,29 +182,6 @@ def canonical_stop(said: dict[str, Any]) -> str:
 
 # ---------------------------------------------------------------- what the codec gets wrong
 
-_NO_CONTENT = (
-    "gemini decode_response: a candidate without `content` (how Google sends a SAFETY stop) "
-    "raises InvalidPayload 'candidates[0].content.parts: expected an array, got tuple' "
-    "(_response.py: parts_raw defaults to () and _parts.decode_parts takes only a list)"
-)
-for _target in TARGETS:
-    KNOWN_DEFECTS[("answer", "response_finish_safety", _target)] = _NO_CONTENT
-for _target in KEEPERS:
-    KNOWN_DEFECTS[("answer_back", "response_finish_safety", _target)] = _NO_CONTENT
-for _name, _fixture in TRANSCRIPTS.items():
-    if _fixture["kind"] == "stream" and fold(gemini_events(_fixture["sse"]))["signatures"]:
-        KNOWN_DEFECTS[("stream", _name, "chat")] = (
-            "a streaming Chat client loses Gemini's signatures unreported: the gemini "
-            "StreamDecoder sends a carrier whole (PartStart with the part, PartStop without "
-            "it) and the chat StreamEncoder reports a signature only from PartStop.part"
-        )
-for _target in ("anthropic", "chat"):
-    KNOWN_DEFECTS[("stream", "stream_malformed_function_call", _target)] = (
-        "finishReason MALFORMED_FUNCTION_CALL (canonical stop 'error': 'an upstream error in "
-        "every other format', _wire.FINISH_TO_STOP) ends a Claude or Chat stream as a normal "
-        "answer (end_turn / stop, with a loss) instead of an in-band error; Responses clients "
-        "get response.failed"
-    )
 for _target in TARGETS:
     KNOWN_DEFECTS[("error", "error_400_api_key_invalid", _target)] = (
         "ErrorInfo API_KEY_INVALID is decoded as kind 'authentication' but keeps HTTP 400, so "
