@@ -123,12 +123,23 @@ def test_fidelity_16_sampling_params_dropped_and_reported_for_models_that_reject
     assert lost["top_p"] == "dropped"
 
 
-def test_sampling_params_kept_for_models_that_accept_them() -> None:
+@pytest.mark.parametrize("param", ["temperature", "top_p"])
+def test_sampling_params_kept_for_models_that_accept_them(param: str) -> None:
+    body = {"model": "claude-sonnet-4-5", "messages": USER, param: 0.3}
+    out, losses = to_claude(body, source="chat")
+    assert out[param] == 0.3
+    assert param not in fields(losses)
+
+
+def test_temperature_and_top_p_together_keep_the_temperature() -> None:
+    """Sonnet 4.5, Haiku 4.5 and Opus 4.1 on answer 400 "`temperature` and `top_p` cannot
+    both be specified for this model" (open-webui#17922, BerriAI/litellm#15097); Gemini CLI
+    sends both (temperature 1, topP 0.95) on every request."""
     body = {"model": "claude-sonnet-4-5", "messages": USER, "temperature": 0.3, "top_p": 0.9}
     out, losses = to_claude(body, source="chat")
     assert out["temperature"] == 0.3
-    assert out["top_p"] == 0.9
-    assert "temperature" not in fields(losses)
+    assert "top_p" not in out
+    assert fields(losses)["top_p"] == "dropped"
 
 
 def test_sampling_params_of_an_anthropic_client_go_as_sent() -> None:
