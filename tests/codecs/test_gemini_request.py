@@ -1155,6 +1155,8 @@ def test_requests_of_other_formats_are_valid_gemini_requests(fmt: str) -> None:
             },
             "reasoning_effort": "low",
             "seed": 4,
+            "presence_penalty": 0.5,
+            "frequency_penalty": -0.5,
             "n": 1,
             "logprobs": True,
             "top_logprobs": 2,
@@ -1186,8 +1188,14 @@ def test_requests_of_other_formats_are_valid_gemini_requests(fmt: str) -> None:
         m.role for m in request.messages if m.role != "system"
     ]
     if fmt == "chat":
+        config = body["generationConfig"]
+        # Chat's seed and penalties are Gemini's
+        assert (config["seed"], config["presencePenalty"], config["frequencyPenalty"]) == (
+            4,
+            0.5,
+            -0.5,
+        )
         assert [loss.field for loss in ctx.losses] == [
-            "request.seed",
             "contents[1].parts[0].thoughtSignature",
             "output_format.name",
             "reasoning.effort",

@@ -32,7 +32,9 @@ field is read in camelCase or snake_case (``_wire.field``); the encoder writes c
   (``thinkingBudget`` 0 disabled, -1 adaptive, N a budget; ``thinkingLevel`` an effort;
   ``includeThoughts`` the summary ``auto``). Its other fields (``seed``, penalties,
   ``responseModalities``, ``speechConfig`` …) and the request's other fields
-  (``safetySettings``, ``cachedContent`` …) ride in ``extras["gemini"]``.
+  (``safetySettings``, ``cachedContent`` …) ride in ``extras["gemini"]``; a Chat client's
+  ``seed``, ``presence_penalty`` and ``frequency_penalty`` become those ``generationConfig``
+  fields.
 
 Decoded requests carry the hint ``_native``: the client's own turns and settings go back as
 they came. A request from another format is fitted to Gemini instead: consecutive turns of one
@@ -470,7 +472,12 @@ def encode_request(request: Request, ctx: Context) -> dict[str, Any]:
         )
     own: Mapping[str, Any] = request.extras.get(FORMAT) or {}
     native = bool(own.get(NATIVE))
-    ctx.lose_extras(request.extras, FORMAT, "request")
+    twins = _chat_twins(request.extras)
+    foreign = request.extras
+    if twins:
+        chat = {k: v for k, v in request.extras["chat"].items() if k not in _CHAT_TWINS}
+        foreign = {**request.extras, "chat": chat}
+    ctx.lose_extras(foreign, FORMAT, "request")
     out: dict[str, Any] = {"model": model_path(request.model)}
     contents, moved = _encode_contents(request, ctx, native=native)
     out["contents"] = contents
@@ -484,6 +491,8 @@ def encode_request(request: Request, ctx: Context) -> dict[str, Any]:
     if tool_config:
         out["toolConfig"] = tool_config
     config = _encode_generation(request, own, ctx, native=native)
+    for key, value in twins.items():
+        config.setdefault(key, value)
     for key, value in own.items():
         if key.startswith("_") or key in ("toolConfig", "thinkingConfig"):
             continue
@@ -497,6 +506,22 @@ def encode_request(request: Request, ctx: Context) -> dict[str, Any]:
     if request.parallel_tool_calls is False:
         ctx.lose("parallel_tool_calls", "Gemini cannot be kept from calling tools in parallel")
     return out
+
+
+#: a Chat client's sampling fields that Gemini's ``generationConfig`` has too.
+_CHAT_TWINS: Final[Mapping[str, str]] = {
+    "seed": "seed",
+    "presence_penalty": "presencePenalty",
+    "frequency_penalty": "frequencyPenalty",
+}
+
+
+def _chat_twins(extras: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """The ``generationConfig`` fields a Chat client's own fields give (``seed``, penalties)."""
+    chat = extras.get("chat")
+    if not chat:
+        return {}
+    return {_CHAT_TWINS[k]: v for k, v in chat.items() if k in _CHAT_TWINS and v is not None}
 
 
 def _encode_system(
