@@ -1231,3 +1231,44 @@ def test_envelope_carried_signature_is_valid_base64_for_the_sdk() -> None:
                 assert open_envelope(signature) is None
                 base64.urlsafe_b64decode(signature)
         types.Content.model_validate(content)
+
+
+def test_history_from_a_responses_client_returns_gemini_signatures() -> None:
+    """A Responses client holds Gemini's signatures in reasoning items' ``encrypted_content``
+    (the reasoning envelope): they come back to Gemini on the thought and on the call."""
+    from apibridge.codecs.envelope import Envelope, seal
+
+    thought = seal(Envelope(origin="gemini", kind="signature", data=SIG))
+    carrier = seal(Envelope(origin="gemini", kind="carrier", data="Y2FsbA=="))
+    body = {
+        "model": "gemini-3-pro-preview",
+        "input": [
+            {"role": "user", "content": "read a"},
+            {
+                "type": "reasoning",
+                "id": "rs_1",
+                "summary": [{"type": "summary_text", "text": "plan"}],
+                "encrypted_content": thought,
+            },
+            {"type": "reasoning", "id": "rs_2", "summary": [], "encrypted_content": carrier},
+            {"type": "function_call", "call_id": "fc_1", "name": "read", "arguments": '{"p":"a"}'},
+            {"type": "function_call_output", "call_id": "fc_1", "output": "A"},
+        ],
+        "tools": [
+            {"type": "function", "name": "read", "parameters": {"type": "object"}, "strict": False}
+        ],
+    }
+    request = get_codec("responses").decode_request(body, Context())
+    ctx = Context()
+    out = encode_request(request, ctx)
+    assert out["contents"][1]["parts"] == [
+        {"text": "plan", "thought": True, "thoughtSignature": SIG},
+        {
+            "functionCall": {"id": "fc_1", "name": "read", "args": {"p": "a"}},
+            "thoughtSignature": "Y2FsbA==",
+        },
+    ]
+    assert out["contents"][2]["parts"] == [
+        {"functionResponse": {"id": "fc_1", "name": "read", "response": {"output": "A"}}}
+    ]
+    assert ctx.losses == []
