@@ -1272,3 +1272,51 @@ def test_history_from_a_responses_client_returns_gemini_signatures() -> None:
         {"functionResponse": {"id": "fc_1", "name": "read", "response": {"output": "A"}}}
     ]
     assert ctx.losses == []
+
+
+def test_claude_reasoning_shown_to_a_gemini_client_returns_to_claude() -> None:
+    """A Gemini client of a Claude upstream: the answer's thinking came as a thought part
+    signed with the envelope (``_parts.encode_parts(answer=True)``); the client sends the
+    history back through the SDK, and Claude gets its own thinking block, signature intact."""
+    from apibridge.codecs.gemini._parts import encode_parts
+    from apibridge.model import RedactedThinkingPart
+
+    answer = encode_parts(
+        [
+            ThinkingPart(text="I should read it.", signature="EqQBCkYIBxgCKkBs+/sig=="),
+            RedactedThinkingPart(data="EmwKAhgBEgy3va3p"),
+            ToolCallPart(id="toolu_01", name="read_file", arguments='{"path":"a"}'),
+        ],
+        Context(),
+        "candidates[0].content.parts",
+        answer=True,
+    )
+    history = [
+        types.Content(role="user", parts=[types.Part(text="read a")]),
+        types.Content.model_validate({"role": "model", "parts": answer}),
+        types.Content(
+            role="user",
+            parts=[
+                types.Part(
+                    function_response=types.FunctionResponse(
+                        id="toolu_01", name="read_file", response={"output": "A"}
+                    )
+                )
+            ],
+        ),
+    ]
+    body = sdk_body("claude-sonnet-4-5", history)
+    request = decode_request(body, Context())
+    ctx = Context()
+    claude = get_codec("anthropic").encode_request(request, ctx)
+    validate_request("anthropic", claude)
+    assert claude["messages"][1]["content"] == [
+        {
+            "type": "thinking",
+            "thinking": "I should read it.",
+            "signature": "EqQBCkYIBxgCKkBs+/sig==",
+        },
+        {"type": "redacted_thinking", "data": "EmwKAhgBEgy3va3p"},
+        {"type": "tool_use", "id": "toolu_01", "name": "read_file", "input": {"path": "a"}},
+    ]
+    assert claude["messages"][2]["content"][0]["tool_use_id"] == "toolu_01"

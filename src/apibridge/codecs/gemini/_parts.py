@@ -28,6 +28,12 @@ part it signed (marked ``_after``); a part that is only a signature (``{"text": 
 "thoughtSignature": …}``) is the carrier alone (marked ``_alone``: written back as such).
 Metadata fields other than these ride in the part's ``extras["gemini"]``.
 
+Reasoning of another model reaches a Gemini client (an answer, ``answer=True``) as a thought
+part whose ``thoughtSignature`` is the reasoning envelope (:mod:`apibridge.codecs.envelope`)
+base64-encoded, since the field holds base64 bytes; such a thought part in a request's history
+decodes back into that model's own part (a Claude signature, redacted thinking, OpenAI
+encrypted reasoning), so that it returns to its upstream exactly.
+
 Encoding reverses this. A carrier folds into the function call that follows it, or, for one
 marked ``_after`` or with no call next, into the part before it (a text or media part without a
 signature of its own), else it is written as an empty text part. Thinking without a Gemini
@@ -57,7 +63,15 @@ from apibridge.codecs._context import (
     part_words,
 )
 from apibridge.codecs._custom_tools import wrap_input
-from apibridge.codecs.envelope import gemini_signature
+from apibridge.codecs.envelope import (
+    PREFIX,
+    Envelope,
+    dialect_extras,
+    dialect_seal,
+    gemini_signature,
+    open_envelope,
+    seal,
+)
 from apibridge.codecs.gemini._wire import FORMAT, field, is_made_id, made_id, snake
 from apibridge.errors import InvalidPayload
 from apibridge.model import (
@@ -76,12 +90,14 @@ from apibridge.model import (
 
 __all__ = [
     "Calls",
+    "answer_signature",
     "call_names",
     "carrier",
     "decode_part",
     "decode_parts",
     "encode_parts",
     "is_carrier",
+    "opened_signature",
     "signature_of",
     "std_base64",
 ]
@@ -206,6 +222,53 @@ def signature_of(part: ContentPart) -> str | None:
     return gemini_signature(part.extras) if isinstance(part, ThinkingPart) else None
 
 
+def answer_signature(part: ThinkingPart | RedactedThinkingPart) -> str | None:
+    """The ``thoughtSignature`` a Gemini client receives for reasoning of another model: its
+    opaque value in the reasoning envelope, base64-encoded (the field holds base64 bytes, and
+    the SDK refuses anything else); ``None`` for reasoning that nothing signs."""
+    if isinstance(part, RedactedThinkingPart):
+        sealed: str | None = seal(Envelope(origin="anthropic", kind="redacted", data=part.data))
+    elif part.signature is not None:
+        sealed = seal(Envelope(origin="anthropic", kind="signature", data=part.signature))
+    elif part.encrypted_content is not None:
+        sealed = seal(
+            Envelope(origin="responses", kind="encrypted", data=part.encrypted_content, id=part.id)
+        )
+    else:
+        sealed = dialect_seal(part.extras) if part.extras else None
+    return None if sealed is None else base64.b64encode(sealed.encode()).decode()
+
+
+_SEALED_HEAD: Final = base64.b64encode(PREFIX.encode()).decode()[:6]
+
+
+def opened_signature(signature: str | None) -> Envelope | None:
+    """The reasoning envelope a ``thoughtSignature`` holds (see :func:`answer_signature`; the
+    SDK sends it back URL-safe), or ``None`` for Gemini's own signatures."""
+    if signature is None or not signature.replace("-", "+").replace("_", "/").startswith(
+        _SEALED_HEAD
+    ):
+        return None
+    try:
+        raw = base64.b64decode(std_base64(signature) + "=" * (-len(signature) % 4))
+        return open_envelope(raw.decode())
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def _foreign_thought(text: str, envelope: Envelope, hints: dict[str, Any]) -> ContentPart:
+    """A thought part whose signature is another model's reasoning, as that model's part."""
+    own = _wrap(hints)
+    if envelope.origin == "anthropic" and envelope.kind == "redacted":
+        return RedactedThinkingPart(data=envelope.data or "", extras=own)
+    if envelope.origin == "anthropic":
+        return ThinkingPart(text=text, signature=envelope.data or "", extras=own)
+    if envelope.origin == "responses":
+        return ThinkingPart(text=text, encrypted_content=envelope.data, id=envelope.id, extras=own)
+    extras = {**own, **dialect_extras(envelope)}
+    return ThinkingPart(text=text, extras=extras)
+
+
 def _datum(obj: Mapping[str, Any]) -> str | None:
     """The camelCase name of the part's datum field, or ``None`` when it has none."""
     for name in _MAPPED:
@@ -262,6 +325,9 @@ def decode_part(
     if thought and name in (None, "text"):
         text = opt_str(field(obj, "text"), f"{where}.text") or ""
         hints = _rest(obj, ("text", "thought", "thoughtSignature"))
+        envelope = opened_signature(signature)
+        if envelope is not None:
+            return [_foreign_thought(text, envelope, hints)]
         if signature is not None:
             hints["_signature"] = signature
         else:
@@ -433,10 +499,13 @@ def encode_parts(
     where: str,
     *,
     names: Mapping[str, str] | None = None,
+    answer: bool = False,
 ) -> list[dict[str, Any]]:
     """Canonical parts as Gemini parts, carriers folded into their neighbours; ``names`` maps
     call ids to function names (a tool result's ``name``). Parts Gemini cannot hold are
-    reported and left out."""
+    reported and left out. ``answer``: the parts of an answer to a Gemini client, where
+    another model's reasoning is a thought part signed with its envelope
+    (:func:`answer_signature`) rather than left out."""
     out: list[dict[str, Any]] = []
     pending: str | None = None  # a carrier's signature waiting for the call that follows it
     for i, part in enumerate(parts):
@@ -446,7 +515,7 @@ def encode_parts(
             following = parts[i + 1] if i + 1 < len(parts) else None
             pending = _fold(part, out, following)
             continue
-        encoded = encode_part(part, ctx, f"{where}[{i}]", names=names)
+        encoded = encode_part(part, ctx, f"{where}[{i}]", names=names, answer=answer)
         if pending is not None:
             if encoded is not None and "functionCall" in encoded:
                 encoded.setdefault("thoughtSignature", pending)
@@ -497,15 +566,17 @@ def encode_part(
     where: str,
     *,
     names: Mapping[str, str] | None = None,
+    answer: bool = False,
 ) -> dict[str, Any] | None:
-    """One canonical part (not a carrier) as a Gemini part, or ``None`` with a loss."""
+    """One canonical part (not a carrier) as a Gemini part, or ``None`` with a loss
+    (``answer``: see :func:`encode_parts`)."""
     if isinstance(part, TextPart):
         _marker(part, ctx, where)
         if part.citations:
             ctx.lose(f"{where}.citations", "Gemini parts hold no citations")
         return _finish({"text": part.text}, part.extras, ctx, where)
     if isinstance(part, ThinkingPart):
-        return _thinking(part, ctx, where)
+        return _thinking(part, ctx, where, answer=answer)
     if isinstance(part, ToolCallPart):
         return _encode_call(part, ctx, where)
     if isinstance(part, ToolResultPart):
@@ -518,16 +589,23 @@ def encode_part(
     if isinstance(part, ServerToolPart) and part.source_format == FORMAT:
         return dict(part.raw)
     if isinstance(part, RedactedThinkingPart):
+        if answer:
+            out = {"text": "", "thought": True, "thoughtSignature": answer_signature(part)}
+            return _finish(out, part.extras, ctx, where)
         ctx.lose(where, "Gemini cannot read Anthropic's redacted thinking", "omitted")
         return None
     ctx.lose(where, f"Gemini has no equivalent of {part_words(part)}", "omitted")
     return None
 
 
-def _thinking(part: ThinkingPart, ctx: Context, where: str) -> dict[str, Any] | None:
+def _thinking(
+    part: ThinkingPart, ctx: Context, where: str, *, answer: bool
+) -> dict[str, Any] | None:
     signature = gemini_signature(part.extras)
     own = part.extras.get(FORMAT)
-    if signature is None and not (own and own.get("_thought")):
+    if signature is None and answer:
+        signature = answer_signature(part)
+    elif signature is None and not (own and own.get("_thought")):
         origin = "encrypted" if part.encrypted_content or part.signature else "unsigned"
         ctx.lose(where, f"{origin} reasoning from another model cannot be replayed to Gemini")
         return None
