@@ -1320,3 +1320,36 @@ def test_claude_reasoning_shown_to_a_gemini_client_returns_to_claude() -> None:
         {"type": "tool_use", "id": "toolu_01", "name": "read_file", "input": {"path": "a"}},
     ]
     assert claude["messages"][2]["content"][0]["tool_use_id"] == "toolu_01"
+
+
+def test_merged_model_turns_sign_only_their_first_call() -> None:
+    """Two assistant messages in a row (parallel calls as another format lists them) are one
+    Gemini turn: only its first call takes the placeholder, as Gemini signs parallel calls."""
+    request = Request(
+        model="gemini-3-pro-preview",
+        messages=(
+            Message(role="user", content=(TextPart(text="both"),)),
+            Message(role="assistant", content=(ToolCallPart(id="c1", name="f", arguments="{}"),)),
+            Message(role="assistant", content=(ToolCallPart(id="c2", name="g", arguments="{}"),)),
+            Message(
+                role="user",
+                content=(
+                    ToolResultPart(call_id="c1", content=(TextPart(text="1"),)),
+                    ToolResultPart(call_id="c2", content=(TextPart(text="2"),)),
+                ),
+            ),
+        ),
+    )
+    ctx = Context()
+    body = encode_request(request, ctx)
+    assert body["contents"][1] == {
+        "role": "model",
+        "parts": [
+            {
+                "functionCall": {"id": "c1", "name": "f", "args": {}},
+                "thoughtSignature": PLACEHOLDER_SIGNATURE,
+            },
+            {"functionCall": {"id": "c2", "name": "g", "args": {}}},
+        ],
+    }
+    assert [loss.field for loss in ctx.losses] == ["contents[1].parts[0].thoughtSignature"]

@@ -78,7 +78,6 @@ from apibridge.codecs.gemini._wire import (
 )
 from apibridge.errors import InvalidPayload, Loss, UnsupportedFeature
 from apibridge.model import (
-    ContentPart,
     Message,
     OutputFormat,
     ReasoningConfig,
@@ -546,7 +545,6 @@ def _encode_contents(
     names = call_names(request.messages)
     moved: list[TextPart] = []
     out: list[dict[str, Any]] = []
-    placeholder_reported = False
     for i, message in enumerate(request.messages):
         where = f"contents[{i}]"
         if message.name is not None:
@@ -567,25 +565,21 @@ def _encode_contents(
         if message.content and not parts:
             ctx.lose_extras(message.extras, FORMAT, where)
             continue  # everything in the turn was left out (reported): no empty turn
-        if role == "model" and not native:
-            placeholder_reported = _sign_first_call(
-                parts, message.content, ctx, where, reported=placeholder_reported
-            )
         if not native and out and out[-1].get("role") == role:
             ctx.lose_extras(message.extras, FORMAT, where)
             out[-1]["parts"].extend(parts)
             continue
         out.append(_encode_turn(role, parts, message, ctx, where))
+    if not native:
+        reported = False
+        for k, content in enumerate(out):
+            if content.get("role") == "model":
+                reported = _sign_first_call(content["parts"], ctx, k, reported=reported)
     return out, moved
 
 
 def _sign_first_call(
-    parts: list[dict[str, Any]],
-    content: Sequence[ContentPart],
-    ctx: Context,
-    where: str,
-    *,
-    reported: bool,
+    parts: list[dict[str, Any]], ctx: Context, turn: int, *, reported: bool
 ) -> bool:
     """Give the first function call of a model turn the placeholder signature when it has
     none (Gemini 3 refuses such a history); the loss is reported once per request."""
@@ -597,7 +591,7 @@ def _sign_first_call(
         part["thoughtSignature"] = PLACEHOLDER_SIGNATURE
         if not reported:
             ctx.lose(
-                f"{where}.parts[{j}].thoughtSignature",
+                f"contents[{turn}].parts[{j}].thoughtSignature",
                 "the call has no Gemini thought signature (another model made it, or the "
                 "client dropped it)",
                 "sent with Gemini's placeholder: the model's reasoning is not replayed",
