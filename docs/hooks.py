@@ -29,6 +29,19 @@ def _error_kinds() -> str:
     return _md(("kind", "status", "Anthropic type", "OpenAI type"), rows)
 
 
+def _gemini_statuses() -> str:
+    """Google's ``status`` names ⇄ canonical error kinds, from ``codecs.gemini._wire``."""
+    from apibridge.codecs.gemini._wire import KIND_TO_STATUS, STATUS_TO_KIND
+
+    read = [(name, kind) for name, kind in STATUS_TO_KIND.items()]
+    written = {kind: f"{status} {name}" for kind, (status, name) in KIND_TO_STATUS.items()}
+    rows = [(name, kind, written.get(kind)) for name, kind in read]
+    rows += [
+        (None, kind, text) for kind, text in written.items() if kind not in STATUS_TO_KIND.values()
+    ]
+    return _md(("Gemini status read", "canonical kind", "written to a Gemini client as"), rows)
+
+
 def _effort_budget() -> str:
     """Effort → budget and the budgets that read back as each effort, from ``_reasoning``."""
     from apibridge.codecs._reasoning import BUDGET_BANDS, EFFORT_BUDGET
@@ -76,6 +89,7 @@ def _stop_reasons() -> str:
     """Canonical stop reason → each client format's spelling, from the codecs' own tables."""
     from apibridge.codecs.anthropic._wire import STOP_REASON_TO_WIRE
     from apibridge.codecs.chat._wire import STOP_TO_FINISH
+    from apibridge.codecs.gemini._wire import STOP_TO_FINISH as GEMINI_FINISH
     from apibridge.codecs.responses._wire import STOP_TO_STATUS
     from apibridge.model import STOP_REASONS
 
@@ -89,23 +103,25 @@ def _stop_reasons() -> str:
                 STOP_REASON_TO_WIRE.get(reason, "end_turn"),
                 STOP_TO_FINISH.get(reason),
                 responses,
+                GEMINI_FINISH.get(reason),
             )
         )
-    return _md(
-        ("canonical", "Anthropic stop_reason", "Chat finish_reason", "Responses status"), rows
-    )
+    header = ("canonical", "Anthropic stop_reason", "Chat finish_reason", "Responses status")
+    return _md((*header, "Gemini finishReason"), rows)
 
 
 def _wire_to_canonical() -> str:
     """Each format's stop word → canonical, as the decoders read them."""
     from apibridge.codecs.anthropic._wire import STOP_REASON_FROM_WIRE
     from apibridge.codecs.chat._wire import FINISH_TO_STOP
+    from apibridge.codecs.gemini._wire import FINISH_TO_STOP as GEMINI_TO_STOP
     from apibridge.codecs.responses._wire import INCOMPLETE_TO_STOP, STATUS_TO_STOP
 
     rows: list[tuple[Any, ...]] = [("Anthropic", k, v) for k, v in STOP_REASON_FROM_WIRE.items()]
     rows += [("Chat", k, v) for k, v in FINISH_TO_STOP.items()]
     rows += [("Responses status", k, v) for k, v in STATUS_TO_STOP.items()]
     rows += [("Responses incomplete reason", k, v) for k, v in INCOMPLETE_TO_STOP.items()]
+    rows += [("Gemini finishReason", k, v) for k, v in GEMINI_TO_STOP.items()]
     return _md(("format", "wire value", "canonical"), rows)
 
 
@@ -181,6 +197,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "error_kinds": _error_kinds,
     "effort_budget": _effort_budget,
     "fidelity_tests": _fidelity_tests,
+    "gemini_statuses": _gemini_statuses,
     "profiles": _profiles,
     "anthropic_profiles": _anthropic_profiles,
     "stop_reasons": _stop_reasons,

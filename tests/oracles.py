@@ -6,6 +6,12 @@ SDKs declare list fields as ``Iterable``, which pydantic validates lazily, so :f
 walks the result to make every element validate). Responses are checked with the SDKs'
 response models; streams are fed to the SDKs' own stream accumulators through an
 ``httpx2.MockTransport`` that answers with the bytes under test.
+
+Gemini (``google-genai``): its pydantic types forbid unknown fields and read camelCase, so a
+request is checked part by part (``contents`` as ``types.Content``, ``tools`` as
+``types.Tool``, ``generationConfig`` as ``types.GenerationConfig`` …), an answer as
+``types.GenerateContentResponse``, and a stream by the SDK's own ``generate_content_stream``
+reading it (it has no accumulator: :func:`final_from_stream` gives its list of chunks).
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ import anthropic
 import httpx2 as httpx  # the SDKs (anthropic 2.x, openai 3.x) are built on httpx2
 import openai
 from anthropic.types import message_create_params
+from google import genai
+from google.genai import types as gemini_types
 from openai.types.chat import completion_create_params
 from openai.types.responses import response_create_params
 from pydantic import TypeAdapter
@@ -52,8 +60,33 @@ def _request_adapter(fmt: str) -> TypeAdapter[Any]:
     return TypeAdapter(types[fmt])
 
 
+#: each top-level field of a Gemini ``generateContent`` body → the SDK type of its value.
+_GEMINI_REQUEST_FIELDS: dict[str, Any] = {
+    "contents": list[gemini_types.Content],
+    "systemInstruction": gemini_types.Content,
+    "tools": list[gemini_types.Tool],
+    "toolConfig": gemini_types.ToolConfig,
+    "generationConfig": gemini_types.GenerationConfig,
+    "safetySettings": list[gemini_types.SafetySetting],
+    "cachedContent": str,
+    "labels": dict[str, str],
+    "model": str,
+}
+
+
+def _validate_gemini_request(body: dict[str, Any]) -> None:
+    unknown = set(body) - set(_GEMINI_REQUEST_FIELDS)
+    assert not unknown, f"not GenerateContentRequest fields: {sorted(unknown)}"
+    assert isinstance(body.get("contents"), list), "contents is required"
+    for key, value in body.items():
+        TypeAdapter(_GEMINI_REQUEST_FIELDS[key]).validate_python(value)
+
+
 def validate_request(fmt: str, body: dict[str, Any]) -> None:
     """Raise ``pydantic.ValidationError`` unless ``body`` is a valid ``fmt`` request."""
+    if fmt == "gemini":
+        _validate_gemini_request(body)
+        return
     plain = {k: v for k, v in body.items() if k != "stream"}
     _force(_request_adapter(fmt).validate_python(plain))
 
@@ -64,6 +97,8 @@ def validate_response(fmt: str, body: dict[str, Any]) -> Any:
         return anthropic.types.Message.model_validate(body)
     if fmt == "chat":
         return openai.types.chat.ChatCompletion.model_validate(body)
+    if fmt == "gemini":
+        return gemini_types.GenerateContentResponse.model_validate(body)
     return openai.types.responses.Response.model_validate(body)
 
 
@@ -74,6 +109,12 @@ def validate_error(fmt: str, status: int, body: dict[str, Any]) -> None:
         assert body["type"] == "error"
         assert isinstance(body["error"]["type"], str)
         assert isinstance(body["error"]["message"], str)
+    elif fmt == "gemini":  # google.rpc.Status, as the google-genai SDK reads it
+        error = body["error"]
+        assert error["code"] == status, (error, status)
+        assert isinstance(error["message"], str)
+        assert isinstance(error["status"], str)
+        assert error["status"].isupper()
     else:
         error = body["error"]
         assert isinstance(error["message"], str)
@@ -85,6 +126,9 @@ def _mock_client(fmt: str, data: bytes) -> Any:
         return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=data)
 
     http = httpx.Client(transport=httpx.MockTransport(answer))
+    if fmt == "gemini":
+        options = gemini_types.HttpOptions(base_url="http://oracle.test", httpx_client=http)
+        return genai.Client(api_key="test", http_options=options)
     if fmt == "anthropic":
         return anthropic.Anthropic(api_key="test", base_url="http://oracle.test", http_client=http)
     return openai.OpenAI(api_key="test", base_url="http://oracle.test/v1", http_client=http)
@@ -101,8 +145,17 @@ _FINALS: dict[str, Callable[[Any], Any]] = {
 }
 
 
+def _gemini_chunks(data: bytes) -> list[gemini_types.GenerateContentResponse]:
+    """The chunks the google-genai SDK reads from the SSE stream ``data``."""
+    client = _mock_client("gemini", data)
+    return list(client.models.generate_content_stream(model="m", contents="hi"))
+
+
 def final_from_stream(fmt: str, data: bytes) -> Any:
-    """Drive the SDK's stream helper over ``data``; its final message/completion/response."""
+    """Drive the SDK's stream helper over ``data``; its final message/completion/response
+    (for ``gemini``, the list of chunks the SDK read: it has no accumulator)."""
+    if fmt == "gemini":
+        return _gemini_chunks(data)
     client = _mock_client(fmt, data)
     incomplete = None
     with _FINALS[fmt](client) as stream:
@@ -133,6 +186,13 @@ def events_from_stream(fmt: str, data: bytes) -> tuple[list[Any], Exception | No
     the helper's own ``.done`` events) and the error it raised at an in-band error, if any."""
     client = _mock_client(fmt, data)
     events: list[Any] = []
+    if fmt == "gemini":
+        try:
+            for chunk in client.models.generate_content_stream(model="m", contents="hi"):
+                events.append(chunk)
+        except genai.errors.APIError as exc:
+            return events, exc
+        return events, None
     try:
         with _FINALS[fmt](client) as stream:
             for event in stream:

@@ -23,7 +23,7 @@ def test_all_names_exist() -> None:
 
 
 def test_formats() -> None:
-    assert apibridge.FORMATS == ("anthropic", "chat", "responses", "backboard")
+    assert apibridge.FORMATS == ("anthropic", "chat", "responses", "backboard", "gemini")
 
 
 def test_public_model_matches_the_canonical_one() -> None:

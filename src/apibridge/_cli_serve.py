@@ -34,7 +34,7 @@ from apibridge.store import import_redis
 
 __all__ = ["HELP", "add_arguments", "app_factory", "run"]
 
-HELP = "Run the gateway: serve the Anthropic, Chat and Responses APIs over any upstream."
+HELP = "Run the gateway: serve the Anthropic, Chat, Responses and Gemini APIs over any upstream."
 
 log = logging.getLogger("apibridge.gateway")
 
@@ -46,7 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--upstream",
         metavar="FORMAT=URL",
         help="route every model, unchanged, to this upstream, e.g. "
-        "chat=http://127.0.0.1:11434/v1 (FORMAT: anthropic, chat, responses, backboard; "
+        "chat=http://127.0.0.1:11434/v1 (FORMAT: anthropic, chat, responses, gemini, backboard; "
         "URL as that provider's official SDK takes it; FORMAT+PROFILE=URL picks a server "
         "profile, e.g. chat+vllm=http://127.0.0.1:8000/v1), or scripted=echo: an offline "
         "upstream in the process that answers 'echo: <your text>' (demos, smoke tests)",
@@ -67,8 +67,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--forward-client-key",
         action="store_true",
-        help="send each client's own key (x-api-key or Bearer) to --upstream instead of "
-        "--upstream-key: bring your own key (default: $APIBRIDGE_FORWARD_CLIENT_KEY)",
+        help="send each client's own key (x-api-key, Bearer or x-goog-api-key) to --upstream "
+        "instead of --upstream-key: bring your own key (default: $APIBRIDGE_FORWARD_CLIENT_KEY)",
     )
     parser.add_argument("--host", help="bind address (default 127.0.0.1)")
     parser.add_argument(
@@ -420,7 +420,7 @@ def run(args: argparse.Namespace) -> int:
     }
     _serve_bounds.configure(config.server.header_timeout)
     if workers > 1:
-        from apibridge._gateway._handler import check_config
+        from apibridge._gateway._options import check_config
 
         try:
             check_config(config)  # each worker would fail on its own, again and again

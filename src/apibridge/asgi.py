@@ -47,6 +47,7 @@ except ModuleNotFoundError as exc:  # a core install: name the extra
     raise missing_extra(exc, "apibridge.asgi", "http") from exc
 
 from apibridge._gateway._handler import Handler, HttpRequest, HttpResponse
+from apibridge._gateway._http import with_query_key
 from apibridge._gateway._limits import warn_if_reached_from_afar
 from apibridge.config import GatewayConfig
 from apibridge.store import Store
@@ -140,11 +141,13 @@ class App:
         root = scope.get("root_path", "")
         if root and path.startswith(root):
             path = path[len(root) :] or "/"
-        headers: dict[str, str] = {}
+        given: dict[str, str] = {}
         for raw_name, raw_value in scope.get("headers", ()):
             name = raw_name.decode("latin-1").lower()
             value = raw_value.decode("latin-1")
-            headers[name] = f"{headers[name]}, {value}" if name in headers else value
+            given[name] = f"{given[name]}, {value}" if name in given else value
+        query = scope.get("query_string", b"").decode("latin-1")
+        headers = with_query_key(given, query)  # a Google client's ?key=
         if self._watch_address:
             local = scope.get("server")
             if local and warn_if_reached_from_afar(self.config.server, str(local[0])):
@@ -162,7 +165,6 @@ class App:
         if body is None:
             await _send_whole(send, self.handler.too_large(method, path, headers))
             return
-        query = scope.get("query_string", b"").decode("latin-1")
         request = HttpRequest(method=method, path=path, query=query, headers=headers, body=body)
         response = await _handle_watching(self.handler, request, receive)
         if response is None:

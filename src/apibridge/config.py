@@ -9,10 +9,11 @@ loaders here, which take the environment as an argument (the CLI and the example
 ``os.environ``).
 
 * An :class:`UpstreamConfig` names one upstream: its wire ``format`` (``anthropic``, ``chat``,
-  ``responses``, ``backboard``, or ``scripted`` for offline demos), the ``base_url`` exactly as
-  that provider's official SDK takes it (``https://api.anthropic.com``,
-  ``https://api.openai.com/v1``), its keys (rotated per request), extra headers, the largest
-  ``max_tokens`` it accepts, timeouts, retries and format-specific ``options``.
+  ``responses``, ``gemini``, ``backboard``, or ``scripted`` for offline demos), the
+  ``base_url`` exactly as that provider's official SDK takes it (``https://api.anthropic.com``,
+  ``https://api.openai.com/v1``, ``https://generativelanguage.googleapis.com``), its keys
+  (rotated per request), extra headers, the largest ``max_tokens`` it accepts, timeouts,
+  retries and format-specific ``options``.
 * A :class:`Route` maps a model name (exact, or a glob such as ``claude-*``) to an upstream,
   optionally renaming the model. Exact names win over globs; globs are tried in order.
 * :class:`ServerConfig` holds how the gateway listens and whom it serves.
@@ -33,13 +34,14 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn, override
 
 from apibridge._config_convert import first_error, say_error, spec_profile, strict_converter
+from apibridge._secrets import redact_url
 
 __all__ = [
     "DEFAULT_BASE_URLS",
@@ -58,13 +60,21 @@ __all__ = [
 ]
 
 #: formats an upstream may speak; ``scripted`` answers in-process (tests, offline demos).
-UPSTREAM_FORMATS: tuple[str, ...] = ("anthropic", "chat", "responses", "backboard", "scripted")
+UPSTREAM_FORMATS: tuple[str, ...] = (
+    "anthropic",
+    "chat",
+    "responses",
+    "gemini",
+    "backboard",
+    "scripted",
+)
 
 #: where the official SDKs send requests when no base URL is given.
 DEFAULT_BASE_URLS: Mapping[str, str] = {
     "anthropic": "https://api.anthropic.com",
     "chat": "https://api.openai.com/v1",
     "responses": "https://api.openai.com/v1",
+    "gemini": "https://generativelanguage.googleapis.com",
     "backboard": "https://app.backboard.io/api",
     "scripted": "echo",
 }
@@ -75,7 +85,11 @@ _PROVIDER_KEY_ENV: Mapping[str, tuple[str, str]] = {
     "anthropic": ("api.anthropic.com", "ANTHROPIC_API_KEY"),
     "chat": ("api.openai.com", "OPENAI_API_KEY"),
     "responses": ("api.openai.com", "OPENAI_API_KEY"),
+    "gemini": ("generativelanguage.googleapis.com", "GEMINI_API_KEY"),
 }
+
+#: the upstream formats that may forward each client's own key (``forward_client_key``).
+FORWARDING_FORMATS: frozenset[str] = frozenset({"anthropic", "chat", "responses", "gemini"})
 
 _GLOB_CHARS = frozenset("*?[")
 _T = TypeVar("_T")
@@ -94,33 +108,6 @@ def _secret_repr(value: object) -> str:
 
 def _header_names_repr(value: Mapping[str, str]) -> str:
     return repr(sorted(value))
-
-
-def redact_url(url: str) -> str:
-    """``url`` with its password hidden, for logs: ``redis://:secret@host`` becomes
-    ``redis://:***@host`` (a ``password`` query parameter likewise)."""
-    try:
-        parts = urlsplit(url)
-        password = parts.password
-    except ValueError:
-        return "<unparsable URL>"
-    netloc = parts.netloc
-    if password is not None:
-        userinfo, _, hostport = netloc.rpartition("@")
-        user = userinfo.partition(":")[0]
-        netloc = f"{user}:***@{hostport}"
-    query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        if any(k.lower() == "password" for k, _ in pairs):
-            pairs = [(k, "***" if k.lower() == "password" else v) for k, v in pairs]
-            query = urlencode(pairs, safe="*", quote_via=quote)
-    if "://" in url:  # urlunsplit would turn unix:///path into unix:/path
-        out = f"{parts.scheme}://{netloc}{parts.path}"
-    else:
-        out = urlunsplit((parts.scheme, netloc, parts.path, "", ""))
-    out += f"?{query}" if query else ""
-    return out + (f"#{parts.fragment}" if parts.fragment else "")
 
 
 def _url_repr(value: str | None) -> str:
@@ -197,10 +184,10 @@ class UpstreamConfig:
             )
         if self.max_output_tokens is not None and self.max_output_tokens < 1:
             raise ConfigError(f"upstreams.{self.name}.max_output_tokens: must be at least 1")
-        if self.forward_client_key and self.format not in ("anthropic", "chat", "responses"):
+        if self.forward_client_key and self.format not in FORWARDING_FORMATS:
             raise ConfigError(
-                f"upstreams.{self.name}.forward_client_key: only for anthropic, chat and "
-                f"responses upstreams ({self.format} keeps its own keys)"
+                f"upstreams.{self.name}.forward_client_key: only for anthropic, chat, "
+                f"responses and gemini upstreams ({self.format} keeps its own keys)"
             )
 
 
@@ -579,7 +566,8 @@ def load_config(
     ``path`` (or ``APIBRIDGE_CONFIG``) names the TOML file. The environment variables are those
     of the gateway docs' table: ``APIBRIDGE_UPSTREAM`` (``format[+profile]=base_url``, used when
     the file defines no upstream) with ``APIBRIDGE_UPSTREAM_KEY`` (else ``OPENAI_API_KEY`` /
-    ``ANTHROPIC_API_KEY`` for that provider's own host), the server's ``APIBRIDGE_*`` settings,
+    ``ANTHROPIC_API_KEY`` / ``GEMINI_API_KEY`` for that provider's own host), the server's
+    ``APIBRIDGE_*`` settings,
     and the earlier backboard proxy's ``BBD_API_KEY``, ``BBD_UPSTREAM``, ``THREAD_TTL``,
     ``HOST``, ``PORT``. ``env`` defaults to an empty mapping: pass ``os.environ`` to read the
     process's.

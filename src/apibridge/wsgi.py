@@ -50,6 +50,7 @@ except ModuleNotFoundError as exc:  # a core install: name the extra
     raise missing_extra(exc, "apibridge.wsgi", "http") from exc
 
 from apibridge._gateway._handler import Handler, HttpRequest, HttpResponse
+from apibridge._gateway._http import with_query_key
 from apibridge.asgi import build_config
 from apibridge.config import GatewayConfig
 from apibridge.store import Store
@@ -132,7 +133,8 @@ class App:
     ) -> Iterable[bytes]:
         method = str(environ.get("REQUEST_METHOD", "GET")).upper()
         path = str(environ.get("PATH_INFO", "")) or "/"
-        headers = _headers(environ)
+        query = str(environ.get("QUERY_STRING", ""))
+        headers = with_query_key(_headers(environ), query)  # a Google client's ?key=
         rejected = self.handler.check(method, path, headers)
         if rejected is not None:
             return _whole(start_response, rejected)
@@ -142,7 +144,7 @@ class App:
         request = HttpRequest(
             method=method,
             path=path,
-            query=str(environ.get("QUERY_STRING", "")),
+            query=query,
             headers=headers,
             body=body,
         )

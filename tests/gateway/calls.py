@@ -6,10 +6,14 @@
 call of that tool with ``{"city": "Paris"}``, sends the tool's result back in the client's own
 format, and returns the final text. Streams go through the SDKs' stream helpers
 (``messages.stream``, ``chat.completions.stream``, ``responses.stream``), whose accumulators
-are the oracles for the event grammar.
+are the oracles for the event grammar; a Gemini client is the ``google-genai`` SDK, whose
+pydantic types (``extra="forbid"``) check every answer and chunk it reads, and
+:func:`validate_gemini_request` checks a Gemini request body with the same types.
 
-**Raw calls**: :func:`call` posts a minimal request of a format; :func:`frames` splits an SSE
-body; :func:`assert_in_band_error` checks that a stream ended with its format's in-band error.
+**Raw calls**: :func:`call` posts a minimal request of a format (:func:`path_for`: Gemini's
+path names the model); :func:`frames` splits an SSE body; :func:`assert_in_band_error` checks
+that a stream ended with its format's in-band error; :func:`check_error` checks an error body
+(Gemini's by hand, the others' with :func:`oracles.validate_error`).
 """
 
 from __future__ import annotations
@@ -20,10 +24,12 @@ from typing import Any
 import anthropic
 import httpx
 import openai
+from google import genai
+from google.genai import types as gtypes
 from servers import CLIENT_KEY, ScriptedUpstream, upstream_key
 
 from apibridge._sse import SSEDecoder
-from oracles import validate_request
+from oracles import validate_error, validate_request
 
 __all__ = [
     "ENDPOINT",
@@ -34,10 +40,14 @@ __all__ = [
     "assert_in_band_error",
     "body_for",
     "call",
+    "check_error",
     "check_upstream_requests",
     "frames",
+    "gemini_client",
     "openai_client",
+    "path_for",
     "round_trip",
+    "validate_gemini_request",
 ]
 
 QUESTION = "What is the weather in Paris?"
@@ -187,7 +197,69 @@ def _responses(url: str, key: str, model: str, stream: bool) -> tuple[str, str]:
     return second.output_text, call.call_id
 
 
-_ROUND_TRIPS = {"anthropic": _anthropic, "chat": _chat, "responses": _responses}
+def gemini_client(url: str, key: str, *, version: str | None = None) -> genai.Client:
+    """A ``google-genai`` client for the gateway at ``url`` (the SDK's own API version, ``v1``,
+    unless ``version`` says another; no retries of its own)."""
+    options = gtypes.HttpOptions(base_url=url, api_version=version, timeout=20_000)
+    return genai.Client(api_key=key, http_options=options)
+
+
+def finish_of(answers: list[gtypes.GenerateContentResponse]) -> str | None:
+    """The finish reason of a Gemini answer (the last chunk of a stream says it)."""
+    candidates = answers[-1].candidates or []
+    reason = candidates[0].finish_reason if candidates else None
+    return None if reason is None else str(reason.value)
+
+
+def _gemini(url: str, key: str, model: str, stream: bool) -> tuple[str, str]:
+    client = gemini_client(url, key)
+    declaration = gtypes.FunctionDeclaration(
+        name="get_weather", description="Weather for a city", parameters_json_schema=SCHEMA
+    )
+    config = gtypes.GenerateContentConfig(
+        tools=[gtypes.Tool(function_declarations=[declaration])],
+        automatic_function_calling=gtypes.AutomaticFunctionCallingConfig(disable=True),
+    )
+    contents: list[Any] = [gtypes.Content(role="user", parts=[gtypes.Part(text=QUESTION)])]
+
+    def ask() -> list[gtypes.GenerateContentResponse]:
+        if stream:
+            return list(
+                client.models.generate_content_stream(model=model, contents=contents, config=config)
+            )
+        return [client.models.generate_content(model=model, contents=contents, config=config)]
+
+    def parts_of(answers: list[gtypes.GenerateContentResponse]) -> list[gtypes.Part]:
+        return [
+            p
+            for a in answers
+            for c in (a.candidates or [])[:1]
+            for p in ((c.content and c.content.parts) or [])
+        ]
+
+    first = ask()
+    assert finish_of(first) == "STOP", first
+    parts = parts_of(first)
+    calls = [p.function_call for p in parts if p.function_call is not None]
+    assert len(calls) == 1, parts
+    call = calls[0]
+    assert call.name == "get_weather"
+    assert call.args == {"city": "Paris"}
+    contents.append(gtypes.Content(role="model", parts=parts))
+    result = gtypes.FunctionResponse(id=call.id, name=call.name, response={"output": TOOL_RESULT})
+    contents.append(gtypes.Content(role="user", parts=[gtypes.Part(function_response=result)]))
+    second = ask()
+    assert finish_of(second) == "STOP", second
+    text = "".join(p.text for p in parts_of(second) if p.text and not p.thought)
+    return text, call.id or ""  # no id: a Gemini 2.5 call, none made up for a Gemini client
+
+
+_ROUND_TRIPS = {
+    "anthropic": _anthropic,
+    "chat": _chat,
+    "responses": _responses,
+    "gemini": _gemini,
+}
 
 
 def round_trip(
@@ -207,7 +279,20 @@ ENDPOINT = {
 }
 
 
+def path_for(fmt: str, model: str, *, stream: bool = False) -> str:
+    """The path a ``fmt`` client posts to (a Gemini client's names the model)."""
+    if fmt == "gemini":
+        method = "streamGenerateContent?alt=sse" if stream else "generateContent"
+        return f"/v1beta/models/{model}:{method}"
+    return ENDPOINT[fmt]
+
+
 def body_for(fmt: str, model: str, *, stream: bool = False) -> dict[str, Any]:
+    if fmt == "gemini":  # the model and the stream are in the path
+        return {
+            "contents": [{"role": "user", "parts": [{"text": "hello there, model"}]}],
+            "generationConfig": {"maxOutputTokens": 64},
+        }
     if fmt == "anthropic":
         return {
             "model": model,
@@ -226,11 +311,43 @@ def body_for(fmt: str, model: str, *, stream: bool = False) -> dict[str, Any]:
 
 def call(url: str, fmt: str, model: str, *, stream: bool = False) -> httpx.Response:
     return httpx.post(
-        url + ENDPOINT[fmt],
+        url + path_for(fmt, model, stream=stream),
         json=body_for(fmt, model, stream=stream),
-        headers={"x-api-key": CLIENT_KEY},
+        headers={"x-goog-api-key" if fmt == "gemini" else "x-api-key": CLIENT_KEY},
         timeout=20,
     )
+
+
+#: google.rpc status names by HTTP status, as Google answers (what a Gemini client reads).
+GOOGLE_STATUSES = {
+    400: {"INVALID_ARGUMENT", "FAILED_PRECONDITION", "OUT_OF_RANGE"},
+    401: {"UNAUTHENTICATED"},
+    403: {"PERMISSION_DENIED"},
+    404: {"NOT_FOUND"},
+    405: {"INVALID_ARGUMENT"},
+    408: {"DEADLINE_EXCEEDED"},
+    413: {"INVALID_ARGUMENT"},
+    415: {"INVALID_ARGUMENT"},
+    429: {"RESOURCE_EXHAUSTED"},
+    500: {"INTERNAL", "UNKNOWN"},
+    502: {"UNAVAILABLE", "INTERNAL"},
+    503: {"UNAVAILABLE"},
+    504: {"DEADLINE_EXCEEDED"},
+}
+
+
+def check_error(fmt: str, status: int, body: dict[str, Any]) -> dict[str, Any]:
+    """Check an error body in ``fmt``'s envelope for HTTP ``status``; its error object."""
+    if fmt != "gemini":
+        validate_error(fmt, status, body)
+        return dict(body["error"])
+    assert set(body) == {"error"}, body
+    error = body["error"]
+    assert error["code"] == status, (status, body)
+    assert isinstance(error["message"], str)
+    assert error["message"]
+    assert error["status"] in GOOGLE_STATUSES.get(status, {"INTERNAL", "UNAVAILABLE"}), body
+    return dict(error)
 
 
 def frames(raw: bytes) -> list[tuple[str | None, str]]:
@@ -242,6 +359,13 @@ def assert_in_band_error(fmt: str, raw: bytes) -> dict[str, Any]:
     """The stream ended with exactly the format's in-band error; its error object."""
     events = frames(raw)
     assert events, raw
+    if fmt == "gemini":  # Google's envelope as the last data frame, every other an answer chunk
+        *chunks, (_, last) = events
+        for _, data in chunks:
+            gtypes.GenerateContentResponse.model_validate(json.loads(data))
+        error = json.loads(last)
+        assert set(error) == {"error"}, last
+        return dict(error["error"])
     if fmt == "anthropic":
         name, data = events[-1]
         assert name == "error", events[-3:]
@@ -264,15 +388,50 @@ def assert_in_band_error(fmt: str, raw: bytes) -> dict[str, Any]:
     return dict(json.loads(events[-1][1])["response"]["error"])
 
 
+#: the fields of a ``generateContent`` body, and the ``google-genai`` type each holds.
+_GEMINI_BODY: dict[str, Any] = {
+    "contents": list[gtypes.Content],
+    "systemInstruction": gtypes.Content,
+    "tools": list[gtypes.Tool],
+    "toolConfig": gtypes.ToolConfig,
+    "generationConfig": gtypes.GenerationConfig,
+    "safetySettings": list[gtypes.SafetySetting],
+    "cachedContent": str,
+    "labels": dict[str, str],
+}
+
+
+def validate_gemini_request(body: dict[str, Any]) -> None:
+    """Raise unless ``body`` is a ``generateContent`` body as the API takes it, its model in
+    the path (checked with the ``google-genai`` types, which refuse unknown fields)."""
+    from pydantic import TypeAdapter
+
+    unknown = set(body) - set(_GEMINI_BODY)
+    assert not unknown, f"not GenerateContentRequest fields: {sorted(unknown)}"
+    assert body.get("contents"), body
+    for name, value in body.items():
+        TypeAdapter(_GEMINI_BODY[name]).validate_python(value)
+
+
 def check_upstream_requests(
     upstream: ScriptedUpstream, client: str, fmt: str, stream: bool
 ) -> None:
     assert len(upstream.requests) == 2, [r["body"] for r in upstream.requests]
     for request in upstream.requests:
         body = request["body"]
+        headers = request["headers"]
+        if fmt == "gemini":
+            validate_gemini_request(body)
+            method = ":streamGenerateContent" if stream else ":generateContent"
+            assert request["path"].endswith(method), request["path"]
+            assert request["query"] == ("alt=sse" if stream else ""), request["query"]
+            assert headers["x-goog-api-key"] == upstream_key(fmt)
+            assert "authorization" not in headers
+            assert "x-api-key" not in headers
+            assert not any(CLIENT_KEY in value for value in headers.values())
+            continue
         validate_request(fmt, body)
         assert bool(body.get("stream")) is stream
-        headers = request["headers"]
         if fmt == "anthropic":
             assert headers["x-api-key"] == upstream_key(fmt)
         else:

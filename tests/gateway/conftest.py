@@ -1,4 +1,5 @@
-"""Fixtures: three scripted upstreams and the gateway served for real (uvicorn and wsgiref).
+"""Fixtures: a scripted upstream of each format and the gateway served for real (uvicorn and
+wsgiref).
 
 The servers and the gateway configuration live in :mod:`servers` (beside this file), so other
 test directories and the benchmark can start the same ones.
@@ -20,6 +21,7 @@ from servers import (
     ScriptedUpstream,
     make_config,
     serve_asgi,
+    serve_upstreams,
     serve_wsgi,
 )
 
@@ -31,14 +33,9 @@ from apibridge.wsgi import App as WsgiApp
 @pytest.fixture(scope="session")
 def upstream_servers() -> Iterator[dict[str, tuple[ScriptedUpstream, str]]]:
     """format → (scripted upstream, its root URL), one uvicorn server each."""
-    apps = {fmt: ScriptedUpstream(fmt) for fmt in UPSTREAM_FORMATS}
-    with (
-        serve_asgi(apps["anthropic"]) as a,
-        serve_asgi(apps["chat"]) as c,
-        serve_asgi(apps["responses"]) as r,
-    ):
-        roots = {"anthropic": a, "chat": c, "responses": r}
-        yield {fmt: (apps[fmt], roots[fmt]) for fmt in UPSTREAM_FORMATS}
+    with serve_upstreams() as servers:
+        assert set(servers) == set(UPSTREAM_FORMATS)
+        yield servers
 
 
 @pytest.fixture

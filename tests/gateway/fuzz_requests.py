@@ -38,7 +38,7 @@ from servers import (
     UPSTREAM_FORMATS,
     ScriptedUpstream,
     make_config,
-    serve_asgi,
+    serve_upstreams,
     upstream_key,
 )
 
@@ -265,15 +265,11 @@ def _classify(fmt: str, status: int, answer: bytes, upstream_asked: bool) -> tup
 
 @contextlib.contextmanager
 def gateway() -> Iterator[tuple[App, dict[str, ScriptedUpstream]]]:
-    """The ASGI app (client key required) before three scripted upstreams on loopback."""
-    apps = {fmt: ScriptedUpstream(fmt) for fmt in UPSTREAM_FORMATS}
-    with (
-        serve_asgi(apps["anthropic"]) as a,
-        serve_asgi(apps["chat"]) as c,
-        serve_asgi(apps["responses"]) as r,
-    ):
-        config = make_config({"anthropic": a, "chat": c, "responses": r}, client_keys=(CLIENT_KEY,))
-        yield App(config), apps
+    """The ASGI app (client key required) before a scripted upstream of each format."""
+    with serve_upstreams() as servers:
+        roots = {fmt: root for fmt, (_, root) in servers.items()}
+        config = make_config(roots, client_keys=(CLIENT_KEY,))
+        yield App(config), {fmt: app for fmt, (app, _) in servers.items()}
 
 
 def run(count: int, *, seed_value: int = 0) -> Tally:

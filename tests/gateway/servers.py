@@ -4,11 +4,13 @@ Importable from any test directory (``from tests.gateway.servers import ...`` or
 ``tests/gateway`` on ``sys.path``); the benchmark uses it too.
 
 * :class:`ScriptedUpstream` is an ASGI app that speaks one upstream format (``anthropic``,
-  ``chat`` or ``responses``) with hand-written wire JSON and SSE, deliberately independent of
-  apibridge's codecs. By default it answers like a small tool-using model (see
-  :meth:`ScriptedUpstream.answer`); a test queues :class:`Plan` values to make the next
-  requests fail in a chosen way (error status, stream cut, invalid JSON, stall, hang). It
-  records every request it receives and every client disconnect it sees.
+  ``chat``, ``responses`` or ``gemini``) with hand-written wire JSON and SSE, deliberately
+  independent of apibridge's codecs. Its Gemini calls carry an ``id`` and a
+  ``thoughtSignature`` as Gemini 3's do (``gemini_ids=False``: neither, as Gemini 2.5's).
+  By default it answers like a small tool-using model (see :meth:`ScriptedUpstream.answer`);
+  a test queues :class:`Plan` values to make the next requests fail in a chosen way (error
+  status, stream cut, invalid JSON, stall, hang). It records every request it receives and
+  every client disconnect it sees.
 * :func:`serve_asgi` runs any ASGI app under uvicorn on 127.0.0.1 (a free port) in a thread;
   :func:`serve_wsgi` runs any WSGI app under wsgiref (threaded) the same way. Both stop the
   server when the ``with`` block ends.
@@ -17,9 +19,11 @@ Importable from any test directory (``from tests.gateway.servers import ...`` or
 from __future__ import annotations
 
 import asyncio
+import base64
 import collections
 import contextlib
 import json
+import re
 import socket
 import socketserver
 import threading
@@ -50,6 +54,7 @@ __all__ = [
     "lifespan",
     "make_config",
     "serve_asgi",
+    "serve_upstreams",
     "serve_wsgi",
     "upstream_key",
 ]
@@ -61,11 +66,21 @@ PATHS = {
 }
 MODELS_PATH = "/v1/models"
 TOOL_ARGUMENTS = '{"city": "Paris"}'
+#: Gemini's paths: ``/v1beta/models/{model}:{method}`` and the model list.
+GEMINI_PATH = re.compile(
+    r"/v1beta/models/([^/]+):(generateContent|streamGenerateContent|countTokens)"
+)
+GEMINI_MODELS_PATH = "/v1beta/models"
 
 
 def base_url(fmt: str, root: str) -> str:
     """The base URL of an upstream served at ``root``, as that format's SDK takes it."""
-    return root if fmt == "anthropic" else root + "/v1"
+    return root if fmt in ("anthropic", "gemini") else root + "/v1"
+
+
+def signature_for(call_id: str) -> str:
+    """The ``thoughtSignature`` the scripted Gemini upstream puts on its call ``call_id``."""
+    return base64.b64encode(f"scripted-signature-{call_id}".encode()).decode()
 
 
 @attrs.frozen(kw_only=True)
@@ -105,7 +120,23 @@ def _pieces(text: str, n: int = 3) -> list[str]:
     return [text[i : i + size] for i in range(0, len(text), size)]
 
 
+#: HTTP status → google.rpc status name, as Google's API answers.
+GOOGLE_STATUS = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
+    503: "UNAVAILABLE",
+    504: "DEADLINE_EXCEEDED",
+}
+
+
 def _error_body(fmt: str, status: int, message: str) -> dict[str, Any]:
+    if fmt == "gemini":
+        name = GOOGLE_STATUS.get(status, "UNAVAILABLE" if status >= 500 else "INVALID_ARGUMENT")
+        return {"error": {"code": status, "message": message, "status": name}}
     kinds = {
         400: ("invalid_request_error", "invalid_request_error"),
         401: ("authentication_error", "invalid_api_key"),
@@ -129,6 +160,8 @@ class Answer:
     tool: str | None = None
     arguments: str = TOOL_ARGUMENTS
     call_id: str = ""
+    #: Gemini: the call's ``thoughtSignature`` (a Gemini 3 call has one, with its ``id``).
+    signature: str | None = None
 
 
 def _anthropic_json(model: str, a: Answer) -> dict[str, Any]:
@@ -398,12 +431,70 @@ def _responses_events(model: str, a: Answer) -> list[bytes]:
     return out
 
 
+def _gemini_parts(a: Answer) -> list[dict[str, Any]]:
+    parts: list[dict[str, Any]] = []
+    if a.text is not None:
+        parts.append({"text": a.text})
+    if a.tool is not None:
+        call: dict[str, Any] = {"name": a.tool, "args": json.loads(a.arguments)}
+        if a.call_id:
+            call["id"] = a.call_id
+        part: dict[str, Any] = {"functionCall": call}
+        if a.signature is not None:
+            part["thoughtSignature"] = a.signature
+        parts.append(part)
+    return parts
+
+
+def _gemini_usage(output: int = 7) -> dict[str, Any]:
+    return {"promptTokenCount": 12, "candidatesTokenCount": output, "totalTokenCount": 12 + output}
+
+
+def _gemini_json(model: str, a: Answer) -> dict[str, Any]:
+    content = {"role": "model", "parts": _gemini_parts(a)}
+    return {
+        "candidates": [{"content": content, "finishReason": "STOP", "index": 0}],
+        "usageMetadata": _gemini_usage(),
+        "modelVersion": model,
+        "responseId": uuid.uuid4().hex[:22],
+    }
+
+
+def _gemini_events(model: str, a: Answer) -> list[bytes]:
+    """Google's SSE: each chunk a whole GenerateContentResponse with only the new parts, CRLF
+    framing, ``finishReason`` and the full usage on the last."""
+    rid = uuid.uuid4().hex[:22]
+
+    def chunk(parts: list[dict[str, Any]], last: bool, output: int) -> bytes:
+        candidate: dict[str, Any] = {"content": {"role": "model", "parts": parts}, "index": 0}
+        if last:
+            candidate["finishReason"] = "STOP"
+        body = {
+            "candidates": [candidate],
+            "usageMetadata": _gemini_usage(output),
+            "modelVersion": model,
+            "responseId": rid,
+        }
+        return f"data: {json.dumps(body)}\r\n\r\n".encode()
+
+    parts = _gemini_parts(a)
+    pieces: list[list[dict[str, Any]]] = []
+    for part in parts:
+        if "text" in part:
+            pieces.extend([{"text": piece}] for piece in _pieces(part["text"]))
+        else:
+            pieces.append([part])  # a function call comes whole
+    last = len(pieces) - 1
+    return [chunk(p, i == last, 7 if i == last else 1 + i) for i, p in enumerate(pieces)]
+
+
 WRITERS: dict[
     str, tuple[Callable[[str, Answer], dict[str, Any]], Callable[[str, Answer], list[bytes]]]
 ] = {
     "anthropic": (_anthropic_json, _anthropic_events),
     "chat": (_chat_json, _chat_events),
     "responses": (_responses_json, _responses_events),
+    "gemini": (_gemini_json, _gemini_events),
 }
 
 
@@ -430,9 +521,12 @@ async def lifespan(receive: Any, send: Any) -> None:
 class ScriptedUpstream:
     """An ASGI app speaking ``fmt`` like a small tool-using model (see the module docstring)."""
 
-    def __init__(self, fmt: str, *, models: tuple[str, ...] = ("listed-model",)) -> None:
+    def __init__(
+        self, fmt: str, *, models: tuple[str, ...] = ("listed-model",), gemini_ids: bool = True
+    ) -> None:
         self.format = fmt
         self.models = models
+        self.gemini_ids = gemini_ids
         self.plans: collections.deque[Plan] = collections.deque()
         self.requests: list[dict[str, Any]] = []
         self.disconnects: list[float] = []
@@ -468,6 +562,13 @@ class ScriptedUpstream:
         tools = body.get("tools") or []
         if tools:
             tool = tools[0]
+            if self.format == "gemini":
+                name = tool["functionDeclarations"][0]["name"]
+                if not self.gemini_ids:  # Gemini 2.5: no id, no signature
+                    return Answer(tool=name)
+                call_id = uuid.uuid4().hex[:8]
+                self.call_ids.append(call_id)
+                return Answer(tool=name, call_id=call_id, signature=signature_for(call_id))
             name = tool.get("name") or tool.get("function", {}).get("name")
             prefix = {"anthropic": "toolu_", "chat": "call_", "responses": "call_"}[self.format]
             call_id = prefix + uuid.uuid4().hex[:20]
@@ -476,6 +577,15 @@ class ScriptedUpstream:
         return Answer(text=f"Hello from {self.format}! You said: {self._last_user_text(body)}")
 
     def _tool_result(self, body: dict[str, Any]) -> str | None:
+        if self.format == "gemini":
+            contents = body.get("contents") or []
+            last = contents[-1] if contents else {}
+            for part in last.get("parts") or []:
+                if last.get("role", "user") == "user" and "functionResponse" in part:
+                    response = part["functionResponse"].get("response") or {}
+                    output = response.get("output", response)
+                    return output if isinstance(output, str) else json.dumps(output)
+            return None
         if self.format == "responses":
             items = body.get("input")
             if isinstance(items, list) and items:
@@ -496,6 +606,11 @@ class ScriptedUpstream:
         return None
 
     def _last_user_text(self, body: dict[str, Any]) -> str:
+        if self.format == "gemini":
+            for content in reversed(body.get("contents") or []):
+                if content.get("role", "user") == "user":
+                    return "".join(str(p.get("text", "")) for p in content.get("parts") or [])
+            return ""
         if self.format == "responses":
             items = body.get("input")
             if isinstance(items, str):
@@ -525,6 +640,9 @@ class ScriptedUpstream:
                 break
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
         path = scope["path"]
+        if self.format == "gemini":
+            await self._gemini(scope, headers, raw, receive, send)
+            return
         if scope["method"] == "GET" and path == MODELS_PATH:
             data = [
                 {"id": m, "object": "model", "created": 1700000000, "owned_by": "test"}
@@ -548,6 +666,48 @@ class ScriptedUpstream:
             await _reply(send, 200, {"input_tokens": 4242})
             return
         await self._create(body, plan, receive, send)
+
+    async def _gemini(
+        self, scope: dict[str, Any], headers: dict[str, str], raw: bytes, receive: Any, send: Any
+    ) -> None:
+        """Gemini's paths: the model and the kind of call are in the path, not the body."""
+        path, query = scope["path"], scope["query_string"].decode()
+        if scope["method"] == "GET" and path == GEMINI_MODELS_PATH:
+            methods = ["generateContent", "streamGenerateContent", "countTokens"]
+            models = [
+                {
+                    "name": f"models/{m}",
+                    "displayName": m.replace("-", " ").title(),
+                    "inputTokenLimit": 1048576,
+                    "outputTokenLimit": 65536,
+                    "supportedGenerationMethods": methods,
+                }
+                for m in self.models
+            ]
+            await _reply(send, 200, {"models": models})
+            return
+        match = GEMINI_PATH.fullmatch(path)
+        if match is None or scope["method"] != "POST":
+            await _reply(send, 404, _error_body("gemini", 404, f"no route {path}"))
+            return
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            await _reply(send, 400, _error_body("gemini", 400, "invalid JSON"))
+            return
+        model, method = match.groups()
+        record = {"path": path, "query": query, "headers": headers, "body": body}
+        with self._lock:
+            self.requests.append(record)
+            plan = self.plans.popleft() if self.plans else None
+        if method == "countTokens":
+            await _reply(send, 200, {"totalTokens": 4242})
+            return
+        stream = method == "streamGenerateContent"
+        if stream and query != "alt=sse":  # the JSON-array form is not what apibridge asks for
+            await _reply(send, 400, _error_body("gemini", 400, f"expected alt=sse, got {query}"))
+            return
+        await self._create({**body, "model": model, "stream": stream}, plan, receive, send)
 
     async def _create(
         self, body: dict[str, Any], plan: Plan | None, receive: Any, send: Any
@@ -581,8 +741,11 @@ class ScriptedUpstream:
             }
         )
         if plan is not None and plan.kind == "stream_error":
-            error = _error_body("anthropic", 529, "Overloaded")
-            await _chunk(send, _sse(error, "error"))
+            if self.format == "gemini":  # Google's envelope as the first data frame
+                error = _error_body("gemini", 503, "The model is overloaded.")
+                await _chunk(send, f"data: {json.dumps(error)}\r\n\r\n".encode())
+            else:
+                await _chunk(send, _sse(_error_body("anthropic", 529, "Overloaded"), "error"))
             await send({"type": "http.response.body", "body": b"", "more_body": False})
             return
         for i, event in enumerate(events):
@@ -694,9 +857,21 @@ def serve_wsgi(app: Any) -> Iterator[str]:
         thread.join(10)
 
 
+@contextlib.contextmanager
+def serve_upstreams(**options: Any) -> Iterator[dict[str, tuple[ScriptedUpstream, str]]]:
+    """One scripted upstream of each of :data:`UPSTREAM_FORMATS`, each on its own uvicorn
+    server: format → (the upstream, its root URL)."""
+    with contextlib.ExitStack() as stack:
+        out = {}
+        for fmt in UPSTREAM_FORMATS:
+            app = ScriptedUpstream(fmt, **options)
+            out[fmt] = (app, stack.enter_context(serve_asgi(app)))
+        yield out
+
+
 # ------------------------------------------------------------------------- the gateway
 
-UPSTREAM_FORMATS = ("anthropic", "chat", "responses")
+UPSTREAM_FORMATS = ("anthropic", "chat", "responses", "gemini")
 CLIENT_KEY = "client-key-123"
 ADMIN_KEY = "admin-key-456"
 
@@ -714,6 +889,8 @@ def make_config(roots: dict[str, str], *, client_keys: tuple[str, ...] = ()) -> 
     upstreams: dict[str, UpstreamConfig] = {}
     routes: list[Route] = []
     for fmt in UPSTREAM_FORMATS:
+        if fmt not in roots:  # a test that serves only some formats
+            continue
         url = base_url(fmt, roots[fmt])
         key = (upstream_key(fmt),)
         upstreams[fmt] = UpstreamConfig(

@@ -15,6 +15,11 @@ FORMATS = UPSTREAM_FORMATS
 
 def tool_result_of(fmt: str, body: dict[str, Any]) -> tuple[str, str]:
     """(call id, result text) of the tool result closing ``body``, read in format ``fmt``."""
+    if fmt == "gemini":
+        last = body["contents"][-1]
+        assert last["role"] == "user"
+        result = next(p["functionResponse"] for p in last["parts"] if "functionResponse" in p)
+        return result["id"], result["response"]["output"]
     if fmt == "anthropic":
         block = next(b for b in body["messages"][-1]["content"] if b["type"] == "tool_result")
         content = block["content"]
@@ -55,7 +60,9 @@ def test_fidelity_11_tool_round_trip_every_client_every_upstream(
     assert (returned_id, result) == (call_id, TOOL_RESULT)
     # the tool definition arrived in the upstream's format with its schema intact
     tools = upstream.requests[0]["body"]["tools"]
-    schema = tools[0].get("input_schema") or tools[0].get("parameters")
-    if schema is None:
-        schema = tools[0]["function"]["parameters"]
+    if upstream_format == "gemini":  # always as JSON Schema, never the OpenAPI subset
+        tools = tools[0]["functionDeclarations"]
+        assert "parameters" not in tools[0]
+    schema = tools[0].get("input_schema") or tools[0].get("parametersJsonSchema")
+    schema = schema or tools[0].get("parameters") or tools[0]["function"]["parameters"]
     assert json.loads(json.dumps(schema))["required"] == ["city"]

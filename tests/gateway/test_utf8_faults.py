@@ -22,6 +22,7 @@ import pytest
 from calls import ENDPOINT, FORMATS, assert_in_band_error, body_for
 from servers import (
     CLIENT_KEY,
+    GEMINI_PATH,
     UPSTREAM_FORMATS,
     WRITERS,
     Answer,
@@ -70,7 +71,7 @@ def _cut(data: bytes) -> list[bytes]:
     return pieces
 
 
-_PATH_FORMAT = {ENDPOINT[fmt]: fmt for fmt in UPSTREAM_FORMATS}
+_PATH_FORMAT = {ENDPOINT[fmt]: fmt for fmt in FORMATS}
 
 
 class Utf8Upstream:
@@ -94,8 +95,11 @@ class Utf8Upstream:
             raw += message.get("body", b"")
             if not message.get("more_body"):
                 break
-        fmt = _PATH_FORMAT[scope["path"]]
         body = json.loads(raw)
+        gemini = GEMINI_PATH.fullmatch(scope["path"])
+        fmt = "gemini" if gemini else _PATH_FORMAT[scope["path"]]
+        if gemini:  # the model and the stream are in the path
+            body = {**body, "model": gemini[1], "stream": gemini[2] == "streamGenerateContent"}
         plan = self.plans.popleft() if self.plans else ("cut",)
         text = TEXT if plan[0] == "cut" else f"before {MARK} after"  # MARK: whole body only
         as_json, as_events = WRITERS[fmt]

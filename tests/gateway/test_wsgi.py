@@ -5,7 +5,15 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from calls import TOOL_RESULT, assert_in_band_error, call, check_upstream_requests, round_trip
+from calls import (
+    TOOL_RESULT,
+    assert_in_band_error,
+    call,
+    check_error,
+    check_upstream_requests,
+    path_for,
+    round_trip,
+)
 from servers import CLIENT_KEY, UPSTREAM_FORMATS, Plan, ScriptedUpstream
 
 from oracles import validate_error
@@ -33,10 +41,10 @@ def test_tool_round_trip(
 
 @pytest.mark.parametrize("fmt", UPSTREAM_FORMATS)
 def test_errors(wsgi_gateway: str, upstreams: dict[str, ScriptedUpstream], fmt: str) -> None:
-    path = {"anthropic": "/v1/messages", "chat": "/v1/chat/completions"}.get(fmt, "/v1/responses")
+    path = path_for(fmt, "chat-model")
     response = httpx.post(wsgi_gateway + path, content=b"[", headers=AUTH_JSON)
     assert response.status_code == 400
-    validate_error(fmt, 400, response.json())
+    check_error(fmt, 400, response.json())
     response = httpx.post(wsgi_gateway + path, content=b"x" * 600_000)
     assert response.status_code in (401, 413)  # refused before the body is read
     assert call(wsgi_gateway, fmt, "dead-model").status_code == 502

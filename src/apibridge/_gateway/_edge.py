@@ -53,7 +53,8 @@ __all__ = [
 _EXPOSED = "request-id, x-request-id, retry-after, x-apibridge-token-count"
 #: request headers a preflight allows when the browser asks for none in particular.
 _ALLOWED_HEADERS = (
-    "authorization, content-type, x-api-key, anthropic-version, anthropic-beta, x-request-id"
+    "authorization, content-type, x-api-key, anthropic-version, anthropic-beta, x-request-id, "
+    "x-goog-api-key, x-goog-api-client"
 )
 _PREFLIGHT_MAX_AGE = "600"
 

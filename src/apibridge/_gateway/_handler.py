@@ -46,8 +46,7 @@ import functools
 import math
 import time
 from collections.abc import Mapping, Sized
-from typing import TYPE_CHECKING, Any, Final
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import attrs
@@ -56,6 +55,13 @@ from apibridge import _json
 from apibridge._exchange import Exchange
 from apibridge._gateway._access_log import CallObserver, CallRecord, LossReport, log
 from apibridge._gateway._edge import cors_headers, preflight
+from apibridge._gateway._gemini import (
+    JSON_STREAM_HEADERS,
+    count_body,
+    generate_body,
+    json_array,
+    sse,
+)
 from apibridge._gateway._http import (
     AllowError,
     Endpoint,
@@ -77,6 +83,7 @@ from apibridge._gateway._limits import (
     within_deadline,
 )
 from apibridge._gateway._model_list import model_entry, model_list
+from apibridge._gateway._options import cache_breakpoints, check_config, claude_model_overrides
 from apibridge._gateway._policy import apply_request_policies
 from apibridge._gateway._previous_response import MintedId, NewTurn, ResponseHistory
 from apibridge._gateway._profiles import Profiles
@@ -84,9 +91,8 @@ from apibridge._gateway._streaming import SSE_HEADERS, open_stream
 from apibridge._gateway._tenant import tenant_of
 from apibridge._secrets import redact_error
 from apibridge.codecs import StreamEncoder, get_codec
-from apibridge.codecs._claude_models import overrides_from_options
 from apibridge.codecs._tokens import estimate_request_tokens
-from apibridge.config import ConfigError, GatewayConfig, UpstreamConfig, redact_url
+from apibridge.config import GatewayConfig, UpstreamConfig, redact_url
 from apibridge.errors import ApibridgeError, ApiError, GatewayError, InvalidPayload, UpstreamError
 from apibridge.model import Usage
 from apibridge.store import Store, StoreUnavailable, close_store, open_store, start_store
@@ -158,9 +164,9 @@ class Handler:
         self.in_flight = 0
         warn_if_open(config.server)
         #: each upstream's overrides of the Claude model table, checked once, at start-up.
-        self.claude_models = _claude_model_overrides(config)
+        self.claude_models = claude_model_overrides(config)
         #: whether each upstream takes prompt-cache markers (``options.cache_breakpoints``).
-        self.cache_breakpoints = _cache_breakpoints(config)
+        self.cache_breakpoints = cache_breakpoints(config)
         #: each upstream's server profile (``options.profile``, or detected once) and the
         #: reasoning_effort words it takes (``options.reasoning_efforts``, else the profile's).
         self.profiles = Profiles(config)
@@ -300,10 +306,10 @@ class Handler:
         self, call: CallRecord, endpoint: Endpoint, param: str | None, request: HttpRequest
     ) -> HttpResponse:
         op = endpoint.operation
-        if op == "create":
-            return await self._create(call, request)
+        if op in ("create", "stream"):  # stream: Gemini's :streamGenerateContent
+            return await self._create(call, request, param, stream=op == "stream")
         if op == "count_tokens":
-            return await self._count_tokens(call, request)
+            return await self._count_tokens(call, request, param)
         if op == "health":
             return self._json(call, 200, {"status": "ok"}, head=request.method == "HEAD")
         if op == "root":
@@ -338,8 +344,11 @@ class Handler:
 
     # --------------------------------------------------------------------- create
 
-    def _route_model(self, call: CallRecord, body: Mapping[str, Any]) -> tuple[UpstreamConfig, str]:
-        model = body.get("model")
+    def _route_model(
+        self, call: CallRecord, body: Mapping[str, Any], path_model: str | None = None
+    ) -> tuple[UpstreamConfig, str]:
+        """The upstream and model for the body's model, or the path's (Gemini's)."""
+        model = path_model or body.get("model")
         if not isinstance(model, str) or not model:
             raise InvalidPayload("model: expected a non-empty string")
         call.model = model
@@ -362,9 +371,11 @@ class Handler:
         upstream_model: str,
         headers: Mapping[str, str],
         profile: Profile | None,
+        stream: bool = False,
     ) -> Exchange:
         """Decode ``body``, apply every request policy, and build the exchange, once
-        (fitted to the upstream's server ``profile``)."""
+        (fitted to the upstream's server ``profile``; ``stream``: streamed whatever the body
+        says, as Gemini's path asks)."""
         target = self.transports.upstream_format(upstream, call.format)
         policy = functools.partial(
             apply_request_policies,
@@ -372,6 +383,7 @@ class Handler:
             upstream_format=target,
             model=upstream_model,
             headers=headers,
+            stream=stream,
         )
         exchange = Exchange.from_client(
             body,
@@ -388,9 +400,13 @@ class Handler:
         call.stream = exchange.request.stream
         return exchange
 
-    async def _create(self, call: CallRecord, request: HttpRequest) -> HttpResponse:
+    async def _create(
+        self, call: CallRecord, request: HttpRequest, path_model: str | None, *, stream: bool
+    ) -> HttpResponse:
         body = read_json_body(request, self.max_body)
-        upstream, upstream_model = self._route_model(call, body)
+        if call.format == "gemini" and path_model is not None:
+            body = generate_body(body, path_model)
+        upstream, upstream_model = self._route_model(call, body, path_model)
         if call.format == "anthropic" and body.get("max_tokens") is None:
             # required by the Messages API (count_tokens, which takes none, is not here)
             raise InvalidPayload("max_tokens: Field required", param="max_tokens")
@@ -408,13 +424,16 @@ class Handler:
                 turn = None
         transport = self.transport(upstream)
         profile = await self.profiles.get(upstream, transport)
-        exchange = self._exchange(call, body, upstream, upstream_model, request.headers, profile)
+        exchange = self._exchange(
+            call, body, upstream, upstream_model, request.headers, profile, stream
+        )
         forwarded = attrs.evolve(forwarding(upstream, request.headers), tenant=tenant)
         if self.traces is not None:
             traced = self.traces.upstream(call, exchange, upstream)
             forwarded = attrs.evolve(forwarded, trace_headers=traced)
         if exchange.request.stream:
-            return await self._stream(call, exchange, upstream, forwarded, turn, minted)
+            as_array = call.format == "gemini" and not sse(request.query)
+            return await self._stream(call, exchange, upstream, forwarded, turn, minted, as_array)
         response = await within_deadline(upstream, transport.complete(exchange, forwarded))
         call.add_usage(response.usage)
         call.stop_reason = response.stop_reason
@@ -435,7 +454,9 @@ class Handler:
         forwarded: Forwarding,
         turn: NewTurn | None,
         minted: MintedId | None,
+        as_array: bool = False,
     ) -> HttpResponse:
+        """The streamed answer: SSE, or a Gemini client's JSON array (``as_array``)."""
         on_end = None
         if turn is not None and minted is not None:
 
@@ -455,7 +476,10 @@ class Handler:
             redact=self.redact,
             minted=minted,
         )
-        return HttpResponse(status=200, headers=self._headers(call, SSE_HEADERS), stream=body)
+        if as_array:
+            body = await json_array(body)
+        head = self._headers(call, JSON_STREAM_HEADERS if as_array else SSE_HEADERS)
+        return HttpResponse(status=200, headers=head, stream=body)
 
     async def _save(
         self,
@@ -482,11 +506,17 @@ class Handler:
                 exc.detail,
             )
 
-    async def _count_tokens(self, call: CallRecord, request: HttpRequest) -> HttpResponse:
+    async def _count_tokens(
+        self, call: CallRecord, request: HttpRequest, path_model: str | None
+    ) -> HttpResponse:
+        """Anthropic's ``count_tokens`` or Gemini's ``:countTokens``: the upstream's own count
+        where its transport has one, else a local estimate (marked so)."""
         body = read_json_body(request, self.max_body)
-        upstream, upstream_model = self._route_model(call, body)
-        # count_tokens bodies carry no max_tokens, which a Messages request requires
-        body = {"max_tokens": 1, **body, "stream": False}
+        upstream, upstream_model = self._route_model(call, body, path_model)
+        if call.format == "gemini" and path_model is not None:
+            body = count_body(body, path_model)
+        else:  # count_tokens bodies carry no max_tokens, which a Messages request requires
+            body = {"max_tokens": 1, **body, "stream": False}
         transport = self.transport(upstream)
         profile = await self.profiles.get(upstream, transport)
         exchange = self._exchange(call, body, upstream, upstream_model, request.headers, profile)
@@ -500,7 +530,8 @@ class Handler:
             headers = (("x-apibridge-token-count", "estimate"),)
             call.note = "estimate"
         call.usage = Usage(input_tokens=count)
-        return self._json(call, 200, {"input_tokens": count}, extra=headers)
+        answer = {"totalTokens": count} if call.format == "gemini" else {"input_tokens": count}
+        return self._json(call, 200, answer, extra=headers)
 
     # --------------------------------------------------------------------- answers
 
@@ -582,50 +613,3 @@ def _secrets(config: GatewayConfig) -> tuple[str, ...]:
     if config.server.admin_key:
         keys.add(config.server.admin_key)
     return tuple(sorted(keys, key=len, reverse=True))
-
-
-#: the host whose Chat and Responses endpoints take explicit cache breakpoints by default.
-OPENAI_API_HOST: Final = "api.openai.com"
-
-
-def check_config(config: GatewayConfig) -> None:
-    """Raise :class:`~apibridge.config.ConfigError` for an upstream option the handler would
-    refuse, without building one (no I/O): ``apibridge serve --workers N`` checks first, so
-    that a typo is one clear error, not every worker failing in turn."""
-    Profiles(config)
-    _cache_breakpoints(config)
-    _claude_model_overrides(config)
-
-
-def _cache_breakpoints(config: GatewayConfig) -> dict[str, bool | None]:
-    """Each upstream's ``options.cache_breakpoints``, checked; unset, it is on for a Chat or
-    Responses upstream at the OpenAI API's own host (which documents the markers) and the
-    format's default elsewhere (``None``: on for Anthropic, off for other OpenAI-format
-    servers, which may reject fields they do not know)."""
-    out: dict[str, bool | None] = {}
-    for name, upstream in config.upstreams.items():
-        value = upstream.options.get("cache_breakpoints")
-        if value is None:
-            host = urlsplit(upstream.base_url).hostname
-            if upstream.format in ("chat", "responses") and host == OPENAI_API_HOST:
-                value = True
-        elif not isinstance(value, bool):
-            raise ConfigError(f"upstreams.{name}.options.cache_breakpoints: expected true or false")
-        out[name] = value
-    return out
-
-
-def _claude_model_overrides(
-    config: GatewayConfig,
-) -> dict[str, tuple[tuple[str, Mapping[str, Any]], ...]]:
-    """Each upstream's ``options.claude_models`` (pattern → capability fields), checked."""
-    out = {}
-    for name, upstream in config.upstreams.items():
-        table = upstream.options.get("claude_models")
-        if table is None:
-            continue
-        try:
-            out[name] = overrides_from_options(table, f"upstreams.{name}.options.claude_models")
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from None
-    return out

@@ -5,22 +5,27 @@ Theory of operation
 Drivers build an :class:`HttpRequest` and send back an :class:`HttpResponse`; neither knows
 anything about ASGI, WSGI or a framework. :data:`ENDPOINTS` maps each path to an
 :class:`Endpoint`, which names the operation, the methods it takes, and the client format
-its errors are written in (``None``: Anthropic's shape when the request carries
-``anthropic-version``, OpenAI's otherwise). Paths with a parameter (a stored response id, a
-model id) are in :data:`PATTERNS`, tried in order after the exact table. :func:`route` does
-the lookup; a wrong method is :class:`MethodNotAllowed`, whose error also knows the ``Allow``
-header.
+its errors are written in (``None``: Gemini's shape when the request carries a Google key,
+Anthropic's when it carries ``anthropic-version``, OpenAI's otherwise). Paths with a
+parameter (a stored response id, a model id, Gemini's ``models/{model}:generateContent`` …)
+are in :data:`PATTERNS`, tried in order after the exact table. :func:`route` does the lookup;
+a wrong method is :class:`MethodNotAllowed`, whose error also knows the ``Allow`` header.
+
+Client keys come as ``x-api-key``, ``Authorization: Bearer`` or, as Google's SDKs send them,
+``x-goog-api-key``; a ``key`` query parameter (Google's REST form) is moved into that header
+by :func:`with_query_key` before anything else looks (:func:`presented_keys`), so it counts
+the same everywhere, and the query string itself is never logged.
 
 :func:`check_head` refuses a request from its head alone, in this order: a ``Host`` or
 ``Origin`` that is not allowed (403, :mod:`~apibridge._gateway._edge`), unknown path (404),
 wrong method (405; a CORS preflight from an allowed origin passes), the admin key for the
 admin view (a 404 when no admin key is configured, so the endpoint's existence is not
 revealed), a client or the admin key for ``/metrics`` when any is configured (a 404 when
-metrics are off), the client key (401, when keys are configured; ``x-api-key`` or ``Authorization:
-Bearer``, compared in constant time against every key), a POST body not declared
-``application/json`` (415), a ``Content-Length`` over the limit (413). :func:`read_json_body`
-inflates a gzip/deflate body within the same limit and parses the JSON object.
-:func:`forwarding` is what a transport may pass on from the request
+metrics are off), the client key (401, when keys are configured; any of
+:func:`presented_keys`, compared in constant time against every key), a POST body not
+declared ``application/json`` (415), a ``Content-Length`` over the limit (413).
+:func:`read_json_body` inflates a gzip/deflate body within the same limit and parses the
+JSON object. :func:`forwarding` is what a transport may pass on from the request
 (:class:`~apibridge.transports.Forwarding`).
 """
 
@@ -32,6 +37,7 @@ import re
 import zlib
 from collections.abc import AsyncGenerator, Mapping
 from typing import Any
+from urllib.parse import parse_qsl
 
 import attrs
 
@@ -55,9 +61,11 @@ __all__ = [
     "client_format",
     "is_preflight",
     "forwarding",
+    "presented_keys",
     "read_json_body",
     "request_id",
     "route",
+    "with_query_key",
 ]
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9_.:\-]{1,128}")
@@ -114,16 +122,26 @@ ENDPOINTS: Mapping[str, Endpoint] = {
     "/responses": _ep("create", "POST", "responses"),
     "/v1/models": _ep("models", "GET", None),
     "/models": _ep("models", "GET", None),
+    "/v1beta/models": _ep("models", "GET", "gemini"),
+    "/v1alpha/models": _ep("models", "GET", "gemini"),
     "/health": _ep("health", "GET HEAD", None, needs_key=False),
     "/": _ep("root", "GET HEAD", None, needs_key=False),
     "/admin/state": _ep("admin", "GET", "chat", needs_key=False),
     "/metrics": _ep("metrics", "GET", "chat", needs_key=False),
 }
 
-#: parametrised paths, tried in order after :data:`ENDPOINTS`.
+#: Gemini's API versions in a path (the ``google-genai`` SDK says ``v1``, the docs ``v1beta``).
+_GEMINI = r"/v1(?:beta|alpha)?/models/([^/]+)"
+
+#: parametrised paths, tried in order after :data:`ENDPOINTS` (Gemini's model calls before
+#: ``/v1/models/{id}``, which would take them).
 PATTERNS: tuple[tuple[re.Pattern[str], Endpoint], ...] = (
     (re.compile(r"/v1/responses/([^/]+)/input_items"), _ep("input_items", "GET", "responses")),
     (re.compile(r"/v1/responses/([^/]+)"), _ep("stored", "GET DELETE", "responses")),
+    (re.compile(_GEMINI + ":generateContent"), _ep("create", "POST", "gemini")),
+    (re.compile(_GEMINI + ":streamGenerateContent"), _ep("stream", "POST", "gemini")),
+    (re.compile(_GEMINI + ":countTokens"), _ep("count_tokens", "POST", "gemini")),
+    (re.compile(r"/v1(?:beta|alpha)/models/([^/]+)"), _ep("model", "GET", "gemini")),
     (re.compile(r"/v1/models/(.+)"), _ep("model", "GET", None)),
 )
 
@@ -172,6 +190,8 @@ def client_format(path: str, headers: Mapping[str, str]) -> str:
     endpoint, _ = route(path)
     if endpoint is not None and endpoint.format:
         return endpoint.format
+    if "x-goog-api-key" in headers:  # also a ``?key=`` (with_query_key)
+        return "gemini"
     return "anthropic" if "anthropic-version" in headers else "chat"
 
 
@@ -179,6 +199,27 @@ def bearer(value: str) -> str:
     """The token of an ``Authorization: Bearer`` header value (empty otherwise)."""
     scheme, _, token = value.partition(" ")
     return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def with_query_key(headers: Mapping[str, str], query: str) -> Mapping[str, str]:
+    """``headers`` with the ``key`` query parameter (Google's REST form of the client key) as
+    ``x-goog-api-key``, unless that header is there already; ``headers`` itself without one."""
+    if "key=" not in query or "x-goog-api-key" in headers:
+        return headers
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        if name == "key":
+            return {**headers, "x-goog-api-key": value}
+    return headers
+
+
+def presented_keys(headers: Mapping[str, str]) -> tuple[str, str, str]:
+    """The client keys a request presents, in order (empty where absent): ``x-api-key``,
+    ``Authorization: Bearer``, ``x-goog-api-key`` (or ``?key=``, :func:`with_query_key`)."""
+    return (
+        headers.get("x-api-key", ""),
+        bearer(headers.get("authorization", "")),
+        headers.get("x-goog-api-key", ""),
+    )
 
 
 def _matches_any(presented: str, keys: tuple[str, ...]) -> bool:
@@ -193,10 +234,7 @@ def _authorised(config: GatewayConfig, headers: Mapping[str, str]) -> bool:
     keys = config.server.client_keys
     if not keys:
         return True
-    for presented in (headers.get("x-api-key", ""), bearer(headers.get("authorization", ""))):
-        if presented and _matches_any(presented, keys):
-            return True
-    return False
+    return any(p and _matches_any(p, keys) for p in presented_keys(headers))
 
 
 def check_head(
@@ -224,7 +262,7 @@ def check_head(
         raise GatewayError(
             ApiError.of(
                 "authentication",
-                "a valid API key is required (x-api-key or Authorization: Bearer)",
+                "a valid API key is required (x-api-key, Authorization: Bearer or x-goog-api-key)",
             )
         )
     if method == "POST":
@@ -307,5 +345,5 @@ def forwarding(upstream: UpstreamConfig, headers: Mapping[str, str]) -> Forwardi
     and the client's own key when the upstream forwards it."""
     key = None
     if upstream.forward_client_key:
-        key = headers.get("x-api-key") or bearer(headers.get("authorization", "")) or None
+        key = next((k for k in presented_keys(headers) if k), None)
     return Forwarding(headers=forwardable_headers(headers), key=key)

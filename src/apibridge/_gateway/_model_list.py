@@ -11,7 +11,9 @@ The list is what a client may put in ``model`` and have routed:
   ids that the routes really send to that upstream under the same name.
 
 The answer has Anthropic's shape (``type: model``, ``display_name``, RFC 3339 ``created_at``,
-``has_more``/``first_id``/``last_id``) when the request carries ``anthropic-version``, and
+``has_more``/``first_id``/``last_id``) when the request carries ``anthropic-version``,
+Gemini's (``models`` of ``name: models/x``, ``displayName``, ``supportedGenerationMethods``;
+a Gemini upstream's own entry as it listed it) on Gemini's paths or with a Google key, and
 OpenAI's (``object: list`` of ``object: model`` with ``created`` and ``owned_by``) otherwise.
 An upstream whose list cannot be fetched just contributes nothing.
 """
@@ -80,7 +82,24 @@ async def _collect(
     return found
 
 
+#: what the gateway serves for every model a Gemini client lists.
+GEMINI_METHODS = ("generateContent", "streamGenerateContent", "countTokens")
+
+
+def _gemini_entry(model_id: str, info: Mapping[str, Any]) -> dict[str, Any]:
+    own = info.get("gemini")
+    if isinstance(own, Mapping):  # a Gemini upstream's, under the same name
+        return {**own, "name": "models/" + model_id}
+    return {
+        "name": "models/" + model_id,
+        "displayName": str(info.get("display_name") or model_id),
+        "supportedGenerationMethods": list(GEMINI_METHODS),
+    }
+
+
 def _entry(model_id: str, upstream: str, info: Mapping[str, Any], shape: str) -> dict[str, Any]:
+    if shape == "gemini":
+        return _gemini_entry(model_id, info)
     created = info.get("created", info.get("created_at", 0))
     if shape == "anthropic":
         return {
@@ -95,9 +114,12 @@ def _entry(model_id: str, upstream: str, info: Mapping[str, Any], shape: str) ->
 async def model_list(
     config: GatewayConfig, transport_for: TransportFor, *, shape: str
 ) -> dict[str, Any]:
-    """The ``/v1/models`` body in ``shape`` (``anthropic``, or anything else for OpenAI)."""
+    """The ``/v1/models`` body in ``shape`` (``anthropic``, ``gemini``, or anything else for
+    OpenAI)."""
     found = await _collect(config, transport_for)
     data = [_entry(m, up, info, shape) for m, (up, info) in found.items()]
+    if shape == "gemini":
+        return {"models": data}
     if shape == "anthropic":
         return {
             "data": data,

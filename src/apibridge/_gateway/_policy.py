@@ -77,6 +77,7 @@ _PRIVATE_HEADERS = frozenset(
     {
         "authorization",
         "x-api-key",
+        "x-goog-api-key",
         "api-key",
         "cookie",
         "proxy-authorization",
@@ -238,9 +239,13 @@ def apply_request_policies(
     upstream_format: str,
     model: str,
     headers: Mapping[str, str],
+    stream: bool = False,
 ) -> Request:
     """Every request policy, in order: the route's rename, beta fields, late system
-    messages, output limits. ``upstream_format`` is the exchange's upstream side."""
+    messages, output limits. ``upstream_format`` is the exchange's upstream side; ``stream``
+    streams the request whatever its body said (a Gemini client asks by the path)."""
+    if stream and not request.stream:
+        request = attrs.evolve(request, stream=True)
     request = rename_model(request, model)
     request = apply_beta_policy(request, ctx, upstream_format=upstream_format, headers=headers)
     default = LATE_SYSTEM_DEFAULT.get(upstream_format, "keep")

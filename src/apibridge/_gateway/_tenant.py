@@ -28,7 +28,7 @@ import hmac
 from collections.abc import Mapping
 from typing import Final
 
-from apibridge._gateway._http import bearer
+from apibridge._gateway._http import presented_keys
 from apibridge.config import GatewayConfig
 
 __all__ = ["OPEN_TENANT", "key_tenant", "tenant_of"]
@@ -46,18 +46,18 @@ def key_tenant(key: str) -> str:
 
 def tenant_of(config: GatewayConfig, headers: Mapping[str, str]) -> str:
     """The tenant of an authorised request: that of the configured client key it presented
-    (``x-api-key`` first, then ``Authorization: Bearer``), or, when the gateway has no client
-    keys, :data:`OPEN_TENANT` (or the presented key's, when client keys are forwarded). A
-    request that presents no configured key (it was not authorised) gets a tenant of its own
-    that no key has."""
+    (``x-api-key`` first, then ``Authorization: Bearer``, then ``x-goog-api-key``), or, when
+    the gateway has no client keys, :data:`OPEN_TENANT` (or the presented key's, when client
+    keys are forwarded). A request that presents no configured key (it was not authorised)
+    gets a tenant of its own that no key has."""
     keys = config.server.client_keys
     if not keys:
         if any(u.forward_client_key for u in config.upstreams.values()):
-            presented = headers.get("x-api-key") or bearer(headers.get("authorization", ""))
+            presented = next((k for k in presented_keys(headers) if k), "")
             if presented:
                 return key_tenant(presented)
         return OPEN_TENANT
-    for presented in (headers.get("x-api-key", ""), bearer(headers.get("authorization", ""))):
+    for presented in presented_keys(headers):
         if not presented:
             continue
         found = False

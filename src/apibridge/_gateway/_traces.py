@@ -55,20 +55,28 @@ __all__ = ["Observers", "Tracing", "configure_sdk"]
 _MODEL_MAX = 512
 
 #: ``gen_ai.system`` / ``gen_ai.provider.name`` by the upstream's wire format.
-_PROVIDERS = {"anthropic": "anthropic", "chat": "openai", "responses": "openai"}
+_PROVIDERS = {
+    "anthropic": "anthropic",
+    "chat": "openai",
+    "responses": "openai",
+    "gemini": "gcp.gemini",
+}
 
 
 def _route(path: str) -> str:
     """``path`` as a span name's route (span names are few; the path itself is the
     ``url.path`` attribute): a stored response's id as ``{response_id}``, a model's name as
-    ``{model}``, and ``""`` for a path that is no route."""
+    ``{model}`` (also in Gemini's ``/v1beta/models/{model}:generateContent``), and ``""`` for
+    a path that is no route."""
     endpoint, param = route(path)
     if endpoint is None:
         return ""
     if param is None:
         return path
-    prefix = "/v1/models/" if endpoint.operation == "model" else "/v1/responses/"
-    name = "{model}" if endpoint.operation == "model" else "{response_id}"
+    stored = endpoint.operation in ("stored", "input_items")
+    marker = "/responses/" if stored else "/models/"
+    prefix = path[: path.index(marker) + len(marker)]
+    name = "{response_id}" if stored else "{model}"
     return prefix + name + path[len(prefix) + len(param) :]
 
 

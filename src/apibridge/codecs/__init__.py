@@ -1,7 +1,7 @@
 """The wire-format codecs: pure functions and push-style stream state machines.
 
-One package per format (``anthropic``, ``chat``, ``responses``, ``backboard``), each with the
-same surface, described by :class:`Codec`:
+One package per format (``anthropic``, ``chat``, ``responses``, ``backboard``, ``gemini``),
+each with the same surface, described by :class:`Codec`:
 
 * ``decode_request`` / ``encode_request``, ``decode_response`` / ``encode_response``;
 * ``StreamDecoder`` (SSE frames → canonical events) and ``StreamEncoder`` (canonical events
@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from apibridge._sse import SSEDecoder, SSEFrame
-from apibridge.codecs import anthropic, backboard, chat, responses
+from apibridge.codecs import anthropic, backboard, chat, gemini, responses
 from apibridge.codecs._context import Context
 from apibridge.codecs._protocols import Codec, StreamDecoder, StreamEncoder
 
@@ -41,6 +41,7 @@ _CODECS: Mapping[str, Codec] = {
     "chat": chat,
     "responses": responses,
     "backboard": backboard,
+    "gemini": gemini,
 }
 
 FORMATS: tuple[str, ...] = tuple(_CODECS)

@@ -62,6 +62,7 @@ KINDS: Mapping[str, TransportKind] = {
     "anthropic": TransportKind(speaks="wire", build=_http),
     "chat": TransportKind(speaks="wire", build=_http),
     "responses": TransportKind(speaks="wire", build=_http),
+    "gemini": TransportKind(speaks="wire", build=_http),
     "backboard": TransportKind(speaks="wire", build=_backboard),
     "scripted": TransportKind(speaks="events", build=_scripted, eager=True),
 }

@@ -1,9 +1,12 @@
-"""The HTTP transport: any upstream that speaks ``anthropic``, ``chat`` or ``responses``.
+"""The HTTP transport: any upstream that speaks ``anthropic``, ``chat``, ``responses`` or
+``gemini``.
 
 Theory of operation
 -------------------
 :class:`HttpTransport` encodes the exchange's canonical request in the upstream's format
-(``exchange.upstream_request``), POSTs it with the httpx client it was given, and decodes the
+(``exchange.upstream_request``), POSTs it with the httpx client it was given to the
+operation's URL (:mod:`._paths`: a Gemini upstream's names the model and the kind of call;
+its key goes in ``x-goog-api-key``), and decodes the
 answer: a JSON body through ``exchange.decode_response``, or SSE bytes through
 :class:`apibridge._sse.SSEDecoder` and ``exchange.stream_decoder()``, one chunk at a time
 (nothing is buffered; each event is decoded when asked for and yielded as soon as its frame is
@@ -67,6 +70,17 @@ from apibridge.config import UpstreamConfig
 from apibridge.errors import ApiError, InvalidPayload, UpstreamError
 from apibridge.model import Event, Request, Response, StreamError
 from apibridge.transports._closing import aclose_shielded
+from apibridge.transports._paths import (
+    COUNTING_FORMATS,
+    ENDPOINTS,
+    count_body,
+    count_of,
+    gemini_model,
+    gemini_root,
+    gemini_url,
+    listed_models,
+    without_model,
+)
 from apibridge.transports._pool import POOLED_RESPONSE, PooledClient, default_client
 from apibridge.transports._protocol import NO_FORWARDING, Forwarding, note_retry
 from apibridge.transports._retry_after import parse_retry_after
@@ -81,39 +95,13 @@ RETRY_STATUSES: frozenset[int] = frozenset({429, 500, 502, 503, 504, 529})
 #: the upstream declined the work (nothing was generated, nothing billed).
 _RETRY_KINDS: frozenset[str] = frozenset({"rate_limit", "unavailable", "overloaded"})
 
-#: path of each operation below the base URL, per format (base URLs as the SDKs take them).
-ENDPOINTS: Mapping[str, Mapping[str, str]] = {
-    "anthropic": {
-        "messages": "/v1/messages",
-        "count_tokens": "/v1/messages/count_tokens",
-        "models": "/v1/models",
-    },
-    "chat": {"messages": "/chat/completions", "models": "/models"},
-    "responses": {"messages": "/responses", "models": "/models"},
-}
-
 #: client headers an Anthropic upstream receives unchanged (the beta policy).
 _ANTHROPIC_FORWARD = ("anthropic-beta", "anthropic-version")
 _ANTHROPIC_VERSION = "2023-06-01"
 
-#: fields of a Messages request that ``count_tokens`` accepts.
-_COUNT_FIELDS = frozenset(
-    {
-        "model",
-        "messages",
-        "system",
-        "tools",
-        "tool_choice",
-        "thinking",
-        "mcp_servers",
-        "context_management",
-        "output_config",
-        "output_format",
-    }
-)
-
 _MAX_BODY = 64 * 1024 * 1024  # a non-streamed answer larger than this is refused
 _MAX_ERROR_BODY = 256 * 1024
+_MAX_MODEL_URLS = 256  # a Gemini upstream's URLs by (operation, model), made once each
 
 
 class HttpTransport:
@@ -129,9 +117,12 @@ class HttpTransport:
             raise ValueError(f"HttpTransport cannot speak {config.format!r}")
         self.config = config
         self.client = client
-        base = config.base_url.rstrip("/")
+        self._gemini = config.format == "gemini"
+        base = gemini_root(config.base_url) if self._gemini else config.base_url.rstrip("/")
+        self._root = base
         # parsed once: building an httpx URL from text costs more than the rest of a request
         self._urls = {op: httpx.URL(base + path) for op, path in ENDPOINTS[config.format].items()}
+        self._model_urls: dict[tuple[str, str], tuple[httpx.URL, Any]] = {}
         self._turn = 0  # key rotation
         self._direct: dict[str, Any] = {}  # the default client's URLs and timeout (aiohttp's)
         if isinstance(client, PooledClient):
@@ -139,7 +130,7 @@ class HttpTransport:
             import yarl
 
             t = config.timeouts
-            self._direct = {op: yarl.URL(str(url)) for op, url in self._urls.items()}
+            self._direct = {op: yarl.URL(str(url), encoded=True) for op, url in self._urls.items()}
             # what httpx-aiohttp makes of _timeout() below, made once
             self._direct_timeout = aiohttp.ClientTimeout(
                 sock_connect=t.connect, sock_read=None, connect=t.connect
@@ -186,6 +177,9 @@ class HttpTransport:
                 headers["anthropic-beta"] = _with_betas(headers.get("anthropic-beta"), betas)
             if key:
                 headers["x-api-key"] = key
+        elif self._gemini:
+            if key:
+                headers["x-goog-api-key"] = key
         elif key:
             headers["authorization"] = f"Bearer {key}"
         headers.update(forwarding.trace_headers)  # traceparent, with server.traces on
@@ -205,8 +199,30 @@ class HttpTransport:
         self._turn += 1
         return keys[self._turn % len(keys)]
 
-    def _url(self, operation: str) -> httpx.URL:
-        return self._urls[operation]
+    def _target(self, operation: str, model: str | None) -> tuple[httpx.URL, Any]:
+        """``operation``'s URL, and the default pool's form of it (``None`` without that
+        pool); a Gemini upstream's for ``model``, made on first use."""
+        if model is None:
+            return self._urls[operation], self._direct.get(operation)
+        found = self._model_urls.get((operation, model))
+        if found is None:
+            url = httpx.URL(gemini_url(self._root, operation, model))
+            direct = None
+            if isinstance(self.client, PooledClient):
+                import yarl
+
+                direct = yarl.URL(str(url), encoded=True)
+            if len(self._model_urls) >= _MAX_MODEL_URLS:  # any model name may be routed
+                self._model_urls.clear()
+            found = self._model_urls[(operation, model)] = (url, direct)
+        return found
+
+    def _payload(self, exchange: Exchange, *, stream: bool) -> tuple[bytes, str | None]:
+        """The encoded request, and the model its URL names (a Gemini upstream's; else None)."""
+        body = exchange.upstream_request(self.prepare(exchange, stream=stream))
+        if not self._gemini:
+            return _json.dumps(body), None
+        return _json.dumps(without_model(body)), gemini_model(body)
 
     # ----------------------------------------------------------------------- sending
 
@@ -231,15 +247,15 @@ class HttpTransport:
         *,
         stream: bool,
         attempt: int,
+        model: str | None = None,
     ) -> tuple[httpx.Response, int]:
-        """POST ``body`` to ``operation``'s URL with retries; the 2xx response (unread) and
-        the attempts used."""
-        url = self._url(operation)
+        """POST ``body`` to ``operation``'s URL (for ``model``: a Gemini upstream's) with
+        retries; the 2xx response (unread) and the attempts used."""
+        url, direct = self._target(operation, model)
         retries = self.config.retries
         name = self.config.name
         client = self.client
         first_byte = self.config.timeouts.first_byte
-        direct = self._direct.get(operation) if isinstance(client, PooledClient) else None
         while True:
             headers = self.headers(forwarding, stream=stream, betas=exchange.ctx.upstream_betas)
             retry_after: float | None = None
@@ -403,9 +419,9 @@ class HttpTransport:
         self, exchange: Exchange, forwarding: Forwarding = NO_FORWARDING
     ) -> Response:
         """See :meth:`apibridge.transports.Transport.complete`."""
-        payload = _json.dumps(exchange.upstream_request(self.prepare(exchange, stream=False)))
+        payload, model = self._payload(exchange, stream=False)
         response, _ = await self._send(
-            exchange, forwarding, "messages", payload, stream=False, attempt=0
+            exchange, forwarding, "messages", payload, stream=False, attempt=0, model=model
         )
         try:
             raw = await self._read(response, _MAX_BODY)
@@ -431,12 +447,13 @@ class HttpTransport:
         self, exchange: Exchange, forwarding: Forwarding = NO_FORWARDING
     ) -> AsyncIterator[Event]:
         """See :meth:`apibridge.transports.Transport.stream`."""
-        payload = _json.dumps(exchange.upstream_request(self.prepare(exchange, stream=True)))
+        payload, model = self._payload(exchange, stream=True)
+        operation = "stream" if self._gemini else "messages"
         attempt = 0
         while True:
             start = anyio.current_time()
             response, attempt = await self._send(
-                exchange, forwarding, "messages", payload, stream=True, attempt=attempt
+                exchange, forwarding, operation, payload, stream=True, attempt=attempt, model=model
             )
             remaining = self.config.timeouts.first_byte - (anyio.current_time() - start)
             events = self._events(exchange, response, max(remaining, 0.001))
@@ -542,23 +559,26 @@ class HttpTransport:
     async def count_tokens(
         self, exchange: Exchange, forwarding: Forwarding = NO_FORWARDING
     ) -> int | None:
-        """The upstream's own input-token count (Anthropic upstreams); ``None`` elsewhere."""
-        if self.config.format != "anthropic":
+        """The upstream's own input-token count (Anthropic and Gemini upstreams); ``None``
+        elsewhere."""
+        fmt = self.config.format
+        if fmt not in COUNTING_FORMATS:
             return None
         body = exchange.upstream_request(self.prepare(exchange, stream=False))
-        payload = _json.dumps({k: v for k, v in body.items() if k in _COUNT_FIELDS})
+        payload = _json.dumps(count_body(fmt, body))
+        model = gemini_model(body) if self._gemini else None
         response, _ = await self._send(
-            exchange, forwarding, "count_tokens", payload, stream=False, attempt=0
+            exchange, forwarding, "count_tokens", payload, stream=False, attempt=0, model=model
         )
         try:
             raw = await self._read(response, _MAX_ERROR_BODY)
         finally:
             await _close(response)
         try:
-            count = _json.loads(raw)["input_tokens"]
-        except (InvalidPayload, KeyError, TypeError):
+            count = count_of(fmt, _json.loads(raw))
+        except InvalidPayload:
             count = None
-        if not isinstance(count, int):
+        if count is None:
             raise UpstreamError(
                 ApiError.of("bad_gateway", f"upstream {self.config.name} sent an invalid count")
             )
@@ -572,19 +592,16 @@ class HttpTransport:
         try:
             with anyio.fail_after(wait):
                 response = await self.client.get(
-                    self._url("models"), headers=headers, timeout=self._timeout()
+                    self._urls["models"], headers=headers, timeout=self._timeout()
                 )
         except (TimeoutError, httpx.HTTPError):
             return []
         if response.status_code != 200:
             return []
         try:
-            data = _json.loads(response.content).get("data")
-        except (InvalidPayload, AttributeError):
+            return listed_models(self.config.format, _json.loads(response.content))
+        except InvalidPayload:
             return []
-        if not isinstance(data, list):
-            return []
-        return [m for m in data if isinstance(m, dict) and isinstance(m.get("id"), str)]
 
 
 async def _close(response: httpx.Response) -> None:
