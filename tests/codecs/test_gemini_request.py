@@ -18,7 +18,8 @@ from tests.oracles import validate_request
 from apibridge.codecs import get_codec
 from apibridge.codecs._context import Context
 from apibridge.codecs.envelope import open_envelope
-from apibridge.codecs.gemini._request import decode_request, encode_request, json_schema
+from apibridge.codecs.gemini._request import decode_request, encode_request
+from apibridge.codecs.gemini._settings import json_schema
 from apibridge.codecs.gemini._wire import PLACEHOLDER_SIGNATURE, is_made_id
 from apibridge.errors import InvalidPayload, UnsupportedFeature
 from apibridge.model import (

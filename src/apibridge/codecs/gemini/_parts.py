@@ -22,7 +22,7 @@ A Gemini ``Part`` holds one datum (``text``, ``inlineData``, ``fileData``, ``fun
   version does not know → :class:`ServerToolPart` (``source_format`` ``gemini``, ``raw`` the
   whole part): carried to Gemini as it came, reported lost by the other formats.
 
-A ``thoughtSignature`` on a part that is not a thought becomes a *carrier* (``_wire``): a
+A ``thoughtSignature`` on a part that is not a thought becomes a *carrier* (``_signatures``): a
 thinking part with no text right before the function call it signed, or right after any other
 part it signed (marked ``_after``); a part that is only a signature (``{"text": "",
 "thoughtSignature": …}``) is the carrier alone (marked ``_alone``: written back as such).
@@ -30,9 +30,9 @@ Metadata fields other than these ride in the part's ``extras["gemini"]``.
 
 Reasoning of another model reaches a Gemini client (an answer, ``answer=True``) as a thought
 part whose ``thoughtSignature`` is the reasoning envelope (:mod:`apibridge.codecs.envelope`)
-base64-encoded, since the field holds base64 bytes; such a thought part in a request's history
-decodes back into that model's own part (a Claude signature, redacted thinking, OpenAI
-encrypted reasoning), so that it returns to its upstream exactly.
+base64-encoded (``_signatures``), since the field holds base64 bytes; such a thought part in a
+request's history decodes back into that model's own part (a Claude signature, redacted
+thinking, OpenAI encrypted reasoning), so that it returns to its upstream exactly.
 
 Encoding reverses this. A carrier folds into the function call that follows it, or, for one
 marked ``_after`` or with no call next, into the part before it (a text or media part without a
@@ -40,7 +40,7 @@ signature of its own), else it is written as an empty text part. Thinking withou
 signature (another model's reasoning) is not sent: a loss. Made call ids are never sent. A
 tool result's ``name`` is the called function's, which the caller looks up in the history.
 
-Function calls without ids are tracked by :class:`Calls` over one request's history: a call
+Function calls without ids are tracked by ``_calls.Calls`` over one request's history: a call
 gets an id made from its position (message, call), and a ``functionResponse`` without an id
 is paired with the first unanswered call of the same name (Gemini answers calls in order).
 """
@@ -64,13 +64,18 @@ from apibridge.codecs._context import (
 )
 from apibridge.codecs._custom_tools import wrap_input
 from apibridge.codecs.envelope import (
-    PREFIX,
-    Envelope,
-    dialect_extras,
-    dialect_seal,
     gemini_signature,
-    open_envelope,
-    seal,
+)
+from apibridge.codecs.gemini._calls import Calls, call_names
+from apibridge.codecs.gemini._signatures import (
+    answer_signature,
+    carrier,
+    fold,
+    foreign_thought,
+    is_carrier,
+    opened_signature,
+    signature_of,
+    std_base64,
 )
 from apibridge.codecs.gemini._wire import FORMAT, field, is_made_id, made_id, snake
 from apibridge.errors import InvalidPayload
@@ -142,131 +147,7 @@ _SERVER_TOOLS: Final[Mapping[str, str]] = {
 # ------------------------------------------------------------------------------ call ids
 
 
-class Calls:
-    """The function calls of one request's history, in order: the ids made for calls that came
-    without one, and the pairing of ``functionResponse`` parts with them (by id, else by name
-    and order)."""
-
-    __slots__ = ("_open", "names")
-
-    def __init__(self) -> None:
-        #: call id → function name, for every call seen so far.
-        self.names: dict[str, str] = {}
-        self._open: list[tuple[str, str]] = []  # (id, name) of calls not yet answered
-
-    def call(self, ident: str | None, name: str, position: str) -> str:
-        """Record a call; its id (made from ``position`` when it came without one)."""
-        call_id = ident if ident else made_id(position)
-        self.names[call_id] = name
-        self._open.append((call_id, name))
-        return call_id
-
-    def result(self, ident: str | None, name: str, position: str) -> str:
-        """The id of the call a ``functionResponse`` answers: its own id, else the first
-        unanswered call of that name, else one made from ``position`` (an answer to a call
-        the history does not hold)."""
-        if ident:
-            for i, (open_id, _) in enumerate(self._open):
-                if open_id == ident:
-                    del self._open[i]
-                    break
-            return ident
-        for i, (open_id, open_name) in enumerate(self._open):
-            if open_name == name:
-                del self._open[i]
-                return open_id
-        return made_id(position + "r")
-
-
-def call_names(messages: Sequence[Any]) -> dict[str, str]:
-    """call id → function name over canonical messages (what a ``functionResponse`` needs)."""
-    names: dict[str, str] = {}
-    for message in messages:
-        for part in message.content:
-            if isinstance(part, ToolCallPart):
-                names[part.id] = part.name
-    return names
-
-
 # ------------------------------------------------------------------------------ decoding
-
-
-def std_base64(data: str) -> str:
-    """``data`` in the standard base64 alphabet (the SDK writes bytes URL-safe)."""
-    if "-" in data or "_" in data:
-        return data.replace("-", "+").replace("_", "/")
-    return data
-
-
-def carrier(signature: str, *, after: bool = False, alone: bool = False) -> ThinkingPart:
-    """The thinking part that carries a signature which rode on a non-thought part (``after``
-    it), or came as a part of its own (``alone``: ``{"text": "", "thoughtSignature": …}``)."""
-    hints: dict[str, Any] = {"_signature": signature, "_carrier": True}
-    if after:
-        hints["_after"] = True
-    if alone:
-        hints["_alone"] = True
-    return ThinkingPart(extras={FORMAT: hints})
-
-
-def is_carrier(part: ContentPart) -> bool:
-    """Whether ``part`` is a carrier (a signature with no reasoning of its own)."""
-    if not isinstance(part, ThinkingPart) or part.text or part.summary:
-        return False
-    own = part.extras.get(FORMAT)
-    return bool(own and own.get("_carrier")) and gemini_signature(part.extras) is not None
-
-
-def signature_of(part: ContentPart) -> str | None:
-    """The Gemini signature a canonical thinking part holds, if any."""
-    return gemini_signature(part.extras) if isinstance(part, ThinkingPart) else None
-
-
-def answer_signature(part: ThinkingPart | RedactedThinkingPart) -> str | None:
-    """The ``thoughtSignature`` a Gemini client receives for reasoning of another model: its
-    opaque value in the reasoning envelope, base64-encoded (the field holds base64 bytes, and
-    the SDK refuses anything else); ``None`` for reasoning that nothing signs."""
-    if isinstance(part, RedactedThinkingPart):
-        sealed: str | None = seal(Envelope(origin="anthropic", kind="redacted", data=part.data))
-    elif part.signature is not None:
-        sealed = seal(Envelope(origin="anthropic", kind="signature", data=part.signature))
-    elif part.encrypted_content is not None:
-        sealed = seal(
-            Envelope(origin="responses", kind="encrypted", data=part.encrypted_content, id=part.id)
-        )
-    else:
-        sealed = dialect_seal(part.extras) if part.extras else None
-    return None if sealed is None else base64.b64encode(sealed.encode()).decode()
-
-
-_SEALED_HEAD: Final = base64.b64encode(PREFIX.encode()).decode()[:6]
-
-
-def opened_signature(signature: str | None) -> Envelope | None:
-    """The reasoning envelope a ``thoughtSignature`` holds (see :func:`answer_signature`; the
-    SDK sends it back URL-safe), or ``None`` for Gemini's own signatures."""
-    if signature is None or not signature.replace("-", "+").replace("_", "/").startswith(
-        _SEALED_HEAD
-    ):
-        return None
-    try:
-        raw = base64.b64decode(std_base64(signature) + "=" * (-len(signature) % 4))
-        return open_envelope(raw.decode())
-    except (ValueError, UnicodeDecodeError):
-        return None
-
-
-def _foreign_thought(text: str, envelope: Envelope, hints: dict[str, Any]) -> ContentPart:
-    """A thought part whose signature is another model's reasoning, as that model's part."""
-    own = _wrap(hints)
-    if envelope.origin == "anthropic" and envelope.kind == "redacted":
-        return RedactedThinkingPart(data=envelope.data or "", extras=own)
-    if envelope.origin == "anthropic":
-        return ThinkingPart(text=text, signature=envelope.data or "", extras=own)
-    if envelope.origin == "responses":
-        return ThinkingPart(text=text, encrypted_content=envelope.data, id=envelope.id, extras=own)
-    extras = {**own, **dialect_extras(envelope)}
-    return ThinkingPart(text=text, extras=extras)
 
 
 def _datum(obj: Mapping[str, Any]) -> str | None:
@@ -327,7 +208,7 @@ def decode_part(
         hints = _rest(obj, ("text", "thought", "thoughtSignature"))
         envelope = opened_signature(signature)
         if envelope is not None:
-            return [_foreign_thought(text, envelope, hints)]
+            return [foreign_thought(text, envelope, hints)]
         if signature is not None:
             hints["_signature"] = signature
         else:
@@ -513,7 +394,7 @@ def encode_parts(
             if pending is not None:
                 out.append({"text": "", "thoughtSignature": pending})
             following = parts[i + 1] if i + 1 < len(parts) else None
-            pending = _fold(part, out, following)
+            pending = fold(part, out, following)
             continue
         encoded = encode_part(part, ctx, f"{where}[{i}]", names=names, answer=answer)
         if pending is not None:
@@ -527,37 +408,6 @@ def encode_parts(
     if pending is not None:
         out.append({"text": "", "thoughtSignature": pending})
     return out
-
-
-def _foldable(wire: Mapping[str, Any]) -> bool:
-    """Whether a written part can take the signature of a carrier that follows it."""
-    return (
-        "thoughtSignature" not in wire
-        and not wire.get("thought")
-        and any(k in wire for k in ("text", "inlineData", "fileData"))
-    )
-
-
-def _fold(
-    part: ContentPart, out: list[dict[str, Any]], following: ContentPart | None
-) -> str | None:
-    """Put a carrier's signature on its part: the one written before it (a carrier marked
-    ``_after``, or one with no call next), else the call that follows (returned, to be set
-    when that call is written), else a part of its own."""
-    signature = signature_of(part) or ""
-    own = part.extras.get(FORMAT) if isinstance(part, ThinkingPart) else None
-    after = bool(own and own.get("_after"))
-    before_call = isinstance(following, ToolCallPart)
-    if own and own.get("_alone"):
-        out.append({"text": "", "thoughtSignature": signature})
-        return None
-    if out and _foldable(out[-1]) and (after or not before_call):
-        out[-1]["thoughtSignature"] = signature
-        return None
-    if before_call:
-        return signature
-    out.append({"text": "", "thoughtSignature": signature})
-    return None
 
 
 def encode_part(
