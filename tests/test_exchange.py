@@ -186,6 +186,18 @@ def test_stream_decoder_gives_events_with_the_clients_tool_names() -> None:
             },
             "text.format.name",
         ),
+        (
+            "gemini",
+            {
+                "model": "models/m",
+                "contents": [{"role": "user", "parts": [{"text": "hi"}]}],
+                "generationConfig": {
+                    "maxOutputTokens": 4000,
+                    "thinkingConfig": {"thinkingBudget": 8000},
+                },
+            },
+            "generationConfig.thinkingConfig.thinkingBudget",
+        ),
     ],
 )
 def test_losses_name_the_field_the_client_wrote(
@@ -199,3 +211,43 @@ def test_losses_name_the_field_the_client_wrote(
     fields = [loss.field for loss in losses]
     assert field in fields, fields
     assert not [f for f in fields if f.startswith(("reasoning.", "output_format"))], fields
+
+
+@pytest.mark.parametrize(("budget", "max_tokens", "sent"), [(8000, 4000, 3999), (1024, 256, None)])
+def test_another_apis_budget_is_kept_below_claudes_max_tokens(
+    budget: int, max_tokens: int, sent: int | None
+) -> None:
+    """Gemini's ``thinkingBudget`` may exceed its ``maxOutputTokens``; Anthropic answers 400 to
+    ``budget_tokens >= max_tokens``: the budget is clamped (or thinking dropped when no
+    1,024-token budget fits), and the change is reported."""
+    body = {
+        "model": "models/gemini-2.5-flash",
+        "contents": [{"role": "user", "parts": [{"text": "hi"}]}],
+        "generationConfig": {
+            "maxOutputTokens": max_tokens,
+            "thinkingConfig": {"thinkingBudget": budget},
+        },
+    }
+    losses: list[apibridge.Loss] = []
+    out = apibridge.convert_request(body, source="gemini", target="anthropic", losses=losses)
+    assert out["max_tokens"] == max_tokens
+    if sent is None:
+        assert "thinking" not in out
+    else:
+        assert out["thinking"] == {"type": "enabled", "budget_tokens": sent}
+    assert [loss.field for loss in losses] == [
+        "generationConfig.thinkingConfig"
+        if sent is None
+        else "generationConfig.thinkingConfig.thinkingBudget"
+    ]
+
+
+def test_a_claude_clients_own_budget_goes_as_it_came() -> None:
+    body = {
+        "model": "claude-sonnet-4-5",
+        "max_tokens": 2000,
+        "thinking": {"type": "enabled", "budget_tokens": 4000},
+        "messages": [{"role": "user", "content": "hi"}],
+    }
+    out = apibridge.convert_request(body, source="anthropic", target="anthropic")
+    assert out["thinking"] == {"type": "enabled", "budget_tokens": 4000}

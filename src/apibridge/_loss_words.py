@@ -63,6 +63,25 @@ CLIENT_WORDS: Final[Mapping[str, Mapping[str, str]]] = {
         "output_config.effort": "reasoning.effort",
         "verbosity": "text.verbosity",  # a Chat server's profile names Chat's field
     },
+    "gemini": {
+        "reasoning": "generationConfig.thinkingConfig",
+        "reasoning.budget_tokens": "generationConfig.thinkingConfig.thinkingBudget",
+        "reasoning.effort": "generationConfig.thinkingConfig.thinkingLevel",
+        "reasoning.mode": "generationConfig.thinkingConfig.thinkingBudget",
+        "reasoning.summary": "generationConfig.thinkingConfig.includeThoughts",
+        "output_format": "generationConfig.responseJsonSchema",
+        "max_tokens": "generationConfig.maxOutputTokens",
+        "temperature": "generationConfig.temperature",
+        "top_p": "generationConfig.topP",
+        "top_k": "generationConfig.topK",
+        "stop": "generationConfig.stopSequences",
+        "logprobs": "generationConfig.responseLogprobs",
+        "top_logprobs": "generationConfig.logprobs",
+        "tool_choice": "toolConfig.functionCallingConfig",
+        "tool_choice.allowed": "toolConfig.functionCallingConfig.allowedFunctionNames",
+        "thinking": "generationConfig.thinkingConfig",
+        "output_config.effort": "generationConfig.thinkingConfig.thinkingLevel",
+    },
 }
 
 

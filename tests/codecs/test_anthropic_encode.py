@@ -185,8 +185,17 @@ def test_sampling_is_clamped_and_dropped_where_anthropic_refuses_it() -> None:
     ctx = Context()
     thinking = ReasoningConfig(mode="enabled", budget_tokens=2048)
     body = encode(
-        request(user(text("hi")), temperature=0.3, top_p=0.5, top_k=5, reasoning=thinking), ctx
+        request(
+            user(text("hi")),
+            temperature=0.3,
+            top_p=0.5,
+            top_k=5,
+            reasoning=thinking,
+            max_tokens=4096,  # a budget must stay below it (a budget beyond it is dropped)
+        ),
+        ctx,
     )
+    assert body["thinking"] == {"type": "enabled", "budget_tokens": 2048}
     assert not {"temperature", "top_p", "top_k"} & set(body)
     assert {"temperature", "top_p", "top_k"} <= {loss.field for loss in ctx.losses}
 

@@ -339,7 +339,7 @@ def encode_reasoning(
         elif fit and model is not None and model.thinking and model.thinking_off != "disabled":
             thinking, effort = _thinking_off(request.model, model, ctx)
         elif reasoning.mode == "enabled":
-            thinking, effort = _thinking_budget(reasoning, max_tokens, ctx)
+            thinking, effort = _thinking_budget(reasoning, max_tokens, ctx, fit=not native)
         else:
             thinking = {"type": reasoning.mode}
         if thinking is not None:
@@ -444,20 +444,24 @@ def _wire_effort(effort: str | None, ctx: Context) -> str | None:
 
 
 def _thinking_budget(
-    reasoning: ReasoningConfig, max_tokens: int, ctx: Context
+    reasoning: ReasoningConfig, max_tokens: int, ctx: Context, *, fit: bool = True
 ) -> tuple[dict[str, Any] | None, str | None]:
-    """``thinking`` for an ``enabled`` setting, and the effort still to send."""
-    if reasoning.budget_tokens is not None:
-        return {"type": "enabled", "budget_tokens": reasoning.budget_tokens}, reasoning.effort
+    """``thinking`` for an ``enabled`` setting, and the effort still to send. Another API's
+    budget (``fit``; Gemini's ``thinkingBudget`` may exceed its ``maxOutputTokens``) is kept
+    below ``max_tokens`` as Anthropic requires; a Claude client's own goes as it came."""
+    given = reasoning.budget_tokens
+    if given is not None and (not fit or given < max_tokens):
+        return {"type": "enabled", "budget_tokens": given}, reasoning.effort
     # Only an effort: the budget table says it (and older models reject the effort field).
-    budget = budget_for_effort(reasoning.effort or "medium")
+    budget = budget_for_effort(reasoning.effort or "medium") if given is None else given
+    field = "reasoning.effort" if given is None else "reasoning.budget_tokens"
     if budget >= max_tokens:
         if max_tokens <= MIN_BUDGET:
             ctx.lose("reasoning", f"max_tokens {max_tokens} leaves no room for thinking")
             return None, None
-        ctx.lose("reasoning.effort", "the thinking budget must stay below max_tokens", "clamped")
+        ctx.lose(field, "the thinking budget must stay below max_tokens", "clamped")
         budget = max_tokens - 1
-    return {"type": "enabled", "budget_tokens": budget}, None
+    return {"type": "enabled", "budget_tokens": budget}, reasoning.effort if given else None
 
 
 def encode_metadata(
