@@ -1354,3 +1354,69 @@ def test_merged_model_turns_sign_only_their_first_call() -> None:
         ],
     }
     assert [loss.field for loss in ctx.losses] == ["contents[1].parts[0].thoughtSignature"]
+
+
+@pytest.mark.parametrize("model", ["gemini-2.5-flash", "gemini-3-pro-preview"])
+def test_images_in_tool_results(model: str) -> None:
+    """Gemini 3's function responses hold media; earlier models get it after the responses."""
+    png = "iVBORw0KGgoAAAANSUhEUg=="
+    claude = {
+        "model": model,
+        "max_tokens": 100,
+        "messages": [
+            {"role": "user", "content": "screenshot please"},
+            {
+                "role": "assistant",
+                "content": [{"type": "tool_use", "id": "toolu_1", "name": "shot", "input": {}}],
+            },
+            {
+                "role": "user",
+                "content": [
+                    {
+                        "type": "tool_result",
+                        "tool_use_id": "toolu_1",
+                        "content": [
+                            {"type": "text", "text": "here"},
+                            {
+                                "type": "image",
+                                "source": {
+                                    "type": "base64",
+                                    "media_type": "image/png",
+                                    "data": png,
+                                },
+                            },
+                        ],
+                    },
+                    {"type": "text", "text": "what do you see?"},
+                ],
+            },
+        ],
+    }
+    ctx = Context()
+    body = encode_request(get_codec("anthropic").decode_request(claude, Context()), ctx)
+    image = {"inlineData": {"mimeType": "image/png", "data": png}}
+    response = {"id": "toolu_1", "name": "shot", "response": {"output": "here"}}
+    if model.startswith("gemini-3"):
+        expected = [
+            {"functionResponse": {**response, "parts": [image]}},
+            {"text": "what do you see?"},
+        ]
+        lost = []
+    else:
+        expected = [{"functionResponse": response}, {"text": "what do you see?"}, image]
+        lost = ["contents[2].parts[0].content"]
+    assert body["contents"][2]["parts"] == expected
+    assert [loss.field for loss in ctx.losses if "thoughtSignature" not in loss.field] == lost
+    types.Content.model_validate(body["contents"][2])
+
+
+def test_at_most_five_stop_sequences_go_to_gemini() -> None:
+    request = Request(
+        model="gemini-2.5-flash",
+        messages=(Message(role="user", content=(TextPart(text="x"),)),),
+        stop=tuple("abcdefg"),
+    )
+    ctx = Context()
+    body = encode_request(request, ctx)
+    assert body["generationConfig"]["stopSequences"] == list("abcde")
+    assert [(loss.field, loss.action) for loss in ctx.losses] == [("stop", "sent the first 5")]

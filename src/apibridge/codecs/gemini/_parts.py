@@ -381,13 +381,17 @@ def encode_parts(
     *,
     names: Mapping[str, str] | None = None,
     answer: bool = False,
+    result_media: bool = True,
 ) -> list[dict[str, Any]]:
     """Canonical parts as Gemini parts, carriers folded into their neighbours; ``names`` maps
     call ids to function names (a tool result's ``name``). Parts Gemini cannot hold are
     reported and left out. ``answer``: the parts of an answer to a Gemini client, where
     another model's reasoning is a thought part signed with its envelope
-    (:func:`answer_signature`) rather than left out."""
+    (:func:`answer_signature`) rather than left out. ``result_media`` false (models before
+    Gemini 3, whose function responses hold no media): a tool result's images and documents
+    go after the turn's other parts instead, reported."""
     out: list[dict[str, Any]] = []
+    beside: list[dict[str, Any]] = []  # media of tool results, when results cannot hold them
     pending: str | None = None  # a carrier's signature waiting for the call that follows it
     for i, part in enumerate(parts):
         if is_carrier(part):
@@ -405,9 +409,17 @@ def encode_parts(
             pending = None
         if encoded is not None:
             out.append(encoded)
+            response = encoded.get("functionResponse")
+            if not result_media and isinstance(response, dict) and "parts" in response:
+                ctx.lose(
+                    f"{where}[{i}].content",
+                    "this model's function responses hold no images or documents (Gemini 3's do)",
+                    "sent after the function responses",
+                )
+                beside.extend(response.pop("parts"))
     if pending is not None:
         out.append({"text": "", "thoughtSignature": pending})
-    return out
+    return out + beside
 
 
 def encode_part(

@@ -87,6 +87,9 @@ __all__ = ["NATIVE", "decode_request", "encode_request"]
 #: hint: the request came from a Gemini client; its turns and settings go back as they came.
 NATIVE: Final = "_native"
 
+#: the most stop sequences Gemini takes (``GenerationConfig.stopSequences``: "up to 5").
+_MAX_STOPS: Final = 5
+
 #: ``generateContent`` body fields the canonical request maps (camelCase).
 _TOP: Final = (
     "model",
@@ -356,6 +359,7 @@ def _encode_contents(
 ) -> tuple[list[dict[str, Any]], list[TextPart]]:
     """The ``contents`` array, and the system text that had to move to ``systemInstruction``."""
     names = call_names(request.messages)
+    result_media = native or model_name(request.model).startswith("gemini-3")
     moved: list[TextPart] = []
     out: list[dict[str, Any]] = []
     for i, message in enumerate(request.messages):
@@ -374,7 +378,9 @@ def _encode_contents(
         if message.role not in ("user", "assistant"):
             raise InvalidPayload(f"{where}.role: Gemini has no {message.role!r} turns")
         role = "model" if message.role == "assistant" else "user"
-        parts = encode_parts(message.content, ctx, f"{where}.parts", names=names)
+        parts = encode_parts(
+            message.content, ctx, f"{where}.parts", names=names, result_media=result_media
+        )
         if message.content and not parts:
             ctx.lose_extras(message.extras, FORMAT, where)
             continue  # everything in the turn was left out (reported): no empty turn
@@ -444,7 +450,15 @@ def _encode_generation(
         if value is not None:
             out[key] = value
     if request.stop:
-        out["stopSequences"] = list(request.stop)
+        stop = list(request.stop)
+        if len(stop) > _MAX_STOPS and not native:
+            ctx.lose(
+                "stop",
+                f"Gemini takes at most {_MAX_STOPS} stop sequences",
+                f"sent the first {_MAX_STOPS}",
+            )
+            stop = stop[:_MAX_STOPS]
+        out["stopSequences"] = stop
     if request.logprobs is not None:
         out["responseLogprobs"] = request.logprobs
     if request.top_logprobs is not None:
