@@ -1420,3 +1420,55 @@ def test_at_most_five_stop_sequences_go_to_gemini() -> None:
     body = encode_request(request, ctx)
     assert body["generationConfig"]["stopSequences"] == list("abcde")
     assert [(loss.field, loss.action) for loss in ctx.losses] == [("stop", "sent the first 5")]
+
+
+@pytest.mark.parametrize("fmt", ["anthropic", "chat", "responses"])
+def test_code_execution_history_is_reported_by_other_formats(fmt: str) -> None:
+    body = {
+        "model": "models/gemini-2.5-flash",
+        "tools": [{"codeExecution": {}}],
+        "contents": [
+            {"role": "user", "parts": [{"text": "compute 2**10"}]},
+            {
+                "role": "model",
+                "parts": [
+                    {"executableCode": {"language": "PYTHON", "code": "print(2**10)"}},
+                    {"codeExecutionResult": {"outcome": "OUTCOME_OK", "output": "1024\n"}},
+                    {"text": "1024"},
+                ],
+            },
+            {"role": "user", "parts": [{"text": "thanks"}]},
+        ],
+    }
+    request = decode_request(body, Context())
+    ctx = Context()
+    out = get_codec(fmt).encode_request(request, ctx)
+    validate_request(fmt, out)
+    reasons = " ".join(f"{loss.field}: {loss.reason}" for loss in ctx.losses)
+    assert "executableCode" in reasons
+    assert "codeExecutionResult" in reasons
+    assert "tools[0]" in reasons  # the codeExecution tool itself
+    # and the Gemini trip keeps both parts and the tool, as they came
+    assert encode_request(request, Context()) == body
+
+
+def test_a_developer_turn_mid_conversation_moves_to_the_system_instruction() -> None:
+    responses = {
+        "model": "gemini-2.5-flash",
+        "instructions": "be kind",
+        "input": [
+            {"role": "user", "content": "hi"},
+            {"role": "developer", "content": "answer in French"},
+            {"role": "user", "content": "how are you?"},
+        ],
+    }
+    request = get_codec("responses").decode_request(responses, Context())
+    ctx = Context()
+    body = encode_request(request, ctx)
+    texts = [p["text"] for p in body["systemInstruction"]["parts"]]
+    assert texts == ["be kind", "answer in French"]
+    assert [c["role"] for c in body["contents"]] == ["user"]
+    assert [p["text"] for p in body["contents"][0]["parts"]] == ["hi", "how are you?"]
+    assert [(loss.field, loss.action) for loss in ctx.losses] == [
+        ("contents[1]", "moved to systemInstruction")
+    ]
