@@ -66,6 +66,38 @@ KEYS = [
     "message",
     "part",
     "annotations",
+    # Gemini's (camelCase and snake_case: the API takes both)
+    "contents",
+    "parts",
+    "systemInstruction",
+    "functionCall",
+    "function_call",
+    "functionResponse",
+    "args",
+    "inlineData",
+    "mimeType",
+    "fileData",
+    "fileUri",
+    "thought",
+    "thoughtSignature",
+    "functionDeclarations",
+    "parametersJsonSchema",
+    "toolConfig",
+    "functionCallingConfig",
+    "mode",
+    "allowedFunctionNames",
+    "generationConfig",
+    "thinkingConfig",
+    "thinkingBudget",
+    "maxOutputTokens",
+    "responseMimeType",
+    "responseSchema",
+    "candidates",
+    "finishReason",
+    "usageMetadata",
+    "promptFeedback",
+    "blockReason",
+    "code",
 ]
 TYPES = [
     "text",
@@ -101,6 +133,16 @@ TYPES = [
     "user",
     "assistant",
     "system",
+    "model",
+    "STOP",
+    "MAX_TOKENS",
+    "SAFETY",
+    "AUTO",
+    "ANY",
+    "NONE",
+    "application/json",
+    "image/png",
+    "RESOURCE_EXHAUSTED",
 ]
 
 scalars = st.one_of(
@@ -116,7 +158,7 @@ values = st.recursive(
 )
 objects = st.dictionaries(st.sampled_from(KEYS), values, max_size=7)
 
-FMTS = ["anthropic", "chat", "responses"]
+FMTS = ["anthropic", "chat", "responses", "gemini"]
 
 
 def _ok_or_clear(fn: Any, *args: Any) -> None:
