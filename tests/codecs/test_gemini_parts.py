@@ -494,3 +494,10 @@ def test_a_gemini_signature_is_not_taken_for_an_envelope() -> None:
         (part,) = decode_part({"text": "t", "thought": True, "thoughtSignature": signature}, "p")
         assert isinstance(part, ThinkingPart)
         assert part.extras == {"gemini": {"_signature": signature}}
+
+
+def test_a_candidate_without_content_has_no_parts() -> None:
+    """A candidate stopped by SAFETY has no ``content``: the answer half passes ``()``."""
+    assert decode_parts((), "candidates[0].content.parts") == []
+    with pytest.raises(InvalidPayload, match="expected an array"):
+        decode_parts({"text": "x"}, "candidates[0].content.parts")

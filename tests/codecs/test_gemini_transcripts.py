@@ -182,15 +182,6 @@ def canonical_stop(said: dict[str, Any]) -> str:
 
 # ---------------------------------------------------------------- what the codec gets wrong
 
-_NO_CONTENT = (
-    "gemini decode_response: a candidate without `content` (how Google sends a SAFETY stop) "
-    "raises InvalidPayload 'candidates[0].content.parts: expected an array, got tuple' "
-    "(_response.py: parts_raw defaults to () and _parts.decode_parts takes only a list)"
-)
-for _target in TARGETS:
-    KNOWN_DEFECTS[("answer", "response_finish_safety", _target)] = _NO_CONTENT
-for _target in KEEPERS:
-    KNOWN_DEFECTS[("answer_back", "response_finish_safety", _target)] = _NO_CONTENT
 for _name, _fixture in TRANSCRIPTS.items():
     if _fixture["kind"] == "stream" and fold(gemini_events(_fixture["sse"]))["signatures"]:
         KNOWN_DEFECTS[("stream", _name, "chat")] = (
@@ -205,13 +196,6 @@ for _target in ("anthropic", "chat"):
         "answer (end_turn / stop, with a loss) instead of an in-band error; Responses clients "
         "get response.failed"
     )
-for _target in TARGETS:
-    KNOWN_DEFECTS[("error", "error_400_api_key_invalid", _target)] = (
-        "ErrorInfo API_KEY_INVALID is decoded as kind 'authentication' but keeps HTTP 400, so "
-        "Claude and OpenAI clients (whose SDKs pick the exception by status) get a "
-        "BadRequestError with type authentication_error, not an AuthenticationError (401)"
-    )
-
 
 # ---------------------------------------------------------------------- the client side
 

@@ -183,7 +183,8 @@ def decode_parts(
     call without an id gets a random one."""
     out: list[ContentPart] = []
     rank = 0
-    for i, item in enumerate(expect_list(raw, where)):
+    items = raw if isinstance(raw, tuple) else expect_list(raw, where)  # () for no content
+    for i, item in enumerate(items):
         position = f"{turn}_{rank}" if turn is not None else None
         decoded = decode_part(item, f"{where}[{i}]", calls=calls, position=position)
         for part in decoded:
