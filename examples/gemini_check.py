@@ -69,6 +69,34 @@ def tool_result(call: types.FunctionCall) -> dict[str, Any]:
     return {"output": f"(not run by the check) {call.name} {args}"}
 
 
+def describe(parts: list[types.Part]) -> list[str]:
+    """A line per thought, call and text of a streamed turn (a stream's consecutive text
+    parts, one per chunk, are one text)."""
+    lines: list[str] = []
+    text, thought = "", 0
+    for part in parts:
+        if part.thought:
+            thought += len(part.text or "")
+            continue
+        if thought:
+            lines.append(f"thought: {thought} characters")
+            thought = 0
+        if part.function_call is None:
+            text += part.text or ""
+            continue
+        if text:
+            lines.append(f"text: {text}")
+            text = ""
+        call = part.function_call
+        signed = ", signed" if part.thought_signature else ""
+        lines.append(f"tool call: {call.name} {json.dumps(call.args or {})}{signed}")
+    if thought:
+        lines.append(f"thought: {thought} characters")
+    if text:
+        lines.append(f"text: {text}")
+    return lines
+
+
 def check(base_url: str, model: str, prompt: str, *, turns: int = 4, key: str = "unused") -> Any:
     """Talk to the gateway at ``base_url`` as Gemini CLI does; return the final answer's text."""
     client = genai.Client(api_key=key, http_options=types.HttpOptions(base_url=base_url))
@@ -97,15 +125,8 @@ def check(base_url: str, model: str, prompt: str, *, turns: int = 4, key: str = 
             f"out={usage.candidates_token_count if usage else None}"
         )
         calls = [p.function_call for p in parts if p.function_call is not None]
-        for part in parts:
-            signed = ", signed" if part.thought_signature else ""
-            if part.thought:
-                print(f"  thought: {len(part.text or '')} characters{signed}")
-            elif part.function_call is not None:
-                call = part.function_call
-                print(f"  tool call: {call.name} {json.dumps(call.args or {})}{signed}")
-            elif part.text:
-                print(f"  text: {part.text}")
+        for line in describe(parts):
+            print(f"  {line}")
         if not calls:
             return "".join(p.text or "" for p in parts if not p.thought)
         # the model's turn goes back as received (thought signatures included)

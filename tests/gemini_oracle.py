@@ -83,8 +83,8 @@ def _streams_as_text(part: dict[str, Any]) -> bool:
 def unstreamed(chunks: list[dict[str, Any]]) -> dict[str, Any]:
     """The non-streamed answer that ``chunks`` (one stream's ``GenerateContentResponse``
     bodies) stream, as Gemini writes it whole: consecutive text joined into one part (thought
-    text into one thought, up to its signature), a signature alone on an empty text part
-    moved onto the text it ends, empty text left out; the last chunk's finish and usage."""
+    text into one thought, up to and with its signature), a signature alone on an empty text
+    part moved onto the text it ends, empty text left out; the last chunk's finish and usage."""
     parts: list[dict[str, Any]] = []
     for chunk in chunks:
         for candidate in chunk.get("candidates", [])[:1]:
@@ -104,13 +104,12 @@ def _merge(parts: list[dict[str, Any]], part: dict[str, Any]) -> None:
         return
     signature = part.get("thoughtSignature")
     if part.get("thought"):
-        joins = last is not None and last.get("thought")
-        if joins and last is not None and not (signature and "thoughtSignature" in last):
-            last["text"] += part["text"]
+        if last is not None and last.get("thought") and "thoughtSignature" not in last:
+            last["text"] += part["text"]  # a thought goes on until its signature
             if signature:
                 last["thoughtSignature"] = signature
-            return
-        parts.append(dict(part))
+        else:
+            parts.append(dict(part))
         return
     open_text = last is not None and not last.get("thought") and "thoughtSignature" not in last
     if open_text and last is not None:

@@ -32,15 +32,19 @@ from apibridge.codecs import Codec, Context, StreamDecoder, get_codec
 from apibridge.codecs._error_bodies import is_error_answer
 from apibridge.codecs._profiles import Profile
 from apibridge.codecs._tool_search import flat_tool_name
+from apibridge.codecs.gemini._response import answer_failure as gemini_failure
+from apibridge.codecs.gemini._response import failure_of
 from apibridge.codecs.responses import answer_failure
 from apibridge.errors import ApiError, InvalidPayload, Loss, UpstreamError
 from apibridge.model import (
     ContentPart,
     Event,
+    MessageDelta,
     PartStart,
     PartStop,
     Request,
     Response,
+    StreamError,
     Tool,
     ToolCallPart,
     ToolChoice,
@@ -325,8 +329,9 @@ class Exchange:
         """The upstream's answer, canonical, with the client's tool names restored.
 
         Raises :class:`~apibridge.errors.UpstreamError` for an error body
-        (:meth:`answer_error`), and for a failed Responses answer to a client of another
-        format, which has no failed answer to say it with.
+        (:meth:`answer_error`), and for a failed Responses answer (or a Gemini answer that
+        ended in the model's failure, such as ``MALFORMED_FUNCTION_CALL``) to a client of
+        another format, which has no failed answer to say it with.
         """
         if not isinstance(body, Mapping):
             raise InvalidPayload("the response body must be a JSON object")
@@ -335,7 +340,14 @@ class Exchange:
             raise UpstreamError(error)
         response = self.upstream.decode_response(body, self.ctx)
         if response.stop_reason == "error" and self.client is not self.upstream:
-            failure = answer_failure(response) if self.upstream.FORMAT == "responses" else None
+            fmt = self.upstream.FORMAT
+            failure = (
+                answer_failure(response)
+                if fmt == "responses"
+                else gemini_failure(response)
+                if fmt == "gemini"
+                else None
+            )
             if failure is not None:
                 raise UpstreamError(failure)
         return self.names.restore_response(response)
@@ -378,14 +390,31 @@ class EventDecoder:
         #: the upstream format's own stream decoder.
         self.wire: StreamDecoder = exchange.upstream.StreamDecoder(exchange.ctx)
         self._names = exchange.names
+        # a Gemini stream that ends in the model's failure is an in-band error for a client of
+        # another format (as its unstreamed answer is an error: Exchange.decode_response)
+        self.failures = exchange.upstream.FORMAT == "gemini" and exchange.client.FORMAT != "gemini"
+        self._failed = False
 
     def feed(self, frame: SSEFrame) -> list[Event]:
         """The events ``frame`` completes."""
-        return self.restore(self.wire.feed(frame))
+        events = self.wire.feed(frame)
+        return self.restore(self._fail(events) if self.failures else events)
 
     def close(self) -> list[Event]:
         """The end of the upstream stream: what the decoder still holds."""
-        return self.restore(self.wire.close())
+        events = self.wire.close()
+        return self.restore(self._fail(events) if self.failures else events)
+
+    def _fail(self, events: list[Event]) -> list[Event]:
+        """``events`` with a failed end (stop ``error``) as the ``StreamError`` it states."""
+        if self._failed:
+            return []
+        for i, event in enumerate(events):
+            if isinstance(event, MessageDelta) and event.stop_reason == "error":
+                self._failed = True
+                error = failure_of(event.extras.get("gemini") or {})
+                return [*events[:i], StreamError(error=error)]
+        return events
 
     def restore(self, events: Iterable[Event]) -> list[Event]:
         """``events`` with the client's tool names back."""
@@ -405,10 +434,11 @@ class StreamTranslator:
         self._frames = SSEDecoder()
         self._decoder = exchange.stream_decoder()
         self._encoder = exchange.client.StreamEncoder(exchange.ctx)
-        # Per frame, the upstream's decoder itself when no tool name needs restoring (the
-        # per-event path: no restoring pass, no intermediate list).
+        # Per frame, the upstream's decoder itself when no tool name needs restoring and no
+        # failed end needs saying (the per-event path: no extra pass, no intermediate list).
+        direct = not exchange.names.to_client and not self._decoder.failures
         self._decode: Callable[[SSEFrame], list[Event]] = (
-            self._decoder.feed if exchange.names.to_client else self._decoder.wire.feed
+            self._decoder.wire.feed if direct else self._decoder.feed
         )
 
     def feed(self, chunk: bytes) -> list[bytes]:

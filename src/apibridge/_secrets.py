@@ -50,9 +50,14 @@ def redact_error(error: ApiError, secrets: Iterable[str] = ()) -> ApiError:
     return attrs.evolve(error, message=message, param=param)
 
 
+#: query parameters that hold a secret (``key``: Google's API key in REST URLs).
+_SECRET_PARAMETERS: Final = frozenset({"password", "key", "api_key", "apikey"})
+
+
 def redact_url(url: str) -> str:
     """``url`` with its password hidden, for logs: ``redis://:secret@host`` becomes
-    ``redis://:***@host`` (a ``password`` query parameter likewise)."""
+    ``redis://:***@host`` (a ``password``, ``key``, ``api_key`` or ``apikey`` query parameter
+    likewise: ``?key=***``)."""
     try:
         parts = urlsplit(url)
         password = parts.password
@@ -66,8 +71,8 @@ def redact_url(url: str) -> str:
     query = parts.query
     if query:
         pairs = parse_qsl(query, keep_blank_values=True)
-        if any(k.lower() == "password" for k, _ in pairs):
-            pairs = [(k, "***" if k.lower() == "password" else v) for k, v in pairs]
+        if any(k.lower() in _SECRET_PARAMETERS for k, _ in pairs):
+            pairs = [(k, "***" if k.lower() in _SECRET_PARAMETERS else v) for k, v in pairs]
             query = urlencode(pairs, safe="*", quote_via=quote)
     if "://" in url:  # urlunsplit would turn unix:///path into unix:/path
         out = f"{parts.scheme}://{netloc}{parts.path}"

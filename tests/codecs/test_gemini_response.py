@@ -507,3 +507,16 @@ def test_parts_a_gemini_answer_cannot_hold_are_reported() -> None:
     assert out["candidates"][0]["finishReason"] == "STOP"
     assert "stop_sequence" in lost
     assert any(field.startswith("candidates[0].content.parts") for field in lost)
+
+
+@pytest.mark.filterwarnings("ignore:SOME_NEW_REASON is not a valid FinishReason")
+def test_a_finish_reason_this_version_does_not_know_is_passed_on() -> None:
+    body = _body([{"text": "hi"}], "SOME_NEW_REASON")
+    response, lost = _decode(body)
+    assert lost == []  # reading it loses nothing
+    assert response.stop_reason == "SOME_NEW_REASON"
+    out, lost = _to_gemini(response)
+    assert out == body
+    assert lost == []
+    _, lost = _to(response, "anthropic")
+    assert "stop_reason" in lost  # Claude has no such word: said, and sent as end_turn

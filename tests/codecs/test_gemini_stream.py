@@ -471,16 +471,32 @@ def test_an_unfinished_input_ends_in_an_error_without_the_pending_call() -> None
     assert isinstance(raised, errors.APIError)
 
 
-def test_ping_is_a_chunk_without_parts_that_the_sdk_reads() -> None:
+def test_ping_writes_the_held_chunk_and_nothing_of_its_own() -> None:
     encoder = StreamEncoder(Context())
     assert encoder.feed(Ping()) == []  # nothing to say before the answer starts
     events = _decode(_sse(STREAMS["text"]))
-    pinged = [events[0], Ping(), *events[1:3], Ping(), *events[3:]]
+    pinged = [events[0], Ping(), *events[1:3], Ping(), Ping(), *events[3:]]
     data = _to_gemini(pinged, Context())
     chunks, error = sdk_stream(data)
     assert error is None
     assert "".join(c.text or "" for c in chunks) == "Hello there, how can I help?"
     assert accumulate(_decode(data)) == accumulate(events)
+
+
+@pytest.mark.parametrize("name", STREAMS)
+def test_every_chunk_suits_a_google_genai_chat_history(name: str) -> None:
+    """Each chunk has content with parts, none empty (``chats._validate_response``), so a
+    chat session keeps the turn; the finish rides on the last content, as Gemini sends it."""
+    events = _decode(_sse(STREAMS[name]))
+    bodies = sse_bodies(_to_gemini(events))
+    final = bodies[-1]["candidates"][0]
+    if final["finishReason"] == "SAFETY" and "content" not in final:
+        bodies = bodies[:-1]  # a blocked turn is not a valid one
+    for body in bodies:
+        parts = body["candidates"][0]["content"]["parts"]
+        assert parts
+        assert all(part for part in parts)
+    assert bodies[-1]["candidates"][0]["content"]["parts"] != [{"text": ""}]
 
 
 # ------------------------------------------------------------------ JSON-array form

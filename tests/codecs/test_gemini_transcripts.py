@@ -182,20 +182,8 @@ def canonical_stop(said: dict[str, Any]) -> str:
 
 # ---------------------------------------------------------------- what the codec gets wrong
 
-for _name, _fixture in TRANSCRIPTS.items():
-    if _fixture["kind"] == "stream" and fold(gemini_events(_fixture["sse"]))["signatures"]:
-        KNOWN_DEFECTS[("stream", _name, "chat")] = (
-            "a streaming Chat client loses Gemini's signatures unreported: the gemini "
-            "StreamDecoder sends a carrier whole (PartStart with the part, PartStop without "
-            "it) and the chat StreamEncoder reports a signature only from PartStop.part"
-        )
-for _target in ("anthropic", "chat"):
-    KNOWN_DEFECTS[("stream", "stream_malformed_function_call", _target)] = (
-        "finishReason MALFORMED_FUNCTION_CALL (canonical stop 'error': 'an upstream error in "
-        "every other format', _wire.FINISH_TO_STOP) ends a Claude or Chat stream as a normal "
-        "answer (end_turn / stop, with a loss) instead of an in-band error; Responses clients "
-        "get response.failed"
-    )
+# (nothing known: KNOWN_DEFECTS stays empty; a defect found goes here as a strict xfail)
+
 
 # ---------------------------------------------------------------------- the client side
 

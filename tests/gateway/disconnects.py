@@ -46,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from servers import (
     CLIENT_KEY,
+    GEMINI_PATH,
     UPSTREAM_FORMATS,
     WRITERS,
     Answer,
@@ -86,6 +87,9 @@ def _is_delta(event: bytes) -> bool:
     body = json.loads(data)
     if body.get("type") in ("content_block_delta", "response.output_text.delta"):
         return True
+    if "candidates" in body:  # Gemini: a chunk with text that is not the last
+        candidate = body["candidates"][0]
+        return "finishReason" not in candidate and "text" in candidate["content"]["parts"][0]
     choices = body.get("choices") or [{}]
     return bool(choices[0].get("delta", {}).get("content"))
 
@@ -152,8 +156,11 @@ class _UpstreamConnection(asyncio.Protocol):
 
     async def _answer(self, path: str, raw: bytes) -> None:
         assert self.transport is not None
-        fmt = _PATH_FORMAT[path]
         body = json.loads(raw)
+        gemini = GEMINI_PATH.fullmatch(path.partition("?")[0])
+        fmt = "gemini" if gemini else _PATH_FORMAT[path]
+        if gemini:  # the model and the stream are in the path
+            body = {**body, "model": gemini[1], "stream": gemini[2] == "streamGenerateContent"}
         found = _DIRECTIVE.search(raw)
         number, mode, ms = (
             (int(found[1]), found[2].decode(), int(found[3])) if found else (-1, "whole", 0)
@@ -382,9 +389,9 @@ class _Client(asyncio.Protocol):
             self.waiter[1].set_result(None)
 
     def events(self) -> int:
-        """SSE events received so far (blank lines after the head)."""
+        """SSE events received so far (blank lines after the head; Gemini's are CRLF CRLF)."""
         body = self.received.partition(b"\r\n\r\n")[2]
-        return body.count(b"\n\n")
+        return body.count(b"\n\n") + body.count(b"\r\n\r\n")
 
     async def until_events(self, count: int, timeout: float) -> None:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -404,13 +411,19 @@ def _request(port: int, fmt: str, model: str, text: str, *, stream: bool) -> byt
                                 "messages": [{"role": "user", "content": text}]}  # fmt: skip
     elif fmt == "chat":
         body = {"model": model, "stream": stream, "messages": [{"role": "user", "content": text}]}
+    elif fmt == "gemini":  # the model and the stream in the path
+        body = {"contents": [{"role": "user", "parts": [{"text": text}]}]}
     else:
         body = {"model": model, "stream": stream, "input": text}
     payload = json.dumps(body).encode()
+    path = ENDPOINT.get(fmt, "")
+    if fmt == "gemini":
+        method = "streamGenerateContent?alt=sse" if stream else "generateContent"
+        path = f"/v1beta/models/{model}:{method}"
     return (
         b"POST %s HTTP/1.1\r\nhost: 127.0.0.1:%d\r\nx-api-key: %s\r\n"
         b"content-type: application/json\r\ncontent-length: %d\r\n\r\n%s"
-        % (ENDPOINT[fmt].encode(), port, CLIENT_KEY.encode(), len(payload), payload)
+        % (path.encode(), port, CLIENT_KEY.encode(), len(payload), payload)
     )
 
 

@@ -5,15 +5,18 @@ stream form, and the ``gemini`` upstream kind in the configuration."""
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncGenerator
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 from google.genai import types as gtypes
 from hypothesis import given
 from hypothesis import strategies as st
 
-from apibridge._gateway._gemini import JsonArray, count_body, generate_body, sse
+from apibridge._gateway._edge import preflight
+from apibridge._gateway._gemini import count_body, generate_body, json_array, sse
 from apibridge._gateway._http import (
     check_head,
     client_format,
@@ -25,7 +28,7 @@ from apibridge._gateway._http import (
 from apibridge._gateway._options import check_config
 from apibridge._gateway._policy import forwardable_headers
 from apibridge._gateway._tenant import OPEN_TENANT, key_tenant, tenant_of
-from apibridge._secrets import redact
+from apibridge._secrets import redact, redact_url
 from apibridge.config import (
     DEFAULT_BASE_URLS,
     ConfigError,
@@ -133,6 +136,13 @@ def test_google_keys_authorise_scope_tenants_and_are_never_forwarded() -> None:
     assert forwarding(byok, {"x-goog-api-key": "user-key"}).key == "user-key"
 
 
+def test_a_key_in_a_logged_url_is_hidden() -> None:
+    assert redact_url("https://proxy.example/gemini?key=AIzaSecret&alt=sse") == (
+        "https://proxy.example/gemini?key=***&alt=sse"
+    )
+    assert redact_url("http://h/v1?api_key=s&monkey=1") == "http://h/v1?api_key=***&monkey=1"
+
+
 def test_google_shaped_keys_are_redacted_from_error_messages() -> None:
     key = "AIza" + "Sy" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6q"
     assert len(key) == 39
@@ -166,28 +176,69 @@ def test_alt_sse_is_read_from_the_query() -> None:
     assert not sse("salt=sse")
 
 
-def _sse_frames(bodies: list[dict[str, Any]]) -> bytes:
-    return b"".join(f"data: {json.dumps(b)}\r\n\r\n".encode() for b in bodies)
+def _sse_frames(bodies: list[dict[str, Any]]) -> list[bytes]:
+    return [f"data: {json.dumps(b)}\r\n\r\n".encode() for b in bodies]
 
 
 @given(
     st.lists(st.dictionaries(st.text(max_size=5), st.text(max_size=20), max_size=3), max_size=5),
-    st.lists(st.integers(min_value=0, max_value=400), max_size=6),
+    st.integers(min_value=0, max_value=6),
 )
-def test_the_json_array_form_holds_every_frame_in_order_however_the_bytes_are_cut(
-    bodies: list[dict[str, Any]], cuts: list[int]
+def test_the_json_array_form_holds_every_frame_in_order(
+    bodies: list[dict[str, Any]], stop_after: int
 ) -> None:
-    raw = _sse_frames(bodies) + b": keep-alive\r\n\r\n"
-    framer = JsonArray()
-    out = b""
-    start = 0
-    for cut in sorted(c for c in cuts if c < len(raw)):
-        out += framer.feed(raw[start:cut])
-        start = cut
-    out += framer.feed(raw[start:]) + framer.close()
-    assert json.loads(out) == bodies
-    if bodies:
-        assert (out.startswith(b"[") and b",\r\n" in out) or len(bodies) == 1
+    """All of a stream, or as much as a client read before it left: either way the stream
+    the array wraps is closed (which closes the upstream)."""
+    closed: list[bool] = []
+
+    async def body() -> AsyncGenerator[bytes, None]:
+        try:
+            yield b""  # primed, as open_stream's body is
+            for frame in _sse_frames(bodies):
+                yield frame
+        finally:
+            closed.append(True)
+
+    async def read() -> tuple[bytes, bool]:
+        inner = body()
+        await anext(inner)
+        wrapped = await json_array(inner)
+        out = b""
+        chunks = 0
+        async for chunk in wrapped:
+            out += chunk
+            chunks += 1
+            if chunks == stop_after:
+                await wrapped.aclose()  # the client left
+                return out, False
+        return out, True
+
+    out, whole = anyio.run(read)
+    assert closed == [True]
+    if whole:
+        assert json.loads(out) == bodies
+    else:
+        assert out.startswith(b"[")
+
+
+def test_a_json_array_stream_closed_before_its_first_chunk_closes_what_it_wraps() -> None:
+    closed: list[bool] = []
+
+    async def body() -> AsyncGenerator[bytes, None]:
+        try:
+            yield b""
+            yield b'data: {"a": 1}\r\n\r\n'
+        finally:
+            closed.append(True)
+
+    async def leave() -> None:
+        inner = body()
+        await anext(inner)
+        wrapped = await json_array(inner)
+        await wrapped.aclose()  # the driver never asked for a chunk
+
+    anyio.run(leave)
+    assert closed == [True]
 
 
 # ----------------------------------------------------------------------------- upstream URLs
@@ -296,3 +347,14 @@ def test_the_transport_sends_google_keys_in_their_header() -> None:
     assert "x-api-key" not in headers
     assert headers["accept"] == "text/event-stream"
     assert headers["x-a"] == "b"
+
+
+def test_a_browser_may_send_googles_key_header() -> None:
+    server = ServerConfig(cors_origins=("https://app.example.com",))
+    endpoint, _ = route("/v1beta/models/m:streamGenerateContent")
+    assert endpoint is not None
+    origin = {"origin": "https://app.example.com", "access-control-request-method": "POST"}
+    answer = dict(preflight(server, endpoint.methods, origin))
+    assert answer["access-control-allow-methods"] == "POST"
+    allowed = {h.strip() for h in answer["access-control-allow-headers"].split(",")}
+    assert {"x-goog-api-key", "x-goog-api-client", "content-type"} <= allowed

@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
-from calls import ENDPOINT, FORMATS, assert_in_band_error, body_for
+from calls import assert_in_band_error, body_for, check_error, path_for
 from servers import base_url, lifespan, serve_asgi
 
 from apibridge import Exchange
@@ -28,7 +28,9 @@ from apibridge.config import GatewayConfig, Retries, Route, ServerConfig, Upstre
 from apibridge.errors import ApiError, UpstreamError
 from apibridge.model import Event, MessageStart, StreamError
 from apibridge.transports import NO_FORWARDING, Forwarding
-from oracles import validate_error
+
+#: every client and upstream format this file checks (Gemini's paths name the model).
+FORMATS = ("anthropic", "chat", "responses", "gemini")
 
 CANARY = "sk-canary-7f3a9c0d1e2b4a6f8d0c"
 MASKED = "sk-cana****8d0c"
@@ -109,8 +111,11 @@ def log_lines() -> Iterator[list[str]]:
 
 
 def _ask(gateway: str, fmt: str, upstream: str, *, stream: bool) -> httpx.Response:
+    model = f"{upstream}-model"
     return httpx.post(
-        gateway + ENDPOINT[fmt], json=body_for(fmt, f"{upstream}-model", stream=stream), timeout=20
+        gateway + path_for(fmt, model, stream=stream),
+        json=body_for(fmt, model, stream=stream),
+        timeout=20,
     )
 
 
@@ -140,6 +145,7 @@ ERROR_BODIES: dict[str, dict[str, Any]] = {
     "responses": {
         "error": {"message": QUOTE, "type": "invalid_request_error", "code": "invalid_api_key"}
     },
+    "gemini": {"error": {"code": 401, "message": QUOTE, "status": "UNAUTHENTICATED"}},
 }
 
 
@@ -157,7 +163,7 @@ def test_fidelity_9_error_body_with_status_200_is_that_error_without_the_key(
     app.queue(200, "application/json", json.dumps(ERROR_BODIES[upstream]).encode())
     response = _ask(gateway, fmt, upstream, stream=stream)
     assert response.status_code == 401, response.text  # its type / code says so
-    validate_error(fmt, 401, response.json())
+    check_error(fmt, 401, response.json())
     assert "Incorrect API key provided" in response.text
     _assert_clean(response, log_lines)
 
@@ -184,7 +190,7 @@ def test_chat_error_body_with_status_200_gets_its_status_from_its_type(
     app.queue(200, "application/json", json.dumps(body).encode())
     response = _ask(gateway, fmt, "chat", stream=False)
     assert response.status_code == status, response.text
-    validate_error(fmt, status, response.json())
+    check_error(fmt, status, response.json())
     _assert_clean(response, log_lines)
 
 
@@ -210,6 +216,10 @@ _CHAT_START = {
     "model": "m",
     "choices": [{"index": 0, "delta": {"role": "assistant", "content": "Hi"}}],
 }
+_GEMINI_START = {
+    "candidates": [{"content": {"role": "model", "parts": [{"text": "Hi"}]}, "index": 0}],
+    "modelVersion": "m",
+}
 _RESPONSE = {
     "id": "resp_1",
     "object": "response",
@@ -226,6 +236,7 @@ STREAMS: dict[str, tuple[bytes, list[bytes]]] = {
         [_sse({"type": "error", "error": {"message": QUOTE}}, "error")],
     ),
     "chat": (_sse(_CHAT_START), [_sse({"error": {"message": QUOTE}})]),
+    "gemini": (_sse(_GEMINI_START), [_sse({"error": {"message": QUOTE}})]),
     "responses": (
         _sse({"type": "response.created", "sequence_number": 0, "response": _RESPONSE}),
         [
@@ -254,7 +265,7 @@ def test_untyped_stream_error_as_first_event_is_an_http_error_without_the_key(
     app.queue(200, "text/event-stream", STREAMS[upstream][1][0])  # an error event, no start
     response = _ask(gateway, fmt, upstream, stream=True)
     assert response.status_code >= 500, response.text
-    validate_error(fmt, response.status_code, response.json())
+    check_error(fmt, response.status_code, response.json())
     _assert_clean(response, log_lines)
 
 
@@ -319,7 +330,7 @@ def test_gateway_scrubs_every_key_it_holds_from_any_transports_errors(
     app = App(config, transports={"custom": QuotingTransport(quote)})
     with serve_asgi(app) as gateway:
         response = httpx.post(
-            gateway + ENDPOINT[fmt],
+            gateway + path_for(fmt, "any-model", stream=stream),
             json=body_for(fmt, "any-model", stream=stream),
             headers={"authorization": f"Bearer {client_key}"},
             timeout=20,
@@ -329,7 +340,7 @@ def test_gateway_scrubs_every_key_it_holds_from_any_transports_errors(
         assert "Incorrect API key" in assert_in_band_error(fmt, response.content)["message"]
     else:
         assert response.status_code == 401
-        validate_error(fmt, 401, response.json())
+        check_error(fmt, 401, response.json())
     for secret in (client_key, admin_key):
         assert secret not in response.text
         assert not any(secret in line for line in log_lines)

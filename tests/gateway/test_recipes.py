@@ -53,7 +53,7 @@ def upstream_of(
 ) -> tuple[ScriptedUpstream, str]:
     upstream, root = upstream_servers[fmt]
     upstream.reset()
-    return upstream, f"{fmt}={root}" + ("" if fmt == "anthropic" else "/v1")
+    return upstream, f"{fmt}={root}" + ("" if fmt in ("anthropic", "gemini") else "/v1")
 
 
 def checked_bodies(upstream: ScriptedUpstream, fmt: str, count: int) -> list[dict[str, Any]]:
@@ -63,7 +63,11 @@ def checked_bodies(upstream: ScriptedUpstream, fmt: str, count: int) -> list[dic
     for request in upstream.requests:
         validate_request(fmt, request["body"])
         headers = request["headers"]
-        sent = headers.get("x-api-key") or headers.get("authorization", "").removeprefix("Bearer ")
+        sent = (
+            headers.get("x-api-key")
+            or headers.get("x-goog-api-key")
+            or headers.get("authorization", "").removeprefix("Bearer ")
+        )
         assert sent == KEY
         if fmt != "anthropic":
             assert "anthropic-beta" not in headers
@@ -88,6 +92,58 @@ def test_claude_code_check_on_a_chat_server(
     assert "You are Claude Code" in json.dumps(first["messages"][0])
     assert second["messages"][-1]["role"] == "tool"
     assert second["messages"][-1]["content"].startswith("(not run by the check) Bash")
+    assert "tool call: Bash" in out
+    assert "text: The tool said: (not run by the check) Bash" in out
+
+
+@pytest.mark.usefixtures("child_env")
+@pytest.mark.parametrize("fmt", ["anthropic", "chat"])
+def test_gemini_check_on_claude_or_a_chat_server(
+    fmt: str,
+    upstream_servers: dict[str, tuple[ScriptedUpstream, str]],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """What Gemini CLI sends (the google-genai SDK, streamed, its read_file and list_directory
+    tools, thoughts asked for), through the gateway, to Claude or a chat server: the call
+    comes back as a functionCall, its functionResponse goes upstream as the tool's result,
+    and the text answer ends the check."""
+    upstream, spec = upstream_of(fmt, upstream_servers)
+    load("gemini_check").main(["--upstream", spec, "--model", "qwen3-coder"])
+    out = capsys.readouterr().out
+    first, second = checked_bodies(upstream, fmt, 2)
+    assert first["model"] == "qwen3-coder"
+    assert first["stream"] is True
+    names = [t.get("name") or t.get("function", {}).get("name") for t in first["tools"]]
+    assert names == ["read_file", "list_directory"]
+    assert "interactive CLI agent" in json.dumps(first["system"] if fmt == "anthropic" else first)
+    assert "(not run by the check) read_file" in json.dumps(second)
+    assert "tool call: read_file" in out
+    assert "text: The tool said: (not run by the check) read_file" in out
+
+
+@pytest.mark.usefixtures("child_env")
+def test_claude_code_check_on_gemini(
+    upstream_servers: dict[str, tuple[ScriptedUpstream, str]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What Claude Code sends, through the gateway, to Gemini (the recipe's other half): the
+    Bash call comes back whole, and goes back to Gemini with its id and its thought signature
+    on the functionCall part, its result as the functionResponse."""
+    upstream, spec = upstream_of("gemini", upstream_servers)
+    load("claude_code_check").main(["--upstream", spec, "--model", "gemini-2.5-pro"])
+    out = capsys.readouterr().out
+    first, second = checked_bodies(upstream, "gemini", 2)
+    assert [r["path"] for r in upstream.requests] == [
+        "/v1beta/models/gemini-2.5-pro:streamGenerateContent"
+    ] * 2
+    names = [f["name"] for t in first["tools"] for f in t["functionDeclarations"]]
+    assert names == ["Bash", "Read"]
+    model_turn, results = second["contents"][-2:]
+    call = next(p for p in model_turn["parts"] if "functionCall" in p)
+    assert call["functionCall"]["name"] == "Bash"
+    assert call["thoughtSignature"]  # Gemini 3 refuses a call that lost its signature
+    response = results["parts"][0]["functionResponse"]
+    assert response["id"] == call["functionCall"]["id"]
+    assert "(not run by the check) Bash" in json.dumps(response["response"])
     assert "tool call: Bash" in out
     assert "text: The tool said: (not run by the check) Bash" in out
 
@@ -154,6 +210,23 @@ def test_claude_code_config_routes_claude_names_to_the_local_model() -> None:
     assert config.route("claude-sonnet-4-5") == (local, "qwen3-coder")
     assert config.route("claude-haiku-4-5") == (local, "qwen3:8b")
     assert config.route("qwen3-coder") == (local, "qwen3-coder")
+
+
+def test_the_gemini_configs_route_as_the_recipe_says() -> None:
+    config = load_config(EXAMPLES / "gemini_cli.toml", env={"ANTHROPIC_API_KEY": "k"})
+    claude, local = config.upstreams["claude"], config.upstreams["local"]
+    assert (claude.format, local.format) == ("anthropic", "chat")
+    assert config.route("gemini-2.5-pro") == (claude, "claude-sonnet-4-5")
+    assert config.route("gemini-2.5-flash") == (claude, "claude-sonnet-4-5")
+    assert config.route("gemini-2.5-flash-lite") == (local, "qwen3:8b")
+    assert config.route("qwen3-coder") == (local, "qwen3-coder")
+    config = load_config(EXAMPLES / "claude_code_gemini.toml", env={"GEMINI_API_KEY": "k"})
+    gemini = config.upstreams["gemini"]
+    assert gemini.format == "gemini"
+    assert gemini.api_keys == ("k",)
+    assert config.route("claude-sonnet-4-5") == (gemini, "gemini-2.5-pro")
+    assert config.route("claude-haiku-4-5") == (gemini, "gemini-2.5-flash")
+    assert config.route("gemini-3-pro-preview") == (gemini, "gemini-3-pro-preview")
 
 
 def test_the_codex_pages_two_upstream_config_routes_by_name(tmp_path: Path) -> None:

@@ -252,3 +252,26 @@ def test_span_names_are_routes_not_paths(traced: str) -> None:
     assert names == ["GET", "GET /v1/responses/{response_id}"]
     paths = {dict(s.attributes or {})["url.path"] for s in spans()[SpanKind.SERVER]}
     assert paths == {"/v1/responses/resp_0123456789", "/no/such/path/4711"}
+
+
+def test_a_gemini_call_with_its_key_in_the_query(
+    traced: str, upstreams: dict[str, ScriptedUpstream]
+) -> None:
+    """Gemini's route names the model, the Gemini upstream is ``gcp.gemini``, and the key a
+    client put in the query (``?key=``) is in no span."""
+    body = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}
+    for key in (CLIENT_KEY, "not-the-key-4711"):
+        httpx.post(
+            traced + "/v1beta/models/gemini-model:streamGenerateContent",
+            params={"alt": "sse", "key": key},
+            json=body,
+        )
+    found = spans()
+    names = sorted(s.name for s in found[SpanKind.SERVER])
+    assert names == ["POST /v1beta/models/{model}:streamGenerateContent"] * 2
+    (client,) = found[SpanKind.CLIENT]
+    assert dict(client.attributes or {})["gen_ai.system"] == "gcp.gemini"
+    text = repr([(s.name, dict(s.attributes or {})) for s in EXPORTER.get_finished_spans()])
+    for secret in (CLIENT_KEY, "not-the-key-4711", "key="):
+        assert secret not in text
+    assert upstreams["gemini"].requests[-1]["query"] == "alt=sse"

@@ -13,8 +13,9 @@ answers ``{"totalTokens": N}``.
 ``:streamGenerateContent?alt=sse`` answers with SSE (what the SDKs and Gemini CLI ask for);
 without ``alt=sse`` the answer is one JSON array whose elements arrive as they are made
 (``[{…},\\r\\n{…}]``): :func:`json_array` turns the Gemini stream encoder's SSE bytes into
-that form as they pass (:class:`JsonArray`), an in-band error being an element like any
-other, and closes the stream it wraps when it is closed.
+that form as they pass (the codec's :class:`~apibridge.codecs.gemini.ArrayWriter`), an
+in-band error being an element like any other, and closes the stream it wraps when it is
+closed.
 """
 
 from __future__ import annotations
@@ -23,11 +24,11 @@ from collections.abc import AsyncGenerator, Mapping
 from typing import Any, Final
 from urllib.parse import parse_qsl
 
-from apibridge._sse import SSEDecoder
+from apibridge.codecs.gemini import ArrayWriter
 from apibridge.codecs.gemini._wire import field, model_path
 from apibridge.errors import InvalidPayload
 
-__all__ = ["JSON_STREAM_HEADERS", "JsonArray", "count_body", "generate_body", "json_array", "sse"]
+__all__ = ["JSON_STREAM_HEADERS", "count_body", "generate_body", "json_array", "sse"]
 
 #: the head of a stream in the JSON-array form.
 JSON_STREAM_HEADERS: Final = (
@@ -60,34 +61,6 @@ def sse(query: str) -> bool:
     return "alt=" in query and ("alt", "sse") in parse_qsl(query)
 
 
-class JsonArray:
-    """The Gemini stream encoder's SSE bytes in, the JSON-array form out (each ``data:``
-    frame an element, in order)."""
-
-    def __init__(self) -> None:
-        self._frames = SSEDecoder()
-        self._opened = False
-
-    def _elements(self, frames: list[Any]) -> bytes:
-        out: list[str] = []
-        for frame in frames:
-            if not frame.data:
-                continue
-            out.append(",\r\n" if self._opened else "[")
-            out.append(frame.data)
-            self._opened = True
-        return "".join(out).encode()
-
-    def feed(self, chunk: bytes) -> bytes:
-        """The elements the frames ``chunk`` completes (the array's ``[`` first)."""
-        return self._elements(self._frames.feed(chunk))
-
-    def close(self) -> bytes:
-        """The elements still held, and the array's end."""
-        rest = self._elements(self._frames.close())
-        return rest + (b"]" if self._opened else b"[]")
-
-
 async def json_array(body: AsyncGenerator[bytes, None]) -> AsyncGenerator[bytes, None]:
     """``body`` (a primed SSE stream) in the JSON-array form, primed too: closing it, even
     before its first chunk, closes ``body`` (which closes the upstream)."""
@@ -97,7 +70,7 @@ async def json_array(body: AsyncGenerator[bytes, None]) -> AsyncGenerator[bytes,
 
 
 async def _json_array(body: AsyncGenerator[bytes, None]) -> AsyncGenerator[bytes, None]:
-    framer = JsonArray()
+    framer = ArrayWriter()  # whole SSE frames in: the stream body yields no partial one
     try:
         yield b""  # the priming point; never sent
         async for chunk in body:

@@ -16,7 +16,8 @@ client or concrete transport in sight:
    client's own envelope. Drivers call :meth:`Handler.check` before reading a body, so a bad
    request is refused without reading it.
 2. **Decode** the JSON (400 naming the problem), route the model to an upstream (404 for a
-   model no route matches), resolve ``previous_response_id`` (Responses clients,
+   model no route matches; a Gemini client names it, and whether to stream, in the path:
+   :mod:`~apibridge._gateway._gemini`), resolve ``previous_response_id`` (Responses clients,
    :mod:`~apibridge._gateway._previous_response`), and build the :class:`Exchange` once:
    the client request decoded, every policy of :mod:`~apibridge._gateway._policy` applied,
    tool names mapped. The exchange's upstream side is the upstream's wire format, or the

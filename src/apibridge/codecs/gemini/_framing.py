@@ -21,48 +21,48 @@ from __future__ import annotations
 
 from typing import Final
 
-from apibridge._sse import MAX_EVENT_SIZE, SSEFrame
+from apibridge._sse import MAX_EVENT_SIZE, SSEDecoder, SSEFrame
 from apibridge.errors import InvalidPayload
 
 __all__ = ["ArrayReader", "ArrayWriter", "sse_to_array"]
 
-_DATA: Final = b"data:"
 _WHITESPACE: Final = frozenset(b" \t\r\n")
 
 
 class ArrayWriter:
-    """The stream encoder's SSE frames in, the JSON-array stream out (``feed``, ``close``)."""
+    """The stream encoder's SSE bytes in (cut anywhere), the JSON-array stream out
+    (``feed``, ``close``): each ``data:`` frame one element, in order."""
 
-    __slots__ = ("_closed", "_started")
+    __slots__ = ("_closed", "_frames", "_started")
 
     def __init__(self) -> None:
+        self._frames = SSEDecoder()
         self._started = False
         self._closed = False
 
     def feed(self, data: bytes) -> bytes:
-        """The array bytes for one or more whole SSE frames (``data: {json}``)."""
+        """The elements the SSE bytes ``data`` complete (the array's ``[`` before the first)."""
         if self._closed:
             return b""
-        out = bytearray()
-        for block in data.replace(b"\r\n", b"\n").split(b"\n\n"):
-            payload = b"".join(
-                line[len(_DATA) :].lstrip(b" ")
-                for line in block.split(b"\n")
-                if line.startswith(_DATA)
-            )
-            if not payload:
-                continue  # a comment (keep-alive) or nothing: no element
-            out += b",\r\n" if self._started else b"["
-            self._started = True
-            out += payload
-        return bytes(out)
+        return self._elements(self._frames.feed(data))
 
     def close(self) -> bytes:
-        """The end of the array (``[]`` for a stream that wrote nothing)."""
+        """The elements still held, and the end of the array (``[]`` when none was written)."""
         if self._closed:
             return b""
         self._closed = True
-        return b"]" if self._started else b"[]"
+        rest = self._elements(self._frames.close())
+        return rest + (b"]" if self._started else b"[]")
+
+    def _elements(self, frames: list[SSEFrame]) -> bytes:
+        out = bytearray()
+        for frame in frames:
+            if not frame.data:
+                continue  # a comment or an empty frame: no element
+            out += b",\r\n" if self._started else b"["
+            self._started = True
+            out += frame.data.encode()
+        return bytes(out)
 
 
 def sse_to_array(frames: list[bytes]) -> bytes:

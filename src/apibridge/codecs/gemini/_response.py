@@ -61,7 +61,7 @@ from apibridge.codecs.gemini._wire import (
     field,
     model_name,
 )
-from apibridge.errors import InvalidPayload
+from apibridge.errors import ApiError, InvalidPayload
 from apibridge.model import (
     ContentPart,
     RefusalPart,
@@ -78,6 +78,7 @@ __all__ = [
     "FINISH_HINT",
     "NO_INDEX",
     "RESPONSE_ID_PREFIX",
+    "answer_failure",
     "answer_view",
     "candidate_fields",
     "created_of",
@@ -87,6 +88,7 @@ __all__ = [
     "encode_response",
     "encode_usage",
     "finish_reason",
+    "needs_hint",
     "refusal_of",
     "refusal_words",
     "stop_reason",
@@ -134,6 +136,8 @@ CREATE_TIME: Final = "_createTime"
 
 def _key(name: str) -> str:
     """``safety_ratings`` → ``safetyRatings``: the camelCase key a field is carried under."""
+    if "_" not in name:
+        return name
     head, *rest = name.split("_")
     return head + "".join(word[:1].upper() + word[1:] for word in rest)
 
@@ -244,6 +248,33 @@ def finish_reason(stop: str | None, own: Mapping[str, Any], ctx: Context) -> str
     return finish
 
 
+def answer_failure(response: Response) -> ApiError | None:
+    """The error an answer that ended in the model's own failure states
+    (``MALFORMED_FUNCTION_CALL``, ``UNEXPECTED_TOOL_CALL``, ``OTHER`` …: canonical stop
+    ``error``), else ``None``. Only a Gemini client has a word for such an end; any other client
+    gets it as an upstream error (502), in its own envelope, streamed or not."""
+    if response.stop_reason != "error":
+        return None
+    return failure_of(response.extras.get(FORMAT) or {})
+
+
+def failure_of(own: Mapping[str, Any]) -> ApiError:
+    """The error of a failed end, from the Gemini hints of the answer (or of the stream's
+    last ``MessageDelta``): the finish reason and its ``finishMessage``."""
+    finish = own.get(FINISH_HINT)
+    words = own.get("candidate.finishMessage")
+    message = f"the Gemini model's answer failed: {finish if isinstance(finish, str) else 'OTHER'}"
+    if isinstance(words, str) and words:
+        message += f": {words}"
+    return ApiError.of("bad_gateway", message, source_format=FORMAT)
+
+
+def needs_hint(stop: str | None, finish: str) -> bool:
+    """Whether the canonical ``stop`` would be written back as another word than ``finish``
+    (``RECITATION`` → ``refusal`` → ``SAFETY``; a word this version does not know)."""
+    return STOP_TO_FINISH.get(stop or "") != finish
+
+
 def refusal_of(words: Any) -> RefusalPart:
     """The refusal part of a blocked answer or prompt: its message, or no words."""
     return RefusalPart(text=words if isinstance(words, str) else "", extras={})
@@ -306,7 +337,7 @@ def decode_response(body: Mapping[str, Any], ctx: Context) -> Response:
         if field(candidate, "index") is None:
             fields[NO_INDEX] = True
         raw_content = field(candidate, "content")
-        parts_raw: Sequence[Any] = ()
+        parts_raw: Sequence[Any] = []  # a SAFETY stop often comes with no content at all
         if raw_content is not None:
             parts_raw = expect_list(
                 field(expect_obj(raw_content, "candidates[0].content"), "parts") or [],
@@ -320,7 +351,7 @@ def decode_response(body: Mapping[str, Any], ctx: Context) -> Response:
         if finish is None:
             fields[NO_FINISH] = True
             stop = "tool_use" if has_calls else "end_turn"
-        elif finish_reason(stop, {}, ctx) != finish:
+        elif needs_hint(stop, finish):
             fields[FINISH_HINT] = finish
         if finish in REFUSAL_FINISHES:
             content = (*content, refusal_of(words))
@@ -372,13 +403,19 @@ def encode_answer_parts(
     parts: Sequence[ContentPart], ctx: Context, where: str
 ) -> list[dict[str, Any]]:
     """Canonical answer parts (refusals taken out) as the parts of a ``model`` turn."""
-    shown = [answer_view(p, ctx, f"{where}[{k}]") for k, p in enumerate(parts)]
-    said = [
-        p
-        for p in shown
-        if not isinstance(p, ThinkingPart) or p.text or p.summary or signature_of(p) is not None
-    ]  # reasoning with no words and no Gemini signature
-    return encode_parts(said, ctx, where)
+    shown = []
+    for k, part in enumerate(parts):
+        viewed = answer_view(part, ctx, f"{where}[{k}]")  # (reports a foreign signature)
+        if not _wordless(part):  # another model's reasoning with no words: nothing to show
+            shown.append(viewed)
+    return encode_parts(shown, ctx, where)
+
+
+def _wordless(part: ContentPart) -> bool:
+    if not isinstance(part, ThinkingPart) or part.text or part.summary:
+        return False
+    own = part.extras.get(FORMAT, {})
+    return signature_of(part) is None and not own.get("_thought")
 
 
 def refusal_words(parts: Sequence[ContentPart]) -> str | None:

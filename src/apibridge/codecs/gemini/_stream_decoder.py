@@ -9,20 +9,20 @@ stream ends after the finishing chunk. A failed stream ends with ``data: {"error
 (Google's error envelope, read by ``_errors``). The JSON-array form (no ``alt=sse``) becomes
 the same frames through ``_framing.ArrayReader``.
 
-*Decoding.* The first chunk is ``MessageStart`` (``responseId``, ``modelVersion``, the usage
-known so far). Text is one canonical part for as long as consecutive text parts come (thought
-text likewise one thinking part); any other part ends it. A ``thoughtSignature`` on a thought
-part is the thinking part's own (given in its final ``PartStop``); on a text part it ends the
-text and adds a carrier after it; on a function call it adds a carrier before it (``_wire``).
-A function call comes whole: ``PartStart``, one ``arguments`` delta, ``PartStop``; media and
-other blocks come whole as well (``PartStart`` + ``PartStop``). ``finishReason`` ends the open
-part and gives ``MessageDelta`` (stop reason as ``_response`` maps it, the usage so far); a
-refusal adds its ``RefusalPart`` (``finishMessage``) first; a prompt block
+*Decoding.* The first chunk is ``MessageStart`` (``responseId``, ``modelVersion``, the usage known
+so far). Text is one canonical part for as long as consecutive text parts come (thought text
+likewise one thinking part); any other part ends it. A ``thoughtSignature`` on a thought part is
+the thinking part's own and ends it (given in its final ``PartStop``: Gemini signs a thought at its
+end); on a text part it ends the text and adds a carrier after it; on a function call it adds a
+carrier before it (``_wire``). A function call comes whole: ``PartStart``, one ``arguments`` delta,
+``PartStop``; media and other blocks come whole as well (``PartStart`` + ``PartStop``).
+``finishReason`` ends the open part and gives ``MessageDelta`` (stop reason as ``_response`` maps
+it, the usage so far); a refusal adds its ``RefusalPart`` (``finishMessage``) first; a prompt block
 (``promptFeedback.blockReason``, no candidate) is a refusal too. A later chunk's usage gives
-another ``MessageDelta``. The end of input after a finish is ``MessageStop``; before one it is
-a cut stream, ``StreamError`` (kind ``api_error``). Fields of the candidate and the body that
-no other format holds ride in the extras of the ``MessageDelta`` (as ``_response`` carries
-them); a second candidate is reported once and ignored.
+another ``MessageDelta``. The end of input after a finish is ``MessageStop``; before one it is a
+cut stream, ``StreamError`` (kind ``api_error``). Fields of the candidate and the body that no
+other format holds ride in the extras of the ``MessageDelta`` (as ``_response`` carries them); a
+second candidate is reported once and ignored.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ import attrs
 from apibridge._json import loads
 from apibridge._sse import SSEFrame
 from apibridge.codecs._context import Context, expect_list, expect_obj, new_id, opt_str
+from apibridge.codecs.gemini._errors import decode_error
 from apibridge.codecs.gemini._parts import carrier, decode_part
 from apibridge.codecs.gemini._response import (
     BLOCK_HINT,
@@ -45,7 +46,7 @@ from apibridge.codecs.gemini._response import (
     candidate_fields,
     created_of,
     decode_usage,
-    finish_reason,
+    needs_hint,
     refusal_of,
     stop_reason,
     top_fields,
@@ -53,7 +54,6 @@ from apibridge.codecs.gemini._response import (
 from apibridge.codecs.gemini._wire import (
     FORMAT,
     REFUSAL_FINISHES,
-    STATUS_TO_KIND,
     field,
     model_name,
 )
@@ -87,6 +87,7 @@ class StreamDecoder:
         "_fields",
         "_finished",
         "_has_calls",
+        "_held_usage",
         "_next",
         "_open",
         "_open_kind",
@@ -109,6 +110,7 @@ class StreamDecoder:
         self._signature: str | None = None  # the open thinking part's signature
         self._has_calls = False
         self._usage: Usage | None = None
+        self._held_usage: Any = None  # the usage of the last plain chunk, not read yet
         self._fields: dict[str, Any] = {}
         self._reported: set[str] = set()
 
@@ -127,7 +129,11 @@ class StreamDecoder:
             return self._fail("a chunk is not a JSON object")
         if "error" in chunk:
             self._done = True
-            return [StreamError(error=_error_of(chunk))]
+            return [StreamError(error=decode_error(chunk, 0))]
+        if self._open is not None:
+            plain = self._plain(chunk)
+            if plain is not None:
+                return plain
         try:
             return self._chunk(chunk)
         except InvalidPayload as exc:
@@ -159,8 +165,53 @@ class StreamDecoder:
 
     # ------------------------------------------------------------------------- chunks
 
+    def _plain(self, chunk: dict[str, Any]) -> list[Event] | None:
+        """The hot path: a chunk that only grows the open text or thinking part (one candidate
+        with one ``text`` part, the usage so far), decoded with no helper calls; ``None``
+        leaves anything else to ``_chunk``. Its usage is read when the next chunk that is not
+        plain comes (the finishing one at the latest): Gemini's usage only grows."""
+        candidates = chunk.get("candidates")
+        if type(candidates) is not list or len(candidates) != 1:
+            return None
+        for key in chunk:
+            if key not in _PLAIN_TOP:
+                return None
+        candidate = candidates[0]
+        if type(candidate) is not dict or len(candidate) != 2 or candidate.get("index") != 0:
+            return None
+        content = candidate.get("content")
+        if type(content) is not dict:
+            return None
+        parts = content.get("parts")
+        if type(parts) is not list or len(parts) != 1 or content.get("role") != "model":
+            return None
+        part = parts[0]
+        if type(part) is not dict:
+            return None
+        text = part.get("text")
+        if type(text) is not str or not text:
+            return None
+        size = len(part)
+        kind = (
+            "text" if size == 1 else "thinking" if size == 2 and part.get("thought") is True else ""
+        )
+        if kind != self._open_kind or self._open is None:
+            return None
+        usage = chunk.get("usageMetadata")
+        if usage is not None:
+            self._held_usage = usage
+        if kind == "thinking":
+            self._text.append(text)
+            return [PartDelta(index=self._open, field="thinking", value=text)]
+        return [PartDelta(index=self._open, field="text", value=text)]
+
     def _chunk(self, chunk: Mapping[str, Any]) -> list[Event]:
         out: list[Event] = []
+        held = self._held_usage
+        if held is not None:  # a plain chunk's usage, read now
+            self._held_usage = None
+            grown = decode_usage(held, "usageMetadata")
+            self._usage = grown if self._usage is None else self._usage.merged(grown)
         raw_usage = field(chunk, "usageMetadata")
         usage = None if raw_usage is None else decode_usage(raw_usage, "usageMetadata")
         if usage is not None:
@@ -220,7 +271,7 @@ class StreamDecoder:
         if finish is None:
             return out
         stop = stop_reason(finish, self._has_calls)
-        if finish_reason(stop, {}, self._ctx) != finish:
+        if needs_hint(stop, finish):
             self._fields[FINISH_HINT] = finish
         words = field(candidate, "finishMessage")
         if finish in REFUSAL_FINISHES:
@@ -294,9 +345,9 @@ class StreamDecoder:
             out.append(PartStart(index=index, part=attrs.evolve(part, arguments="")))
             out.append(PartDelta(index=index, field="arguments", value=part.arguments))
             out.append(PartStop(index=index))
-        else:
+        else:  # the whole part at its stop too: encoders read what they cannot carry there
             out.append(PartStart(index=index, part=part))
-            out.append(PartStop(index=index))
+            out.append(PartStop(index=index, part=part))
         return out
 
     def _part(self, raw: Any, where: str) -> list[Event]:
@@ -309,12 +360,10 @@ class StreamDecoder:
             return out
         signature = opt_str(field(part, "thoughtSignature"), f"{where}.thoughtSignature")
         if field(part, "thought"):
-            out = []
-            if signature is not None and self._signature is not None:
-                out.extend(self._end_open())  # a second signature: a second thought
-            out.extend(self._grow("thinking", text))
-            if signature is not None:
+            out = self._grow("thinking", text)
+            if signature is not None:  # a thought's signature ends it
                 self._signature = signature
+                out.extend(self._end_open())
             return out
         if signature is None:
             return self._grow("text", text) if text else []
@@ -329,6 +378,9 @@ class StreamDecoder:
         return [*self._end_open(), *self._whole(carrier(signature, after=after, alone=not after))]
 
 
+#: the fields of a chunk the hot path (``StreamDecoder._plain``) reads.
+_PLAIN_TOP: Final = frozenset({"candidates", "modelVersion", "responseId", "usageMetadata"})
+
 #: the fields of a text or thought part that streams as a growing part.
 _TEXT_KEYS: Final = frozenset({"text", "thought", "thoughtSignature", "thought_signature"})
 
@@ -338,22 +390,3 @@ SIGNATURE: Final = "_signature"
 
 def _thought() -> ThinkingPart:
     return ThinkingPart(text="", extras={FORMAT: {"_thought": True}})
-
-
-def _error_of(chunk: Mapping[str, Any]) -> ApiError:
-    """An in-band ``{"error": {code, message, status}}`` chunk as an :class:`ApiError`."""
-    error = chunk.get("error")
-    error = error if isinstance(error, Mapping) else {"message": str(error)}
-    status = error.get("status")
-    code = error.get("code")
-    kind = STATUS_TO_KIND.get(status, "api_error") if isinstance(status, str) else "api_error"
-    message = error.get("message")
-    error_of = ApiError.of(
-        kind,
-        message if isinstance(message, str) else "the Gemini stream failed",
-        type=status if isinstance(status, str) else None,
-        source_format=FORMAT,
-    )
-    if isinstance(code, int) and 400 <= code < 600:
-        error_of = attrs.evolve(error_of, status=code)
-    return error_of

@@ -9,7 +9,11 @@ Google's do. Events pass a :class:`~apibridge.codecs._sequencer.PartSequencer` f
 never interleave (a Chat stream's parallel calls come one after another).
 
 Text and thought text are written as they come, one frame per delta (``{"text": …}``,
-``{"text": …, "thought": true}``). A function call is written whole at its ``PartStop``
+``{"text": …, "thought": true}``), each held until the next one is ready (or a ``Ping`` comes),
+so that the finishing chunk carries the last content as Gemini's does: a chunk with no part
+makes a ``google-genai`` chat session drop the turn from its history, and an empty text part
+would come back in that history (Gemini refuses empty text); the finish has an empty text only
+when there is nothing else to finish on. A function call is written whole at its ``PartStop``
 (Gemini streams calls whole), media and Gemini's own blocks too; such whole parts wait for the
 next frame (the next text, or the final frame), so that parallel calls share one chunk as
 Gemini sends them and the last one rides on the finishing chunk. Signatures are placed as in
@@ -24,9 +28,9 @@ a refusal's words as ``finishMessage``, the carried candidate fields and the cum
 ``usageMetadata``. A refusal with nothing before it whose source was a blocked Gemini prompt
 is written as ``promptFeedback.blockReason`` again. A ``StreamError`` — or ``close()`` before
 ``MessageStop`` — writes one ``data: {"error": {…}}`` frame (Google's envelope) and ends the
-stream; later events write nothing. ``Ping`` writes a chunk with no part (``parts: []``, which
-Gemini CLI takes as valid and empty): ``google-genai`` parses every SSE frame as JSON and fails
-on a comment.
+stream; later events write nothing. ``Ping`` writes the held chunk, if any, and nothing else:
+``google-genai`` parses every SSE frame as JSON (a comment fails it) and a chunk with no part
+spoils its chat history.
 """
 
 from __future__ import annotations
@@ -34,9 +38,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
+import attrs
+
 from apibridge._json import dumps
 from apibridge.codecs._context import Context
 from apibridge.codecs._sequencer import PartSequencer
+from apibridge.codecs.gemini._errors import encode_error
 from apibridge.codecs.gemini._parts import encode_part, is_carrier, signature_of
 from apibridge.codecs.gemini._response import (
     BLOCK_HINT,
@@ -46,7 +53,7 @@ from apibridge.codecs.gemini._response import (
     encode_usage,
     finish_reason,
 )
-from apibridge.codecs.gemini._wire import BLOCK_REASONS, FORMAT, KIND_TO_STATUS
+from apibridge.codecs.gemini._wire import BLOCK_REASONS, FORMAT
 from apibridge.errors import ApiError
 from apibridge.model import (
     ContentPart,
@@ -64,10 +71,9 @@ from apibridge.model import (
     ThinkingPart,
     ToolCallPart,
     Usage,
-    _grow,
 )
 
-__all__ = ["StreamEncoder", "encode_stream_error", "frame"]
+__all__ = ["StreamEncoder", "frame"]
 
 _END: Final = b"\r\n\r\n"
 
@@ -77,16 +83,6 @@ def frame(body: Mapping[str, Any]) -> bytes:
     return b"data: " + dumps(body) + _END
 
 
-def encode_stream_error(error: ApiError) -> dict[str, Any]:
-    """An error as Google's envelope (``{"error": {code, message, status}}``)."""
-    code, status = KIND_TO_STATUS.get(error.kind, (500, "INTERNAL"))
-    if error.source_format == FORMAT and 400 <= error.status < 600:
-        code = error.status  # Google's own code (another format's, such as 529, is not one)
-    if error.source_format == FORMAT and error.type is not None:
-        status = error.type
-    return {"error": {"code": code, "message": error.message, "status": status}}
-
-
 class StreamEncoder:
     """Canonical events in, Gemini SSE frames out (see the module docstring)."""
 
@@ -94,9 +90,12 @@ class StreamEncoder:
         "_carrier",
         "_closed",
         "_ctx",
+        "_full",
         "_has_calls",
+        "_held",
         "_id",
         "_kinds",
+        "_last",
         "_model",
         "_own",
         "_parts",
@@ -105,9 +104,10 @@ class StreamEncoder:
         "_reported",
         "_sent",
         "_seq",
-        "_signatures",
         "_started",
         "_stop",
+        "_summary_at",
+        "_template",
         "_usage",
         "_wrote",
     )
@@ -125,13 +125,17 @@ class StreamEncoder:
         self._kinds: dict[int, str] = {}
         self._parts: dict[int, ContentPart] = {}  # each part as its events said so far
         self._sent: dict[int, int] = {}  # characters of text written per part
-        self._signatures: dict[int, list[str]] = {}  # signature deltas (another provider's)
+        self._held: dict[int, list[str]] = {}  # a call's argument fragments; signature deltas
+        self._full: set[int] = set()  # thinking parts that streamed their full text
+        self._summary_at: dict[int, int] = {}  # the summary a thinking part writes now
         self._pending: list[dict[str, Any]] = []  # whole parts waiting for the next frame
         self._carrier: tuple[str, bool] | None = None  # (signature, after) of a carrier
         self._refusal: list[str] | None = None
         self._has_calls = False
         self._wrote = False  # some part was written (a prompt block has none)
         self._reported: set[str] = set()
+        self._template: dict[bool, tuple[bytes, bytes]] = {}  # see ``_ends``
+        self._last: list[dict[str, Any]] | None = None  # the last chunk's parts, not written
 
     # ------------------------------------------------------------------------- events
 
@@ -142,9 +146,10 @@ class StreamEncoder:
         if isinstance(event, StreamError):
             return self._error(event.error)
         if isinstance(event, Ping):
-            # A Gemini client reads every frame as JSON (google-genai fails on an SSE comment):
-            # a chunk with no new part keeps the line alive instead, once the answer began.
-            return [self._chunk([])] if self._started else []
+            # A Gemini client reads every frame as JSON (google-genai fails on an SSE comment)
+            # and a chunk without parts spoils a google-genai chat's history: the held chunk,
+            # if any, goes out now instead.
+            return self._emit()
         out: list[bytes] = []
         for ready in self._seq.feed(event):
             out.extend(self._event(ready))
@@ -178,8 +183,9 @@ class StreamEncoder:
             self._ctx.lose(where, reason, action)
 
     def _error(self, error: ApiError) -> list[bytes]:
+        out = self._emit()  # what was said before the failure
         self._closed = True
-        return [frame(encode_stream_error(error))]
+        return [*out, frame(encode_error(error)[1])]
 
     # ------------------------------------------------------------------------ message
 
@@ -200,12 +206,7 @@ class StreamEncoder:
             self._usage = event.usage if self._usage is None else self._usage.merged(event.usage)
         self._own.update(event.extras.get(FORMAT, {}))
         self._ctx.lose_extras(event.extras, FORMAT, "stream")
-
-    def _body(self, candidate: dict[str, Any] | None) -> dict[str, Any]:
-        body: dict[str, Any] = {}
-        if candidate is not None:
-            body["candidates"] = [candidate]
-        return body
+        self._template.clear()  # the chunk's fields may have changed
 
     def _tail(self, body: dict[str, Any]) -> dict[str, Any]:
         body["modelVersion"] = self._model
@@ -221,11 +222,33 @@ class StreamEncoder:
         return frame(self._tail({"candidates": [candidate]}))
 
     def _write(self, part: dict[str, Any]) -> list[bytes]:
-        """A frame with the waiting whole parts and ``part``."""
+        """Hold a chunk of the waiting whole parts and ``part``, writing the one held before
+        (the last chunk is held until the stream ends, so that the finish rides on it)."""
+        out = self._emit()
         self._wrote = True
-        parts = [*self._pending, part]
+        self._last = [*self._pending, part]
         self._pending.clear()
-        return [self._chunk(parts)]
+        return out
+
+    def _emit(self) -> list[bytes]:
+        """The held chunk, written now; a chunk of one text is put together from its ends
+        (:meth:`_ends`), which is the chunk of nearly every token."""
+        held = self._last
+        if held is None:
+            return []
+        self._last = None
+        if len(held) == 1:
+            part = held[0]
+            text, size = part.get("text"), len(part)
+            if isinstance(text, str) and (size == 1 or (size == 2 and part.get("thought"))):
+                try:
+                    encoded = dumps(text)
+                except ValueError:  # a lone surrogate: the general path fails as ever
+                    encoded = b""
+                if encoded:
+                    head, tail = self._ends(size == 2)
+                    return [head + encoded + tail]
+        return [self._chunk(held)]
 
     def _message_stop(self) -> list[bytes]:
         self._flush_carrier()
@@ -233,6 +256,8 @@ class StreamEncoder:
         words = "".join(self._refusal) if self._refusal is not None else None
         block = own.get(BLOCK_HINT)
         body: dict[str, Any]
+        held = self._last or []
+        self._last = None
         if isinstance(block, str) and block in BLOCK_REASONS and not self._wrote:
             if self._pending:
                 self._report("stream.content", "a blocked prompt has no answer", "dropped")
@@ -246,8 +271,11 @@ class StreamEncoder:
                 stop = "refusal"
             if stop is None and self._has_calls:
                 stop = "tool_use"
-            parts = list(self._pending)
-            candidate: dict[str, Any] = {"content": {"parts": parts, "role": "model"}}
+            parts = [*held, *self._pending]
+            candidate: dict[str, Any] = {}
+            if parts or stop not in ("refusal", "content_filter"):
+                # (a chunk with no part spoils a google-genai chat's history: an empty text)
+                candidate["content"] = {"parts": parts or [{"text": ""}], "role": "model"}
             candidate["finishReason"] = finish_reason(stop, own, self._ctx)
             if words:
                 candidate["finishMessage"] = words
@@ -293,6 +321,8 @@ class StreamEncoder:
             return self._text(index, part.text)
         if isinstance(part, ThinkingPart):
             self._kinds[index] = "thinking"
+            if part.text:
+                self._full.add(index)
             return self._text(index, part.text or "\n\n".join(part.summary))
         if isinstance(part, RefusalPart):
             self._kinds[index] = "refusal"
@@ -315,26 +345,42 @@ class StreamEncoder:
             return self._write({"text": value, "thought": True})
         return self._write({"text": value})
 
+    def _ends(self, thought: bool) -> tuple[bytes, bytes]:
+        """The bytes of a one-text chunk around its text (as :meth:`_chunk` writes it), made
+        once per stream and kind: a token's chunk is then one small ``dumps``."""
+        ends = self._template.get(thought)
+        if ends is None:
+            part: dict[str, Any] = (
+                {"text": "\x00", "thought": True} if thought else {"text": "\x00"}
+            )
+            head, tail = self._chunk([part]).split(b'"\\u0000"', 1)
+            ends = self._template[thought] = (head, tail)
+        return ends
+
     def _delta(self, event: PartDelta) -> list[bytes]:
         index = event.index
         kind = self._kinds.get(index)
         if kind is None:
             return []
-        part = self._parts[index]
-        self._parts[index] = _grow(part, event)
         field = event.field
         if kind == "text" and field == "text":
             if event.logprobs:
                 self._report("stream.logprobs", "the Gemini stream writer keeps no logprobs")
             return self._text(index, event.value)
+        if kind == "call" and field == "arguments":
+            self._held.setdefault(index, []).append(event.value)
+            return []
         if kind == "thinking":
             if field == "thinking":
+                self._full.add(index)
                 return self._text(index, event.value)
-            grown = self._parts[index]
-            if field == "summary" and isinstance(grown, ThinkingPart) and not grown.text:
-                return self._text(index, "\n\n".join(grown.summary)[self._sent[index] :])
+            if field == "summary" and index not in self._full:  # summaries, when no full text
+                previous = self._summary_at.setdefault(index, event.summary_index)
+                self._summary_at[index] = event.summary_index
+                joint = "\n\n" if previous != event.summary_index and self._sent[index] else ""
+                return self._text(index, joint + event.value)
             if field == "signature":
-                self._signatures.setdefault(index, []).append(event.value)
+                self._held.setdefault(index, []).append(event.value)
             return []
         if kind == "refusal" and field == "text" and self._refusal is not None:
             self._refusal.append(event.value)
@@ -350,7 +396,7 @@ class StreamEncoder:
         kind = self._kinds.get(index)
         if kind is None:
             return []
-        part = event.part if event.part is not None else self._parts[index]
+        part = event.part if event.part is not None else self._final(index, kind)
         where = f"stream.content[{index}]"
         if kind == "text":
             text = part.text if isinstance(part, TextPart) else ""
@@ -380,21 +426,29 @@ class StreamEncoder:
             self._pending.append(encoded)
         return []
 
+    def _final(self, index: int, kind: str) -> ContentPart:
+        """The part as its deltas made it (no final part came): a call's whole arguments; a
+        text or thinking part's text was written as it came, so its start is enough."""
+        part = self._parts[index]
+        if kind == "call" and isinstance(part, ToolCallPart):
+            return attrs.evolve(part, arguments=part.arguments + "".join(self._held.pop(index, [])))
+        return part
+
     def _stop_thinking(self, index: int, part: ContentPart, where: str) -> list[bytes]:
         if not isinstance(part, ThinkingPart):
             return []
         text = part.text or "\n\n".join(part.summary)
         rest = text[self._sent[index] :]
         signature = signature_of(part)
-        foreign = (
-            part.signature or part.encrypted_content or "".join(self._signatures.get(index, []))
-        )
+        foreign = part.signature or part.encrypted_content or "".join(self._held.pop(index, []))
         if signature is None and foreign:
             self._report(
                 f"{where}.thoughtSignature",
                 "a Gemini client cannot return another provider's reasoning signature",
             )
         if signature is None:
+            if not rest and not self._sent[index] and part.extras.get(FORMAT, {}).get("_thought"):
+                return self._write({"text": "", "thought": True})  # an empty Gemini thought
             return self._text(index, rest)
         self._sent[index] += len(rest)
         return self._write({"text": rest, "thought": True, "thoughtSignature": signature})
