@@ -99,7 +99,14 @@ def test_a_wrong_key_is_an_authentication_error() -> None:
         ],
     )
     error = decode_error(body, 400)
-    assert (error.kind, error.status, error.code) == ("authentication", 400, "API_KEY_INVALID")
+    # other clients' SDKs choose the exception by status: a bad key must be a 401 for them
+    assert (error.kind, error.status, error.code) == ("authentication", 401, "API_KEY_INVALID")
+    status, back = encode_error(error)  # a Gemini client gets Google's answer back
+    assert status == 400
+    assert {k: v for k, v in back["error"].items() if k != "details"} == {
+        k: v for k, v in body["error"].items() if k != "details"
+    }
+    assert back["error"]["details"][0]["reason"] == "API_KEY_INVALID"  # (its metadata is not kept)
     status, anthropic_body = get_codec("anthropic").encode_error(error)
     validate_error("anthropic", status, anthropic_body)
     assert anthropic_body["error"]["type"] == "authentication_error"

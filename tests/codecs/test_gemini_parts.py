@@ -436,3 +436,68 @@ def test_a_result_whose_call_is_unknown_is_reported() -> None:
         {"functionResponse": {"id": "toolu_9", "name": "toolu_9", "response": {"output": ""}}}
     ]
     assert [loss.field for loss in ctx.losses] == ["p[0].name"]
+
+
+# ------------------------------------------------------------------------------ answers
+
+
+@pytest.mark.parametrize(
+    "part",
+    [
+        ThinkingPart(text="claude thinks", signature="EqQBCkYIBxgCKkBsig+/=="),
+        RedactedThinkingPart(data="EmwKAhgBEgy3va3pzix/LafPsn4aDFIT"),
+        ThinkingPart(text="", encrypted_content="gAAAAABo-enc/+==", id="rs_68af"),
+        ThinkingPart(encrypted_content="gAAAAAB", id="rs_1", summary=("o3 summary",)),
+        ThinkingPart(text="deepseek", extras={"chat": {"_think": True}}),
+    ],
+)
+def test_other_models_reasoning_rides_in_the_signature_of_a_thought(part: Any) -> None:
+    """An answer to a Gemini client shows another model's reasoning as a thought part whose
+    signature holds it (base64: the SDK insists); the client sends it back, URL-safe, and it
+    decodes into that model's own part, byte for byte."""
+    ctx = Context()
+    (wire,) = encode_parts([part], ctx, "candidates[0].content.parts", answer=True)
+    assert ctx.losses == []
+    assert wire["thought"] is True
+    # what google-genai keeps and sends back: bytes, re-encoded URL-safe
+    sdk_part = types.Part.model_validate(wire)
+    assert isinstance(sdk_part.thought_signature, bytes)
+    echoed = base64.urlsafe_b64encode(sdk_part.thought_signature).decode()
+    back = decode_part({**wire, "thoughtSignature": echoed}, "p")
+    (decoded,) = back
+    if isinstance(part, RedactedThinkingPart):
+        assert decoded == part
+    else:
+        assert isinstance(decoded, ThinkingPart)
+        assert (decoded.signature, decoded.encrypted_content, decoded.id) == (
+            part.signature,
+            part.encrypted_content,
+            part.id,
+        )
+        assert decoded.text == (part.text or "\n\n".join(part.summary))
+        assert decoded.extras.get("chat") == part.extras.get("chat")
+
+
+def test_unsigned_reasoning_is_a_plain_thought_in_answers_and_lost_in_requests() -> None:
+    part = ThinkingPart(text="plain reasoning")
+    assert encode_parts([part], Context(), "p", answer=True) == [
+        {"text": "plain reasoning", "thought": True}
+    ]
+    ctx = Context()
+    assert encode_parts([part, RedactedThinkingPart(data="x")], ctx, "p") == []
+    assert [loss.field for loss in ctx.losses] == ["p[0]", "p[1]"]
+
+
+def test_a_gemini_signature_is_not_taken_for_an_envelope() -> None:
+    for raw in (b"abr", b"abr0.x", b"\x00" * 12, b"abr1.not base64 json"):
+        signature = base64.b64encode(raw).decode()
+        (part,) = decode_part({"text": "t", "thought": True, "thoughtSignature": signature}, "p")
+        assert isinstance(part, ThinkingPart)
+        assert part.extras == {"gemini": {"_signature": signature}}
+
+
+def test_a_candidate_without_content_has_no_parts() -> None:
+    """A candidate stopped by SAFETY has no ``content``: the answer half passes ``()``."""
+    assert decode_parts((), "candidates[0].content.parts") == []
+    with pytest.raises(InvalidPayload, match="expected an array"):
+        decode_parts({"text": "x"}, "candidates[0].content.parts")

@@ -18,7 +18,8 @@ from tests.oracles import validate_request
 from apibridge.codecs import get_codec
 from apibridge.codecs._context import Context
 from apibridge.codecs.envelope import open_envelope
-from apibridge.codecs.gemini._request import decode_request, encode_request, json_schema
+from apibridge.codecs.gemini._request import decode_request, encode_request
+from apibridge.codecs.gemini._settings import json_schema
 from apibridge.codecs.gemini._wire import PLACEHOLDER_SIGNATURE, is_made_id
 from apibridge.errors import InvalidPayload, UnsupportedFeature
 from apibridge.model import (
@@ -1155,6 +1156,8 @@ def test_requests_of_other_formats_are_valid_gemini_requests(fmt: str) -> None:
             },
             "reasoning_effort": "low",
             "seed": 4,
+            "presence_penalty": 0.5,
+            "frequency_penalty": -0.5,
             "n": 1,
             "logprobs": True,
             "top_logprobs": 2,
@@ -1186,8 +1189,14 @@ def test_requests_of_other_formats_are_valid_gemini_requests(fmt: str) -> None:
         m.role for m in request.messages if m.role != "system"
     ]
     if fmt == "chat":
+        config = body["generationConfig"]
+        # Chat's seed and penalties are Gemini's
+        assert (config["seed"], config["presencePenalty"], config["frequencyPenalty"]) == (
+            4,
+            0.5,
+            -0.5,
+        )
         assert [loss.field for loss in ctx.losses] == [
-            "request.seed",
             "contents[1].parts[0].thoughtSignature",
             "output_format.name",
             "reasoning.effort",
@@ -1223,3 +1232,243 @@ def test_envelope_carried_signature_is_valid_base64_for_the_sdk() -> None:
                 assert open_envelope(signature) is None
                 base64.urlsafe_b64decode(signature)
         types.Content.model_validate(content)
+
+
+def test_history_from_a_responses_client_returns_gemini_signatures() -> None:
+    """A Responses client holds Gemini's signatures in reasoning items' ``encrypted_content``
+    (the reasoning envelope): they come back to Gemini on the thought and on the call."""
+    from apibridge.codecs.envelope import Envelope, seal
+
+    thought = seal(Envelope(origin="gemini", kind="signature", data=SIG))
+    carrier = seal(Envelope(origin="gemini", kind="carrier", data="Y2FsbA=="))
+    body = {
+        "model": "gemini-3-pro-preview",
+        "input": [
+            {"role": "user", "content": "read a"},
+            {
+                "type": "reasoning",
+                "id": "rs_1",
+                "summary": [{"type": "summary_text", "text": "plan"}],
+                "encrypted_content": thought,
+            },
+            {"type": "reasoning", "id": "rs_2", "summary": [], "encrypted_content": carrier},
+            {"type": "function_call", "call_id": "fc_1", "name": "read", "arguments": '{"p":"a"}'},
+            {"type": "function_call_output", "call_id": "fc_1", "output": "A"},
+        ],
+        "tools": [
+            {"type": "function", "name": "read", "parameters": {"type": "object"}, "strict": False}
+        ],
+    }
+    request = get_codec("responses").decode_request(body, Context())
+    ctx = Context()
+    out = encode_request(request, ctx)
+    assert out["contents"][1]["parts"] == [
+        {"text": "plan", "thought": True, "thoughtSignature": SIG},
+        {
+            "functionCall": {"id": "fc_1", "name": "read", "args": {"p": "a"}},
+            "thoughtSignature": "Y2FsbA==",
+        },
+    ]
+    assert out["contents"][2]["parts"] == [
+        {"functionResponse": {"id": "fc_1", "name": "read", "response": {"output": "A"}}}
+    ]
+    assert ctx.losses == []
+
+
+def test_claude_reasoning_shown_to_a_gemini_client_returns_to_claude() -> None:
+    """A Gemini client of a Claude upstream: the answer's thinking came as a thought part
+    signed with the envelope (``_parts.encode_parts(answer=True)``); the client sends the
+    history back through the SDK, and Claude gets its own thinking block, signature intact."""
+    from apibridge.codecs.gemini._parts import encode_parts
+    from apibridge.model import RedactedThinkingPart
+
+    answer = encode_parts(
+        [
+            ThinkingPart(text="I should read it.", signature="EqQBCkYIBxgCKkBs+/sig=="),
+            RedactedThinkingPart(data="EmwKAhgBEgy3va3p"),
+            ToolCallPart(id="toolu_01", name="read_file", arguments='{"path":"a"}'),
+        ],
+        Context(),
+        "candidates[0].content.parts",
+        answer=True,
+    )
+    history = [
+        types.Content(role="user", parts=[types.Part(text="read a")]),
+        types.Content.model_validate({"role": "model", "parts": answer}),
+        types.Content(
+            role="user",
+            parts=[
+                types.Part(
+                    function_response=types.FunctionResponse(
+                        id="toolu_01", name="read_file", response={"output": "A"}
+                    )
+                )
+            ],
+        ),
+    ]
+    body = sdk_body("claude-sonnet-4-5", history)
+    request = decode_request(body, Context())
+    ctx = Context()
+    claude = get_codec("anthropic").encode_request(request, ctx)
+    validate_request("anthropic", claude)
+    assert claude["messages"][1]["content"] == [
+        {
+            "type": "thinking",
+            "thinking": "I should read it.",
+            "signature": "EqQBCkYIBxgCKkBs+/sig==",
+        },
+        {"type": "redacted_thinking", "data": "EmwKAhgBEgy3va3p"},
+        {"type": "tool_use", "id": "toolu_01", "name": "read_file", "input": {"path": "a"}},
+    ]
+    assert claude["messages"][2]["content"][0]["tool_use_id"] == "toolu_01"
+
+
+def test_merged_model_turns_sign_only_their_first_call() -> None:
+    """Two assistant messages in a row (parallel calls as another format lists them) are one
+    Gemini turn: only its first call takes the placeholder, as Gemini signs parallel calls."""
+    request = Request(
+        model="gemini-3-pro-preview",
+        messages=(
+            Message(role="user", content=(TextPart(text="both"),)),
+            Message(role="assistant", content=(ToolCallPart(id="c1", name="f", arguments="{}"),)),
+            Message(role="assistant", content=(ToolCallPart(id="c2", name="g", arguments="{}"),)),
+            Message(
+                role="user",
+                content=(
+                    ToolResultPart(call_id="c1", content=(TextPart(text="1"),)),
+                    ToolResultPart(call_id="c2", content=(TextPart(text="2"),)),
+                ),
+            ),
+        ),
+    )
+    ctx = Context()
+    body = encode_request(request, ctx)
+    assert body["contents"][1] == {
+        "role": "model",
+        "parts": [
+            {
+                "functionCall": {"id": "c1", "name": "f", "args": {}},
+                "thoughtSignature": PLACEHOLDER_SIGNATURE,
+            },
+            {"functionCall": {"id": "c2", "name": "g", "args": {}}},
+        ],
+    }
+    assert [loss.field for loss in ctx.losses] == ["contents[1].parts[0].thoughtSignature"]
+
+
+@pytest.mark.parametrize("model", ["gemini-2.5-flash", "gemini-3-pro-preview"])
+def test_images_in_tool_results(model: str) -> None:
+    """Gemini 3's function responses hold media; earlier models get it after the responses."""
+    png = "iVBORw0KGgoAAAANSUhEUg=="
+    claude = {
+        "model": model,
+        "max_tokens": 100,
+        "messages": [
+            {"role": "user", "content": "screenshot please"},
+            {
+                "role": "assistant",
+                "content": [{"type": "tool_use", "id": "toolu_1", "name": "shot", "input": {}}],
+            },
+            {
+                "role": "user",
+                "content": [
+                    {
+                        "type": "tool_result",
+                        "tool_use_id": "toolu_1",
+                        "content": [
+                            {"type": "text", "text": "here"},
+                            {
+                                "type": "image",
+                                "source": {
+                                    "type": "base64",
+                                    "media_type": "image/png",
+                                    "data": png,
+                                },
+                            },
+                        ],
+                    },
+                    {"type": "text", "text": "what do you see?"},
+                ],
+            },
+        ],
+    }
+    ctx = Context()
+    body = encode_request(get_codec("anthropic").decode_request(claude, Context()), ctx)
+    image = {"inlineData": {"mimeType": "image/png", "data": png}}
+    response = {"id": "toolu_1", "name": "shot", "response": {"output": "here"}}
+    if model.startswith("gemini-3"):
+        expected = [
+            {"functionResponse": {**response, "parts": [image]}},
+            {"text": "what do you see?"},
+        ]
+        lost = []
+    else:
+        expected = [{"functionResponse": response}, {"text": "what do you see?"}, image]
+        lost = ["contents[2].parts[0].content"]
+    assert body["contents"][2]["parts"] == expected
+    assert [loss.field for loss in ctx.losses if "thoughtSignature" not in loss.field] == lost
+    types.Content.model_validate(body["contents"][2])
+
+
+def test_at_most_five_stop_sequences_go_to_gemini() -> None:
+    request = Request(
+        model="gemini-2.5-flash",
+        messages=(Message(role="user", content=(TextPart(text="x"),)),),
+        stop=tuple("abcdefg"),
+    )
+    ctx = Context()
+    body = encode_request(request, ctx)
+    assert body["generationConfig"]["stopSequences"] == list("abcde")
+    assert [(loss.field, loss.action) for loss in ctx.losses] == [("stop", "sent the first 5")]
+
+
+@pytest.mark.parametrize("fmt", ["anthropic", "chat", "responses"])
+def test_code_execution_history_is_reported_by_other_formats(fmt: str) -> None:
+    body = {
+        "model": "models/gemini-2.5-flash",
+        "tools": [{"codeExecution": {}}],
+        "contents": [
+            {"role": "user", "parts": [{"text": "compute 2**10"}]},
+            {
+                "role": "model",
+                "parts": [
+                    {"executableCode": {"language": "PYTHON", "code": "print(2**10)"}},
+                    {"codeExecutionResult": {"outcome": "OUTCOME_OK", "output": "1024\n"}},
+                    {"text": "1024"},
+                ],
+            },
+            {"role": "user", "parts": [{"text": "thanks"}]},
+        ],
+    }
+    request = decode_request(body, Context())
+    ctx = Context()
+    out = get_codec(fmt).encode_request(request, ctx)
+    validate_request(fmt, out)
+    reasons = " ".join(f"{loss.field}: {loss.reason}" for loss in ctx.losses)
+    assert "executableCode" in reasons
+    assert "codeExecutionResult" in reasons
+    assert "tools[0]" in reasons  # the codeExecution tool itself
+    # and the Gemini trip keeps both parts and the tool, as they came
+    assert encode_request(request, Context()) == body
+
+
+def test_a_developer_turn_mid_conversation_moves_to_the_system_instruction() -> None:
+    responses = {
+        "model": "gemini-2.5-flash",
+        "instructions": "be kind",
+        "input": [
+            {"role": "user", "content": "hi"},
+            {"role": "developer", "content": "answer in French"},
+            {"role": "user", "content": "how are you?"},
+        ],
+    }
+    request = get_codec("responses").decode_request(responses, Context())
+    ctx = Context()
+    body = encode_request(request, ctx)
+    texts = [p["text"] for p in body["systemInstruction"]["parts"]]
+    assert texts == ["be kind", "answer in French"]
+    assert [c["role"] for c in body["contents"]] == ["user"]
+    assert [p["text"] for p in body["contents"][0]["parts"]] == ["hi", "how are you?"]
+    assert [(loss.field, loss.action) for loss in ctx.losses] == [
+        ("contents[1]", "moved to systemInstruction")
+    ]

@@ -182,12 +182,7 @@ def canonical_stop(said: dict[str, Any]) -> str:
 
 # ---------------------------------------------------------------- what the codec gets wrong
 
-for _target in TARGETS:
-    KNOWN_DEFECTS[("error", "error_400_api_key_invalid", _target)] = (
-        "ErrorInfo API_KEY_INVALID is decoded as kind 'authentication' but keeps HTTP 400, so "
-        "Claude and OpenAI clients (whose SDKs pick the exception by status) get a "
-        "BadRequestError with type authentication_error, not an AuthenticationError (401)"
-    )
+# (nothing known: KNOWN_DEFECTS stays empty; a defect found goes here as a strict xfail)
 
 
 # ---------------------------------------------------------------------- the client side

@@ -14,10 +14,11 @@ envelope.
   The kind comes from the ``status`` name, the HTTP status refining it where the two agree
   (a 503 ``UNAVAILABLE`` is ``unavailable``, a 413 ``INVALID_ARGUMENT`` ``request_too_large``);
   without a name, from the HTTP status. An ``ErrorInfo`` reason ``API_KEY_INVALID`` (Google
-  answers a wrong key with 400 ``INVALID_ARGUMENT``) is an ``authentication`` error, which
-  other formats' clients recognise. ``RetryInfo.retryDelay`` (a ``Duration``: ``"20s"``,
-  ``"1.5s"``) gives ``retry_after``, else a hint in the message ("Please retry in 19.6s.",
-  or the other APIs' wordings); the ``status`` name is the
+  answers a wrong key with 400 ``INVALID_ARGUMENT``) is an ``authentication`` error with
+  status 401, which other formats' clients (their SDKs choose the exception by status)
+  recognise; a Gemini client gets Google's 400 back. ``RetryInfo.retryDelay`` (a
+  ``Duration``: ``"20s"``, ``"1.5s"``) gives ``retry_after``, else a hint in the message
+  ("Please retry in 19.6s.", or the other APIs' wordings); the ``status`` name is the
   error's ``type`` and the ``ErrorInfo`` reason its ``code``.
 * **Encoding** (:func:`encode_error`) writes the envelope with the HTTP status and the
   ``status`` name (a Gemini error's own, else the kind's: ``_wire.KIND_TO_STATUS``; an HTTP
@@ -135,7 +136,8 @@ def decode_error(body: Any, status: int) -> ApiError:
         delay = float(said.group(1)) if said else None
     kind = _kind(name, status if valid_status else None)
     if reason in _BAD_KEY_REASONS:
-        kind = "authentication"
+        # Google says 400 INVALID_ARGUMENT; every other client's SDK knows a bad key by 401
+        kind, status = "authentication", 401
     return body_error(
         kind,
         message or f"upstream error (HTTP {status})",
@@ -174,6 +176,8 @@ def encode_error(error: ApiError) -> tuple[int, dict[str, Any]]:
     name = default_name
     if error.source_format == FORMAT and error.type in STATUS_TO_KIND:
         name = str(error.type)
+        if error.code in _BAD_KEY_REASONS and name == "INVALID_ARGUMENT":
+            status = 400  # a wrong key, as Google answers it (decode_error says 401)
     inner: dict[str, Any] = {"code": status, "message": error.message, "status": name}
     details: list[dict[str, Any]] = []
     if error.source_format == FORMAT and error.code is not None:

@@ -22,11 +22,17 @@ A Gemini ``Part`` holds one datum (``text``, ``inlineData``, ``fileData``, ``fun
   version does not know → :class:`ServerToolPart` (``source_format`` ``gemini``, ``raw`` the
   whole part): carried to Gemini as it came, reported lost by the other formats.
 
-A ``thoughtSignature`` on a part that is not a thought becomes a *carrier* (``_wire``): a
+A ``thoughtSignature`` on a part that is not a thought becomes a *carrier* (``_signatures``): a
 thinking part with no text right before the function call it signed, or right after any other
 part it signed (marked ``_after``); a part that is only a signature (``{"text": "",
 "thoughtSignature": …}``) is the carrier alone (marked ``_alone``: written back as such).
 Metadata fields other than these ride in the part's ``extras["gemini"]``.
+
+Reasoning of another model reaches a Gemini client (an answer, ``answer=True``) as a thought
+part whose ``thoughtSignature`` is the reasoning envelope (:mod:`apibridge.codecs.envelope`)
+base64-encoded (``_signatures``), since the field holds base64 bytes; such a thought part in a
+request's history decodes back into that model's own part (a Claude signature, redacted
+thinking, OpenAI encrypted reasoning), so that it returns to its upstream exactly.
 
 Encoding reverses this. A carrier folds into the function call that follows it, or, for one
 marked ``_after`` or with no call next, into the part before it (a text or media part without a
@@ -34,7 +40,7 @@ signature of its own), else it is written as an empty text part. Thinking withou
 signature (another model's reasoning) is not sent: a loss. Made call ids are never sent. A
 tool result's ``name`` is the called function's, which the caller looks up in the history.
 
-Function calls without ids are tracked by :class:`Calls` over one request's history: a call
+Function calls without ids are tracked by ``_calls.Calls`` over one request's history: a call
 gets an id made from its position (message, call), and a ``functionResponse`` without an id
 is paired with the first unanswered call of the same name (Gemini answers calls in order).
 """
@@ -57,7 +63,20 @@ from apibridge.codecs._context import (
     part_words,
 )
 from apibridge.codecs._custom_tools import wrap_input
-from apibridge.codecs.envelope import gemini_signature
+from apibridge.codecs.envelope import (
+    gemini_signature,
+)
+from apibridge.codecs.gemini._calls import Calls, call_names
+from apibridge.codecs.gemini._signatures import (
+    answer_signature,
+    carrier,
+    fold,
+    foreign_thought,
+    is_carrier,
+    opened_signature,
+    signature_of,
+    std_base64,
+)
 from apibridge.codecs.gemini._wire import FORMAT, field, is_made_id, made_id, snake
 from apibridge.errors import InvalidPayload
 from apibridge.model import (
@@ -76,12 +95,14 @@ from apibridge.model import (
 
 __all__ = [
     "Calls",
+    "answer_signature",
     "call_names",
     "carrier",
     "decode_part",
     "decode_parts",
     "encode_parts",
     "is_carrier",
+    "opened_signature",
     "signature_of",
     "std_base64",
 ]
@@ -126,84 +147,7 @@ _SERVER_TOOLS: Final[Mapping[str, str]] = {
 # ------------------------------------------------------------------------------ call ids
 
 
-class Calls:
-    """The function calls of one request's history, in order: the ids made for calls that came
-    without one, and the pairing of ``functionResponse`` parts with them (by id, else by name
-    and order)."""
-
-    __slots__ = ("_open", "names")
-
-    def __init__(self) -> None:
-        #: call id → function name, for every call seen so far.
-        self.names: dict[str, str] = {}
-        self._open: list[tuple[str, str]] = []  # (id, name) of calls not yet answered
-
-    def call(self, ident: str | None, name: str, position: str) -> str:
-        """Record a call; its id (made from ``position`` when it came without one)."""
-        call_id = ident if ident else made_id(position)
-        self.names[call_id] = name
-        self._open.append((call_id, name))
-        return call_id
-
-    def result(self, ident: str | None, name: str, position: str) -> str:
-        """The id of the call a ``functionResponse`` answers: its own id, else the first
-        unanswered call of that name, else one made from ``position`` (an answer to a call
-        the history does not hold)."""
-        if ident:
-            for i, (open_id, _) in enumerate(self._open):
-                if open_id == ident:
-                    del self._open[i]
-                    break
-            return ident
-        for i, (open_id, open_name) in enumerate(self._open):
-            if open_name == name:
-                del self._open[i]
-                return open_id
-        return made_id(position + "r")
-
-
-def call_names(messages: Sequence[Any]) -> dict[str, str]:
-    """call id → function name over canonical messages (what a ``functionResponse`` needs)."""
-    names: dict[str, str] = {}
-    for message in messages:
-        for part in message.content:
-            if isinstance(part, ToolCallPart):
-                names[part.id] = part.name
-    return names
-
-
 # ------------------------------------------------------------------------------ decoding
-
-
-def std_base64(data: str) -> str:
-    """``data`` in the standard base64 alphabet (the SDK writes bytes URL-safe)."""
-    if "-" in data or "_" in data:
-        return data.replace("-", "+").replace("_", "/")
-    return data
-
-
-def carrier(signature: str, *, after: bool = False, alone: bool = False) -> ThinkingPart:
-    """The thinking part that carries a signature which rode on a non-thought part (``after``
-    it), or came as a part of its own (``alone``: ``{"text": "", "thoughtSignature": …}``)."""
-    hints: dict[str, Any] = {"_signature": signature, "_carrier": True}
-    if after:
-        hints["_after"] = True
-    if alone:
-        hints["_alone"] = True
-    return ThinkingPart(extras={FORMAT: hints})
-
-
-def is_carrier(part: ContentPart) -> bool:
-    """Whether ``part`` is a carrier (a signature with no reasoning of its own)."""
-    if not isinstance(part, ThinkingPart) or part.text or part.summary:
-        return False
-    own = part.extras.get(FORMAT)
-    return bool(own and own.get("_carrier")) and gemini_signature(part.extras) is not None
-
-
-def signature_of(part: ContentPart) -> str | None:
-    """The Gemini signature a canonical thinking part holds, if any."""
-    return gemini_signature(part.extras) if isinstance(part, ThinkingPart) else None
 
 
 def _datum(obj: Mapping[str, Any]) -> str | None:
@@ -239,7 +183,8 @@ def decode_parts(
     call without an id gets a random one."""
     out: list[ContentPart] = []
     rank = 0
-    for i, item in enumerate(expect_list(raw, where)):
+    items = raw if isinstance(raw, tuple) else expect_list(raw, where)  # () for no content
+    for i, item in enumerate(items):
         position = f"{turn}_{rank}" if turn is not None else None
         decoded = decode_part(item, f"{where}[{i}]", calls=calls, position=position)
         for part in decoded:
@@ -262,6 +207,9 @@ def decode_part(
     if thought and name in (None, "text"):
         text = opt_str(field(obj, "text"), f"{where}.text") or ""
         hints = _rest(obj, ("text", "thought", "thoughtSignature"))
+        envelope = opened_signature(signature)
+        if envelope is not None:
+            return [foreign_thought(text, envelope, hints)]
         if signature is not None:
             hints["_signature"] = signature
         else:
@@ -433,20 +381,27 @@ def encode_parts(
     where: str,
     *,
     names: Mapping[str, str] | None = None,
+    answer: bool = False,
+    result_media: bool = True,
 ) -> list[dict[str, Any]]:
     """Canonical parts as Gemini parts, carriers folded into their neighbours; ``names`` maps
     call ids to function names (a tool result's ``name``). Parts Gemini cannot hold are
-    reported and left out."""
+    reported and left out. ``answer``: the parts of an answer to a Gemini client, where
+    another model's reasoning is a thought part signed with its envelope
+    (:func:`answer_signature`) rather than left out. ``result_media`` false (models before
+    Gemini 3, whose function responses hold no media): a tool result's images and documents
+    go after the turn's other parts instead, reported."""
     out: list[dict[str, Any]] = []
+    beside: list[dict[str, Any]] = []  # media of tool results, when results cannot hold them
     pending: str | None = None  # a carrier's signature waiting for the call that follows it
     for i, part in enumerate(parts):
         if is_carrier(part):
             if pending is not None:
                 out.append({"text": "", "thoughtSignature": pending})
             following = parts[i + 1] if i + 1 < len(parts) else None
-            pending = _fold(part, out, following)
+            pending = fold(part, out, following)
             continue
-        encoded = encode_part(part, ctx, f"{where}[{i}]", names=names)
+        encoded = encode_part(part, ctx, f"{where}[{i}]", names=names, answer=answer)
         if pending is not None:
             if encoded is not None and "functionCall" in encoded:
                 encoded.setdefault("thoughtSignature", pending)
@@ -455,40 +410,17 @@ def encode_parts(
             pending = None
         if encoded is not None:
             out.append(encoded)
+            response = encoded.get("functionResponse")
+            if not result_media and isinstance(response, dict) and "parts" in response:
+                ctx.lose(
+                    f"{where}[{i}].content",
+                    "this model's function responses hold no images or documents (Gemini 3's do)",
+                    "sent after the function responses",
+                )
+                beside.extend(response.pop("parts"))
     if pending is not None:
         out.append({"text": "", "thoughtSignature": pending})
-    return out
-
-
-def _foldable(wire: Mapping[str, Any]) -> bool:
-    """Whether a written part can take the signature of a carrier that follows it."""
-    return (
-        "thoughtSignature" not in wire
-        and not wire.get("thought")
-        and any(k in wire for k in ("text", "inlineData", "fileData"))
-    )
-
-
-def _fold(
-    part: ContentPart, out: list[dict[str, Any]], following: ContentPart | None
-) -> str | None:
-    """Put a carrier's signature on its part: the one written before it (a carrier marked
-    ``_after``, or one with no call next), else the call that follows (returned, to be set
-    when that call is written), else a part of its own."""
-    signature = signature_of(part) or ""
-    own = part.extras.get(FORMAT) if isinstance(part, ThinkingPart) else None
-    after = bool(own and own.get("_after"))
-    before_call = isinstance(following, ToolCallPart)
-    if own and own.get("_alone"):
-        out.append({"text": "", "thoughtSignature": signature})
-        return None
-    if out and _foldable(out[-1]) and (after or not before_call):
-        out[-1]["thoughtSignature"] = signature
-        return None
-    if before_call:
-        return signature
-    out.append({"text": "", "thoughtSignature": signature})
-    return None
+    return out + beside
 
 
 def encode_part(
@@ -497,15 +429,17 @@ def encode_part(
     where: str,
     *,
     names: Mapping[str, str] | None = None,
+    answer: bool = False,
 ) -> dict[str, Any] | None:
-    """One canonical part (not a carrier) as a Gemini part, or ``None`` with a loss."""
+    """One canonical part (not a carrier) as a Gemini part, or ``None`` with a loss
+    (``answer``: see :func:`encode_parts`)."""
     if isinstance(part, TextPart):
         _marker(part, ctx, where)
         if part.citations:
             ctx.lose(f"{where}.citations", "Gemini parts hold no citations")
         return _finish({"text": part.text}, part.extras, ctx, where)
     if isinstance(part, ThinkingPart):
-        return _thinking(part, ctx, where)
+        return _thinking(part, ctx, where, answer=answer)
     if isinstance(part, ToolCallPart):
         return _encode_call(part, ctx, where)
     if isinstance(part, ToolResultPart):
@@ -518,16 +452,23 @@ def encode_part(
     if isinstance(part, ServerToolPart) and part.source_format == FORMAT:
         return dict(part.raw)
     if isinstance(part, RedactedThinkingPart):
+        if answer:
+            out = {"text": "", "thought": True, "thoughtSignature": answer_signature(part)}
+            return _finish(out, part.extras, ctx, where)
         ctx.lose(where, "Gemini cannot read Anthropic's redacted thinking", "omitted")
         return None
     ctx.lose(where, f"Gemini has no equivalent of {part_words(part)}", "omitted")
     return None
 
 
-def _thinking(part: ThinkingPart, ctx: Context, where: str) -> dict[str, Any] | None:
+def _thinking(
+    part: ThinkingPart, ctx: Context, where: str, *, answer: bool
+) -> dict[str, Any] | None:
     signature = gemini_signature(part.extras)
     own = part.extras.get(FORMAT)
-    if signature is None and not (own and own.get("_thought")):
+    if signature is None and answer:
+        signature = answer_signature(part)
+    elif signature is None and not (own and own.get("_thought")):
         origin = "encrypted" if part.encrypted_content or part.signature else "unsigned"
         ctx.lose(where, f"{origin} reasoning from another model cannot be replayed to Gemini")
         return None
