@@ -32,6 +32,7 @@ from apibridge.codecs import Codec, Context, StreamDecoder, get_codec
 from apibridge.codecs._error_bodies import is_error_answer
 from apibridge.codecs._profiles import Profile
 from apibridge.codecs._tool_search import flat_tool_name
+from apibridge.codecs.gemini._parts import TEXT_SIGNATURE
 from apibridge.codecs.gemini._response import answer_failure as gemini_failure
 from apibridge.codecs.gemini._response import failure_of
 from apibridge.codecs.responses import answer_failure
@@ -45,6 +46,7 @@ from apibridge.model import (
     Request,
     Response,
     StreamError,
+    TextPart,
     Tool,
     ToolCallPart,
     ToolChoice,
@@ -391,9 +393,12 @@ class EventDecoder:
         self.wire: StreamDecoder = exchange.upstream.StreamDecoder(exchange.ctx)
         self._names = exchange.names
         # a Gemini stream that ends in the model's failure is an in-band error for a client of
-        # another format (as its unstreamed answer is an error: Exchange.decode_response)
+        # another format (as its unstreamed answer is an error: Exchange.decode_response), and
+        # a text's signature, which no other format holds, is reported (as encode_response does)
         self.failures = exchange.upstream.FORMAT == "gemini" and exchange.client.FORMAT != "gemini"
         self._failed = False
+        self._ctx = exchange.ctx
+        self._client = exchange.client.FORMAT
 
     def feed(self, frame: SSEFrame) -> list[Event]:
         """The events ``frame`` completes."""
@@ -410,6 +415,13 @@ class EventDecoder:
         if self._failed:
             return []
         for i, event in enumerate(events):
+            if isinstance(event, PartStop) and isinstance(event.part, TextPart):
+                own = event.part.extras.get("gemini")
+                if own and TEXT_SIGNATURE in own:
+                    self._ctx.lose(
+                        f"content[{event.index}].{TEXT_SIGNATURE}",
+                        f"gemini field has no {self._client} equivalent",
+                    )
             if isinstance(event, MessageDelta) and event.stop_reason == "error":
                 self._failed = True
                 error = failure_of(event.extras.get("gemini") or {})

@@ -17,9 +17,9 @@
 Every upstream request is checked by :meth:`.harness.Bridge.upstream_bodies` (the SDK's request
 types, the upstream's own key, the right path); what the user saw is checked against the
 script. Known defects of the gateway are strict ``xfail`` marks naming them
-(``_SIGNED_TEXT_LAST``, ``_FOREIGN_REASONING_DROPPED``, ``_CHUNKED_HISTORY_SPLIT``,
-``_EMPTY_LAST_CHUNK``, ``_TEMPERATURE_AND_TOP_P``, ``_RESULTS_IN_CLIENT_ORDER``): each fails
-for that reason today and must lose its mark when fixed.
+(``_FOREIGN_REASONING_DROPPED``, ``_CHUNKED_HISTORY_SPLIT``, ``_EMPTY_LAST_CHUNK``,
+``_RESULTS_IN_CLIENT_ORDER``): each fails for that reason today and must lose its mark when
+fixed.
 """
 
 from __future__ import annotations
@@ -409,17 +409,10 @@ def _claude_result(run: ClientRun) -> dict[str, Any]:
 #: Gemini signs a text-only answer on its last text part; apibridge gives a Claude client that
 #: signature as an empty ``thinking`` block *after* the text, and Claude Code reports the last
 #: block's text as its result: the user gets an empty answer.
-_SIGNED_TEXT_LAST = pytest.mark.xfail(
-    strict=True,
-    reason="a Gemini text signature becomes a thinking block after the text: Claude Code's"
-    " result is empty",
-)
 
 
 @requires("claude")
-@pytest.mark.parametrize(
-    "signed", [False, pytest.param(True, marks=_SIGNED_TEXT_LAST)], ids=["unsigned", "signed"]
-)
+@pytest.mark.parametrize("signed", [False, True], ids=["unsigned", "signed"])
 def test_claude_code_plain_answer_from_gemini(signed: bool, tmp_path: Path) -> None:
     answer = "The capital of France is Paris."
     turn = Turn(text=answer, signature=SIGNATURE if signed else "")
@@ -443,8 +436,9 @@ def test_claude_code_bash_round_trip_keeps_the_signature(generation: str, tmp_pa
     call = Call(id=call_id, name="Bash", arguments=command)
     script = [
         Turn(reasoning="Echo prints it.", calls=(call,), signature=SIGNATURE),
-        # (unsigned: a signed text answer is the defect _SIGNED_TEXT_LAST)
-        Turn(text="The command printed gemini-bash-ok.", signature=""),
+        # signed, as Gemini 3 signs a text answer: the signature stays on the text, so Claude
+        # Code's answer ends with the text (a thinking block after it would empty its result)
+        Turn(text="The command printed gemini-bash-ok.", signature=SIGNATURE),
     ]
     with bridge("gemini", script, check_signatures="strict") as gateway:
         run = run_claude(
@@ -750,15 +744,9 @@ def test_claude_code_sees_gemini_rate_limit_as_429(tmp_path: Path) -> None:
 #: Claude Opus 4.1, Sonnet 4.5, Haiku 4.5 and the 4.6 models answer 400 "`temperature` and
 #: `top_p` cannot both be specified for this model" (open-webui/open-webui#17922,
 #: BerriAI/litellm#15097, Vali-98/ChatterUI#564); ``codecs/_claude_models.py`` does not know it.
-_TEMPERATURE_AND_TOP_P = pytest.mark.xfail(
-    strict=True,
-    reason="Gemini CLI's temperature 1 and topP 0.95 both reach Claude 4.5/4.6, which takes only"
-    " one of them",
-)
 
 
 @requires("gemini")
-@_TEMPERATURE_AND_TOP_P
 @pytest.mark.parametrize("model", ["claude-sonnet-4-5", "claude-sonnet-4-6"])
 def test_gemini_cli_sampling_fits_claude(model: str, tmp_path: Path) -> None:
     # Gemini CLI sends temperature 1, topP 0.95 and topK 64 on every request.

@@ -63,13 +63,11 @@ def model_turn(
     if draw(st.booleans()):
         parts.append(ThinkingPart(text=draw(words), extras=gem({"_signature": draw(signatures)})))
     if draw(st.booleans()):
-        parts.append(TextPart(text=draw(words)))
-        if draw(st.booleans()):
-            parts.append(
-                ThinkingPart(
-                    extras=gem({"_signature": draw(signatures), "_carrier": True, "_after": True})
-                )
-            )
+        signed = draw(st.booleans())  # a text's signature stays on the text (_parts)
+        hints = {"thoughtSignature": draw(signatures)} if signed else {}
+        if signed and draw(st.booleans()):
+            hints["_signature_alone"] = True  # it came alone, after the text
+        parts.append(TextPart(text=draw(words), extras=gem(hints) if hints else {}))
     calls = []
     for k in range(draw(st.integers(0, 2))):
         if k == 0 and draw(st.booleans()):

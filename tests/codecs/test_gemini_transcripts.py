@@ -116,6 +116,15 @@ def _server_part(part: Mapping[str, Any]) -> bool:
     return any(_field(part, k) is not None for k in ("executableCode", "codeExecutionResult"))
 
 
+def _text_signed(part: Mapping[str, Any], previous: Mapping[str, Any]) -> bool:
+    """Whether ``part`` is a signature on a plain text, or alone right after one (the codec
+    keeps it on the text: ``_parts.TEXT_SIGNATURE``)."""
+    if not part.get("thoughtSignature") or part.get("thought") or "text" not in part:
+        return False
+    plain_before = "text" in previous and not previous.get("thought")
+    return bool(part["text"]) or (set(part) == {"text", "thoughtSignature"} and plain_before)
+
+
 def sig_bytes(signature: str) -> bytes:
     """A signature's bytes: the SDK re-encodes them URL-safe, so compare bytes, not text."""
     padded = signature + "=" * (-len(signature) % 4)
@@ -128,7 +137,8 @@ def fold(chunks: list[dict[str, Any]]) -> dict[str, Any]:
         "text": "",
         "thoughts": "",
         "calls": [],
-        "signatures": [],
+        "signatures": [],  # of thoughts, calls and other parts: they come back through clients
+        "text_signatures": [],  # of texts: kept on the text, reported lost by other formats
         "finish": None,
         "block": None,
         "usage": {},
@@ -136,6 +146,7 @@ def fold(chunks: list[dict[str, Any]]) -> dict[str, Any]:
         "images": 0,
         "error": None,
     }
+    previous: Mapping[str, Any] = {}
     for chunk in chunks:
         if "error" in chunk:  # Google's in-band error frame
             out["error"] = chunk["error"]
@@ -148,9 +159,13 @@ def fold(chunks: list[dict[str, Any]]) -> dict[str, Any]:
         for candidate in chunk.get("candidates", [])[:1]:
             for part in (candidate.get("content") or {}).get("parts", []):
                 call = _field(part, "functionCall")
-                if part.get("thoughtSignature") and not _server_part(part):
+                if _text_signed(part, previous):
+                    out["text_signatures"].append(part["thoughtSignature"])
+                elif part.get("thoughtSignature") and not _server_part(part):
                     # a server part's signature goes where the part goes (lost with it elsewhere)
                     out["signatures"].append(part["thoughtSignature"])
+                if not (set(part) <= {"text", "thoughtSignature"} and not part.get("text")):
+                    previous = part  # a signature alone signs the text before it
                 if part.get("thought"):
                     out["thoughts"] += part.get("text", "")
                 elif call is not None:
@@ -370,6 +385,7 @@ def test_answer_comes_back_to_gemini(name: str, target: str) -> None:
     assert again["thoughts"] == said["thoughts"]
     assert [(n, a) for n, a, _ in again["calls"]] == [(n, a) for n, a, _ in said["calls"]]
     assert [sig_bytes(s) for s in again["signatures"]] == [sig_bytes(s) for s in said["signatures"]]
+    assert again["text_signatures"] == []  # a text's signature has no place in the client
     assert canonical_stop(again) == canonical_stop(said)
 
 
@@ -456,10 +472,11 @@ def test_a_client_gives_gemini_its_own_signatures_back(name: str, target: str) -
         for cand in c.get("candidates", [])[:1]
         for p in (cand.get("content") or {}).get("parts", [])
     ]
+    before = [{}, *original[:-1]]
     expected = [
         ((p.get("functionCall") or {}).get("name"), p["thoughtSignature"])
-        for p in original
-        if p.get("thoughtSignature") and not _server_part(p)
+        for p, b in zip(original, before, strict=True)
+        if p.get("thoughtSignature") and not _server_part(p) and not _text_signed(p, b)
     ]
     assert [(n, sig_bytes(s)) for n, s in signed] == [(n, sig_bytes(s)) for n, s in expected]
     calls = [p["functionCall"] for p in turn if "functionCall" in p]
@@ -575,6 +592,7 @@ def test_stream_comes_back_to_gemini(name: str, target: str) -> None:
     assert again["thoughts"] == said["thoughts"]
     assert [(n, a) for n, a, _ in again["calls"]] == [(n, a) for n, a, _ in said["calls"]]
     assert [sig_bytes(s) for s in again["signatures"]] == [sig_bytes(s) for s in said["signatures"]]
+    assert again["text_signatures"] == []  # a text's signature has no place in the client
     assert canonical_stop(again) == canonical_stop(said)
 
 

@@ -10,9 +10,8 @@ A Gemini ``Part`` holds one datum (``text``, ``inlineData``, ``fileData``, ``fun
 * ``text`` → :class:`TextPart`; with ``thought: true`` → :class:`ThinkingPart` (its signature,
   if any, in ``extras["gemini"]["_signature"]``; one without a signature is marked
   ``_thought`` so that a Gemini trip sends it back);
-* ``inlineData`` → :class:`ImagePart` (``image/*``) or :class:`DocumentPart` (anything else,
-  ``displayName`` as its filename), the base64 made standard (the SDK sends it URL-safe, other
-  formats take the standard alphabet only); ``fileData`` → the same with ``url``;
+* ``inlineData`` → :class:`ImagePart` (``image/*``) or :class:`DocumentPart` (else; filename:
+  ``displayName``), base64 made standard (the SDK's is URL-safe); ``fileData``: with ``url``;
 * ``functionCall`` → :class:`ToolCallPart` (its own id, else a made one: ``_wire.made_id``);
 * ``functionResponse`` → :class:`ToolResultPart`: ``{"output": x}`` gives ``x`` as text
   (JSON text when not a string), ``{"error": x}`` an error result, any other object its JSON
@@ -22,23 +21,19 @@ A Gemini ``Part`` holds one datum (``text``, ``inlineData``, ``fileData``, ``fun
   version does not know → :class:`ServerToolPart` (``source_format`` ``gemini``, ``raw`` the
   whole part): carried to Gemini as it came, reported lost by the other formats.
 
-A ``thoughtSignature`` on a part that is not a thought becomes a *carrier* (``_signatures``): a
-thinking part with no text right before the function call it signed, or right after any other
-part it signed (marked ``_after``); a part that is only a signature (``{"text": "",
-"thoughtSignature": …}``) is the carrier alone (marked ``_alone``: written back as such).
-Metadata fields other than these ride in the part's ``extras["gemini"]``.
+A text's ``thoughtSignature`` (on it, or alone right after it) stays on the text, an ordinary
+field of ``extras["gemini"]`` that other formats report lost (a thinking block after the text
+would end a Claude client's answer). On another part it becomes a *carrier* (``_signatures``):
+a thinking part with no text before the call it signed, after the media it signed (``_after``),
+or alone (``_alone``). Other metadata rides in the part's ``extras["gemini"]``.
 
-Reasoning of another model reaches a Gemini client (an answer, ``answer=True``) as a thought
-part whose ``thoughtSignature`` is the reasoning envelope (:mod:`apibridge.codecs.envelope`)
-base64-encoded (``_signatures``), since the field holds base64 bytes; such a thought part in a
-request's history decodes back into that model's own part (a Claude signature, redacted
-thinking, OpenAI encrypted reasoning), so that it returns to its upstream exactly.
+Another model's reasoning reaches a Gemini client (``answer=True``) as a thought part whose
+``thoughtSignature`` is the base64 reasoning envelope (``_signatures``); in a request's history
+it decodes back into that model's own part, so that it returns to its upstream exactly.
 
-Encoding reverses this. A carrier folds into the function call that follows it, or, for one
-marked ``_after`` or with no call next, into the part before it (a text or media part without a
-signature of its own), else it is written as an empty text part. Thinking without a Gemini
-signature (another model's reasoning) is not sent: a loss. Made call ids are never sent. A
-tool result's ``name`` is the called function's, which the caller looks up in the history.
+Encoding reverses this: a carrier folds into the call after it, else into the part before it,
+else is an empty text part. Thinking without a Gemini signature is not sent (a loss), nor are
+made call ids. A tool result's ``name`` is its call's, which the caller looks up.
 
 Function calls without ids are tracked by ``_calls.Calls`` over one request's history: a call
 gets an id made from its position (message, call), and a ``functionResponse`` without an id
@@ -68,6 +63,8 @@ from apibridge.codecs.envelope import (
 )
 from apibridge.codecs.gemini._calls import Calls, call_names
 from apibridge.codecs.gemini._signatures import (
+    ALONE,
+    TEXT_SIGNATURE,
     answer_signature,
     carrier,
     fold,
@@ -75,6 +72,8 @@ from apibridge.codecs.gemini._signatures import (
     is_carrier,
     opened_signature,
     signature_of,
+    signed_text,
+    signs_text,
     std_base64,
 )
 from apibridge.codecs.gemini._wire import FORMAT, field, is_made_id, made_id, snake
@@ -94,6 +93,7 @@ from apibridge.model import (
 )
 
 __all__ = [
+    "TEXT_SIGNATURE",
     "Calls",
     "answer_signature",
     "call_names",
@@ -190,6 +190,12 @@ def decode_parts(
         for part in decoded:
             if isinstance(part, ToolCallPart | ToolResultPart):
                 rank += 1
+        if len(decoded) == 1 and out and signs_text(decoded[0], out[-1]):
+            # a signature alone right after a text (Gemini 3 ends answers so) signs that text
+            last = out[-1]
+            assert isinstance(last, TextPart)
+            out[-1] = signed_text(last, signature_of(decoded[0]))
+            continue
         out.extend(decoded)
     return out
 
@@ -230,9 +236,13 @@ def decode_part(
         part: ContentPart = _call(obj, where, calls, position)
         return [part] if signature is None else [carrier(signature), part]
     if name == "text":
+        # a text's signature stays on it (``TEXT_SIGNATURE``, an ordinary field: Gemini does not
+        # require it back, and a format without a place for it reports it lost), never a
+        # thinking block after the text, which would end a Claude client's answer
         part = TextPart(
-            text=expect_str(field(obj, "text"), f"{where}.text"), extras=_wrap(_rest(obj, consumed))
+            text=expect_str(field(obj, "text"), f"{where}.text"), extras=_wrap(_rest(obj, (name,)))
         )
+        return [part]
     elif name == "functionResponse":
         part = _result(obj, where, calls, position)
     elif name in ("inlineData", "fileData"):
@@ -410,6 +420,10 @@ def encode_parts(
             pending = None
         if encoded is not None:
             out.append(encoded)
+            if isinstance(part, TextPart) and part.extras.get(FORMAT, {}).get(ALONE):
+                signature = encoded.pop(TEXT_SIGNATURE, None)
+                if signature is not None:
+                    out.append({"text": "", TEXT_SIGNATURE: signature})
             response = encoded.get("functionResponse")
             if not result_media and isinstance(response, dict) and "parts" in response:
                 ctx.lose(

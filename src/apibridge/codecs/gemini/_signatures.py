@@ -33,9 +33,17 @@ from apibridge.codecs.envelope import (
     seal,
 )
 from apibridge.codecs.gemini._wire import FORMAT
-from apibridge.model import ContentPart, RedactedThinkingPart, ThinkingPart, ToolCallPart
+from apibridge.model import (
+    ContentPart,
+    RedactedThinkingPart,
+    TextPart,
+    ThinkingPart,
+    ToolCallPart,
+)
 
 __all__ = [
+    "ALONE",
+    "TEXT_SIGNATURE",
     "answer_signature",
     "carrier",
     "fold",
@@ -44,6 +52,8 @@ __all__ = [
     "is_carrier",
     "opened_signature",
     "signature_of",
+    "signed_text",
+    "signs_text",
     "std_base64",
 ]
 
@@ -153,3 +163,23 @@ def fold(part: ContentPart, out: list[dict[str, Any]], following: ContentPart | 
         return signature
     out.append({"text": "", "thoughtSignature": signature})
     return None
+
+
+#: a text part's ``thoughtSignature``, kept on the text (``extras["gemini"]``); ``ALONE``: it
+#: came as a part of its own right after the text (``{"text": "", "thoughtSignature": …}``).
+TEXT_SIGNATURE: Final = "thoughtSignature"
+ALONE: Final = "_signature_alone"
+
+
+def signs_text(part: ContentPart, before: ContentPart) -> bool:
+    """Whether ``part`` is a lone signature that signs the unsigned text ``before`` it."""
+    if not isinstance(before, TextPart) or TEXT_SIGNATURE in before.extras.get(FORMAT, {}):
+        return False
+    own = part.extras.get(FORMAT, {}) if isinstance(part, ThinkingPart) else {}
+    return bool(own.get("_alone")) and signature_of(part) is not None
+
+
+def signed_text(text: TextPart, signature: str | None) -> TextPart:
+    """``text`` signed by a signature that came alone right after it (written back so)."""
+    own = {**text.extras.get(FORMAT, {}), TEXT_SIGNATURE: signature, ALONE: True}
+    return TextPart(text=text.text, extras={**text.extras, FORMAT: own})

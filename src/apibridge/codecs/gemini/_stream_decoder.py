@@ -36,7 +36,7 @@ from apibridge._json import loads
 from apibridge._sse import SSEFrame
 from apibridge.codecs._context import Context, expect_list, expect_obj, new_id, opt_str
 from apibridge.codecs.gemini._errors import decode_error
-from apibridge.codecs.gemini._parts import carrier, decode_part
+from apibridge.codecs.gemini._parts import TEXT_SIGNATURE, carrier, decode_part
 from apibridge.codecs.gemini._response import (
     BLOCK_HINT,
     CREATE_TIME,
@@ -200,8 +200,8 @@ class StreamDecoder:
         usage = chunk.get("usageMetadata")
         if usage is not None:
             self._held_usage = usage
+        self._text.append(text)
         if kind == "thinking":
-            self._text.append(text)
             return [PartDelta(index=self._open, field="thinking", value=text)]
         return [PartDelta(index=self._open, field="text", value=text)]
 
@@ -315,6 +315,9 @@ class StreamDecoder:
         if kind == "thinking" and signature is not None:
             final = ThinkingPart(text="".join(text), extras={FORMAT: {SIGNATURE: signature}})
             return [PartStop(index=index, part=final)]
+        if kind == "text" and signature is not None:  # a text's signature stays on it (_parts)
+            signed = TextPart(text="".join(text), extras={FORMAT: {TEXT_SIGNATURE: signature}})
+            return [PartStop(index=index, part=signed)]
         return [PartStop(index=index)]
 
     def _grow(self, kind: str, text: str) -> list[Event]:
@@ -329,8 +332,8 @@ class StreamDecoder:
             part: ContentPart = TextPart(text="") if kind == "text" else _thought()
             out.append(PartStart(index=index, part=part))
         if text:
+            self._text.append(text)  # the whole text, for a signature at its stop
             if kind == "thinking":
-                self._text.append(text)
                 out.append(PartDelta(index=index, field="thinking", value=text))
             else:
                 out.append(PartDelta(index=index, field="text", value=text))
@@ -367,15 +370,13 @@ class StreamDecoder:
             return out
         if signature is None:
             return self._grow("text", text) if text else []
-        if text:
-            return [
-                *self._grow("text", text),
-                *self._end_open(),
-                *self._whole(carrier(signature, after=True)),
-            ]
-        # a signature alone: it signs the open text, else it is a part of its own
-        after = self._open_kind == "text"
-        return [*self._end_open(), *self._whole(carrier(signature, after=after, alone=not after))]
+        # a signature on a text, or alone after one, signs that text and ends it (_parts);
+        # alone after anything else it is a part of its own
+        if text or self._open_kind == "text":
+            out = self._grow("text", text)
+            self._signature = signature
+            return [*out, *self._end_open()]
+        return [*self._end_open(), *self._whole(carrier(signature, alone=True))]
 
 
 #: the fields of a chunk the hot path (``StreamDecoder._plain``) reads.

@@ -44,7 +44,7 @@ from apibridge._json import dumps
 from apibridge.codecs._context import Context
 from apibridge.codecs._sequencer import PartSequencer
 from apibridge.codecs.gemini._errors import encode_error
-from apibridge.codecs.gemini._parts import encode_part, is_carrier, signature_of
+from apibridge.codecs.gemini._parts import TEXT_SIGNATURE, encode_part, is_carrier, signature_of
 from apibridge.codecs.gemini._response import (
     BLOCK_HINT,
     CREATE_TIME,
@@ -400,7 +400,13 @@ class StreamEncoder:
         where = f"stream.content[{index}]"
         if kind == "text":
             text = part.text if isinstance(part, TextPart) else ""
-            return self._text(index, text[self._sent[index] :])
+            rest = text[self._sent[index] :]
+            own = part.extras.get(FORMAT) if isinstance(part, TextPart) else None
+            signature = own.get(TEXT_SIGNATURE) if own else None
+            if isinstance(signature, str):  # the text's signature, on its last piece
+                self._sent[index] += len(rest)
+                return self._write({"text": rest, TEXT_SIGNATURE: signature})
+            return self._text(index, rest)
         if kind == "thinking" and is_carrier(part) and not self._sent[index]:
             kind = "carrier"  # its signature came at its stop (a Claude or Responses client's)
         if kind == "carrier":
