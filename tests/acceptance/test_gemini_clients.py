@@ -17,9 +17,8 @@
 Every upstream request is checked by :meth:`.harness.Bridge.upstream_bodies` (the SDK's request
 types, the upstream's own key, the right path); what the user saw is checked against the
 script. Known defects of the gateway are strict ``xfail`` marks naming them
-(``_FOREIGN_REASONING_DROPPED``, ``_CHUNKED_HISTORY_SPLIT``, ``_EMPTY_LAST_CHUNK``,
-``_RESULTS_IN_CLIENT_ORDER``): each fails for that reason today and must lose its mark when
-fixed.
+(``_CHUNKED_HISTORY_SPLIT``, ``_EMPTY_LAST_CHUNK``, ``_RESULTS_IN_CLIENT_ORDER``): each
+fails for that reason today and must lose its mark when fixed.
 """
 
 from __future__ import annotations
@@ -190,11 +189,6 @@ def test_sdk_function_call_round_trip(upstream: str, stream: bool) -> None:
 
 #: Known defects (see the report of issue 13's acceptance helper); each test below fails for
 #: the reason given until it is fixed, then passes and its mark must go (``strict``).
-_FOREIGN_REASONING_DROPPED = pytest.mark.xfail(
-    strict=True,
-    reason="another provider's reasoning (Anthropic signature, Responses encrypted_content) is"
-    " not given to a Gemini client in a thoughtSignature (reported lost), so it never returns",
-)
 _CHUNKED_HISTORY_SPLIT = pytest.mark.xfail(
     strict=True,
     reason="the SDK's chat history keeps one model content per streamed chunk; they reach a chat"
@@ -263,9 +257,9 @@ def test_sdk_chat_thinking_shown(upstream: str) -> None:
 @pytest.mark.parametrize(
     "upstream",
     [
-        pytest.param("anthropic", marks=_FOREIGN_REASONING_DROPPED),
+        "anthropic",
         pytest.param("chat", marks=_CHUNKED_HISTORY_SPLIT),
-        pytest.param("responses", marks=_FOREIGN_REASONING_DROPPED),
+        "responses",
     ],
 )
 def test_sdk_chat_reasoning_replayed(upstream: str) -> None:
@@ -351,7 +345,6 @@ def test_gemini_cli_read_file_round_trip(upstream: str, tmp_path: Path) -> None:
 
 
 @requires("gemini")
-@_FOREIGN_REASONING_DROPPED
 @pytest.mark.parametrize("upstream", ["anthropic", "responses"])
 def test_gemini_cli_reasoning_comes_back(upstream: str, tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text(_NOTES)

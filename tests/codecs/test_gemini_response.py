@@ -7,12 +7,14 @@ Gemini client and checked with the ``google-genai`` type and client (``gemini_or
 
 from __future__ import annotations
 
+import base64
 import copy
 from typing import Any
 
 import pytest
 
 from apibridge.codecs import Context, get_codec
+from apibridge.codecs.envelope import Envelope, open_envelope
 from apibridge.codecs.gemini._response import decode_response, encode_response
 from apibridge.errors import InvalidPayload
 from apibridge.model import (
@@ -400,13 +402,28 @@ def test_a_claude_answer_reaches_a_gemini_client() -> None:
     out, lost = _to_gemini(response)
     (candidate,) = out["candidates"]
     assert candidate["finishReason"] == "STOP"
-    assert candidate["content"]["parts"] == [
-        {"text": "Let me look.", "thought": True},
+    thought, *rest = candidate["content"]["parts"]
+    assert rest == [
         {"text": "Reading it."},
         {"functionCall": {"id": "toolu_1", "name": "read_file", "args": {"path": "a"}}},
     ]
-    # the Claude signature has no place a Gemini client returns: reported
-    assert any(field.endswith("thoughtSignature") for field in lost)
+    # the Claude signature rides the thought's signature as the base64 reasoning envelope,
+    # and comes back as Claude's own when the client sends the turn back
+    assert thought["text"] == "Let me look."
+    assert thought["thought"] is True
+    sealed = open_envelope(base64.b64decode(thought["thoughtSignature"]).decode())
+    assert sealed == Envelope(origin="anthropic", kind="signature", data="EqQBCkYIBxgCKkA")
+    assert not any(field.endswith("thoughtSignature") for field in lost)
+    history = {
+        "model": "models/claude-sonnet-4-5",
+        "contents": [
+            {"role": "user", "parts": [{"text": "read a"}]},
+            {"role": "model", "parts": candidate["content"]["parts"]},
+        ],
+    }
+    request = get_codec("gemini").decode_request(history, _ctx())
+    (back,) = [p for p in request.messages[1].content if isinstance(p, ThinkingPart)]
+    assert (back.text, back.signature) == ("Let me look.", "EqQBCkYIBxgCKkA")
     usage = out["usageMetadata"]
     assert usage["promptTokenCount"] == 45  # all of the prompt, cache included
     assert usage["cachedContentTokenCount"] == 30
@@ -503,10 +520,14 @@ def test_parts_a_gemini_answer_cannot_hold_are_reported() -> None:
         stop_sequence="END",
     )
     out, lost = _to_gemini(response)
-    assert out["candidates"][0]["content"]["parts"] == [{"text": "see"}]
+    text, redacted = out["candidates"][0]["content"]["parts"]
+    assert text == {"text": "see"}
+    # Claude's redacted thinking: an empty thought holding it (the envelope), to come back
+    assert (redacted["text"], redacted["thought"]) == ("", True)
+    sealed = open_envelope(base64.b64decode(redacted["thoughtSignature"]).decode())
+    assert sealed == Envelope(origin="anthropic", kind="redacted", data="abc")
     assert out["candidates"][0]["finishReason"] == "STOP"
     assert "stop_sequence" in lost
-    assert any(field.startswith("candidates[0].content.parts") for field in lost)
 
 
 @pytest.mark.filterwarnings("ignore:SOME_NEW_REASON is not a valid FinishReason")

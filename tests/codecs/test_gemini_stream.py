@@ -10,6 +10,7 @@ the same chunks.
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from google.genai import errors
 
 from apibridge._sse import SSEDecoder
 from apibridge.codecs import Context, get_codec
+from apibridge.codecs.envelope import open_envelope
 from apibridge.codecs.gemini._framing import ArrayReader, ArrayWriter, sse_to_array
 from apibridge.codecs.gemini._response import decode_response
 from apibridge.codecs.gemini._stream_decoder import StreamDecoder
@@ -415,7 +417,7 @@ def test_interleaved_chat_calls_come_out_whole_in_order() -> None:
     assert bodies[-1]["candidates"][0]["finishReason"] == "STOP"
 
 
-def test_claude_thinking_is_shown_and_its_signature_reported() -> None:
+def test_claude_thinking_is_shown_and_its_signature_carried() -> None:
     events = _decode(
         _recorded("anthropic", "stream_tool_use_thinking.json"),
         get_codec("anthropic").StreamDecoder(Context()),
@@ -430,7 +432,16 @@ def test_claude_thinking_is_shown_and_its_signature_reported() -> None:
     ]
     expected = [p.text for p in accumulate(events).content if isinstance(p, ThinkingPart)]
     assert "".join(thoughts) == "".join(expected)
-    assert any(loss.field.endswith("thoughtSignature") for loss in ctx.losses)
+    signed = [
+        part["thoughtSignature"]
+        for body in bodies
+        for part in body["candidates"][0]["content"]["parts"]
+        if part.get("thought") and "thoughtSignature" in part
+    ]
+    claude = [p.signature for p in accumulate(events).content if isinstance(p, ThinkingPart)]
+    opened = [open_envelope(base64.b64decode(s).decode()) for s in signed]
+    assert [e.data for e in opened if e is not None] == claude  # as the envelope, to come back
+    assert not any(loss.field.endswith("thoughtSignature") for loss in ctx.losses)
 
 
 def test_a_gemini_signature_survives_a_claude_stream_and_comes_back() -> None:

@@ -385,14 +385,11 @@ def decode_response(body: Mapping[str, Any], ctx: Context) -> Response:
 
 def answer_view(part: ContentPart, ctx: Context, where: str) -> ContentPart:
     """``part`` as a Gemini answer writes it: reasoning another model gave (no Gemini
-    signature) is still shown to the client as a thought, its foreign signature reported."""
+    signature) is still shown to the client as a thought, its own opaque value (a Claude
+    signature, OpenAI encrypted reasoning) in the thought's ``thoughtSignature`` as the base64
+    reasoning envelope (``_parts.encode_parts(answer=True)``), so that it comes back."""
     if not isinstance(part, ThinkingPart) or is_carrier(part) or signature_of(part) is not None:
         return part
-    if part.signature is not None or part.encrypted_content is not None:
-        ctx.lose(
-            f"{where}.thoughtSignature",
-            "a Gemini client cannot return another provider's reasoning signature",
-        )
     own = part.extras.get(FORMAT, {})
     if own.get("_thought"):
         return part
@@ -408,11 +405,14 @@ def encode_answer_parts(
         viewed = answer_view(part, ctx, f"{where}[{k}]")  # (reports a foreign signature)
         if not _wordless(part):  # another model's reasoning with no words: nothing to show
             shown.append(viewed)
-    return encode_parts(shown, ctx, where)
+    return encode_parts(shown, ctx, where, answer=True)
 
 
 def _wordless(part: ContentPart) -> bool:
+    """Reasoning with no words and nothing opaque to carry: nothing to show."""
     if not isinstance(part, ThinkingPart) or part.text or part.summary:
+        return False
+    if part.signature is not None or part.encrypted_content is not None:
         return False
     own = part.extras.get(FORMAT, {})
     return signature_of(part) is None and not own.get("_thought")

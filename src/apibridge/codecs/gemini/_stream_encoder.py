@@ -53,6 +53,7 @@ from apibridge.codecs.gemini._response import (
     encode_usage,
     finish_reason,
 )
+from apibridge.codecs.gemini._signatures import answer_signature
 from apibridge.codecs.gemini._wire import BLOCK_REASONS, FORMAT
 from apibridge.errors import ApiError
 from apibridge.model import (
@@ -426,7 +427,8 @@ class StreamEncoder:
             return []
         if kind == "call":
             return self._stop_call(part, where)
-        encoded = encode_part(answer_view(part, self._ctx, where), self._ctx, where)
+        viewed = answer_view(part, self._ctx, where)
+        encoded = encode_part(viewed, self._ctx, where, answer=True)
         if encoded is not None:
             self._wrote = True
             self._pending.append(encoded)
@@ -446,12 +448,12 @@ class StreamEncoder:
         text = part.text or "\n\n".join(part.summary)
         rest = text[self._sent[index] :]
         signature = signature_of(part)
-        foreign = part.signature or part.encrypted_content or "".join(self._held.pop(index, []))
-        if signature is None and foreign:
-            self._report(
-                f"{where}.thoughtSignature",
-                "a Gemini client cannot return another provider's reasoning signature",
-            )
+        held = "".join(self._held.pop(index, []))
+        if signature is None and (part.signature or part.encrypted_content or held):
+            # another model's reasoning: its opaque value rides the thought's signature as the
+            # base64 reasoning envelope, and comes back in the client's history (_parts)
+            signed = part if part.signature or part.encrypted_content else None
+            signature = answer_signature(signed or attrs.evolve(part, signature=held))
         if signature is None:
             if not rest and not self._sent[index] and part.extras.get(FORMAT, {}).get("_thought"):
                 return self._write({"text": "", "thought": True})  # an empty Gemini thought
