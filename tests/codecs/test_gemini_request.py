@@ -1065,18 +1065,18 @@ def test_results_pair_with_calls_without_ids_and_go_to_claude() -> None:
     ]
     # the carrier has no Anthropic signature: reported, not sent
     assert any(loss.field.startswith("messages[1].content") for loss in ctx.losses)
-    # back to Gemini: the made ids are not sent, names and order come back
+    # back to Gemini: the made ids are not sent, names come back, the results in call order
+    # (Gemini pairs results without ids by position)
     again = encode_request(get_codec("anthropic").decode_request(claude, Context()), Context())
     assert [p["functionCall"] for p in again["contents"][1]["parts"]] == [
         {"name": "read", "args": {"p": "a"}},
         {"name": "ls", "args": {}},
         {"name": "read", "args": {"p": "b"}},
     ]
-    assert [p["functionResponse"]["name"] for p in again["contents"][2]["parts"]] == [
-        "ls",
-        "read",
-        "read",
-    ]
+    assert [
+        (p["functionResponse"]["name"], p["functionResponse"]["response"])
+        for p in again["contents"][2]["parts"]
+    ] == [("read", {"output": "A"}), ("ls", {"output": "a b"}), ("read", {"error": "no b"})]
 
 
 @pytest.mark.parametrize("fmt", ["anthropic", "chat", "responses"])
