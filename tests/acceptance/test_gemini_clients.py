@@ -16,9 +16,8 @@
 
 Every upstream request is checked by :meth:`.harness.Bridge.upstream_bodies` (the SDK's request
 types, the upstream's own key, the right path); what the user saw is checked against the
-script. Known defects of the gateway are strict ``xfail`` marks naming them
-(``_CHUNKED_HISTORY_SPLIT``, ``_EMPTY_LAST_CHUNK``, ``_RESULTS_IN_CLIENT_ORDER``): each
-fails for that reason today and must lose its mark when fixed.
+script. A known defect of the gateway would be a strict ``xfail`` mark naming it; none
+remains: the six this suite found are fixed.
 """
 
 from __future__ import annotations
@@ -187,20 +186,6 @@ def test_sdk_function_call_round_trip(upstream: str, stream: bool) -> None:
     assert "sunny, 21 C" in wire.results(upstream, second)[call.id]
 
 
-#: Known defects (see the report of issue 13's acceptance helper); each test below fails for
-#: the reason given until it is fixed, then passes and its mark must go (``strict``).
-_CHUNKED_HISTORY_SPLIT = pytest.mark.xfail(
-    strict=True,
-    reason="the SDK's chat history keeps one model content per streamed chunk; they reach a chat"
-    " upstream as one assistant message each, the reasoning cut in pieces",
-)
-_EMPTY_LAST_CHUNK = pytest.mark.xfail(
-    strict=True,
-    reason='the last stream chunk has "parts": [], so google-genai\'s chat session finds the'
-    " turn invalid and leaves it out of the history it sends next",
-)
-
-
 def _chat_thinking_turn(upstream: str, gateway: Bridge) -> tuple[Any, list[types.Part]]:
     """One streamed turn of a google-genai chat session with thinking and the weather tool,
     the function's result sent back; the session and the first turn's parts."""
@@ -258,7 +243,7 @@ def test_sdk_chat_thinking_shown(upstream: str) -> None:
     "upstream",
     [
         "anthropic",
-        pytest.param("chat", marks=_CHUNKED_HISTORY_SPLIT),
+        "chat",
         "responses",
     ],
 )
@@ -275,9 +260,7 @@ def test_sdk_chat_reasoning_replayed(upstream: str) -> None:
         assert replayed[0].opaque == _OPAQUE[upstream]
 
 
-@pytest.mark.parametrize(
-    "stream", [False, pytest.param(True, marks=_EMPTY_LAST_CHUNK)], ids=["whole", "stream"]
-)
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
 @pytest.mark.parametrize("upstream", UPSTREAM_FORMATS)
 def test_sdk_chat_session_keeps_its_history(upstream: str, stream: bool) -> None:
     answer = "Paris is the capital of France."
@@ -734,11 +717,9 @@ def test_claude_code_sees_gemini_rate_limit_as_429(tmp_path: Path) -> None:
     assert result["api_error_status"] == 429, run.summary()
 
 
-#: Claude Opus 4.1, Sonnet 4.5, Haiku 4.5 and the 4.6 models answer 400 "`temperature` and
-#: `top_p` cannot both be specified for this model" (open-webui/open-webui#17922,
-#: BerriAI/litellm#15097, Vali-98/ChatterUI#564); ``codecs/_claude_models.py`` does not know it.
-
-
+# Claude Opus 4.1, Sonnet 4.5, Haiku 4.5 and the 4.6 models answer 400 "`temperature` and
+# `top_p` cannot both be specified for this model" (open-webui/open-webui#17922,
+# BerriAI/litellm#15097, Vali-98/ChatterUI#564).
 @requires("gemini")
 @pytest.mark.parametrize("model", ["claude-sonnet-4-5", "claude-sonnet-4-6"])
 def test_gemini_cli_sampling_fits_claude(model: str, tmp_path: Path) -> None:
@@ -753,16 +734,9 @@ def test_gemini_cli_sampling_fits_claude(model: str, tmp_path: Path) -> None:
     }
 
 
-_RESULTS_IN_CLIENT_ORDER = pytest.mark.xfail(
-    strict=True,
-    reason="parallel results go to Gemini in the order the client sent them; without ids (Gemini"
-    " 2.5) Gemini pairs them with the calls by position, so each call gets the other's result",
-)
-
-
 @pytest.mark.parametrize(
     "generation",
-    [pytest.param("gemini-2.5", marks=_RESULTS_IN_CLIENT_ORDER), "gemini-3"],
+    ["gemini-2.5", "gemini-3"],
 )
 def test_parallel_results_reach_gemini_paired(generation: str) -> None:
     # Claude Code returns parallel tool results in the order the tools finished (seen in

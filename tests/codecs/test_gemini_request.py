@@ -1065,18 +1065,18 @@ def test_results_pair_with_calls_without_ids_and_go_to_claude() -> None:
     ]
     # the carrier has no Anthropic signature: reported, not sent
     assert any(loss.field.startswith("messages[1].content") for loss in ctx.losses)
-    # back to Gemini: the made ids are not sent, names and order come back
+    # back to Gemini: the made ids are not sent, names come back, the results in call order
+    # (Gemini pairs results without ids by position)
     again = encode_request(get_codec("anthropic").decode_request(claude, Context()), Context())
     assert [p["functionCall"] for p in again["contents"][1]["parts"]] == [
         {"name": "read", "args": {"p": "a"}},
         {"name": "ls", "args": {}},
         {"name": "read", "args": {"p": "b"}},
     ]
-    assert [p["functionResponse"]["name"] for p in again["contents"][2]["parts"]] == [
-        "ls",
-        "read",
-        "read",
-    ]
+    assert [
+        (p["functionResponse"]["name"], p["functionResponse"]["response"])
+        for p in again["contents"][2]["parts"]
+    ] == [("read", {"output": "A"}), ("ls", {"output": "a b"}), ("read", {"error": "no b"})]
 
 
 @pytest.mark.parametrize("fmt", ["anthropic", "chat", "responses"])
@@ -1472,3 +1472,195 @@ def test_a_developer_turn_mid_conversation_moves_to_the_system_instruction() -> 
     assert [(loss.field, loss.action) for loss in ctx.losses] == [
         ("contents[1]", "moved to systemInstruction")
     ]
+
+
+# ------------------------------------------------------------------------------ streamed history
+
+SIG2 = base64.b64encode(b"\x03 another signature").decode()
+
+
+def chunked_history() -> dict[str, Any]:
+    """A google-genai chat session's history after a streamed turn: one model content per
+    chunk (thought pieces, the signed call), then the result and a streamed text answer."""
+    call = {"name": "get_weather", "args": {"city": "Paris"}}
+    return {
+        "model": "models/gemini-2.5-flash",
+        "contents": [
+            {"role": "user", "parts": [{"text": "Weather in Paris?"}]},
+            {"role": "model", "parts": [{"text": "Paris weather ", "thought": True}]},
+            {"role": "model", "parts": [{"text": "needs the tool.", "thought": True}]},
+            {"role": "model", "parts": [{"functionCall": call, "thoughtSignature": SIG}]},
+            {
+                "role": "user",
+                "parts": [
+                    {"functionResponse": {"name": "get_weather", "response": {"output": "sunny"}}}
+                ],
+            },
+            {"role": "model", "parts": [{"text": "It is "}]},
+            {"role": "model", "parts": [{"text": "sunny.", "thoughtSignature": SIG2}]},
+            {"role": "user", "parts": [{"text": "Thanks."}]},
+        ],
+    }
+
+
+def test_a_streamed_chat_history_decodes_as_one_assistant_message_per_turn() -> None:
+    body = chunked_history()
+    for content in body["contents"]:
+        types.Content.model_validate(content)
+    request = decode_request(body, Context())
+    assert [m.role for m in request.messages] == ["user", "assistant", "user", "assistant", "user"]
+    thought, carrier, call = request.messages[1].content
+    assert isinstance(thought, ThinkingPart)
+    assert thought.text == "Paris weather needs the tool."
+    assert isinstance(carrier, ThinkingPart)
+    assert not carrier.text
+    assert isinstance(call, ToolCallPart)
+    assert call.name == "get_weather"
+    text, signed = request.messages[3].content
+    assert text == TextPart(text="It is sunny.")
+    assert isinstance(signed, ThinkingPart)
+    assert not signed.text
+    # a Chat upstream gets one assistant message per turn, with whole text and reasoning
+    ctx = Context()
+    chat = get_codec("chat").encode_request(request, ctx)
+    validate_request("chat", chat)
+    assistants = [m for m in chat["messages"] if m["role"] == "assistant"]
+    assert len(assistants) == 2
+    assert [c["function"]["name"] for c in assistants[0]["tool_calls"]] == ["get_weather"]
+    assert assistants[0]["reasoning_content"] == "Paris weather needs the tool."
+    assert assistants[1]["content"] == "It is sunny."
+    # back to Gemini: merged, each signature on the part it was on
+    again = encode_request(request, Context())
+    assert [c["role"] for c in again["contents"]] == ["user", "model", "user", "model", "user"]
+    assert again["contents"][1]["parts"] == [
+        {"text": "Paris weather needs the tool.", "thought": True},
+        {"functionCall": body["contents"][3]["parts"][0]["functionCall"], "thoughtSignature": SIG},
+    ]
+    assert again["contents"][3]["parts"] == [{"text": "It is sunny.", "thoughtSignature": SIG2}]
+    for content in again["contents"]:
+        types.Content.model_validate(content)
+
+
+def test_a_signature_or_a_field_of_its_own_ends_a_run_of_texts() -> None:
+    meta = {"partMetadata": {"k": "v"}}
+    chunks: list[dict[str, Any]] = [
+        {"text": "a"},
+        {"text": "b", "thoughtSignature": SIG},  # ends the run: "ab" signed
+        {"text": "c"},
+        {"text": "d", **meta},  # fields of its own: not joined
+        {"text": "e"},
+        {"text": "x", "thought": True, "thoughtSignature": SIG2},  # a signed thought ends it
+        {"text": "y", "thought": True},
+        {"text": "z", "thought": True},
+    ]
+    body = {
+        "model": "models/gemini-2.5-flash",
+        "contents": [
+            {"role": "user", "parts": [{"text": "go"}]},
+            *({"role": "model", "parts": [chunk]} for chunk in chunks),
+            {"role": "user", "parts": [{"text": "more"}]},
+        ],
+    }
+    request = decode_request(body, Context())
+    assert len(request.messages) == 3
+    again = encode_request(request, Context())
+    assert again["contents"][1]["parts"] == [
+        {"text": "ab", "thoughtSignature": SIG},
+        {"text": "c"},
+        {"text": "d", **meta},
+        {"text": "e"},
+        {"text": "x", "thought": True, "thoughtSignature": SIG2},
+        {"text": "yz", "thought": True},
+    ]
+    # user turns are not merged: a Gemini client's user contents go back as they came
+    body["contents"].append({"role": "user", "parts": [{"text": "again"}]})
+    assert [m.role for m in decode_request(body, Context()).messages][-2:] == ["user", "user"]
+
+
+# ------------------------------------------------------------------------------ result order
+
+
+def test_results_go_to_gemini_in_call_order() -> None:
+    # Claude Code sends parallel results in the order the tools finished; Gemini 2.5 pairs
+    # results without ids with the calls by position.
+    calls = (
+        ToolCallPart(id="call_a", name="read", arguments='{"p": "a"}'),
+        ToolCallPart(id="call_b", name="ls", arguments="{}"),
+        ToolCallPart(id="call_c", name="read", arguments='{"p": "c"}'),
+    )
+    request = Request(
+        model="gemini-2.5-flash",
+        messages=(
+            Message(role="user", content=(TextPart(text="go"),)),
+            Message(role="assistant", content=calls),
+            Message(
+                role="user",
+                content=(
+                    ToolResultPart(call_id="call_c", content=(TextPart(text="C"),)),
+                    TextPart(text="note"),
+                    ToolResultPart(call_id="call_old", content=(TextPart(text="?"),)),
+                ),
+            ),
+            # a Chat client's tool messages can arrive as user messages of their own
+            Message(
+                role="user",
+                content=(
+                    ToolResultPart(call_id="call_b", content=(TextPart(text="B"),)),
+                    ToolResultPart(call_id="call_a", content=(TextPart(text="A"),)),
+                ),
+            ),
+        ),
+    )
+    ctx = Context()
+    body = encode_request(request, ctx)
+    (results,) = [c for c in body["contents"] if c["role"] == "user"][1:]
+    assert [
+        p["text"]
+        if "text" in p
+        else (p["functionResponse"]["id"], p["functionResponse"]["response"])
+        for p in results["parts"]
+    ] == [
+        ("call_a", {"output": "A"}),
+        "note",  # the turn's other parts keep their places
+        ("call_b", {"output": "B"}),
+        ("call_c", {"output": "C"}),
+        ("call_old", {"output": "?"}),  # answers no call of the turn before: after the others
+    ]
+    types.Content.model_validate(results)
+    # the same through Claude, the results reversed as Claude Code sends them
+    claude = get_codec("anthropic").encode_request(
+        Request(model="gemini-2.5-flash", messages=request.messages[:2]), Context()
+    )
+    claude["messages"].append(
+        {
+            "role": "user",
+            "content": [
+                {"type": "tool_result", "tool_use_id": c.id, "content": c.id[-1].upper()}
+                for c in reversed(calls)
+            ],
+        }
+    )
+    body = encode_request(get_codec("anthropic").decode_request(claude, Context()), Context())
+    responses = [p["functionResponse"] for p in body["contents"][2]["parts"]]
+    assert [(r["id"], r["response"]["output"]) for r in responses] == [
+        ("call_a", "A"),
+        ("call_b", "B"),
+        ("call_c", "C"),
+    ]
+
+
+def test_a_gemini_clients_results_go_back_in_its_own_order() -> None:
+    calls = [{"functionCall": {"id": f"c{k}", "name": "f", "args": {}}} for k in (1, 2)]
+    responses = [
+        {"functionResponse": {"id": f"c{k}", "name": "f", "response": {"output": str(k)}}}
+        for k in (2, 1)
+    ]
+    body = {
+        "model": "models/gemini-3-pro-preview",
+        "contents": [
+            {"role": "user", "parts": [{"text": "go"}]},
+            {"role": "model", "parts": calls},
+            {"role": "user", "parts": responses},
+        ],
+    }
+    assert encode_request(decode_request(body, Context()), Context()) == body

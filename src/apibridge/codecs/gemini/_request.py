@@ -10,6 +10,10 @@ field is read in camelCase or snake_case (``_wire.field``); the encoder writes c
 * ``contents``: ``user`` ⇄ ``user``, ``model`` ⇄ ``assistant`` (the legacy ``function`` role
   is a user turn); parts by ``_parts``, with call ids made from each call's position and
   ``functionResponse`` parts paired with their calls by id, else by name and order.
+  Consecutive model contents (a streamed chat session keeps one per chunk) decode as one
+  assistant message, their texts and thoughts joined (``_history``); a request from another
+  format gets its function responses in the order of the calls they answer (Gemini 2.5 pairs
+  them by position).
 * ``systemInstruction`` (text parts) ⇄ ``Request.system``. Gemini has no system turns: one
   between the turns of another format's request moves to ``systemInstruction`` (a loss,
   ``moved``), as the Anthropic encoder does.
@@ -50,6 +54,7 @@ from apibridge.codecs._context import (
     opt_number,
     opt_str,
 )
+from apibridge.codecs.gemini._history import merge_model_turns, results_in_call_order
 from apibridge.codecs.gemini._parts import (
     Calls,
     call_names,
@@ -80,6 +85,8 @@ from apibridge.model import (
     OutputFormat,
     Request,
     TextPart,
+    ToolCallPart,
+    ToolResultPart,
 )
 
 __all__ = ["NATIVE", "decode_request", "encode_request"]
@@ -156,9 +163,11 @@ def decode_request(body: Mapping[str, Any], ctx: Context) -> Request:
     hints.update({k: v for k, v in body.items() if k not in _TOP_KEYS})
     model = model_name(expect_str(body.get("model"), "model"))
     calls = Calls()
-    messages = tuple(
-        _decode_content(raw, i, calls)
-        for i, raw in enumerate(expect_list(field(body, "contents"), "contents"))
+    messages = merge_model_turns(
+        [
+            _decode_content(raw, i, calls)
+            for i, raw in enumerate(expect_list(field(body, "contents"), "contents"))
+        ]
     )
     system = _decode_system(field(body, "systemInstruction"), hints)
     tools = decode_tools(field(body, "tools"))
@@ -362,6 +371,7 @@ def _encode_contents(
     result_media = native or model_name(request.model).startswith("gemini-3")
     moved: list[TextPart] = []
     out: list[dict[str, Any]] = []
+    ids: list[list[str]] = []  # per turn: a model turn's call ids, a user turn's result ids
     for i, message in enumerate(request.messages):
         where = f"contents[{i}]"
         if message.name is not None:
@@ -384,16 +394,25 @@ def _encode_contents(
         if message.content and not parts:
             ctx.lose_extras(message.extras, FORMAT, where)
             continue  # everything in the turn was left out (reported): no empty turn
+        if role == "model":
+            keys = [p.id for p in message.content if isinstance(p, ToolCallPart)]
+        else:
+            keys = [p.call_id for p in message.content if isinstance(p, ToolResultPart)]
         if not native and out and out[-1].get("role") == role:
             ctx.lose_extras(message.extras, FORMAT, where)
             out[-1]["parts"].extend(parts)
+            ids[-1].extend(keys)
             continue
         out.append(_encode_turn(role, parts, message, ctx, where))
+        ids.append(keys)
     if not native:
         reported = False
         for k, content in enumerate(out):
             if content.get("role") == "model":
                 reported = _sign_first_call(content["parts"], ctx, k, reported=reported)
+            elif k and out[k - 1].get("role") == "model":
+                # Gemini pairs results without ids with the calls by position
+                results_in_call_order(content["parts"], ids[k], ids[k - 1])
     return out, moved
 
 
