@@ -16,8 +16,8 @@
 
 Every upstream request is checked by :meth:`.harness.Bridge.upstream_bodies` (the SDK's request
 types, the upstream's own key, the right path); what the user saw is checked against the
-script. A known defect of the gateway would be a strict ``xfail`` mark naming it; none
-remains: the six this suite found are fixed.
+script. A known defect or limit of the gateway is a strict ``xfail`` mark naming it: of the
+seven this suite found, six are fixed; ``_CLI_DROPS_THOUGHTS`` remains.
 """
 
 from __future__ import annotations
@@ -327,7 +327,20 @@ def test_gemini_cli_read_file_round_trip(upstream: str, tmp_path: Path) -> None:
     assert "the secret word is pelican" in wire.results(upstream, second)[call.id]
 
 
+#: Known limit: another model's reasoning reaches a Gemini client as a thought signed with the
+#: reasoning envelope (the google-genai SDK brings it back: test_sdk_chat_reasoning_replayed),
+#: but Gemini CLI drops thought parts from its history and keeps only the signature on the
+#: function call. Carrying it there (the envelope with the reasoning text, on the call) is not
+#: done yet; Anthropic upstreams then get the turn without the thinking block (reported).
+_CLI_DROPS_THOUGHTS = pytest.mark.xfail(
+    strict=True,
+    reason="Gemini CLI keeps no thought parts in its history; the reasoning envelope rides a"
+    " thought part, not the function call",
+)
+
+
 @requires("gemini")
+@_CLI_DROPS_THOUGHTS
 @pytest.mark.parametrize("upstream", ["anthropic", "responses"])
 def test_gemini_cli_reasoning_comes_back(upstream: str, tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text(_NOTES)

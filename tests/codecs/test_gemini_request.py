@@ -1516,10 +1516,9 @@ def test_a_streamed_chat_history_decodes_as_one_assistant_message_per_turn() -> 
     assert not carrier.text
     assert isinstance(call, ToolCallPart)
     assert call.name == "get_weather"
-    text, signed = request.messages[3].content
-    assert text == TextPart(text="It is sunny.")
-    assert isinstance(signed, ThinkingPart)
-    assert not signed.text
+    # the text's signature stays on the joined text (a field other formats report lost)
+    (text,) = request.messages[3].content
+    assert text == TextPart(text="It is sunny.", extras={"gemini": {"thoughtSignature": SIG2}})
     # a Chat upstream gets one assistant message per turn, with whole text and reasoning
     ctx = Context()
     chat = get_codec("chat").encode_request(request, ctx)

@@ -363,12 +363,12 @@ def _encode_sampling(
         if top_p is not None and top_p < 0.95:
             ctx.lose("top_p", "Anthropic allows only 0.95 to 1 with thinking")
             top_p = None
-    if not native and temperature is not None and top_p is not None:
-        if request.model.startswith("claude-"):
-            # Sonnet 4.5, Haiku 4.5, Opus 4.1 and later answer 400 to both ("temperature and
-            # top_p cannot both be specified"); Gemini CLI sends both on every request.
-            ctx.lose("top_p", "Claude models take temperature or top_p, not both", "dropped")
-            top_p = None
+    both = temperature is not None and top_p is not None
+    if not native and both and request.model.startswith("claude-"):
+        # Sonnet 4.5, Haiku 4.5, Opus 4.1 and later answer 400 to both ("temperature and
+        # top_p cannot both be specified"); Gemini CLI sends both on every request.
+        ctx.lose("top_p", "Claude models take temperature or top_p, not both", "dropped")
+        top_p = None
     if temperature is not None and temperature > 1:
         ctx.lose("temperature", "Anthropic temperatures range from 0 to 1", "clamped to 1")
         temperature = 1.0

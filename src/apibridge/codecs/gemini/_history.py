@@ -8,10 +8,10 @@ each with a piece of the text or of the thoughts. :func:`merge_model_turns` make
 model contents (with the same content fields) one assistant message, and joins consecutive
 texts, and consecutive thoughts, into one part each, so that another format gets one message
 with its whole text and reasoning. A run of parts ends at anything that is not plain: a part
-with fields of its own, a carrier (a signature that rode on a text stays after that text, now
-joined with the texts before it, never moved to a text after it), a signed thought (the texts
-before it join it; it ends the run). User contents are left as they came (every format takes
-consecutive user messages, and a Gemini trip gives them back as sent).
+with fields of its own, a carrier, a signed text or thought (the texts before it join it, its
+signature stays on it; it ends the run), another model's reasoning that came back in a
+thought's signature (the unsigned thoughts before it are its text). User contents are left
+as they came (every format takes consecutive user messages; a Gemini trip gives them back).
 
 Gemini 2.5 function calls have no ids: Gemini pairs each ``functionResponse`` with a call by
 position, but Claude Code, for one, sends parallel results in the order the tools finished.
@@ -24,6 +24,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import attrs
+
+from apibridge.codecs.gemini._signatures import ALONE, TEXT_SIGNATURE
 from apibridge.codecs.gemini._wire import FORMAT
 from apibridge.model import ContentPart, Message, TextPart, ThinkingPart
 
@@ -84,19 +87,49 @@ def _thought_hints(part: ContentPart) -> Mapping[str, Any] | None:
     return None
 
 
+def _signed_text(part: ContentPart) -> bool:
+    """Whether ``part`` is a text whose only field is its signature (``_parts``): the texts
+    before it join it, and it ends their run."""
+    if type(part) is not TextPart or part.citations or part.cache_control is not None:
+        return False
+    return set(part.extras) == {FORMAT} and set(part.extras[FORMAT]) <= {TEXT_SIGNATURE, ALONE}
+
+
+def _foreign_thought(part: ContentPart) -> bool:
+    """Whether ``part`` is another model's reasoning that came back in a thought's signature
+    (the reasoning envelope): the unsigned thoughts before it are its text."""
+    return type(part) is ThinkingPart and (
+        part.signature is not None or part.encrypted_content is not None
+    )
+
+
+def _joins(last: ContentPart | None, part: ContentPart) -> bool:
+    """Whether the text ``part`` joins the plain text ``last`` before it."""
+    if not isinstance(part, TextPart) or not isinstance(last, TextPart) or not _plain(last):
+        return False
+    return _plain(part) or _signed_text(part)
+
+
 def _join_runs(parts: Sequence[ContentPart]) -> tuple[ContentPart, ...]:
     out: list[ContentPart] = []
     for part in parts:
         last = out[-1] if out else None
-        if isinstance(part, TextPart) and isinstance(last, TextPart) and _plain(last, part):
-            out[-1] = TextPart(text=last.text + part.text)
+        if _joins(last, part):  # plain texts join; the run ends at a signed text, joined
+            assert isinstance(part, TextPart)
+            assert isinstance(last, TextPart)
+            out[-1] = attrs.evolve(part, text=last.text + part.text)
             continue
         if last is not None and isinstance(part, ThinkingPart) and isinstance(last, ThinkingPart):
             before, hints = _thought_hints(last), _thought_hints(part)
-            if before is not None and hints is not None and "_signature" not in before:
-                # an unsigned thought joins the next one, which keeps its signature if any
-                out[-1] = ThinkingPart(text=last.text + part.text, extras={FORMAT: dict(hints)})
-                continue
+            if before is not None and "_signature" not in before:
+                if hints is not None:
+                    # an unsigned thought joins the next one, which keeps its signature if any
+                    joined = ThinkingPart(text=last.text + part.text, extras={FORMAT: dict(hints)})
+                    out[-1] = joined
+                    continue
+                if _foreign_thought(part):  # its text came in the chunks before its signature
+                    out[-1] = attrs.evolve(part, text=last.text + part.text)
+                    continue
         out.append(part)
     return tuple(out)
 
