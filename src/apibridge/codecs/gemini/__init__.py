@@ -8,9 +8,11 @@ module below opens with its theory of operation:
   made for calls that came without one, thought signatures and their carriers, the
   ``finishReason`` and ``status`` tables;
 * ``_parts``: content parts (text, thoughts, inline and file data, function calls and
-  responses, code execution) both ways;
-* ``_request``: request bodies (``systemInstruction``, ``contents``, ``tools``,
-  ``toolConfig``, ``generationConfig`` with ``thinkingConfig`` and structured output);
+  responses, code execution) both ways; ``_signatures``: thought signatures, their carriers
+  and the reasoning envelope in ``thoughtSignature``; ``_calls``: ids for calls without one;
+* ``_request``: request bodies (``systemInstruction``, ``contents``, ``generationConfig``);
+  ``_settings``: tools, ``toolConfig``, ``thinkingConfig`` and structured output;
+  ``_history``: streamed model turns joined, function responses in call order;
 * ``_response``: answer bodies (the first candidate, finish reasons, blocks, usage);
 * ``_stream_decoder`` / ``_stream_encoder``: ``data:`` chunks ↔ canonical events;
   ``_framing``: the JSON-array stream Gemini serves without ``?alt=sse``;
