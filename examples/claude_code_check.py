@@ -22,7 +22,6 @@ or let it start one in front of your server (Ollama here; ``scripted=echo`` with
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from collections.abc import Sequence
@@ -32,7 +31,7 @@ from typing import Any
 import anthropic
 
 sys.path.insert(0, str(Path(__file__).parent))
-from gateway_process import serve
+from gateway_process import check_main
 
 #: What Claude Code 2.1 sends in ``anthropic-beta`` (see docs/clients.md).
 BETAS = [
@@ -145,26 +144,15 @@ def check(base_url: str, model: str, prompt: str, *, turns: int = 4, key: str = 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    where = parser.add_mutually_exclusive_group()
-    where.add_argument("--gateway", help="root URL of a running gateway (ANTHROPIC_BASE_URL)")
-    where.add_argument(
-        "--upstream",
-        default="scripted=echo",
-        help="start `apibridge serve --upstream SPEC` for the check (default: scripted=echo)",
+    return check_main(
+        check,
+        argv,
+        description=__doc__.split("\n", 1)[0],
+        gateway_help="root URL of a running gateway (ANTHROPIC_BASE_URL)",
+        model="claude-sonnet-4-5",
+        prompt="List the files in the current directory.",
+        max_output_tokens=8192,
     )
-    parser.add_argument("--model", default="claude-sonnet-4-5")
-    parser.add_argument("--prompt", default="List the files in the current directory.")
-    parser.add_argument("--turns", type=int, default=4)
-    parser.add_argument("--max-output-tokens", type=int, default=8192)
-    args = parser.parse_args(argv)
-    if args.gateway:
-        check(args.gateway, args.model, args.prompt, turns=args.turns)
-        return 0
-    flags = ["--upstream", args.upstream, "--max-output-tokens", str(args.max_output_tokens)]
-    with serve(flags) as root:
-        check(root, args.model, args.prompt, turns=args.turns)
-    return 0
 
 
 if __name__ == "__main__":

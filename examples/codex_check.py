@@ -24,7 +24,6 @@ flag)::
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import uuid
@@ -35,7 +34,7 @@ from typing import Any
 import openai
 
 sys.path.insert(0, str(Path(__file__).parent))
-from gateway_process import serve
+from gateway_process import check_main
 
 TOOLS: list[dict[str, Any]] = [
     {
@@ -144,24 +143,14 @@ def check(base_url: str, model: str, prompt: str, *, turns: int = 4, key: str = 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    where = parser.add_mutually_exclusive_group()
-    where.add_argument("--gateway", help="root URL of a running gateway (without /v1)")
-    where.add_argument(
-        "--upstream",
-        default="scripted=echo",
-        help="start `apibridge serve --upstream SPEC` for the check (default: scripted=echo)",
+    return check_main(
+        check,
+        argv,
+        description=__doc__.split("\n", 1)[0],
+        gateway_help="root URL of a running gateway (without /v1)",
+        model="claude-sonnet-4-5",
+        prompt="Say hello, then list the files here.",
     )
-    parser.add_argument("--model", default="claude-sonnet-4-5")
-    parser.add_argument("--prompt", default="Say hello, then list the files here.")
-    parser.add_argument("--turns", type=int, default=4)
-    args = parser.parse_args(argv)
-    if args.gateway:
-        check(args.gateway, args.model, args.prompt, turns=args.turns)
-        return 0
-    with serve(["--upstream", args.upstream]) as root:
-        check(root, args.model, args.prompt, turns=args.turns)
-    return 0
 
 
 if __name__ == "__main__":

@@ -6,10 +6,12 @@ one themselves with ``serve``: the same ``apibridge serve`` command the recipe's
 gives, on ``127.0.0.1`` and a free port, in a child process that inherits your environment
 (so ``APIBRIDGE_UPSTREAM_KEY``, ``BBD_API_KEY`` … reach it as they would from your shell).
 The process is stopped when the ``with`` block ends, whatever happens inside it.
+:func:`check_main` is the command line the check programs share.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import socket
@@ -17,8 +19,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from typing import IO
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import IO, Any
 
 import httpx
 
@@ -83,3 +85,41 @@ def _wait_until_up(
             output = log.read().decode(errors="replace")
             raise RuntimeError(f"apibridge serve did not start:\n{output}")
         time.sleep(0.1)
+
+
+def check_main(
+    check: Callable[..., Any],
+    argv: Sequence[str] | None,
+    *,
+    description: str,
+    gateway_help: str,
+    model: str,
+    prompt: str,
+    max_output_tokens: int | None = None,
+) -> int:
+    """A check program's command line: ``--gateway URL`` (a gateway you run) or ``--upstream
+    SPEC`` (start one in front of it; ``scripted=echo``, which needs nothing, by default), then
+    ``check(root, model, prompt, turns=N)``."""
+    parser = argparse.ArgumentParser(description=description)
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--gateway", help=gateway_help)
+    where.add_argument(
+        "--upstream",
+        default="scripted=echo",
+        help="start `apibridge serve --upstream SPEC` for the check (default: scripted=echo)",
+    )
+    parser.add_argument("--model", default=model)
+    parser.add_argument("--prompt", default=prompt)
+    parser.add_argument("--turns", type=int, default=4)
+    if max_output_tokens is not None:
+        parser.add_argument("--max-output-tokens", type=int, default=max_output_tokens)
+    args = parser.parse_args(argv)
+    if args.gateway:
+        check(args.gateway, args.model, args.prompt, turns=args.turns)
+        return 0
+    flags = ["--upstream", args.upstream]
+    if max_output_tokens is not None:
+        flags += ["--max-output-tokens", str(args.max_output_tokens)]
+    with serve(flags) as root:
+        check(root, args.model, args.prompt, turns=args.turns)
+    return 0

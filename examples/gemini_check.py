@@ -22,7 +22,6 @@ or let it start one in front of your server (Ollama here; ``scripted=echo`` with
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from collections.abc import Sequence
@@ -33,7 +32,7 @@ from google import genai
 from google.genai import types
 
 sys.path.insert(0, str(Path(__file__).parent))
-from gateway_process import serve
+from gateway_process import check_main
 
 TOOLS = [
     types.Tool(
@@ -144,24 +143,14 @@ def check(base_url: str, model: str, prompt: str, *, turns: int = 4, key: str = 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    where = parser.add_mutually_exclusive_group()
-    where.add_argument("--gateway", help="root URL of a running gateway (GOOGLE_GEMINI_BASE_URL)")
-    where.add_argument(
-        "--upstream",
-        default="scripted=echo",
-        help="start `apibridge serve --upstream SPEC` for the check (default: scripted=echo)",
+    return check_main(
+        check,
+        argv,
+        description=__doc__.split("\n", 1)[0],
+        gateway_help="root URL of a running gateway (GOOGLE_GEMINI_BASE_URL)",
+        model="gemini-2.5-flash",
+        prompt="List the files in the current directory.",
     )
-    parser.add_argument("--model", default="gemini-2.5-flash")
-    parser.add_argument("--prompt", default="List the files in the current directory.")
-    parser.add_argument("--turns", type=int, default=4)
-    args = parser.parse_args(argv)
-    if args.gateway:
-        check(args.gateway, args.model, args.prompt, turns=args.turns)
-        return 0
-    with serve(["--upstream", args.upstream]) as root:
-        check(root, args.model, args.prompt, turns=args.turns)
-    return 0
 
 
 if __name__ == "__main__":
