@@ -6,7 +6,7 @@ one themselves with ``serve``: the same ``apibridge serve`` command the recipe's
 gives, on ``127.0.0.1`` and a free port, in a child process that inherits your environment
 (so ``APIBRIDGE_UPSTREAM_KEY``, ``BBD_API_KEY`` … reach it as they would from your shell).
 The process is stopped when the ``with`` block ends, whatever happens inside it.
-:func:`check_main` is the command line the check programs share.
+``check_main`` is the command line the check programs share.
 """
 
 from __future__ import annotations
